@@ -1,0 +1,70 @@
+package ports
+
+import (
+	"context"
+
+	"github.com/entgldb/entgldb-go/domain"
+)
+
+// PullRequest is a v4 pull: entries strictly after Since.
+type PullRequest struct {
+	Since       domain.Timestamp
+	Collections []string
+}
+
+// PeerSession is one open, handshaken connection to a peer, used by the sync
+// engine. Requests strictly alternate with responses; a session is not safe
+// for concurrent requests.
+type PeerSession interface {
+	// PeerID is the node id the peer announced in the handshake.
+	PeerID() string
+	GetClock(ctx context.Context) (domain.Timestamp, error)
+	PullChanges(ctx context.Context, req PullRequest) ([]domain.Entry, error)
+	PushChanges(ctx context.Context, entries []domain.Entry) (snapshotRequired bool, err error)
+	GetVectorClock(ctx context.Context) (domain.VectorClock, error)
+	GetChainRange(ctx context.Context, startHash, endHash string) (entries []domain.Entry, snapshotRequired bool, err error)
+	GetSnapshot(ctx context.Context) ([]byte, error)
+	Close() error
+}
+
+// PeerDialer opens sessions to peers by address.
+type PeerDialer interface {
+	Dial(ctx context.Context, address string) (PeerSession, error)
+}
+
+// PeerInfo describes the remote side of an inbound session.
+type PeerInfo struct {
+	NodeID     string
+	Address    string
+	Interests  []string
+	AskedClock bool // the peer sent GetClock or GetVectorClock on this session
+}
+
+// SyncHandler answers peers' requests (implemented by app.SyncService and
+// called by the TCP server for each request after the handshake).
+type SyncHandler interface {
+	GetClock(ctx context.Context, peer PeerInfo) (domain.Timestamp, error)
+	PullChanges(ctx context.Context, peer PeerInfo, req PullRequest) ([]domain.Entry, error)
+	PushChanges(ctx context.Context, peer PeerInfo, entries []domain.Entry) (snapshotRequired bool, err error)
+	GetVectorClock(ctx context.Context, peer PeerInfo) (domain.VectorClock, error)
+	GetChainRange(ctx context.Context, peer PeerInfo, startHash, endHash string) (entries []domain.Entry, snapshotRequired bool, err error)
+	// GetSnapshot writes the snapshot in chunks through emit.
+	GetSnapshot(ctx context.Context, peer PeerInfo, emit func(chunk []byte, last bool) error) error
+}
+
+// Discovery reports the peers currently known by broadcast or configuration.
+type Discovery interface {
+	Peers() []domain.Peer
+}
+
+// Executor runs an operation against a peer with the resilience policies
+// (retry with backoff for transient errors, a per-peer circuit breaker, a
+// timeout per attempt).
+type Executor interface {
+	Run(ctx context.Context, peer string, fn func(ctx context.Context) error) error
+	// BreakerOpen reports whether the peer's circuit breaker is open.
+	BreakerOpen(peer string) bool
+}
+
+// PhysicalClock returns wall-clock time in Unix milliseconds.
+type PhysicalClock func() int64
