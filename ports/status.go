@@ -1,0 +1,58 @@
+package ports
+
+// The status and health reports the app produces and the driving adapters
+// (HTTP API, CLI) render. They live here, not in app/, so adapters can use
+// them without importing app/. JSON names are the HTTP contract.
+
+// PeerStatus is what the status tracker knows of one peer.
+type PeerStatus struct {
+	NodeID          string `json:"node_id"`
+	Address         string `json:"address"`
+	Source          string `json:"source"`
+	Connected       bool   `json:"connected"`
+	LastSeen        int64  `json:"last_seen"` // Unix ms, 0 = never
+	SuccessfulSyncs int64  `json:"successful_syncs"`
+	FailedSyncs     int64  `json:"failed_syncs"`
+}
+
+// ErrorRecord is one recent error.
+type ErrorRecord struct {
+	Time    int64  `json:"time"` // Unix ms
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Peer    string `json:"peer,omitempty"`
+}
+
+// CacheReport is the cache statistics as shown to users.
+type CacheReport struct {
+	Hits      int64   `json:"hits"`
+	Misses    int64   `json:"misses"`
+	Evictions int64   `json:"evictions"`
+	Entries   int     `json:"entries"`
+	Bytes     int64   `json:"bytes"`
+	MaxBytes  int64   `json:"max_bytes"`
+	HitRate   float64 `json:"hit_rate"`
+}
+
+// SyncStatus is the answer of GET /v1/status.
+type SyncStatus struct {
+	NodeID             string        `json:"node_id"`
+	Online             bool          `json:"online"`
+	LastSuccessfulSync int64         `json:"last_sync"` // Unix ms, 0 = never
+	Peers              []PeerStatus  `json:"peers"`
+	RecentErrors       []ErrorRecord `json:"recent_errors"`
+	DocumentsSynced    int64         `json:"documents_synced"`
+	BytesSynced        int64         `json:"bytes_synced"`
+	OfflineQueueLen    int           `json:"offline_queue_length"`
+	Cache              CacheReport   `json:"cache"`
+}
+
+// HealthReport is the answer of GET /healthz.
+type HealthReport struct {
+	IsHealthy       bool     `json:"is_healthy"`
+	DatabaseHealthy bool     `json:"database_healthy"`
+	NetworkHealthy  bool     `json:"network_healthy"`
+	ConnectedPeers  int      `json:"connected_peers"`
+	LastSync        int64    `json:"last_sync"` // Unix ms, 0 = never
+	Errors          []string `json:"errors"`
+}
