@@ -1,0 +1,55 @@
+# entgldb-go — the commands a newcomer needs: `make run` and `make test`.
+GO        ?= go
+STATICCHECK_VERSION ?= v0.8.2
+BIN       := bin/entgldb
+RACE_PKGS := ./app/... ./adapters/... ./test/...
+FUZZTIME  ?= 5s
+
+.PHONY: all build run test test-unit test-race lint generate wire-check bench soak fuzz-smoke clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/entgldb
+
+## run: a node on defaults (embedded SQLite under ./data, HTTP API on 127.0.0.1:5080).
+run: build
+	./$(BIN) serve
+
+## test: every test, with the race detector where concurrency lives.
+test: wire-check
+	$(GO) test -count=1 -timeout 20m ./domain/... ./ports/... .
+	$(GO) test -count=1 -race -timeout 25m $(RACE_PKGS)
+
+## lint: gofmt, go vet, staticcheck (pinned, fetched through the module proxy).
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+## generate: wire_gen.go and the protobuf code.
+generate:
+	$(GO) tool wire ./...
+	bash adapters/protocol/generate.sh
+
+## wire-check: fail when wire_gen.go is stale.
+wire-check:
+	$(GO) tool wire diff . > /dev/null || (echo "wire_gen.go is stale: run 'make generate'"; exit 1)
+
+## bench: the benchmark report (see BENCHMARKS.md).
+bench:
+	$(GO) run ./test/bench
+
+## soak: the reliability soak (bounded, about 15 minutes).
+soak: build
+	$(GO) run ./test/soak
+
+## fuzz-smoke: every fuzz target for $(FUZZTIME).
+fuzz-smoke:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list 'Fuzz.*' $$pkg 2>/dev/null | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; done
+
+clean:
+	rm -rf bin
