@@ -1,0 +1,170 @@
+// Package config is the node's configuration: one struct tree mirroring the
+// "EntglDb" object of appsettings.json (INTERFACE.md), its defaults, loading
+// from file + environment + flags with koanf, and validation that reports
+// every problem at once.
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Section is the top-level key of appsettings.json holding our settings.
+const Section = "EntglDb"
+
+// DefaultFile is the file `entgldb serve` reads when --config is not given
+// and the file exists in the working directory.
+const DefaultFile = "appsettings.json"
+
+// Config is the "EntglDb" object. Field names are the canonical key names
+// of the file (the koanf and json tags repeat them for the loaders).
+type Config struct {
+	NodeId      string      `koanf:"NodeId" json:"NodeId"`
+	AuthToken   string      `koanf:"AuthToken" json:"AuthToken"`
+	Network     Network     `koanf:"Network" json:"Network"`
+	Persistence Persistence `koanf:"Persistence" json:"Persistence"`
+	Sync        Sync        `koanf:"Sync" json:"Sync"`
+	Http        Http        `koanf:"Http" json:"Http"`
+	Logging     Logging     `koanf:"Logging" json:"Logging"`
+	Health      Health      `koanf:"Health" json:"Health"`
+}
+
+// Network configures the sync listener, discovery and peer connections.
+type Network struct {
+	TcpPort             int      `koanf:"TcpPort" json:"TcpPort"`
+	UdpPort             int      `koanf:"UdpPort" json:"UdpPort"`
+	BindAddress         string   `koanf:"BindAddress" json:"BindAddress"`
+	RetryAttempts       int      `koanf:"RetryAttempts" json:"RetryAttempts"`
+	RetryDelayMs        int      `koanf:"RetryDelayMs" json:"RetryDelayMs"`
+	ConnectionTimeoutMs int      `koanf:"ConnectionTimeoutMs" json:"ConnectionTimeoutMs"`
+	Secure              bool     `koanf:"Secure" json:"Secure"`
+	Compression         bool     `koanf:"Compression" json:"Compression"`
+	EnableDiscovery     bool     `koanf:"EnableDiscovery" json:"EnableDiscovery"`
+	BroadcastAddress    string   `koanf:"BroadcastAddress" json:"BroadcastAddress"`
+	StaticPeers         []string `koanf:"StaticPeers" json:"StaticPeers"`
+	MaxConnections      int      `koanf:"MaxConnections" json:"MaxConnections"`
+	MaxFrameBytes       int      `koanf:"MaxFrameBytes" json:"MaxFrameBytes"`
+}
+
+// Persistence configures the SQLite database, the cache and backups.
+type Persistence struct {
+	DatabasePath            string `koanf:"DatabasePath" json:"DatabasePath"`
+	EnableWalMode           bool   `koanf:"EnableWalMode" json:"EnableWalMode"`
+	CacheSizeMb             int    `koanf:"CacheSizeMb" json:"CacheSizeMb"`
+	EnableAutoBackup        bool   `koanf:"EnableAutoBackup" json:"EnableAutoBackup"`
+	BackupPath              string `koanf:"BackupPath" json:"BackupPath"`
+	BackupIntervalMinutes   int    `koanf:"BackupIntervalMinutes" json:"BackupIntervalMinutes"`
+	BackupKeep              int    `koanf:"BackupKeep" json:"BackupKeep"`
+	MaxDocumentBytes        int    `koanf:"MaxDocumentBytes" json:"MaxDocumentBytes"`
+	AutoRestoreOnCorruption bool   `koanf:"AutoRestoreOnCorruption" json:"AutoRestoreOnCorruption"`
+}
+
+// Sync configures the sync engine and the offline queue.
+type Sync struct {
+	EnableOfflineQueue bool   `koanf:"EnableOfflineQueue" json:"EnableOfflineQueue"`
+	MaxQueueSize       int    `koanf:"MaxQueueSize" json:"MaxQueueSize"`
+	IntervalMs         int    `koanf:"IntervalMs" json:"IntervalMs"`
+	Fanout             int    `koanf:"Fanout" json:"Fanout"`
+	BatchSize          int    `koanf:"BatchSize" json:"BatchSize"`
+	MaxClockDriftMs    int    `koanf:"MaxClockDriftMs" json:"MaxClockDriftMs"`
+	ConflictResolution string `koanf:"ConflictResolution" json:"ConflictResolution"`
+}
+
+// Http configures the local HTTP API.
+type Http struct {
+	Enabled bool   `koanf:"Enabled" json:"Enabled"`
+	Address string `koanf:"Address" json:"Address"`
+}
+
+// Logging configures the zap logger (adapters/telemetry).
+type Logging struct {
+	// Level is one of Trace, Debug, Information, Warning, Error, Critical.
+	Level string `koanf:"Level" json:"Level"`
+	// Format is "console", "json", or "auto" (console on a TTY, JSON otherwise).
+	Format        string `koanf:"Format" json:"Format"`
+	FilePath      string `koanf:"FilePath" json:"FilePath"`
+	MaxFileSizeMb int    `koanf:"MaxFileSizeMb" json:"MaxFileSizeMb"`
+	MaxFiles      int    `koanf:"MaxFiles" json:"MaxFiles"`
+}
+
+// Health configures the periodic self check.
+type Health struct {
+	CheckIntervalMinutes int `koanf:"CheckIntervalMinutes" json:"CheckIntervalMinutes"`
+}
+
+// Conflict resolution strategies (Sync.ConflictResolution).
+const (
+	ConflictLWW   = "lww"
+	ConflictMerge = "merge"
+)
+
+// Log levels (Logging.Level), the seed's names.
+const (
+	LevelTrace       = "Trace"
+	LevelDebug       = "Debug"
+	LevelInformation = "Information"
+	LevelWarning     = "Warning"
+	LevelError       = "Error"
+	LevelCritical    = "Critical"
+)
+
+// Log formats (Logging.Format).
+const (
+	FormatConsole = "console"
+	FormatJSON    = "json"
+	FormatAuto    = "auto"
+)
+
+// Default returns the configuration of INTERFACE.md, used for every key the
+// file, the environment and the flags leave out.
+func Default() Config {
+	return Config{
+		Network: Network{
+			TcpPort: 5000, UdpPort: 6000, BindAddress: "0.0.0.0",
+			RetryAttempts: 3, RetryDelayMs: 1000, ConnectionTimeoutMs: 5000,
+			Secure: true, Compression: true,
+			EnableDiscovery: true, BroadcastAddress: "",
+			StaticPeers: []string{}, MaxConnections: 100, MaxFrameBytes: 16 << 20,
+		},
+		Persistence: Persistence{
+			DatabasePath: "data/entgldb.db", EnableWalMode: true, CacheSizeMb: 50,
+			EnableAutoBackup: true, BackupPath: "backups/",
+			BackupIntervalMinutes: 60, BackupKeep: 24, MaxDocumentBytes: 1 << 20,
+			AutoRestoreOnCorruption: false,
+		},
+		Sync: Sync{
+			EnableOfflineQueue: true, MaxQueueSize: 1000,
+			IntervalMs: 2000, Fanout: 3, BatchSize: 1000,
+			MaxClockDriftMs: 60000, ConflictResolution: ConflictLWW,
+		},
+		Http:    Http{Enabled: true, Address: "127.0.0.1:5080"},
+		Logging: Logging{Level: LevelInformation, Format: FormatConsole, MaxFileSizeMb: 10, MaxFiles: 5},
+		Health:  Health{CheckIntervalMinutes: 5},
+	}
+}
+
+// redactedToken replaces a non-empty AuthToken wherever a Config is shown.
+const redactedToken = "[REDACTED]"
+
+// Redacted returns a copy that is safe to log or print: the cluster key is
+// replaced (an empty key stays empty, so "no key configured" stays visible).
+func (c Config) Redacted() Config {
+	if c.AuthToken != "" {
+		c.AuthToken = redactedToken
+	}
+	c.Network.StaticPeers = append([]string(nil), c.Network.StaticPeers...)
+	return c
+}
+
+// String renders the redacted configuration as JSON in the file's shape, so
+// fmt's %v and %s never print the cluster key.
+func (c Config) String() string {
+	b, err := json.Marshal(map[string]Config{Section: c.Redacted()})
+	if err != nil { // cannot happen: the tree holds only strings, ints, bools
+		return fmt.Sprintf("config: %v", err)
+	}
+	return string(b)
+}
+
+// GoString keeps %#v from printing the cluster key too.
+func (c Config) GoString() string { return "config.Config" + c.String() }
