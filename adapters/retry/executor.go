@@ -32,7 +32,7 @@ type Observer interface {
 
 type nopObserver struct{}
 
-func (nopObserver) OnRetry(string)                 {}
+func (nopObserver) OnRetry(string)                {}
 func (nopObserver) OnBreakerState(string, string) {}
 
 // Options configures an Executor. Zero values take the defaults noted.
