@@ -1,0 +1,255 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/entgldb/entgldb-go/domain"
+	"github.com/entgldb/entgldb-go/ports"
+)
+
+// nullText stores JSON as TEXT (json_extract cannot read BLOBs); an empty
+// body (a delete) is NULL.
+func nullText(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return string(b)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// writeTx runs fn in one immediate transaction on the writer connection.
+func (s *Store) writeTx(ctx context.Context, op string, fn func(t *txStmts) error) error {
+	tx, err := s.writer.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(op, err)
+	}
+	if err := fn(s.stmts.bind(ctx, tx)); err != nil {
+		_ = tx.Rollback()
+		return mapErr(op, err)
+	}
+	return mapErr(op, tx.Commit())
+}
+
+func (t *txStmts) upsertDocument(d *domain.Document) error {
+	_, err := t.stmt(&t.upsertDoc, t.p.upsertDoc).ExecContext(t.ctx,
+		d.Collection, d.Key, nullText(d.Data), d.Stamp.Wall, d.Stamp.Logical, d.Stamp.Node, boolInt(d.Deleted))
+	return err
+}
+
+func (t *txStmts) insertEntry(e *domain.Entry, ignore bool) (inserted bool, err error) {
+	st := t.stmt(&t.insOplog, t.p.insertOplog)
+	if ignore {
+		st = t.stmt(&t.insIgn, t.p.insertIgnore)
+	}
+	res, err := st.ExecContext(t.ctx, e.Collection, e.Key, int(e.Op), nullText(e.Data),
+		e.Stamp.Wall, e.Stamp.Logical, e.Stamp.Node, e.Hash, e.PrevHash)
+	if err != nil {
+		return false, err
+	}
+	if ignore {
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return false, err
+		}
+	}
+	e.Seq, err = res.LastInsertId()
+	return err == nil, err
+}
+
+func (t *txStmts) head(author string) (string, error) {
+	var h string
+	err := t.stmt(&t.getHead, t.p.getHead).QueryRowContext(t.ctx, author).Scan(&h)
+	if err == sql.ErrNoRows {
+		return "", nil
+	}
+	return h, err
+}
+
+func (t *txStmts) advanceClock(author string, ts domain.Timestamp, hash string) error {
+	_, err := t.stmt(&t.upsertVclock, t.p.upsertVclock).ExecContext(t.ctx, author, ts.Wall, ts.Logical, hash)
+	return err
+}
+
+func (t *txStmts) entriesForKey(collection, key string) ([]domain.Entry, error) {
+	rows, err := t.stmt(&t.keyEntries, t.p.keyEntries).QueryContext(t.ctx, collection, key)
+	if err != nil {
+		return nil, err
+	}
+	return scanEntries(rows)
+}
+
+// resolve applies e on top of cur with r, replaying the key's whole history
+// when the resolver asks for it. held says whether e is already in the oplog.
+func (t *txStmts) resolve(r domain.Resolver, cur *domain.Document, e *domain.Entry, held bool) (domain.Document, bool, error) {
+	doc, outcome := r.Resolve(cur, e)
+	switch outcome {
+	case domain.Changed:
+		return doc, true, nil
+	case domain.NeedsReplay:
+		hist, err := t.entriesForKey(e.Collection, e.Key)
+		if err != nil {
+			return domain.Document{}, false, err
+		}
+		if !held {
+			hist = append(hist, *e)
+		}
+		out := domain.Replay(r, hist)
+		if out == nil || (cur != nil && sameDoc(out, cur)) {
+			return domain.Document{}, false, nil
+		}
+		return *out, true, nil
+	}
+	return domain.Document{}, false, nil
+}
+
+func sameDoc(a, b *domain.Document) bool {
+	return a.Stamp == b.Stamp && a.Deleted == b.Deleted && string(a.Data) == string(b.Data)
+}
+
+// Commit seals and stores local writes in one transaction: a failed
+// precondition or any error leaves nothing written.
+func (s *Store) Commit(ctx context.Context, r domain.Resolver, writes ...ports.Write) ([]domain.Entry, error) {
+	const op = "sqlite.Commit"
+	if len(writes) == 0 {
+		return nil, nil
+	}
+	out := make([]domain.Entry, len(writes))
+	err := s.writeTx(ctx, op, func(t *txStmts) error {
+		heads := map[string]string{}
+		for i := range writes {
+			w := &writes[i]
+			e := w.Entry
+			cur, err := t.loadDoc(e.Collection, e.Key)
+			if err != nil {
+				return err
+			}
+			live := cur != nil && !cur.Deleted
+			if w.MustExist && !live {
+				return domain.Errorf(domain.CodeNotFound, op, "%s/%s does not exist", e.Collection, e.Key)
+			}
+			if w.IfVersion != nil {
+				if w.IfVersion.IsZero() && live {
+					return domain.Errorf(domain.CodeConflict, op, "%s/%s already exists (version %s)", e.Collection, e.Key, cur.Version())
+				}
+				if !w.IfVersion.IsZero() && (!live || cur.Stamp != *w.IfVersion) {
+					have := "none"
+					if live {
+						have = cur.Version()
+					}
+					return domain.Errorf(domain.CodeConflict, op, "%s/%s is at version %s, not %s", e.Collection, e.Key, have, w.IfVersion)
+				}
+			}
+			author := e.Author()
+			prev, ok := heads[author]
+			if !ok {
+				if prev, err = t.head(author); err != nil {
+					return err
+				}
+			}
+			e.Seal(prev)
+			heads[author] = e.Hash
+			doc, changed, err := t.resolve(r, cur, &e, false)
+			if err != nil {
+				return err
+			}
+			if _, err := t.insertEntry(&e, false); err != nil {
+				return err
+			}
+			if changed {
+				if err := t.upsertDocument(&doc); err != nil {
+					return err
+				}
+			}
+			if err := t.advanceClock(author, e.Stamp, e.Hash); err != nil {
+				return err
+			}
+			out[i] = e
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ApplyRemote stores peers' entries in transactions of at most BatchSize.
+// Entries already held are skipped (the oplog's unique key makes re-delivery
+// a no-op). Batches committed before an error stay committed; the result
+// reports them.
+func (s *Store) ApplyRemote(ctx context.Context, r domain.Resolver, entries []domain.Entry) (ports.ApplyResult, error) {
+	const op = "sqlite.ApplyRemote"
+	var res ports.ApplyResult
+	changedAt := map[[2]string]int{} // one Changed document per key, its final state
+	for start := 0; start < len(entries); start += s.opts.BatchSize {
+		batch := entries[start:min(start+s.opts.BatchSize, len(entries))]
+		var part ports.ApplyResult
+		err := s.writeTx(ctx, op, func(t *txStmts) error {
+			part = ports.ApplyResult{}
+			type head struct {
+				ts   domain.Timestamp
+				hash string
+			}
+			heads := map[string]head{}
+			for i := range batch {
+				e := batch[i]
+				e.Seq = 0
+				inserted, err := t.insertEntry(&e, true)
+				if err != nil {
+					return err
+				}
+				if !inserted {
+					part.Skipped++
+					continue
+				}
+				part.Applied = append(part.Applied, e)
+				if h, ok := heads[e.Author()]; !ok || e.Stamp.After(h.ts) {
+					heads[e.Author()] = head{e.Stamp, e.Hash}
+				}
+				cur, err := t.loadDoc(e.Collection, e.Key)
+				if err != nil {
+					return err
+				}
+				doc, changed, err := t.resolve(r, cur, &e, true)
+				if err != nil || !changed {
+					if err != nil {
+						return err
+					}
+					continue
+				}
+				if err := t.upsertDocument(&doc); err != nil {
+					return err
+				}
+				part.Changed = append(part.Changed, doc)
+			}
+			// One clock write per author per batch, not per entry.
+			for author, h := range heads {
+				if err := t.advanceClock(author, h.ts, h.hash); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return res, err
+		}
+		res.Applied = append(res.Applied, part.Applied...)
+		for _, doc := range part.Changed {
+			k := [2]string{doc.Collection, doc.Key}
+			if j, ok := changedAt[k]; ok {
+				res.Changed[j] = doc
+			} else {
+				changedAt[k] = len(res.Changed)
+				res.Changed = append(res.Changed, doc)
+			}
+		}
+		res.Skipped += part.Skipped
+	}
+	return res, nil
+}

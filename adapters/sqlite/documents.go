@@ -1,0 +1,152 @@
+package sqlite
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+
+	"github.com/entgldb/entgldb-go/domain"
+)
+
+// Get returns the live document; NOT_FOUND when missing or deleted.
+func (s *Store) Get(ctx context.Context, collection, key string) (domain.Document, error) {
+	const op = "sqlite.Get"
+	d := domain.Document{Collection: collection, Key: key}
+	var data sql.NullString
+	err := s.stmts.getDoc.QueryRowContext(ctx, collection, key).Scan(&data, &d.Stamp.Wall, &d.Stamp.Logical, &d.Stamp.Node)
+	if errors.Is(err, sql.ErrNoRows) {
+		return domain.Document{}, domain.Errorf(domain.CodeNotFound, op, "%s/%s not found", collection, key)
+	}
+	if err != nil {
+		return domain.Document{}, mapErr(op, err)
+	}
+	if data.Valid {
+		d.Data = []byte(data.String)
+	}
+	return d, nil
+}
+
+func (s *Store) isIndexed(path string) bool {
+	s.idxMu.RLock()
+	defer s.idxMu.RUnlock()
+	return s.indexed[path]
+}
+
+func (s *Store) where(collection string, f domain.Filter) (*queryBuilder, error) {
+	q := &queryBuilder{indexed: s.isIndexed}
+	q.w(" FROM documents WHERE documents.collection = ", q.arg(collection), " AND documents.deleted = 0 AND ")
+	if err := q.filter(f); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+// Find returns live documents matching q, ordered and paged in SQL.
+func (s *Store) Find(ctx context.Context, collection string, query domain.Query) ([]domain.Document, error) {
+	const op = "sqlite.Find"
+	q, err := s.where(collection, query.Filter)
+	if err != nil {
+		return nil, domain.Wrap(domain.CodeInvalidArgument, op, err)
+	}
+	if err := q.orderBy(query.OrderBy); err != nil {
+		return nil, domain.Wrap(domain.CodeInvalidArgument, op, err)
+	}
+	take, skip := int64(query.Take), int64(query.Skip)
+	if take <= 0 {
+		take = -1 // SQLite: no limit, so OFFSET works alone
+	}
+	q.w(" LIMIT ", q.arg(take), " OFFSET ", q.arg(max(skip, 0)))
+	rows, err := s.reader.DB.QueryContext(ctx, "SELECT documents.key, documents.data, documents.wall, documents.logic, documents.node"+q.sb.String(), q.args...)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	var out []domain.Document
+	for rows.Next() {
+		d := domain.Document{Collection: collection}
+		var data sql.NullString
+		if err := rows.Scan(&d.Key, &data, &d.Stamp.Wall, &d.Stamp.Logical, &d.Stamp.Node); err != nil {
+			return nil, mapErr(op, err)
+		}
+		if data.Valid {
+			d.Data = []byte(data.String)
+		}
+		out = append(out, d)
+	}
+	return out, mapErr(op, rows.Err())
+}
+
+// Count returns the number of live documents matching f.
+func (s *Store) Count(ctx context.Context, collection string, f domain.Filter) (int, error) {
+	const op = "sqlite.Count"
+	q, err := s.where(collection, f)
+	if err != nil {
+		return 0, domain.Wrap(domain.CodeInvalidArgument, op, err)
+	}
+	var n int
+	err = s.reader.DB.QueryRowContext(ctx, "SELECT count(*)"+q.sb.String(), q.args...).Scan(&n)
+	return n, mapErr(op, err)
+}
+
+// Collections lists collections holding at least one live document, sorted.
+func (s *Store) Collections(ctx context.Context) ([]string, error) {
+	const op = "sqlite.Collections"
+	out := []string{}
+	err := s.reader.NewSelect().Table("documents").ColumnExpr("DISTINCT collection").
+		Where("deleted = 0").Order("collection").Scan(ctx, &out)
+	return out, mapErr(op, err)
+}
+
+// EnsureIndex creates (if missing) an expression index on the JSON path.
+// The index covers every collection: it leads with the collection column,
+// which every query constrains. An index expression cannot hold a parameter,
+// so the path must pass a strict allowlist ([A-Za-z0-9_-] segments).
+func (s *Store) EnsureIndex(ctx context.Context, collection, path string) error {
+	const op = "sqlite.EnsureIndex"
+	if collection == "" {
+		return domain.Errorf(domain.CodeInvalidArgument, op, "collection is empty")
+	}
+	if !indexablePath(path) {
+		return domain.Errorf(domain.CodeInvalidArgument, op,
+			"cannot index path %q: segments must be non-empty and use only letters, digits, '_' and '-'", path)
+	}
+	if s.isIndexed(path) {
+		return nil
+	}
+	jp, err := jsonPath(path)
+	if err != nil {
+		return domain.Wrap(domain.CodeInvalidArgument, op, err)
+	}
+	sum := sha256.Sum256([]byte(path))
+	name := "docidx_" + hex.EncodeToString(sum[:8])
+	err = s.writeTx(ctx, op, func(t *txStmts) error {
+		if _, err := t.tx.ExecContext(ctx, `CREATE INDEX IF NOT EXISTS `+name+
+			` ON documents (collection, json_extract(data, '`+jp+`'))`); err != nil {
+			return err
+		}
+		_, err := t.tx.ExecContext(ctx, `INSERT OR IGNORE INTO doc_indexes (path, name) VALUES (?, ?)`, path, name)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.idxMu.Lock()
+	s.indexed[path] = true
+	s.idxMu.Unlock()
+	return nil
+}
+
+func (s *Store) loadIndexes(ctx context.Context) error {
+	var paths []string
+	if err := s.reader.NewSelect().Table("doc_indexes").Column("path").Scan(ctx, &paths); err != nil {
+		return mapErr("sqlite.loadIndexes", err)
+	}
+	s.idxMu.Lock()
+	defer s.idxMu.Unlock()
+	for _, p := range paths {
+		s.indexed[p] = true
+	}
+	return nil
+}

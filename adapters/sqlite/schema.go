@@ -1,0 +1,130 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strconv"
+
+	"github.com/entgldb/entgldb-go/domain"
+	"github.com/uptrace/bun"
+)
+
+// SchemaVersion is the newest schema this binary knows.
+const SchemaVersion = 1
+
+// migrations[i] brings the schema from version i to i+1. They are frozen SQL
+// text, never edited once released: a model change is a new migration.
+var migrations = [][]string{
+	{ // 0 → 1: the initial schema.
+		`CREATE TABLE IF NOT EXISTS meta (
+			key   TEXT PRIMARY KEY,
+			value TEXT NOT NULL
+		)`,
+		`CREATE TABLE IF NOT EXISTS documents (
+			collection TEXT    NOT NULL,
+			key        TEXT    NOT NULL,
+			data       TEXT,
+			wall       INTEGER NOT NULL,
+			logic      INTEGER NOT NULL,
+			node       TEXT    NOT NULL,
+			deleted    INTEGER NOT NULL DEFAULT 0,
+			PRIMARY KEY (collection, key)
+		) WITHOUT ROWID`,
+		`CREATE TABLE IF NOT EXISTS oplog (
+			seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+			collection TEXT    NOT NULL,
+			key        TEXT    NOT NULL,
+			op         INTEGER NOT NULL,
+			data       TEXT,
+			wall       INTEGER NOT NULL,
+			logic      INTEGER NOT NULL,
+			node       TEXT    NOT NULL,
+			hash       TEXT    NOT NULL,
+			prev_hash  TEXT    NOT NULL,
+			UNIQUE (node, wall, logic, collection, key)
+		)`,
+		`CREATE INDEX IF NOT EXISTS oplog_stamp ON oplog (wall, logic, node)`,
+		`CREATE INDEX IF NOT EXISTS oplog_doc ON oplog (collection, key)`,
+		`CREATE INDEX IF NOT EXISTS oplog_hash ON oplog (hash)`,
+		`CREATE TABLE IF NOT EXISTS vclock (
+			author TEXT PRIMARY KEY,
+			wall   INTEGER NOT NULL,
+			logic  INTEGER NOT NULL,
+			hash   TEXT    NOT NULL
+		)`,
+		// pruned keeps, per author, the newest entry dropped by Prune (or the
+		// head a snapshot started from): the chain resumes after it.
+		`CREATE TABLE IF NOT EXISTS pruned (
+			author TEXT PRIMARY KEY,
+			wall   INTEGER NOT NULL,
+			logic  INTEGER NOT NULL,
+			hash   TEXT    NOT NULL
+		)`,
+		`CREATE TABLE IF NOT EXISTS peers (
+			node_id   TEXT PRIMARY KEY,
+			address   TEXT    NOT NULL,
+			source    TEXT    NOT NULL,
+			interests TEXT    NOT NULL DEFAULT '[]',
+			last_seen INTEGER NOT NULL DEFAULT 0
+		)`,
+		`CREATE TABLE IF NOT EXISTS queue (
+			id         INTEGER PRIMARY KEY AUTOINCREMENT,
+			op         INTEGER NOT NULL,
+			collection TEXT    NOT NULL,
+			key        TEXT    NOT NULL,
+			data       TEXT,
+			wall       INTEGER NOT NULL,
+			logic      INTEGER NOT NULL,
+			node       TEXT    NOT NULL,
+			queued_at  INTEGER NOT NULL
+		)`,
+		// doc_indexes remembers the JSON paths given to EnsureIndex; queries
+		// on these paths name the path literally so the planner can use the
+		// expression index.
+		`CREATE TABLE IF NOT EXISTS doc_indexes (
+			path TEXT PRIMARY KEY,
+			name TEXT NOT NULL
+		)`,
+	},
+}
+
+const metaSchemaVersion = "schema_version"
+
+// migrate brings the database to SchemaVersion in one transaction. A database
+// written by a newer binary is refused: a silent downgrade would lose data.
+func migrate(ctx context.Context, db *bun.DB) error {
+	const op = "sqlite.migrate"
+	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.ExecContext(ctx, migrations[0][0]); err != nil {
+			return mapErr(op, err)
+		}
+		current := 0
+		var v string
+		err := tx.NewSelect().Table("meta").Column("value").Where("key = ?", metaSchemaVersion).Scan(ctx, &v)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return mapErr(op, err)
+		default:
+			current, err = strconv.Atoi(v)
+			if err != nil {
+				return domain.Errorf(domain.CodePersistence, op, "schema_version %q is not a number", v)
+			}
+		}
+		if current > SchemaVersion {
+			return domain.Errorf(domain.CodePersistence, op,
+				"database schema version %d is newer than this binary supports (%d); upgrade entgldb", current, SchemaVersion)
+		}
+		for ; current < SchemaVersion; current++ {
+			for _, stmt := range migrations[current] {
+				if _, err := tx.ExecContext(ctx, stmt); err != nil {
+					return mapErr(op, err)
+				}
+			}
+		}
+		_, err = tx.NewRaw(`INSERT INTO meta (key, value) VALUES (?, ?)
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, metaSchemaVersion, strconv.Itoa(SchemaVersion)).Exec(ctx)
+		return mapErr(op, err)
+	})
+}

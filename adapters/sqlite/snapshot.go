@@ -1,0 +1,115 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/entgldb/entgldb-go/domain"
+	"github.com/entgldb/entgldb-go/ports"
+)
+
+// Snapshot exports every document (tombstones included), the heads and the
+// vector clock, read in one transaction so they agree with each other.
+func (s *Store) Snapshot(ctx context.Context) (domain.Snapshot, error) {
+	const op = "sqlite.Snapshot"
+	snap := domain.Snapshot{Documents: []domain.Document{}, Heads: map[string]string{}, VectorClock: map[string]domain.Timestamp{}}
+	tx, err := s.reader.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return snap, mapErr(op, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	rows, err := tx.QueryContext(ctx, `SELECT collection, key, data, wall, logic, node, deleted FROM documents ORDER BY collection, key`)
+	if err != nil {
+		return snap, mapErr(op, err)
+	}
+	for rows.Next() {
+		var d domain.Document
+		var data sql.NullString
+		if err := rows.Scan(&d.Collection, &d.Key, &data, &d.Stamp.Wall, &d.Stamp.Logical, &d.Stamp.Node, &d.Deleted); err != nil {
+			rows.Close()
+			return snap, mapErr(op, err)
+		}
+		if data.Valid {
+			d.Data = []byte(data.String)
+		}
+		snap.Documents = append(snap.Documents, d)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return snap, mapErr(op, err)
+	}
+	rows, err = tx.QueryContext(ctx, `SELECT author, wall, logic, hash FROM vclock`)
+	if err != nil {
+		return snap, mapErr(op, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var ts domain.Timestamp
+		var hash string
+		if err := rows.Scan(&ts.Node, &ts.Wall, &ts.Logical, &hash); err != nil {
+			return snap, mapErr(op, err)
+		}
+		snap.VectorClock[ts.Node] = ts
+		snap.Heads[ts.Node] = hash
+	}
+	return snap, mapErr(op, rows.Err())
+}
+
+// ApplySnapshot merges a peer's snapshot in one transaction: each document
+// is resolved like a remote entry (but not added to the oplog, whose history
+// the snapshot does not carry), and for every author the snapshot is ahead
+// on, the clock and head advance and the head becomes a chain boundary, so
+// the author's later entries chain on from it.
+func (s *Store) ApplySnapshot(ctx context.Context, r domain.Resolver, snap domain.Snapshot) (ports.ApplyResult, error) {
+	const op = "sqlite.ApplySnapshot"
+	var res ports.ApplyResult
+	err := s.writeTx(ctx, op, func(t *txStmts) error {
+		res = ports.ApplyResult{}
+		for i := range snap.Documents {
+			d := &snap.Documents[i]
+			e := domain.Entry{Collection: d.Collection, Key: d.Key, Data: d.Data, Stamp: d.Stamp}
+			if d.Deleted {
+				e.Op, e.Data = domain.OpDelete, nil
+			}
+			cur, err := t.loadDoc(d.Collection, d.Key)
+			if err != nil {
+				return err
+			}
+			doc, changed, err := t.resolve(r, cur, &e, false)
+			if err != nil {
+				return err
+			}
+			if changed {
+				if err := t.upsertDocument(&doc); err != nil {
+					return err
+				}
+				res.Changed = append(res.Changed, doc)
+			}
+		}
+		for author, ts := range snap.VectorClock {
+			hash := snap.Heads[author]
+			res, err := t.tx.ExecContext(ctx, `INSERT INTO vclock (author, wall, logic, hash) VALUES (?, ?, ?, ?)
+				ON CONFLICT (author) DO UPDATE SET wall = excluded.wall, logic = excluded.logic, hash = excluded.hash
+				WHERE (excluded.wall, excluded.logic) > (vclock.wall, vclock.logic)`, author, ts.Wall, ts.Logical, hash)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil || n == 0 {
+				if err != nil {
+					return err
+				}
+				continue // we already held this author's history up to there
+			}
+			if _, err := t.tx.ExecContext(ctx, `INSERT INTO pruned (author, wall, logic, hash) VALUES (?, ?, ?, ?)
+				ON CONFLICT (author) DO UPDATE SET wall = excluded.wall, logic = excluded.logic, hash = excluded.hash
+				WHERE (excluded.wall, excluded.logic) > (pruned.wall, pruned.logic)`, author, ts.Wall, ts.Logical, hash); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return ports.ApplyResult{}, err
+	}
+	return res, nil
+}

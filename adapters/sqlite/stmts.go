@@ -1,0 +1,107 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/entgldb/entgldb-go/domain"
+)
+
+// stmts are the hot-path statements, prepared once. Writer statements are
+// bound to a transaction with tx.StmtContext, which reuses the prepared
+// statement because the writer pool has a single connection.
+type stmts struct {
+	getDocW      *sql.Stmt
+	upsertDoc    *sql.Stmt
+	insertOplog  *sql.Stmt
+	insertIgnore *sql.Stmt
+	getHead      *sql.Stmt
+	upsertVclock *sql.Stmt
+	keyEntries   *sql.Stmt
+
+	getDoc *sql.Stmt
+}
+
+const entryCols = `seq, collection, key, op, data, wall, logic, node, hash, prev_hash`
+
+func (p *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
+	const oplogInsert = ` INTO oplog (collection, key, op, data, wall, logic, node, hash, prev_hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	list := []struct {
+		dst *(*sql.Stmt)
+		db  *sql.DB
+		sql string
+	}{
+		{&p.getDocW, w, `SELECT data, wall, logic, node, deleted FROM documents WHERE collection = ? AND key = ?`},
+		{&p.upsertDoc, w, `INSERT INTO documents (collection, key, data, wall, logic, node, deleted)
+			VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (collection, key) DO UPDATE SET data = excluded.data, wall = excluded.wall,
+				logic = excluded.logic, node = excluded.node, deleted = excluded.deleted`},
+		{&p.insertOplog, w, `INSERT` + oplogInsert},
+		{&p.insertIgnore, w, `INSERT OR IGNORE` + oplogInsert},
+		{&p.getHead, w, `SELECT hash FROM vclock WHERE author = ?`},
+		// Only ever forward: an older entry arriving late keeps the head.
+		{&p.upsertVclock, w, `INSERT INTO vclock (author, wall, logic, hash) VALUES (?, ?, ?, ?)
+			ON CONFLICT (author) DO UPDATE SET wall = excluded.wall, logic = excluded.logic, hash = excluded.hash
+			WHERE (excluded.wall, excluded.logic) > (vclock.wall, vclock.logic)`},
+		{&p.keyEntries, w, `SELECT ` + entryCols + ` FROM oplog WHERE collection = ? AND key = ?`},
+		{&p.getDoc, r, `SELECT data, wall, logic, node FROM documents WHERE collection = ? AND key = ? AND deleted = 0`},
+	}
+	for _, s := range list {
+		st, err := s.db.PrepareContext(ctx, s.sql)
+		if err != nil {
+			return err
+		}
+		*s.dst = st
+	}
+	return nil
+}
+
+func (p *stmts) close() {
+	for _, st := range []*sql.Stmt{p.getDocW, p.upsertDoc, p.insertOplog, p.insertIgnore, p.getHead, p.upsertVclock, p.keyEntries, p.getDoc} {
+		if st != nil {
+			_ = st.Close()
+		}
+	}
+}
+
+// txStmts are the writer statements bound to one transaction.
+type txStmts struct {
+	ctx                                 context.Context
+	tx                                  *sql.Tx
+	p                                   *stmts
+	getDoc, upsertDoc, insOplog, insIgn *sql.Stmt
+	getHead, upsertVclock, keyEntries   *sql.Stmt
+}
+
+func (p *stmts) bind(ctx context.Context, tx *sql.Tx) *txStmts {
+	return &txStmts{ctx: ctx, tx: tx, p: p}
+}
+
+// stmt binds lazily: most transactions use only some of the statements.
+func (t *txStmts) stmt(slot **sql.Stmt, s *sql.Stmt) *sql.Stmt {
+	if *slot == nil {
+		*slot = t.tx.StmtContext(t.ctx, s)
+	}
+	return *slot
+}
+
+// loadDoc returns the stored document (tombstones included) or nil.
+func (t *txStmts) loadDoc(collection, key string) (*domain.Document, error) {
+	st := t.stmt(&t.getDoc, t.p.getDocW)
+	var d domain.Document
+	var data sql.NullString
+	err := st.QueryRowContext(t.ctx, collection, key).Scan(&data, &d.Stamp.Wall, &d.Stamp.Logical, &d.Stamp.Node, &d.Deleted)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	d.Collection, d.Key = collection, key
+	if data.Valid {
+		d.Data = []byte(data.String)
+	}
+	return &d, nil
+}

@@ -1,0 +1,195 @@
+// Package sqlite is the durable store of a node: documents, the oplog, the
+// vector clock, peers and the offline queue in one SQLite file, through bun
+// (schema, migrations, small queries) and the pure-Go driver modernc.org/sqlite.
+// Hot paths (Commit, ApplyRemote, Get) use statements prepared once.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"sync"
+
+	"github.com/entgldb/entgldb-go/domain"
+	"github.com/entgldb/entgldb-go/ports"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
+	"go.uber.org/zap"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// DefaultBatchSize bounds the entries ApplyRemote writes per transaction.
+const DefaultBatchSize = 1000
+
+// Options configure Open.
+type Options struct {
+	// Path of the database file (created when missing).
+	Path string
+	// EnableWAL selects the write-ahead log (readers never block the writer).
+	EnableWAL bool
+	// SyncFull makes every commit durable across power loss (synchronous=FULL);
+	// the default NORMAL is durable across process crashes.
+	SyncFull bool
+	// BatchSize bounds ApplyRemote transactions (<= 0: DefaultBatchSize).
+	BatchSize int
+	// Logger receives operational events (nil: no logging).
+	Logger *zap.Logger
+	// AutoRestoreOnCorruption replaces a database that fails its check at
+	// open with the newest good backup in BackupDir.
+	AutoRestoreOnCorruption bool
+	BackupDir               string
+	// ReadConns bounds the read pool (<= 0: 4).
+	ReadConns int
+}
+
+// Store implements ports.Store and the optional store capabilities.
+type Store struct {
+	opts Options
+	log  *zap.Logger
+
+	// writer has exactly one connection: SQLite allows one writer at a time,
+	// and queueing writers in Go is cheaper than SQLITE_BUSY retries.
+	writer *bun.DB
+	reader *bun.DB
+
+	stmts stmts
+
+	idxMu   sync.RWMutex
+	indexed map[string]bool // JSON paths with an expression index
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var (
+	_ ports.Store            = (*Store)(nil)
+	_ ports.Pruner           = (*Store)(nil)
+	_ ports.Snapshotter      = (*Store)(nil)
+	_ ports.IntegrityChecker = (*Store)(nil)
+	_ ports.Backupper        = (*Store)(nil)
+)
+
+// dsn builds the connection string. _pragma values run on every new pool
+// connection; _txlock=immediate makes BEGIN take the write lock up front so
+// read-then-write transactions never fail with SQLITE_BUSY halfway.
+func dsn(path string, wal, syncFull, writer bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", "foreign_keys(1)")
+	if writer {
+		if wal {
+			q.Add("_pragma", "journal_mode(WAL)")
+		} else {
+			q.Add("_pragma", "journal_mode(DELETE)")
+		}
+		q.Set("_txlock", "immediate")
+	}
+	if syncFull {
+		q.Add("_pragma", "synchronous(FULL)")
+	} else {
+		q.Add("_pragma", "synchronous(NORMAL)")
+	}
+	return "file:" + escapePath(path) + "?" + q.Encode()
+}
+
+// Open opens (creating if needed) the database at opts.Path, checks it with
+// quick_check and migrates its schema. A corrupt file is refused with
+// CORRUPTION, or replaced from a backup when AutoRestoreOnCorruption is set.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	const op = "sqlite.Open"
+	if opts.Path == "" {
+		return nil, domain.Errorf(domain.CodeConfig, op, "database path is empty")
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = DefaultBatchSize
+	}
+	if opts.ReadConns <= 0 {
+		opts.ReadConns = 4
+	}
+	log := opts.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	s, err := open(ctx, opts, log)
+	if err == nil || domain.CodeOf(err) != domain.CodeCorruption || !opts.AutoRestoreOnCorruption {
+		return s, err
+	}
+	if rerr := restoreNewestBackup(ctx, opts.Path, opts.BackupDir, log); rerr != nil {
+		return nil, errors.Join(err, rerr)
+	}
+	return open(ctx, opts, log)
+}
+
+func open(ctx context.Context, opts Options, log *zap.Logger) (*Store, error) {
+	const op = "sqlite.Open"
+	existed := fileExists(opts.Path)
+	wdb, err := sql.Open("sqlite", dsn(opts.Path, opts.EnableWAL, opts.SyncFull, true))
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	wdb.SetMaxOpenConns(1)
+	wdb.SetMaxIdleConns(1)
+	wdb.SetConnMaxLifetime(0)
+	wdb.SetConnMaxIdleTime(0)
+	s := &Store{opts: opts, log: log, writer: bun.NewDB(wdb, sqlitedialect.New()), indexed: map[string]bool{}}
+	fail := func(err error) (*Store, error) {
+		s.stmts.close()
+		if s.reader != nil {
+			_ = s.reader.Close()
+		}
+		_ = s.writer.Close()
+		return nil, err
+	}
+	if existed {
+		// Check before anything writes to the file.
+		if err := checkDB(ctx, wdb.QueryContext, false); err != nil {
+			return fail(domain.Wrap(domain.CodeCorruption, op, fmt.Errorf("%s: %w", opts.Path, err)))
+		}
+	}
+	if err := migrate(ctx, s.writer); err != nil {
+		return fail(domain.Wrap(domain.CodePersistence, op, err))
+	}
+	rdb, err := sql.Open("sqlite", dsn(opts.Path, opts.EnableWAL, opts.SyncFull, false))
+	if err != nil {
+		return fail(mapErr(op, err))
+	}
+	rdb.SetMaxOpenConns(opts.ReadConns)
+	rdb.SetMaxIdleConns(opts.ReadConns)
+	s.reader = bun.NewDB(rdb, sqlitedialect.New())
+	if err := s.stmts.prepare(ctx, wdb, rdb); err != nil {
+		return fail(mapErr(op, err))
+	}
+	if err := s.loadIndexes(ctx); err != nil {
+		return fail(err)
+	}
+	log.Debug("sqlite store opened", zap.String("path", opts.Path), zap.Bool("wal", opts.EnableWAL))
+	return s, nil
+}
+
+// Close closes both pools; the last connection to close checkpoints the WAL.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.stmts.close()
+		rerr := s.reader.Close()
+		werr := s.writer.Close()
+		s.closeErr = mapErr("sqlite.Close", errors.Join(rerr, werr))
+	})
+	return s.closeErr
+}
+
+// Ping checks the store answers a query.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	return mapErr("sqlite.Ping", s.reader.QueryRowContext(ctx, "SELECT 1").Scan(&one))
+}
+
+// Path is the database file.
+func (s *Store) Path() string { return s.opts.Path }
+
+func fileExists(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Size() > 0
+}
