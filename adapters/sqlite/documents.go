@@ -46,6 +46,9 @@ func (s *Store) where(collection string, f domain.Filter) (*queryBuilder, error)
 // Find returns live documents matching q, ordered and paged in SQL.
 func (s *Store) Find(ctx context.Context, collection string, query domain.Query) ([]domain.Document, error) {
 	const op = "sqlite.Find"
+	if err := domain.ValidateQuery(query); err != nil {
+		return nil, domain.Wrap(domain.CodeInvalidArgument, op, err)
+	}
 	q, err := s.where(collection, query.Filter)
 	if err != nil {
 		return nil, domain.Wrap(domain.CodeInvalidArgument, op, err)
@@ -81,6 +84,9 @@ func (s *Store) Find(ctx context.Context, collection string, query domain.Query)
 // Count returns the number of live documents matching f.
 func (s *Store) Count(ctx context.Context, collection string, f domain.Filter) (int, error) {
 	const op = "sqlite.Count"
+	if err := domain.ValidateQuery(domain.Query{Filter: f}); err != nil {
+		return 0, domain.Wrap(domain.CodeInvalidArgument, op, err)
+	}
 	q, err := s.where(collection, f)
 	if err != nil {
 		return 0, domain.Wrap(domain.CodeInvalidArgument, op, err)

@@ -67,25 +67,40 @@ func (s *Store) EntriesAfter(ctx context.Context, since domain.Timestamp, collec
 		return nil, mapErr(op, err)
 	}
 	defer rows.Close()
-	var out []domain.Entry
-	bytes := 0
+	// A group is added whole while the page stays within both limits
+	// (<= 0: none); the first group always is, so a reader makes progress.
+	var out, group []domain.Entry
+	bytes, groupBytes := 0, 0
+	flush := func() bool {
+		if len(out) > 0 && ((maxEntries > 0 && len(out)+len(group) > maxEntries) ||
+			(maxBytes > 0 && bytes+groupBytes > maxBytes)) {
+			return false
+		}
+		out = append(out, group...)
+		bytes += groupBytes
+		group, groupBytes = group[:0:0], 0
+		return true
+	}
 	for rows.Next() {
 		e, err := scanEntry(rows)
 		if err != nil {
 			return nil, mapErr(op, err)
 		}
-		if n := len(out); n > 0 {
-			last := out[n-1].Stamp
-			sameGroup := last.Wall == e.Stamp.Wall && last.Logical == e.Stamp.Logical
-			full := (maxEntries > 0 && n >= maxEntries) || (maxBytes > 0 && bytes+e.Size() > maxBytes)
-			if full && !sameGroup {
-				break
+		if n := len(group); n > 0 && (group[n-1].Stamp.Wall != e.Stamp.Wall || group[n-1].Stamp.Logical != e.Stamp.Logical) {
+			if !flush() {
+				return out, nil
 			}
 		}
-		out = append(out, e)
-		bytes += e.Size()
+		group = append(group, e)
+		groupBytes += e.Size()
 	}
-	return out, mapErr(op, rows.Err())
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(op, err)
+	}
+	if len(group) > 0 {
+		flush()
+	}
+	return out, nil
 }
 
 // AuthorEntriesAfter returns one author's entries strictly after since.
@@ -130,9 +145,9 @@ func (s *Store) lookupHash(ctx context.Context, table, hash string) (chainPoint,
 }
 
 // ChainRange returns one author's entries strictly after startHash up to and
-// including endHash. startHash "" means the start of the chain. A start that
-// is no longer held because it was pruned gives ports.ErrHistoryPruned; so
-// does a start at or before the pruned boundary. A start exactly at the
+// including endHash. startHash "" means the start of the chain. A start we
+// do not hold (pruned, or never seen) gives ports.ErrHistoryPruned; so does
+// a start before the pruned boundary. A start exactly at the
 // boundary (the newest pruned entry) is served: the chain resumes after it.
 func (s *Store) ChainRange(ctx context.Context, startHash, endHash string) ([]domain.Entry, error) {
 	const op = "sqlite.ChainRange"
@@ -163,13 +178,12 @@ func (s *Store) ChainRange(ctx context.Context, startHash, endHash string) ([]do
 			if err != nil {
 				return nil, mapErr(op, err)
 			}
-			if bp.found && bp.author == end.author {
-				from = bp
-			} else if boundary.found {
+			if !bp.found || bp.author != end.author {
+				// We cannot serve history we do not hold: the peer
+				// bootstraps from a snapshot instead.
 				return nil, domain.Wrap(domain.CodeSync, op, ports.ErrHistoryPruned)
-			} else {
-				return nil, domain.Errorf(domain.CodeNotFound, op, "no entry with hash %q", startHash)
 			}
+			from = bp
 		}
 		if from.author != end.author {
 			return nil, domain.Errorf(domain.CodeInvalidArgument, op, "start and end hashes belong to different authors")

@@ -26,17 +26,15 @@ type queryBuilder struct {
 	indexed func(path string) bool
 }
 
-// jsonPath turns a dotted path into an SQLite JSON path with quoted labels.
+// jsonPath turns a dotted path into an SQLite JSON path with quoted labels
+// (domain.ValidatePath guarantees no segment holds '"').
 func jsonPath(path string) (string, error) {
-	if path == "" {
-		return "", domain.Errorf(domain.CodeInvalidArgument, op, "empty JSON path")
+	if err := domain.ValidatePath(path); err != nil {
+		return "", err
 	}
 	var b strings.Builder
 	b.WriteByte('$')
-	for _, seg := range strings.Split(path, ".") {
-		if seg == "" || strings.ContainsAny(seg, "\"\\") {
-			return "", domain.Errorf(domain.CodeInvalidArgument, op, "bad JSON path %q: segments must be non-empty and hold no '\"' or '\\'", path)
-		}
+	for seg := range strings.SplitSeq(path, ".") {
 		b.WriteString(`."`)
 		b.WriteString(seg)
 		b.WriteByte('"')
@@ -245,12 +243,8 @@ func (q *queryBuilder) order(o domain.CmpOp, t, x string, v any) {
 	sop := sqlOps[o]
 	switch v := v.(type) {
 	case nil:
-		// null against null is equal: only the inclusive operators hold.
-		if o == domain.OpGte || o == domain.OpLte {
-			q.w("(", t, " = 'null')")
-		} else {
-			q.w("0")
-		}
+		q.w("0") // null never orders against anything, not even null
+
 	case bool:
 		q.w("(", t, " IN ('true', 'false') AND (", t, " = 'true')", sop, q.arg(boolInt(v)), ")")
 	case float64:

@@ -1,0 +1,45 @@
+package sqlite_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/entgldb/entgldb-go/adapters/sqlite"
+	"github.com/entgldb/entgldb-go/ports"
+	"github.com/entgldb/entgldb-go/ports/porttest"
+)
+
+func openAt(t *testing.T, dir string) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(t.Context(), sqlite.Options{Path: filepath.Join(dir, "entgldb.db"), EnableWAL: true})
+	require.NoError(t, err)
+	return s
+}
+
+// openTemp opens a fresh store in its own temporary directory.
+func openTemp(t *testing.T) *sqlite.Store {
+	t.Helper()
+	s := openAt(t, t.TempDir())
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	return s
+}
+
+func TestStoreContract(t *testing.T) {
+	porttest.RunStoreSuite(t, func(t *testing.T) ports.Store { return openTemp(t) })
+}
+
+func TestStoreContractSmallBatches(t *testing.T) {
+	// Batches of 2 make every multi-entry ApplyRemote span transactions.
+	porttest.RunStoreSuite(t, func(t *testing.T) ports.Store {
+		s, err := sqlite.Open(t.Context(), sqlite.Options{Path: filepath.Join(t.TempDir(), "db"), BatchSize: 2})
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, s.Close()) })
+		return s
+	})
+}
+
+func TestDurabilityContract(t *testing.T) {
+	porttest.RunDurabilitySuite(t, func(t *testing.T, dir string) ports.Store { return openAt(t, dir) })
+}
