@@ -1,0 +1,449 @@
+// Package app holds the use cases of entgldb: local reads and writes
+// (Database, Collection), the change feed, the offline queue, the status
+// tracker and the health check. It is written only against domain/ and
+// ports/ (plus zap and the standard library), so every adapter can be
+// swapped underneath it.
+package app
+
+import (
+	"bytes"
+	"context"
+	"hash/maphash"
+	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"go.uber.org/zap"
+
+	"github.com/entgldb/entgldb-go/domain"
+	"github.com/entgldb/entgldb-go/ports"
+)
+
+// DatabaseOptions tune a Database. Zero values take the defaults.
+type DatabaseOptions struct {
+	// MaxDocumentBytes bounds a document body (Persistence.MaxDocumentBytes);
+	// <= 0 means domain.DefaultMaxDocumentBytes.
+	MaxDocumentBytes int
+	// Resolver settles conflicts (Sync.ConflictResolution); nil means
+	// last-write-wins.
+	Resolver domain.Resolver
+	// WatchBuffer is how many change events a subscriber may fall behind
+	// before its subscription fails with QUEUE_FULL; <= 0 means 1024.
+	WatchBuffer int
+}
+
+// DefaultWatchBuffer is the per-subscriber buffer when none is configured.
+const DefaultWatchBuffer = 1024
+
+// ChangeSink receives every local commit, in commit order: the sync engine
+// plugs in here to push entries to peers or queue them offline. It is
+// called while local writes are serialized, so it must return quickly
+// (hand the entries to a goroutine of its own) and must not call back into
+// the Database's write methods.
+type ChangeSink interface {
+	LocalCommitted(entries []domain.Entry)
+}
+
+// Database is the local document database: validation, clock, store, cache,
+// change feed and the hand-off to the sync side. Safe for concurrent use.
+//
+// Writes (local commits and remote applies) are serialized by one mutex.
+// SQLite has a single writer anyway, and serializing here buys three
+// guarantees: HLC stamps are issued in commit order (so with LWW a local
+// write is always the visible version, and the cache can be updated without
+// reading back), change events go out in the store's Seq order, and the
+// change sink sees commits in order.
+type Database struct {
+	store    ports.Store
+	cache    ports.DocumentCache
+	clock    *domain.Clock
+	log      *zap.Logger
+	resolver domain.Resolver
+	// lww: the resolver is last-write-wins, so a committed local entry is
+	// exactly the new visible document.
+	lww      bool
+	maxDoc   int
+	watchBuf int
+
+	writeMu sync.Mutex
+	sink    ChangeSink // guarded by writeMu
+
+	// Cache fill guard: a Get that missed reads the store and then fills
+	// the cache only if no write touched the key's stripe meanwhile, so a
+	// slow reader can never put back a version older than one a writer has
+	// already acknowledged (even if the writer's entry was evicted since).
+	seed    maphash.Seed
+	stripes [fillStripes]fillStripe
+
+	feed feed
+}
+
+const fillStripes = 256
+
+type fillStripe struct {
+	mu  sync.Mutex
+	gen atomic.Uint64 // bumped under mu by every write to a key of the stripe
+	_   [48]byte      // keep stripes on separate cache lines
+}
+
+// NewDatabase wires a Database. store and clock are required; a nil cache
+// disables caching; a nil logger logs nothing. The clock is moved forward to
+// the newest stamp in the store so it never issues a stamp older than one
+// already stored.
+func NewDatabase(store ports.Store, cache ports.DocumentCache, clock *domain.Clock, logger *zap.Logger, opts DatabaseOptions) (*Database, error) {
+	const op = "app.NewDatabase"
+	if store == nil {
+		return nil, domain.Errorf(domain.CodeConfig, op, "a store is required")
+	}
+	if clock == nil {
+		return nil, domain.Errorf(domain.CodeConfig, op, "a clock is required")
+	}
+	if cache == nil {
+		cache = noCache{}
+	}
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	if opts.Resolver == nil {
+		opts.Resolver = domain.LastWriteWins{}
+	}
+	if opts.MaxDocumentBytes <= 0 {
+		opts.MaxDocumentBytes = domain.DefaultMaxDocumentBytes
+	}
+	if opts.WatchBuffer <= 0 {
+		opts.WatchBuffer = DefaultWatchBuffer
+	}
+	newest, err := store.NewestStamp(context.Background())
+	if err != nil {
+		return nil, domain.Wrap(domain.CodePersistence, op, err)
+	}
+	clock.Restore(newest)
+	_, lww := opts.Resolver.(domain.LastWriteWins)
+	db := &Database{
+		store:    store,
+		cache:    cache,
+		clock:    clock,
+		log:      logger,
+		resolver: opts.Resolver,
+		lww:      lww,
+		maxDoc:   opts.MaxDocumentBytes,
+		watchBuf: opts.WatchBuffer,
+		seed:     maphash.MakeSeed(),
+	}
+	db.feed.subs = make(map[*Subscription]struct{})
+	return db, nil
+}
+
+// SetChangeSink plugs the sync side in (nil unplugs it).
+func (db *Database) SetChangeSink(s ChangeSink) {
+	db.writeMu.Lock()
+	defer db.writeMu.Unlock()
+	db.sink = s
+}
+
+// Clock returns the node's hybrid logical clock.
+func (db *Database) Clock() *domain.Clock { return db.clock }
+
+// Store returns the underlying store (for the sync side's oplog reads).
+func (db *Database) Store() ports.Store { return db.store }
+
+// CacheStats returns the document cache's counters.
+func (db *Database) CacheStats() ports.CacheStats { return db.cache.Stats() }
+
+// Put writes body under key and returns its version. With ifVersion set the
+// write is conditional: CONFLICT unless the stored live document has exactly
+// that version (a zero Timestamp: unless the key has no live document).
+func (db *Database) Put(ctx context.Context, collection, key string, body []byte, ifVersion *domain.Timestamp) (domain.Timestamp, error) {
+	const op = "database.Put"
+	if err := domain.ValidateWrite(collection, key, domain.OpPut, body, db.maxDoc); err != nil {
+		return domain.Timestamp{}, domain.Wrap(domain.CodeInvalidArgument, op, err)
+	}
+	var cond *domain.Timestamp
+	if ifVersion != nil {
+		v := *ifVersion
+		cond = &v
+	}
+	// The caller keeps its slice; the cache and the store must not share it.
+	entries, err := db.commit(ctx, op, []writeSpec{{collection: collection, key: key, op: domain.OpPut, data: bytes.Clone(body), ifVersion: cond}})
+	if err != nil {
+		return domain.Timestamp{}, err
+	}
+	return entries[0].Stamp, nil
+}
+
+// Get returns the live document, from the cache when it holds it.
+// NOT_FOUND when the key is missing or deleted.
+func (db *Database) Get(ctx context.Context, collection, key string) (domain.Document, error) {
+	const op = "database.Get"
+	if err := validateKeyed(collection, key); err != nil {
+		return domain.Document{}, domain.Wrap(domain.CodeInvalidArgument, op, err)
+	}
+	if d, ok := db.cache.Get(collection, key); ok {
+		if d.Deleted {
+			return domain.Document{}, notFound(op, collection, key)
+		}
+		return cloneDoc(d), nil
+	}
+	stripe := db.stripe(collection, key)
+	gen := stripe.gen.Load()
+	d, err := db.store.Get(ctx, collection, key)
+	if err != nil {
+		return domain.Document{}, domain.Wrap(domain.CodePersistence, op, err)
+	}
+	stripe.mu.Lock()
+	if stripe.gen.Load() == gen {
+		db.cache.Set(cloneDoc(d))
+	}
+	stripe.mu.Unlock()
+	return d, nil
+}
+
+// Delete removes key and returns the tombstone's version; NOT_FOUND when the
+// key has no live document.
+func (db *Database) Delete(ctx context.Context, collection, key string) (domain.Timestamp, error) {
+	const op = "database.Delete"
+	if err := validateKeyed(collection, key); err != nil {
+		return domain.Timestamp{}, domain.Wrap(domain.CodeInvalidArgument, op, err)
+	}
+	entries, err := db.commit(ctx, op, []writeSpec{{collection: collection, key: key, op: domain.OpDelete, mustExist: true}})
+	if err != nil {
+		return domain.Timestamp{}, err
+	}
+	return entries[0].Stamp, nil
+}
+
+// Batch is a set of writes to one collection committed together.
+type Batch struct {
+	Puts map[string][]byte
+	// Deletes must name live documents (NOT_FOUND otherwise, and then
+	// nothing of the batch is written).
+	Deletes []string
+}
+
+// Batch commits every put and delete of b in one transaction, all or
+// nothing, and returns each key's new version. A key may appear once.
+func (db *Database) Batch(ctx context.Context, collection string, b Batch) (map[string]domain.Timestamp, error) {
+	const op = "database.Batch"
+	if err := domain.ValidateCollection(collection); err != nil {
+		return nil, domain.Wrap(domain.CodeInvalidArgument, op, err)
+	}
+	specs := make([]writeSpec, 0, len(b.Puts)+len(b.Deletes))
+	for _, key := range slices.Sorted(maps.Keys(b.Puts)) {
+		body := b.Puts[key]
+		if err := domain.ValidateWrite(collection, key, domain.OpPut, body, db.maxDoc); err != nil {
+			return nil, domain.Errorf(domain.CodeOf(err), op, "put %q: %w", key, err)
+		}
+		specs = append(specs, writeSpec{collection: collection, key: key, op: domain.OpPut, data: bytes.Clone(body)})
+	}
+	seen := make(map[string]bool, len(b.Deletes))
+	for _, key := range b.Deletes {
+		if err := domain.ValidateKey(key); err != nil {
+			return nil, domain.Errorf(domain.CodeOf(err), op, "delete %q: %w", key, err)
+		}
+		if _, put := b.Puts[key]; put || seen[key] {
+			return nil, domain.Errorf(domain.CodeInvalidArgument, op, "key %q appears more than once in the batch", key)
+		}
+		seen[key] = true
+		specs = append(specs, writeSpec{collection: collection, key: key, op: domain.OpDelete, mustExist: true})
+	}
+	if len(specs) == 0 {
+		return map[string]domain.Timestamp{}, nil
+	}
+	entries, err := db.commit(ctx, op, specs)
+	if err != nil {
+		return nil, err
+	}
+	versions := make(map[string]domain.Timestamp, len(entries))
+	for _, e := range entries {
+		versions[e.Key] = e.Stamp
+	}
+	return versions, nil
+}
+
+// Find returns the live documents of collection matching q.
+func (db *Database) Find(ctx context.Context, collection string, q domain.Query) ([]domain.Document, error) {
+	const op = "database.Find"
+	if err := domain.ValidateCollection(collection); err != nil {
+		return nil, domain.Wrap(domain.CodeInvalidArgument, op, err)
+	}
+	if q.Skip < 0 || q.Take < 0 {
+		return nil, domain.Errorf(domain.CodeInvalidArgument, op, "skip and take must not be negative (got %d, %d)", q.Skip, q.Take)
+	}
+	docs, err := db.store.Find(ctx, collection, q)
+	return docs, domain.Wrap(domain.CodePersistence, op, err)
+}
+
+// Count returns how many live documents of collection match f.
+func (db *Database) Count(ctx context.Context, collection string, f domain.Filter) (int, error) {
+	const op = "database.Count"
+	if err := domain.ValidateCollection(collection); err != nil {
+		return 0, domain.Wrap(domain.CodeInvalidArgument, op, err)
+	}
+	n, err := db.store.Count(ctx, collection, f)
+	return n, domain.Wrap(domain.CodePersistence, op, err)
+}
+
+// Collections lists the collections holding at least one live document.
+func (db *Database) Collections(ctx context.Context) ([]string, error) {
+	cs, err := db.store.Collections(ctx)
+	return cs, domain.Wrap(domain.CodePersistence, "database.Collections", err)
+}
+
+// EnsureIndex creates an index on a JSON path of collection's documents.
+func (db *Database) EnsureIndex(ctx context.Context, collection, path string) error {
+	const op = "database.EnsureIndex"
+	if err := domain.ValidateCollection(collection); err != nil {
+		return domain.Wrap(domain.CodeInvalidArgument, op, err)
+	}
+	if path == "" {
+		return domain.Errorf(domain.CodeInvalidArgument, op, "an index needs a JSON path")
+	}
+	return domain.Wrap(domain.CodePersistence, op, db.store.EnsureIndex(ctx, collection, path))
+}
+
+// ApplyRemote stores entries received from peers: each stamp is folded into
+// the clock first (entries more than MaxClockDrift in the future are
+// refused), then the store resolves and applies them, the cache learns the
+// changed documents and change events go out. When some entries were refused
+// for drift, the others are still applied and the error is CLOCK_DRIFT.
+func (db *Database) ApplyRemote(ctx context.Context, entries []domain.Entry) (ports.ApplyResult, error) {
+	const op = "database.ApplyRemote"
+	db.writeMu.Lock()
+	defer db.writeMu.Unlock()
+	accepted := make([]domain.Entry, 0, len(entries))
+	var driftErr error
+	refused := 0
+	for _, e := range entries {
+		if _, err := db.clock.Update(e.Stamp); err != nil {
+			refused++
+			driftErr = err
+			continue
+		}
+		accepted = append(accepted, e)
+	}
+	var res ports.ApplyResult
+	if len(accepted) > 0 {
+		var err error
+		res, err = db.store.ApplyRemote(ctx, db.resolver, accepted)
+		if err != nil {
+			// Applies run in bounded transactions: some may have landed.
+			// Forget every key we sent so no reader is served a stale copy.
+			for _, e := range accepted {
+				db.updateCache(e.Collection, e.Key, nil)
+			}
+			db.publish(res.Applied)
+			return res, domain.Wrap(domain.CodePersistence, op, err)
+		}
+	}
+	for i := range res.Changed {
+		d := res.Changed[i]
+		db.updateCache(d.Collection, d.Key, &d)
+	}
+	db.publish(res.Applied)
+	if refused > 0 {
+		db.log.Warn("remote entries refused for clock drift", zap.Int("refused", refused), zap.Error(driftErr))
+		return res, domain.Errorf(domain.CodeClockDrift, op, "%d of %d entries refused: %w", refused, len(entries), driftErr)
+	}
+	return res, nil
+}
+
+type writeSpec struct {
+	collection, key string
+	op              domain.Op
+	data            []byte
+	ifVersion       *domain.Timestamp
+	mustExist       bool
+}
+
+// commit stamps and commits specs in one store transaction, then updates the
+// cache, publishes change events and hands the entries to the sink.
+func (db *Database) commit(ctx context.Context, op string, specs []writeSpec) ([]domain.Entry, error) {
+	db.writeMu.Lock()
+	defer db.writeMu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return nil, domain.Wrap(domain.CodeTimeout, op, err)
+	}
+	writes := make([]ports.Write, len(specs))
+	for i, s := range specs {
+		writes[i] = ports.Write{
+			Entry: domain.Entry{
+				Collection: s.collection,
+				Key:        s.key,
+				Op:         s.op,
+				Data:       s.data,
+				Stamp:      db.clock.Now(),
+			},
+			IfVersion: s.ifVersion,
+			MustExist: s.mustExist,
+		}
+	}
+	entries, err := db.store.Commit(ctx, db.resolver, writes...)
+	if err != nil {
+		return nil, domain.Wrap(domain.CodePersistence, op, err)
+	}
+	for i := range entries {
+		e := &entries[i]
+		if db.lww {
+			d := domain.DocumentFromEntry(e)
+			db.updateCache(e.Collection, e.Key, &d)
+		} else {
+			// Another resolver may merge: the visible document is not the
+			// entry alone, so let the next read load it.
+			db.updateCache(e.Collection, e.Key, nil)
+		}
+	}
+	db.publish(entries)
+	if db.sink != nil {
+		db.sink.LocalCommitted(entries)
+	}
+	return entries, nil
+}
+
+// updateCache records a write of (collection, key): it bumps the key's
+// stripe so in-flight cache fills are dropped, then stores d (nil: drops the
+// key).
+func (db *Database) updateCache(collection, key string, d *domain.Document) {
+	stripe := db.stripe(collection, key)
+	stripe.mu.Lock()
+	defer stripe.mu.Unlock()
+	stripe.gen.Add(1)
+	if d != nil {
+		db.cache.Set(*d)
+	} else {
+		db.cache.Invalidate(collection, key)
+	}
+}
+
+func (db *Database) stripe(collection, key string) *fillStripe {
+	var h maphash.Hash
+	h.SetSeed(db.seed)
+	h.WriteString(collection)
+	h.WriteByte(0)
+	h.WriteString(key)
+	return &db.stripes[h.Sum64()%fillStripes]
+}
+
+func validateKeyed(collection, key string) error {
+	if err := domain.ValidateCollection(collection); err != nil {
+		return err
+	}
+	return domain.ValidateKey(key)
+}
+
+func notFound(op, collection, key string) error {
+	return domain.Errorf(domain.CodeNotFound, op, "document %s/%s not found", collection, key)
+}
+
+func cloneDoc(d domain.Document) domain.Document {
+	d.Data = bytes.Clone(d.Data)
+	return d
+}
+
+// noCache is the cache of a Database built without one.
+type noCache struct{}
+
+func (noCache) Get(string, string) (domain.Document, bool) { return domain.Document{}, false }
+func (noCache) Set(domain.Document)                        {}
+func (noCache) Invalidate(string, string)                  {}
+func (noCache) Stats() ports.CacheStats                    { return ports.CacheStats{} }

@@ -1,0 +1,199 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/entgldb/entgldb-go/domain"
+	"github.com/entgldb/entgldb-go/ports"
+)
+
+// NetworkState is what the network side reports to the health check.
+type NetworkState struct {
+	ListenerUp       bool
+	DiscoveryEnabled bool
+	DiscoveryRunning bool
+}
+
+// HealthOptions configure a HealthCheck. Zero values take the defaults.
+type HealthOptions struct {
+	// Network reports the sync listener and discovery (nil: no network,
+	// which counts as healthy: an embedded, offline database).
+	Network func() NetworkState
+	// CacheStats feeds the cache hit-rate hint of RunPeriodic (nil: none).
+	CacheStats func() ports.CacheStats
+	// DatabaseCheckTTL is how long a database check result is reused, so a
+	// busy /healthz does not run quick_check on every request (default 10s).
+	DatabaseCheckTTL time.Duration
+	// MaxErrors bounds the recent errors listed in a report (default 10).
+	MaxErrors int
+	// Now is the wall clock (default time.Now).
+	Now func() time.Time
+	// MinCacheRequests is how many cache lookups an interval needs before
+	// its hit rate is judged (default 100).
+	MinCacheRequests int64
+}
+
+// HealthCheck answers "is this node fine?" (GET /healthz) from the database
+// (ping + quick_check when the store supports it), the network and the
+// status tracker. A node with no peers is healthy when its database and
+// listener are fine. Safe for concurrent use.
+type HealthCheck struct {
+	db     ports.Pinger
+	status *StatusTracker
+	log    *zap.Logger
+	opts   HealthOptions
+
+	mu        sync.Mutex
+	dbChecked time.Time
+	dbErr     error
+
+	hintOnce  sync.Once
+	lastCache ports.CacheStats // guarded by mu; the previous interval's counters
+}
+
+// NewHealthCheck builds a health check over db (which may also implement
+// ports.IntegrityChecker) and status (may be nil).
+func NewHealthCheck(db ports.Pinger, status *StatusTracker, logger *zap.Logger, opts HealthOptions) *HealthCheck {
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	if opts.DatabaseCheckTTL <= 0 {
+		opts.DatabaseCheckTTL = 10 * time.Second
+	}
+	if opts.MaxErrors <= 0 {
+		opts.MaxErrors = 10
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.MinCacheRequests <= 0 {
+		opts.MinCacheRequests = 100
+	}
+	return &HealthCheck{db: db, status: status, log: logger, opts: opts}
+}
+
+// Check builds a health report. Errors lists the current problems first,
+// then the status tracker's recent errors, newest first.
+func (h *HealthCheck) Check(ctx context.Context) ports.HealthReport {
+	r := ports.HealthReport{Errors: []string{}}
+	if err := h.checkDatabase(ctx); err != nil {
+		r.Errors = append(r.Errors, "database: "+domain.Message(err))
+	} else {
+		r.DatabaseHealthy = true
+	}
+	r.NetworkHealthy = true
+	if h.opts.Network != nil {
+		n := h.opts.Network()
+		if !n.ListenerUp {
+			r.NetworkHealthy = false
+			r.Errors = append(r.Errors, "network: the sync listener is not up")
+		}
+		if n.DiscoveryEnabled && !n.DiscoveryRunning {
+			r.NetworkHealthy = false
+			r.Errors = append(r.Errors, "network: discovery is enabled but not running")
+		}
+	}
+	if h.status != nil {
+		r.ConnectedPeers = h.status.ConnectedPeers()
+		r.LastSync = h.status.LastSync()
+		recent := h.status.RecentErrors()
+		for i := 0; i < len(recent) && i < h.opts.MaxErrors; i++ {
+			e := recent[i]
+			msg := fmt.Sprintf("%s %s: %s", time.UnixMilli(e.Time).UTC().Format(time.RFC3339), e.Code, e.Message)
+			if e.Peer != "" {
+				msg += " (peer " + e.Peer + ")"
+			}
+			r.Errors = append(r.Errors, msg)
+		}
+	}
+	r.IsHealthy = r.DatabaseHealthy && r.NetworkHealthy
+	return r
+}
+
+// checkDatabase pings the store and runs its quick check, reusing a result
+// younger than DatabaseCheckTTL.
+func (h *HealthCheck) checkDatabase(ctx context.Context) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := h.opts.Now()
+	if !h.dbChecked.IsZero() && now.Sub(h.dbChecked) < h.opts.DatabaseCheckTTL {
+		return h.dbErr
+	}
+	var err error
+	switch {
+	case h.db == nil:
+		err = domain.Errorf(domain.CodePersistence, "health.Check", "no database")
+	default:
+		err = h.db.Ping(ctx)
+		if ic, ok := h.db.(ports.IntegrityChecker); ok && err == nil {
+			err = ic.CheckIntegrity(ctx, false)
+		}
+	}
+	if ctx.Err() != nil {
+		// A caller that gave up says nothing about the database: don't
+		// cache that.
+		return err
+	}
+	h.dbChecked, h.dbErr = now, err
+	return err
+}
+
+// RunPeriodic checks health every interval until ctx ends, logging a warning
+// with the errors when the node is unhealthy, and once an info hint when the
+// cache hit rate over an interval fell under 0.5. It blocks; its caller owns
+// the goroutine.
+func (h *HealthCheck) RunPeriodic(ctx context.Context, every time.Duration) {
+	if every <= 0 {
+		return
+	}
+	h.mu.Lock()
+	if h.opts.CacheStats != nil {
+		h.lastCache = h.opts.CacheStats()
+	}
+	h.mu.Unlock()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			h.tick(ctx)
+		}
+	}
+}
+
+// tick is one round of RunPeriodic.
+func (h *HealthCheck) tick(ctx context.Context) {
+	r := h.Check(ctx)
+	if !r.IsHealthy {
+		h.log.Warn("node unhealthy",
+			zap.Bool("database_healthy", r.DatabaseHealthy),
+			zap.Bool("network_healthy", r.NetworkHealthy),
+			zap.Int("connected_peers", r.ConnectedPeers),
+			zap.Strings("errors", r.Errors))
+	}
+	if h.opts.CacheStats == nil {
+		return
+	}
+	cur := h.opts.CacheStats()
+	h.mu.Lock()
+	prev := h.lastCache
+	h.lastCache = cur
+	h.mu.Unlock()
+	delta := ports.CacheStats{Hits: cur.Hits - prev.Hits, Misses: cur.Misses - prev.Misses}
+	if delta.Hits+delta.Misses >= h.opts.MinCacheRequests && delta.HitRate() < 0.5 {
+		h.hintOnce.Do(func() {
+			h.log.Info("document cache hit rate is low; consider raising Persistence.CacheSizeMb",
+				zap.Float64("hit_rate", delta.HitRate()),
+				zap.Int64("cache_bytes", cur.Bytes),
+				zap.Int64("cache_max_bytes", cur.MaxBytes),
+				zap.Int64("evictions", cur.Evictions))
+		})
+	}
+}

@@ -1,0 +1,260 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/entgldb/entgldb-go/domain"
+	"github.com/entgldb/entgldb-go/ports"
+)
+
+// MaxRecentErrors is how many errors the status tracker remembers.
+const MaxRecentErrors = 50
+
+// StatusOptions inject what the tracker reports but does not own.
+type StatusOptions struct {
+	// Now is the wall clock (default time.Now).
+	Now func() time.Time
+	// QueueLen reports the offline queue's length (nil: 0).
+	QueueLen func(ctx context.Context) (int, error)
+	// CacheStats reports the document cache's counters (nil: zeros).
+	CacheStats func() ports.CacheStats
+}
+
+// StatusTracker records the node's sync state: online flag, peers, sync
+// totals and the last MaxRecentErrors errors. Safe for concurrent use.
+type StatusTracker struct {
+	nodeID string
+	opts   StatusOptions
+
+	mu       sync.Mutex
+	online   bool
+	lastSync int64 // Unix ms of the last successful sync, 0 = never
+	peers    map[string]*ports.PeerStatus
+	errs     []ports.ErrorRecord // ring buffer, oldest first once full
+	errNext  int
+	docs     int64
+	bytes    int64
+}
+
+// NewStatusTracker returns a tracker for the node nodeID.
+func NewStatusTracker(nodeID string, opts StatusOptions) *StatusTracker {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &StatusTracker{nodeID: nodeID, opts: opts, peers: make(map[string]*ports.PeerStatus)}
+}
+
+func (t *StatusTracker) nowMs() int64 { return t.opts.Now().UnixMilli() }
+
+// peer returns the record of nodeID, creating it; address updates it when
+// non-empty. Call with mu held.
+func (t *StatusTracker) peer(nodeID, address string) *ports.PeerStatus {
+	p, ok := t.peers[nodeID]
+	if !ok {
+		p = &ports.PeerStatus{NodeID: nodeID}
+		t.peers[nodeID] = p
+	}
+	if address != "" {
+		p.Address = address
+	}
+	return p
+}
+
+// ObservePeer records a peer found by discovery or configuration.
+func (t *StatusTracker) ObservePeer(p domain.Peer) {
+	if p.NodeID == "" {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ps := t.peer(p.NodeID, p.Address)
+	if p.Source != "" {
+		ps.Source = string(p.Source)
+	}
+	ps.LastSeen = max(ps.LastSeen, p.LastSeen)
+}
+
+// ForgetPeer drops a peer that is gone.
+func (t *StatusTracker) ForgetPeer(nodeID string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.peers, nodeID)
+}
+
+// SetPeerConnected records that a session with the peer opened or closed.
+func (t *StatusTracker) SetPeerConnected(nodeID, address string, connected bool) {
+	if nodeID == "" {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.peer(nodeID, address)
+	p.Connected = connected
+	if connected {
+		p.LastSeen = t.nowMs()
+	}
+}
+
+// RecordSyncSuccess records a completed sync round with a peer that moved
+// docs documents and bytes bytes (both directions).
+func (t *StatusTracker) RecordSyncSuccess(nodeID, address string, docs, bytes int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.nowMs()
+	t.lastSync = now
+	t.docs += docs
+	t.bytes += bytes
+	if nodeID != "" {
+		p := t.peer(nodeID, address)
+		p.SuccessfulSyncs++
+		p.LastSeen = now
+	}
+}
+
+// RecordSyncFailure records a failed sync round with a peer, and the error.
+func (t *StatusTracker) RecordSyncFailure(nodeID, address string, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if nodeID != "" {
+		t.peer(nodeID, address).FailedSyncs++
+	}
+	peer := nodeID
+	if peer == "" {
+		peer = address
+	}
+	t.recordLocked(peer, err)
+}
+
+// RecordError remembers err (with the peer involved, if any).
+func (t *StatusTracker) RecordError(peer string, err error) {
+	if err == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.recordLocked(peer, err)
+}
+
+func (t *StatusTracker) recordLocked(peer string, err error) {
+	if err == nil {
+		err = errors.New("unknown error")
+	}
+	rec := ports.ErrorRecord{Time: t.nowMs(), Code: string(domain.CodeOf(err)), Message: domain.Message(err), Peer: peer}
+	if len(t.errs) < MaxRecentErrors {
+		t.errs = append(t.errs, rec)
+		return
+	}
+	t.errs[t.errNext] = rec
+	t.errNext = (t.errNext + 1) % MaxRecentErrors
+}
+
+// SetOnline records whether at least one peer is reachable.
+func (t *StatusTracker) SetOnline(online bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.online = online
+}
+
+// Online reports the online flag.
+func (t *StatusTracker) Online() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.online
+}
+
+// LastSync is the Unix ms of the last successful sync, 0 = never.
+func (t *StatusTracker) LastSync() int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.lastSync
+}
+
+// ConnectedPeers counts peers with an open session.
+func (t *StatusTracker) ConnectedPeers() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for _, p := range t.peers {
+		if p.Connected {
+			n++
+		}
+	}
+	return n
+}
+
+// RecentErrors returns the remembered errors, newest first.
+func (t *StatusTracker) RecentErrors() []ports.ErrorRecord {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.recentLocked()
+}
+
+func (t *StatusTracker) recentLocked() []ports.ErrorRecord {
+	out := make([]ports.ErrorRecord, 0, len(t.errs))
+	// Oldest is at errNext once the ring is full (errNext is 0 before).
+	for i := range t.errs {
+		out = append(out, t.errs[(t.errNext+i)%len(t.errs)])
+	}
+	slices.Reverse(out)
+	return out
+}
+
+// Peers returns the known peers sorted by node id.
+func (t *StatusTracker) Peers() []ports.PeerStatus {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.peersLocked()
+}
+
+func (t *StatusTracker) peersLocked() []ports.PeerStatus {
+	out := make([]ports.PeerStatus, 0, len(t.peers))
+	for _, p := range t.peers {
+		out = append(out, *p)
+	}
+	slices.SortFunc(out, func(a, b ports.PeerStatus) int { return strings.Compare(a.NodeID, b.NodeID) })
+	return out
+}
+
+// Snapshot returns the whole status (GET /v1/status). The queue length and
+// cache statistics are read from the injected functions; a queue read error
+// is recorded and reported as length 0 rather than failing the status.
+func (t *StatusTracker) Snapshot(ctx context.Context) ports.SyncStatus {
+	queueLen := 0
+	var queueErr error
+	if t.opts.QueueLen != nil {
+		queueLen, queueErr = t.opts.QueueLen(ctx)
+	}
+	var cs ports.CacheStats
+	if t.opts.CacheStats != nil {
+		cs = t.opts.CacheStats()
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if queueErr != nil {
+		t.recordLocked("", queueErr)
+	}
+	return ports.SyncStatus{
+		NodeID:             t.nodeID,
+		Online:             t.online,
+		LastSuccessfulSync: t.lastSync,
+		Peers:              t.peersLocked(),
+		RecentErrors:       t.recentLocked(),
+		DocumentsSynced:    t.docs,
+		BytesSynced:        t.bytes,
+		OfflineQueueLen:    queueLen,
+		Cache:              CacheReport(cs),
+	}
+}
+
+// CacheReport turns cache counters into their user-facing form.
+func CacheReport(s ports.CacheStats) ports.CacheReport {
+	return ports.CacheReport{
+		Hits: s.Hits, Misses: s.Misses, Evictions: s.Evictions, Entries: s.Entries,
+		Bytes: s.Bytes, MaxBytes: s.MaxBytes, HitRate: s.HitRate(),
+	}
+}

@@ -1,0 +1,232 @@
+package app
+
+import (
+	"context"
+	"sync"
+
+	"go.uber.org/zap"
+
+	"github.com/entgldb/entgldb-go/domain"
+)
+
+// replayPage is how many oplog entries a catching-up subscriber reads at once.
+const replayPage = 256
+
+// feed fans change events out to subscribers.
+type feed struct {
+	mu   sync.Mutex
+	subs map[*Subscription]struct{}
+}
+
+// Subscription is one reader of the change feed. Events arrive on C in
+// commit (Seq) order; C is closed when the subscription ends, and Err then
+// says why. A subscriber that falls more than the watch buffer behind live
+// writes is cut off with QUEUE_FULL (writers never wait for it); it resumes
+// with Watch(ctx, lastSeqSeen).
+type Subscription struct {
+	db     *Database
+	out    chan domain.Change
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the goroutine has returned
+
+	// Guarded by db.feed.mu.
+	live       chan domain.Change // filled by publish, never blocks it
+	replaying  bool               // still reading the oplog
+	overflowed bool               // live overflowed while replaying: replay again
+	err        error
+}
+
+// C delivers the change events. Do not modify an event's Data.
+func (s *Subscription) C() <-chan domain.Change { return s.out }
+
+// Err is why C was closed: nil after Close, the context's error when it
+// ended, QUEUE_FULL when the subscriber fell too far behind, or a store
+// error. It is meaningful once C is closed.
+func (s *Subscription) Err() error {
+	s.db.feed.mu.Lock()
+	defer s.db.feed.mu.Unlock()
+	return s.err
+}
+
+// Close ends the subscription and waits for its goroutine.
+func (s *Subscription) Close() {
+	s.cancel()
+	<-s.done
+}
+
+// Watch subscribes to the change feed from Seq since (exclusive): it first
+// replays the oplog entries after since, then follows live commits, local
+// and remote. since < 0 skips the replay: only changes committed from now on.
+// The subscription lives until Close, ctx ends, or the subscriber falls
+// behind (see Subscription).
+func (db *Database) Watch(ctx context.Context, since int64) (*Subscription, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, domain.Wrap(domain.CodeTimeout, "database.Watch", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	s := &Subscription{
+		db:     db,
+		out:    make(chan domain.Change),
+		cancel: cancel,
+		done:   make(chan struct{}),
+		live:   make(chan domain.Change, db.watchBuf),
+	}
+	// Register before replaying: every commit is then either already in the
+	// oplog when the replay reads it, or published to live (or both; the
+	// overlap is dropped by Seq).
+	db.feed.mu.Lock()
+	s.replaying = since >= 0
+	db.feed.subs[s] = struct{}{}
+	db.feed.mu.Unlock()
+	go s.run(ctx, since)
+	return s, nil
+}
+
+func (s *Subscription) run(ctx context.Context, since int64) {
+	defer close(s.done)
+	defer close(s.out)
+	err := s.follow(ctx, since)
+	f := &s.db.feed
+	f.mu.Lock()
+	delete(f.subs, s)
+	if s.err == nil && ctx.Err() == nil {
+		s.err = err
+	}
+	if s.err == nil && err != nil && ctx.Err() != nil && context.Cause(ctx) != context.Canceled {
+		s.err = err
+	}
+	f.mu.Unlock()
+	if err != nil && ctx.Err() == nil {
+		s.db.log.Debug("change feed subscription ended", zap.Error(err))
+	}
+}
+
+// follow replays then forwards live events; it returns why it stopped.
+func (s *Subscription) follow(ctx context.Context, last int64) error {
+	f := &s.db.feed
+	if last >= 0 {
+		for {
+			var err error
+			if last, err = s.replay(ctx, last); err != nil {
+				return err
+			}
+			f.mu.Lock()
+			if !s.overflowed {
+				s.replaying = false
+				f.mu.Unlock()
+				break
+			}
+			// Live events were dropped while we replayed: they are in the
+			// oplog, so read it again rather than fail.
+			s.overflowed = false
+			for len(s.live) > 0 {
+				<-s.live
+			}
+			f.mu.Unlock()
+		}
+	}
+	for {
+		select {
+		case c, ok := <-s.live:
+			if !ok {
+				return nil // publish closed live after setting s.err
+			}
+			if last >= 0 && c.Seq <= last {
+				continue
+			}
+			if err := s.send(ctx, c); err != nil {
+				return err
+			}
+			last = c.Seq
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (s *Subscription) replay(ctx context.Context, last int64) (int64, error) {
+	for {
+		entries, err := s.db.store.EntriesSinceSeq(ctx, last, replayPage)
+		if err != nil {
+			return last, domain.Wrap(domain.CodePersistence, "database.Watch", err)
+		}
+		for i := range entries {
+			if err := s.send(ctx, s.db.change(&entries[i])); err != nil {
+				return last, err
+			}
+			last = entries[i].Seq
+		}
+		if len(entries) < replayPage {
+			return last, nil
+		}
+	}
+}
+
+func (s *Subscription) send(ctx context.Context, c domain.Change) error {
+	select {
+	case s.out <- c:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// publish hands committed entries to every subscriber without waiting for
+// any: a subscriber whose buffer is full is cut off (or, while it is still
+// replaying the oplog, told to replay again). Called under writeMu, so
+// events go out in Seq order.
+func (db *Database) publish(entries []domain.Entry) {
+	if len(entries) == 0 {
+		return
+	}
+	f := &db.feed
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.subs) == 0 {
+		return
+	}
+	for i := range entries {
+		c := db.change(&entries[i])
+		for s := range f.subs {
+			select {
+			case s.live <- c:
+				continue
+			default:
+			}
+			if s.replaying {
+				s.overflowed = true
+				continue
+			}
+			s.err = domain.Errorf(domain.CodeQueueFull, "database.Watch",
+				"change feed subscriber fell more than %d events behind; resume from the last Seq seen", cap(s.live))
+			close(s.live)
+			delete(f.subs, s)
+		}
+	}
+}
+
+func (db *Database) change(e *domain.Entry) domain.Change {
+	return domain.Change{
+		Seq:        e.Seq,
+		Collection: e.Collection,
+		Key:        e.Key,
+		Op:         e.Op,
+		Data:       e.Data,
+		Stamp:      e.Stamp,
+		Remote:     e.Stamp.Node != db.clock.Node(),
+	}
+}
+
+// Close ends every change feed subscription and waits for them. The store
+// is not closed: its owner does that.
+func (db *Database) Close() {
+	db.feed.mu.Lock()
+	subs := make([]*Subscription, 0, len(db.feed.subs))
+	for s := range db.feed.subs {
+		subs = append(subs, s)
+	}
+	db.feed.mu.Unlock()
+	for _, s := range subs {
+		s.Close()
+	}
+}
