@@ -1,0 +1,258 @@
+package app
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/entgldb/entgldb-go/domain"
+	"github.com/entgldb/entgldb-go/ports"
+)
+
+// gossipBuffer holds local commits waiting to be pushed. It is bounded: when
+// commits arrive faster than they can be pushed, what waits is coalesced into
+// one push, and beyond the bound the buffer is dropped and marked overflowed
+// (the entries are safe in the oplog; the engine then runs an anti-entropy
+// round, which pushes whatever peers lack).
+type gossipBuffer struct {
+	mu       sync.Mutex
+	entries  []domain.Entry
+	overflow bool
+	max      int
+	wake     chan struct{} // capacity 1: "there is something to take"
+}
+
+func newGossipBuffer(max int) *gossipBuffer {
+	return &gossipBuffer{max: max, wake: make(chan struct{}, 1)}
+}
+
+func (g *gossipBuffer) add(entries []domain.Entry) {
+	g.mu.Lock()
+	if g.overflow || len(g.entries)+len(entries) > g.max {
+		g.entries, g.overflow = nil, true
+	} else {
+		g.entries = append(g.entries, entries...)
+	}
+	g.mu.Unlock()
+	select {
+	case g.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (g *gossipBuffer) take() (entries []domain.Entry, overflow bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	entries, overflow = g.entries, g.overflow
+	g.entries, g.overflow = nil, false
+	return entries, overflow
+}
+
+// LocalCommitted implements ChangeSink: it hands freshly committed local
+// entries to the gossip pusher and returns at once (it runs on the writer's
+// path and must never block it).
+func (e *SyncEngine) LocalCommitted(entries []domain.Entry) {
+	if len(entries) == 0 || !e.isRunning() {
+		return
+	}
+	e.gossip.add(entries)
+}
+
+// gossipLoop pushes local commits as they come. While one push is in
+// flight, later commits accumulate and go out together in the next one.
+func (e *SyncEngine) gossipLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.gossip.wake:
+		}
+		entries, overflow := e.gossip.take()
+		if overflow {
+			e.stats.gossipOverflows.Add(1)
+			e.logger.Debug("gossip buffer overflowed; running an anti-entropy round instead")
+			e.kickRound()
+		}
+		if len(entries) > 0 {
+			e.pushGossip(ctx, entries)
+		}
+	}
+}
+
+// pushGossip pushes entries to up to GossipFanout reachable peers, in
+// parallel. When none can be reached it parks them in the offline queue.
+func (e *SyncEngine) pushGossip(ctx context.Context, entries []domain.Entry) {
+	targets := e.pick(e.opts.GossipFanout)
+	delivered := 0
+	if len(targets) > 0 {
+		var (
+			mu sync.Mutex
+			wg sync.WaitGroup
+		)
+		for _, t := range targets {
+			wg.Go(func() {
+				if e.gossipTo(ctx, t, entries) == nil {
+					mu.Lock()
+					delivered++
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+	}
+	if ctx.Err() != nil {
+		return
+	}
+	e.setOnline(delivered > 0)
+	if delivered == 0 {
+		e.enqueueOffline(ctx, entries)
+	}
+}
+
+// gossipTo pushes entries to one peer. It waits a bounded time for a round
+// in progress with that peer (one session per peer at a time); when the wait
+// is too long it gives up on the push: that round or the next one will
+// carry the entries.
+func (e *SyncEngine) gossipTo(ctx context.Context, t peerTarget, entries []domain.Entry) error {
+	lockCtx, cancel := context.WithTimeout(ctx, e.opts.GossipLockWait)
+	release, err := e.acquire(lockCtx, t.addr)
+	cancel()
+	if err != nil {
+		e.kickRound()
+		return err
+	}
+	defer release()
+	var bytesOut int64
+	err = e.exec.Run(ctx, t.addr, func(ctx context.Context) error {
+		s, err := e.dialer.Dial(ctx, t.addr)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		t.nodeID = s.PeerID()
+		e.flushQueue(ctx, s)
+		bytesOut = 0
+		gap := false
+		for _, chunk := range chunkByBytes(entries, e.opts.MaxPushBytes) {
+			snapReq, err := s.PushChanges(ctx, chunk)
+			if err != nil {
+				return err
+			}
+			bytesOut += entriesSize(chunk)
+			gap = gap || snapReq
+		}
+		if gap {
+			// The peer lacks earlier entries of ours, so it could not link
+			// these: push it everything it lacks of our chain now.
+			return e.catchUpPush(ctx, s, &roundResult{})
+		}
+		return nil
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			e.logger.Debug("gossip push failed", zap.String("peer", t.addr), zap.Error(err))
+			e.setPeerConnected(t, false)
+		}
+		return err
+	}
+	e.stats.gossipPushes.Add(1)
+	e.stats.entriesPushed.Add(int64(len(entries)))
+	e.stats.bytesOut.Add(bytesOut)
+	e.setPeerConnected(t, true)
+	return nil
+}
+
+// catchUpPush asks the peer's vector clock and pushes our own chain from
+// where it stands.
+func (e *SyncEngine) catchUpPush(ctx context.Context, s ports.PeerSession, res *roundResult) error {
+	vcCtx, cancel := context.WithTimeout(ctx, e.opts.VectorClockTimeout)
+	theirVC, err := s.GetVectorClock(vcCtx)
+	cancel()
+	if err != nil {
+		return nil // a v4 peer: the next round's v4 push covers it
+	}
+	return e.pushAuthor(ctx, s, e.opts.NodeID, normalizeVC(theirVC)[e.opts.NodeID], res)
+}
+
+// enqueueOffline parks local commits in the offline queue while no peer is
+// reachable; they are pushed first when one comes back.
+func (e *SyncEngine) enqueueOffline(ctx context.Context, entries []domain.Entry) {
+	if e.queue == nil || !e.queue.Enabled() {
+		return
+	}
+	now := time.Now().UnixMilli()
+	for _, en := range entries {
+		op := domain.PendingOperation{Op: en.Op, Collection: en.Collection, Key: en.Key,
+			Data: en.Data, Stamp: en.Stamp, QueuedAt: now}
+		if err := e.queue.Enqueue(ctx, op); err != nil {
+			e.logger.Warn("could not queue a change for later sync", zap.String("collection", en.Collection),
+				zap.String("key", en.Key), zap.Error(err))
+			e.recordError("", err)
+			return
+		}
+		e.queued.Store(true)
+	}
+}
+
+// flushQueue pushes the queued operations to a peer that just became
+// reachable, oldest first, before anything else goes to it. Operations whose
+// push fails stay queued in order. The queue holds only what identifies a
+// change, so each one is pushed as the sealed entry from our oplog; one that
+// is gone (pruned) counts as delivered: a snapshot carries it.
+func (e *SyncEngine) flushQueue(ctx context.Context, s ports.PeerSession) {
+	if e.queue == nil || !e.queued.Load() {
+		return
+	}
+	ok, failed, err := e.queue.Flush(ctx, func(ctx context.Context, op domain.PendingOperation) error {
+		en, found, err := e.findEntry(ctx, op)
+		if err != nil || !found {
+			return err
+		}
+		_, err = s.PushChanges(ctx, []domain.Entry{en})
+		return err
+	})
+	if err == nil && failed == 0 {
+		e.queued.Store(false)
+	}
+	if ok > 0 || failed > 0 || err != nil {
+		e.logger.Debug("offline queue flushed", zap.String("peer", s.PeerID()),
+			zap.Int("successful", ok), zap.Int("failed", failed), zap.Error(err))
+	}
+}
+
+// findEntry looks up the oplog entry a queued operation stands for.
+func (e *SyncEngine) findEntry(ctx context.Context, op domain.PendingOperation) (domain.Entry, bool, error) {
+	since := stampBefore(op.Stamp)
+	for {
+		page, err := e.store.AuthorEntriesAfter(ctx, op.Stamp.Node, since, 64)
+		if err != nil {
+			return domain.Entry{}, false, err
+		}
+		for _, en := range page {
+			if en.Stamp.After(op.Stamp) {
+				return domain.Entry{}, false, nil
+			}
+			if en.Stamp == op.Stamp && en.Collection == op.Collection && en.Key == op.Key {
+				return en, true, nil
+			}
+		}
+		if len(page) < 64 {
+			return domain.Entry{}, false, nil
+		}
+		since = page[len(page)-1].Stamp
+	}
+}
+
+// stampBefore is the greatest stamp of the same author strictly before ts,
+// so that "after stampBefore(ts)" includes ts.
+func stampBefore(ts domain.Timestamp) domain.Timestamp {
+	if ts.Logical > 0 {
+		return domain.Timestamp{Wall: ts.Wall, Logical: ts.Logical - 1, Node: ts.Node}
+	}
+	if ts.Wall == 0 {
+		return domain.Timestamp{}
+	}
+	return domain.Timestamp{Wall: ts.Wall - 1, Logical: 1<<31 - 1, Node: ts.Node}
+}

@@ -1,0 +1,288 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync/atomic"
+
+	"go.uber.org/zap"
+
+	"github.com/entgldb/entgldb-go/domain"
+	"github.com/entgldb/entgldb-go/ports"
+)
+
+// Paging and chunking limits of the sync protocol (PROTOCOL.md §3).
+const (
+	// DefaultSyncBatchSize is Sync.BatchSize's default: entries per page.
+	DefaultSyncBatchSize = 1000
+	// DefaultMaxPageBytes caps a page in bytes, well under the frame cap.
+	DefaultMaxPageBytes = 4 << 20
+	// legacyPullCap is the page cap for a client that pulls without ever
+	// asking for a clock: one deployed client re-sends the same request
+	// forever when it receives 100 entries or more.
+	legacyPullCap = 99
+	// SnapshotChunkBytes is the largest SnapshotChunk payload.
+	SnapshotChunkBytes = 80 << 10
+)
+
+// SyncOptions configures a SyncService. Zero values take the defaults.
+type SyncOptions struct {
+	// BatchSize caps a PullChanges page in entries (Sync.BatchSize).
+	BatchSize int
+	// MaxPageBytes caps a PullChanges page in bytes (approximately: a group
+	// of entries sharing (wall, logic) is never split).
+	MaxPageBytes int
+}
+
+func (o SyncOptions) withDefaults() SyncOptions {
+	if o.BatchSize <= 0 {
+		o.BatchSize = DefaultSyncBatchSize
+	}
+	if o.MaxPageBytes <= 0 {
+		o.MaxPageBytes = DefaultMaxPageBytes
+	}
+	return o
+}
+
+// SyncService answers peers' sync requests: it is the ports.SyncHandler the
+// TCP server calls after each accepted handshake.
+type SyncService struct {
+	db     *Database
+	store  ports.Store
+	clock  *domain.Clock
+	status *StatusTracker
+	logger *zap.Logger
+	opts   SyncOptions
+
+	rejected atomic.Int64
+}
+
+var _ ports.SyncHandler = (*SyncService)(nil)
+
+// NewSyncService builds the handler. status and logger may be nil.
+func NewSyncService(db *Database, store ports.Store, clock *domain.Clock, status *StatusTracker, logger *zap.Logger, opts SyncOptions) (*SyncService, error) {
+	const op = "app.NewSyncService"
+	if db == nil || store == nil || clock == nil {
+		return nil, domain.Errorf(domain.CodeConfig, op, "database, store and clock are required")
+	}
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	return &SyncService{db: db, store: store, clock: clock, status: status, logger: logger, opts: opts.withDefaults()}, nil
+}
+
+// Rejected is the number of pushed entries refused so far (drift, bad hash).
+func (s *SyncService) Rejected() int64 { return s.rejected.Load() }
+
+// GetClock answers the newest stamp in the oplog (the true maximum row).
+func (s *SyncService) GetClock(ctx context.Context, _ ports.PeerInfo) (domain.Timestamp, error) {
+	ts, err := s.store.NewestStamp(ctx)
+	if err != nil {
+		return domain.Timestamp{}, domain.Wrap(domain.CodePersistence, "sync.GetClock", err)
+	}
+	return ts, nil
+}
+
+// PullChanges serves entries strictly after (since_wall, since_logic), in HLC
+// order, one page at a time.
+func (s *SyncService) PullChanges(ctx context.Context, peer ports.PeerInfo, req ports.PullRequest) ([]domain.Entry, error) {
+	limit := s.opts.BatchSize
+	if !peer.AskedClock && limit > legacyPullCap {
+		limit = legacyPullCap
+	}
+	entries, err := s.store.EntriesAfter(ctx, groupUpperBound(req.Since), req.Collections, limit, s.opts.MaxPageBytes)
+	if err != nil {
+		return nil, domain.Wrap(domain.CodePersistence, "sync.PullChanges", err)
+	}
+	// Defensive: whatever the store makes of the node id, never serve the
+	// (wall, logic) group the client already holds.
+	out := entries[:0:0]
+	for i := range entries {
+		if !groupAfter(entries[i].Stamp, req.Since) {
+			continue
+		}
+		out = append(out, entries[i])
+	}
+	if len(out) == len(entries) {
+		out = entries
+	}
+	return out, nil
+}
+
+// groupUpperBound makes "strictly after (wall, logic)" out of a full stamp
+// whose node id must be ignored (both reference implementations ignore
+// since_node): a node id sorting after every real one (0xFF never appears
+// in UTF-8) puts the whole (wall, logic) group at or before the bound.
+func groupUpperBound(ts domain.Timestamp) domain.Timestamp {
+	if ts.Wall == 0 && ts.Logical == 0 {
+		return domain.Timestamp{}
+	}
+	return domain.Timestamp{Wall: ts.Wall, Logical: ts.Logical, Node: "\xff\xff\xff\xff"}
+}
+
+// groupAfter reports whether a's (wall, logic) is after b's (node ignored).
+func groupAfter(a, b domain.Timestamp) bool {
+	return a.Wall > b.Wall || a.Wall == b.Wall && a.Logical > b.Logical
+}
+
+func sameGroup(a, b domain.Timestamp) bool { return a.Wall == b.Wall && a.Logical == b.Logical }
+
+// PushChanges applies a peer's entries. Each entry is checked on its own:
+// one with a clock too far ahead or a hash that does not match its contents
+// is refused, counted and reported (SYNC_ERROR / CLOCK_DRIFT with the peer),
+// never applied, and never fails the session. Entries that do not link to
+// the hash chain we hold for their author are not applied either (a gap:
+// applying them would advance our vector clock past entries we lack, and
+// anti-entropy would never fetch those); the answer then says
+// snapshot_required so the pusher knows, and our own rounds fill the gap.
+func (s *SyncService) PushChanges(ctx context.Context, peer ports.PeerInfo, entries []domain.Entry) (bool, error) {
+	const op = "sync.PushChanges"
+	valid, rejected := validateEntries(s.clock, entries)
+	for _, r := range rejected {
+		s.rejected.Add(1)
+		s.reportRejected(peer, r.err)
+	}
+	if len(valid) == 0 {
+		return false, nil
+	}
+	vc, heads, err := chainState(ctx, s.store)
+	if err != nil {
+		return false, domain.Wrap(domain.CodePersistence, op, err)
+	}
+	linked, gaps := linkEntries(valid, vc, heads)
+	if len(gaps) > 0 {
+		s.logger.Debug("pushed entries do not link to our chains; left to anti-entropy",
+			zap.String("peer", peer.NodeID), zap.Strings("authors", sortedKeys(gaps)))
+	}
+	if len(linked) > 0 {
+		if _, err := s.db.ApplyRemote(ctx, linked); err != nil {
+			return false, domain.Wrap(domain.CodePersistence, op, err)
+		}
+	}
+	return len(gaps) > 0, nil
+}
+
+func (s *SyncService) reportRejected(peer ports.PeerInfo, err error) {
+	s.logger.Warn("rejected a pushed entry", zap.String("peer", peer.NodeID), zap.Error(err))
+	if s.status != nil {
+		s.status.RecordError(peer.NodeID, err)
+	}
+}
+
+// GetVectorClock answers, for every author, the newest stamp we hold.
+func (s *SyncService) GetVectorClock(ctx context.Context, _ ports.PeerInfo) (domain.VectorClock, error) {
+	vc, err := s.store.VectorClock(ctx)
+	if err != nil {
+		return nil, domain.Wrap(domain.CodePersistence, "sync.GetVectorClock", err)
+	}
+	return vc, nil
+}
+
+// GetChainRange answers one author's entries strictly after startHash up to
+// and including endHash, or snapshot_required when that history was pruned.
+func (s *SyncService) GetChainRange(ctx context.Context, _ ports.PeerInfo, startHash, endHash string) ([]domain.Entry, bool, error) {
+	entries, err := s.store.ChainRange(ctx, startHash, endHash)
+	if errors.Is(err, ports.ErrHistoryPruned) {
+		return nil, true, nil
+	}
+	if err != nil {
+		return nil, false, domain.Wrap(domain.CodePersistence, "sync.GetChainRange", err)
+	}
+	return entries, false, nil
+}
+
+// GetSnapshot streams the whole database as JSON in chunks of at most
+// SnapshotChunkBytes, the last flagged.
+func (s *SyncService) GetSnapshot(ctx context.Context, _ ports.PeerInfo, emit func(chunk []byte, last bool) error) error {
+	const op = "sync.GetSnapshot"
+	snap, ok := s.store.(ports.Snapshotter)
+	if !ok {
+		return domain.Errorf(domain.CodeSync, op, "this store cannot make snapshots")
+	}
+	sn, err := snap.Snapshot(ctx)
+	if err != nil {
+		return domain.Wrap(domain.CodePersistence, op, err)
+	}
+	data, err := encodeSnapshot(sn)
+	if err != nil {
+		return domain.Wrap(domain.CodeInternal, op, err)
+	}
+	for len(data) > SnapshotChunkBytes {
+		if err := emit(data[:SnapshotChunkBytes], false); err != nil {
+			return err
+		}
+		data = data[SnapshotChunkBytes:]
+	}
+	return emit(data, true)
+}
+
+// snapshotWire is the JSON a snapshot travels as. Document bodies are JSON
+// text in a string (like ProtoOplogEntry.json_data), so any JSON value
+// round-trips byte for byte.
+type snapshotWire struct {
+	Documents   []snapshotDoc            `json:"documents"`
+	Heads       map[string]string        `json:"heads"`
+	VectorClock map[string]snapshotStamp `json:"vector_clock"`
+}
+
+type snapshotDoc struct {
+	Collection string `json:"collection"`
+	Key        string `json:"key"`
+	JSONData   string `json:"json_data,omitempty"`
+	Wall       int64  `json:"hlc_wall"`
+	Logic      int32  `json:"hlc_logic"`
+	Node       string `json:"hlc_node"`
+	Deleted    bool   `json:"deleted,omitempty"`
+}
+
+type snapshotStamp struct {
+	Wall  int64 `json:"hlc_wall"`
+	Logic int32 `json:"hlc_logic"`
+}
+
+func encodeSnapshot(sn domain.Snapshot) ([]byte, error) {
+	w := snapshotWire{
+		Documents:   make([]snapshotDoc, len(sn.Documents)),
+		Heads:       sn.Heads,
+		VectorClock: make(map[string]snapshotStamp, len(sn.VectorClock)),
+	}
+	for i, d := range sn.Documents {
+		w.Documents[i] = snapshotDoc{Collection: d.Collection, Key: d.Key, JSONData: string(d.Data),
+			Wall: d.Stamp.Wall, Logic: d.Stamp.Logical, Node: d.Stamp.Node, Deleted: d.Deleted}
+	}
+	for author, ts := range sn.VectorClock {
+		w.VectorClock[author] = snapshotStamp{Wall: ts.Wall, Logic: ts.Logical}
+	}
+	if w.Heads == nil {
+		w.Heads = map[string]string{}
+	}
+	return json.Marshal(w)
+}
+
+func decodeSnapshot(data []byte) (domain.Snapshot, error) {
+	var w snapshotWire
+	if err := json.Unmarshal(data, &w); err != nil {
+		return domain.Snapshot{}, domain.Errorf(domain.CodeSync, "sync.decodeSnapshot", "snapshot is not valid JSON: %w", err)
+	}
+	sn := domain.Snapshot{
+		Documents:   make([]domain.Document, len(w.Documents)),
+		Heads:       w.Heads,
+		VectorClock: make(map[string]domain.Timestamp, len(w.VectorClock)),
+	}
+	for i, d := range w.Documents {
+		doc := domain.Document{Collection: d.Collection, Key: d.Key,
+			Stamp: domain.Timestamp{Wall: d.Wall, Logical: d.Logic, Node: d.Node}, Deleted: d.Deleted}
+		if !d.Deleted {
+			doc.Data = []byte(d.JSONData)
+		}
+		sn.Documents[i] = doc
+	}
+	for author, ts := range w.VectorClock {
+		sn.VectorClock[author] = domain.Timestamp{Wall: ts.Wall, Logical: ts.Logic, Node: author}
+	}
+	if sn.Heads == nil {
+		sn.Heads = map[string]string{}
+	}
+	return sn, nil
+}
