@@ -1,0 +1,108 @@
+// Package tcp is the EntglDb transport over TCP (docs/PROTOCOL.md §1, §3,
+// §4): a Server that answers peers' requests through a ports.SyncHandler,
+// and a Dialer that opens handshaken ports.PeerSession connections to peers.
+// Framing, compression and the secure channel live in adapters/protocol.
+package tcp
+
+import "time"
+
+// ServerOptions configures a Server. Zero values take the defaults noted.
+type ServerOptions struct {
+	NodeID    string
+	AuthToken string // the cluster key a client must present
+	// BindAddress and Port are where to listen; Port 0 picks a free port
+	// (see Server.Addr).
+	BindAddress string
+	Port        int
+	Secure      bool // ECDH + AES-CBC/HMAC channel before the handshake
+	Compression bool // offer Brotli in the handshake
+	// Interests are our collections of interest, announced in HandshakeRes.
+	Interests []string
+	// MaxConnections caps concurrent inbound connections; excess ones are
+	// closed at once (default 100).
+	MaxConnections int
+	// MaxFrameBytes caps one frame's payload (default 16 MiB).
+	MaxFrameBytes int
+	// IdleTimeout is how long a connection may take to deliver its next
+	// request frame, whole; a peer trickling bytes is cut when it passes
+	// (default 60 s).
+	IdleTimeout time.Duration
+	// HandshakeTimeout bounds the key exchange and the handshake together
+	// (default 5 s).
+	HandshakeTimeout time.Duration
+	// WriteTimeout bounds writing one response frame (default 30 s).
+	WriteTimeout time.Duration
+}
+
+const (
+	defaultMaxConnections   = 100
+	defaultMaxFrameBytes    = 16 << 20
+	defaultIdleTimeout      = 60 * time.Second
+	defaultHandshakeTimeout = 5 * time.Second
+	defaultWriteTimeout     = 30 * time.Second
+	defaultConnectTimeout   = 5 * time.Second
+	defaultRequestTimeout   = 30 * time.Second
+	keepAlivePeriod         = 30 * time.Second
+)
+
+func (o ServerOptions) withDefaults() ServerOptions {
+	if o.MaxConnections <= 0 {
+		o.MaxConnections = defaultMaxConnections
+	}
+	if o.MaxFrameBytes <= 0 {
+		o.MaxFrameBytes = defaultMaxFrameBytes
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = defaultIdleTimeout
+	}
+	if o.HandshakeTimeout <= 0 {
+		o.HandshakeTimeout = defaultHandshakeTimeout
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = defaultWriteTimeout
+	}
+	return o
+}
+
+// DialerOptions configures a Dialer. Zero values take the defaults noted.
+type DialerOptions struct {
+	NodeID      string
+	AuthToken   string
+	Secure      bool
+	Compression bool
+	// ConnectTimeout bounds the TCP connect, and again the key exchange plus
+	// handshake (Network.ConnectionTimeoutMs, default 5 s).
+	ConnectTimeout time.Duration
+	// RequestTimeout bounds one request/response pair unless the caller's
+	// context ends sooner (default 30 s).
+	RequestTimeout time.Duration
+	MaxFrameBytes  int // default 16 MiB
+	// Interests are the collections we ask peers for (empty: all).
+	Interests []string
+	// MaxIdlePerPeer is how many idle sessions per address are kept for
+	// reuse (default 1; negative disables pooling).
+	MaxIdlePerPeer int
+	// MaxIdleTime drops a pooled session unused for longer (default 30 s,
+	// below the server's default IdleTimeout so we rarely reuse a session
+	// the server is about to cut).
+	MaxIdleTime time.Duration
+}
+
+func (o DialerOptions) withDefaults() DialerOptions {
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = defaultConnectTimeout
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = defaultRequestTimeout
+	}
+	if o.MaxFrameBytes <= 0 {
+		o.MaxFrameBytes = defaultMaxFrameBytes
+	}
+	if o.MaxIdlePerPeer == 0 {
+		o.MaxIdlePerPeer = 1
+	}
+	if o.MaxIdleTime <= 0 {
+		o.MaxIdleTime = 30 * time.Second
+	}
+	return o
+}

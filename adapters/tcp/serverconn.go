@@ -1,0 +1,263 @@
+package tcp
+
+import (
+	"errors"
+	"net"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/entgldb/entgldb-go/adapters/protocol"
+	"github.com/entgldb/entgldb-go/adapters/protocol/pb"
+	"github.com/entgldb/entgldb-go/domain"
+	"github.com/entgldb/entgldb-go/ports"
+)
+
+// maxSnapshotChunk is the largest SnapshotChunk payload we send (PROTOCOL.md
+// §3: ≤ 80 KiB each).
+const maxSnapshotChunk = 80 << 10
+
+const compressionBrotli = "brotli"
+
+// serverConn is one inbound connection, owned by its serve goroutine.
+type serverConn struct {
+	s    *Server
+	conn net.Conn
+	ch   *protocol.Channel
+	peer ports.PeerInfo
+	log  *zap.Logger
+}
+
+// errClose ends a connection after a request we will not answer; the reason
+// has already been logged.
+var errClose = errors.New("closing connection")
+
+func (s *Server) serve(conn net.Conn) {
+	defer s.release(conn)
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+	c := &serverConn{
+		s:    s,
+		conn: conn,
+		ch:   protocol.NewChannel(conn, s.opts.MaxFrameBytes),
+		peer: ports.PeerInfo{Address: conn.RemoteAddr().String()},
+		log:  s.logger.With(zap.String("remote", conn.RemoteAddr().String())),
+	}
+	if !c.handshake() {
+		return
+	}
+	for {
+		// The whole next request must arrive before the idle deadline: a
+		// peer trickling one byte at a time is cut like a silent one.
+		if err := conn.SetReadDeadline(time.Now().Add(s.opts.IdleTimeout)); err != nil {
+			return
+		}
+		// Checked after setting the deadline: Stop sets the flag and then
+		// the deadline to now, so one of the two always wins.
+		if s.stopping.Load() {
+			return
+		}
+		t, payload, err := c.ch.Recv()
+		if err != nil {
+			c.logRecvError(err)
+			return
+		}
+		if err := c.dispatch(t, payload); err != nil {
+			if !errors.Is(err, errClose) {
+				c.log.Warn("request failed; closing connection", zap.Int("type", int(t)), zap.Error(err))
+			}
+			return
+		}
+	}
+}
+
+func (c *serverConn) logRecvError(err error) {
+	switch {
+	case c.s.stopping.Load():
+	case isClosedConn(err):
+		c.log.Debug("peer closed the connection", zap.String("peer", c.peer.NodeID))
+	case isTimeout(err):
+		c.log.Info("peer idle or too slow; connection cut", zap.String("peer", c.peer.NodeID), zap.Error(err))
+	default:
+		c.log.Warn("bad frame; closing connection", zap.String("peer", c.peer.NodeID), zap.Error(err))
+	}
+}
+
+// handshake runs the key exchange (secure mode) and the handshake under
+// HandshakeTimeout. It answers nothing but a HandshakeReq.
+func (c *serverConn) handshake() bool {
+	o := c.s.opts
+	if err := c.conn.SetDeadline(time.Now().Add(o.HandshakeTimeout)); err != nil {
+		return false
+	}
+	if o.Secure {
+		if err := c.ch.SecureAsServer(); err != nil {
+			c.log.Warn("key exchange failed (is the peer in plaintext mode?)", zap.Error(err))
+			return false
+		}
+	}
+	t, payload, err := c.ch.Recv()
+	if err != nil {
+		if o.Secure || isClosedConn(err) {
+			c.log.Warn("no handshake from peer", zap.Error(err))
+		} else {
+			c.log.Warn("no handshake from peer (is it in secure mode?)", zap.Error(err))
+		}
+		return false
+	}
+	if t != protocol.HandshakeReq {
+		c.log.Warn("first message is not a handshake; closing", zap.Int("type", int(t)))
+		return false
+	}
+	var req pb.HandshakeRequest
+	if err := proto.Unmarshal(payload, &req); err != nil {
+		c.log.Warn("malformed handshake; closing", zap.Error(err))
+		return false
+	}
+	res := &pb.HandshakeResponse{NodeId: o.NodeID, InterestingCollections: o.Interests}
+	ok, reason := c.s.checkHandshake(req.GetNodeId(), req.GetAuthToken())
+	res.Accepted = ok
+	compress := false
+	if ok && o.Compression {
+		for _, alg := range req.GetSupportedCompression() {
+			if strings.EqualFold(alg, compressionBrotli) {
+				compress = true
+				res.SelectedCompression = compressionBrotli
+				break
+			}
+		}
+	}
+	if err := c.ch.Send(protocol.HandshakeRes, res); err != nil {
+		c.log.Warn("writing handshake response failed", zap.Error(err))
+		return false
+	}
+	if !ok {
+		c.log.Warn("handshake refused", zap.String("peer", req.GetNodeId()), zap.String("reason", reason))
+		return false
+	}
+	c.ch.SetCompression(compress)
+	c.peer.NodeID = req.GetNodeId()
+	c.peer.Interests = req.GetInterestingCollections()
+	c.log = c.log.With(zap.String("peer", c.peer.NodeID))
+	c.log.Debug("handshake accepted", zap.Bool("compression", compress))
+	// Clear the handshake's write deadline; each response sets its own.
+	_ = c.conn.SetWriteDeadline(time.Time{})
+	return true
+}
+
+func (c *serverConn) send(t protocol.MsgType, m proto.Message) error {
+	if err := c.conn.SetWriteDeadline(time.Now().Add(c.s.opts.WriteTimeout)); err != nil {
+		return err
+	}
+	return c.ch.Send(t, m)
+}
+
+// dispatch answers one request. A non-nil error closes the connection: the
+// protocol has no error response, and closing beats a peer waiting for its
+// timeout.
+func (c *serverConn) dispatch(t protocol.MsgType, payload []byte) error {
+	ctx, h := c.s.ctx, c.s.handler
+	switch t {
+	case protocol.GetClockReq:
+		c.peer.AskedClock = true
+		ts, err := h.GetClock(ctx, c.peer)
+		if err != nil {
+			return err
+		}
+		return c.send(protocol.ClockRes, &pb.ClockResponse{HlcWall: ts.Wall, HlcLogic: ts.Logical, HlcNode: ts.Node})
+
+	case protocol.GetVectorClockReq:
+		c.peer.AskedClock = true
+		vc, err := h.GetVectorClock(ctx, c.peer)
+		if err != nil {
+			return err
+		}
+		return c.send(protocol.VectorClockRes, &pb.VectorClockResponse{Entries: vclockToProto(vc)})
+
+	case protocol.PullChangesReq:
+		var req pb.PullChangesRequest
+		if err := proto.Unmarshal(payload, &req); err != nil {
+			return err
+		}
+		entries, err := h.PullChanges(ctx, c.peer, ports.PullRequest{
+			Since:       domain.Timestamp{Wall: req.GetSinceWall(), Logical: req.GetSinceLogic(), Node: req.GetSinceNode()},
+			Collections: req.GetCollections(),
+		})
+		if err != nil {
+			return err
+		}
+		return c.send(protocol.ChangeSetRes, &pb.ChangeSetResponse{Entries: entriesToProto(entries)})
+
+	case protocol.PushChangesReq:
+		var req pb.PushChangesRequest
+		if err := proto.Unmarshal(payload, &req); err != nil {
+			return err
+		}
+		entries, bad := entriesFromProto(req.GetEntries())
+		for _, err := range bad {
+			c.log.Warn("rejected pushed entry", zap.Error(err))
+		}
+		snapshot, err := h.PushChanges(ctx, c.peer, entries)
+		if err != nil {
+			// Keep the connection: the peer learns from success=false and
+			// may try again later.
+			c.log.Warn("applying pushed entries failed", zap.Int("entries", len(entries)), zap.Error(err))
+		}
+		return c.send(protocol.AckRes, &pb.AckResponse{Success: err == nil && len(bad) == 0, SnapshotRequired: snapshot})
+
+	case protocol.GetChainRangeReq:
+		var req pb.GetChainRangeRequest
+		if err := proto.Unmarshal(payload, &req); err != nil {
+			return err
+		}
+		entries, snapshot, err := h.GetChainRange(ctx, c.peer, req.GetStartHash(), req.GetEndHash())
+		if err != nil {
+			return err
+		}
+		return c.send(protocol.ChainRangeRes, &pb.ChainRangeResponse{Entries: entriesToProto(entries), SnapshotRequired: snapshot})
+
+	case protocol.GetSnapshotReq:
+		return c.streamSnapshot()
+
+	default:
+		c.log.Warn("unexpected message type; closing connection", zap.Int("type", int(t)))
+		return errClose
+	}
+}
+
+// streamSnapshot sends the handler's snapshot as SnapshotChunk frames of at
+// most maxSnapshotChunk bytes, making sure the peer always sees is_last.
+func (c *serverConn) streamSnapshot() error {
+	sentLast := false
+	emit := func(chunk []byte, last bool) error {
+		if sentLast {
+			return domain.Errorf(domain.CodeInternal, "tcp.snapshot", "chunk emitted after the last one")
+		}
+		for {
+			n := min(len(chunk), maxSnapshotChunk)
+			isLast := last && n == len(chunk)
+			if err := c.send(protocol.SnapshotChunkMsg, &pb.SnapshotChunk{Data: chunk[:n], IsLast: isLast}); err != nil {
+				return err
+			}
+			chunk = chunk[n:]
+			if isLast {
+				sentLast = true
+				return nil
+			}
+			if len(chunk) == 0 {
+				return nil
+			}
+		}
+	}
+	if err := c.s.handler.GetSnapshot(c.s.ctx, c.peer, emit); err != nil {
+		// Mid-stream there is no way to tell the peer; closing does.
+		return err
+	}
+	if !sentLast {
+		return emit(nil, true)
+	}
+	return nil
+}

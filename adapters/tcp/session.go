@@ -1,0 +1,224 @@
+package tcp
+
+import (
+	"context"
+	"net"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/entgldb/entgldb-go/adapters/protocol"
+	"github.com/entgldb/entgldb-go/adapters/protocol/pb"
+	"github.com/entgldb/entgldb-go/adapters/retry"
+	"github.com/entgldb/entgldb-go/domain"
+	"github.com/entgldb/entgldb-go/ports"
+)
+
+// conn is one handshaken client connection. It outlives the Sessions that
+// borrow it from the pool; exactly one Session holds it at a time.
+type conn struct {
+	raw       net.Conn
+	ch        *protocol.Channel
+	address   string
+	peerID    string
+	interests []string
+	broken    bool // any error: never reuse
+	lastUsed  time.Time
+	closeOnce sync.Once
+}
+
+func (c *conn) close() {
+	c.closeOnce.Do(func() { _ = c.raw.Close() })
+}
+
+// bound sets the connection's deadline to now+limit or ctx's deadline,
+// whichever is sooner, and cuts it at once if ctx is cancelled meanwhile.
+// The returned func undoes the cancellation hook.
+func (c *conn) bound(ctx context.Context, limit time.Duration) (stop func()) {
+	dl := time.Now().Add(limit)
+	if d, ok := ctx.Deadline(); ok && d.Before(dl) {
+		dl = d
+	}
+	_ = c.raw.SetDeadline(dl)
+	unhook := context.AfterFunc(ctx, func() { _ = c.raw.SetDeadline(time.Unix(1, 0)) })
+	return func() { unhook() }
+}
+
+// Session is a borrowed client connection (ports.PeerSession). Requests
+// strictly alternate with responses; it is not for concurrent use. Any
+// error closes the connection; Close hands a healthy one back to the
+// Dialer's pool.
+type Session struct {
+	c *conn // nil after Close
+	d *Dialer
+}
+
+var _ ports.PeerSession = (*Session)(nil)
+
+// PeerID is the node id the peer announced in the handshake.
+func (s *Session) PeerID() string {
+	if s.c == nil {
+		return ""
+	}
+	return s.c.peerID
+}
+
+// PeerInterests are the collections the peer announced in the handshake.
+func (s *Session) PeerInterests() []string {
+	if s.c == nil {
+		return nil
+	}
+	return s.c.interests
+}
+
+// Close returns a healthy connection to the pool and closes a broken one.
+// Further calls are no-ops.
+func (s *Session) Close() error {
+	if s.c == nil {
+		return nil
+	}
+	c := s.c
+	s.c = nil
+	s.d.putIdle(c)
+	return nil
+}
+
+// request sends one request and reads one response frame of type want.
+func (s *Session) request(ctx context.Context, op string, t protocol.MsgType, req proto.Message, want protocol.MsgType, resp proto.Message) error {
+	c := s.c
+	if c == nil {
+		return domain.Errorf(domain.CodeNetwork, op, "session is closed")
+	}
+	if c.broken {
+		return domain.Errorf(domain.CodeNetwork, op, "session to %s failed earlier; dial again", c.address)
+	}
+	stop := c.bound(ctx, s.d.opts.RequestTimeout)
+	defer stop()
+	if err := c.ch.Send(t, req); err != nil {
+		return s.fail(ctx, op, err)
+	}
+	return s.receive(ctx, op, want, resp)
+}
+
+func (s *Session) receive(ctx context.Context, op string, want protocol.MsgType, resp proto.Message) error {
+	c := s.c
+	got, payload, err := c.ch.Recv()
+	if err != nil {
+		return s.fail(ctx, op, err)
+	}
+	if got != want {
+		c.broken = true
+		c.close()
+		return retry.Permanent(domain.Errorf(domain.CodeNetwork, op, "peer %s answered with message type %d, want %d", c.address, got, want))
+	}
+	if err := proto.Unmarshal(payload, resp); err != nil {
+		c.broken = true
+		c.close()
+		return retry.Permanent(domain.Errorf(domain.CodeNetwork, op, "peer %s sent a malformed response: %w", c.address, err))
+	}
+	return nil
+}
+
+// fail marks the connection broken and gives err its domain code.
+func (s *Session) fail(ctx context.Context, op string, err error) error {
+	s.c.broken = true
+	s.c.close()
+	return transportErr(ctx, op, err)
+}
+
+// GetClock asks for the newest HLC the peer holds.
+func (s *Session) GetClock(ctx context.Context) (domain.Timestamp, error) {
+	var res pb.ClockResponse
+	if err := s.request(ctx, "tcp.GetClock", protocol.GetClockReq, &pb.GetClockRequest{}, protocol.ClockRes, &res); err != nil {
+		return domain.Timestamp{}, err
+	}
+	return domain.Timestamp{Wall: res.GetHlcWall(), Logical: res.GetHlcLogic(), Node: res.GetHlcNode()}, nil
+}
+
+// PullChanges asks for entries strictly after req.Since.
+func (s *Session) PullChanges(ctx context.Context, req ports.PullRequest) ([]domain.Entry, error) {
+	const op = "tcp.PullChanges"
+	var res pb.ChangeSetResponse
+	err := s.request(ctx, op, protocol.PullChangesReq, &pb.PullChangesRequest{
+		SinceWall: req.Since.Wall, SinceLogic: req.Since.Logical, SinceNode: req.Since.Node, Collections: req.Collections,
+	}, protocol.ChangeSetRes, &res)
+	if err != nil {
+		return nil, err
+	}
+	return convertReceived(op, res.GetEntries())
+}
+
+// PushChanges sends entries; the peer acknowledges once it applied them.
+func (s *Session) PushChanges(ctx context.Context, entries []domain.Entry) (bool, error) {
+	const op = "tcp.PushChanges"
+	var res pb.AckResponse
+	if err := s.request(ctx, op, protocol.PushChangesReq, &pb.PushChangesRequest{Entries: entriesToProto(entries)}, protocol.AckRes, &res); err != nil {
+		return false, err
+	}
+	if !res.GetSuccess() {
+		return res.GetSnapshotRequired(), domain.Errorf(domain.CodeSync, op, "peer %s did not apply the %d pushed entries", s.c.address, len(entries))
+	}
+	return res.GetSnapshotRequired(), nil
+}
+
+// GetVectorClock asks for the newest (wall, logic) the peer holds per author.
+func (s *Session) GetVectorClock(ctx context.Context) (domain.VectorClock, error) {
+	var res pb.VectorClockResponse
+	if err := s.request(ctx, "tcp.GetVectorClock", protocol.GetVectorClockReq, &pb.GetVectorClockRequest{}, protocol.VectorClockRes, &res); err != nil {
+		return nil, err
+	}
+	return vclockFromProto(res.GetEntries()), nil
+}
+
+// GetChainRange asks for one author's entries after startHash up to endHash.
+func (s *Session) GetChainRange(ctx context.Context, startHash, endHash string) ([]domain.Entry, bool, error) {
+	const op = "tcp.GetChainRange"
+	var res pb.ChainRangeResponse
+	if err := s.request(ctx, op, protocol.GetChainRangeReq, &pb.GetChainRangeRequest{StartHash: startHash, EndHash: endHash}, protocol.ChainRangeRes, &res); err != nil {
+		return nil, false, err
+	}
+	entries, err := convertReceived(op, res.GetEntries())
+	return entries, res.GetSnapshotRequired(), err
+}
+
+// GetSnapshot downloads the peer's snapshot. Each chunk must arrive within
+// RequestTimeout (a big snapshot may take longer as a whole), and the total
+// is capped so a peer cannot make us buffer without end.
+func (s *Session) GetSnapshot(ctx context.Context) ([]byte, error) {
+	const op = "tcp.GetSnapshot"
+	var res pb.SnapshotChunk
+	if err := s.request(ctx, op, protocol.GetSnapshotReq, &pb.GetSnapshotRequest{}, protocol.SnapshotChunkMsg, &res); err != nil {
+		return nil, err
+	}
+	data := append([]byte(nil), res.GetData()...)
+	for !res.GetIsLast() {
+		stop := s.c.bound(ctx, s.d.opts.RequestTimeout)
+		res.Reset()
+		err := s.receive(ctx, op, protocol.SnapshotChunkMsg, &res)
+		stop()
+		if err != nil {
+			return nil, err
+		}
+		data = append(data, res.GetData()...)
+		if len(data) > maxSnapshotBytes {
+			s.c.broken = true
+			s.c.close()
+			return nil, domain.Errorf(domain.CodeTooLarge, op, "snapshot from %s exceeds %d bytes", s.c.address, maxSnapshotBytes)
+		}
+	}
+	return data, nil
+}
+
+// maxSnapshotBytes caps a downloaded snapshot (1 GiB).
+const maxSnapshotBytes = 1 << 30
+
+// convertReceived converts a peer's entries; one that does not convert is a
+// SYNC_ERROR for the whole response (the connection itself stays usable).
+func convertReceived(op string, in []*pb.ProtoOplogEntry) ([]domain.Entry, error) {
+	entries, bad := entriesFromProto(in)
+	if len(bad) > 0 {
+		return entries, domain.Errorf(domain.CodeSync, op, "%d of %d received entries rejected, first: %w", len(bad), len(in), bad[0])
+	}
+	return entries, nil
+}
