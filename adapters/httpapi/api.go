@@ -1,0 +1,223 @@
+// Package httpapi is the driving HTTP adapter: the REST API of INTERFACE.md,
+// the change feed as Server-Sent Events, /healthz, /readyz and /metrics. It
+// depends on the app only through the small interfaces below, which the
+// wiring satisfies with thin shims over app.Database.
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"github.com/entgldb/entgldb-go/domain"
+	"github.com/entgldb/entgldb-go/ports"
+)
+
+// Documents is what the API needs of the database. Errors carry domain
+// codes (INVALID_ARGUMENT, NOT_FOUND, CONFLICT, TOO_LARGE, QUEUE_FULL, ...).
+type Documents interface {
+	// Put writes body; with ifVersion set it is conditional (CONFLICT unless
+	// the stored live version equals it; a zero Timestamp: unless absent).
+	Put(ctx context.Context, collection, key string, body []byte, ifVersion *domain.Timestamp) (domain.Timestamp, error)
+	// Get returns the live document; NOT_FOUND when missing or deleted.
+	Get(ctx context.Context, collection, key string) (domain.Document, error)
+	// Delete deletes the document; NOT_FOUND when absent.
+	Delete(ctx context.Context, collection, key string) (domain.Timestamp, error)
+	// Batch applies puts and deletes all or nothing.
+	Batch(ctx context.Context, collection string, puts map[string][]byte, deletes []string) (map[string]domain.Timestamp, error)
+	Find(ctx context.Context, collection string, q domain.Query) ([]domain.Document, error)
+	Count(ctx context.Context, collection string, f domain.Filter) (int, error)
+	Collections(ctx context.Context) ([]string, error)
+}
+
+// ChangeStream is one subscription to the change feed. C is closed when it
+// ends, and Err then says why (nil after Close or when its context ended).
+type ChangeStream interface {
+	C() <-chan domain.Change
+	Err() error
+	Close()
+}
+
+// Changes opens change feed subscriptions from a commit sequence
+// (exclusive); since < 0 means only changes from now on.
+type Changes interface {
+	Watch(ctx context.Context, since int64) (ChangeStream, error)
+}
+
+// Options are the API's dependencies and limits. Documents is required; a
+// nil optional dependency leaves its route out (404).
+type Options struct {
+	Documents Documents
+	Changes   Changes
+	Status    func(ctx context.Context) (ports.SyncStatus, error)
+	Peers     func(ctx context.Context) ([]ports.PeerStatus, error)
+	Health    func(ctx context.Context) ports.HealthReport
+	// Ready returns nil once the database is open and the sync listener is up.
+	Ready  func(ctx context.Context) error
+	Backup func(ctx context.Context) (path string, bytes int64, err error)
+	// Metrics is the node's own registry, served at /metrics.
+	Metrics prometheus.Gatherer
+	Logger  *zap.Logger
+
+	// MaxDocumentBytes is Persistence.MaxDocumentBytes (0: the domain default).
+	MaxDocumentBytes int
+	// MaxBatchBytes bounds a batch request body (0: 16 MiB, the default frame limit).
+	MaxBatchBytes int
+	// RequestTimeout bounds each document request (0: 30 s). Not applied to
+	// the change feed or backups.
+	RequestTimeout time.Duration
+	// Heartbeat is how often an idle change feed sends a comment, which
+	// keeps proxies from closing it and notices gone clients (0: 15 s).
+	Heartbeat time.Duration
+}
+
+// API is the http.Handler of the node.
+type API struct {
+	opts Options
+	log  *zap.Logger
+	mux  *http.ServeMux
+
+	// closing is closed by CloseStreams: open change feeds end so a server
+	// shutdown does not wait for clients that never hang up.
+	closeOnce sync.Once
+	closing   chan struct{}
+}
+
+// bodySlack lets a body a little over the document limit be read whole, so
+// the 413 can say by how much it is over.
+const bodySlack = 64 << 10
+
+// New builds the API. It panics when opts.Documents is nil (a wiring bug).
+func New(opts Options) *API {
+	if opts.Documents == nil {
+		panic("httpapi.New: Options.Documents is nil")
+	}
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	if opts.MaxDocumentBytes <= 0 {
+		opts.MaxDocumentBytes = domain.DefaultMaxDocumentBytes
+	}
+	if opts.MaxBatchBytes <= 0 {
+		opts.MaxBatchBytes = 16 << 20
+	}
+	if opts.RequestTimeout <= 0 {
+		opts.RequestTimeout = 30 * time.Second
+	}
+	if opts.Heartbeat <= 0 {
+		opts.Heartbeat = 15 * time.Second
+	}
+	a := &API{opts: opts, log: opts.Logger, mux: http.NewServeMux(), closing: make(chan struct{})}
+	a.routes()
+	return a
+}
+
+func (a *API) routes() {
+	m := a.mux
+	timed := a.withTimeout
+	m.HandleFunc("PUT /v1/collections/{c}/docs/{key}", timed(a.putDocument))
+	m.HandleFunc("GET /v1/collections/{c}/docs/{key}", timed(a.getDocument))
+	m.HandleFunc("DELETE /v1/collections/{c}/docs/{key}", timed(a.deleteDocument))
+	m.HandleFunc("POST /v1/collections/{c}/batch", timed(a.batch))
+	m.HandleFunc("GET /v1/collections/{c}/docs", timed(a.find))
+	m.HandleFunc("GET /v1/collections/{c}/count", timed(a.count))
+	m.HandleFunc("GET /v1/collections", timed(a.collections))
+	if a.opts.Changes != nil {
+		m.HandleFunc("GET /v1/changes", a.changes)
+	}
+	if a.opts.Peers != nil {
+		m.HandleFunc("GET /v1/peers", timed(a.peers))
+	}
+	if a.opts.Status != nil {
+		m.HandleFunc("GET /v1/status", timed(a.status))
+	}
+	if a.opts.Backup != nil {
+		m.HandleFunc("POST /v1/admin/backup", a.backup)
+	}
+	if a.opts.Health != nil {
+		m.HandleFunc("GET /healthz", timed(a.healthz))
+	}
+	m.HandleFunc("GET /readyz", timed(a.readyz))
+	if a.opts.Metrics != nil {
+		m.Handle("GET /metrics", promhttp.HandlerFor(a.opts.Metrics, promhttp.HandlerOpts{
+			ErrorLog:      zap.NewStdLog(a.log),
+			ErrorHandling: promhttp.ContinueOnError,
+		}))
+	}
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		a.writeError(w, r, domain.Errorf(domain.CodeNotFound, "httpapi", "no route for %s %s", r.Method, r.URL.Path))
+	})
+}
+
+// ServeHTTP recovers handler panics into a 500 JSON error and logs each
+// request at debug level.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w}
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			a.log.Error("handler panic", zap.String("method", r.Method), zap.String("path", r.URL.Path),
+				zap.Any("panic", p), zap.Stack("stack"))
+			if !sw.wrote {
+				a.writeError(sw, r, domain.Errorf(domain.CodeInternal, "httpapi", "internal error: %v", p))
+			}
+		}
+		a.log.Debug("http request", zap.String("method", r.Method), zap.String("path", r.URL.Path),
+			zap.Int("status", sw.status), zap.Duration("duration", time.Since(start)))
+	}()
+	a.mux.ServeHTTP(sw, r)
+}
+
+// CloseStreams ends every open change feed (and refuses new ones). The
+// server calls it when shutdown begins.
+func (a *API) CloseStreams() {
+	a.closeOnce.Do(func() { close(a.closing) })
+}
+
+// withTimeout bounds a handler's context by RequestTimeout.
+func (a *API) withTimeout(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), a.opts.RequestTimeout)
+		defer cancel()
+		h(w, r.WithContext(ctx))
+	}
+}
+
+// statusWriter remembers the status for the access log. Unwrap lets
+// http.ResponseController reach the underlying writer's Flush and deadlines.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if !s.wrote {
+		s.status, s.wrote = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if !s.wrote {
+		s.status, s.wrote = http.StatusOK, true
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// Flush is here too because promhttp and others test for http.Flusher directly.
+func (s *statusWriter) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}

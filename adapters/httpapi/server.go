@@ -1,0 +1,126 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/entgldb/entgldb-go/domain"
+)
+
+// Server timeouts. Reads are bounded so a slow client cannot hold a
+// connection; WriteTimeout bounds ordinary responses (the change feed lifts
+// it for its own stream).
+const (
+	ReadHeaderTimeout = 5 * time.Second
+	ReadTimeout       = 30 * time.Second
+	WriteTimeout      = 60 * time.Second
+	IdleTimeout       = 2 * time.Minute
+	MaxHeaderBytes    = 64 << 10
+)
+
+// Server runs the API on one address. Start binds and serves in a goroutine
+// the Server owns; Shutdown stops it and waits for that goroutine.
+type Server struct {
+	addr string
+	srv  *http.Server
+	log  *zap.Logger
+
+	mu   sync.Mutex
+	ln   net.Listener
+	done chan struct{} // closed when Serve has returned
+}
+
+// NewServer prepares a server for handler on addr ("127.0.0.1:5080"; port 0
+// picks a free port, see Addr). A handler with a CloseStreams method (the
+// *API) has it called when shutdown begins, so open change feeds end.
+func NewServer(addr string, handler http.Handler, logger *zap.Logger) *Server {
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	s := &Server{addr: addr, log: logger}
+	s.srv = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       ReadTimeout,
+		WriteTimeout:      WriteTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		ErrorLog:          zap.NewStdLog(logger.Named("http")),
+	}
+	if c, ok := handler.(interface{ CloseStreams() }); ok {
+		s.srv.RegisterOnShutdown(c.CloseStreams)
+	}
+	return s
+}
+
+// Start binds the address (so a port in use fails here, as NETWORK_ERROR)
+// and serves in the background. It logs where it listens, and warns when
+// that is not a loopback address: the API has no authentication.
+func (s *Server) Start() error {
+	const op = "httpapi.Start"
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln != nil {
+		return domain.Errorf(domain.CodeInvalidArgument, op, "server already started")
+	}
+	ln, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		return domain.Errorf(domain.CodeNetwork, op, "cannot listen on %s: %w", s.addr, err)
+	}
+	s.ln = ln
+	s.done = make(chan struct{})
+	addr := ln.Addr().String()
+	if isLoopback(ln.Addr()) {
+		s.log.Info("HTTP API listening", zap.String("address", addr))
+	} else {
+		s.log.Warn("HTTP API listening on a non-loopback interface: anyone who can reach it can read and write data",
+			zap.String("address", addr))
+	}
+	go func() {
+		defer close(s.done)
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("HTTP API stopped", zap.Error(err))
+		}
+	}()
+	return nil
+}
+
+// Addr is the bound address after Start ("" before).
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
+
+// Shutdown stops accepting, lets in-flight requests finish until ctx ends,
+// then closes whatever is left. It returns TIMEOUT_ERROR when it had to
+// cut requests off.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	done := s.done
+	s.mu.Unlock()
+	if done == nil {
+		return nil
+	}
+	err := s.srv.Shutdown(ctx)
+	if err != nil {
+		_ = s.srv.Close()
+		err = domain.Errorf(domain.CodeTimeout, "httpapi.Shutdown", "in-flight requests did not finish in time: %w", err)
+	}
+	<-done
+	return err
+}
+
+func isLoopback(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
+}
