@@ -1,0 +1,81 @@
+package protocol
+
+import (
+	"encoding/json"
+
+	"github.com/entgldb/entgldb-go/adapters/protocol/pb"
+	"github.com/entgldb/entgldb-go/domain"
+)
+
+// EntryToProto converts an oplog entry to its wire form.
+func EntryToProto(e *domain.Entry) *pb.ProtoOplogEntry {
+	return &pb.ProtoOplogEntry{
+		Collection:   e.Collection,
+		Key:          e.Key,
+		Operation:    e.Op.String(),
+		JsonData:     string(e.Data),
+		HlcWall:      e.Stamp.Wall,
+		HlcLogic:     e.Stamp.Logical,
+		HlcNode:      e.Stamp.Node,
+		Hash:         e.Hash,
+		PreviousHash: e.PrevHash,
+	}
+}
+
+// EntryFromProto converts a wire entry. An unknown operation or json_data
+// that is not valid JSON is a SYNC_ERROR for this entry only (the caller
+// keeps the connection); "" is accepted for a delete. Any JSON value is
+// accepted, not only objects (PROTOCOL.md §2).
+func EntryFromProto(p *pb.ProtoOplogEntry) (domain.Entry, error) {
+	const op = "protocol.EntryFromProto"
+	o, err := domain.ParseOp(p.GetOperation())
+	if err != nil {
+		return domain.Entry{}, domain.Wrap(domain.CodeSync, op, err)
+	}
+	var data []byte
+	if p.GetJsonData() != "" || o == domain.OpPut {
+		data = []byte(p.GetJsonData())
+		if !json.Valid(data) {
+			return domain.Entry{}, domain.Errorf(domain.CodeSync, op, "entry %s/%s by %s: json_data is not valid JSON",
+				p.GetCollection(), p.GetKey(), p.GetHlcNode())
+		}
+	}
+	return domain.Entry{
+		Collection: p.GetCollection(),
+		Key:        p.GetKey(),
+		Op:         o,
+		Data:       data,
+		Stamp:      domain.Timestamp{Wall: p.GetHlcWall(), Logical: p.GetHlcLogic(), Node: p.GetHlcNode()},
+		Hash:       p.GetHash(),
+		PrevHash:   p.GetPreviousHash(),
+	}, nil
+}
+
+// EntriesToProto converts a batch for ChangeSetResponse, PushChangesRequest
+// and ChainRangeResponse.
+func EntriesToProto(entries []domain.Entry) []*pb.ProtoOplogEntry {
+	out := make([]*pb.ProtoOplogEntry, len(entries))
+	for i := range entries {
+		out[i] = EntryToProto(&entries[i])
+	}
+	return out
+}
+
+// VectorClockToProto converts a vector clock to its wire entries.
+func VectorClockToProto(vc domain.VectorClock) []*pb.VectorClockEntry {
+	out := make([]*pb.VectorClockEntry, 0, len(vc))
+	for node, ts := range vc {
+		out = append(out, &pb.VectorClockEntry{NodeId: node, HlcWall: ts.Wall, HlcLogic: ts.Logical})
+	}
+	return out
+}
+
+// VectorClockFromProto converts wire entries to a vector clock; a node
+// listed twice keeps its newest stamp.
+func VectorClockFromProto(entries []*pb.VectorClockEntry) domain.VectorClock {
+	vc := make(domain.VectorClock, len(entries))
+	for _, e := range entries {
+		vc.Observe(domain.Timestamp{Wall: e.GetHlcWall(), Logical: e.GetHlcLogic(), Node: e.GetNodeId()})
+	}
+	return vc
+}
