@@ -277,6 +277,28 @@ var applyCases = []storeCase{
 		require.NoError(t, err)
 		require.Equal(t, []string{"arr", "null", "num", "str"}, docKeys(docs))
 	}},
+	{"TombstoneForUnknownKey", func(t *testing.T, open OpenStore) {
+		// A delete of a key never seen still records a tombstone: it must
+		// win against an older put that arrives later, and it is reported.
+		s := open(t)
+		b, c := newAuthor("B"), newAuthor("C")
+		res := mustApply(t, s, lww, c.del("c", "k", 2, 0))
+		require.Len(t, res.Changed, 1)
+		require.True(t, res.Changed[0].Deleted)
+		requireNotFound(t, s, "c", "k")
+		colls, err := s.Collections(t.Context())
+		require.NoError(t, err)
+		require.Empty(t, colls)
+		mustApply(t, s, lww, b.put("c", "k", `{}`, 1, 0))
+		requireNotFound(t, s, "c", "k")
+	}},
+	{"CanceledContext", func(t *testing.T, open OpenStore) {
+		s := open(t)
+		b := newAuthor("B")
+		_, err := s.ApplyRemote(ctxCanceled(t), lww, []domain.Entry{b.put("c", "k", `{}`, 1, 0)})
+		require.Error(t, err)
+		requireEmptyStore(t, s)
+	}},
 	{"EmptyBatch", func(t *testing.T, open OpenStore) {
 		s := open(t)
 		res := mustApply(t, s, lww)

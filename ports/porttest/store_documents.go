@@ -1,6 +1,7 @@
 package porttest
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -95,6 +96,38 @@ var documentCases = []storeCase{
 					require.True(t, sameDoc(want[i], got[i]), "doc %+v, want %+v", got[i], want[i])
 				}
 			})
+		}
+	}},
+	{"RandomQueriesMatchReference", randomQueriesMatchReference},
+	{"FindOverNonObjectDocuments", func(t *testing.T, open OpenStore) {
+		// Values other than objects (from foreign nodes) have no fields:
+		// every path is missing in them, exactly as the reference says.
+		s := open(t)
+		b := newAuthor("B")
+		raw := []string{`[1,2]`, `"text"`, `42`, `null`, `{"a":1}`, `{"a":null}`, `{"a":[1,"x"]}`, `true`}
+		var ref []domain.Document
+		var in []domain.Entry
+		for i, data := range raw {
+			e := b.put("c", fmt.Sprintf("k%d", i), data, int64(i), 0)
+			in = append(in, e)
+			ref = append(ref, domain.DocumentFromEntry(&e))
+		}
+		mustApply(t, s, lww, in...)
+		for _, q := range []domain.Query{
+			{},
+			{Filter: domain.Cmp{Op: domain.OpEq, Path: "a", Value: nil}},
+			{Filter: domain.Cmp{Op: domain.OpNe, Path: "a", Value: 1}},
+			{Filter: domain.Cmp{Op: domain.OpGte, Path: "a", Value: 0}},
+			{Filter: domain.Cmp{Op: domain.OpContains, Path: "a", Value: "x"}},
+			{Filter: domain.Cmp{Op: domain.OpNotContains, Path: "a", Value: 1}},
+			{OrderBy: &domain.Order{Path: "a"}},
+			{OrderBy: &domain.Order{Path: "a", Desc: true}, Skip: 1, Take: 3},
+		} {
+			want, err := domain.ApplyQuery(q, ref)
+			require.NoError(t, err)
+			got, err := s.Find(t.Context(), "c", q)
+			require.NoError(t, err)
+			require.Equal(t, docKeys(want), docKeys(got), "filter %#v order %#v", q.Filter, q.OrderBy)
 		}
 	}},
 	{"FindEmptyCollection", func(t *testing.T, open OpenStore) {
