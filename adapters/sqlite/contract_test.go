@@ -33,7 +33,7 @@ func TestStoreContract(t *testing.T) {
 func TestStoreContractSmallBatches(t *testing.T) {
 	// Batches of 2 make every multi-entry ApplyRemote span transactions.
 	porttest.RunStoreSuite(t, func(t *testing.T) ports.Store {
-		s, err := sqlite.Open(t.Context(), sqlite.Options{Path: filepath.Join(t.TempDir(), "db"), BatchSize: 2})
+		s, err := sqlite.Open(t.Context(), sqlite.Options{Path: filepath.Join(t.TempDir(), "db"), EnableWAL: true, BatchSize: 2})
 		require.NoError(t, err)
 		t.Cleanup(func() { require.NoError(t, s.Close()) })
 		return s

@@ -30,7 +30,7 @@ var migrations = [][]string{
 			node       TEXT    NOT NULL,
 			deleted    INTEGER NOT NULL DEFAULT 0,
 			PRIMARY KEY (collection, key)
-		) WITHOUT ROWID`,
+		)`,
 		`CREATE TABLE IF NOT EXISTS oplog (
 			seq        INTEGER PRIMARY KEY AUTOINCREMENT,
 			collection TEXT    NOT NULL,
