@@ -241,10 +241,10 @@ func TestLastWriteWinsConverges(t *testing.T) {
 }
 
 func TestRecursiveMergeConverges(t *testing.T) {
-	st := checkConvergence(t, RecursiveMerge{}, 2, 1500)
+	st := checkConvergence(t, RecursiveMerge{}, 2, 1000)
 	t.Logf("replays: %d, merged final documents: %d", st.replays, st.merged)
-	require.Greater(t, st.replays, 1500, "older entries must often arrive after newer ones")
-	require.Greater(t, st.merged, 1000, "merges must often combine bodies")
+	require.Greater(t, st.replays, 1000, "older entries must often arrive after newer ones")
+	require.Greater(t, st.merged, 600, "merges must often combine bodies")
 }
 
 // The state after the whole set is what the newest entry dictates under LWW.

@@ -1,0 +1,69 @@
+package domain
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestErrorIsSentinelThroughWrapping(t *testing.T) {
+	base := &Error{Code: CodeNotFound, Op: "sqlite.Get", Msg: "document c/k not found"}
+	wrapped := fmt.Errorf("collection.Get: %w", base)
+	twice := Wrap(CodePersistence, "app.Get", wrapped)
+
+	for _, err := range []error{base, wrapped, twice} {
+		require.True(t, errors.Is(err, ErrNotFound), err.Error())
+		require.False(t, errors.Is(err, ErrPersistence), err.Error())
+		require.Equal(t, CodeNotFound, CodeOf(err), "Wrap keeps an existing code")
+		var de *Error
+		require.True(t, errors.As(err, &de))
+	}
+	// A sentinel is not "Is" an error that carries details: matching goes
+	// from the detailed error to the bare sentinel only.
+	require.False(t, errors.Is(ErrNotFound, base))
+	require.True(t, errors.Is(ErrNotFound, ErrNotFound))
+}
+
+func TestErrorfWrapsCause(t *testing.T) {
+	err := Errorf(CodeSync, "sync.Pull", "reading page from %s: %w", "peer-1", io.ErrUnexpectedEOF)
+	require.Equal(t, "sync.Pull: SYNC_ERROR: reading page from peer-1: unexpected EOF", err.Error())
+	require.True(t, errors.Is(err, io.ErrUnexpectedEOF))
+	require.True(t, errors.Is(err, ErrSync))
+	require.Equal(t, CodeSync, CodeOf(err))
+	require.Equal(t, "reading page from peer-1: unexpected EOF", Message(err))
+
+	plain := Errorf(CodeConfig, "", "bad port %d", 70000)
+	require.Equal(t, "CONFIG_ERROR: bad port 70000", plain.Error())
+	require.Nil(t, errors.Unwrap(plain))
+}
+
+func TestWrap(t *testing.T) {
+	require.Nil(t, Wrap(CodeNetwork, "op", nil))
+	err := Wrap(CodeNetwork, "tcp.Dial", io.EOF)
+	require.Equal(t, CodeNetwork, CodeOf(err))
+	require.True(t, errors.Is(err, io.EOF))
+	require.True(t, errors.Is(err, ErrNetwork))
+	require.Equal(t, "tcp.Dial: NETWORK_ERROR: EOF", err.Error())
+	require.Equal(t, "EOF", Message(err))
+}
+
+func TestCodeOf(t *testing.T) {
+	require.Equal(t, Code(""), CodeOf(nil))
+	require.Equal(t, CodeInternal, CodeOf(io.EOF))
+	require.Equal(t, CodeTimeout, CodeOf(ErrTimeout))
+	// The outermost code wins.
+	outer := &Error{Code: CodeSync, Err: &Error{Code: CodeCorruption}}
+	require.Equal(t, CodeSync, CodeOf(outer))
+	require.True(t, errors.Is(outer, ErrCorruption))
+}
+
+func TestMessage(t *testing.T) {
+	require.Equal(t, "boom", Message(errors.New("boom")))
+	require.Equal(t, string(CodeQueueFull), Message(ErrQueueFull))
+	inner := Errorf(CodeNotFound, "sqlite.Get", "document %q not found", "k")
+	require.Equal(t, `document "k" not found`, Message(Wrap(CodeInternal, "http.Get", inner)))
+	require.Equal(t, `document "k" not found`, Message(fmt.Errorf("ctx: %w", inner)))
+}
