@@ -211,5 +211,3 @@ func describeFilter(f domain.Filter) string {
 	}
 	return "all"
 }
-
-
