@@ -225,6 +225,19 @@ var commitCases = []storeCase{
 		require.NoError(t, err)
 		d.Data[5] = '7'
 		requireDoc(t, s, "c", "k", `{"n":1}`, ts(1, 0, "A"))
+		// Maps handed out are copies too.
+		vc, err := s.VectorClock(t.Context())
+		require.NoError(t, err)
+		vc["A"] = ts(99, 0, "A")
+		heads, err := s.Heads(t.Context())
+		require.NoError(t, err)
+		heads["A"] = "x"
+		vc, err = s.VectorClock(t.Context())
+		require.NoError(t, err)
+		require.Equal(t, ts(1, 0, "A"), vc["A"])
+		heads, err = s.Heads(t.Context())
+		require.NoError(t, err)
+		require.Equal(t, out[0].Hash, heads["A"])
 	}},
 	{"ResolvedWithResolver", func(t *testing.T, open OpenStore) {
 		// Commit resolves the document with the given resolver.

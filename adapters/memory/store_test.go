@@ -1,0 +1,38 @@
+package memory_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/entgldb/entgldb-go/adapters/memory"
+	"github.com/entgldb/entgldb-go/domain"
+	"github.com/entgldb/entgldb-go/ports"
+)
+
+// A closed memory store refuses work like a closed database, so code that
+// uses a store after Close fails in tests too.
+func TestClosedStoreFails(t *testing.T) {
+	s := memory.New()
+	_, err := s.Commit(t.Context(), domain.LastWriteWins{}, ports.Write{Entry: domain.Entry{
+		Collection: "c", Key: "k", Data: []byte(`{}`), Stamp: domain.Timestamp{Wall: 1, Node: "A"},
+	}})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	require.NoError(t, s.Close(), "Close is idempotent")
+
+	_, err = s.Get(t.Context(), "c", "k")
+	require.ErrorIs(t, err, domain.ErrPersistence)
+	require.ErrorIs(t, s.Ping(t.Context()), domain.ErrPersistence)
+	_, err = s.EntriesSinceSeq(t.Context(), 0, 0)
+	require.ErrorIs(t, err, domain.ErrPersistence)
+	_, err = s.Enqueue(t.Context(), domain.PendingOperation{}, 0)
+	require.ErrorIs(t, err, domain.ErrPersistence)
+}
+
+// Commit needs an author to link the entry into a chain.
+func TestCommitWithoutAuthor(t *testing.T) {
+	s := memory.New()
+	_, err := s.Commit(t.Context(), domain.LastWriteWins{}, ports.Write{Entry: domain.Entry{Collection: "c", Key: "k", Data: []byte(`{}`)}})
+	require.ErrorIs(t, err, domain.ErrInvalidArgument)
+}
