@@ -90,7 +90,7 @@ func (c *serverConn) logRecvError(err error) {
 // HandshakeTimeout. It answers nothing but a HandshakeReq.
 func (c *serverConn) handshake() bool {
 	o := c.s.opts
-	if err := c.conn.SetDeadline(time.Now().Add(o.HandshakeTimeout)); err != nil {
+	if err := c.conn.SetDeadline(time.Now().Add(o.HandshakeTimeout)); err != nil || c.s.stopping.Load() {
 		return false
 	}
 	if o.Secure {
@@ -175,7 +175,7 @@ func (c *serverConn) dispatch(t protocol.MsgType, payload []byte) error {
 		if err != nil {
 			return err
 		}
-		return c.send(protocol.VectorClockRes, &pb.VectorClockResponse{Entries: vclockToProto(vc)})
+		return c.send(protocol.VectorClockRes, &pb.VectorClockResponse{Entries: protocol.VectorClockToProto(vc)})
 
 	case protocol.PullChangesReq:
 		var req pb.PullChangesRequest
@@ -189,7 +189,7 @@ func (c *serverConn) dispatch(t protocol.MsgType, payload []byte) error {
 		if err != nil {
 			return err
 		}
-		return c.send(protocol.ChangeSetRes, &pb.ChangeSetResponse{Entries: entriesToProto(entries)})
+		return c.send(protocol.ChangeSetRes, &pb.ChangeSetResponse{Entries: protocol.EntriesToProto(entries)})
 
 	case protocol.PushChangesReq:
 		var req pb.PushChangesRequest
@@ -217,7 +217,7 @@ func (c *serverConn) dispatch(t protocol.MsgType, payload []byte) error {
 		if err != nil {
 			return err
 		}
-		return c.send(protocol.ChainRangeRes, &pb.ChainRangeResponse{Entries: entriesToProto(entries), SnapshotRequired: snapshot})
+		return c.send(protocol.ChainRangeRes, &pb.ChainRangeResponse{Entries: protocol.EntriesToProto(entries), SnapshotRequired: snapshot})
 
 	case protocol.GetSnapshotReq:
 		return c.streamSnapshot()

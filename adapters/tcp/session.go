@@ -153,7 +153,7 @@ func (s *Session) PullChanges(ctx context.Context, req ports.PullRequest) ([]dom
 func (s *Session) PushChanges(ctx context.Context, entries []domain.Entry) (bool, error) {
 	const op = "tcp.PushChanges"
 	var res pb.AckResponse
-	if err := s.request(ctx, op, protocol.PushChangesReq, &pb.PushChangesRequest{Entries: entriesToProto(entries)}, protocol.AckRes, &res); err != nil {
+	if err := s.request(ctx, op, protocol.PushChangesReq, &pb.PushChangesRequest{Entries: protocol.EntriesToProto(entries)}, protocol.AckRes, &res); err != nil {
 		return false, err
 	}
 	if !res.GetSuccess() {
@@ -168,7 +168,7 @@ func (s *Session) GetVectorClock(ctx context.Context) (domain.VectorClock, error
 	if err := s.request(ctx, "tcp.GetVectorClock", protocol.GetVectorClockReq, &pb.GetVectorClockRequest{}, protocol.VectorClockRes, &res); err != nil {
 		return nil, err
 	}
-	return vclockFromProto(res.GetEntries()), nil
+	return protocol.VectorClockFromProto(res.GetEntries()), nil
 }
 
 // GetChainRange asks for one author's entries after startHash up to endHash.
