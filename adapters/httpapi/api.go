@@ -149,10 +149,32 @@ func (a *API) routes() {
 			ErrorHandling: promhttp.ContinueOnError,
 		}))
 	}
-	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		a.writeError(w, r, domain.Errorf(domain.CodeNotFound, "httpapi", "no route for %s %s", r.Method, r.URL.Path))
-	})
 }
+
+// unrouted answers a request no pattern matched with a JSON error: 405
+// (keeping the mux's Allow header) or 404.
+func (a *API) unrouted(w http.ResponseWriter, r *http.Request, h http.Handler) {
+	probe := &headerOnly{header: w.Header()}
+	h.ServeHTTP(probe, r) // the mux's own 404/405 handler: learn which, keep Allow
+	if probe.status == http.StatusMethodNotAllowed {
+		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: errorDetail{
+			Code:    string(domain.CodeInvalidArgument),
+			Message: "method " + r.Method + " is not allowed on " + r.URL.Path + " (allowed: " + w.Header().Get("Allow") + ")",
+		}})
+		return
+	}
+	a.writeError(w, r, domain.Errorf(domain.CodeNotFound, "httpapi", "no route for %s %s", r.Method, r.URL.Path))
+}
+
+// headerOnly records a status and discards the body.
+type headerOnly struct {
+	header http.Header
+	status int
+}
+
+func (h *headerOnly) Header() http.Header         { return h.header }
+func (h *headerOnly) Write(b []byte) (int, error) { return len(b), nil }
+func (h *headerOnly) WriteHeader(code int)        { h.status = code }
 
 // ServeHTTP recovers handler panics into a 500 JSON error and logs each
 // request at debug level.
@@ -173,7 +195,11 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.log.Debug("http request", zap.String("method", r.Method), zap.String("path", r.URL.Path),
 			zap.Int("status", sw.status), zap.Duration("duration", time.Since(start)))
 	}()
-	a.mux.ServeHTTP(sw, r)
+	if h, pattern := a.mux.Handler(r); pattern == "" {
+		a.unrouted(sw, r, h)
+		return
+	}
+	a.mux.ServeHTTP(sw, r) // (Handler does not set path values; ServeHTTP does)
 }
 
 // CloseStreams ends every open change feed (and refuses new ones). The

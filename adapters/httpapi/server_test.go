@@ -1,0 +1,95 @@
+package httpapi
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/entgldb/entgldb-go/domain"
+)
+
+func TestServerLifecycle(t *testing.T) {
+	core, logs := observer.New(zap.InfoLevel)
+	docs := newFakeDocs()
+	feed := newFakeFeed()
+	api := New(Options{Documents: docs, Changes: feed, Heartbeat: time.Hour})
+	s := NewServer("127.0.0.1:0", api, zap.New(core))
+	assert.Empty(t, s.Addr())
+	require.NoError(t, s.Start())
+	addr := s.Addr()
+	require.NotEmpty(t, addr)
+	assert.Equal(t, 1, logs.FilterMessage("HTTP API listening").FilterField(zap.String("address", addr)).Len())
+
+	resp, err := http.Get("http://" + addr + "/readyz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+
+	// An open change feed must not hold shutdown up.
+	c := openFeed(t, "http://"+addr, "")
+	_, err = c.next()
+	require.NoError(t, err)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	require.NoError(t, s.Shutdown(ctx))
+	assert.Less(t, time.Since(start), 2*time.Second)
+	_, err = http.Get("http://" + addr + "/readyz")
+	assert.Error(t, err, "no longer accepting")
+	require.NoError(t, s.Shutdown(ctx), "second shutdown is harmless")
+}
+
+func TestServerPortInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	s := NewServer(ln.Addr().String(), http.NotFoundHandler(), nil)
+	err = s.Start()
+	require.ErrorIs(t, err, domain.ErrNetwork)
+	assert.Contains(t, err.Error(), ln.Addr().String())
+	require.NoError(t, s.Shutdown(context.Background()), "shutdown of a server that never started")
+}
+
+func TestServerShutdownDeadline(t *testing.T) {
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(entered)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	s := NewServer("127.0.0.1:0", h, nil)
+	require.NoError(t, s.Start())
+	clientDone := make(chan struct{})
+	go func() {
+		defer close(clientDone)
+		resp, err := http.Get("http://" + s.Addr() + "/slow")
+		if err == nil {
+			resp.Body.Close()
+		}
+	}()
+	<-entered
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err := s.Shutdown(ctx)
+	require.ErrorIs(t, err, domain.ErrTimeout, "in-flight request cut off at the deadline")
+	close(release)
+	<-clientDone
+}
+
+func TestIsLoopback(t *testing.T) {
+	assert.True(t, isLoopback(&net.TCPAddr{IP: net.ParseIP("127.0.0.1")}))
+	assert.True(t, isLoopback(&net.TCPAddr{IP: net.ParseIP("::1")}))
+	assert.False(t, isLoopback(&net.TCPAddr{IP: net.IPv4zero}))
+	assert.False(t, isLoopback(&net.TCPAddr{IP: net.ParseIP("192.168.1.2")}))
+}
