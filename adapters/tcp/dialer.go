@@ -215,7 +215,7 @@ func (d *Dialer) open(ctx context.Context, address string) (*conn, error) {
 // attempt will not fix, typically a secure node talking to a plaintext one.
 func handshakeErr(ctx context.Context, op, address, hint string, err error) error {
 	var ne net.Error
-	if ctx.Err() != nil || isClosedConn(err) || errors.As(err, &ne) || isTimeout(err) {
+	if callerErr(ctx, err) != nil || isClosedConn(err) || errors.As(err, &ne) || isTimeout(err) {
 		return domain.Errorf(domain.CodeOf(transportErr(ctx, op, err)), op, "peer %s: %s: %w", address, hint, err)
 	}
 	return retry.Permanent(domain.Errorf(domain.CodeNetwork, op, "peer %s: %s: %w", address, hint, err))

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"time"
 
 	"github.com/entgldb/entgldb-go/domain"
 )
@@ -18,9 +19,9 @@ func transportErr(ctx context.Context, op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if ctx != nil && ctx.Err() != nil {
-		// We cut the socket's deadline because the caller gave up.
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	if cerr := callerErr(ctx, err); cerr != nil {
+		// The socket deadline was the caller's: report it as theirs.
+		if errors.Is(cerr, context.DeadlineExceeded) {
 			return domain.Errorf(domain.CodeTimeout, op, "%w (%v)", context.DeadlineExceeded, err)
 		}
 		return domain.Errorf(domain.CodeNetwork, op, "%w (%v)", context.Canceled, err)
@@ -48,4 +49,20 @@ func isClosedConn(err error) bool {
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// callerErr is ctx's error when err is due to ctx ending. The socket
+// deadline copied from ctx can fire a moment before ctx itself reports
+// DeadlineExceeded, so a timeout at or past ctx's deadline counts too.
+func callerErr(ctx context.Context, err error) error {
+	if ctx == nil {
+		return nil
+	}
+	if cerr := ctx.Err(); cerr != nil {
+		return cerr
+	}
+	if dl, ok := ctx.Deadline(); ok && isTimeout(err) && !time.Now().Before(dl) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
