@@ -245,6 +245,27 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 	}
 }
 
+func TestLoadKeyGivenTwice(t *testing.T) {
+	_, err := Load(writeFile(t, `{"EntglDb": {"NodeId": "a", "nodeid": "b"}}`), nil, nil)
+	ps := problemsOf(t, err)
+	require.Len(t, ps, 1)
+	assert.Contains(t, ps[0].Reason, "given twice")
+}
+
+func TestOverrideKeysAreCanonical(t *testing.T) {
+	c, err := Load("", nil, map[string]any{
+		KeyNodeId: "n", KeyDatabasePath: "/db", KeyTcpPort: 1, KeyUdpPort: 2,
+		KeyStaticPeers: []string{"h:3"}, KeyHttpAddress: "127.0.0.1:4",
+	})
+	require.NoError(t, err)
+	assert.Equal(t, "n", c.NodeId)
+	assert.Equal(t, "/db", c.Persistence.DatabasePath)
+	assert.Equal(t, 1, c.Network.TcpPort)
+	assert.Equal(t, 2, c.Network.UdpPort)
+	assert.Equal(t, []string{"h:3"}, c.Network.StaticPeers)
+	assert.Equal(t, "127.0.0.1:4", c.Http.Address)
+}
+
 func TestLoadFileErrors(t *testing.T) {
 	t.Run("missing explicit file", func(t *testing.T) {
 		_, err := Load(filepath.Join(t.TempDir(), "nope.json"), nil, nil)

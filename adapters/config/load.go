@@ -25,6 +25,16 @@ import (
 // ENTGLDB__NETWORK__TCPPORT=5001 sets EntglDb.Network.TcpPort.
 const EnvPrefix = "ENTGLDB__"
 
+// Override keys for the serve command's flags (Load's overrides map).
+const (
+	KeyNodeId       = "NodeId"
+	KeyDatabasePath = "Persistence.DatabasePath"
+	KeyTcpPort      = "Network.TcpPort"
+	KeyUdpPort      = "Network.UdpPort"
+	KeyStaticPeers  = "Network.StaticPeers"
+	KeyHttpAddress  = "Http.Address"
+)
+
 // FindFile picks the configuration file: the explicit --config value when
 // given (Load then fails if it is missing), else DefaultFile in the working
 // directory when it exists, else "" (defaults alone).

@@ -2,8 +2,10 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,4 +94,29 @@ func TestIsLoopback(t *testing.T) {
 	assert.True(t, isLoopback(&net.TCPAddr{IP: net.ParseIP("::1")}))
 	assert.False(t, isLoopback(&net.TCPAddr{IP: net.IPv4zero}))
 	assert.False(t, isLoopback(&net.TCPAddr{IP: net.ParseIP("192.168.1.2")}))
+}
+
+// TestOversizedBodyOverASocket checks a client still gets the 413 (not a
+// connection reset) when the server stops reading a far too large body.
+func TestOversizedBodyOverASocket(t *testing.T) {
+	api := New(Options{Documents: newFakeDocs()})
+	s := NewServer("127.0.0.1:0", api, nil)
+	require.NoError(t, s.Start())
+	defer func() { require.NoError(t, s.Shutdown(context.Background())) }()
+
+	body := `{"x":"` + strings.Repeat("a", 8<<20) + `"}`
+	resp, err := http.Post("http://"+s.Addr()+"/v1/collections/c/docs/k", "application/json", strings.NewReader(body))
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode, "POST is not a document write")
+
+	req, err := http.NewRequest(http.MethodPut, "http://"+s.Addr()+"/v1/collections/c/docs/k", strings.NewReader(body))
+	require.NoError(t, err)
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
+	var e errorBody
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&e))
+	assert.Equal(t, "TOO_LARGE", e.Error.Code)
 }
