@@ -108,6 +108,12 @@ func (s *Store) BackupNow(ctx context.Context, dir string, keep int) (string, er
 		return "", domain.Wrap(domain.CodePersistence, op, err)
 	}
 	path := filepath.Join(dir, backupPrefix+nowStamp()+backupSuffix)
+	for fileExists(path) {
+		// Never replace a backup made in the same millisecond: the next
+		// millisecond gives a new name that still sorts by time.
+		time.Sleep(time.Millisecond)
+		path = filepath.Join(dir, backupPrefix+nowStamp()+backupSuffix)
+	}
 	if _, err := s.Backup(ctx, path); err != nil {
 		return "", err
 	}

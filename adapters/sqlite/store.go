@@ -11,7 +11,9 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strconv"
 	"sync"
+	"time"
 
 	"github.com/entgldb/entgldb-go/domain"
 	"github.com/entgldb/entgldb-go/ports"
@@ -43,6 +45,9 @@ type Options struct {
 	BackupDir               string
 	// ReadConns bounds the read pool (<= 0: 4).
 	ReadConns int
+	// BusyTimeout is how long a statement waits for a lock held by another
+	// process before failing with TIMEOUT_ERROR (<= 0: 5s).
+	BusyTimeout time.Duration
 }
 
 // Store implements ports.Store and the optional store capabilities.
@@ -75,9 +80,9 @@ var (
 // dsn builds the connection string. _pragma values run on every new pool
 // connection; _txlock=immediate makes BEGIN take the write lock up front so
 // read-then-write transactions never fail with SQLITE_BUSY halfway.
-func dsn(path string, wal, syncFull, writer bool) string {
+func dsn(path string, busy time.Duration, wal, syncFull, writer bool) string {
 	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(busy.Milliseconds(), 10)+")")
 	q.Add("_pragma", "foreign_keys(1)")
 	if writer {
 		if wal {
@@ -109,6 +114,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if opts.ReadConns <= 0 {
 		opts.ReadConns = 4
 	}
+	if opts.BusyTimeout <= 0 {
+		opts.BusyTimeout = 5 * time.Second
+	}
 	log := opts.Logger
 	if log == nil {
 		log = zap.NewNop()
@@ -126,7 +134,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 func open(ctx context.Context, opts Options, log *zap.Logger) (*Store, error) {
 	const op = "sqlite.Open"
 	existed := fileExists(opts.Path)
-	wdb, err := sql.Open("sqlite", dsn(opts.Path, opts.EnableWAL, opts.SyncFull, true))
+	wdb, err := sql.Open("sqlite", dsn(opts.Path, opts.BusyTimeout, opts.EnableWAL, opts.SyncFull, true))
 	if err != nil {
 		return nil, mapErr(op, err)
 	}
@@ -152,7 +160,7 @@ func open(ctx context.Context, opts Options, log *zap.Logger) (*Store, error) {
 	if err := migrate(ctx, s.writer); err != nil {
 		return fail(domain.Wrap(domain.CodePersistence, op, err))
 	}
-	rdb, err := sql.Open("sqlite", dsn(opts.Path, opts.EnableWAL, opts.SyncFull, false))
+	rdb, err := sql.Open("sqlite", dsn(opts.Path, opts.BusyTimeout, opts.EnableWAL, opts.SyncFull, false))
 	if err != nil {
 		return fail(mapErr(op, err))
 	}
