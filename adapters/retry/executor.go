@@ -132,6 +132,22 @@ func (e *Executor) Run(ctx context.Context, peer string, fn func(ctx context.Con
 	return e.translate(peer, err)
 }
 
+// RunOnce calls fn a single time under the peer's breaker and the attempt
+// timeout, without retries: for requests on an open session, where a
+// failure breaks the session and only a new dial could try again. Its
+// failures count towards opening the breaker like Run's.
+func (e *Executor) RunOnce(ctx context.Context, peer string, fn func(ctx context.Context) error) error {
+	p := e.policies(peer)
+	policies := []failsafe.Policy[any]{p.breaker}
+	if p.timeout != nil {
+		policies = append(policies, p.timeout)
+	}
+	err := failsafe.With[any](policies...).WithContext(ctx).RunWithExecution(func(exec failsafe.Execution[any]) error {
+		return fn(exec.Context())
+	})
+	return e.translate(peer, err)
+}
+
 // BreakerOpen reports whether peer's breaker is open and still refusing
 // calls. Once the open delay has passed it reports false, so that callers
 // that skip open peers still make the trial call that can close it.

@@ -236,3 +236,20 @@ func TestConcurrentPeers(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestRunOnceNeverRetriesButFeedsBreaker(t *testing.T) {
+	rec := &recorder{}
+	ex := New(Options{RetryAttempts: 5, BreakerFailures: 2, BreakerDelay: time.Minute, Observer: rec}, nil)
+	calls := 0
+	for range 2 {
+		err := ex.RunOnce(context.Background(), "p", func(context.Context) error {
+			calls++
+			return syscall.ECONNRESET
+		})
+		assert.Equal(t, domain.CodeNetwork, domain.CodeOf(err))
+	}
+	assert.Equal(t, 2, calls)
+	assert.True(t, ex.BreakerOpen("p"))
+	retries, _ := rec.snapshot()
+	assert.Zero(t, retries["p"])
+}

@@ -84,7 +84,15 @@ func (s *Session) Close() error {
 	return nil
 }
 
-// request sends one request and reads one response frame of type want.
+// onceRunner is the part of retry.Executor that runs a request under the
+// peer's breaker and per-attempt timeout without retrying it: a failed
+// request has broken the session, so only a new dial can try again.
+type onceRunner interface {
+	RunOnce(ctx context.Context, peer string, fn func(ctx context.Context) error) error
+}
+
+// request sends one request and reads one response frame of type want,
+// through the executor's breaker and timeout when it has them.
 func (s *Session) request(ctx context.Context, op string, t protocol.MsgType, req proto.Message, want protocol.MsgType, resp proto.Message) error {
 	c := s.c
 	if c == nil {
@@ -93,12 +101,25 @@ func (s *Session) request(ctx context.Context, op string, t protocol.MsgType, re
 	if c.broken {
 		return domain.Errorf(domain.CodeNetwork, op, "session to %s failed earlier; dial again", c.address)
 	}
-	stop := c.bound(ctx, s.d.opts.RequestTimeout)
-	defer stop()
-	if err := c.ch.Send(t, req); err != nil {
-		return s.fail(ctx, op, err)
+	do := func(ctx context.Context) error {
+		stop := c.bound(ctx, s.d.opts.RequestTimeout)
+		defer stop()
+		if err := c.ch.Send(t, req); err != nil {
+			return s.fail(ctx, op, err)
+		}
+		return s.receive(ctx, op, want, resp)
 	}
-	return s.receive(ctx, op, want, resp)
+	if r, ok := s.d.exec.(onceRunner); ok {
+		err := r.RunOnce(ctx, c.address, do)
+		if err != nil && !c.broken {
+			// The executor gave up (breaker open, attempt timeout) without
+			// the exchange failing by itself: the stream may be mid-frame.
+			c.broken = true
+			c.close()
+		}
+		return err
+	}
+	return do(ctx)
 }
 
 func (s *Session) receive(ctx context.Context, op string, want protocol.MsgType, resp proto.Message) error {

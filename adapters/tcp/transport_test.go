@@ -448,3 +448,38 @@ func (c *countingExec) Run(ctx context.Context, _ string, fn func(context.Contex
 func (c *countingExec) BreakerOpen(string) bool { return false }
 
 var _ = errors.New
+
+func TestRequestFailuresFeedTheBreaker(t *testing.T) {
+	h := &fakeHandler{fail: domain.Errorf(domain.CodePersistence, "store", "disk gone")}
+	srv := startServer(t, h, nil)
+	addr := srv.Addr().String()
+	// Breakers count consecutive failures and every successful dial resets
+	// the count, so a threshold of 1 shows that the request was counted.
+	exec := retry.New(retry.Options{RetryAttempts: 3, BreakerFailures: 1, BreakerDelay: time.Minute}, nil)
+	d := newDialer(t, dialerOpts(false), exec)
+	s, err := d.Dial(context.Background(), addr)
+	require.NoError(t, err)
+	require.False(t, exec.BreakerOpen(addr))
+	_, err = s.GetClock(context.Background())
+	require.Error(t, err)
+	require.NoError(t, s.Close())
+	assert.True(t, exec.BreakerOpen(addr))
+	_, err = d.Dial(context.Background(), addr)
+	assert.ErrorContains(t, err, "circuit breaker open")
+}
+
+func TestRequestAttemptTimeout(t *testing.T) {
+	h := &fakeHandler{block: make(chan struct{}), entered: make(chan struct{})}
+	defer close(h.block)
+	srv := startServer(t, h, nil)
+	exec := retry.New(retry.Options{AttemptTimeout: 100 * time.Millisecond}, nil)
+	d := newDialer(t, dialerOpts(false), exec)
+	s, err := d.Dial(context.Background(), srv.Addr().String())
+	require.NoError(t, err)
+	start := time.Now()
+	_, err = s.GetClock(context.Background())
+	assert.Equal(t, domain.CodeTimeout, domain.CodeOf(err))
+	assert.Less(t, time.Since(start), 2*time.Second)
+	require.NoError(t, s.Close())
+	assert.Zero(t, d.IdleSessions(), "a timed-out session is not pooled")
+}
