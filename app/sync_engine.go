@@ -508,7 +508,23 @@ func (e *SyncEngine) pullV5(ctx context.Context, s ports.PeerSession, st *pullSt
 		}
 		return true
 	}
-	return e.pullFrom(ctx, s, st, since, true, caughtUp, res)
+	err := e.pullFrom(ctx, s, st, since, true, caughtUp, res)
+	if err != nil || caughtUp() || st.snapshot || e.snapshotter == nil {
+		return err
+	}
+	// The peer is ahead on an author but served nothing that links: it no
+	// longer has that history (pruned, or it bootstrapped itself).
+	if err := e.bootstrap(ctx, s, st, res); err != nil {
+		return err
+	}
+	if !caughtUp() {
+		for _, a := range pull {
+			if theirVC[a].After(st.vc[a]) && !st.poisoned[a] {
+				return gapError(a)
+			}
+		}
+	}
+	return nil
 }
 
 // pullFrom pages through the peer's PullChanges from since, applying what
@@ -611,7 +627,13 @@ func (e *SyncEngine) fillGap(ctx context.Context, s ports.PeerSession, st *pullS
 	leftovers []domain.Entry, res *roundResult) error {
 	rng, snapReq, err := s.GetChainRange(ctx, st.heads[author], leftovers[0].PrevHash)
 	if err != nil {
-		return err
+		if ctx.Err() != nil {
+			return err
+		}
+		// The peer cannot serve that range (it may hold the author's later
+		// entries without the earlier ones itself): try its snapshot.
+		e.logger.Debug("chain range failed", zap.String("peer", st.peer), zap.String("author", author), zap.Error(err))
+		snapReq = true
 	}
 	if !snapReq {
 		res.pulled += len(rng)
@@ -798,12 +820,14 @@ func (e *SyncEngine) roundV4(ctx context.Context, s ports.PeerSession, legacy *l
 	if err != nil {
 		return domain.Wrap(domain.CodePersistence, "sync.v4", err)
 	}
-	if !ours.After(theirs) {
+	if groupAfter(theirs, ours) {
 		return nil
 	}
-	cursor := theirs
+	// From the peer's newest (wall, logic) group included: entries of ours
+	// may share it with a different node id.
+	cursor := groupBefore(theirs)
 	for {
-		page, err := e.store.EntriesAfter(ctx, groupUpperBound(cursor), nil, e.opts.BatchSize, e.opts.MaxPushBytes)
+		page, err := e.store.EntriesAfter(ctx, cursor, nil, e.opts.BatchSize, e.opts.MaxPushBytes)
 		if err != nil {
 			return domain.Wrap(domain.CodePersistence, "sync.v4", err)
 		}
@@ -815,7 +839,7 @@ func (e *SyncEngine) roundV4(ctx context.Context, s ports.PeerSession, legacy *l
 		}
 		res.pushed += len(page)
 		res.bytesOut += entriesSize(page)
-		cursor = page[len(page)-1].Stamp
+		cursor = groupUpperBound(page[len(page)-1].Stamp)
 	}
 }
 

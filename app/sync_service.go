@@ -121,6 +121,18 @@ func groupUpperBound(ts domain.Timestamp) domain.Timestamp {
 	return domain.Timestamp{Wall: ts.Wall, Logical: ts.Logical, Node: "\xff\xff\xff\xff"}
 }
 
+// groupBefore returns a bound just before ts's (wall, logic) group, so that
+// "strictly after" it (node ignored or not) includes that whole group.
+func groupBefore(ts domain.Timestamp) domain.Timestamp {
+	switch {
+	case ts.Logical > 0:
+		return groupUpperBound(domain.Timestamp{Wall: ts.Wall, Logical: ts.Logical - 1})
+	case ts.Wall > 0:
+		return groupUpperBound(domain.Timestamp{Wall: ts.Wall - 1, Logical: 1<<31 - 1})
+	}
+	return domain.Timestamp{}
+}
+
 // groupAfter reports whether a's (wall, logic) is after b's (node ignored).
 func groupAfter(a, b domain.Timestamp) bool {
 	return a.Wall > b.Wall || a.Wall == b.Wall && a.Logical > b.Logical

@@ -1,0 +1,329 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/entgldb/entgldb-go/domain"
+)
+
+func TestSyncTwoNodesBothDirections(t *testing.T) {
+	ctx := context.Background()
+	net := newSyncNet()
+	nodes := net.mesh(t, 2, syncNodeOpts{})
+	a, b := nodes[0], nodes[1]
+	a.put(t, "users", "u1", `{"name":"ann"}`)
+	b.put(t, "users", "u2", `{"name":"bob"}`)
+
+	require.NoError(t, a.engine.SyncNow(ctx))
+	assert.Equal(t, `{"name":"bob"}`, a.body(t, "users", "u2"))
+	assert.Equal(t, `{"name":"ann"}`, b.body(t, "users", "u1"))
+	requireConverged(t, nodes)
+
+	// A round with a peer already in sync moves nothing.
+	pullsBefore, pushesBefore := b.pulls.Load(), b.pushes.Load()
+	require.NoError(t, a.engine.SyncNow(ctx))
+	assert.Equal(t, pullsBefore, b.pulls.Load(), "no-op round pulled")
+	assert.Equal(t, pushesBefore, b.pushes.Load(), "no-op round pushed")
+
+	st := a.status.Snapshot(ctx)
+	assert.NotZero(t, st.LastSuccessfulSync)
+	assert.Equal(t, int64(2), st.DocumentsSynced) // one pulled, one pushed
+}
+
+func TestSyncConcurrentWritesSameKeyConvergeOnLWWWinner(t *testing.T) {
+	ctx := context.Background()
+	net := newSyncNet()
+	nodes := net.mesh(t, 3, syncNodeOpts{})
+	var newest domain.Timestamp
+	var winner string
+	for i, n := range nodes {
+		body := fmt.Sprintf(`{"by":%d}`, i)
+		if ts := n.put(t, "c", "k", body); ts.After(newest) {
+			newest, winner = ts, body
+		}
+	}
+	for range 2 {
+		for _, n := range nodes {
+			require.NoError(t, n.engine.SyncNow(ctx))
+		}
+	}
+	for _, n := range nodes {
+		assert.Equal(t, winner, n.body(t, "c", "k"), n.id)
+	}
+	requireConverged(t, nodes)
+}
+
+func TestSyncDeletesAndResurrection(t *testing.T) {
+	ctx := context.Background()
+	net := newSyncNet()
+	nodes := net.mesh(t, 2, syncNodeOpts{})
+	a, b := nodes[0], nodes[1]
+	a.put(t, "c", "k", `{"v":1}`)
+	require.NoError(t, a.engine.SyncNow(ctx))
+	require.Equal(t, `{"v":1}`, b.body(t, "c", "k"))
+
+	b.del(t, "c", "k")
+	require.NoError(t, b.engine.SyncNow(ctx))
+	assert.Equal(t, "", a.body(t, "c", "k"), "delete propagates")
+
+	// A write newer than the tombstone resurrects; an older one would not.
+	a.put(t, "c", "k", `{"v":2}`)
+	require.NoError(t, a.engine.SyncNow(ctx))
+	assert.Equal(t, `{"v":2}`, b.body(t, "c", "k"))
+	requireConverged(t, nodes)
+
+	// Concurrent delete (newer) vs put (older): the delete wins everywhere.
+	a.put(t, "c", "k", `{"v":3}`)
+	time.Sleep(2 * time.Millisecond) // a later wall, so b's delete is newer
+	b.del(t, "c", "k")
+	require.NoError(t, a.engine.SyncNow(ctx))
+	assert.Equal(t, "", a.body(t, "c", "k"))
+	assert.Equal(t, "", b.body(t, "c", "k"))
+	requireConverged(t, nodes)
+}
+
+func TestSyncMeshPartitionHeal(t *testing.T) {
+	ctx := context.Background()
+	net := newSyncNet()
+	nodes := net.mesh(t, 5, syncNodeOpts{batch: 7}) // small pages exercise paging
+	rnd := rand.New(rand.NewPCG(1, 2))
+	write := func(group []*syncNode, n int) {
+		for range n {
+			node := group[rnd.IntN(len(group))]
+			key := fmt.Sprintf("k%d", rnd.IntN(30))
+			if rnd.IntN(6) == 0 {
+				if _, err := node.db.Delete(ctx, "c", key); err != nil {
+					require.Equal(t, domain.CodeNotFound, domain.CodeOf(err))
+				}
+				continue
+			}
+			node.put(t, "c", key, fmt.Sprintf(`{"n":%d,"by":%q}`, rnd.IntN(1000), node.id))
+		}
+	}
+	syncAll := func() {
+		for _, n := range nodes {
+			_ = n.engine.SyncNow(ctx) // cut links fail; the rest must flow
+		}
+	}
+	write(nodes, 60)
+	syncAll()
+	requireConverged(t, nodes)
+
+	left, right := nodes[:2], nodes[2:]
+	net.partition(left, right, true)
+	write(left, 40)
+	write(right, 40)
+	syncAll()
+	requireConverged(t, left)
+	requireConverged(t, right)
+	require.NotEqual(t, left[0].stateHash(t), right[0].stateHash(t))
+
+	net.partition(left, right, false)
+	syncAll()
+	requireConverged(t, nodes)
+	for _, n := range nodes[1:] {
+		assert.Equal(t, nodes[0].vc(t), n.vc(t))
+	}
+}
+
+func TestSyncGossipPushesLocalCommitsAtOnce(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	ctx := context.Background()
+	net := newSyncNet()
+	nodes := net.mesh(t, 3, syncNodeOpts{})
+	for _, n := range nodes {
+		require.NoError(t, n.engine.Start(ctx))
+	}
+	defer func() {
+		for _, n := range nodes {
+			require.NoError(t, n.engine.Stop())
+		}
+	}()
+	for i := range 50 {
+		nodes[i%3].put(t, "c", fmt.Sprintf("k%d", i), `{"x":1}`)
+	}
+	// The round interval is an hour: only gossip can carry these.
+	waitFor(t, 5*time.Second, "gossip to reach every node", func() bool {
+		for _, n := range nodes {
+			if c, _ := n.db.Count(ctx, "c", nil); c != 50 {
+				return false
+			}
+		}
+		return true
+	})
+	requireConverged(t, nodes)
+}
+
+func TestSyncOfflineQueueFlushedWhenPeerReturns(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	ctx := context.Background()
+	net := newSyncNet()
+	nodes := net.mesh(t, 2, syncNodeOpts{queue: true})
+	a, b := nodes[0], nodes[1]
+	net.setDown(b.addr, true)
+	require.NoError(t, a.engine.Start(ctx))
+	defer func() { require.NoError(t, a.engine.Stop()) }()
+
+	a.put(t, "c", "k1", `{"v":1}`)
+	a.put(t, "c", "k2", `{"v":2}`)
+	waitFor(t, 5*time.Second, "changes queued offline", func() bool {
+		n, err := a.queue.Len(ctx)
+		return err == nil && n == 2
+	})
+	assert.False(t, a.status.Online())
+
+	net.setDown(b.addr, false)
+	pushes := b.pushes.Load()
+	require.NoError(t, a.engine.SyncNow(ctx))
+	n, err := a.queue.Len(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, n, "queue flushed")
+	assert.GreaterOrEqual(t, b.pushes.Load()-pushes, int64(2), "queued entries pushed one by one")
+	assert.Equal(t, `{"v":2}`, b.body(t, "c", "k2"))
+	assert.True(t, a.status.Online())
+	requireConverged(t, nodes)
+}
+
+func TestSyncSkewedPeerEntriesRejectedOthersFlow(t *testing.T) {
+	ctx := context.Background()
+	net := newSyncNet()
+	a := net.addNode(t, "a", syncNodeOpts{})
+	b := net.addNode(t, "b", syncNodeOpts{})
+	s := net.addNode(t, "s", syncNodeOpts{})
+	s.skew.Store(2 * testMaxDrift) // s's clock runs two minutes ahead
+	a.engine.opts.StaticPeers = []string{s.addr}
+	s.engine.opts.StaticPeers = []string{b.addr}
+
+	b.put(t, "c", "from-b", `{"ok":true}`)
+	s.put(t, "c", "from-s", `{"skewed":true}`)
+	require.NoError(t, s.engine.SyncNow(ctx)) // s learns b's entry (b rejects s's)
+	require.Equal(t, `{"ok":true}`, s.body(t, "c", "from-b"))
+	assert.Equal(t, "", b.body(t, "c", "from-s"))
+	assert.Positive(t, b.svc.Rejected(), "b refused s's pushed entry")
+
+	require.NoError(t, a.engine.SyncNow(ctx)) // a pulls from s
+	assert.Equal(t, `{"ok":true}`, a.body(t, "c", "from-b"), "b's entry flows through s")
+	assert.Equal(t, "", a.body(t, "c", "from-s"), "s's own entry is refused")
+	assert.True(t, a.clock.Last().Wall < time.Now().UnixMilli()+testMaxDrift, "our clock was not dragged ahead")
+	found := false
+	for _, e := range a.status.RecentErrors() {
+		if e.Code == string(domain.CodeClockDrift) && e.Peer == "s" {
+			found = true
+		}
+	}
+	assert.True(t, found, "CLOCK_DRIFT recorded with the peer: %+v", a.status.RecentErrors())
+	assert.Positive(t, a.engine.Stats().EntriesRejected)
+}
+
+func TestSyncFallbackV4AndPullOnly(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		level int32
+		push  bool // the level pushes our entries to the peer
+	}{
+		{"v4", levelV4, true},
+		{"pull-only", levelPullOnly, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			net := newSyncNet()
+			nodes := net.mesh(t, 3, syncNodeOpts{batch: 5})
+			a, b, c := nodes[0], nodes[1], nodes[2]
+			b.level.Store(tc.level)
+			// c's entries are old, and reach b only after a has synced with b:
+			// a v4 pull "since the newest stamp" would miss them.
+			for i := range 12 {
+				c.put(t, "c", fmt.Sprintf("old%d", i), `{"c":1}`)
+			}
+			for i := range 12 {
+				b.put(t, "c", fmt.Sprintf("b%d", i), `{"b":1}`)
+			}
+			a.skew.Store(50) // a0 is newer than everything b holds
+			a.put(t, "c", "a0", `{"a":1}`)
+			require.NoError(t, a.engine.SyncNow(ctx)) // a↔b (v4/pull-only), a↔c (v5)
+			assert.Equal(t, `{"b":1}`, a.body(t, "c", "b11"))
+			if tc.push {
+				assert.Equal(t, `{"a":1}`, b.body(t, "c", "a0"))
+			}
+			// everyone converges through a
+			require.NoError(t, a.engine.SyncNow(ctx))
+			require.NoError(t, c.engine.SyncNow(ctx))
+			// b pulls from the others itself (its own rounds are v5): what a
+			// v4 push cannot carry (entries older than b's newest) reaches it.
+			require.NoError(t, b.engine.SyncNow(ctx))
+			requireConverged(t, nodes)
+		})
+	}
+}
+
+func TestSyncGapRecoveredByChainRange(t *testing.T) {
+	ctx := context.Background()
+	net := newSyncNet()
+	nodes := net.mesh(t, 2, syncNodeOpts{})
+	a, b := nodes[0], nodes[1]
+	for i := range 10 {
+		b.put(t, "c", fmt.Sprintf("k%d", i), fmt.Sprintf(`{"i":%d}`, i))
+	}
+	// b's pull answers lose k3 and k4: a sees a hole in b's chain.
+	drop := func(e domain.Entry) bool { return e.Key == "k3" || e.Key == "k4" }
+	b.dropInPull.Store(&drop)
+	require.NoError(t, a.engine.SyncNow(ctx))
+	assert.Positive(t, b.ranges.Load(), "gap filled with GetChainRange")
+	assert.Equal(t, `{"i":3}`, a.body(t, "c", "k3"))
+	requireConverged(t, nodes)
+	assert.Zero(t, a.engine.Stats().Snapshots)
+}
+
+func TestSyncSnapshotBootstrapAfterPruning(t *testing.T) {
+	ctx := context.Background()
+	net := newSyncNet()
+	a := net.addNode(t, "a", syncNodeOpts{})
+	for i := range 40 {
+		a.put(t, "c", fmt.Sprintf("k%d", i), fmt.Sprintf(`{"i":%d}`, i))
+	}
+	a.del(t, "c", "k0")
+	pruned, err := a.store.Prune(ctx, time.Now().UnixMilli()+1)
+	require.NoError(t, err)
+	require.Positive(t, pruned)
+
+	// A new node joins: the history it lacks is gone, only a snapshot helps.
+	c := net.addNode(t, "c", syncNodeOpts{peers: []string{a.addr}})
+	require.NoError(t, c.engine.SyncNow(ctx))
+	assert.Equal(t, int64(1), c.engine.Stats().Snapshots)
+	assert.Equal(t, `{"i":39}`, c.body(t, "c", "k39"))
+	assert.Equal(t, "", c.body(t, "c", "k0"))
+	requireConverged(t, []*syncNode{a, c})
+
+	// Later entries link to the snapshot's heads: no second snapshot.
+	a.put(t, "c", "after", `{"x":1}`)
+	require.NoError(t, c.engine.SyncNow(ctx))
+	assert.Equal(t, `{"x":1}`, c.body(t, "c", "after"))
+	assert.Equal(t, int64(1), c.engine.Stats().Snapshots)
+	requireConverged(t, []*syncNode{a, c})
+}
+
+func TestSyncStartStopNoLeak(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	ctx := context.Background()
+	net := newSyncNet()
+	nodes := net.mesh(t, 2, syncNodeOpts{interval: 5 * time.Millisecond})
+	for _, n := range nodes {
+		require.NoError(t, n.engine.Start(ctx))
+	}
+	require.Error(t, nodes[0].engine.Start(ctx), "double start refused")
+	nodes[0].put(t, "c", "k", `{"v":1}`)
+	waitFor(t, 5*time.Second, "rounds to run", func() bool { return nodes[1].engine.Stats().Rounds > 3 })
+	for _, n := range nodes {
+		require.NoError(t, n.engine.Stop())
+		require.NoError(t, n.engine.Stop(), "stop is idempotent")
+	}
+	assert.Equal(t, `{"v":1}`, nodes[1].body(t, "c", "k"))
+}
