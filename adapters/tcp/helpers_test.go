@@ -44,6 +44,8 @@ type fakeHandler struct {
 	block   chan struct{}
 	entered chan struct{}
 	fail    error
+	// pull, when set, is what PullChanges returns (default testEntries(3)).
+	pull []domain.Entry
 }
 
 var (
@@ -108,6 +110,9 @@ func (h *fakeHandler) PullChanges(_ context.Context, p ports.PeerInfo, req ports
 	h.mu.Lock()
 	h.pulls = append(h.pulls, req)
 	h.mu.Unlock()
+	if h.pull != nil {
+		return h.pull, nil
+	}
 	return testEntries(3), nil
 }
 
