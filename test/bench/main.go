@@ -1,0 +1,341 @@
+// Command bench measures entgldb-go on this machine beside raw SQLite
+// baselines taken in the same run, prints one markdown table (also written
+// to bench-results.md) and, last, a machine-readable BENCH line. Run it
+// from the module: `go run ./test/bench` (make bench). Rows whose part
+// fails print `n/a (reason)` rather than a number.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	entgldb "github.com/entgldb/entgldb-go"
+	"github.com/entgldb/entgldb-go/test/soak/nodeproc"
+)
+
+type options struct {
+	out      string
+	docs     int
+	puts     int
+	gets     int
+	finds    int
+	meshSize int
+	writes   int
+	noops    int
+	keep     bool
+	timeout  time.Duration
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.out, "out", "bench-results.md", "file the table is written to")
+	flag.IntVar(&o.docs, "docs", 100_000, "documents for the batch, find, bootstrap and no-op rows (a multiple of 1,000)")
+	flag.IntVar(&o.puts, "puts", 5_000, "single Puts for the put row")
+	flag.IntVar(&o.gets, "gets", 5_000, "distinct keys read for the get rows")
+	flag.IntVar(&o.finds, "finds", 200, "queries for the find row")
+	flag.IntVar(&o.meshSize, "mesh", 10, "nodes in the convergence mesh")
+	flag.IntVar(&o.writes, "writes", 200, "writes timed in the convergence mesh")
+	flag.IntVar(&o.noops, "noops", 9, "in-sync rounds timed")
+	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory")
+	flag.DurationVar(&o.timeout, "timeout", 9*time.Minute+30*time.Second, "overall bound")
+	flag.Parse()
+	if o.docs < 1000 || o.docs%1000 != 0 {
+		fmt.Fprintln(os.Stderr, "bench: -docs must be a positive multiple of 1000")
+		os.Exit(2)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
+	defer cancel()
+	os.Exit(run(ctx, o))
+}
+
+// summary holds the figures of the BENCH line.
+type summary struct {
+	rawPut, put, rawBatch, batch float64
+	bootstrap                    float64
+	convergeP99                  time.Duration
+	idleRSS                      int64
+}
+
+func run(ctx context.Context, o options) int {
+	root, err := os.MkdirTemp("", "entgldb-bench-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
+	}
+	if o.keep {
+		fmt.Fprintln(os.Stderr, "bench: keeping", root)
+	} else {
+		defer os.RemoveAll(root)
+	}
+	began := time.Now()
+	logf := func(format string, args ...any) {
+		fmt.Fprintf(os.Stderr, "[%6.1fs] "+format+"\n", append([]any{time.Since(began).Seconds()}, args...)...)
+	}
+	var rows []result
+	var s summary
+	add := func(r result) { rows = append(rows, r); logf("%s", r) }
+
+	// Raw baselines first: they need only the driver.
+	logf("raw baselines")
+	rawPutTxt, rawBatchTxt := "", ""
+	if s.rawPut, err = rawPut(ctx, filepath.Join(root, "raw-put"), o.puts); err != nil {
+		rawPutTxt = na(err.Error())
+	} else {
+		rawPutTxt = fmt.Sprintf("raw single-row tx %.0f docs/s", s.rawPut)
+	}
+	if s.rawBatch, err = rawBatch(ctx, filepath.Join(root, "raw-batch"), o.docs, batchSize); err != nil {
+		rawBatchTxt = na(err.Error())
+	} else {
+		rawBatchTxt = fmt.Sprintf("raw 1,000-row prepared tx %.0f docs/s", s.rawBatch)
+	}
+
+	local := runLocal(ctx, o, root, &s, logf)
+	for _, r := range local.rows(o, s, rawPutTxt, rawBatchTxt) {
+		add(r)
+	}
+
+	// Convergence in a 10-node in-process mesh.
+	logf("converge: %d-node mesh, %d writes", o.meshSize, o.writes)
+	if lat, err := benchConverge(ctx, filepath.Join(root, "mesh"), o.meshSize, o.writes); err != nil {
+		add(result{"converge", fmt.Sprintf("%d-node loopback mesh, commit → all nodes", o.meshSize), na(err.Error()), "—"})
+	} else {
+		s.convergeP99 = lat.pct(99)
+		add(result{"converge", fmt.Sprintf("%d-node loopback mesh, commit → all nodes, %d writes", o.meshSize, len(lat)),
+			fmt.Sprintf("p50 %.1f ms · p99 %.1f ms", ms(lat.pct(50)), ms(lat.pct(99))), "target p99 < 100 ms"})
+	}
+
+	// Real processes for memory.
+	logf("rss: building the binary")
+	bin := filepath.Join(root, "entgldb")
+	if err := nodeproc.Build(ctx, bin); err != nil {
+		add(result{"rss idle", "idle node process, VmRSS", na("build: " + firstLine(err.Error())), "target < 40 MB"})
+		add(result{"rss bootstrap", "node process after bootstrapping", na("build failed"), "—"})
+	} else {
+		if rss, err := rssIdle(ctx, bin, root); err != nil {
+			add(result{"rss idle", "idle node process, VmRSS", na(firstLine(err.Error())), "target < 40 MB"})
+		} else {
+			s.idleRSS = rss
+			add(result{"rss idle", "idle node process (empty database), VmRSS after 3 s", fmt.Sprintf("%.1f MB", mb(rss)), "target < 40 MB"})
+		}
+		if local.srcDB == "" {
+			add(result{"rss bootstrap", "node process after bootstrapping", na("no source database: " + local.srcErr), "—"})
+		} else if rss, took, err := rssAfterBootstrap(ctx, bin, root, local.srcDB, o.docs+o.puts); err != nil {
+			add(result{"rss bootstrap", "node process after bootstrapping", na(firstLine(err.Error())), "—"})
+		} else {
+			add(result{"rss bootstrap", fmt.Sprintf("node process after bootstrapping %d docs from another process (%.1f s)", o.docs+o.puts, took.Seconds()),
+				fmt.Sprintf("%.1f MB", mb(rss)), "—"})
+		}
+	}
+
+	table := renderTable(rows)
+	line := fmt.Sprintf("BENCH put_ratio=%s batch_ratio=%s bootstrap_docs_s=%s converge_p99_ms=%s idle_rss_mb=%s",
+		ratio(s.put, s.rawPut), ratio(s.batch, s.rawBatch), orNA(s.bootstrap, "%.0f"),
+		orNA(ms(s.convergeP99), "%.1f"), orNA(mb(s.idleRSS), "%.1f"))
+	fmt.Println(table)
+	fmt.Println()
+	fmt.Printf("total %.0f s; documents ~500 B; %d docs for batch/find/bootstrap; %s, %d CPUs\n",
+		time.Since(began).Seconds(), o.docs, runtime.Version(), runtime.NumCPU())
+	if err := os.WriteFile(o.out, []byte(table+"\n\n"+line+"\n"), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: writing", o.out+":", err)
+	}
+	fmt.Println(line)
+	return 0
+}
+
+// localResult carries the single-node rows' figures to the table.
+type localResult struct {
+	putRate         float64
+	putLat          latencies
+	batchRate       float64
+	miss, hit, find latencies
+	bootRate        float64
+	bootTook        time.Duration
+	noop            latencies
+	errs            map[string]string
+	srcDB, srcErr   string
+}
+
+// runLocal runs the single-node and two-node rows on node A (then B).
+func runLocal(ctx context.Context, o options, root string, s *summary, logf func(string, ...any)) localResult {
+	r := localResult{errs: map[string]string{}}
+	fail := func(rows string, err error) {
+		for _, row := range strings.Split(rows, ",") {
+			if r.errs[row] == "" {
+				r.errs[row] = firstLine(err.Error())
+			}
+		}
+		logf("%s: %v", rows, err)
+	}
+	const later = "put,batch,get,find,bootstrap,noop"
+	cfgA, err := nodeConfig(filepath.Join(root, "node-a"), "bench-a", nil)
+	if err != nil {
+		fail(later, err)
+		r.srcErr = err.Error()
+		return r
+	}
+	logf("put/batch: node A")
+	a, err := openNode(ctx, cfgA)
+	if err != nil {
+		fail(later, err)
+		r.srcErr = firstLine(err.Error())
+		return r
+	}
+	if r.putRate, r.putLat, err = benchPut(ctx, a.Database(), o.puts); err != nil {
+		fail("put", err)
+	} else {
+		s.put = r.putRate
+	}
+	if r.batchRate, err = benchBatch(ctx, a.Database(), o.docs); err != nil {
+		fail("batch,get,find,bootstrap,noop", err)
+		_ = stopNode(a)
+		r.srcErr = "batch failed"
+		return r
+	}
+	s.batch = r.batchRate
+	if err := a.Database().EnsureIndex(ctx, docsCollection, "cat"); err != nil {
+		fail("find", err)
+	}
+	if err := stopNode(a); err != nil {
+		fail(later, err)
+		r.srcErr = "stop failed"
+		return r
+	}
+
+	// Reopen A: a cold cache, so the first read of each key misses.
+	logf("get/find: node A reopened")
+	a, err = openNode(ctx, cfgA)
+	if err != nil {
+		fail("get,find,bootstrap,noop", err)
+		r.srcErr = firstLine(err.Error())
+		return r
+	}
+	defer func() {
+		if a != nil {
+			_ = stopNode(a)
+		}
+	}()
+	if r.miss, r.hit, err = benchGets(ctx, a.Database(), o.docs, o.gets); err != nil {
+		fail("get", err)
+	}
+	if r.errs["find"] == "" {
+		if r.find, err = benchFind(ctx, a.Database(), o.docs, o.finds); err != nil {
+			fail("find", err)
+		}
+	}
+
+	logf("bootstrap: empty node B pulls from A")
+	cfgB, err := nodeConfig(filepath.Join(root, "node-b"), "bench-b", nil)
+	if err == nil {
+		var b *entgldb.Node
+		b, err = openNode(ctx, cfgB)
+		if err == nil {
+			func() {
+				defer stopNode(b)
+				drv, err := newRoundDriver(b, cfgB, peerAddr(cfgA))
+				if err != nil {
+					fail("bootstrap,noop", err)
+					return
+				}
+				defer drv.close()
+				want, err := countAll(ctx, a.Database(), putCollection, docsCollection)
+				if err != nil {
+					fail("bootstrap,noop", err)
+					return
+				}
+				if r.bootRate, r.bootTook, err = benchBootstrap(ctx, drv, b.Database(), want); err != nil {
+					fail("bootstrap,noop", err)
+					return
+				}
+				s.bootstrap = r.bootRate
+				logf("no-op rounds")
+				if r.noop, err = benchNoop(ctx, drv, o.noops); err != nil {
+					fail("noop", err)
+				}
+			}()
+		}
+	}
+	if err != nil {
+		fail("bootstrap,noop", err)
+	}
+	if err := stopNode(a); err != nil {
+		r.srcErr = firstLine(err.Error())
+	} else {
+		r.srcDB = cfgA.Persistence.DatabasePath
+	}
+	a = nil
+	return r
+}
+
+func (r localResult) rows(o options, s summary, rawPutTxt, rawBatchTxt string) []result {
+	var out []result
+	cell := func(row string, ok func() string) string {
+		if e := r.errs[row]; e != "" {
+			return na(e)
+		}
+		return ok()
+	}
+	out = append(out, result{"put", fmt.Sprintf("single acknowledged Put (app layer, SQLite), %d docs", o.puts),
+		cell("put", func() string {
+			return fmt.Sprintf("%.0f docs/s (p50 %s, p99 %s)", r.putRate, fmtDur(r.putLat.pct(50)), fmtDur(r.putLat.pct(99)))
+		}), rawPutTxt + "; ratio " + ratio(s.put, s.rawPut) + " (target ≥ 0.6)"})
+	out = append(out, result{"batch", fmt.Sprintf("Batch of 1,000 docs, %d docs", o.docs),
+		cell("batch", func() string { return fmt.Sprintf("%.0f docs/s", r.batchRate) }),
+		rawBatchTxt + "; ratio " + ratio(s.batch, s.rawBatch) + " (target ≥ 0.5)"})
+	out = append(out, result{"get-hit", fmt.Sprintf("Get served by the cache, %d keys", len(r.hit)),
+		cell("get", func() string { return fmt.Sprintf("p50 %s · p99 %s", fmtDur(r.hit.pct(50)), fmtDur(r.hit.pct(99))) }), "—"})
+	out = append(out, result{"get-miss", fmt.Sprintf("Get missing the cache (SQLite read), %d keys", len(r.miss)),
+		cell("get", func() string { return fmt.Sprintf("p50 %s · p99 %s", fmtDur(r.miss.pct(50)), fmtDur(r.miss.pct(99))) }), "—"})
+	out = append(out, result{"find", fmt.Sprintf("indexed equality query over %d docs (%d hits each), %d queries", o.docs, o.docs/1000, len(r.find)),
+		cell("find", func() string { return fmt.Sprintf("p50 %s · p99 %s", fmtDur(r.find.pct(50)), fmtDur(r.find.pct(99))) }), "—"})
+	out = append(out, result{"bootstrap", fmt.Sprintf("empty node pulls %d docs over loopback, secure + Brotli", o.docs+o.puts),
+		cell("bootstrap", func() string { return fmt.Sprintf("%.0f docs/s (%.2f s)", r.bootRate, r.bootTook.Seconds()) }),
+		fmt.Sprintf("batch row %.0f docs/s (ceiling); target ≥ 40,000 docs/s", s.batch)})
+	out = append(out, result{"noop-round", fmt.Sprintf("in-sync round between two nodes holding %d docs, %d rounds", o.docs+o.puts, len(r.noop)),
+		cell("noop", func() string {
+			return fmt.Sprintf("p50 %.2f ms · max %.2f ms", ms(r.noop.pct(50)), ms(r.noop.pct(100)))
+		}), "—"})
+	return out
+}
+
+func renderTable(rows []result) string {
+	var b strings.Builder
+	b.WriteString("| row | what | measured | beside |\n|---|---|---|---|\n")
+	for _, r := range rows {
+		b.WriteString(r.String())
+		b.WriteString("\n")
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+func ratio(x, base float64) string {
+	if x <= 0 || base <= 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2f", x/base)
+}
+
+func orNA(v float64, format string) string {
+	if v <= 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf(format, v)
+}
+
+func mb(b int64) float64 { return float64(b) / (1 << 20) }
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	s = strings.ReplaceAll(s, "|", "/") // keep the markdown table intact
+	if len(s) > 160 {
+		s = s[:160] + "…"
+	}
+	return s
+}

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/entgldb/entgldb-go/test/soak/nodeproc"
+)
+
+// rssIdle starts a real node process on an empty database and reads its
+// resident memory after it has settled.
+func rssIdle(ctx context.Context, bin, root string) (int64, error) {
+	p, err := nodeproc.New(bin, nodeproc.Spec{Dir: filepath.Join(root, "rss-idle"), NodeID: "rss-idle",
+		AuthToken: "bench-cluster", Secure: true, SyncIntervalMs: 2000, LogLevel: "Warning"})
+	if err != nil {
+		return 0, err
+	}
+	defer p.Kill()
+	if err := p.Start(ctx, 30*time.Second); err != nil {
+		return 0, err
+	}
+	time.Sleep(3 * time.Second) // a measurement window, not a synchronisation: let start-up garbage be collected
+	rss, err := p.RSSBytes()
+	if err != nil {
+		return 0, err
+	}
+	if _, err := p.Stop(20 * time.Second); err != nil {
+		return 0, err
+	}
+	return rss, nil
+}
+
+// rssAfterBootstrap serves a copy of srcDB from one process and bootstraps
+// an empty second process from it over loopback (secure + Brotli), then
+// reads the second process's resident memory.
+func rssAfterBootstrap(ctx context.Context, bin, root, srcDB string, want int) (int64, time.Duration, error) {
+	src, err := nodeproc.New(bin, nodeproc.Spec{Dir: filepath.Join(root, "rss-src"), NodeID: "",
+		AuthToken: "bench-cluster", Secure: true, SyncIntervalMs: 2000, LogLevel: "Warning"})
+	if err != nil {
+		return 0, 0, err
+	}
+	defer src.Kill()
+	if err := os.MkdirAll(filepath.Dir(src.DBPath), 0o755); err != nil {
+		return 0, 0, err
+	}
+	if err := copyFile(srcDB, src.DBPath); err != nil {
+		return 0, 0, err
+	}
+	if err := src.Start(ctx, 60*time.Second); err != nil {
+		return 0, 0, err
+	}
+	dst, err := nodeproc.New(bin, nodeproc.Spec{Dir: filepath.Join(root, "rss-dst"), NodeID: "rss-dst",
+		AuthToken: "bench-cluster", Secure: true, SyncIntervalMs: 500, LogLevel: "Warning"})
+	if err != nil {
+		return 0, 0, err
+	}
+	defer dst.Kill()
+	dst.SetPeers([]string{src.PeerAddr()})
+	start := time.Now()
+	if err := dst.Start(ctx, 30*time.Second); err != nil {
+		return 0, 0, err
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		got, err := httpCount(ctx, dst, putCollection)
+		if err == nil {
+			var g2 int
+			g2, err = httpCount(ctx, dst, docsCollection)
+			got += g2
+		}
+		if err == nil && got >= want {
+			break
+		}
+		if time.Now().After(deadline) {
+			return 0, 0, fmt.Errorf("process bootstrap: %d of %d documents after 3 min (last error %v)", got, want, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	took := time.Since(start)
+	rss, err := dst.RSSBytes()
+	if err != nil {
+		return 0, 0, err
+	}
+	if _, err := dst.Stop(20 * time.Second); err != nil {
+		return 0, 0, err
+	}
+	if _, err := src.Stop(20 * time.Second); err != nil {
+		return 0, 0, err
+	}
+	return rss, took, nil
+}
+
+func httpCount(ctx context.Context, p *nodeproc.Proc, collection string) (int, error) {
+	status, body, err := p.Do(ctx, http.MethodGet, "/v1/collections/"+collection+"/count", nil)
+	if err != nil {
+		return 0, err
+	}
+	if status == http.StatusNotFound {
+		return 0, nil
+	}
+	if status != http.StatusOK {
+		return 0, fmt.Errorf("count %s: HTTP %d %s", collection, status, body)
+	}
+	var r struct {
+		Count int `json:"count"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil {
+		return 0, fmt.Errorf("count %s: %w", collection, err)
+	}
+	return r.Count, nil
+}
+
+func copyFile(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(to)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}

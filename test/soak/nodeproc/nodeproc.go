@@ -1,0 +1,390 @@
+// Package nodeproc runs `entgldb serve` processes on loopback for the soak
+// and the benchmark: it writes an appsettings.json per node, starts the
+// binary, waits for /readyz, talks to the HTTP API and stops or kills the
+// process by its PID. Every address it uses is 127.0.0.1.
+package nodeproc
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// ModuleRoot is the directory of the entgldb-go go.mod.
+func ModuleRoot(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		return "", errors.New("not inside the entgldb-go module")
+	}
+	return filepath.Dir(mod), nil
+}
+
+// Build compiles ./cmd/entgldb into out.
+func Build(ctx context.Context, out string) error {
+	root, err := ModuleRoot(ctx)
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/entgldb")
+	cmd.Dir = root
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("go build ./cmd/entgldb: %w\n%s", err, stderr.String())
+	}
+	return nil
+}
+
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Spec describes one node.
+type Spec struct {
+	Dir       string // the node's own directory (config, data, backups, log)
+	NodeID    string
+	AuthToken string
+	Secure    bool
+	// SyncIntervalMs is Sync.IntervalMs (0: 500).
+	SyncIntervalMs int
+	// LogLevel is Logging.Level (empty: Information).
+	LogLevel string
+}
+
+// Proc is one node process (running or not). It is not safe for concurrent
+// Start/Stop/Kill; HTTP calls may run concurrently.
+type Proc struct {
+	Bin      string
+	Spec     Spec
+	Config   string // path of appsettings.json
+	HTTPAddr string // 127.0.0.1:port
+	TCPPort  int
+	UDPPort  int
+	DBPath   string
+	LogPath  string
+
+	peers  []string
+	cmd    *exec.Cmd
+	done   chan error // receives the Wait result once; re-sent for later readers
+	logf   *os.File
+	client *http.Client
+}
+
+// New allocates loopback ports for a node; SetPeers then WriteConfig (or
+// Start, which writes it) finish the set-up.
+func New(bin string, spec Spec) (*Proc, error) {
+	if err := os.MkdirAll(spec.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("node dir: %w", err)
+	}
+	ports := make([]int, 3)
+	for i := range ports {
+		p, err := FreePort()
+		if err != nil {
+			return nil, err
+		}
+		ports[i] = p
+	}
+	return &Proc{
+		Bin: bin, Spec: spec,
+		Config:   filepath.Join(spec.Dir, "appsettings.json"),
+		HTTPAddr: fmt.Sprintf("127.0.0.1:%d", ports[0]),
+		TCPPort:  ports[1], UDPPort: ports[2],
+		DBPath:  filepath.Join(spec.Dir, "data", "entgldb.db"),
+		LogPath: filepath.Join(spec.Dir, "node.log"),
+		client:  &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}},
+	}, nil
+}
+
+// PeerAddr is the node's sync address.
+func (p *Proc) PeerAddr() string { return fmt.Sprintf("127.0.0.1:%d", p.TCPPort) }
+
+// SetPeers sets Network.StaticPeers (written by the next Start).
+func (p *Proc) SetPeers(peers []string) { p.peers = append([]string{}, peers...) }
+
+// WriteConfig writes appsettings.json: loopback only, discovery off.
+func (p *Proc) WriteConfig() error {
+	interval := p.Spec.SyncIntervalMs
+	if interval <= 0 {
+		interval = 500
+	}
+	level := p.Spec.LogLevel
+	if level == "" {
+		level = "Information"
+	}
+	peers := p.peers
+	if peers == nil {
+		peers = []string{}
+	}
+	cfg := map[string]any{"EntglDb": map[string]any{
+		"NodeId":    p.Spec.NodeID,
+		"AuthToken": p.Spec.AuthToken,
+		"Network": map[string]any{
+			"TcpPort": p.TCPPort, "UdpPort": p.UDPPort, "BindAddress": "127.0.0.1",
+			"EnableDiscovery": false, "StaticPeers": peers, "Secure": p.Spec.Secure,
+			"RetryAttempts": 1, "RetryDelayMs": 100, "ConnectionTimeoutMs": 2000,
+		},
+		"Persistence": map[string]any{
+			"DatabasePath":     p.DBPath,
+			"BackupPath":       filepath.Join(p.Spec.Dir, "backups"),
+			"EnableAutoBackup": false,
+		},
+		"Sync":    map[string]any{"IntervalMs": interval},
+		"Http":    map[string]any{"Enabled": true, "Address": p.HTTPAddr},
+		"Logging": map[string]any{"Level": level, "Format": "json"},
+	}}
+	data, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if err := os.WriteFile(p.Config, data, 0o644); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	return nil
+}
+
+// Running reports whether the process was started and has not exited.
+func (p *Proc) Running() bool {
+	if p.cmd == nil {
+		return false
+	}
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return false
+	default:
+		return true
+	}
+}
+
+// PID of the running process (0 when none).
+func (p *Proc) PID() int {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
+// Start launches `entgldb serve --config` and waits up to readyWithin for
+// GET /readyz to answer 200.
+func (p *Proc) Start(ctx context.Context, readyWithin time.Duration) error {
+	if p.Running() {
+		return fmt.Errorf("node %s already running", p.Spec.NodeID)
+	}
+	if err := p.WriteConfig(); err != nil {
+		return err
+	}
+	logf, err := os.OpenFile(p.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("node log: %w", err)
+	}
+	cmd := exec.Command(p.Bin, "serve", "--config", p.Config)
+	cmd.Dir = p.Spec.Dir
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("start node %s: %w", p.Spec.NodeID, err)
+	}
+	p.cmd, p.logf = cmd, logf
+	p.done = make(chan error, 1)
+	// The reaper: owned by this Proc, ends when the process exits (every
+	// process is eventually stopped or killed by its owner).
+	go func(cmd *exec.Cmd, done chan error, logf *os.File) {
+		err := cmd.Wait()
+		logf.Close()
+		done <- err
+	}(cmd, p.done, logf)
+	return p.WaitReady(ctx, readyWithin)
+}
+
+// WaitReady polls /readyz until 200, the process exits, or the deadline.
+func (p *Proc) WaitReady(ctx context.Context, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		if !p.Running() {
+			return fmt.Errorf("node %s exited before ready: %v\n%s", p.Spec.NodeID, p.exitErr(), p.LogTail(20))
+		}
+		status, _, err := p.Do(ctx, http.MethodGet, "/readyz", nil)
+		if err == nil && status == http.StatusOK {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("node %s not ready within %s\n%s", p.Spec.NodeID, within, p.LogTail(20))
+}
+
+func (p *Proc) exitErr() error {
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return err
+	default:
+		return nil
+	}
+}
+
+// Kill sends SIGKILL to the process (by PID) and reaps it. Idempotent.
+func (p *Proc) Kill() {
+	if !p.Running() {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	err := <-p.done
+	p.done <- err
+}
+
+// Stop sends SIGTERM and waits up to within for a graceful exit; past it the
+// process is killed and an error returned. It returns the exit code.
+func (p *Proc) Stop(within time.Duration) (int, error) {
+	if !p.Running() {
+		return exitCode(p.exitErr()), nil
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return -1, fmt.Errorf("SIGTERM %s: %w", p.Spec.NodeID, err)
+	}
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return exitCode(err), nil
+	case <-time.After(within):
+		p.Kill()
+		return -1, fmt.Errorf("node %s did not stop within %s", p.Spec.NodeID, within)
+	}
+}
+
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	return -1
+}
+
+// LogTail returns the last n lines of the node's log.
+func (p *Proc) LogTail(n int) string {
+	data, err := os.ReadFile(p.LogPath)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Do sends a request to the node's HTTP API and returns status and body.
+func (p *Proc) Do(ctx context.Context, method, path string, body []byte) (int, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+p.HTTPAddr+path, rd)
+	if err != nil {
+		return 0, nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, nil, err
+	}
+	return resp.StatusCode, data, nil
+}
+
+// CloseIdle drops the client's idle keep-alive connections (so they do not
+// count as the node's open descriptors).
+func (p *Proc) CloseIdle() { p.client.CloseIdleConnections() }
+
+// Metrics reads /metrics and returns the unlabelled samples by name.
+func (p *Proc) Metrics(ctx context.Context) (map[string]float64, error) {
+	status, body, err := p.Do(ctx, http.MethodGet, "/metrics", nil)
+	if err != nil {
+		return nil, err
+	}
+	if status != http.StatusOK {
+		return nil, fmt.Errorf("/metrics: HTTP %d", status)
+	}
+	return ParseMetrics(body), nil
+}
+
+// ParseMetrics parses Prometheus text format, keeping unlabelled samples.
+func ParseMetrics(body []byte) map[string]float64 {
+	out := map[string]float64{}
+	sc := bufio.NewScanner(bytes.NewReader(body))
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' || strings.ContainsRune(line, '{') {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		if v, err := strconv.ParseFloat(f[1], 64); err == nil {
+			out[f[0]] = v
+		}
+	}
+	return out
+}
+
+// RSSBytes reads VmRSS of the process from /proc (Linux).
+func (p *Proc) RSSBytes() (int64, error) {
+	pid := p.PID()
+	if pid == 0 || !p.Running() {
+		return 0, errors.New("process not running")
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				kb, err := strconv.ParseInt(f[1], 10, 64)
+				if err != nil {
+					return 0, err
+				}
+				return kb * 1024, nil
+			}
+		}
+	}
+	return 0, errors.New("VmRSS not found")
+}
