@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"go.uber.org/zap"
 
@@ -28,6 +29,7 @@ type Subscription struct {
 	out    chan domain.Change
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the goroutine has returned
+	closed atomic.Bool   // Close was called: ending is not an error
 
 	// Guarded by db.feed.mu.
 	live       chan domain.Change // filled by publish, never blocks it
@@ -50,6 +52,7 @@ func (s *Subscription) Err() error {
 
 // Close ends the subscription and waits for its goroutine.
 func (s *Subscription) Close() {
+	s.closed.Store(true)
 	s.cancel()
 	<-s.done
 }
@@ -89,11 +92,8 @@ func (s *Subscription) run(ctx context.Context, since int64) {
 	f := &s.db.feed
 	f.mu.Lock()
 	delete(f.subs, s)
-	if s.err == nil && ctx.Err() == nil {
-		s.err = err
-	}
-	if s.err == nil && err != nil && ctx.Err() != nil && context.Cause(ctx) != context.Canceled {
-		s.err = err
+	if s.err == nil && !s.closed.Load() {
+		s.err = err // publish's QUEUE_FULL, if set, says more
 	}
 	f.mu.Unlock()
 	if err != nil && ctx.Err() == nil {
