@@ -3,7 +3,6 @@ package tcp
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"net"
 	"testing"
@@ -447,7 +446,6 @@ func (c *countingExec) Run(ctx context.Context, _ string, fn func(context.Contex
 }
 func (c *countingExec) BreakerOpen(string) bool { return false }
 
-var _ = errors.New
 
 func TestRequestFailuresFeedTheBreaker(t *testing.T) {
 	h := &fakeHandler{fail: domain.Errorf(domain.CodePersistence, "store", "disk gone")}
