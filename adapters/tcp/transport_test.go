@@ -446,7 +446,6 @@ func (c *countingExec) Run(ctx context.Context, _ string, fn func(context.Contex
 }
 func (c *countingExec) BreakerOpen(string) bool { return false }
 
-
 func TestRequestFailuresFeedTheBreaker(t *testing.T) {
 	h := &fakeHandler{fail: domain.Errorf(domain.CodePersistence, "store", "disk gone")}
 	srv := startServer(t, h, nil)
