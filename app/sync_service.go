@@ -195,7 +195,9 @@ func (s *SyncService) GetVectorClock(ctx context.Context, _ ports.PeerInfo) (dom
 // and including endHash, or snapshot_required when that history was pruned.
 func (s *SyncService) GetChainRange(ctx context.Context, _ ports.PeerInfo, startHash, endHash string) ([]domain.Entry, bool, error) {
 	entries, err := s.store.ChainRange(ctx, startHash, endHash)
-	if errors.Is(err, ports.ErrHistoryPruned) {
+	if errors.Is(err, ports.ErrHistoryPruned) || domain.CodeOf(err) == domain.CodeNotFound {
+		// An unknown end is history we do not hold either (pruned, or we
+		// bootstrapped past it): only a snapshot can help the peer.
 		return nil, true, nil
 	}
 	if err != nil {

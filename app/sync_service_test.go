@@ -1,0 +1,243 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/entgldb/entgldb-go/domain"
+	"github.com/entgldb/entgldb-go/ports"
+)
+
+// chainOf seals entries of one author in order, as its store would.
+func chainOf(author string, wall int64, n int, prev string) []domain.Entry {
+	out := make([]domain.Entry, n)
+	for i := range out {
+		e := domain.Entry{Collection: "c", Key: fmt.Sprintf("%s-%d", author, i), Op: domain.OpPut,
+			Data: []byte(`{"i":` + fmt.Sprint(i) + `}`), Stamp: domain.Timestamp{Wall: wall, Logical: int32(i), Node: author}}
+		e.Seal(prev)
+		prev = e.Hash
+		out[i] = e
+	}
+	return out
+}
+
+func TestSyncServicePullChangesPaging(t *testing.T) {
+	ctx := context.Background()
+	net := newSyncNet()
+	n := net.addNode(t, "srv", syncNodeOpts{batch: 150})
+	now := time.Now().UnixMilli()
+	// 120 entries of x, then a group of 3 authors sharing (now+1, 0).
+	_, err := n.db.ApplyRemote(ctx, chainOf("x", now, 120, ""))
+	require.NoError(t, err)
+	for _, a := range []string{"p", "q", "r"} {
+		e := chainOf(a, now+1, 1, "")
+		e[0].Collection = "other"
+		_, err := n.db.ApplyRemote(ctx, e)
+		require.NoError(t, err)
+	}
+
+	t.Run("a client that never asked for a clock gets at most 99", func(t *testing.T) {
+		es, err := n.svc.PullChanges(ctx, ports.PeerInfo{NodeID: "old"}, ports.PullRequest{})
+		require.NoError(t, err)
+		assert.Len(t, es, 99)
+		es, err = n.svc.PullChanges(ctx, ports.PeerInfo{NodeID: "new", AskedClock: true}, ports.PullRequest{})
+		require.NoError(t, err)
+		assert.Len(t, es, 123)
+	})
+	t.Run("since_node is ignored and the group after since is whole", func(t *testing.T) {
+		for _, node := range []string{"", "x", "zzz"} {
+			es, err := n.svc.PullChanges(ctx, ports.PeerInfo{AskedClock: true},
+				ports.PullRequest{Since: domain.Timestamp{Wall: now, Logical: 119, Node: node}})
+			require.NoError(t, err)
+			require.Len(t, es, 3, "since node %q", node)
+			for _, e := range es {
+				assert.Equal(t, now+1, e.Stamp.Wall)
+			}
+		}
+		es, err := n.svc.PullChanges(ctx, ports.PeerInfo{AskedClock: true},
+			ports.PullRequest{Since: domain.Timestamp{Wall: now + 1, Logical: 0, Node: "p"}})
+		require.NoError(t, err)
+		assert.Empty(t, es, "the group of since is never served again, whatever its node")
+	})
+	t.Run("collections filter", func(t *testing.T) {
+		es, err := n.svc.PullChanges(ctx, ports.PeerInfo{AskedClock: true}, ports.PullRequest{Collections: []string{"other"}})
+		require.NoError(t, err)
+		assert.Len(t, es, 3)
+	})
+	t.Run("GetClock is the newest stamp", func(t *testing.T) {
+		ts, err := n.svc.GetClock(ctx, ports.PeerInfo{})
+		require.NoError(t, err)
+		assert.Equal(t, domain.Timestamp{Wall: now + 1, Logical: 0, Node: "r"}, ts)
+	})
+}
+
+func TestSyncServicePushChangesChecksEachEntry(t *testing.T) {
+	ctx := context.Background()
+	net := newSyncNet()
+	n := net.addNode(t, "srv", syncNodeOpts{})
+	now := time.Now().UnixMilli()
+	good := chainOf("g", now, 3, "")
+	badHash := chainOf("h", now, 1, "")
+	badHash[0].Data = []byte(`{"tampered":true}`) // data is not hashed: still valid
+	badHash[0].Key = "tampered"                   // the key is: hash mismatch
+	future := chainOf("f", now+10*testMaxDrift, 1, "")
+	gap := chainOf("k", now, 3, "")[2:] // lacks its first two entries
+	unchained := domain.Entry{Collection: "c", Key: "v4", Op: domain.OpPut, Data: []byte(`[1,2]`),
+		Stamp: domain.Timestamp{Wall: now, Node: "ts-node"}}
+
+	var batch []domain.Entry
+	batch = append(batch, good...)
+	batch = append(batch, badHash...)
+	batch = append(batch, future...)
+	batch = append(batch, gap...)
+	batch = append(batch, unchained)
+	snapReq, err := n.svc.PushChanges(ctx, ports.PeerInfo{NodeID: "peer"}, batch)
+	require.NoError(t, err, "bad entries never fail the session")
+	assert.True(t, snapReq, "a gap is signalled")
+	assert.Equal(t, int64(2), n.svc.Rejected())
+
+	for _, e := range good {
+		assert.Equal(t, `{"i":`+fmt.Sprint(e.Stamp.Logical)+`}`, n.body(t, "c", e.Key))
+	}
+	assert.Equal(t, `[1,2]`, n.body(t, "c", "v4"), "an unchained v4 entry is stored as sent")
+	assert.Equal(t, "", n.body(t, "c", "tampered"))
+	assert.Equal(t, "", n.body(t, "c", future[0].Key))
+	assert.Equal(t, "", n.body(t, "c", gap[0].Key), "an entry past a gap is not applied")
+	vc := n.vc(t)
+	assert.NotContains(t, vc, "k")
+	assert.NotContains(t, vc, "f")
+
+	codes := map[string]bool{}
+	for _, e := range n.status.RecentErrors() {
+		assert.Equal(t, "peer", e.Peer)
+		codes[e.Code] = true
+	}
+	assert.True(t, codes[string(domain.CodeSync)] && codes[string(domain.CodeClockDrift)], "%v", codes)
+
+	// Re-delivery is idempotent.
+	snapReq, err = n.svc.PushChanges(ctx, ports.PeerInfo{NodeID: "peer"}, good)
+	require.NoError(t, err)
+	assert.False(t, snapReq)
+}
+
+func TestSyncServiceChainRangeAndSnapshot(t *testing.T) {
+	ctx := context.Background()
+	net := newSyncNet()
+	n := net.addNode(t, "srv", syncNodeOpts{})
+	big := strings.Repeat("x", 20_000)
+	for i := range 12 {
+		n.put(t, "c", fmt.Sprintf("k%d", i), fmt.Sprintf(`{"i":%d,"pad":%q}`, i, big))
+	}
+	n.del(t, "c", "k0")
+	heads, err := n.store.Heads(ctx)
+	require.NoError(t, err)
+
+	es, snapReq, err := n.svc.GetChainRange(ctx, ports.PeerInfo{}, "", heads["srv"])
+	require.NoError(t, err)
+	assert.False(t, snapReq)
+	assert.Len(t, es, 13)
+	assert.Equal(t, -1, domain.VerifyChain("", es))
+
+	var chunks [][]byte
+	err = n.svc.GetSnapshot(ctx, ports.PeerInfo{}, func(chunk []byte, last bool) error {
+		chunks = append(chunks, append([]byte(nil), chunk...))
+		assert.Equal(t, len(chunks) > 1 && last, last)
+		return nil
+	})
+	require.NoError(t, err)
+	require.Greater(t, len(chunks), 2, "240 KB of documents need several chunks")
+	var all []byte
+	for _, c := range chunks {
+		assert.LessOrEqual(t, len(c), SnapshotChunkBytes)
+		all = append(all, c...)
+	}
+	sn, err := decodeSnapshot(all)
+	require.NoError(t, err)
+	want, err := n.store.Snapshot(ctx)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, want.Documents, sn.Documents)
+	assert.Equal(t, want.Heads, sn.Heads)
+	assert.Equal(t, domain.VectorClock(want.VectorClock), domain.VectorClock(sn.VectorClock))
+
+	_, err = n.store.Prune(ctx, time.Now().UnixMilli()+1)
+	require.NoError(t, err)
+	_, snapReq, err = n.svc.GetChainRange(ctx, ports.PeerInfo{}, "", heads["srv"])
+	require.NoError(t, err)
+	assert.True(t, snapReq, "pruned history → snapshot_required")
+}
+
+func TestLinkEntries(t *testing.T) {
+	a := chainOf("a", 100, 5, "")
+	b := chainOf("b", 100, 2, "")
+	unchained := domain.Entry{Collection: "c", Key: "u", Stamp: domain.Timestamp{Wall: 100, Node: "u"}}
+	keys := func(es []domain.Entry) []string {
+		var out []string
+		for _, e := range es {
+			out = append(out, e.Key)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name     string
+		in       []domain.Entry
+		vc       domain.VectorClock
+		heads    map[string]string
+		linked   []string
+		gapsOf   []string
+		gapCount int
+	}{
+		{name: "from genesis, shuffled", in: []domain.Entry{a[3], a[0], a[4], a[1], a[2]},
+			linked: keys(a)},
+		{name: "held entries dropped", in: a, vc: domain.VectorClock{"a": a[2].Stamp},
+			heads: map[string]string{"a": a[2].Hash}, linked: keys(a[3:])},
+		{name: "hole", in: []domain.Entry{a[0], a[1], a[3], a[4]}, linked: keys(a[:2]), gapsOf: []string{"a"}, gapCount: 2},
+		{name: "duplicates in one batch", in: []domain.Entry{a[0], a[0], a[1]}, linked: keys(a[:2])},
+		{name: "two authors and an unchained entry", in: []domain.Entry{b[1], a[0], unchained, b[0]},
+			linked: []string{"a-0", "b-0", "b-1", "u"}},
+		{name: "unknown head but entries held: trusted", in: a[3:], vc: domain.VectorClock{"a": a[2].Stamp},
+			linked: keys(a[3:])},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			vc := tc.vc
+			if vc == nil {
+				vc = domain.VectorClock{}
+			}
+			heads := tc.heads
+			if heads == nil {
+				heads = map[string]string{}
+			}
+			linked, gaps := linkEntries(tc.in, vc, heads)
+			assert.Equal(t, tc.linked, keys(linked))
+			if len(tc.gapsOf) == 0 {
+				assert.Empty(t, gaps)
+			} else {
+				assert.Equal(t, tc.gapsOf, sortedKeys(gaps))
+			}
+			n := 0
+			for _, g := range gaps {
+				n += len(g)
+			}
+			assert.Equal(t, tc.gapCount, n)
+		})
+	}
+}
+
+func TestChunkByBytes(t *testing.T) {
+	es := chainOf("a", 1, 10, "")
+	sz := es[1].Size() // the first entry, with no previous hash, is smaller
+	chunks := chunkByBytes(es, 3*sz)
+	require.Len(t, chunks, 4)
+	total := 0
+	for _, c := range chunks {
+		assert.LessOrEqual(t, entriesSize(c), int64(3*sz))
+		total += len(c)
+	}
+	assert.Equal(t, 10, total)
+	assert.Len(t, chunkByBytes(es[:1], 1), 1, "an entry larger than the cap still goes alone")
+}
