@@ -94,7 +94,8 @@ func (q *OfflineQueue) Flush(ctx context.Context, exec func(ctx context.Context,
 			acked = append(acked, op.ID)
 		}
 		if len(acked) > 0 {
-			if err := q.store.Ack(ctx, acked...); err != nil {
+			// Record what was pushed even when ctx just ended: it is done.
+			if err := q.store.Ack(context.WithoutCancel(ctx), acked...); err != nil {
 				// Not removed: they will be pushed again, which peers treat
 				// as re-delivery (a no-op).
 				return successful, failed, domain.Wrap(domain.CodePersistence, name, err)
