@@ -1,0 +1,458 @@
+// Package udp finds peers on the LAN with the EntglDb discovery beacon
+// (PROTOCOL.md §6): every node broadcasts a small JSON datagram to the
+// shared UDP port and remembers the nodes of its cluster it hears from.
+package udp
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+
+	"github.com/entgldb/entgldb-go/adapters/protocol"
+	"github.com/entgldb/entgldb-go/domain"
+	"github.com/entgldb/entgldb-go/ports"
+)
+
+const (
+	// DefaultInterval is how often a node announces itself.
+	DefaultInterval = 5 * time.Second
+	// DefaultExpiry forgets a peer not heard from for three intervals.
+	DefaultExpiry = 15 * time.Second
+	// maxDatagram bounds a received beacon; longer ones arrive truncated
+	// and are dropped as invalid JSON.
+	maxDatagram = 8 << 10
+)
+
+// Options configure a Discovery.
+type Options struct {
+	NodeID    string
+	AuthToken string // hashed into the beacon's cluster_hash; never sent
+	// TCPPort is announced to peers; 0 until known (see SetTCPPort): no
+	// beacon is sent while it is 0.
+	TCPPort int
+	UDPPort int
+	// BindAddress is the local address of the UDP socket ("" = 0.0.0.0).
+	BindAddress string
+	// BroadcastAddress is where beacons go; empty = the directed broadcast
+	// of every up, non-loopback IPv4 interface, then 255.255.255.255.
+	BroadcastAddress string
+	Interval         time.Duration // 0 = DefaultInterval
+	Expiry           time.Duration // 0 = DefaultExpiry
+	// StaticPeers are host:port sync addresses that are always reported
+	// and never expire.
+	StaticPeers []string
+	// Interests are the collections this node asks for (empty: all).
+	Interests []string
+	// Disabled keeps the socket closed: Peers reports static peers only.
+	Disabled bool
+}
+
+// Stats counts datagrams; the drop counters say why beacons were ignored.
+type Stats struct {
+	Sent, SendErrors, Received          uint64
+	DroppedInvalid, DroppedOtherCluster uint64
+	IgnoredSelf                         uint64
+}
+
+type peerState struct {
+	addr      string
+	interests []string
+	lastSeen  time.Time
+}
+
+// Discovery broadcasts this node's beacon and tracks the peers it hears.
+// It implements ports.Discovery.
+type Discovery struct {
+	opts        Options
+	clusterHash string
+	logger      *zap.Logger
+	static      []domain.Peer
+	tcpPort     atomic.Int64
+
+	mu        sync.Mutex
+	peers     map[string]*peerState // by node id
+	interests []string
+	conn      *net.UDPConn
+	stop      context.CancelFunc
+	wg        sync.WaitGroup
+
+	announce chan struct{} // a new peer appeared: beacon now
+
+	sent, sendErrors, received     atomic.Uint64
+	droppedInvalid, droppedCluster atomic.Uint64
+	ignoredSelf                    atomic.Uint64
+}
+
+var _ ports.Discovery = (*Discovery)(nil)
+
+// NewDiscovery validates opts (every problem in one CONFIG_ERROR) and
+// returns a stopped Discovery.
+func NewDiscovery(opts Options, logger *zap.Logger) (*Discovery, error) {
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	if opts.Interval <= 0 {
+		opts.Interval = DefaultInterval
+	}
+	if opts.Expiry <= 0 {
+		opts.Expiry = DefaultExpiry
+	}
+	var problems []error
+	if opts.NodeID == "" {
+		problems = append(problems, errors.New("node id is empty"))
+	}
+	if opts.TCPPort < 0 || opts.TCPPort > 65535 {
+		problems = append(problems, errors.New("tcp port "+strconv.Itoa(opts.TCPPort)+" out of range"))
+	}
+	if !opts.Disabled && (opts.UDPPort < 1 || opts.UDPPort > 65535) {
+		problems = append(problems, errors.New("udp port "+strconv.Itoa(opts.UDPPort)+" out of range 1..65535"))
+	}
+	if opts.BindAddress != "" {
+		if _, err := netip.ParseAddr(opts.BindAddress); err != nil {
+			problems = append(problems, errors.New("bind address: "+err.Error()))
+		}
+	}
+	if opts.BroadcastAddress != "" {
+		if _, err := netip.ParseAddr(opts.BroadcastAddress); err != nil {
+			problems = append(problems, errors.New("broadcast address: "+err.Error()))
+		}
+	}
+	var static []domain.Peer
+	for _, sp := range opts.StaticPeers {
+		host, port, err := net.SplitHostPort(sp)
+		if err == nil && host == "" {
+			err = errors.New("missing host")
+		}
+		if err == nil {
+			if p, perr := strconv.Atoi(port); perr != nil || p < 1 || p > 65535 {
+				err = errors.New("bad port")
+			}
+		}
+		if err != nil {
+			problems = append(problems, errors.New("static peer "+strconv.Quote(sp)+": "+err.Error()))
+			continue
+		}
+		static = append(static, domain.Peer{Address: sp, Source: domain.PeerStatic})
+	}
+	if len(problems) > 0 {
+		return nil, domain.Errorf(domain.CodeConfig, "udp.NewDiscovery", "%w", errors.Join(problems...))
+	}
+	d := &Discovery{
+		opts:        opts,
+		clusterHash: protocol.ClusterHash(opts.AuthToken),
+		logger:      logger,
+		static:      static,
+		peers:       make(map[string]*peerState),
+		interests:   slices.Clone(opts.Interests),
+		announce:    make(chan struct{}, 1),
+	}
+	d.tcpPort.Store(int64(opts.TCPPort))
+	return d, nil
+}
+
+// SetTCPPort sets the announced sync port, for a listener bound to port 0.
+func (d *Discovery) SetTCPPort(port int) { d.tcpPort.Store(int64(port)) }
+
+// SetInterests changes the collections announced from the next beacon on.
+func (d *Discovery) SetInterests(collections []string) {
+	d.mu.Lock()
+	d.interests = slices.Clone(collections)
+	d.mu.Unlock()
+}
+
+// reusePort lets several nodes on one host bind the same UDP port (tests
+// run many nodes against 127.255.255.255); broadcasts reach every socket.
+func reusePort(_, _ string, c syscall.RawConn) error {
+	var serr error
+	err := c.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+		if serr == nil {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return serr
+}
+
+// Start binds the UDP socket and starts announcing and listening. ctx
+// bounds only the bind: the goroutines run until Stop.
+func (d *Discovery) Start(ctx context.Context) error {
+	const op = "udp.Discovery.Start"
+	if d.opts.Disabled {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.conn != nil {
+		return domain.Errorf(domain.CodeInternal, op, "discovery already started")
+	}
+	bind := d.opts.BindAddress
+	if bind == "" {
+		bind = "0.0.0.0"
+	}
+	lc := net.ListenConfig{Control: reusePort}
+	pc, err := lc.ListenPacket(ctx, "udp4", net.JoinHostPort(bind, strconv.Itoa(d.opts.UDPPort)))
+	if err != nil {
+		return domain.Errorf(domain.CodeNetwork, op, "binding discovery port %d: %w", d.opts.UDPPort, err)
+	}
+	d.conn = pc.(*net.UDPConn)
+	runCtx, cancel := context.WithCancel(context.Background())
+	d.stop = cancel
+	d.wg.Add(2)
+	go d.receiveLoop(d.conn)
+	go d.announceLoop(runCtx, d.conn)
+	d.logger.Info("discovery started", zap.String("bind", d.conn.LocalAddr().String()),
+		zap.String("cluster_hash", d.clusterHash))
+	return nil
+}
+
+// Stop closes the socket and waits for the goroutines. Known peers are
+// forgotten. Stopping a stopped Discovery is a no-op.
+func (d *Discovery) Stop() error {
+	d.mu.Lock()
+	conn, cancel := d.conn, d.stop
+	d.conn, d.stop = nil, nil
+	d.mu.Unlock()
+	if conn == nil {
+		return nil
+	}
+	cancel()
+	err := conn.Close() // unblocks the receive loop
+	d.wg.Wait()
+	d.mu.Lock()
+	clear(d.peers)
+	d.mu.Unlock()
+	if err != nil {
+		return domain.Errorf(domain.CodeNetwork, "udp.Discovery.Stop", "closing discovery socket: %w", err)
+	}
+	return nil
+}
+
+// Running reports whether the socket is open.
+func (d *Discovery) Running() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.conn != nil
+}
+
+// LocalAddr is the bound UDP address (nil when stopped).
+func (d *Discovery) LocalAddr() net.Addr {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.conn == nil {
+		return nil
+	}
+	return d.conn.LocalAddr()
+}
+
+// Stats returns the datagram counters.
+func (d *Discovery) Stats() Stats {
+	return Stats{
+		Sent: d.sent.Load(), SendErrors: d.sendErrors.Load(), Received: d.received.Load(),
+		DroppedInvalid: d.droppedInvalid.Load(), DroppedOtherCluster: d.droppedCluster.Load(),
+		IgnoredSelf: d.ignoredSelf.Load(),
+	}
+}
+
+// Peers returns the live discovered peers, sorted by node id, then the
+// static peers whose address no discovered peer already has.
+func (d *Discovery) Peers() []domain.Peer {
+	now := time.Now()
+	d.mu.Lock()
+	out := make([]domain.Peer, 0, len(d.peers)+len(d.static))
+	addrs := make(map[string]bool, len(d.peers))
+	for id, p := range d.peers {
+		if now.Sub(p.lastSeen) > d.opts.Expiry {
+			continue
+		}
+		addrs[p.addr] = true
+		out = append(out, domain.Peer{
+			NodeID: id, Address: p.addr, Source: domain.PeerDiscovered,
+			Interests: slices.Clone(p.interests), LastSeen: p.lastSeen.UnixMilli(),
+		})
+	}
+	d.mu.Unlock()
+	slices.SortFunc(out, func(a, b domain.Peer) int {
+		if a.NodeID < b.NodeID {
+			return -1
+		}
+		if a.NodeID > b.NodeID {
+			return 1
+		}
+		return 0
+	})
+	for _, s := range d.static {
+		if !addrs[s.Address] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (d *Discovery) receiveLoop(conn *net.UDPConn) {
+	defer d.wg.Done()
+	buf := make([]byte, maxDatagram)
+	for {
+		n, from, err := conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Transient (e.g. ICMP-induced) errors must not end discovery.
+			d.logger.Debug("discovery read failed", zap.Error(err))
+			continue
+		}
+		d.received.Add(1)
+		d.handle(buf[:n], from.Addr().Unmap(), time.Now())
+	}
+}
+
+// handle processes one datagram from src.
+func (d *Discovery) handle(datagram []byte, src netip.Addr, now time.Time) {
+	b, err := protocol.ParseBeacon(datagram, d.clusterHash)
+	if err != nil {
+		if domain.CodeOf(err) == domain.CodeUnauthorized {
+			d.droppedCluster.Add(1)
+		} else {
+			d.droppedInvalid.Add(1)
+		}
+		d.logger.Debug("beacon dropped", zap.Stringer("from", src), zap.Error(err))
+		return
+	}
+	if b.NodeID == d.opts.NodeID {
+		d.ignoredSelf.Add(1)
+		return
+	}
+	addr := net.JoinHostPort(src.String(), strconv.Itoa(b.TCPPort))
+	d.mu.Lock()
+	p, known := d.peers[b.NodeID]
+	fresh := !known || now.Sub(p.lastSeen) > d.opts.Expiry
+	if !known {
+		p = &peerState{}
+		d.peers[b.NodeID] = p
+	}
+	moved := known && p.addr != addr
+	p.addr, p.interests, p.lastSeen = addr, b.Interests, now
+	d.mu.Unlock()
+	if fresh {
+		d.logger.Info("peer discovered", zap.String("peer", b.NodeID), zap.String("address", addr))
+		// Answer at once so the newcomer need not wait a whole interval.
+		select {
+		case d.announce <- struct{}{}:
+		default:
+		}
+	} else if moved {
+		d.logger.Info("peer address changed", zap.String("peer", b.NodeID), zap.String("address", addr))
+	}
+}
+
+func (d *Discovery) announceLoop(ctx context.Context, conn *net.UDPConn) {
+	defer d.wg.Done()
+	t := time.NewTicker(d.opts.Interval)
+	defer t.Stop()
+	d.broadcast(conn)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			d.expire(time.Now())
+		case <-d.announce:
+		}
+		d.broadcast(conn)
+	}
+}
+
+// expire forgets peers not heard from within Expiry.
+func (d *Discovery) expire(now time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for id, p := range d.peers {
+		if now.Sub(p.lastSeen) > d.opts.Expiry {
+			delete(d.peers, id)
+			d.logger.Info("peer expired", zap.String("peer", id), zap.String("address", p.addr))
+		}
+	}
+}
+
+// broadcast sends one beacon to every target address.
+func (d *Discovery) broadcast(conn *net.UDPConn) {
+	port := int(d.tcpPort.Load())
+	if port == 0 {
+		return // not listening yet: a beacon with port 0 would be dropped
+	}
+	d.mu.Lock()
+	interests := d.interests
+	d.mu.Unlock()
+	msg := protocol.Beacon{NodeID: d.opts.NodeID, TCPPort: port, ClusterHash: d.clusterHash, Interests: interests}.Marshal()
+	for _, ip := range d.targets() {
+		to := netip.AddrPortFrom(ip, uint16(d.opts.UDPPort))
+		if _, err := conn.WriteToUDPAddrPort(msg, to); err != nil {
+			d.sendErrors.Add(1)
+			d.logger.Debug("beacon send failed", zap.Stringer("to", to), zap.Error(err))
+			continue
+		}
+		d.sent.Add(1)
+	}
+}
+
+// targets returns the configured broadcast address, or the directed
+// broadcast of every up, non-loopback IPv4 interface followed by the
+// limited broadcast (interfaces come and go, so they are read each time).
+func (d *Discovery) targets() []netip.Addr {
+	if d.opts.BroadcastAddress != "" {
+		return []netip.Addr{netip.MustParseAddr(d.opts.BroadcastAddress)}
+	}
+	var out []netip.Addr
+	ifaces, err := net.Interfaces()
+	if err != nil {
+		d.logger.Debug("listing interfaces", zap.Error(err))
+	}
+	for _, ifc := range ifaces {
+		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 || ifc.Flags&net.FlagBroadcast == 0 {
+			continue
+		}
+		addrs, err := ifc.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, a := range addrs {
+			if bc, ok := directedBroadcast(a); ok && !slices.Contains(out, bc) {
+				out = append(out, bc)
+			}
+		}
+	}
+	return append(out, netip.AddrFrom4([4]byte{255, 255, 255, 255}))
+}
+
+// directedBroadcast is the broadcast address of an IPv4 interface network.
+func directedBroadcast(a net.Addr) (netip.Addr, bool) {
+	ipn, ok := a.(*net.IPNet)
+	if !ok {
+		return netip.Addr{}, false
+	}
+	ip4, mask := ipn.IP.To4(), ipn.Mask
+	if len(mask) == net.IPv6len {
+		mask = mask[12:] // an IPv4 mask in 16-byte form
+	}
+	if ip4 == nil || len(mask) != net.IPv4len {
+		return netip.Addr{}, false
+	}
+	var b [4]byte
+	for i := range b {
+		b[i] = ip4[i] | ^mask[i]
+	}
+	return netip.AddrFrom4(b), true
+}
