@@ -21,6 +21,7 @@ type Channel struct {
 	maxFrame int
 	quality  int
 	compress atomic.Bool
+	secured  atomic.Bool
 
 	rmu sync.Mutex
 	br  *bufio.Reader
@@ -48,11 +49,7 @@ func NewChannel(conn net.Conn, maxFrameBytes int) *Channel {
 func (c *Channel) Conn() net.Conn { return c.conn }
 
 // Secure reports whether the key exchange has completed.
-func (c *Channel) Secure() bool {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	return c.out != nil
-}
+func (c *Channel) Secure() bool { return c.secured.Load() }
 
 // SecureAsClient runs the key exchange as the connecting side: it encrypts
 // with K1 and decrypts with K2. Call it before any frame.
@@ -89,8 +86,11 @@ func (c *Channel) secure(client bool, priv *ecdh.PrivateKey) error {
 	if c.out, err = newSealer(sendKey); err != nil {
 		return err
 	}
-	c.in, err = newSealer(recvKey)
-	return err
+	if c.in, err = newSealer(recvKey); err != nil {
+		return err
+	}
+	c.secured.Store(true)
+	return nil
 }
 
 // SetCompression turns Brotli on for outgoing payloads longer than
