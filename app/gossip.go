@@ -125,7 +125,7 @@ func (e *SyncEngine) gossipTo(ctx context.Context, t peerTarget, entries []domai
 	}
 	defer release()
 	var bytesOut int64
-	err = e.exec.Run(ctx, t.addr, func(ctx context.Context) error {
+	err = func() error {
 		s, err := e.dialer.Dial(ctx, t.addr)
 		if err != nil {
 			return err
@@ -149,7 +149,7 @@ func (e *SyncEngine) gossipTo(ctx context.Context, t peerTarget, entries []domai
 			return e.catchUpPush(ctx, s, &roundResult{})
 		}
 		return nil
-	})
+	}()
 	if err != nil {
 		if ctx.Err() == nil {
 			e.logger.Debug("gossip push failed", zap.String("peer", t.addr), zap.Error(err))

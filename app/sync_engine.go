@@ -339,19 +339,18 @@ type roundResult struct {
 	snapshot          bool
 }
 
-// syncPeer runs one session with a peer through the executor (retries for
-// transient failures, the peer's breaker) and records the outcome.
+// syncPeer runs one session with a peer and records the outcome.
 func (e *SyncEngine) syncPeer(ctx context.Context, t peerTarget) error {
 	release, err := e.acquire(ctx, t.addr)
 	if err != nil {
 		return err
 	}
 	defer release()
+	// No retry around the round: the dialer runs each dial and request
+	// through the executor already (retries, the peer's breaker); a round
+	// that fails is simply tried again at the next interval.
 	var res roundResult
-	err = e.exec.Run(ctx, t.addr, func(ctx context.Context) error {
-		res = roundResult{}
-		return e.syncSession(ctx, &t, &res)
-	})
+	err = e.syncSession(ctx, &t, &res)
 	if ctx.Err() != nil && err != nil {
 		return err // stopping: not the peer's fault
 	}

@@ -1,0 +1,347 @@
+// Package synctest starts real entgldb nodes in process — SQLite stores in
+// temporary directories, TCP servers and dialers on 127.0.0.1, sync engines
+// with static peers — and gives tests what they need to drive them: fault
+// injection between nodes, wait helpers with deadlines, and a digest of a
+// node's whole state to compare nodes.
+package synctest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+
+	"github.com/entgldb/entgldb-go/adapters/retry"
+	"github.com/entgldb/entgldb-go/adapters/sqlite"
+	"github.com/entgldb/entgldb-go/adapters/tcp"
+	"github.com/entgldb/entgldb-go/app"
+	"github.com/entgldb/entgldb-go/domain"
+	"github.com/entgldb/entgldb-go/ports"
+)
+
+// Options shape every node of a cluster. Zero values take the defaults.
+type Options struct {
+	AuthToken   string // cluster key (default "secret")
+	Secure      bool
+	Compression bool
+	// Interval between rounds; 0 means an hour (rounds only via SyncNow).
+	Interval  time.Duration
+	BatchSize int
+	Queue     bool  // offline queue on
+	MaxDrift  int64 // MaxClockDrift in ms (default 60 s)
+	// Run starts the engines (rounds and gossip) at once.
+	Run bool
+	// Logger for every component (default: none).
+	Logger *zap.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.AuthToken == "" {
+		o.AuthToken = "secret"
+	}
+	if o.Interval <= 0 {
+		o.Interval = time.Hour
+	}
+	if o.MaxDrift <= 0 {
+		o.MaxDrift = 60_000
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	return o
+}
+
+// Node is one running node.
+type Node struct {
+	ID      string
+	Addr    string // its sync listener, 127.0.0.1:port
+	Store   *sqlite.Store
+	Clock   *domain.Clock
+	DB      *app.Database
+	Queue   *app.OfflineQueue
+	Status  *app.StatusTracker
+	Service *app.SyncService
+	Server  *tcp.Server
+	Dialer  *tcp.Dialer
+	Exec    *retry.Executor
+	Engine  *app.SyncEngine
+	// Skew is added to the node's physical clock (ms).
+	Skew atomic.Int64
+
+	faults  *Faults
+	opts    Options
+	stopped bool
+}
+
+// Faults decides which dials fail: a fault-injecting transport between
+// nodes (a partition without touching sockets).
+type Faults struct {
+	mu      sync.Mutex
+	blocked map[[2]string]bool // {from node id, to address}
+}
+
+func (f *Faults) set(from, to string, blocked bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if blocked {
+		f.blocked[[2]string{from, to}] = true
+	} else {
+		delete(f.blocked, [2]string{from, to})
+	}
+}
+
+func (f *Faults) isBlocked(from, to string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.blocked[[2]string{from, to}]
+}
+
+// faultyDialer refuses dials the Faults block, and passes the rest on.
+type faultyDialer struct {
+	from   string
+	faults *Faults
+	inner  ports.PeerDialer
+}
+
+func (d *faultyDialer) Dial(ctx context.Context, addr string) (ports.PeerSession, error) {
+	if d.faults.isBlocked(d.from, addr) {
+		return nil, domain.Errorf(domain.CodeNetwork, "synctest.Dial", "partitioned: %s cannot reach %s", d.from, addr)
+	}
+	return d.inner.Dial(ctx, addr)
+}
+
+// Cluster is a set of nodes that know each other as static peers.
+type Cluster struct {
+	t      testing.TB
+	opts   Options
+	faults *Faults
+	Nodes  []*Node
+}
+
+// Start builds n nodes named n0…n(n-1), each with every other one as a
+// static peer. Everything is stopped and removed when the test ends.
+func Start(t testing.TB, n int, opts Options) *Cluster {
+	t.Helper()
+	c := &Cluster{t: t, opts: opts.withDefaults(), faults: &Faults{blocked: map[[2]string]bool{}}}
+	for i := range n {
+		c.Nodes = append(c.Nodes, c.newNode(fmt.Sprintf("n%d", i), c.opts))
+	}
+	for _, node := range c.Nodes {
+		var peers []string
+		for _, other := range c.Nodes {
+			if other != node {
+				peers = append(peers, other.Addr)
+			}
+		}
+		c.attachEngine(node, peers)
+	}
+	return c
+}
+
+// AddNode adds a node with its own options (e.g. another cluster key),
+// peering with the given addresses (nil: every existing node).
+func (c *Cluster) AddNode(id string, opts Options, peers []string) *Node {
+	c.t.Helper()
+	if peers == nil {
+		for _, other := range c.Nodes {
+			peers = append(peers, other.Addr)
+		}
+	}
+	node := c.newNode(id, opts.withDefaults())
+	c.attachEngine(node, peers)
+	c.Nodes = append(c.Nodes, node)
+	return node
+}
+
+func (c *Cluster) newNode(id string, o Options) *Node {
+	t := c.t
+	t.Helper()
+	ctx := context.Background()
+	node := &Node{ID: id, faults: c.faults, opts: o}
+	store, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(t.TempDir(), id+".db"), EnableWAL: true})
+	require.NoError(t, err)
+	node.Store = store
+	node.Clock = domain.NewClock(id, func() int64 { return time.Now().UnixMilli() + node.Skew.Load() }, o.MaxDrift)
+	node.DB, err = app.NewDatabase(store, nil, node.Clock, o.Logger, app.DatabaseOptions{})
+	require.NoError(t, err)
+	node.Queue = app.NewOfflineQueue(store, o.Queue, 10_000, o.Logger)
+	node.Status = app.NewStatusTracker(id, app.StatusOptions{QueueLen: node.Queue.Len})
+	node.Service, err = app.NewSyncService(node.DB, store, node.Clock, node.Status, o.Logger, app.SyncOptions{BatchSize: o.BatchSize})
+	require.NoError(t, err)
+	node.Server, err = tcp.NewServer(tcp.ServerOptions{NodeID: id, AuthToken: o.AuthToken, BindAddress: "127.0.0.1",
+		Secure: o.Secure, Compression: o.Compression, HandshakeTimeout: 2 * time.Second}, node.Service, o.Logger)
+	require.NoError(t, err)
+	require.NoError(t, node.Server.Start())
+	node.Addr = node.Server.Addr().String()
+	node.Exec = retry.New(retry.Options{RetryAttempts: 1, AttemptTimeout: 10 * time.Second,
+		BreakerFailures: 1000, BreakerDelay: 50 * time.Millisecond}, o.Logger)
+	node.Dialer = tcp.NewDialer(tcp.DialerOptions{NodeID: id, AuthToken: o.AuthToken, Secure: o.Secure,
+		Compression: o.Compression, ConnectTimeout: 2 * time.Second, RequestTimeout: 20 * time.Second}, node.Exec, o.Logger)
+	t.Cleanup(func() { node.stop() })
+	return node
+}
+
+func (c *Cluster) attachEngine(node *Node, peers []string) {
+	t := c.t
+	var err error
+	node.Engine, err = app.NewSyncEngine(node.DB, node.Store, &faultyDialer{from: node.ID, faults: c.faults, inner: node.Dialer},
+		node.Exec, nil, node.Queue, node.Status, node.Clock, node.opts.Logger,
+		app.EngineOptions{NodeID: node.ID, Interval: node.opts.Interval, Fanout: len(peers), BatchSize: node.opts.BatchSize,
+			StaticPeers: peers, VectorClockTimeout: 2 * time.Second, GossipLockWait: 500 * time.Millisecond})
+	require.NoError(t, err)
+	if node.opts.Run {
+		require.NoError(t, node.Engine.Start(context.Background()))
+	}
+}
+
+// stop shuts the node down in dependency order; safe to call twice.
+func (n *Node) stop() {
+	if n.stopped {
+		return
+	}
+	n.stopped = true
+	if n.Engine != nil {
+		_ = n.Engine.Stop()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = n.Server.Stop(ctx)
+	_ = n.Dialer.Close()
+	n.DB.Close()
+	_ = n.Store.Close()
+}
+
+// Partition cuts every link between the groups, both ways (heal: false).
+func (c *Cluster) Partition(a, b []*Node, cut bool) {
+	for _, x := range a {
+		for _, y := range b {
+			c.faults.set(x.ID, y.Addr, cut)
+			c.faults.set(y.ID, x.Addr, cut)
+		}
+	}
+}
+
+// Put writes a document and fails the test on error.
+func (n *Node) Put(t testing.TB, collection, key, body string) domain.Timestamp {
+	t.Helper()
+	ts, err := n.DB.Put(context.Background(), collection, key, []byte(body), nil)
+	require.NoError(t, err)
+	return ts
+}
+
+// Delete deletes a document and fails the test on error.
+func (n *Node) Delete(t testing.TB, collection, key string) domain.Timestamp {
+	t.Helper()
+	ts, err := n.DB.Delete(context.Background(), collection, key)
+	require.NoError(t, err)
+	return ts
+}
+
+// Body is the live document's JSON, "" when missing or deleted.
+func (n *Node) Body(t testing.TB, collection, key string) string {
+	t.Helper()
+	d, err := n.DB.Get(context.Background(), collection, key)
+	if domain.CodeOf(err) == domain.CodeNotFound {
+		return ""
+	}
+	require.NoError(t, err)
+	return string(d.Data)
+}
+
+// Hash digests every document (tombstones included) and the vector clock:
+// two nodes with the same hash hold identical databases.
+func (n *Node) Hash(t testing.TB) string {
+	t.Helper()
+	h, err := StateHash(context.Background(), n.Store)
+	require.NoError(t, err)
+	return h
+}
+
+// StateHash digests a store's documents and vector clock.
+func StateHash(ctx context.Context, store interface {
+	ports.Snapshotter
+	ports.OplogReader
+}) (string, error) {
+	snap, err := store.Snapshot(ctx)
+	if err != nil {
+		return "", err
+	}
+	docs := snap.Documents
+	sort.Slice(docs, func(i, j int) bool {
+		if docs[i].Collection != docs[j].Collection {
+			return docs[i].Collection < docs[j].Collection
+		}
+		return docs[i].Key < docs[j].Key
+	})
+	h := sha256.New()
+	for _, d := range docs {
+		fmt.Fprintf(h, "%s\x00%s\x00%s\x00%v\x00%s\n", d.Collection, d.Key, d.Stamp, d.Deleted, d.Data)
+	}
+	vc, err := store.VectorClock(ctx)
+	if err != nil {
+		return "", err
+	}
+	authors := make([]string, 0, len(vc))
+	for a := range vc {
+		authors = append(authors, a)
+	}
+	sort.Strings(authors)
+	for _, a := range authors {
+		fmt.Fprintf(h, "vc %s %s\n", a, vc[a])
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// WaitFor polls cond until it holds; the test fails at the deadline.
+func WaitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", within, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Converged reports whether every node holds the same state.
+func Converged(t testing.TB, nodes []*Node) bool {
+	t.Helper()
+	want := nodes[0].Hash(t)
+	for _, n := range nodes[1:] {
+		if n.Hash(t) != want {
+			return false
+		}
+	}
+	return true
+}
+
+// WaitConverged waits until every node holds the same state.
+func WaitConverged(t testing.TB, nodes []*Node, within time.Duration) {
+	t.Helper()
+	WaitFor(t, within, "nodes to converge", func() bool { return Converged(t, nodes) })
+}
+
+// SyncAll runs one round on every node, in order, ignoring failures (cut
+// links fail by design); it returns the failures joined per node.
+func (c *Cluster) SyncAll(nodes ...*Node) map[string]error {
+	if nodes == nil {
+		nodes = c.Nodes
+	}
+	errs := map[string]error{}
+	for _, n := range nodes {
+		if err := n.Engine.SyncNow(context.Background()); err != nil {
+			errs[n.ID] = err
+		}
+	}
+	return errs
+}

@@ -1,0 +1,215 @@
+package synctest_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/entgldb/entgldb-go/domain"
+	"github.com/entgldb/entgldb-go/test/synctest"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+var modes = []struct {
+	name string
+	opts synctest.Options
+}{
+	{"plaintext", synctest.Options{}},
+	{"secure+brotli", synctest.Options{Secure: true, Compression: true}},
+}
+
+func TestTwoNodes(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) {
+			ctx := context.Background()
+			c := synctest.Start(t, 2, mode.opts)
+			a, b := c.Nodes[0], c.Nodes[1]
+
+			a.Put(t, "users", "u1", `{"name":"ann"}`)
+			b.Put(t, "users", "u2", `{"name":"bob","bio":"`+string(make([]byte, 0))+`x"}`)
+			require.NoError(t, a.Engine.SyncNow(ctx))
+			assert.Equal(t, `{"name":"ann"}`, b.Body(t, "users", "u1"))
+			assert.Equal(t, `{"name":"bob","bio":"x"}`, a.Body(t, "users", "u2"))
+
+			// Concurrent writes to one key: the same LWW winner on both.
+			tsA := a.Put(t, "users", "same", `{"by":"a"}`)
+			tsB := b.Put(t, "users", "same", `{"by":"b"}`)
+			want := `{"by":"a"}`
+			if tsB.After(tsA) {
+				want = `{"by":"b"}`
+			}
+			require.NoError(t, b.Engine.SyncNow(ctx))
+			assert.Equal(t, want, a.Body(t, "users", "same"))
+			assert.Equal(t, want, b.Body(t, "users", "same"))
+
+			// Deletes propagate; a newer write resurrects.
+			a.Delete(t, "users", "u2")
+			require.NoError(t, a.Engine.SyncNow(ctx))
+			assert.Equal(t, "", b.Body(t, "users", "u2"))
+			b.Put(t, "users", "u2", `{"name":"bob2"}`)
+			require.NoError(t, a.Engine.SyncNow(ctx))
+			assert.Equal(t, `{"name":"bob2"}`, a.Body(t, "users", "u2"))
+			require.True(t, synctest.Converged(t, c.Nodes))
+
+			st := a.Status.Snapshot(ctx)
+			assert.NotZero(t, st.LastSuccessfulSync)
+			assert.Positive(t, st.BytesSynced)
+		})
+	}
+}
+
+func TestMeshPartitionHeal(t *testing.T) {
+	c := synctest.Start(t, 5, synctest.Options{Run: true, Interval: 30 * time.Millisecond, BatchSize: 50})
+	ctx := context.Background()
+	rnd := rand.New(rand.NewPCG(7, 11))
+	write := func(group []*synctest.Node, n int) {
+		for range n {
+			node := group[rnd.IntN(len(group))]
+			key := fmt.Sprintf("k%d", rnd.IntN(40))
+			if rnd.IntN(5) == 0 {
+				if _, err := node.DB.Delete(ctx, "c", key); err != nil {
+					require.Equal(t, domain.CodeNotFound, domain.CodeOf(err))
+				}
+				continue
+			}
+			node.Put(t, "c", key, fmt.Sprintf(`{"n":%d,"by":%q}`, rnd.IntN(1000), node.ID))
+		}
+	}
+	write(c.Nodes, 100)
+	synctest.WaitConverged(t, c.Nodes, 10*time.Second)
+
+	left, right := c.Nodes[:2], c.Nodes[2:]
+	c.Partition(left, right, true)
+	write(left, 60)
+	write(right, 60)
+	synctest.WaitConverged(t, left, 10*time.Second)
+	synctest.WaitConverged(t, right, 10*time.Second)
+	require.NotEqual(t, left[0].Hash(t), right[0].Hash(t))
+
+	c.Partition(left, right, false)
+	synctest.WaitConverged(t, c.Nodes, 10*time.Second)
+	vc0, err := c.Nodes[0].Store.VectorClock(ctx)
+	require.NoError(t, err)
+	for _, n := range c.Nodes[1:] {
+		vc, err := n.Store.VectorClock(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, vc0, vc, n.ID)
+	}
+}
+
+func TestGossipReachesPeersWithoutRounds(t *testing.T) {
+	c := synctest.Start(t, 3, synctest.Options{Run: true}) // rounds every hour
+	for i := range 30 {
+		c.Nodes[i%3].Put(t, "c", fmt.Sprintf("k%d", i), `{"v":1}`)
+	}
+	synctest.WaitFor(t, 10*time.Second, "gossip to reach every node", func() bool {
+		for _, n := range c.Nodes {
+			if cnt, err := n.DB.Count(context.Background(), "c", nil); err != nil || cnt != 30 {
+				return false
+			}
+		}
+		return true
+	})
+	synctest.WaitConverged(t, c.Nodes, 5*time.Second)
+}
+
+func TestSnapshotBootstrapAfterPruning(t *testing.T) {
+	ctx := context.Background()
+	c := synctest.Start(t, 1, synctest.Options{Secure: true, Compression: true})
+	a := c.Nodes[0]
+	for i := range 200 {
+		a.Put(t, "c", fmt.Sprintf("k%d", i), fmt.Sprintf(`{"i":%d,"pad":"%0400d"}`, i, i))
+	}
+	a.Delete(t, "c", "k0")
+	pruned, err := a.Store.Prune(ctx, time.Now().UnixMilli()+1)
+	require.NoError(t, err)
+	require.Positive(t, pruned)
+
+	n := c.AddNode("late", synctest.Options{Secure: true, Compression: true}, nil)
+	require.NoError(t, n.Engine.SyncNow(ctx))
+	assert.Equal(t, int64(1), n.Engine.Stats().Snapshots)
+	require.True(t, synctest.Converged(t, c.Nodes))
+	assert.Equal(t, "", n.Body(t, "c", "k0"))
+
+	a.Put(t, "c", "after", `{"x":1}`)
+	require.NoError(t, n.Engine.SyncNow(ctx))
+	assert.Equal(t, `{"x":1}`, n.Body(t, "c", "after"))
+	assert.Equal(t, int64(1), n.Engine.Stats().Snapshots, "later entries link to the snapshot's heads")
+	require.True(t, synctest.Converged(t, c.Nodes))
+}
+
+func TestSkewedPeerRejectedOthersFlow(t *testing.T) {
+	ctx := context.Background()
+	c := synctest.Start(t, 2, synctest.Options{})
+	a, b := c.Nodes[0], c.Nodes[1]
+	s := c.AddNode("skewed", synctest.Options{}, []string{b.Addr})
+	s.Skew.Store(5 * 60_000) // five minutes ahead; the limit is one
+
+	b.Put(t, "c", "from-b", `{"ok":true}`)
+	s.Put(t, "c", "from-s", `{"skewed":true}`)
+	require.NoError(t, s.Engine.SyncNow(ctx)) // s pulls b's entry; b refuses s's push
+	require.Equal(t, `{"ok":true}`, s.Body(t, "c", "from-b"))
+	assert.Equal(t, "", b.Body(t, "c", "from-s"))
+	assert.Positive(t, b.Service.Rejected())
+
+	// a pulls only from s: b's entry flows through, s's own is refused.
+	a2 := c.AddNode("a2", synctest.Options{}, []string{s.Addr})
+	require.NoError(t, a2.Engine.SyncNow(ctx))
+	assert.Equal(t, `{"ok":true}`, a2.Body(t, "c", "from-b"))
+	assert.Equal(t, "", a2.Body(t, "c", "from-s"))
+	found := false
+	for _, e := range a2.Status.RecentErrors() {
+		found = found || (e.Code == string(domain.CodeClockDrift) && e.Peer == "skewed")
+	}
+	assert.True(t, found, "CLOCK_DRIFT with the peer recorded: %+v", a2.Status.RecentErrors())
+	_ = a
+}
+
+func TestWrongClusterKeyNeverReceivesData(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) {
+			ctx := context.Background()
+			c := synctest.Start(t, 1, mode.opts)
+			a := c.Nodes[0]
+			a.Put(t, "c", "secret", `{"v":1}`)
+			o := mode.opts
+			o.AuthToken = "wrong"
+			x := c.AddNode("intruder", o, []string{a.Addr})
+			x.Put(t, "c", "junk", `{"v":2}`)
+
+			err := x.Engine.SyncNow(ctx)
+			require.Error(t, err)
+			assert.Equal(t, domain.CodeUnauthorized, domain.CodeOf(err), "%v", err)
+			assert.Equal(t, "", x.Body(t, "c", "secret"))
+			assert.Equal(t, "", a.Body(t, "c", "junk"))
+		})
+	}
+}
+
+func TestOfflineQueueFlushedWhenPeerReturns(t *testing.T) {
+	ctx := context.Background()
+	c := synctest.Start(t, 2, synctest.Options{Queue: true, Run: true})
+	a, b := c.Nodes[0], c.Nodes[1]
+	c.Partition([]*synctest.Node{a}, []*synctest.Node{b}, true)
+	a.Put(t, "c", "k1", `{"v":1}`)
+	a.Put(t, "c", "k2", `{"v":2}`)
+	synctest.WaitFor(t, 5*time.Second, "changes queued offline", func() bool {
+		n, err := a.Queue.Len(ctx)
+		return err == nil && n == 2
+	})
+	c.Partition([]*synctest.Node{a}, []*synctest.Node{b}, false)
+	require.NoError(t, a.Engine.SyncNow(ctx))
+	n, err := a.Queue.Len(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, n)
+	assert.Equal(t, `{"v":2}`, b.Body(t, "c", "k2"))
+}
