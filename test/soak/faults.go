@@ -1,0 +1,263 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	mrand "math/rand/v2"
+	"net"
+	"net/http"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/entgldb/entgldb-go/adapters/protocol"
+	"github.com/entgldb/entgldb-go/adapters/protocol/pb"
+	"github.com/entgldb/entgldb-go/test/soak/nodeproc"
+)
+
+// faultLog records what was injected, for the summary.
+type faultLog struct {
+	mu     sync.Mutex
+	start  time.Time
+	events []string
+	count  int
+	failed []string
+}
+
+func (f *faultLog) add(format string, args ...any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.count++
+	line := fmt.Sprintf("%6.1fs  ", time.Since(f.start).Seconds()) + fmt.Sprintf(format, args...)
+	f.events = append(f.events, line)
+	fmt.Println("fault:", line)
+}
+
+func (f *faultLog) fail(format string, args ...any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	msg := fmt.Sprintf(format, args...)
+	f.failed = append(f.failed, msg)
+	fmt.Println("FAULT CHECK FAILED:", msg)
+}
+
+// killRestart sends SIGKILL to a node and starts it again after pause.
+func (c *cluster) killRestart(ctx context.Context, n *node, pause time.Duration) error {
+	pid := n.proc.PID()
+	n.proc.Kill()
+	c.faults.add("kill -9 %s (pid %d), restart after %s", n.name(), pid, pause)
+	if err := sleepCtx(ctx, pause); err != nil {
+		return err
+	}
+	if err := n.proc.Start(ctx, 30*time.Second); err != nil {
+		return fmt.Errorf("restart %s: %w", n.name(), err)
+	}
+	n.restarts++
+	return nil
+}
+
+// partition isolates a node for d: it is killed and restarted with no
+// static peers and a different sync port, so it can reach no peer and no
+// peer can reach it (their StaticPeers name the old port), while its HTTP
+// API keeps taking writes. Then it is stopped gracefully and restarted
+// with its real configuration: the partition heals.
+//
+// Why not SIGSTOP: a stopped process also stops taking writes, which
+// tests nothing a kill does not; and there is no listener switch in the
+// API. This is the honest loopback equivalent of a cut cable.
+func (c *cluster) partition(ctx context.Context, n *node, d time.Duration) error {
+	realPort := n.proc.TCPPort
+	realPeers := c.peersOf(n)
+	isolated, err := nodeproc.FreePort()
+	if err != nil {
+		return err
+	}
+	n.proc.Kill()
+	n.proc.TCPPort = isolated
+	n.proc.SetPeers(nil)
+	c.faults.add("partition %s for %s (restarted alone on sync port %d instead of %d)", n.name(), d, isolated, realPort)
+	if err := n.proc.Start(ctx, 30*time.Second); err != nil {
+		return fmt.Errorf("partition %s: %w", n.name(), err)
+	}
+	n.restarts++
+	waitErr := sleepCtx(ctx, d)
+	if _, err := n.proc.Stop(20 * time.Second); err != nil {
+		c.faults.fail("graceful stop of %s at the end of its partition: %v", n.name(), err)
+	}
+	n.proc.TCPPort = realPort
+	n.proc.SetPeers(realPeers)
+	if err := n.proc.Start(context.Background(), 30*time.Second); err != nil {
+		return fmt.Errorf("heal %s: %w", n.name(), err)
+	}
+	n.restarts++
+	c.faults.add("healed %s", n.name())
+	return waitErr
+}
+
+// backup takes an online backup through the API while the load runs and
+// verifies the file with `entgldb check --db`.
+func (c *cluster) backup(ctx context.Context, n *node) error {
+	rctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	status, body, err := n.proc.Do(rctx, http.MethodPost, "/v1/admin/backup", nil)
+	if err != nil || status != http.StatusOK {
+		c.faults.fail("backup on %s: HTTP %d %s %v", n.name(), status, body, err)
+		return nil
+	}
+	var rep struct {
+		Path  string `json:"path"`
+		Bytes int64  `json:"bytes"`
+	}
+	if err := json.Unmarshal(body, &rep); err != nil || rep.Path == "" {
+		c.faults.fail("backup on %s: unreadable reply %s", n.name(), body)
+		return nil
+	}
+	out, err := exec.CommandContext(rctx, c.bin, "check", "--db", rep.Path).CombinedOutput()
+	res := strings.TrimSpace(string(out))
+	if err != nil || res != "ok" {
+		c.faults.fail("entgldb check --db %s: %q %v", rep.Path, res, err)
+		return nil
+	}
+	c.backups++
+	c.faults.add("backup of %s mid-load: %s (%d bytes), entgldb check: ok", n.name(), rep.Path, rep.Bytes)
+	return nil
+}
+
+// intruderStats counts the wrong-key client's attempts.
+type intruderStats struct {
+	attempts, refused, accepted, leaked, dialErrs atomic.Int64
+}
+
+// intruder hammers a node's sync port with handshakes carrying the wrong
+// cluster key, then asks for data anyway on the same connection. A correct
+// node answers accepted=false (or closes) and never answers the request.
+func (c *cluster) intruder(ctx context.Context, n *node, d time.Duration, st *intruderStats) {
+	deadline := time.Now().Add(d)
+	for i := 0; i < 100_000 && time.Now().Before(deadline) && ctx.Err() == nil; i++ {
+		st.attempts.Add(1)
+		conn, err := net.DialTimeout("tcp", n.proc.PeerAddr(), time.Second)
+		if err != nil {
+			st.dialErrs.Add(1) // the node may be restarting
+			sleepCtx(ctx, 50*time.Millisecond)
+			continue
+		}
+		_ = conn.SetDeadline(time.Now().Add(3 * time.Second))
+		ch := protocol.NewChannel(conn, 1<<20)
+		func() {
+			defer conn.Close()
+			if c.secure {
+				if err := ch.SecureAsClient(); err != nil {
+					st.refused.Add(1)
+					return
+				}
+			}
+			var res pb.HandshakeResponse
+			err := ch.Call(protocol.HandshakeReq, &pb.HandshakeRequest{NodeId: fmt.Sprintf("intruder-%d", i),
+				AuthToken: "not-the-cluster-key", SupportedCompression: []string{"brotli"}}, protocol.HandshakeRes, &res)
+			if err == nil && res.GetAccepted() {
+				st.accepted.Add(1)
+			} else {
+				st.refused.Add(1)
+			}
+			// Ask for everything anyway: no answer may come.
+			var cs pb.ChangeSetResponse
+			if err := ch.Call(protocol.PullChangesReq, &pb.PullChangesRequest{}, protocol.ChangeSetRes, &cs); err == nil {
+				st.leaked.Add(1)
+			}
+		}()
+	}
+}
+
+// fuzzStats counts the malformed-frame client's connections.
+type fuzzStats struct{ conns, dialErrs atomic.Int64 }
+
+// fuzzer sends malformed input to a node's sync port: random bytes, frame
+// headers announcing huge or negative lengths, bad key-exchange lengths,
+// and (after a valid key exchange and handshake with the right key, like a
+// buggy peer) frames of random types with random payloads and raw garbage
+// instead of envelopes. The node must stay up and keep serving.
+func (c *cluster) fuzzer(ctx context.Context, n *node, d time.Duration, st *fuzzStats, seed uint64) {
+	rnd := mrand.New(mrand.NewPCG(seed, 99))
+	deadline := time.Now().Add(d)
+	for i := 0; i < 100_000 && time.Now().Before(deadline) && ctx.Err() == nil; i++ {
+		conn, err := net.DialTimeout("tcp", n.proc.PeerAddr(), time.Second)
+		if err != nil {
+			st.dialErrs.Add(1)
+			sleepCtx(ctx, 50*time.Millisecond)
+			continue
+		}
+		st.conns.Add(1)
+		_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
+		c.fuzzOne(conn, rnd, i%6)
+		conn.Close()
+	}
+}
+
+func (c *cluster) fuzzOne(conn net.Conn, rnd *mrand.Rand, mode int) {
+	randBytes := func(n int) []byte {
+		b := make([]byte, n)
+		_, _ = rand.Read(b)
+		return b
+	}
+	drain := func() { // read until the node closes or the deadline passes
+		buf := make([]byte, 4096)
+		for j := 0; j < 1000; j++ {
+			if _, err := conn.Read(buf); err != nil {
+				return
+			}
+		}
+	}
+	switch mode {
+	case 0: // random bytes
+		_, _ = conn.Write(randBytes(1 + rnd.IntN(4096)))
+	case 1: // a header announcing a huge or negative length, then a little
+		hdr := binary.LittleEndian.AppendUint32(nil, []uint32{0x7fffffff, 0xffffffff, 0x80000000, 64 << 20}[rnd.IntN(4)])
+		hdr = append(hdr, byte(rnd.IntN(20)), byte(rnd.IntN(3)))
+		_, _ = conn.Write(append(hdr, randBytes(rnd.IntN(512))...))
+	case 2: // a key-exchange length outside 1..10000, or a truncated key
+		l := []uint32{0, 10001, 0xffffffff, 91}[rnd.IntN(4)]
+		_, _ = conn.Write(append(binary.LittleEndian.AppendUint32(nil, l), randBytes(rnd.IntN(40))...))
+	default: // a valid session, then garbage inside it
+		ch := protocol.NewChannel(conn, 1<<20)
+		if c.secure {
+			if err := ch.SecureAsClient(); err != nil {
+				return
+			}
+		}
+		var res pb.HandshakeResponse
+		if err := ch.Call(protocol.HandshakeReq, &pb.HandshakeRequest{NodeId: "fuzzer", AuthToken: c.authToken},
+			protocol.HandshakeRes, &res); err != nil || !res.GetAccepted() {
+			return
+		}
+		for j := 0; j < 1+rnd.IntN(4); j++ {
+			if mode == 3 || !c.secure {
+				t := protocol.MsgType(1 + rnd.IntN(15))
+				if t == protocol.SecureEnv {
+					t = protocol.GetClockReq
+				}
+				if err := ch.SendRaw(t, randBytes(rnd.IntN(2048))); err != nil {
+					return
+				}
+			} else { // raw bytes where an envelope frame belongs
+				_, _ = conn.Write(append(binary.LittleEndian.AppendUint32(nil, uint32(rnd.IntN(300))), append([]byte{9, 0}, randBytes(rnd.IntN(300))...)...))
+			}
+		}
+	}
+	drain()
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
