@@ -265,6 +265,13 @@ func TestReadFrameRejects(t *testing.T) {
 		require.NoError(t, err)
 		assert.Len(t, f.Payload, 1024)
 	})
+	t.Run("a big announced length costs only what arrives", func(t *testing.T) {
+		in := append(hdr(DefaultMaxFrameBytes, 6, 0), make([]byte, 100_000)...)
+		var err error
+		n := allocated(func() { _, err = ReadFrame(bytes.NewReader(in), DefaultMaxFrameBytes) })
+		assert.Equal(t, domain.CodeNetwork, domain.CodeOf(err))
+		assert.Less(t, n, uint64(1<<20), "allocated %d bytes for 100 kB received", n)
+	})
 	t.Run("large payload arriving in pieces", func(t *testing.T) {
 		payload := bytes.Repeat([]byte("abc"), 100_000)
 		f, err := ReadFrame(bytes.NewReader(AppendFrame(nil, Frame{Type: SnapshotChunkMsg, Payload: payload})), DefaultMaxFrameBytes)

@@ -1,7 +1,6 @@
 package protocol
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -65,13 +64,21 @@ func ReadFrame(r io.Reader, maxFrameBytes int) (Frame, error) {
 		}
 		return f, nil
 	}
-	var buf bytes.Buffer
-	buf.Grow(eagerAlloc)
-	got, err := io.CopyN(&buf, r, n)
-	if err != nil {
-		return Frame{}, ioError(op, fmt.Sprintf("reading %s payload (%d of %d bytes)", t, got, n), err)
+	// Grow by doubling as bytes arrive, ending at exactly n.
+	buf := make([]byte, 0, eagerAlloc)
+	for int64(len(buf)) < n {
+		if len(buf) == cap(buf) {
+			grown := make([]byte, len(buf), min(2*int64(cap(buf)), n))
+			copy(grown, buf)
+			buf = grown
+		}
+		m, err := io.ReadFull(r, buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+m]
+		if err != nil {
+			return Frame{}, ioError(op, fmt.Sprintf("reading %s payload (%d of %d bytes)", t, len(buf), n), err)
+		}
 	}
-	f.Payload = buf.Bytes()
+	f.Payload = buf
 	return f, nil
 }
 
