@@ -9,16 +9,18 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/entgldb/entgldb-go/adapters/cache"
+	"github.com/entgldb/entgldb-go/adapters/memory"
 	"github.com/entgldb/entgldb-go/adapters/sqlite"
 	"github.com/entgldb/entgldb-go/app"
 	"github.com/entgldb/entgldb-go/domain"
 	"github.com/entgldb/entgldb-go/ports"
 )
 
-// storeFactories are the stores the app tests run against. The memory
-// adapter joins when it implements ports.Store.
+// storeFactories are the stores the app tests run against: the promise
+// that adapters swap is tested here too.
 var storeFactories = map[string]func(t testing.TB) ports.Store{
 	"sqlite": newSQLiteStore,
+	"memory": func(testing.TB) ports.Store { return memory.New() },
 }
 
 func newSQLiteStore(t testing.TB) ports.Store {
