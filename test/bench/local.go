@@ -20,8 +20,8 @@ func docKey(i int) string { return fmt.Sprintf("d%08d", i) }
 
 // benchPut commits n single-document Puts through the app layer, one after
 // the other, each acknowledged (durable in SQLite) before the next.
-func benchPut(ctx context.Context, db *app.Database, n int) (docsPerSec float64, lat latencies, err error) {
-	rnd := rand.New(rand.NewPCG(5, 6))
+func benchPut(ctx context.Context, db *app.Database, round, n int) (docsPerSec float64, lat latencies, err error) {
+	rnd := rand.New(rand.NewPCG(5, uint64(round)))
 	bodies := make([][]byte, n)
 	for i := range bodies {
 		bodies[i] = docBody(i, rnd)
@@ -31,7 +31,7 @@ func benchPut(ctx context.Context, db *app.Database, n int) (docsPerSec float64,
 	start := time.Now()
 	for i := 0; i < n; i++ {
 		t0 := time.Now()
-		if _, err := c.Put(ctx, fmt.Sprintf("p%08d", i), bodies[i]); err != nil {
+		if _, err := c.Put(ctx, fmt.Sprintf("p%d-%08d", round, i), bodies[i]); err != nil {
 			return 0, nil, fmt.Errorf("put %d: %w", i, err)
 		}
 		lat = append(lat, time.Since(t0))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/url"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -29,6 +30,9 @@ const rawUpsert = `INSERT INTO documents (collection, key, data, wall, logic, no
 	logic = excluded.logic, node = excluded.node, deleted = 0`
 
 func openRaw(dir string) (*sql.DB, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("raw baseline: %w", err)
+	}
 	path := filepath.Join(dir, "raw.db")
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
 		"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
