@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"go.uber.org/zap"
 
@@ -24,6 +25,7 @@ type OfflineQueue struct {
 	maxSize int
 	log     *zap.Logger
 	flushMu sync.Mutex // one flush at a time: two would push operations twice
+	refused atomic.Int64
 }
 
 // NewOfflineQueue returns a queue over store holding at most maxSize
@@ -52,6 +54,7 @@ func (q *OfflineQueue) Enqueue(ctx context.Context, op domain.PendingOperation) 
 	}
 	if _, err := q.store.Enqueue(ctx, op, q.maxSize); err != nil {
 		if domain.CodeOf(err) == domain.CodeQueueFull {
+			q.refused.Add(1)
 			q.log.Warn("offline queue full; the change will reach peers by anti-entropy",
 				zap.Int("max_size", q.maxSize), zap.String("collection", op.Collection), zap.String("key", op.Key))
 		}
@@ -110,6 +113,10 @@ func (q *OfflineQueue) Flush(ctx context.Context, exec func(ctx context.Context,
 		}
 	}
 }
+
+// Refused counts operations turned away because the queue was full (for
+// the metrics: each one degrades to anti-entropy, it is not lost).
+func (q *OfflineQueue) Refused() int64 { return q.refused.Load() }
 
 // Len returns how many operations are queued.
 func (q *OfflineQueue) Len(ctx context.Context) (int, error) {

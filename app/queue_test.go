@@ -33,6 +33,7 @@ func TestOfflineQueueBound(t *testing.T) {
 	n, err := q.Len(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, 3, n, "nothing dropped, nothing added")
+	assert.Equal(t, int64(1), q.Refused())
 
 	var seen []string
 	ok, failed, err := q.Flush(ctx, func(_ context.Context, op domain.PendingOperation) error {
