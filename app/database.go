@@ -119,7 +119,8 @@ func NewDatabase(store ports.Store, cache ports.DocumentCache, clock *domain.Clo
 		return nil, domain.Wrap(domain.CodePersistence, op, err)
 	}
 	clock.Restore(newest)
-	_, lww := opts.Resolver.(domain.LastWriteWins)
+	// "lww" is the configuration name of last-write-wins, whatever its Go type.
+	lww := opts.Resolver.Name() == domain.LastWriteWins{}.Name()
 	db := &Database{
 		store:    store,
 		cache:    cache,
