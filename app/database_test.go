@@ -415,3 +415,30 @@ func TestApplyRemoteRefusesClockDrift(t *testing.T) {
 	assert.ErrorIs(t, err, domain.ErrNotFound)
 	assert.Less(t, e.clock.Last().Wall, far.Stamp.Wall, "the clock was not dragged forward")
 }
+
+// With a resolver that may merge, a local write does not know the visible
+// document: it drops the cached copy and the next read loads the store's.
+func TestMergeResolverReadsBackAfterWrite(t *testing.T) {
+	forEachStore(t, func(t *testing.T, newStore func(testing.TB) ports.Store) {
+		e := newEnv(t, newStore, 1<<20, app.DatabaseOptions{Resolver: domain.RecursiveMerge{}})
+		ctx := t.Context()
+		_, err := e.db.Put(ctx, "c", "k", []byte(`{"a":1}`), nil)
+		require.NoError(t, err)
+		_, err = e.db.Get(ctx, "c", "k")
+		require.NoError(t, err)
+		_, err = e.db.Get(ctx, "c", "k")
+		require.NoError(t, err)
+		s := e.db.CacheStats()
+		assert.Equal(t, int64(1), s.Misses, "first read loads the store")
+		assert.Equal(t, int64(1), s.Hits)
+
+		_, err = e.db.Put(ctx, "c", "k", []byte(`{"b":2}`), nil)
+		require.NoError(t, err)
+		d, err := e.db.Get(ctx, "c", "k")
+		require.NoError(t, err)
+		want, err := e.store.Get(ctx, "c", "k")
+		require.NoError(t, err)
+		assert.JSONEq(t, string(want.Data), string(d.Data))
+		assert.Equal(t, int64(2), e.db.CacheStats().Misses, "the write invalidated the cached copy")
+	})
+}
