@@ -43,6 +43,27 @@ func (t *txStmts) upsertDocument(d *domain.Document) error {
 	return err
 }
 
+// upsertIfNewer applies e under last-write-wins without reading the
+// document first, and reports whether it won.
+func (t *txStmts) upsertIfNewer(e *domain.Entry) (domain.Document, bool, error) {
+	d := domain.DocumentFromEntry(e)
+	res, err := t.stmt(&t.upsertNewer, t.p.upsertNewer).ExecContext(t.ctx,
+		d.Collection, d.Key, nullText(d.Data), d.Stamp.Wall, d.Stamp.Logical, d.Stamp.Node, boolInt(d.Deleted))
+	if err != nil {
+		return d, false, err
+	}
+	n, err := res.RowsAffected()
+	return d, n > 0, err
+}
+
+func isLWW(r domain.Resolver) bool {
+	switch r.(type) {
+	case domain.LastWriteWins, *domain.LastWriteWins:
+		return true
+	}
+	return false
+}
+
 func (t *txStmts) insertEntry(e *domain.Entry, ignore bool) (inserted bool, err error) {
 	st := t.stmt(&t.insOplog, t.p.insertOplog)
 	if ignore {
@@ -62,18 +83,22 @@ func (t *txStmts) insertEntry(e *domain.Entry, ignore bool) (inserted bool, err 
 	return err == nil, err
 }
 
-func (t *txStmts) head(author string) (string, error) {
-	var h string
-	err := t.stmt(&t.getHead, t.p.getHead).QueryRowContext(t.ctx, author).Scan(&h)
-	if err == sql.ErrNoRows {
-		return "", nil
+// loadDocAndHead reads the stored document (nil when none) and the hash of
+// the author's newest entry in one statement.
+func (t *txStmts) loadDocAndHead(collection, key, author string) (*domain.Document, string, error) {
+	var data, node, head sql.NullString
+	var wall, logic, deleted sql.NullInt64
+	err := t.stmt(&t.getHead, t.p.getDocHead).QueryRowContext(t.ctx, collection, key, author).
+		Scan(&data, &wall, &logic, &node, &deleted, &head)
+	if err != nil || !wall.Valid {
+		return nil, head.String, err
 	}
-	return h, err
-}
-
-func (t *txStmts) advanceClock(author string, ts domain.Timestamp, hash string) error {
-	_, err := t.stmt(&t.upsertVclock, t.p.upsertVclock).ExecContext(t.ctx, author, ts.Wall, ts.Logical, hash)
-	return err
+	d := &domain.Document{Collection: collection, Key: key, Deleted: deleted.Int64 != 0,
+		Stamp: domain.Timestamp{Wall: wall.Int64, Logical: int32(logic.Int64), Node: node.String}}
+	if data.Valid {
+		d.Data = []byte(data.String)
+	}
+	return d, head.String, nil
 }
 
 func (t *txStmts) entriesForKey(collection, key string) ([]domain.Entry, error) {
@@ -125,9 +150,14 @@ func (s *Store) Commit(ctx context.Context, r domain.Resolver, writes ...ports.W
 		for i := range writes {
 			w := &writes[i]
 			e := w.Entry
-			cur, err := t.loadDoc(e.Collection, e.Key)
+			author := e.Author()
+			prev, known := heads[author]
+			cur, head, err := t.loadDocAndHead(e.Collection, e.Key, author)
 			if err != nil {
 				return err
+			}
+			if !known {
+				prev = head
 			}
 			live := cur != nil && !cur.Deleted
 			if w.MustExist && !live {
@@ -145,13 +175,6 @@ func (s *Store) Commit(ctx context.Context, r domain.Resolver, writes ...ports.W
 					return domain.Errorf(domain.CodeConflict, op, "%s/%s is at version %s, not %s", e.Collection, e.Key, have, w.IfVersion)
 				}
 			}
-			author := e.Author()
-			prev, ok := heads[author]
-			if !ok {
-				if prev, err = t.head(author); err != nil {
-					return err
-				}
-			}
 			e.Seal(prev)
 			heads[author] = e.Hash
 			doc, changed, err := t.resolve(r, cur, &e, false)
@@ -165,9 +188,6 @@ func (s *Store) Commit(ctx context.Context, r domain.Resolver, writes ...ports.W
 				if err := t.upsertDocument(&doc); err != nil {
 					return err
 				}
-			}
-			if err := t.advanceClock(author, e.Stamp, e.Hash); err != nil {
-				return err
 			}
 			out[i] = e
 		}
@@ -187,16 +207,12 @@ func (s *Store) ApplyRemote(ctx context.Context, r domain.Resolver, entries []do
 	const op = "sqlite.ApplyRemote"
 	var res ports.ApplyResult
 	changedAt := map[[2]string]int{} // one Changed document per key, its final state
+	lww := isLWW(r)
 	for start := 0; start < len(entries); start += s.opts.BatchSize {
 		batch := entries[start:min(start+s.opts.BatchSize, len(entries))]
 		var part ports.ApplyResult
 		err := s.writeTx(ctx, op, func(t *txStmts) error {
 			part = ports.ApplyResult{}
-			type head struct {
-				ts   domain.Timestamp
-				hash string
-			}
-			heads := map[string]head{}
 			for i := range batch {
 				e := batch[i]
 				e.Seq = 0
@@ -209,30 +225,30 @@ func (s *Store) ApplyRemote(ctx context.Context, r domain.Resolver, entries []do
 					continue
 				}
 				part.Applied = append(part.Applied, e)
-				if h, ok := heads[e.Author()]; !ok || e.Stamp.After(h.ts) {
-					heads[e.Author()] = head{e.Stamp, e.Hash}
-				}
-				cur, err := t.loadDoc(e.Collection, e.Key)
-				if err != nil {
-					return err
-				}
-				doc, changed, err := t.resolve(r, cur, &e, true)
-				if err != nil || !changed {
+				var doc domain.Document
+				var changed bool
+				if lww {
+					if doc, changed, err = t.upsertIfNewer(&e); err != nil {
+						return err
+					}
+				} else {
+					cur, err := t.loadDoc(e.Collection, e.Key)
 					if err != nil {
 						return err
 					}
+					if doc, changed, err = t.resolve(r, cur, &e, true); err != nil {
+						return err
+					}
+					if changed {
+						if err := t.upsertDocument(&doc); err != nil {
+							return err
+						}
+					}
+				}
+				if !changed {
 					continue
 				}
-				if err := t.upsertDocument(&doc); err != nil {
-					return err
-				}
 				part.Changed = append(part.Changed, doc)
-			}
-			// One clock write per author per batch, not per entry.
-			for author, h := range heads {
-				if err := t.advanceClock(author, h.ts, h.hash); err != nil {
-					return err
-				}
 			}
 			return nil
 		})

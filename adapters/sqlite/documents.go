@@ -61,7 +61,7 @@ func (s *Store) Find(ctx context.Context, collection string, query domain.Query)
 		take = -1 // SQLite: no limit, so OFFSET works alone
 	}
 	q.w(" LIMIT ", q.arg(take), " OFFSET ", q.arg(max(skip, 0)))
-	rows, err := s.reader.DB.QueryContext(ctx, "SELECT documents.key, documents.data, documents.wall, documents.logic, documents.node"+q.sb.String(), q.args...)
+	rows, err := s.queries.query(ctx, "SELECT documents.key, documents.data, documents.wall, documents.logic, documents.node"+q.sb.String(), q.args...)
 	if err != nil {
 		return nil, mapErr(op, err)
 	}
@@ -91,8 +91,18 @@ func (s *Store) Count(ctx context.Context, collection string, f domain.Filter) (
 	if err != nil {
 		return 0, domain.Wrap(domain.CodeInvalidArgument, op, err)
 	}
-	var n int
-	err = s.reader.DB.QueryRowContext(ctx, "SELECT count(*)"+q.sb.String(), q.args...).Scan(&n)
+	rows, err := s.queries.query(ctx, "SELECT count(*)"+q.sb.String(), q.args...)
+	if err != nil {
+		return 0, mapErr(op, err)
+	}
+	defer rows.Close()
+	n := 0
+	if rows.Next() {
+		err = rows.Scan(&n)
+	}
+	if err == nil {
+		err = rows.Err()
+	}
 	return n, mapErr(op, err)
 }
 

@@ -24,6 +24,8 @@ type queryBuilder struct {
 	sb      strings.Builder
 	args    []any
 	indexed func(path string) bool
+	// usesIndex: the filter names an indexed path literally.
+	usesIndex bool
 }
 
 // jsonPath turns a dotted path into an SQLite JSON path with quoted labels
@@ -69,6 +71,7 @@ func (q *queryBuilder) pathRef(path string) (string, error) {
 		return "", err
 	}
 	if q.indexed != nil && q.indexed(path) && indexablePath(path) {
+		q.usesIndex = true
 		return "'" + jp + "'", nil
 	}
 	return q.arg(jp), nil
@@ -281,7 +284,15 @@ func (q *queryBuilder) contains(p, t, x string, v any) {
 // < array/object, then the value, then key ascending.
 func (q *queryBuilder) orderBy(o *domain.Order) error {
 	if o == nil {
-		q.w(" ORDER BY documents.key")
+		if q.usesIndex {
+			// Without statistics the planner walks the key index to skip
+			// the sort, scanning the whole collection; "+" takes that
+			// index out of the running so the expression index is used and
+			// only the matches are sorted.
+			q.w(" ORDER BY +documents.key")
+		} else {
+			q.w(" ORDER BY documents.key")
+		}
 		return nil
 	}
 	p, err := q.pathRef(o.Path)

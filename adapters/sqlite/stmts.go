@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"sync"
 
 	"github.com/entgldb/entgldb-go/domain"
 )
@@ -14,10 +15,10 @@ import (
 type stmts struct {
 	getDocW      *sql.Stmt
 	upsertDoc    *sql.Stmt
+	upsertNewer  *sql.Stmt
 	insertOplog  *sql.Stmt
 	insertIgnore *sql.Stmt
-	getHead      *sql.Stmt
-	upsertVclock *sql.Stmt
+	getDocHead   *sql.Stmt
 	keyEntries   *sql.Stmt
 
 	getDoc *sql.Stmt
@@ -38,13 +39,18 @@ func (p *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 			VALUES (?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (collection, key) DO UPDATE SET data = excluded.data, wall = excluded.wall,
 				logic = excluded.logic, node = excluded.node, deleted = excluded.deleted`},
+		// The last-write-wins rule as one statement: the row changes only
+		// for a strictly greater stamp (byte order on node, like Go).
+		{&p.upsertNewer, w, `INSERT INTO documents (collection, key, data, wall, logic, node, deleted)
+			VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (collection, key) DO UPDATE SET data = excluded.data, wall = excluded.wall,
+				logic = excluded.logic, node = excluded.node, deleted = excluded.deleted
+			WHERE (excluded.wall, excluded.logic, excluded.node) > (documents.wall, documents.logic, documents.node)`},
 		{&p.insertOplog, w, `INSERT` + oplogInsert},
 		{&p.insertIgnore, w, `INSERT OR IGNORE` + oplogInsert},
-		{&p.getHead, w, `SELECT hash FROM vclock WHERE author = ?`},
-		// Only ever forward: an older entry arriving late keeps the head.
-		{&p.upsertVclock, w, `INSERT INTO vclock (author, wall, logic, hash) VALUES (?, ?, ?, ?)
-			ON CONFLICT (author) DO UPDATE SET wall = excluded.wall, logic = excluded.logic, hash = excluded.hash
-			WHERE (excluded.wall, excluded.logic) > (vclock.wall, vclock.logic)`},
+		{&p.getDocHead, w, `SELECT d.data, d.wall, d.logic, d.node, d.deleted,
+				(SELECT hash FROM vclock WHERE author = ?3)
+			FROM (SELECT 1) LEFT JOIN documents AS d ON d.collection = ?1 AND d.key = ?2`},
 		{&p.keyEntries, w, `SELECT ` + entryCols + ` FROM oplog WHERE collection = ? AND key = ?`},
 		{&p.getDoc, r, `SELECT data, wall, logic, node FROM documents WHERE collection = ? AND key = ? AND deleted = 0`},
 	}
@@ -59,7 +65,7 @@ func (p *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 }
 
 func (p *stmts) close() {
-	for _, st := range []*sql.Stmt{p.getDocW, p.upsertDoc, p.insertOplog, p.insertIgnore, p.getHead, p.upsertVclock, p.keyEntries, p.getDoc} {
+	for _, st := range []*sql.Stmt{p.getDocW, p.upsertDoc, p.upsertNewer, p.insertOplog, p.insertIgnore, p.getDocHead, p.keyEntries, p.getDoc} {
 		if st != nil {
 			_ = st.Close()
 		}
@@ -72,7 +78,8 @@ type txStmts struct {
 	tx                                  *sql.Tx
 	p                                   *stmts
 	getDoc, upsertDoc, insOplog, insIgn *sql.Stmt
-	getHead, upsertVclock, keyEntries   *sql.Stmt
+	upsertNewer                         *sql.Stmt
+	getHead, keyEntries                 *sql.Stmt
 }
 
 func (p *stmts) bind(ctx context.Context, tx *sql.Tx) *txStmts {
@@ -104,4 +111,52 @@ func (t *txStmts) loadDoc(collection, key string) (*domain.Document, error) {
 		d.Data = []byte(data.String)
 	}
 	return &d, nil
+}
+
+// queryCache keeps prepared Find/Count statements by SQL text: query shapes
+// repeat, and compiling one costs more than running it on an index. It
+// never evicts (a statement in use must not be closed under its caller);
+// once full, further shapes run unprepared.
+type queryCache struct {
+	mu     sync.Mutex
+	db     *sql.DB
+	max    int
+	m      map[string]*sql.Stmt
+	closed bool
+}
+
+func (c *queryCache) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	c.mu.Lock()
+	st, ok := c.m[query]
+	full := c.closed || len(c.m) >= c.max
+	c.mu.Unlock()
+	if !ok && !full {
+		prepared, err := c.db.PrepareContext(ctx, query)
+		if err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		if prev, raced := c.m[query]; raced || c.closed {
+			_ = prepared.Close()
+			st = prev
+		} else {
+			c.m[query] = prepared
+			st = prepared
+		}
+		c.mu.Unlock()
+	}
+	if st == nil {
+		return c.db.QueryContext(ctx, query, args...)
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+func (c *queryCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	for _, st := range c.m {
+		_ = st.Close()
+	}
+	c.m = nil
 }
