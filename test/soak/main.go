@@ -13,8 +13,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -327,12 +329,12 @@ func takeBaseline(ctx context.Context, c *cluster) error {
 	deadline := time.Now().Add(20 * time.Second)
 	for _, n := range c.nodes {
 		for {
-			m, err := n.proc.Metrics(ctx)
-			if err == nil && m["entgldb_peers_connected"] >= float64(len(c.nodes)-1) {
+			synced, err := syncedPeers(ctx, n)
+			if err == nil && synced >= len(c.nodes)-1 {
 				break
 			}
 			if time.Now().After(deadline) {
-				fmt.Printf("soak: %s reports %v connected peers after 20 s; baseline taken anyway\n", n.name(), m["entgldb_peers_connected"])
+				fmt.Printf("soak: %s has synced with %d peers after 20 s (%v); baseline taken anyway\n", n.name(), synced, err)
 				break
 			}
 			if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
@@ -349,6 +351,32 @@ func takeBaseline(ctx context.Context, c *cluster) error {
 		n.baseGor, n.baseFDs, n.basePID = m["go_goroutines"], m["process_open_fds"], n.proc.PID()
 	}
 	return nil
+}
+
+// syncedPeers counts the peers a node has completed a sync round with.
+func syncedPeers(ctx context.Context, n *node) (int, error) {
+	status, body, err := n.proc.Do(ctx, http.MethodGet, "/v1/peers", nil)
+	if err != nil {
+		return 0, err
+	}
+	if status != http.StatusOK {
+		return 0, fmt.Errorf("/v1/peers: HTTP %d", status)
+	}
+	var rep struct {
+		Peers []struct {
+			SuccessfulSyncs int64 `json:"successful_syncs"`
+		} `json:"peers"`
+	}
+	if err := json.Unmarshal(body, &rep); err != nil {
+		return 0, fmt.Errorf("/v1/peers: %w", err)
+	}
+	synced := 0
+	for _, p := range rep.Peers {
+		if p.SuccessfulSyncs > 0 {
+			synced++
+		}
+	}
+	return synced, nil
 }
 
 type endState struct {
