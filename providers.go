@@ -1,0 +1,362 @@
+package entgldb
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/google/wire"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/entgldb/entgldb-go/adapters/cache"
+	"github.com/entgldb/entgldb-go/adapters/config"
+	"github.com/entgldb/entgldb-go/adapters/httpapi"
+	"github.com/entgldb/entgldb-go/adapters/retry"
+	"github.com/entgldb/entgldb-go/adapters/sqlite"
+	"github.com/entgldb/entgldb-go/adapters/tcp"
+	"github.com/entgldb/entgldb-go/adapters/telemetry"
+	"github.com/entgldb/entgldb-go/adapters/udp"
+	"github.com/entgldb/entgldb-go/app"
+	"github.com/entgldb/entgldb-go/domain"
+	"github.com/entgldb/entgldb-go/ports"
+)
+
+// The provider sets, one per layer; wire.go composes them.
+var (
+	storeSet = wire.NewSet(provideStore, wire.Bind(new(ports.Store), new(*sqlite.Store)), provideNodeID, provideClock)
+	appSet   = wire.NewSet(provideCache, provideResolver, provideDatabase, provideQueue, provideStatus, provideProbe, provideHealth)
+	netSet   = wire.NewSet(telemetry.NewRegistry, provideMetrics, provideExecutor, provideDialer, provideSyncService, provideTCPServer,
+		provideDiscovery, provideSyncEngine)
+	httpSet = wire.NewSet(provideHTTP)
+)
+
+// NodeID is this node's id, resolved at start (configured, persisted, or new).
+type NodeID string
+
+const metaNodeID = "node_id"
+
+func provideStore(ctx context.Context, cfg config.Config, logger *zap.Logger) (*sqlite.Store, func(), error) {
+	p := cfg.Persistence
+	if dir := filepath.Dir(p.DatabasePath); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, nil, domain.Errorf(domain.CodePersistence, "open database", "cannot create directory %s: %w", dir, err)
+		}
+	}
+	st, err := sqlite.Open(ctx, sqlite.Options{
+		Path:                    p.DatabasePath,
+		EnableWAL:               p.EnableWalMode,
+		BatchSize:               cfg.Sync.BatchSize,
+		Logger:                  logger.Named("sqlite"),
+		AutoRestoreOnCorruption: p.AutoRestoreOnCorruption,
+		BackupDir:               p.BackupPath,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, func() {
+		if err := st.Close(); err != nil {
+			logger.Error("closing database", zap.Error(err))
+		}
+	}, nil
+}
+
+// provideNodeID returns the configured id, else the one kept in the
+// database, else a new UUID that is then kept, so it survives restarts.
+func provideNodeID(ctx context.Context, cfg config.Config, store ports.Store) (NodeID, error) {
+	if cfg.NodeId != "" {
+		return NodeID(cfg.NodeId), store.SetMeta(ctx, metaNodeID, cfg.NodeId)
+	}
+	id, ok, err := store.GetMeta(ctx, metaNodeID)
+	if err != nil {
+		return "", err
+	}
+	if ok && id != "" {
+		return NodeID(id), nil
+	}
+	id = uuid.NewString()
+	return NodeID(id), store.SetMeta(ctx, metaNodeID, id)
+}
+
+// provideClock restores the HLC from the newest stamp stored, so the node
+// never issues a stamp older than one it issued before a restart.
+func provideClock(ctx context.Context, cfg config.Config, id NodeID, store ports.Store) (*domain.Clock, error) {
+	clock := domain.NewClock(string(id), func() int64 { return time.Now().UnixMilli() }, int64(cfg.Sync.MaxClockDriftMs))
+	newest, err := store.NewestStamp(ctx)
+	if err != nil {
+		return nil, err
+	}
+	clock.Restore(newest)
+	vc, err := store.VectorClock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	clock.Restore(vc.Max()) // after a snapshot bootstrap the oplog may be empty
+	return clock, nil
+}
+
+func provideCache(cfg config.Config) *cache.Cache {
+	return cache.New(int64(cfg.Persistence.CacheSizeMb) << 20)
+}
+
+func provideResolver(cfg config.Config) (domain.Resolver, error) {
+	return domain.ResolverByName(cfg.Sync.ConflictResolution)
+}
+
+func provideDatabase(store ports.Store, c *cache.Cache, clock *domain.Clock, r domain.Resolver, cfg config.Config, logger *zap.Logger) (*app.Database, func(), error) {
+	db, err := app.NewDatabase(store, c, clock, logger.Named("db"), app.DatabaseOptions{
+		MaxDocumentBytes: cfg.Persistence.MaxDocumentBytes,
+		Resolver:         r,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return db, db.Close, nil
+}
+
+func provideQueue(store ports.Store, cfg config.Config, logger *zap.Logger) *app.OfflineQueue {
+	return app.NewOfflineQueue(store, cfg.Sync.EnableOfflineQueue, cfg.Sync.MaxQueueSize, logger.Named("queue"))
+}
+
+func provideStatus(id NodeID, q *app.OfflineQueue, db *app.Database) *app.StatusTracker {
+	return app.NewStatusTracker(string(id), app.StatusOptions{QueueLen: q.Len, CacheStats: db.CacheStats})
+}
+
+// networkProbe is filled in once the TCP server and discovery exist, so the
+// health check (built before them) can ask about them.
+type networkProbe struct {
+	server    *tcp.Server
+	discovery *udp.Discovery
+	enabled   bool
+}
+
+func (p *networkProbe) state() app.NetworkState {
+	s := app.NetworkState{DiscoveryEnabled: p.enabled}
+	if p.server != nil {
+		s.ListenerUp = p.server.Listening()
+	}
+	if p.discovery != nil {
+		s.DiscoveryRunning = p.discovery.Running()
+	}
+	return s
+}
+
+func provideProbe(cfg config.Config) *networkProbe {
+	return &networkProbe{enabled: cfg.Network.EnableDiscovery}
+}
+
+func provideHealth(store ports.Store, status *app.StatusTracker, db *app.Database, probe *networkProbe, logger *zap.Logger) *app.HealthCheck {
+	return app.NewHealthCheck(store, status, logger.Named("health"), app.HealthOptions{
+		Network:    probe.state,
+		CacheStats: db.CacheStats,
+	})
+}
+
+func provideMetrics(reg *prometheus.Registry, db *app.Database) *telemetry.Metrics {
+	m := telemetry.NewMetrics(reg)
+	m.SetCacheStats(db.CacheStats)
+	return m
+}
+
+func provideExecutor(cfg config.Config, m *telemetry.Metrics, logger *zap.Logger) *retry.Executor {
+	return retry.New(retry.Options{
+		RetryAttempts:  cfg.Network.RetryAttempts,
+		RetryDelayMs:   cfg.Network.RetryDelayMs,
+		AttemptTimeout: 2 * time.Duration(cfg.Network.ConnectionTimeoutMs) * time.Millisecond,
+		Observer:       retryObserver{m},
+	}, logger.Named("retry"))
+}
+
+// retryObserver counts retries and breaker transitions in the metrics.
+type retryObserver struct{ m *telemetry.Metrics }
+
+func (o retryObserver) OnRetry(peer string)               { o.m.Retry(peer) }
+func (o retryObserver) OnBreakerState(peer, state string) { o.m.BreakerState(peer, state) }
+
+func provideDialer(cfg config.Config, id NodeID, exec *retry.Executor, logger *zap.Logger) (*tcp.Dialer, func()) {
+	d := tcp.NewDialer(tcp.DialerOptions{
+		NodeID:         string(id),
+		AuthToken:      cfg.AuthToken,
+		Secure:         cfg.Network.Secure,
+		Compression:    cfg.Network.Compression,
+		ConnectTimeout: time.Duration(cfg.Network.ConnectionTimeoutMs) * time.Millisecond,
+		MaxFrameBytes:  cfg.Network.MaxFrameBytes,
+	}, exec, logger.Named("dialer"))
+	return d, func() { _ = d.Close() }
+}
+
+func provideSyncService(db *app.Database, store ports.Store, clock *domain.Clock, status *app.StatusTracker, cfg config.Config, logger *zap.Logger) (*app.SyncService, error) {
+	return app.NewSyncService(db, store, clock, status, logger.Named("sync"), app.SyncOptions{BatchSize: cfg.Sync.BatchSize})
+}
+
+func provideTCPServer(cfg config.Config, id NodeID, svc *app.SyncService, probe *networkProbe, logger *zap.Logger) (*tcp.Server, error) {
+	s, err := tcp.NewServer(tcp.ServerOptions{
+		NodeID:         string(id),
+		AuthToken:      cfg.AuthToken,
+		BindAddress:    cfg.Network.BindAddress,
+		Port:           cfg.Network.TcpPort,
+		Secure:         cfg.Network.Secure,
+		Compression:    cfg.Network.Compression,
+		MaxConnections: cfg.Network.MaxConnections,
+		MaxFrameBytes:  cfg.Network.MaxFrameBytes,
+	}, svc, logger.Named("tcp"))
+	if err != nil {
+		return nil, err
+	}
+	probe.server = s
+	return s, nil
+}
+
+func provideDiscovery(cfg config.Config, id NodeID, probe *networkProbe, logger *zap.Logger) (*udp.Discovery, error) {
+	d, err := udp.NewDiscovery(udp.Options{
+		NodeID:           string(id),
+		AuthToken:        cfg.AuthToken,
+		TCPPort:          cfg.Network.TcpPort,
+		UDPPort:          cfg.Network.UdpPort,
+		BindAddress:      cfg.Network.BindAddress,
+		BroadcastAddress: cfg.Network.BroadcastAddress,
+		StaticPeers:      cfg.Network.StaticPeers,
+		Disabled:         !cfg.Network.EnableDiscovery,
+	}, logger.Named("discovery"))
+	if err != nil {
+		return nil, err
+	}
+	probe.discovery = d
+	return d, nil
+}
+
+func provideSyncEngine(db *app.Database, store ports.Store, dialer *tcp.Dialer, exec *retry.Executor, disc *udp.Discovery,
+	q *app.OfflineQueue, status *app.StatusTracker, clock *domain.Clock, cfg config.Config, id NodeID, logger *zap.Logger) (*app.SyncEngine, error) {
+	e, err := app.NewSyncEngine(db, store, dialer, exec, disc, q, status, clock, logger.Named("sync"), app.EngineOptions{
+		NodeID:      string(id),
+		Interval:    time.Duration(cfg.Sync.IntervalMs) * time.Millisecond,
+		Fanout:      cfg.Sync.Fanout,
+		BatchSize:   cfg.Sync.BatchSize,
+		StaticPeers: cfg.Network.StaticPeers,
+	})
+	if err != nil {
+		return nil, err
+	}
+	db.SetChangeSink(e)
+	return e, nil
+}
+
+// documents adapts app.Database to the HTTP API's consumer interface.
+type documents struct{ *app.Database }
+
+func (d documents) Batch(ctx context.Context, collection string, puts map[string][]byte, deletes []string) (map[string]domain.Timestamp, error) {
+	return d.Database.Batch(ctx, collection, app.Batch{Puts: puts, Deletes: deletes})
+}
+
+type changes struct{ db *app.Database }
+
+func (c changes) Watch(ctx context.Context, since int64) (httpapi.ChangeStream, error) {
+	return c.db.Watch(ctx, since)
+}
+
+func provideHTTP(cfg config.Config, db *app.Database, status *app.StatusTracker, health *app.HealthCheck,
+	store *sqlite.Store, server *tcp.Server, reg *prometheus.Registry, m *telemetry.Metrics, logger *zap.Logger) *httpapi.Server {
+	if !cfg.Http.Enabled {
+		return nil
+	}
+	backupDir := cfg.Persistence.BackupPath
+	api := httpapi.New(httpapi.Options{
+		Documents: documents{db},
+		Changes:   changes{db},
+		Status:    func(ctx context.Context) (ports.SyncStatus, error) { return status.Snapshot(ctx), nil },
+		Peers:     func(ctx context.Context) ([]ports.PeerStatus, error) { return status.Snapshot(ctx).Peers, nil },
+		Health:    health.Check,
+		Ready: func(ctx context.Context) error {
+			if !server.Listening() {
+				return domain.Errorf(domain.CodeNetwork, "ready", "sync listener is not up")
+			}
+			return store.Ping(ctx)
+		},
+		Backup: func(ctx context.Context) (string, int64, error) {
+			path, err := store.BackupNow(ctx, backupDir, cfg.Persistence.BackupKeep)
+			if err != nil {
+				return "", 0, err
+			}
+			m.BackupMade(time.Now())
+			st, err := os.Stat(path)
+			if err != nil {
+				return path, 0, nil
+			}
+			return path, st.Size(), nil
+		},
+		Metrics:          reg,
+		Logger:           logger.Named("http"),
+		MaxDocumentBytes: cfg.Persistence.MaxDocumentBytes,
+	})
+	return httpapi.NewServer(cfg.Http.Address, api, logger.Named("http"))
+}
+
+// provideNode lists the components in start order; they stop in reverse.
+func provideNode(cfg config.Config, id NodeID, db *app.Database, status *app.StatusTracker, health *app.HealthCheck,
+	store *sqlite.Store, server *tcp.Server, disc *udp.Discovery, engine *app.SyncEngine, httpSrv *httpapi.Server,
+	m *telemetry.Metrics, logger *zap.Logger) *app.Node {
+	comps := []app.Component{
+		app.ComponentFunc{ComponentName: "sync listener",
+			StartFunc: func(context.Context) error { return server.Start() },
+			StopFunc:  server.Stop},
+		app.ComponentFunc{ComponentName: "discovery",
+			StartFunc: disc.Start,
+			StopFunc:  func(context.Context) error { return disc.Stop() }},
+		app.ComponentFunc{ComponentName: "sync engine",
+			StartFunc: engine.Start,
+			StopFunc:  func(context.Context) error { return engine.Stop() }},
+		loop("health check", func(ctx context.Context) {
+			every := time.Duration(cfg.Health.CheckIntervalMinutes) * time.Minute
+			if every > 0 {
+				health.RunPeriodic(ctx, every)
+			}
+		}),
+	}
+	if cfg.Persistence.EnableAutoBackup && cfg.Persistence.BackupIntervalMinutes > 0 {
+		comps = append(comps, loop("auto backup", func(ctx context.Context) {
+			sqlite.RunAutoBackup(ctx, store, cfg.Persistence.BackupPath,
+				time.Duration(cfg.Persistence.BackupIntervalMinutes)*time.Minute, cfg.Persistence.BackupKeep, logger.Named("backup"))
+		}))
+	}
+	if httpSrv != nil {
+		comps = append(comps, app.ComponentFunc{ComponentName: "HTTP API",
+			StartFunc: func(context.Context) error { return httpSrv.Start() },
+			StopFunc:  httpSrv.Shutdown})
+	}
+	// Last to stop before the store closes: make the WAL's content part of
+	// the main file so a copied database file is complete on its own.
+	comps = append([]app.Component{app.ComponentFunc{ComponentName: "checkpoint",
+		StopFunc: store.Checkpoint}}, comps...)
+	return app.NewNode(string(id), db, status, health, logger, comps...)
+}
+
+// loop runs fn in a goroutine owned by the component: Stop cancels it and
+// waits for it to return.
+func loop(name string, fn func(ctx context.Context)) app.Component {
+	var cancel context.CancelFunc
+	done := make(chan struct{})
+	return &app.ComponentFunc{
+		ComponentName: name,
+		StartFunc: func(context.Context) error {
+			var ctx context.Context
+			ctx, cancel = context.WithCancel(context.Background())
+			go func() {
+				defer close(done)
+				fn(ctx)
+			}()
+			return nil
+		},
+		StopFunc: func(ctx context.Context) error {
+			cancel()
+			select {
+			case <-done:
+				return nil
+			case <-ctx.Done():
+				return fmt.Errorf("%s did not stop: %w", name, ctx.Err())
+			}
+		},
+	}
+}
