@@ -188,6 +188,13 @@ func open(ctx context.Context, opts Options, log *zap.Logger) (*Store, error) {
 // Close closes both pools; the last connection to close checkpoints the WAL.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		// Refresh planner statistics where SQLite thinks it pays (cheap;
+		// what the SQLite docs advise before closing).
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if _, err := s.writer.DB.ExecContext(ctx, "PRAGMA optimize"); err != nil {
+			s.log.Warn("PRAGMA optimize failed", zap.Error(err))
+		}
+		cancel()
 		s.stmts.close()
 		s.queries.close()
 		rerr := s.reader.Close()
