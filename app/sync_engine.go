@@ -382,40 +382,59 @@ var (
 // else v4, else pull-only. Each fallback uses a fresh session, since a peer
 // that did not understand a request may have closed the connection.
 func (e *SyncEngine) syncSession(ctx context.Context, t *peerTarget, res *roundResult) error {
-	s, err := e.dialer.Dial(ctx, t.addr)
-	if err != nil {
+	var cur ports.PeerSession
+	defer func() {
+		if cur != nil {
+			cur.Close()
+		}
+	}()
+	redial := func() error {
+		if cur != nil {
+			cur.Close()
+			cur = nil
+		}
+		s, err := e.dialer.Dial(ctx, t.addr)
+		if err != nil {
+			return err
+		}
+		cur = s
+		return nil
+	}
+	if err := redial(); err != nil {
 		return err
 	}
-	defer func() { s.Close() }()
-	t.nodeID = s.PeerID()
-	e.flushQueue(ctx, s)
+	t.nodeID = cur.PeerID()
+	e.flushQueue(ctx, cur)
 
 	legacy := e.legacyState(t.addr)
 	if legacy == nil {
-		err := e.roundV5(ctx, s, res)
+		err := e.roundV5(ctx, cur, res)
+		if errors.Is(err, errNoVectorClock) {
+			// A pooled session may have been cut by the peer meanwhile: ask
+			// once more on a fresh connection before deciding it is v4.
+			if err := redial(); err != nil {
+				return err
+			}
+			err = e.roundV5(ctx, cur, res)
+		}
 		if !errors.Is(err, errNoVectorClock) {
 			return err
 		}
-		e.logger.Info("peer does not speak v5; falling back to v4", zap.String("peer", t.addr))
-		if s, err = e.redial(ctx, s, t.addr); err != nil {
+		e.logger.Info("peer does not speak v5; falling back to v4", zap.String("peer", t.addr), zap.Error(err))
+		if err := redial(); err != nil {
 			return err
 		}
 		legacy = e.markLegacy(t.addr)
 	}
-	err = e.roundV4(ctx, s, legacy, res)
+	err := e.roundV4(ctx, cur, legacy, res)
 	if !errors.Is(err, errNoClock) {
 		return err
 	}
-	e.logger.Info("peer answers no clock request; pulling only", zap.String("peer", t.addr))
-	if s, err = e.redial(ctx, s, t.addr); err != nil {
+	e.logger.Info("peer answers no clock request; pulling only", zap.String("peer", t.addr), zap.Error(err))
+	if err := redial(); err != nil {
 		return err
 	}
-	return e.roundPullOnly(ctx, s, legacy, res)
-}
-
-func (e *SyncEngine) redial(ctx context.Context, old ports.PeerSession, addr string) (ports.PeerSession, error) {
-	old.Close()
-	return e.dialer.Dial(ctx, addr)
+	return e.roundPullOnly(ctx, cur, legacy, res)
 }
 
 func (e *SyncEngine) legacyState(addr string) *legacyPeer {

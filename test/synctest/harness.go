@@ -36,8 +36,10 @@ type Options struct {
 	// Interval between rounds; 0 means an hour (rounds only via SyncNow).
 	Interval  time.Duration
 	BatchSize int
-	Queue     bool  // offline queue on
-	MaxDrift  int64 // MaxClockDrift in ms (default 60 s)
+	// Fanout is the number of peers per round (default: every peer).
+	Fanout   int
+	Queue    bool  // offline queue on
+	MaxDrift int64 // MaxClockDrift in ms (default 60 s)
 	// Run starts the engines (rounds and gossip) at once.
 	Run bool
 	// Logger for every component (default: none).
@@ -192,10 +194,14 @@ func (c *Cluster) newNode(id string, o Options) *Node {
 
 func (c *Cluster) attachEngine(node *Node, peers []string) {
 	t := c.t
+	fanout := node.opts.Fanout
+	if fanout <= 0 {
+		fanout = len(peers)
+	}
 	var err error
 	node.Engine, err = app.NewSyncEngine(node.DB, node.Store, &faultyDialer{from: node.ID, faults: c.faults, inner: node.Dialer},
 		node.Exec, nil, node.Queue, node.Status, node.Clock, node.opts.Logger,
-		app.EngineOptions{NodeID: node.ID, Interval: node.opts.Interval, Fanout: len(peers), BatchSize: node.opts.BatchSize,
+		app.EngineOptions{NodeID: node.ID, Interval: node.opts.Interval, Fanout: fanout, BatchSize: node.opts.BatchSize,
 			StaticPeers: peers, VectorClockTimeout: 2 * time.Second, GossipLockWait: 500 * time.Millisecond})
 	require.NoError(t, err)
 	if node.opts.Run {
@@ -309,7 +315,7 @@ func WaitFor(t testing.TB, within time.Duration, what string, cond func() bool) 
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out after %s waiting for %s", within, what)
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

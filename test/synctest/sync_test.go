@@ -68,7 +68,7 @@ func TestTwoNodes(t *testing.T) {
 }
 
 func TestMeshPartitionHeal(t *testing.T) {
-	c := synctest.Start(t, 5, synctest.Options{Run: true, Interval: 30 * time.Millisecond, BatchSize: 50})
+	c := synctest.Start(t, 5, synctest.Options{Run: true, Interval: 50 * time.Millisecond, Fanout: 2, BatchSize: 50})
 	ctx := context.Background()
 	rnd := rand.New(rand.NewPCG(7, 11))
 	write := func(group []*synctest.Node, n int) {
