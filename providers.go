@@ -121,8 +121,8 @@ func provideQueue(store ports.Store, cfg config.Config, logger *zap.Logger) *app
 	return app.NewOfflineQueue(store, cfg.Sync.EnableOfflineQueue, cfg.Sync.MaxQueueSize, logger.Named("queue"))
 }
 
-func provideStatus(id NodeID, q *app.OfflineQueue, db *app.Database) *app.StatusTracker {
-	return app.NewStatusTracker(string(id), app.StatusOptions{QueueLen: q.Len, CacheStats: db.CacheStats})
+func provideStatus(id NodeID, q *app.OfflineQueue, db *app.Database, m *telemetry.Metrics) *app.StatusTracker {
+	return app.NewStatusTracker(string(id), app.StatusOptions{QueueLen: q.Len, CacheStats: db.CacheStats, Observer: m})
 }
 
 // networkProbe is filled in once the TCP server and discovery exist, so the
@@ -155,9 +155,11 @@ func provideHealth(store ports.Store, status *app.StatusTracker, db *app.Databas
 	})
 }
 
-func provideMetrics(reg *prometheus.Registry, db *app.Database) *telemetry.Metrics {
+func provideMetrics(reg *prometheus.Registry, db *app.Database, q *app.OfflineQueue) *telemetry.Metrics {
 	m := telemetry.NewMetrics(reg)
 	m.SetCacheStats(db.CacheStats)
+	db.SetObserver(m)
+	q.SetObserver(m)
 	return m
 }
 

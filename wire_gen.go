@@ -45,7 +45,9 @@ func newNode(ctx context.Context, cfg config.Config, logger *zap.Logger) (*app.N
 		return nil, nil, err
 	}
 	offlineQueue := provideQueue(store, cfg, logger)
-	statusTracker := provideStatus(nodeID, offlineQueue, database)
+	registry := telemetry.NewRegistry()
+	metrics := provideMetrics(registry, database, offlineQueue)
+	statusTracker := provideStatus(nodeID, offlineQueue, database, metrics)
 	entgldbNetworkProbe := provideProbe(cfg)
 	healthCheck := provideHealth(store, statusTracker, database, entgldbNetworkProbe, logger)
 	syncService, err := provideSyncService(database, store, clock, statusTracker, cfg, logger)
@@ -66,8 +68,6 @@ func newNode(ctx context.Context, cfg config.Config, logger *zap.Logger) (*app.N
 		cleanup()
 		return nil, nil, err
 	}
-	registry := telemetry.NewRegistry()
-	metrics := provideMetrics(registry, database)
 	executor := provideExecutor(cfg, metrics, logger)
 	dialer, cleanup3 := provideDialer(cfg, nodeID, executor, logger)
 	syncEngine, err := provideSyncEngine(database, store, dialer, executor, discovery, offlineQueue, statusTracker, clock, cfg, nodeID, logger)

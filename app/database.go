@@ -77,6 +77,8 @@ type Database struct {
 	stripes [fillStripes]fillStripe
 
 	feed feed
+
+	obs Observer // set before use by SetObserver
 }
 
 const fillStripes = 256
@@ -131,10 +133,15 @@ func NewDatabase(store ports.Store, cache ports.DocumentCache, clock *domain.Clo
 		maxDoc:   opts.MaxDocumentBytes,
 		watchBuf: opts.WatchBuffer,
 		seed:     maphash.MakeSeed(),
+		obs:      nopObserver{},
 	}
 	db.feed.subs = make(map[*Subscription]struct{})
 	return db, nil
 }
+
+// SetObserver routes the database's counts (documents written and applied,
+// clock-drift rejections) to o. Call it before the database is used.
+func (db *Database) SetObserver(o Observer) { db.obs = orNop(o) }
 
 // SetChangeSink plugs the sync side in (nil unplugs it).
 func (db *Database) SetChangeSink(s ChangeSink) {
@@ -342,6 +349,10 @@ func (db *Database) ApplyRemote(ctx context.Context, entries []domain.Entry) (po
 		db.updateCache(d.Collection, d.Key, &d)
 	}
 	db.publish(res.Applied)
+	db.obs.DocumentsApplied(len(res.Applied))
+	for i := 0; i < refused; i++ {
+		db.obs.ClockDriftRejected()
+	}
 	if refused > 0 {
 		db.log.Warn("remote entries refused for clock drift", zap.Int("refused", refused), zap.Error(driftErr))
 		return res, domain.Errorf(domain.CodeClockDrift, op, "%d of %d entries refused: %w", refused, len(entries), driftErr)
@@ -395,6 +406,7 @@ func (db *Database) commit(ctx context.Context, op string, specs []writeSpec) ([
 		}
 	}
 	db.publish(entries)
+	db.obs.DocumentsWritten(len(entries))
 	if db.sink != nil {
 		db.sink.LocalCommitted(entries)
 	}

@@ -26,6 +26,21 @@ type OfflineQueue struct {
 	log     *zap.Logger
 	flushMu sync.Mutex // one flush at a time: two would push operations twice
 	refused atomic.Int64
+	obs     Observer // set before use by SetObserver
+}
+
+// SetObserver reports the queue's length to o after every change. Call it
+// before the queue is used.
+func (q *OfflineQueue) SetObserver(o Observer) { q.obs = o }
+
+// report tells the observer the queue's current length.
+func (q *OfflineQueue) report(ctx context.Context) {
+	if q.obs == nil {
+		return
+	}
+	if n, err := q.store.QueueLen(ctx); err == nil {
+		q.obs.OfflineQueueLength(n)
+	}
 }
 
 // NewOfflineQueue returns a queue over store holding at most maxSize
@@ -60,6 +75,7 @@ func (q *OfflineQueue) Enqueue(ctx context.Context, op domain.PendingOperation) 
 		}
 		return domain.Wrap(domain.CodePersistence, name, err)
 	}
+	q.report(ctx)
 	return nil
 }
 
@@ -71,6 +87,7 @@ func (q *OfflineQueue) Flush(ctx context.Context, exec func(ctx context.Context,
 	const name = "queue.Flush"
 	q.flushMu.Lock()
 	defer q.flushMu.Unlock()
+	defer q.report(context.WithoutCancel(ctx))
 	for {
 		if err := ctx.Err(); err != nil {
 			return successful, failed, domain.Wrap(domain.CodeTimeout, name, err)

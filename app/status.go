@@ -23,6 +23,8 @@ type StatusOptions struct {
 	QueueLen func(ctx context.Context) (int, error)
 	// CacheStats reports the document cache's counters (nil: zeros).
 	CacheStats func() ports.CacheStats
+	// Observer counts sync rounds, bytes and connected peers (nil: none).
+	Observer Observer
 }
 
 // StatusTracker records the node's sync state: online flag, peers, sync
@@ -46,6 +48,7 @@ func NewStatusTracker(nodeID string, opts StatusOptions) *StatusTracker {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	opts.Observer = orNop(opts.Observer)
 	return &StatusTracker{nodeID: nodeID, opts: opts, peers: make(map[string]*ports.PeerStatus)}
 }
 
@@ -98,6 +101,13 @@ func (t *StatusTracker) SetPeerConnected(nodeID, address string, connected bool)
 	if connected {
 		p.LastSeen = t.nowMs()
 	}
+	n := 0
+	for _, q := range t.peers {
+		if q.Connected {
+			n++
+		}
+	}
+	t.opts.Observer.PeersConnected(n)
 }
 
 // RecordSyncSuccess records a completed sync round with a peer that moved
@@ -109,6 +119,8 @@ func (t *StatusTracker) RecordSyncSuccess(nodeID, address string, docs, bytes in
 	t.lastSync = now
 	t.docs += docs
 	t.bytes += bytes
+	t.opts.Observer.SyncRound(peerLabel(nodeID, address), true)
+	t.opts.Observer.BytesIn(int(bytes))
 	if nodeID != "" {
 		p := t.peer(nodeID, address)
 		p.SuccessfulSyncs++
@@ -123,11 +135,17 @@ func (t *StatusTracker) RecordSyncFailure(nodeID, address string, err error) {
 	if nodeID != "" {
 		t.peer(nodeID, address).FailedSyncs++
 	}
-	peer := nodeID
-	if peer == "" {
-		peer = address
-	}
+	peer := peerLabel(nodeID, address)
+	t.opts.Observer.SyncRound(peer, false)
 	t.recordLocked(peer, err)
+}
+
+// peerLabel names a peer by node id, or by address before its id is known.
+func peerLabel(nodeID, address string) string {
+	if nodeID == "" {
+		return address
+	}
+	return nodeID
 }
 
 // RecordError remembers err (with the peer involved, if any).

@@ -87,6 +87,7 @@ func serveNode(parent context.Context, cfg config.Config) error {
 
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
+	started := time.Now()
 	node, err := entgldb.Open(ctx, entgldb.Options{Config: cfg, Logger: logger})
 	if err != nil {
 		logger.Error("node failed to start", zap.Error(err))
@@ -105,6 +106,10 @@ func serveNode(parent context.Context, cfg config.Config) error {
 			logger.Error("shutdown finished with errors", zap.Error(err))
 			return domain.Wrap(domain.CodeInternal, "serve", err)
 		}
+		st := node.Status().Snapshot(context.Background())
+		logger.Info("entgldb node stopped", zap.String("node_id", node.ID()),
+			zap.Duration("uptime", time.Since(started)), zap.Int64("documents_synced", st.DocumentsSynced),
+			zap.Int("offline_queue_length", st.OfflineQueueLen))
 		return nil
 	case sig := <-sigs:
 		logger.Warn("second signal: forcing exit", zap.String("signal", sig.String()))

@@ -1,0 +1,32 @@
+package app
+
+// Observer receives the counts behind the node's metrics. The telemetry
+// adapter's Metrics implements it; app only knows this interface, so it
+// stays free of the Prometheus client.
+type Observer interface {
+	DocumentsWritten(n int)
+	DocumentsApplied(n int)
+	SyncRound(peer string, ok bool)
+	BytesIn(n int)
+	ClockDriftRejected()
+	OfflineQueueLength(n int)
+	PeersConnected(n int)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) DocumentsWritten(int)   {}
+func (nopObserver) DocumentsApplied(int)   {}
+func (nopObserver) SyncRound(string, bool) {}
+func (nopObserver) BytesIn(int)            {}
+func (nopObserver) ClockDriftRejected()    {}
+func (nopObserver) OfflineQueueLength(int) {}
+func (nopObserver) PeersConnected(int)     {}
+
+// orNop returns o, or an observer that ignores everything when o is nil.
+func orNop(o Observer) Observer {
+	if o == nil {
+		return nopObserver{}
+	}
+	return o
+}
