@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -81,6 +82,8 @@ type Node struct {
 
 	faults  *Faults
 	opts    Options
+	path    string
+	peers   []string
 	stopped bool
 }
 
@@ -167,33 +170,51 @@ func (c *Cluster) AddNode(id string, opts Options, peers []string) *Node {
 func (c *Cluster) newNode(id string, o Options) *Node {
 	t := c.t
 	t.Helper()
-	ctx := context.Background()
-	node := &Node{ID: id, faults: c.faults, opts: o}
-	store, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(t.TempDir(), id+".db"), EnableWAL: true})
+	node := &Node{ID: id, faults: c.faults, opts: o, path: filepath.Join(t.TempDir(), id+".db")}
+	node.open(t, 0)
+	t.Cleanup(func() { node.stop() })
+	return node
+}
+
+// open opens the node's store and starts its server on port (0: any).
+func (node *Node) open(t testing.TB, port int) {
+	t.Helper()
+	o := node.opts
+	store, err := sqlite.Open(context.Background(), sqlite.Options{Path: node.path, EnableWAL: true})
 	require.NoError(t, err)
 	node.Store = store
-	node.Clock = domain.NewClock(id, func() int64 { return time.Now().UnixMilli() + node.Skew.Load() }, o.MaxDrift)
+	node.Clock = domain.NewClock(node.ID, func() int64 { return time.Now().UnixMilli() + node.Skew.Load() }, o.MaxDrift)
 	node.DB, err = app.NewDatabase(store, nil, node.Clock, o.Logger, app.DatabaseOptions{})
 	require.NoError(t, err)
 	node.Queue = app.NewOfflineQueue(store, o.Queue, 10_000, o.Logger)
-	node.Status = app.NewStatusTracker(id, app.StatusOptions{QueueLen: node.Queue.Len})
+	node.Status = app.NewStatusTracker(node.ID, app.StatusOptions{QueueLen: node.Queue.Len})
 	node.Service, err = app.NewSyncService(node.DB, store, node.Clock, node.Status, o.Logger, app.SyncOptions{BatchSize: o.BatchSize})
 	require.NoError(t, err)
-	node.Server, err = tcp.NewServer(tcp.ServerOptions{NodeID: id, AuthToken: o.AuthToken, BindAddress: "127.0.0.1",
-		Secure: o.Secure, Compression: o.Compression, HandshakeTimeout: 2 * time.Second}, node.Service, o.Logger)
+	node.Server, err = tcp.NewServer(tcp.ServerOptions{NodeID: node.ID, AuthToken: o.AuthToken, BindAddress: "127.0.0.1",
+		Port: port, Secure: o.Secure, Compression: o.Compression, HandshakeTimeout: 2 * time.Second}, node.Service, o.Logger)
 	require.NoError(t, err)
 	require.NoError(t, node.Server.Start())
 	node.Addr = node.Server.Addr().String()
 	node.Exec = retry.New(retry.Options{RetryAttempts: 1, AttemptTimeout: 10 * time.Second,
 		BreakerFailures: 1000, BreakerDelay: 50 * time.Millisecond}, o.Logger)
-	node.Dialer = tcp.NewDialer(tcp.DialerOptions{NodeID: id, AuthToken: o.AuthToken, Secure: o.Secure,
+	node.Dialer = tcp.NewDialer(tcp.DialerOptions{NodeID: node.ID, AuthToken: o.AuthToken, Secure: o.Secure,
 		Compression: o.Compression, ConnectTimeout: 2 * time.Second, RequestTimeout: 20 * time.Second}, node.Exec, o.Logger)
-	t.Cleanup(func() { node.stop() })
-	return node
+	node.stopped = false
+}
+
+// Restart stops the node (engine, listener, database) and brings it back
+// on the same file and port, as a process restart would.
+func (c *Cluster) Restart(node *Node) {
+	c.t.Helper()
+	port := node.Server.Addr().(*net.TCPAddr).Port
+	node.stop()
+	node.open(c.t, port)
+	c.attachEngine(node, node.peers)
 }
 
 func (c *Cluster) attachEngine(node *Node, peers []string) {
 	t := c.t
+	node.peers = peers
 	fanout := node.opts.Fanout
 	if fanout <= 0 {
 		fanout = len(peers)

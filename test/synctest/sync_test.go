@@ -213,3 +213,47 @@ func TestOfflineQueueFlushedWhenPeerReturns(t *testing.T) {
 	assert.Zero(t, n)
 	assert.Equal(t, `{"v":2}`, b.Body(t, "c", "k2"))
 }
+
+func TestRestartMidSyncLosesNoAcknowledgedWrite(t *testing.T) {
+	c := synctest.Start(t, 3, synctest.Options{Run: true, Interval: 40 * time.Millisecond})
+	n0, n1, n2 := c.Nodes[0], c.Nodes[1], c.Nodes[2]
+	acked := map[string]string{}
+	// n1 writes all along, from its own goroutine.
+	stop := make(chan struct{})
+	done := make(chan map[string]string)
+	go func() {
+		mine := map[string]string{}
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				done <- mine
+				return
+			default:
+			}
+			key, body := fmt.Sprintf("n1-%d", i), fmt.Sprintf(`{"i":%d}`, i)
+			if _, err := n1.DB.Put(context.Background(), "c", key, []byte(body), nil); err == nil {
+				mine[key] = body
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	for round := range 3 {
+		for i := range 30 {
+			key, body := fmt.Sprintf("n0-%d-%d", round, i), fmt.Sprintf(`{"r":%d}`, round)
+			n0.Put(t, "c", key, body)
+			acked[key] = body
+		}
+		c.Restart(n2) // mid-sync: rounds and gossip are in flight
+		c.Restart(n0) // acknowledged writes must survive the restart
+	}
+	close(stop)
+	for k, v := range <-done {
+		acked[k] = v
+	}
+	synctest.WaitConverged(t, c.Nodes, 15*time.Second)
+	for _, n := range []*synctest.Node{n0, n1, n2} {
+		for k, v := range acked {
+			require.Equal(t, v, n.Body(t, "c", k), "%s lost %s", n.ID, k)
+		}
+	}
+}
