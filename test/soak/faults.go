@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"encoding/json"
 	"fmt"
 	mrand "math/rand/v2"
@@ -173,8 +174,11 @@ func (c *cluster) intruder(ctx context.Context, n *node, d time.Duration, st *in
 	}
 }
 
-// fuzzStats counts the malformed-frame client's connections.
-type fuzzStats struct{ conns, dialErrs atomic.Int64 }
+// fuzzStats counts the malformed-frame client's connections: closed by
+// the node, or still open when the client's deadline passed (a node may
+// legitimately wait for the rest of a truncated frame until its own
+// handshake deadline).
+type fuzzStats struct{ conns, closedByNode, timedOut, dialErrs atomic.Int64 }
 
 // fuzzer sends malformed input to a node's sync port: random bytes, frame
 // headers announcing huge or negative lengths, bad key-exchange lengths,
@@ -182,35 +186,50 @@ type fuzzStats struct{ conns, dialErrs atomic.Int64 }
 // buggy peer) frames of random types with random payloads and raw garbage
 // instead of envelopes. The node must stay up and keep serving.
 func (c *cluster) fuzzer(ctx context.Context, n *node, d time.Duration, st *fuzzStats, seed uint64) {
-	rnd := mrand.New(mrand.NewPCG(seed, 99))
+	const clients = 4 // concurrent connections, each its own goroutine, all waited for
 	deadline := time.Now().Add(d)
-	for i := 0; i < 100_000 && time.Now().Before(deadline) && ctx.Err() == nil; i++ {
-		conn, err := net.DialTimeout("tcp", n.proc.PeerAddr(), time.Second)
-		if err != nil {
-			st.dialErrs.Add(1)
-			sleepCtx(ctx, 50*time.Millisecond)
-			continue
-		}
-		st.conns.Add(1)
-		_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
-		c.fuzzOne(conn, rnd, i%6)
-		conn.Close()
+	var wg sync.WaitGroup
+	for g := 0; g < clients; g++ {
+		wg.Go(func() {
+			rnd := mrand.New(mrand.NewPCG(seed, uint64(g)))
+			for i := 0; i < 25_000 && time.Now().Before(deadline) && ctx.Err() == nil; i++ {
+				conn, err := net.DialTimeout("tcp", n.proc.PeerAddr(), time.Second)
+				if err != nil {
+					st.dialErrs.Add(1)
+					_ = sleepCtx(ctx, 50*time.Millisecond)
+					continue
+				}
+				st.conns.Add(1)
+				_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
+				if c.fuzzOne(conn, rnd, i%6) {
+					st.closedByNode.Add(1)
+				} else {
+					st.timedOut.Add(1)
+				}
+				conn.Close()
+			}
+		})
 	}
+	wg.Wait()
 }
 
-func (c *cluster) fuzzOne(conn net.Conn, rnd *mrand.Rand, mode int) {
+// fuzzOne sends one kind of malformed input and reports whether the node
+// closed the connection (rather than the client's deadline passing).
+func (c *cluster) fuzzOne(conn net.Conn, rnd *mrand.Rand, mode int) (closedByNode bool) {
 	randBytes := func(n int) []byte {
 		b := make([]byte, n)
 		_, _ = rand.Read(b)
 		return b
 	}
-	drain := func() { // read until the node closes or the deadline passes
+	drain := func() bool { // read until the node closes or the deadline passes
 		buf := make([]byte, 4096)
 		for j := 0; j < 1000; j++ {
 			if _, err := conn.Read(buf); err != nil {
-				return
+				var ne net.Error
+				return !(errors.As(err, &ne) && ne.Timeout())
 			}
 		}
+		return false
 	}
 	switch mode {
 	case 0: // random bytes
@@ -226,13 +245,13 @@ func (c *cluster) fuzzOne(conn net.Conn, rnd *mrand.Rand, mode int) {
 		ch := protocol.NewChannel(conn, 1<<20)
 		if c.secure {
 			if err := ch.SecureAsClient(); err != nil {
-				return
+				return true
 			}
 		}
 		var res pb.HandshakeResponse
 		if err := ch.Call(protocol.HandshakeReq, &pb.HandshakeRequest{NodeId: "fuzzer", AuthToken: c.authToken},
 			protocol.HandshakeRes, &res); err != nil || !res.GetAccepted() {
-			return
+			return true
 		}
 		for j := 0; j < 1+rnd.IntN(4); j++ {
 			if mode == 3 || !c.secure {
@@ -241,14 +260,14 @@ func (c *cluster) fuzzOne(conn net.Conn, rnd *mrand.Rand, mode int) {
 					t = protocol.GetClockReq
 				}
 				if err := ch.SendRaw(t, randBytes(rnd.IntN(2048))); err != nil {
-					return
+					return true
 				}
 			} else { // raw bytes where an envelope frame belongs
 				_, _ = conn.Write(append(binary.LittleEndian.AppendUint32(nil, uint32(rnd.IntN(300))), append([]byte{9, 0}, randBytes(rnd.IntN(300))...)...))
 			}
 		}
 	}
-	drain()
+	return drain()
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

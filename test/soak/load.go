@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -175,17 +176,15 @@ func (w *worker) step(ctx context.Context) {
 		if !k.certain() {
 			return
 		}
-		status, resp, err := p.Do(rctx, http.MethodGet, docPath(c, k.key), nil)
+		status, resp, hdr, err := p.DoHeader(rctx, http.MethodGet, docPath(c, k.key), nil)
 		if err != nil || (status != http.StatusOK && status != http.StatusNotFound) {
 			w.stats.gets.add(classify(status, err))
 			return
 		}
 		w.stats.gets.add(acked)
-		want := k.current()
-		// The version comes from the ETag, which the client drops; compare
-		// data here and versions at the end.
-		if present := status == http.StatusOK; !k.matches(present, resp, "") {
-			w.stats.violate("read-your-writes %s/%s on %s: got present=%t %s, want %s", c, k.key, w.owner, present, resp, want)
+		version := strings.Trim(hdr.Get("ETag"), `"`)
+		if present := status == http.StatusOK; !k.matches(present, resp, version) {
+			w.stats.violate("read-your-writes %s/%s on %s: got present=%t %s@%s, want %s", c, k.key, w.owner, present, resp, version, k.current())
 		}
 	default: // query
 		var path string

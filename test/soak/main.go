@@ -285,7 +285,8 @@ func (c *cluster) schedule(ctx context.Context, o options, ist *intruderStats, f
 		pid := n.proc.PID()
 		c.faults.add("fuzzing client sends malformed frames to %s for %s", n.name(), clientFor)
 		c.fuzzer(ctx, n, clientFor, fst, o.seed)
-		c.faults.add("fuzzing client done: %d connections", fst.conns.Load())
+		c.faults.add("fuzzing client done: %d connections, %d closed by the node, %d still open at the client's 2 s deadline",
+			fst.conns.Load(), fst.closedByNode.Load(), fst.timedOut.Load())
 		if n.proc.PID() == pid && !n.proc.Running() {
 			c.faults.fail("%s died under the fuzzing client:\n%s", n.name(), n.proc.LogTail(20))
 		}
@@ -469,8 +470,8 @@ func printSummary(c *cluster, st *loadStats, ist *intruderStats, fst *fuzzStats,
 	fmt.Println()
 	fmt.Printf("load %.0f s · acknowledged writes %d · keys with an unknown last write %d · backups verified %d\n",
 		load.Seconds(), st.ackedWrites.Load(), uncertain, c.backups)
-	fmt.Printf("wrong-key handshakes %d (refused %d, accepted %d, answered %d) · fuzz connections %d · converged in %.1f s\n",
-		ist.attempts.Load(), ist.refused.Load(), ist.accepted.Load(), ist.leaked.Load(), fst.conns.Load(), conv.Seconds())
+	fmt.Printf("wrong-key handshakes %d (refused %d, accepted %d, answered %d) · fuzz connections %d (node closed %d) · converged in %.1f s\n",
+		ist.attempts.Load(), ist.refused.Load(), ist.accepted.Load(), ist.leaked.Load(), fst.conns.Load(), fst.closedByNode.Load(), conv.Seconds())
 	fmt.Println("faults:")
 	for _, ev := range c.faults.events {
 		fmt.Println("  " + ev)

@@ -304,27 +304,33 @@ func (p *Proc) LogTail(n int) string {
 
 // Do sends a request to the node's HTTP API and returns status and body.
 func (p *Proc) Do(ctx context.Context, method, path string, body []byte) (int, []byte, error) {
+	status, data, _, err := p.DoHeader(ctx, method, path, body)
+	return status, data, err
+}
+
+// DoHeader is Do that also returns the response headers.
+func (p *Proc) DoHeader(ctx context.Context, method, path string, body []byte) (int, []byte, http.Header, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, "http://"+p.HTTPAddr+path, rd)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return resp.StatusCode, nil, err
+		return resp.StatusCode, nil, resp.Header, err
 	}
-	return resp.StatusCode, data, nil
+	return resp.StatusCode, data, resp.Header, nil
 }
 
 // CloseIdle drops the client's idle keep-alive connections (so they do not
