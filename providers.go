@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/google/wire"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
@@ -23,15 +22,6 @@ import (
 	"github.com/entgldb/entgldb-go/app"
 	"github.com/entgldb/entgldb-go/domain"
 	"github.com/entgldb/entgldb-go/ports"
-)
-
-// The provider sets, one per layer; wire.go composes them.
-var (
-	storeSet = wire.NewSet(provideStore, wire.Bind(new(ports.Store), new(*sqlite.Store)), provideNodeID, provideClock)
-	appSet   = wire.NewSet(provideCache, provideResolver, provideDatabase, provideQueue, provideStatus, provideProbe, provideHealth)
-	netSet   = wire.NewSet(telemetry.NewRegistry, provideMetrics, provideExecutor, provideDialer, provideSyncService, provideTCPServer,
-		provideDiscovery, provideSyncEngine)
-	httpSet = wire.NewSet(provideHTTP)
 )
 
 // NodeID is this node's id, resolved at start (configured, persisted, or new).

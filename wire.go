@@ -9,7 +9,19 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/entgldb/entgldb-go/adapters/config"
+	"github.com/entgldb/entgldb-go/adapters/sqlite"
+	"github.com/entgldb/entgldb-go/adapters/telemetry"
 	"github.com/entgldb/entgldb-go/app"
+	"github.com/entgldb/entgldb-go/ports"
+)
+
+// The provider sets, one per layer (the providers are in providers.go).
+var (
+	storeSet = wire.NewSet(provideStore, wire.Bind(new(ports.Store), new(*sqlite.Store)), provideNodeID, provideClock)
+	appSet   = wire.NewSet(provideCache, provideResolver, provideDatabase, provideQueue, provideStatus, provideProbe, provideHealth)
+	netSet   = wire.NewSet(telemetry.NewRegistry, provideMetrics, provideExecutor, provideDialer, provideSyncService, provideTCPServer,
+		provideDiscovery, provideSyncEngine)
+	httpSet = wire.NewSet(provideHTTP)
 )
 
 // newNode is the injector: Wire generates its body in wire_gen.go from the

@@ -9,8 +9,11 @@ package entgldb
 import (
 	"context"
 	"github.com/entgldb/entgldb-go/adapters/config"
+	"github.com/entgldb/entgldb-go/adapters/sqlite"
 	"github.com/entgldb/entgldb-go/adapters/telemetry"
 	"github.com/entgldb/entgldb-go/app"
+	"github.com/entgldb/entgldb-go/ports"
+	"github.com/google/wire"
 	"go.uber.org/zap"
 )
 
@@ -85,3 +88,14 @@ func newNode(ctx context.Context, cfg config.Config, logger *zap.Logger) (*app.N
 		cleanup()
 	}, nil
 }
+
+// wire.go:
+
+// The provider sets, one per layer (the providers are in providers.go).
+var (
+	storeSet = wire.NewSet(provideStore, wire.Bind(new(ports.Store), new(*sqlite.Store)), provideNodeID, provideClock)
+	appSet   = wire.NewSet(provideCache, provideResolver, provideDatabase, provideQueue, provideStatus, provideProbe, provideHealth)
+	netSet   = wire.NewSet(telemetry.NewRegistry, provideMetrics, provideExecutor, provideDialer, provideSyncService, provideTCPServer,
+		provideDiscovery, provideSyncEngine)
+	httpSet = wire.NewSet(provideHTTP)
+)
