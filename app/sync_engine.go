@@ -547,35 +547,94 @@ func (e *SyncEngine) pullV5(ctx context.Context, s ports.PeerSession, st *pullSt
 
 // pullFrom pages through the peer's PullChanges from since, applying what
 // links, until a page is empty, stop says so, or the cursor stops moving.
+// The next page is requested while the current one is applied (the
+// session is locked so requests still strictly alternate with responses,
+// e.g. when a gap needs a chain range meanwhile); each prefetch is received
+// before pullFrom returns, so no goroutine outlives it.
 func (e *SyncEngine) pullFrom(ctx context.Context, s ports.PeerSession, st *pullState, since domain.Timestamp,
 	recover bool, stop func() bool, res *roundResult) error {
+	ls := &lockedSession{PeerSession: s}
+	type fetched struct {
+		page []domain.Entry
+		err  error
+	}
+	fetch := func(since domain.Timestamp) <-chan fetched {
+		ch := make(chan fetched, 1)
+		go func() {
+			page, err := ls.PullChanges(ctx, ports.PullRequest{Since: since})
+			ch <- fetched{page, err}
+		}()
+		return ch
+	}
 	var gapErr error
+	next := fetch(since)
 	for {
-		page, err := s.PullChanges(ctx, ports.PullRequest{Since: since})
-		if err != nil {
-			return err
+		f := <-next
+		next = nil
+		if f.err != nil {
+			return f.err
 		}
+		page := f.page
 		if len(page) == 0 {
 			break
 		}
+		last := page[len(page)-1].Stamp
+		progressed := groupAfter(last, since) // else stop rather than loop
+		if progressed {
+			since = last
+			next = fetch(since)
+		}
 		res.pulled += len(page)
 		res.bytesIn += entriesSize(page)
-		if err := e.applyPage(ctx, s, st, page, recover, res); err != nil {
+		if err := e.applyPage(ctx, ls, st, page, recover, res); err != nil {
 			if ctx.Err() != nil || !isGap(err) {
+				if next != nil {
+					<-next
+				}
 				return err
 			}
 			gapErr = err // other authors may still flow
 		}
-		last := page[len(page)-1].Stamp
-		if !groupAfter(last, since) {
-			break // the cursor did not move: stop rather than loop
+		if !progressed {
+			break
 		}
-		since = last
 		if stop != nil && stop() {
+			<-next
 			break
 		}
 	}
 	return gapErr
+}
+
+// lockedSession serializes a session's requests between pullFrom's
+// prefetch and the page being applied.
+type lockedSession struct {
+	ports.PeerSession
+	mu sync.Mutex
+}
+
+func (l *lockedSession) PullChanges(ctx context.Context, req ports.PullRequest) ([]domain.Entry, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.PeerSession.PullChanges(ctx, req)
+}
+
+func (l *lockedSession) GetChainRange(ctx context.Context, startHash, endHash string) ([]domain.Entry, bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.PeerSession.GetChainRange(ctx, startHash, endHash)
+}
+
+func (l *lockedSession) GetSnapshot(ctx context.Context) ([]byte, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.PeerSession.GetSnapshot(ctx)
+}
+
+func (l *lockedSession) PushChanges(ctx context.Context, entries []domain.Entry) (bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.PeerSession.PushChanges(ctx, entries)
 }
 
 // pullState is what a round knows of our chains while it applies pages.
