@@ -30,10 +30,18 @@ type faultLog struct {
 	failed []string
 }
 
+// add records an injected fault (counted in faults=).
 func (f *faultLog) add(format string, args ...any) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.count++
+	f.mu.Unlock()
+	f.note(format, args...)
+}
+
+// note records an observation about a fault (not counted).
+func (f *faultLog) note(format string, args ...any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	line := fmt.Sprintf("%6.1fs  ", time.Since(f.start).Seconds()) + fmt.Sprintf(format, args...)
 	f.events = append(f.events, line)
 	fmt.Println("fault:", line)
@@ -87,6 +95,16 @@ func (c *cluster) partition(ctx context.Context, n *node, d time.Duration) error
 	}
 	n.restarts++
 	waitErr := sleepCtx(ctx, d)
+	// Evidence that the partition was real: the isolated node took writes
+	// the others do not have (or the others took writes it lacks).
+	if other := c.anotherNode(n); other != nil {
+		a, errA := fetch(context.Background(), n)
+		b, errB := fetch(context.Background(), other)
+		if errA == nil && errB == nil {
+			c.faults.note("before healing: %s holds %d documents (hash %s), %s holds %d (hash %s): diverged=%t",
+				n.name(), a.n, a.hash, other.name(), b.n, b.hash, a.hash != b.hash)
+		}
+	}
 	if _, err := n.proc.Stop(20 * time.Second); err != nil {
 		c.faults.fail("graceful stop of %s at the end of its partition: %v", n.name(), err)
 	}
@@ -96,7 +114,7 @@ func (c *cluster) partition(ctx context.Context, n *node, d time.Duration) error
 		return fmt.Errorf("heal %s: %w", n.name(), err)
 	}
 	n.restarts++
-	c.faults.add("healed %s", n.name())
+	c.faults.note("healed %s", n.name())
 	return waitErr
 }
 

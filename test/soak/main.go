@@ -62,6 +62,16 @@ type cluster struct {
 	backups   int
 }
 
+// anotherNode is a running node other than n.
+func (c *cluster) anotherNode(n *node) *node {
+	for _, o := range c.nodes {
+		if o != n && o.proc.Running() {
+			return o
+		}
+	}
+	return nil
+}
+
 func (c *cluster) peersOf(n *node) []string {
 	var peers []string
 	for _, o := range c.nodes {
@@ -274,7 +284,7 @@ func (c *cluster) schedule(ctx context.Context, o options, ist *intruderStats, f
 		n := pick(1)
 		c.faults.add("wrong-key client hammers %s for %s", n.name(), clientFor)
 		c.intruder(ctx, n, clientFor, ist)
-		c.faults.add("wrong-key client done: %d handshakes, %d refused, %d accepted, %d answered a pull",
+		c.faults.note("wrong-key client done: %d handshakes, %d refused, %d accepted, %d answered a pull",
 			ist.attempts.Load(), ist.refused.Load(), ist.accepted.Load(), ist.leaked.Load())
 	})
 	wg.Go(func() {
@@ -285,7 +295,7 @@ func (c *cluster) schedule(ctx context.Context, o options, ist *intruderStats, f
 		pid := n.proc.PID()
 		c.faults.add("fuzzing client sends malformed frames to %s for %s", n.name(), clientFor)
 		c.fuzzer(ctx, n, clientFor, fst, o.seed)
-		c.faults.add("fuzzing client done: %d connections, %d closed by the node, %d still open at the client's 2 s deadline",
+		c.faults.note("fuzzing client done: %d connections, %d closed by the node, %d still open at the client's 2 s deadline",
 			fst.conns.Load(), fst.closedByNode.Load(), fst.timedOut.Load())
 		if n.proc.PID() == pid && !n.proc.Running() {
 			c.faults.fail("%s died under the fuzzing client:\n%s", n.name(), n.proc.LogTail(20))
