@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"time"
@@ -32,6 +33,8 @@ type options struct {
 	noops    int
 	keep     bool
 	timeout  time.Duration
+	cpuProf  string
+	only     string
 }
 
 func main() {
@@ -46,6 +49,8 @@ func main() {
 	flag.IntVar(&o.noops, "noops", 9, "in-sync rounds timed")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory")
 	flag.DurationVar(&o.timeout, "timeout", 9*time.Minute+30*time.Second, "overall bound")
+	flag.StringVar(&o.cpuProf, "cpuprofile", "", "write a CPU profile of the in-process rows to this file (go tool pprof)")
+	flag.StringVar(&o.only, "only", "", "run only these row groups, comma-separated: local, converge, rss (default all)")
 	flag.Parse()
 	if o.docs < 1000 || o.docs%1000 != 0 {
 		fmt.Fprintln(os.Stderr, "bench: -docs must be a positive multiple of 1000")
@@ -83,14 +88,32 @@ func run(ctx context.Context, o options) int {
 	var s summary
 	add := func(r result) { rows = append(rows, r); logf("%s", r) }
 
-	local := runLocal(ctx, o, root, &s, logf)
-	for _, r := range local.rows(o, s) {
-		add(r)
+	want := func(group string) bool { return o.only == "" || strings.Contains(","+o.only+",", ","+group+",") }
+	if o.cpuProf != "" {
+		f, err := os.Create(o.cpuProf)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench: cpu profile:", err)
+			return 1
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
+	local := localResult{srcErr: "skipped (-only)"}
+	if want("local") {
+		local = runLocal(ctx, o, root, &s, logf)
+		for _, r := range local.rows(o, s) {
+			add(r)
+		}
 	}
 
 	// Convergence in a 10-node in-process mesh.
 	logf("converge: %d-node mesh, %d writes", o.meshSize, o.writes)
-	if lat, err := benchConverge(ctx, filepath.Join(root, "mesh"), o.meshSize, o.writes); err != nil {
+	if !want("converge") {
+		logf("converge: skipped")
+	} else if lat, err := benchConverge(ctx, filepath.Join(root, "mesh"), o.meshSize, o.writes); err != nil {
 		add(result{"converge", fmt.Sprintf("%d-node loopback mesh, commit → all nodes", o.meshSize), na(err.Error()), "—"})
 	} else {
 		s.convergeP99 = lat.pct(99)
@@ -99,9 +122,10 @@ func run(ctx context.Context, o options) int {
 	}
 
 	// Real processes for memory.
-	logf("rss: building the binary")
 	bin := filepath.Join(root, "entgldb")
-	if err := nodeproc.Build(ctx, bin); err != nil {
+	if !want("rss") {
+		logf("rss: skipped")
+	} else if err := nodeproc.Build(ctx, bin); err != nil {
 		add(result{"rss idle", "idle node process, VmRSS", na("build: " + firstLine(err.Error())), "target < 40 MB"})
 		add(result{"rss bootstrap", "node process after bootstrapping", na("build failed"), "—"})
 	} else {
