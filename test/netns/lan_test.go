@@ -173,6 +173,9 @@ func startIn(t *testing.T, ns, name string, env []string, argv ...string) *proc 
 		p.stop(t, 5*time.Second)
 		if t.Failed() {
 			t.Logf("---- %s (%s) log tail ----\n%s", name, ns, tail(logPath, 40))
+			if ev := grep(logPath, `"msg":"peer `); ev != "" {
+				t.Logf("---- %s (%s) peer events ----\n%s", name, ns, ev)
+			}
 		}
 	})
 	return p
@@ -218,6 +221,21 @@ func tail(path string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return string(bytes.Join(lines, []byte("\n")))
+}
+
+// grep returns the lines of a file that contain substr.
+func grep(path, substr string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.Contains(line, substr) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // execIn runs argv inside ns to completion and returns stdout; stderr is
