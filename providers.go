@@ -111,8 +111,8 @@ func provideQueue(store ports.Store, cfg config.Config, logger *zap.Logger) *app
 	return app.NewOfflineQueue(store, cfg.Sync.EnableOfflineQueue, cfg.Sync.MaxQueueSize, logger.Named("queue"))
 }
 
-func provideStatus(id NodeID, q *app.OfflineQueue, db *app.Database, m *telemetry.Metrics) *app.StatusTracker {
-	return app.NewStatusTracker(string(id), app.StatusOptions{QueueLen: q.Len, CacheStats: db.CacheStats, Observer: m})
+func provideStatus(id NodeID, q *app.OfflineQueue, db *app.Database, m *telemetry.Metrics, disc *udp.Discovery) *app.StatusTracker {
+	return app.NewStatusTracker(string(id), app.StatusOptions{QueueLen: q.Len, CacheStats: db.CacheStats, Observer: m, Discovery: disc})
 }
 
 // networkProbe is filled in once the TCP server and discovery exist, so the

@@ -50,8 +50,14 @@ func newNode(ctx context.Context, cfg config.Config, logger *zap.Logger) (*app.N
 	offlineQueue := provideQueue(store, cfg, logger)
 	registry := telemetry.NewRegistry()
 	metrics := provideMetrics(registry, database, offlineQueue)
-	statusTracker := provideStatus(nodeID, offlineQueue, database, metrics)
 	entgldbNetworkProbe := provideProbe(cfg)
+	discovery, err := provideDiscovery(cfg, nodeID, entgldbNetworkProbe, logger)
+	if err != nil {
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	statusTracker := provideStatus(nodeID, offlineQueue, database, metrics, discovery)
 	healthCheck := provideHealth(store, statusTracker, database, entgldbNetworkProbe, logger)
 	syncService, err := provideSyncService(database, store, clock, statusTracker, cfg, logger)
 	if err != nil {
@@ -60,12 +66,6 @@ func newNode(ctx context.Context, cfg config.Config, logger *zap.Logger) (*app.N
 		return nil, nil, err
 	}
 	server, err := provideTCPServer(cfg, nodeID, syncService, entgldbNetworkProbe, logger)
-	if err != nil {
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	discovery, err := provideDiscovery(cfg, nodeID, entgldbNetworkProbe, logger)
 	if err != nil {
 		cleanup2()
 		cleanup()

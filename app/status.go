@@ -25,6 +25,9 @@ type StatusOptions struct {
 	CacheStats func() ports.CacheStats
 	// Observer counts sync rounds, bytes and connected peers (nil: none).
 	Observer Observer
+	// Discovery lists the peers known now, discovered or static (nil: the
+	// peers list shows only peers the tracker has heard of).
+	Discovery ports.Discovery
 }
 
 // StatusTracker records the node's sync state: online flag, peers, sync
@@ -230,11 +233,60 @@ func (t *StatusTracker) Peers() []ports.PeerStatus {
 }
 
 func (t *StatusTracker) peersLocked() []ports.PeerStatus {
-	out := make([]ports.PeerStatus, 0, len(t.peers))
-	for _, p := range t.peers {
-		out = append(out, *p)
+	var out []ports.PeerStatus
+	if t.opts.Discovery == nil {
+		out = make([]ports.PeerStatus, 0, len(t.peers))
+		for _, p := range t.peers {
+			out = append(out, *p)
+		}
+	} else {
+		out = t.knownPeersLocked(t.opts.Discovery.Peers())
 	}
-	slices.SortFunc(out, func(a, b ports.PeerStatus) int { return strings.Compare(a.NodeID, b.NodeID) })
+	slices.SortFunc(out, func(a, b ports.PeerStatus) int {
+		if c := strings.Compare(a.NodeID, b.NodeID); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Address, b.Address)
+	})
+	return out
+}
+
+// knownPeersLocked lists the peers discovery knows now (a discovered peer
+// that went quiet has expired there, so it is gone here too), each with what
+// the tracker recorded of it, plus peers connected right now that discovery
+// does not list (for example ones that dialled us).
+func (t *StatusTracker) knownPeersLocked(known []domain.Peer) []ports.PeerStatus {
+	byAddr := make(map[string]*ports.PeerStatus, len(t.peers))
+	for _, p := range t.peers {
+		if p.Address != "" {
+			byAddr[p.Address] = p
+		}
+	}
+	used := make(map[*ports.PeerStatus]bool, len(known))
+	out := make([]ports.PeerStatus, 0, len(known))
+	for _, d := range known {
+		ps := ports.PeerStatus{NodeID: d.NodeID, Address: d.Address, Source: string(d.Source), LastSeen: d.LastSeen}
+		rec := t.peers[d.NodeID]
+		if rec == nil || d.NodeID == "" {
+			rec = byAddr[d.Address]
+		}
+		if rec != nil {
+			used[rec] = true
+			if ps.NodeID == "" {
+				ps.NodeID = rec.NodeID
+			}
+			ps.Connected = rec.Connected
+			ps.SuccessfulSyncs = rec.SuccessfulSyncs
+			ps.FailedSyncs = rec.FailedSyncs
+			ps.LastSeen = max(ps.LastSeen, rec.LastSeen)
+		}
+		out = append(out, ps)
+	}
+	for _, p := range t.peers {
+		if !used[p] && p.Connected {
+			out = append(out, *p)
+		}
+	}
 	return out
 }
 

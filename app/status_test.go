@@ -304,3 +304,51 @@ func TestHealthRunPeriodicNoHintWhenCacheIsFine(t *testing.T) {
 	<-done
 	assert.Zero(t, logs.Len(), "healthy with a good hit rate: nothing to say")
 }
+
+// fakeDiscovery lists a fixed set of peers.
+type fakeDiscovery struct {
+	mu    sync.Mutex
+	peers []domain.Peer
+}
+
+func (f *fakeDiscovery) Peers() []domain.Peer {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]domain.Peer(nil), f.peers...)
+}
+
+func TestStatusPeersFollowDiscovery(t *testing.T) {
+	disc := &fakeDiscovery{peers: []domain.Peer{
+		{NodeID: "b", Address: "10.0.0.2:5000", Source: domain.PeerDiscovered, LastSeen: 100},
+		{Address: "10.0.0.9:5000", Source: domain.PeerStatic},
+	}}
+	st := app.NewStatusTracker("a", app.StatusOptions{Discovery: disc})
+	st.RecordSyncSuccess("b", "10.0.0.2:5000", 3, 300)
+	st.SetPeerConnected("b", "10.0.0.2:5000", true)
+	// The static peer's id is learnt from its handshake: matched by address.
+	st.RecordSyncFailure("s", "10.0.0.9:5000", errors.New("refused"))
+	// A peer that dialled us and is connected, unknown to discovery.
+	st.SetPeerConnected("inbound", "10.0.0.7:41000", true)
+
+	peers := st.Peers()
+	require.Len(t, peers, 3)
+	byID := map[string]ports.PeerStatus{}
+	for _, p := range peers {
+		byID[p.NodeID] = p
+	}
+	require.Equal(t, "discovered", byID["b"].Source)
+	require.True(t, byID["b"].Connected)
+	require.EqualValues(t, 1, byID["b"].SuccessfulSyncs)
+	require.Equal(t, "static", byID["s"].Source)
+	require.EqualValues(t, 1, byID["s"].FailedSyncs)
+	require.True(t, byID["inbound"].Connected)
+
+	// b stops beaconing and expires from discovery: it leaves the list.
+	disc.mu.Lock()
+	disc.peers = disc.peers[1:]
+	disc.mu.Unlock()
+	st.SetPeerConnected("b", "10.0.0.2:5000", false)
+	for _, p := range st.Peers() {
+		require.NotEqual(t, "b", p.NodeID, "an expired peer is forgotten")
+	}
+}
