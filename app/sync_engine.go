@@ -479,6 +479,7 @@ func (e *SyncEngine) roundV5(ctx context.Context, s ports.PeerSession, res *roun
 		return err
 	}
 	pull, push := st.vc.Delta(theirVC)
+	pull = e.dropSkewed(st.peer, pull, theirVC, res)
 	if len(pull) > 0 {
 		if err := e.pullV5(ctx, s, st, pull, theirVC, res); err != nil {
 			return err
@@ -490,6 +491,25 @@ func (e *SyncEngine) roundV5(ctx context.Context, s ports.PeerSession, res *roun
 		}
 	}
 	return nil
+}
+
+// dropSkewed leaves out of a pull the authors whose newest stamp is beyond
+// MaxClockDrift: that entry would be refused, and every later one could not
+// link past it, so pulling them would only re-read the peer's oplog from
+// where we stand on that author, every round. It is reported instead (an
+// author's older, acceptable entries then wait until its stamps are in
+// range).
+func (e *SyncEngine) dropSkewed(peer string, pull []string, theirVC domain.VectorClock, res *roundResult) []string {
+	kept := pull[:0:0]
+	for _, a := range pull {
+		if err := e.clock.CheckDrift(theirVC[a]); err != nil {
+			res.rejected++
+			e.reportRejected(peer, domain.Wrap(domain.CodeClockDrift, "sync.pull author "+a, err))
+			continue
+		}
+		kept = append(kept, a)
+	}
+	return kept
 }
 
 // normalizeVC sets every stamp's node to its author: the wire carries the
@@ -761,7 +781,7 @@ func (e *SyncEngine) bootstrap(ctx context.Context, s ports.PeerSession, st *pul
 	if err != nil {
 		return err
 	}
-	sn = e.filterSnapshot(sn)
+	sn = e.filterSnapshot(st.peer, sn)
 	if _, err := e.applySnapshot(ctx, sn); err != nil {
 		return domain.Wrap(domain.CodePersistence, "sync.bootstrap", err)
 	}
@@ -775,14 +795,23 @@ func (e *SyncEngine) bootstrap(ctx context.Context, s ports.PeerSession, st *pul
 	return e.reloadState(ctx, st)
 }
 
-func (e *SyncEngine) filterSnapshot(sn domain.Snapshot) domain.Snapshot {
+func (e *SyncEngine) filterSnapshot(peer string, sn domain.Snapshot) domain.Snapshot {
 	docs := sn.Documents[:0]
+	var dropped int
+	var firstErr error
 	for _, d := range sn.Documents {
 		if err := e.clock.CheckDrift(d.Stamp); err != nil {
-			e.reportRejected(d.Stamp.Node, err)
+			dropped++
+			if firstErr == nil {
+				firstErr = err
+			}
 			continue
 		}
 		docs = append(docs, d)
+	}
+	if dropped > 0 {
+		e.reportRejected(peer, domain.Errorf(domain.CodeClockDrift, "sync.snapshot",
+			"%d snapshot documents left out: %w", dropped, firstErr))
 	}
 	sn.Documents = docs
 	for author, ts := range sn.VectorClock {

@@ -84,13 +84,13 @@ func TestMeshPartitionHeal(t *testing.T) {
 			node.Put(t, "c", key, fmt.Sprintf(`{"n":%d,"by":%q}`, rnd.IntN(1000), node.ID))
 		}
 	}
-	write(c.Nodes, 100)
+	write(c.Nodes, 60)
 	synctest.WaitConverged(t, c.Nodes, 10*time.Second)
 
 	left, right := c.Nodes[:2], c.Nodes[2:]
 	c.Partition(left, right, true)
-	write(left, 60)
-	write(right, 60)
+	write(left, 40)
+	write(right, 40)
 	synctest.WaitConverged(t, left, 10*time.Second)
 	synctest.WaitConverged(t, right, 10*time.Second)
 	require.NotEqual(t, left[0].Hash(t), right[0].Hash(t))
@@ -237,8 +237,8 @@ func TestRestartMidSyncLosesNoAcknowledgedWrite(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	}()
-	for round := range 3 {
-		for i := range 30 {
+	for round := range 2 {
+		for i := range 20 {
 			key, body := fmt.Sprintf("n0-%d-%d", round, i), fmt.Sprintf(`{"r":%d}`, round)
 			n0.Put(t, "c", key, body)
 			acked[key] = body
