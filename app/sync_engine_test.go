@@ -327,3 +327,53 @@ func TestSyncStartStopNoLeak(t *testing.T) {
 	}
 	assert.Equal(t, `{"v":1}`, nodes[1].body(t, "c", "k"))
 }
+
+func TestSyncFailureRecordedWithCode(t *testing.T) {
+	ctx := context.Background()
+	net := newSyncNet()
+	nodes := net.mesh(t, 2, syncNodeOpts{})
+	a, b := nodes[0], nodes[1]
+	net.setDown(b.addr, true)
+	err := a.engine.SyncNow(ctx)
+	require.Error(t, err)
+	assert.Equal(t, domain.CodeNetwork, domain.CodeOf(err))
+	errs := a.status.RecentErrors()
+	require.NotEmpty(t, errs)
+	assert.Equal(t, string(domain.CodeNetwork), errs[len(errs)-1].Code)
+	assert.Equal(t, b.addr, errs[len(errs)-1].Peer)
+	assert.Equal(t, int64(1), a.engine.Stats().FailedRounds)
+	assert.False(t, a.status.Online())
+
+	// The peer is back: the failure count stays, a success is recorded.
+	net.setDown(b.addr, false)
+	require.NoError(t, a.engine.SyncNow(ctx))
+	peers := a.status.Peers()
+	require.Len(t, peers, 1)
+	assert.Equal(t, "n1", peers[0].NodeID)
+	assert.Equal(t, int64(1), peers[0].SuccessfulSyncs)
+	assert.True(t, peers[0].Connected)
+	assert.True(t, a.status.Online())
+}
+
+func TestSyncGossipOverflowFallsBackToRound(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	ctx := context.Background()
+	net := newSyncNet()
+	nodes := net.mesh(t, 2, syncNodeOpts{})
+	a, b := nodes[0], nodes[1]
+	a.engine.opts.GossipQueue = 5
+	a.engine.gossip = newGossipBuffer(5)
+	require.NoError(t, a.engine.Start(ctx))
+	defer func() { require.NoError(t, a.engine.Stop()) }()
+	puts := map[string][]byte{}
+	for i := range 20 {
+		puts[fmt.Sprintf("k%d", i)] = []byte(`{"v":1}`)
+	}
+	_, err := a.db.Batch(ctx, "c", Batch{Puts: puts})
+	require.NoError(t, err)
+	waitFor(t, 5*time.Second, "the round replacing the overflowed push", func() bool {
+		c, _ := b.db.Count(ctx, "c", nil)
+		return c == 20
+	})
+	assert.Positive(t, a.engine.Stats().GossipOverflow)
+}
