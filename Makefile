@@ -5,7 +5,7 @@ BIN       := bin/entgldb
 RACE_PKGS := ./app/... ./adapters/... ./test/...
 FUZZTIME  ?= 5s
 
-.PHONY: all build run test test-unit test-race lint generate wire-check bench soak fuzz-smoke clean
+.PHONY: all build run test test-deps test-unit test-race lint generate wire-check bench soak fuzz-smoke clean
 
 all: build
 
@@ -17,9 +17,13 @@ run: build
 	./$(BIN) serve
 
 ## test: every test, with the race detector where concurrency lives.
-test: wire-check
+## The namespace discovery test (test/netns) needs root and iproute2.
+test: wire-check test-deps
 	$(GO) test -count=1 -timeout 20m ./domain/... ./ports/... .
 	$(GO) test -count=1 -race -timeout 25m $(RACE_PKGS)
+
+test-deps:
+	@command -v ip >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2; }
 
 ## lint: gofmt, go vet, staticcheck (pinned, fetched through the module proxy).
 lint:
