@@ -480,9 +480,12 @@ func (e *SyncEngine) roundV5(ctx context.Context, s ports.PeerSession, res *roun
 	}
 	pull, push := st.vc.Delta(theirVC)
 	pull = e.dropSkewed(st.peer, pull, theirVC, res)
+	var pullErr error
 	if len(pull) > 0 {
-		if err := e.pullV5(ctx, s, st, pull, theirVC, res); err != nil {
-			return err
+		// A gap left unfilled does not stop the push: the peer may still
+		// take what we have.
+		if pullErr = e.pullV5(ctx, s, st, pull, theirVC, res); pullErr != nil && !isGap(pullErr) {
+			return pullErr
 		}
 	}
 	for _, author := range push {
@@ -490,7 +493,7 @@ func (e *SyncEngine) roundV5(ctx context.Context, s ports.PeerSession, res *roun
 			return err
 		}
 	}
-	return nil
+	return pullErr
 }
 
 // dropSkewed leaves out of a pull the authors whose newest stamp is beyond
@@ -504,7 +507,8 @@ func (e *SyncEngine) dropSkewed(peer string, pull []string, theirVC domain.Vecto
 	for _, a := range pull {
 		if err := e.clock.CheckDrift(theirVC[a]); err != nil {
 			res.rejected++
-			e.reportRejected(peer, domain.Wrap(domain.CodeClockDrift, "sync.pull author "+a, err))
+			e.reportRejected(peer, &domain.Error{Code: domain.CodeSync, Op: "sync.pull",
+				Msg: "entries of " + a + " refused", Err: err})
 			continue
 		}
 		kept = append(kept, a)
@@ -592,7 +596,24 @@ func (e *SyncEngine) pullFrom(ctx context.Context, s ports.PeerSession, st *pull
 		f := <-next
 		next = nil
 		if f.err != nil {
-			return f.err
+			if domain.CodeOf(f.err) != domain.CodeSync {
+				return f.err
+			}
+			if len(f.page) == 0 {
+				// Nothing of the page converted: the cursor cannot move past
+				// it. Stop pulling from this peer this round.
+				res.rejected++
+				e.reportRejected(st.peer, f.err)
+				return gapError("")
+			}
+			// Some entries of the page did not convert (unknown operation,
+			// invalid JSON): they are refused, the rest flows. Their
+			// authors' chains now have holes that no range or snapshot
+			// from this peer would fill without the same entries, so this
+			// round recovers no gaps.
+			res.rejected++
+			e.reportRejected(st.peer, f.err)
+			st.tainted = true
 		}
 		page := f.page
 		if len(page) == 0 {
@@ -664,6 +685,7 @@ type pullState struct {
 	heads    map[string]string
 	poisoned map[string]bool // authors with an entry rejected this round
 	snapshot bool            // a snapshot was applied this round
+	tainted  bool            // the peer sent entries that did not convert
 }
 
 func (e *SyncEngine) newPullState(ctx context.Context, peer string) (*pullState, error) {
@@ -703,7 +725,7 @@ func (e *SyncEngine) applyPage(ctx context.Context, s ports.PeerSession, st *pul
 		if st.poisoned[author] {
 			continue // its chain is broken by a rejected entry: nothing to recover
 		}
-		if !recover {
+		if !recover || st.tainted {
 			gapErr = gapError(author)
 			continue
 		}
@@ -1012,7 +1034,9 @@ func validateEntries(clock *domain.Clock, entries []domain.Entry) ([]domain.Entr
 				"entry %s/%s by %s: hash does not match its contents", en.Collection, en.Key, en.Stamp.Node)
 		default:
 			if derr := clock.CheckDrift(en.Stamp); derr != nil {
-				err = domain.Wrap(domain.CodeClockDrift, "sync.validate", derr)
+				// SYNC_ERROR outside, CLOCK_DRIFT within (errors.Is sees both).
+				err = &domain.Error{Code: domain.CodeSync, Op: "sync.validate",
+					Msg: "entry " + en.Collection + "/" + en.Key + " refused", Err: derr}
 			}
 		}
 		if err != nil {
@@ -1126,6 +1150,9 @@ func linkEntries(entries []domain.Entry, vc domain.VectorClock, heads map[string
 type gapErr struct{ author string }
 
 func (g gapErr) Error() string {
+	if g.author == "" {
+		return "entries refused on arrival leave a gap this peer cannot fill"
+	}
 	return "hash chain of " + g.author + " has a gap this peer cannot fill"
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -215,11 +216,11 @@ func TestSyncSkewedPeerEntriesRejectedOthersFlow(t *testing.T) {
 	assert.True(t, a.clock.Last().Wall < time.Now().UnixMilli()+testMaxDrift, "our clock was not dragged ahead")
 	found := false
 	for _, e := range a.status.RecentErrors() {
-		if e.Code == string(domain.CodeClockDrift) && e.Peer == "s" {
+		if e.Code == string(domain.CodeSync) && e.Peer == "s" && strings.Contains(e.Message, "ahead of local time") {
 			found = true
 		}
 	}
-	assert.True(t, found, "CLOCK_DRIFT recorded with the peer: %+v", a.status.RecentErrors())
+	assert.True(t, found, "SYNC_ERROR (clock drift) recorded with the peer: %+v", a.status.RecentErrors())
 	assert.Positive(t, a.engine.Stats().EntriesRejected)
 }
 
@@ -376,4 +377,32 @@ func TestSyncGossipOverflowFallsBackToRound(t *testing.T) {
 		return c == 20
 	})
 	assert.Positive(t, a.engine.Stats().GossipOverflow)
+}
+
+func TestSyncUnconvertibleEntriesRefusedOthersFlow(t *testing.T) {
+	ctx := context.Background()
+	net := newSyncNet()
+	nodes := net.mesh(t, 2, syncNodeOpts{})
+	a, b := nodes[0], nodes[1]
+	b.put(t, "c", "good", `{"ok":true}`)
+	b.put(t, "c", "bad", `{"ok":false}`)
+	c := net.addNode(t, "c", syncNodeOpts{peers: []string{b.addr}})
+	c.put(t, "c", "other", `{"ok":true}`)
+	require.NoError(t, c.engine.SyncNow(ctx)) // c holds nothing of b; b learns c's entry
+	// b's answers lose "bad" the way the protocol layer drops an entry with
+	// an unknown operation: the rest of the page comes with a SYNC_ERROR.
+	bad := func(e domain.Entry) bool { return e.Key == "bad" }
+	b.dropInPull.Store(&bad)
+	b.convertErr.Store(true)
+	err := a.engine.SyncNow(ctx)
+	require.Error(t, err, "b's chain stays incomplete")
+	assert.Equal(t, `{"ok":true}`, a.body(t, "c", "good"), "entries before the refused one flow")
+	assert.Equal(t, `{"ok":true}`, a.body(t, "c", "other"), "other authors flow")
+	assert.Equal(t, "", a.body(t, "c", "bad"))
+	assert.Zero(t, a.engine.Stats().Snapshots, "no recovery attempted from a peer sending bad entries")
+	found := false
+	for _, e := range a.status.RecentErrors() {
+		found = found || (e.Code == string(domain.CodeSync) && e.Peer == "n1")
+	}
+	assert.True(t, found, "%+v", a.status.RecentErrors())
 }

@@ -100,6 +100,9 @@ func (s *syncSession) PullChanges(ctx context.Context, req ports.PullRequest) ([
 				kept = append(kept, e)
 			}
 		}
+		if len(kept) < len(es) && s.node.convertErr.Load() {
+			err = domain.Errorf(domain.CodeSync, "fake.PullChanges", "%d received entries rejected", len(es)-len(kept))
+		}
 		es = kept
 	}
 	s.node.pulls.Add(1)
@@ -184,6 +187,7 @@ type syncNode struct {
 
 	level                 atomic.Int32 // levelV5 / levelV4 / levelPullOnly
 	dropInPull            atomic.Pointer[func(domain.Entry) bool]
+	convertErr            atomic.Bool // dropped entries come with a SYNC_ERROR
 	pulls, pushes, ranges atomic.Int64
 }
 

@@ -174,6 +174,16 @@ func (s *SyncService) PushChanges(ctx context.Context, peer ports.PeerInfo, entr
 	return len(gaps) > 0, nil
 }
 
+// RecordRejected counts and reports entries a peer sent that the protocol
+// layer could not convert (unknown operation, invalid JSON), so they show
+// among the node's recent errors like those refused here.
+func (s *SyncService) RecordRejected(peer ports.PeerInfo, errs []error) {
+	for _, err := range errs {
+		s.rejected.Add(1)
+		s.reportRejected(peer, domain.Wrap(domain.CodeSync, "sync.PushChanges", err))
+	}
+}
+
 func (s *SyncService) reportRejected(peer ports.PeerInfo, err error) {
 	s.logger.Warn("rejected a pushed entry", zap.String("peer", peer.NodeID), zap.Error(err))
 	if s.status != nil {

@@ -113,12 +113,20 @@ func TestSyncServicePushChangesChecksEachEntry(t *testing.T) {
 	assert.NotContains(t, vc, "k")
 	assert.NotContains(t, vc, "f")
 
-	codes := map[string]bool{}
+	var msgs []string
 	for _, e := range n.status.RecentErrors() {
 		assert.Equal(t, "peer", e.Peer)
-		codes[e.Code] = true
+		assert.Equal(t, string(domain.CodeSync), e.Code)
+		msgs = append(msgs, e.Message)
 	}
-	assert.True(t, codes[string(domain.CodeSync)] && codes[string(domain.CodeClockDrift)], "%v", codes)
+	joined := strings.Join(msgs, "\n")
+	assert.Contains(t, joined, "hash does not match")
+	assert.Contains(t, joined, "ahead of local time")
+
+	_, rejected := validateEntries(n.clock, future)
+	require.Len(t, rejected, 1)
+	assert.ErrorIs(t, rejected[0].err, domain.ErrSync)
+	assert.ErrorIs(t, rejected[0].err, domain.ErrClockDrift)
 
 	// Re-delivery is idempotent.
 	snapReq, err = n.svc.PushChanges(ctx, ports.PeerInfo{NodeID: "peer"}, good)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -168,9 +169,9 @@ func TestSkewedPeerRejectedOthersFlow(t *testing.T) {
 	assert.Equal(t, "", a2.Body(t, "c", "from-s"))
 	found := false
 	for _, e := range a2.Status.RecentErrors() {
-		found = found || (e.Code == string(domain.CodeClockDrift) && e.Peer == "skewed")
+		found = found || (e.Code == string(domain.CodeSync) && e.Peer == "skewed" && strings.Contains(e.Message, "ahead of local time"))
 	}
-	assert.True(t, found, "CLOCK_DRIFT with the peer recorded: %+v", a2.Status.RecentErrors())
+	assert.True(t, found, "SYNC_ERROR (clock drift) with the peer recorded: %+v", a2.Status.RecentErrors())
 	_ = a
 }
 
