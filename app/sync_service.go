@@ -138,7 +138,6 @@ func groupAfter(a, b domain.Timestamp) bool {
 	return a.Wall > b.Wall || a.Wall == b.Wall && a.Logical > b.Logical
 }
 
-
 // PushChanges applies a peer's entries. Each entry is checked on its own:
 // one with a clock too far ahead or a hash that does not match its contents
 // is refused, counted and reported (SYNC_ERROR / CLOCK_DRIFT with the peer),
