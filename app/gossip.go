@@ -132,6 +132,7 @@ func (e *SyncEngine) gossipTo(ctx context.Context, t peerTarget, entries []domai
 		}
 		defer s.Close()
 		t.nodeID = s.PeerID()
+		e.learnNodeID(t.addr, t.nodeID)
 		e.flushQueue(ctx, s)
 		bytesOut = 0
 		gap := false

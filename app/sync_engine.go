@@ -123,6 +123,7 @@ type SyncEngine struct {
 	cancel   context.CancelFunc
 	peerSems map[string]chan struct{}
 	legacy   map[string]*legacyPeer
+	nodeIDs  map[string]string // address → node id learned in a handshake
 
 	wg     sync.WaitGroup
 	gossip *gossipBuffer
@@ -157,7 +158,7 @@ func NewSyncEngine(db *Database, store ports.Store, dialer ports.PeerDialer, exe
 	opts = opts.withDefaults()
 	e := &SyncEngine{db: db, store: store, dialer: dialer, exec: exec, discovery: discovery, queue: queue,
 		status: status, clock: clock, logger: logger.Named("sync"), opts: opts,
-		peerSems: map[string]chan struct{}{}, legacy: map[string]*legacyPeer{},
+		peerSems: map[string]chan struct{}{}, legacy: map[string]*legacyPeer{}, nodeIDs: map[string]string{},
 		gossip: newGossipBuffer(opts.GossipQueue), kick: make(chan struct{}, 1)}
 	e.snapshotter, _ = store.(ports.Snapshotter)
 	return e, nil
@@ -293,7 +294,25 @@ func (e *SyncEngine) peers() []peerTarget {
 		seen[a] = true
 		out = append(out, peerTarget{addr: a, source: domain.PeerStatic})
 	}
+	e.mu.Lock()
+	for i := range out {
+		if out[i].nodeID == "" {
+			out[i].nodeID = e.nodeIDs[out[i].addr]
+		}
+	}
+	e.mu.Unlock()
 	return out
+}
+
+// learnNodeID remembers which node answers at addr, so failures to reach
+// it later are counted against it.
+func (e *SyncEngine) learnNodeID(addr, nodeID string) {
+	if nodeID == "" {
+		return
+	}
+	e.mu.Lock()
+	e.nodeIDs[addr] = nodeID
+	e.mu.Unlock()
 }
 
 // pick chooses up to n peers at random (n <= 0: all), skipping those whose
@@ -404,6 +423,7 @@ func (e *SyncEngine) syncSession(ctx context.Context, t *peerTarget, res *roundR
 		return err
 	}
 	t.nodeID = cur.PeerID()
+	e.learnNodeID(t.addr, t.nodeID)
 	e.flushQueue(ctx, cur)
 
 	legacy := e.legacyState(t.addr)

@@ -345,7 +345,7 @@ func TestSyncFailureRecordedWithCode(t *testing.T) {
 	assert.Equal(t, int64(1), a.engine.Stats().FailedRounds)
 	assert.False(t, a.status.Online())
 
-	// The peer is back: the failure count stays, a success is recorded.
+	// The peer is back: a success is recorded under its node id.
 	net.setDown(b.addr, false)
 	require.NoError(t, a.engine.SyncNow(ctx))
 	peers := a.status.Peers()
@@ -354,6 +354,14 @@ func TestSyncFailureRecordedWithCode(t *testing.T) {
 	assert.Equal(t, int64(1), peers[0].SuccessfulSyncs)
 	assert.True(t, peers[0].Connected)
 	assert.True(t, a.status.Online())
+
+	// Down again: now that its id is known, the failure counts against it.
+	net.setDown(b.addr, true)
+	require.Error(t, a.engine.SyncNow(ctx))
+	peers = a.status.Peers()
+	require.Len(t, peers, 1)
+	assert.Equal(t, int64(1), peers[0].FailedSyncs)
+	assert.False(t, peers[0].Connected)
 }
 
 func TestSyncGossipOverflowFallsBackToRound(t *testing.T) {
