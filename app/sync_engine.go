@@ -46,7 +46,8 @@ type EngineOptions struct {
 	// LegacyFullPull is how often a v4 peer is pulled from the beginning of
 	// time (default 10 min; see roundV4 for why).
 	LegacyFullPull time.Duration
-	// MaxPushBytes caps one PushChanges request in bytes (default 4 MiB).
+	// MaxPushBytes caps one PushChanges request in bytes (default 4 MiB;
+	// keep it well under Network.MaxFrameBytes, e.g. half).
 	MaxPushBytes int
 }
 

@@ -31,7 +31,9 @@ type SyncOptions struct {
 	// BatchSize caps a PullChanges page in entries (Sync.BatchSize).
 	BatchSize int
 	// MaxPageBytes caps a PullChanges page in bytes (approximately: a group
-	// of entries sharing (wall, logic) is never split).
+	// of entries sharing (wall, logic) is never split). Default 4 MiB; keep
+	// it well under Network.MaxFrameBytes (half of it is safe), or peers
+	// close the connection on our answers.
 	MaxPageBytes int
 }
 
