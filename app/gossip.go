@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -85,7 +86,7 @@ func (e *SyncEngine) gossipLoop(ctx context.Context) {
 // parallel. When none can be reached it parks them in the offline queue.
 func (e *SyncEngine) pushGossip(ctx context.Context, entries []domain.Entry) {
 	targets := e.pick(e.opts.GossipFanout)
-	delivered := 0
+	delivered, busy := 0, 0
 	if len(targets) > 0 {
 		var (
 			mu sync.Mutex
@@ -93,23 +94,30 @@ func (e *SyncEngine) pushGossip(ctx context.Context, entries []domain.Entry) {
 		)
 		for _, t := range targets {
 			wg.Go(func() {
-				if e.gossipTo(ctx, t, entries) == nil {
-					mu.Lock()
+				err := e.gossipTo(ctx, t, entries)
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
 					delivered++
-					mu.Unlock()
+				case errors.Is(err, errPeerBusy):
+					busy++
 				}
 			})
 		}
 		wg.Wait()
 	}
-	if ctx.Err() != nil {
-		return
+	if ctx.Err() != nil || busy > 0 && delivered == 0 {
+		return // a round in progress with a busy peer will carry the entries
 	}
 	e.setOnline(delivered > 0)
 	if delivered == 0 {
 		e.enqueueOffline(ctx, entries)
 	}
 }
+
+// errPeerBusy: a round with that peer held its session slot too long.
+var errPeerBusy = errors.New("peer busy with a sync round")
 
 // gossipTo pushes entries to one peer. It waits a bounded time for a round
 // in progress with that peer (one session per peer at a time); when the wait
@@ -120,8 +128,11 @@ func (e *SyncEngine) gossipTo(ctx context.Context, t peerTarget, entries []domai
 	release, err := e.acquire(lockCtx, t.addr)
 	cancel()
 	if err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
 		e.kickRound()
-		return err
+		return errPeerBusy
 	}
 	defer release()
 	var bytesOut int64
