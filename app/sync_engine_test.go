@@ -414,3 +414,34 @@ func TestSyncUnconvertibleEntriesRefusedOthersFlow(t *testing.T) {
 	}
 	assert.True(t, found, "%+v", a.status.RecentErrors())
 }
+
+// Two Go nodes speaking v4 to each other: an old entry of a third author
+// that reaches b after a has synced with b lies before a's v4 cursor; the
+// periodic full pull still brings it.
+func TestSyncV4LateOldEntryOfThirdAuthorConverges(t *testing.T) {
+	ctx := context.Background()
+	net := newSyncNet()
+	a := net.addNode(t, "a", syncNodeOpts{})
+	b := net.addNode(t, "b", syncNodeOpts{})
+	c := net.addNode(t, "c", syncNodeOpts{})
+	a.level.Store(levelV4)
+	b.level.Store(levelV4)
+	a.engine.opts.StaticPeers = []string{b.addr}
+
+	c.put(t, "c", "old", `{"c":1}`) // old stamp, kept by c for now
+	b.put(t, "c", "b1", `{"b":1}`)
+	require.NoError(t, a.engine.SyncNow(ctx)) // first v4 contact: a full pull
+	b.put(t, "c", "b2", `{"b":2}`)
+	require.NoError(t, a.engine.SyncNow(ctx)) // a's cursor is now past c's entry
+	b.engine.opts.StaticPeers = []string{c.addr}
+	require.NoError(t, b.engine.SyncNow(ctx)) // c's old entry reaches b (b pulls; c speaks v5)
+	require.Equal(t, `{"c":1}`, b.body(t, "c", "old"))
+
+	require.NoError(t, a.engine.SyncNow(ctx))
+	assert.Equal(t, "", a.body(t, "c", "old"), "the v4 cursor misses it (the documented limit)")
+
+	a.engine.opts.LegacyFullPull = time.Nanosecond // the next v4 round pulls from the start
+	require.NoError(t, a.engine.SyncNow(ctx))
+	assert.Equal(t, `{"c":1}`, a.body(t, "c", "old"))
+	requireConverged(t, []*syncNode{a, b})
+}
