@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"math/rand/v2"
 	"sort"
@@ -575,6 +576,9 @@ func (e *SyncEngine) pullV5(ctx context.Context, s ports.PeerSession, st *pullSt
 	if err != nil || caughtUp() || st.snapshot || e.snapshotter == nil {
 		return err
 	}
+	if st.tainted {
+		return gapError("") // what is missing may be what we refused
+	}
 	// The peer is ahead on an author but served nothing that links: it no
 	// longer has that history (pruned, or it bootstrapped itself).
 	if err := e.bootstrap(ctx, s, st, res); err != nil {
@@ -843,7 +847,11 @@ func (e *SyncEngine) filterSnapshot(peer string, sn domain.Snapshot) domain.Snap
 	var dropped int
 	var firstErr error
 	for _, d := range sn.Documents {
-		if err := e.clock.CheckDrift(d.Stamp); err != nil {
+		err := e.clock.CheckDrift(d.Stamp)
+		if err == nil && !d.Deleted && !json.Valid(d.Data) {
+			err = domain.Errorf(domain.CodeSync, "sync.snapshot", "document %s/%s is not valid JSON", d.Collection, d.Key)
+		}
+		if err != nil {
 			dropped++
 			if firstErr == nil {
 				firstErr = err
@@ -854,7 +862,7 @@ func (e *SyncEngine) filterSnapshot(peer string, sn domain.Snapshot) domain.Snap
 	}
 	if dropped > 0 {
 		e.reportRejected(peer, domain.Errorf(domain.CodeClockDrift, "sync.snapshot",
-			"%d snapshot documents left out: %w", dropped, firstErr))
+			"%d snapshot documents refused: %w", dropped, firstErr))
 	}
 	sn.Documents = docs
 	for author, ts := range sn.VectorClock {
