@@ -188,10 +188,12 @@ func run(ctx context.Context, o options) int {
 	if err := schedErr(); err != nil {
 		problems = append(problems, "fault schedule: "+err.Error())
 	}
-	// Any node down (a fault cut short by the end of the load) comes back
-	// with its real configuration.
+	// Any node down (the last kill, or a fault cut short by the end of the
+	// load) comes back with its real configuration; convergence is timed
+	// from here.
 	for _, n := range c.nodes {
 		if !n.proc.Running() {
+			fmt.Printf("soak: restarting %s\n", n.name())
 			n.proc.SetPeers(c.peersOf(n))
 			if err := n.proc.Start(ctx, 30*time.Second); err != nil {
 				problems = append(problems, "restart after load: "+err.Error())
@@ -315,6 +317,15 @@ func (c *cluster) schedule(ctx context.Context, o options, ist *intruderStats, f
 		events = append(events, event{frac, func() error { return c.killRestart(ctx, pick(salt), time.Second) }})
 	}
 	events = append(events, event{0.35, func() error { return c.backup(ctx, pick(3)) }})
+	// A node down for the last part of the load, restarted only once the
+	// load has stopped: the final convergence then includes a real catch-up.
+	events = append(events, event{0.93, func() error {
+		n := pick(5)
+		pid := n.proc.PID()
+		n.proc.Kill()
+		c.faults.add("kill -9 %s (pid %d), restarted only after the load stops", n.name(), pid)
+		return nil
+	}})
 	events = append(events, event{0.45, func() error { return c.partition(ctx, pick(4), o.partition) }})
 	sort.Slice(events, func(i, j int) bool { return events[i].frac < events[j].frac })
 	wg.Go(func() {
