@@ -178,6 +178,7 @@ func run(ctx context.Context, o options) int {
 	schedErr := c.schedule(loadCtx, o, &ist, &fst, &wg)
 	<-loadCtx.Done()
 	wg.Wait() // workers, node faults, intruder and fuzzer have all returned
+	stopped := time.Now()
 	loadTook := time.Since(c.faults.start)
 	if ctx.Err() != nil {
 		return fail("interrupted: %v", ctx.Err())
@@ -190,7 +191,7 @@ func run(ctx context.Context, o options) int {
 	}
 	// Any node down (the last kill, or a fault cut short by the end of the
 	// load) comes back with its real configuration; convergence is timed
-	// from here.
+	// from the end of the load, restarts included.
 	for _, n := range c.nodes {
 		if !n.proc.Running() {
 			fmt.Printf("soak: restarting %s\n", n.name())
@@ -203,7 +204,7 @@ func run(ctx context.Context, o options) int {
 	}
 
 	// Convergence and the acknowledged writes.
-	snaps, took, convErr := waitConverged(ctx, c.nodes, 30*time.Second)
+	snaps, took, convErr := waitConverged(ctx, c.nodes, stopped, 30*time.Second)
 	if convErr != nil {
 		problems = append(problems, "convergence: "+convErr.Error())
 	}

@@ -76,9 +76,9 @@ func fetch(ctx context.Context, n *node) (snapshot, error) {
 	return s, nil
 }
 
-// waitConverged polls every node until all hashes agree or within passes.
-func waitConverged(ctx context.Context, nodes []*node, within time.Duration) ([]snapshot, time.Duration, error) {
-	start := time.Now()
+// waitConverged polls every node until all hashes agree or within (counted
+// from start) passes; it returns the time since start.
+func waitConverged(ctx context.Context, nodes []*node, start time.Time, within time.Duration) ([]snapshot, time.Duration, error) {
 	deadline := start.Add(within)
 	var last []snapshot
 	var lastErr error
