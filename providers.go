@@ -181,7 +181,16 @@ func provideDialer(cfg config.Config, id NodeID, exec *retry.Executor, logger *z
 }
 
 func provideSyncService(db *app.Database, store ports.Store, clock *domain.Clock, status *app.StatusTracker, cfg config.Config, logger *zap.Logger) (*app.SyncService, error) {
-	return app.NewSyncService(db, store, clock, status, logger.Named("sync"), app.SyncOptions{BatchSize: cfg.Sync.BatchSize})
+	return app.NewSyncService(db, store, clock, status, logger.Named("sync"), app.SyncOptions{
+		BatchSize:    cfg.Sync.BatchSize,
+		MaxPageBytes: pageBytes(cfg),
+	})
+}
+
+// pageBytes caps sync pages and pushes at half the frame limit (at most the
+// 4 MiB default), so a page always fits in a frame the peer accepts.
+func pageBytes(cfg config.Config) int {
+	return min(app.DefaultMaxPageBytes, cfg.Network.MaxFrameBytes/2)
 }
 
 func provideTCPServer(cfg config.Config, id NodeID, svc *app.SyncService, probe *networkProbe, logger *zap.Logger) (*tcp.Server, error) {
@@ -223,11 +232,12 @@ func provideDiscovery(cfg config.Config, id NodeID, probe *networkProbe, logger 
 func provideSyncEngine(db *app.Database, store ports.Store, dialer *tcp.Dialer, exec *retry.Executor, disc *udp.Discovery,
 	q *app.OfflineQueue, status *app.StatusTracker, clock *domain.Clock, cfg config.Config, id NodeID, logger *zap.Logger) (*app.SyncEngine, error) {
 	e, err := app.NewSyncEngine(db, store, dialer, exec, disc, q, status, clock, logger.Named("sync"), app.EngineOptions{
-		NodeID:      string(id),
-		Interval:    time.Duration(cfg.Sync.IntervalMs) * time.Millisecond,
-		Fanout:      cfg.Sync.Fanout,
-		BatchSize:   cfg.Sync.BatchSize,
-		StaticPeers: cfg.Network.StaticPeers,
+		NodeID:       string(id),
+		Interval:     time.Duration(cfg.Sync.IntervalMs) * time.Millisecond,
+		Fanout:       cfg.Sync.Fanout,
+		BatchSize:    cfg.Sync.BatchSize,
+		StaticPeers:  cfg.Network.StaticPeers,
+		MaxPushBytes: pageBytes(cfg),
 	})
 	if err != nil {
 		return nil, err

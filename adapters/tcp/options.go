@@ -4,7 +4,11 @@
 // Framing, compression and the secure channel live in adapters/protocol.
 package tcp
 
-import "time"
+import (
+	"time"
+
+	"github.com/entgldb/entgldb-go/ports"
+)
 
 // ServerOptions configures a Server. Zero values take the defaults noted.
 type ServerOptions struct {
@@ -105,4 +109,12 @@ func (o DialerOptions) withDefaults() DialerOptions {
 		o.MaxIdleTime = 30 * time.Second
 	}
 	return o
+}
+
+// RejectionRecorder is an optional capability of a ports.SyncHandler: the
+// server tells it about pushed entries it could not even decode (unknown
+// operation, invalid JSON), so they are counted and reported like the
+// entries the handler refuses itself.
+type RejectionRecorder interface {
+	RecordRejected(peer ports.PeerInfo, errs []error)
 }

@@ -200,6 +200,9 @@ func (c *serverConn) dispatch(t protocol.MsgType, payload []byte) error {
 		for _, err := range bad {
 			c.log.Warn("rejected pushed entry", zap.Error(err))
 		}
+		if rec, ok := h.(RejectionRecorder); ok && len(bad) > 0 {
+			rec.RecordRejected(c.peer, bad)
+		}
 		snapshot, err := h.PushChanges(ctx, c.peer, entries)
 		if err != nil {
 			// Keep the connection: the peer learns from success=false and
