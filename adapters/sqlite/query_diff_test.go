@@ -118,7 +118,7 @@ func TestFindMatchesReferenceEvaluator(t *testing.T) {
 					require.NoError(t, s.EnsureIndex(ctx, "docs", p))
 				}
 			}
-			// 300 documents plus tombstones and a second collection that
+			// ~250 live documents plus tombstones and a second collection that
 			// must never leak into results.
 			var entries []domain.Entry
 			for i := range 320 {
@@ -150,7 +150,7 @@ func TestFindMatchesReferenceEvaluator(t *testing.T) {
 			}
 			require.Greater(t, len(docs), 200)
 
-			const cases = 600
+			const cases = 500
 			nonEmpty := 0
 			for i := range cases {
 				q := randQuery(rng)
@@ -162,8 +162,11 @@ func TestFindMatchesReferenceEvaluator(t *testing.T) {
 				if len(want) > 0 {
 					nonEmpty++
 				}
-				all, err := domain.ApplyQuery(domain.Query{Filter: q.Filter}, docs)
-				require.NoError(t, err)
+				all := want
+				if q.Skip != 0 || q.Take > 0 {
+					all, err = domain.ApplyQuery(domain.Query{Filter: q.Filter}, docs)
+					require.NoError(t, err)
+				}
 				n, err := s.Count(ctx, "docs", q.Filter)
 				require.NoError(t, err)
 				require.Equal(t, len(all), n, "case %d: count %s", i, describe(q))
