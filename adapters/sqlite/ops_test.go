@@ -356,3 +356,13 @@ func TestBusyBeyondTimeoutIsTimeoutError(t *testing.T) {
 		Data: []byte(`{}`), Stamp: domain.Timestamp{Wall: wall0, Node: "A"}}})
 	require.NoError(t, err, "the failed commit left nothing behind")
 }
+
+func TestOpenCreatesParentDirectories(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "var", "lib", "entgldb", "node.db")
+	s, err := sqlite.Open(t.Context(), sqlite.Options{Path: path, EnableWAL: true})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	require.NoError(t, sqlite.CheckFile(t.Context(), path, true))
+	_, err = sqlite.Open(t.Context(), sqlite.Options{})
+	requireCode(t, err, domain.CodeConfig)
+}

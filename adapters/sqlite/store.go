@@ -8,9 +8,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -142,7 +142,15 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 
 func open(ctx context.Context, opts Options, log *zap.Logger) (*Store, error) {
 	const op = "sqlite.Open"
-	existed := fileExists(opts.Path)
+	if fileExists(opts.Path) {
+		// Check through a plain connection before the writer's pragmas
+		// (journal mode) touch the file.
+		if err := CheckFile(ctx, opts.Path, false); err != nil {
+			return nil, domain.Wrap(domain.CodeCorruption, op, err)
+		}
+	} else if err := os.MkdirAll(filepath.Dir(opts.Path), 0o755); err != nil {
+		return nil, domain.Wrap(domain.CodePersistence, op, err)
+	}
 	wdb, err := sql.Open("sqlite", dsn(opts.Path, opts.BusyTimeout, opts.EnableWAL, opts.SyncFull, true))
 	if err != nil {
 		return nil, mapErr(op, err)
@@ -162,12 +170,6 @@ func open(ctx context.Context, opts Options, log *zap.Logger) (*Store, error) {
 		}
 		_ = s.writer.Close()
 		return nil, err
-	}
-	if existed {
-		// Check before anything writes to the file.
-		if err := checkDB(ctx, wdb.QueryContext, false); err != nil {
-			return fail(domain.Wrap(domain.CodeCorruption, op, fmt.Errorf("%s: %w", opts.Path, err)))
-		}
 	}
 	if err := migrate(ctx, s.writer); err != nil {
 		return fail(domain.Wrap(domain.CodePersistence, op, err))
