@@ -360,6 +360,28 @@ func (db *Database) ApplyRemote(ctx context.Context, entries []domain.Entry) (po
 	return res, nil
 }
 
+// ApplySnapshot merges a peer's snapshot through sn (the store's snapshot
+// capability) under the write lock, like ApplyRemote: the cache learns the
+// changed documents and change events go out.
+func (db *Database) ApplySnapshot(ctx context.Context, sn ports.Snapshotter, snap domain.Snapshot) (ports.ApplyResult, error) {
+	db.writeMu.Lock()
+	defer db.writeMu.Unlock()
+	res, err := sn.ApplySnapshot(ctx, db.resolver, snap)
+	if err != nil {
+		for _, d := range snap.Documents {
+			db.updateCache(d.Collection, d.Key, nil)
+		}
+		return res, err
+	}
+	for i := range res.Changed {
+		d := res.Changed[i]
+		db.updateCache(d.Collection, d.Key, &d)
+	}
+	db.publish(res.Applied)
+	db.obs.DocumentsApplied(len(res.Applied))
+	return res, nil
+}
+
 type writeSpec struct {
 	collection, key string
 	op              domain.Op

@@ -829,7 +829,7 @@ func (e *SyncEngine) bootstrap(ctx context.Context, s ports.PeerSession, st *pul
 		return err
 	}
 	sn = e.filterSnapshot(st.peer, sn)
-	if _, err := e.applySnapshot(ctx, sn); err != nil {
+	if _, err := e.db.ApplySnapshot(ctx, e.snapshotter, sn); err != nil {
 		return domain.Wrap(domain.CodePersistence, "sync.bootstrap", err)
 	}
 	if newest := domain.VectorClock(sn.VectorClock).Max(); !newest.IsZero() {
@@ -1269,25 +1269,3 @@ func (e *SyncEngine) setOnline(online bool) {
 	}
 }
 
-// applySnapshot merges a peer's snapshot into the store the way
-// Database.ApplyRemote merges entries: under the database's write lock, with
-// its resolver, then the cache learns the changed documents and change
-// events go out.
-func (e *SyncEngine) applySnapshot(ctx context.Context, sn domain.Snapshot) (ports.ApplyResult, error) {
-	db := e.db
-	db.writeMu.Lock()
-	defer db.writeMu.Unlock()
-	res, err := e.snapshotter.ApplySnapshot(ctx, db.resolver, sn)
-	if err != nil {
-		for _, d := range sn.Documents {
-			db.updateCache(d.Collection, d.Key, nil)
-		}
-		return res, err
-	}
-	for i := range res.Changed {
-		d := res.Changed[i]
-		db.updateCache(d.Collection, d.Key, &d)
-	}
-	db.publish(res.Applied)
-	return res, nil
-}
