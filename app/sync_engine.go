@@ -1268,4 +1268,3 @@ func (e *SyncEngine) setOnline(online bool) {
 		e.status.SetOnline(online)
 	}
 }
-
