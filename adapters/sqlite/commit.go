@@ -88,7 +88,7 @@ func (t *txStmts) insertEntry(e *domain.Entry, ignore bool) (inserted bool, err 
 func (t *txStmts) loadDocAndHead(collection, key, author string) (*domain.Document, string, error) {
 	var data, node, head sql.NullString
 	var wall, logic, deleted sql.NullInt64
-	err := t.stmt(&t.getHead, t.p.getDocHead).QueryRowContext(t.ctx, collection, key, author).
+	err := t.stmt(&t.getDocHead, t.p.getDocHead).QueryRowContext(t.ctx, collection, key, author).
 		Scan(&data, &wall, &logic, &node, &deleted, &head)
 	if err != nil || !wall.Valid {
 		return nil, head.String, err

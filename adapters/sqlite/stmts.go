@@ -79,7 +79,7 @@ type txStmts struct {
 	p                                   *stmts
 	getDoc, upsertDoc, insOplog, insIgn *sql.Stmt
 	upsertNewer                         *sql.Stmt
-	getHead, keyEntries                 *sql.Stmt
+	getDocHead, keyEntries              *sql.Stmt
 }
 
 func (p *stmts) bind(ctx context.Context, tx *sql.Tx) *txStmts {
