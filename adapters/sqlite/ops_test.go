@@ -366,3 +366,28 @@ func TestOpenCreatesParentDirectories(t *testing.T) {
 	_, err = sqlite.Open(t.Context(), sqlite.Options{})
 	requireCode(t, err, domain.CodeConfig)
 }
+
+func TestCheckpointTruncatesWAL(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "node.db")
+	s, err := sqlite.Open(t.Context(), sqlite.Options{Path: path, EnableWAL: true})
+	require.NoError(t, err)
+	defer s.Close()
+	for i := range 20 {
+		put(t, s, fmt.Sprintf("k%d", i), i)
+	}
+	fi, err := os.Stat(path + "-wal")
+	require.NoError(t, err)
+	require.Positive(t, fi.Size())
+	require.NoError(t, s.Checkpoint(t.Context()))
+	fi, err = os.Stat(path + "-wal")
+	require.NoError(t, err)
+	require.Zero(t, fi.Size())
+	// The main file alone now holds every commit.
+	copyTo(t, path, path+".copy")
+	c, err := sqlite.Open(t.Context(), sqlite.Options{Path: path + ".copy"})
+	require.NoError(t, err)
+	defer c.Close()
+	n, err := c.Count(t.Context(), "docs", nil)
+	require.NoError(t, err)
+	require.Equal(t, 20, n)
+}
