@@ -19,7 +19,7 @@ run: build
 ## test: every test, with the race detector where concurrency lives.
 ## The namespace discovery test (test/netns) needs root and iproute2.
 test: wire-check test-deps
-	$(GO) test -count=1 -timeout 20m ./domain/... ./ports/... .
+	$(GO) test -count=1 -timeout 20m ./domain/... ./ports/... ./cmd/... .
 	$(GO) test -count=1 -race -timeout 25m $(RACE_PKGS)
 
 test-deps:

@@ -132,7 +132,7 @@ func addClientCommands(root *cobra.Command) {
 	root.AddCommand(&cobra.Command{
 		Use:   "put COLLECTION KEY JSON",
 		Short: "Write a document through a running node (JSON may be @file or - for stdin); prints the version",
-		Args:  cobra.ExactArgs(3),
+		Args:  checkArgs(cobra.ExactArgs(3)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			body, err := readJSONArg(cmd, args[2])
 			if err != nil {
@@ -151,7 +151,7 @@ func addClientCommands(root *cobra.Command) {
 	root.AddCommand(&cobra.Command{
 		Use:   "get COLLECTION KEY",
 		Short: "Print a document",
-		Args:  cobra.ExactArgs(2),
+		Args:  checkArgs(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var raw json.RawMessage
 			if _, err := client().do(cmd.Context(), http.MethodGet, docPath(args[0], args[1]), nil, &raw); err != nil {
@@ -164,7 +164,7 @@ func addClientCommands(root *cobra.Command) {
 	root.AddCommand(&cobra.Command{
 		Use:   "delete COLLECTION KEY",
 		Short: "Delete a document; prints the version of the delete",
-		Args:  cobra.ExactArgs(2),
+		Args:  checkArgs(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var out struct {
 				Version string `json:"version"`
@@ -183,7 +183,7 @@ func addClientCommands(root *cobra.Command) {
 	find := &cobra.Command{
 		Use:   "find COLLECTION",
 		Short: "Print matching documents, one JSON object a line ({\"key\",\"version\",\"data\"})",
-		Args:  cobra.ExactArgs(1),
+		Args:  checkArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			q := url.Values{}
 			if where != "" {
@@ -234,7 +234,7 @@ func addClientCommands(root *cobra.Command) {
 	count := &cobra.Command{
 		Use:   "count COLLECTION",
 		Short: "Print the number of matching documents",
-		Args:  cobra.ExactArgs(1),
+		Args:  checkArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			q := url.Values{}
 			if countWhere != "" {
@@ -256,7 +256,7 @@ func addClientCommands(root *cobra.Command) {
 	root.AddCommand(&cobra.Command{
 		Use:   "collections",
 		Short: "List the collections",
-		Args:  cobra.NoArgs,
+		Args:  checkArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var out struct {
 				Collections []string `json:"collections"`
@@ -277,7 +277,7 @@ func addClientCommands(root *cobra.Command) {
 		root.AddCommand(&cobra.Command{
 			Use:   s.use,
 			Short: s.short,
-			Args:  cobra.NoArgs,
+			Args:  checkArgs(cobra.NoArgs),
 			RunE: func(cmd *cobra.Command, _ []string) error {
 				var raw json.RawMessage
 				if _, err := client().do(cmd.Context(), http.MethodGet, s.path, nil, &raw); err != nil {
@@ -294,7 +294,7 @@ func addClientCommands(root *cobra.Command) {
 	root.AddCommand(&cobra.Command{
 		Use:   "health",
 		Short: "Show the node's health; exits 1 when unhealthy",
-		Args:  cobra.NoArgs,
+		Args:  checkArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var raw json.RawMessage
 			c := client()

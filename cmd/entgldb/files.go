@@ -26,7 +26,7 @@ func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print version, protocol version and Go version",
-		Args:  cobra.NoArgs,
+		Args:  checkArgs(cobra.NoArgs),
 		Run: func(cmd *cobra.Command, _ []string) {
 			fmt.Fprintf(cmd.OutOrStdout(), "entgldb %s\nprotocol %s\n%s %s/%s\n", Version, ProtocolVersion, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		},
@@ -38,7 +38,7 @@ func addFileCommands(root *cobra.Command) {
 	backup := &cobra.Command{
 		Use:   "backup --out FILE [--db PATH]",
 		Short: "Back up a running node (through its API), or a database file with no node running (--db)",
-		Args:  cobra.NoArgs,
+		Args:  checkArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
 				return usageErr("--out FILE is required")
@@ -73,7 +73,7 @@ func addFileCommands(root *cobra.Command) {
 	restore := &cobra.Command{
 		Use:   "restore --db PATH --from FILE",
 		Short: "Replace a stopped node's database with a verified backup (the old file is kept beside it)",
-		Args:  cobra.NoArgs,
+		Args:  checkArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if restoreDB == "" || from == "" {
 				return usageErr("restore needs --db PATH and --from FILE")
@@ -98,7 +98,7 @@ func addFileCommands(root *cobra.Command) {
 	check := &cobra.Command{
 		Use:   "check --db PATH",
 		Short: "Run PRAGMA integrity_check on a database file; prints ok or what is corrupt (exit 4)",
-		Args:  cobra.NoArgs,
+		Args:  checkArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if checkDB == "" {
 				return usageErr("check needs --db PATH")

@@ -33,6 +33,17 @@ type cliError struct {
 
 func (e *cliError) Error() string { return e.code + ": " + e.msg }
 
+// checkArgs wraps a cobra argument validator so a wrong argument count is a
+// usage error (exit 2), not a failure.
+func checkArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := v(cmd, args); err != nil {
+			return usageErr("%s: %v", cmd.CommandPath(), err)
+		}
+		return nil
+	}
+}
+
 func usageErr(format string, args ...any) error {
 	return &cliError{exit: exitUsage, code: string(domain.CodeInvalidArgument), msg: fmt.Sprintf(format, args...)}
 }
@@ -93,6 +104,15 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr("%v", err) })
+	// Without a Run of its own the root would answer an unknown command with
+	// a plain error; this makes it a usage error (exit 2) like the others.
+	root.Args = cobra.ArbitraryArgs
+	root.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usageErr("unknown command %q (see 'entgldb --help')", args[0])
+		}
+		return cmd.Help()
+	}
 	addClientCommands(root)
 	addFileCommands(root)
 	addServeCommand(root)

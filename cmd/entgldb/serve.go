@@ -29,7 +29,7 @@ func addServeCommand(root *cobra.Command) {
 	serve := &cobra.Command{
 		Use:   "serve",
 		Short: "Run a node until SIGINT/SIGTERM, then shut down gracefully",
-		Args:  cobra.NoArgs,
+		Args:  checkArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			overrides := map[string]any{}
 			flags := cmd.Flags()
