@@ -2,10 +2,9 @@ package domain
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"testing"
 
+	testvectors "github.com/entgldb/entgldb-go/internal/vectors"
 	"github.com/stretchr/testify/require"
 )
 
@@ -30,26 +29,12 @@ type protocolVectors struct {
 	} `json:"hash_chain"`
 }
 
-// loadVectors reads ../shared/protocol/vectors.json relative to the module
-// root (the directory holding go.mod). A missing file fails the test: the
-// vectors are the only independent check of the wire-level rules.
+// loadVectors reads the shared vectors; a missing file fails the test.
 func loadVectors(t *testing.T) protocolVectors {
 	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		require.NotEqual(t, dir, parent, "no go.mod above the test directory")
-		dir = parent
-	}
-	path := filepath.Join(dir, "..", "shared", "protocol", "vectors.json")
-	raw, err := os.ReadFile(path)
-	require.NoError(t, err, "protocol vectors are required (CI puts shared/ beside the checkout)")
 	var v protocolVectors
-	require.NoError(t, json.Unmarshal(raw, &v), path)
+	_, err := testvectors.Load(&v)
+	require.NoError(t, err)
 	return v
 }
 

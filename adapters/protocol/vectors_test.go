@@ -5,8 +5,6 @@ import (
 	"crypto/ecdh"
 	"encoding/hex"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"runtime"
 	"testing"
 
@@ -17,6 +15,7 @@ import (
 
 	"github.com/entgldb/entgldb-go/adapters/protocol/pb"
 	"github.com/entgldb/entgldb-go/domain"
+	testvectors "github.com/entgldb/entgldb-go/internal/vectors"
 )
 
 // hexBytes decodes a lowercase-hex JSON string.
@@ -102,25 +101,12 @@ type vectors struct {
 	} `json:"beacons"`
 }
 
-// loadVectors reads ../shared/protocol/vectors.json relative to the module
-// root. A missing file fails the test: the vectors are the contract.
+// loadVectors reads the shared vectors; a missing file fails the test.
 func loadVectors(t testing.TB) *vectors {
 	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		require.NotEqual(t, dir, parent, "no go.mod above the test directory")
-		dir = parent
-	}
-	path := filepath.Join(dir, "..", "shared", "protocol", "vectors.json")
-	raw, err := os.ReadFile(path)
-	require.NoError(t, err, "protocol vectors are required (see shared/protocol/README)")
 	var v vectors
-	require.NoError(t, json.Unmarshal(raw, &v), path)
+	path, err := testvectors.Load(&v)
+	require.NoError(t, err)
 	require.NotEmpty(t, v.Frames, "no frames in %s", path)
 	return &v
 }
