@@ -1,0 +1,41 @@
+package test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// The cluster key never appears in logs (at Debug level, with a sync going
+// on) nor in any status endpoint.
+func TestClusterKeyNeverDisclosed(t *testing.T) {
+	const secret = "do-not-print-me-4f1c9a"
+	a := newNodeDir(t, nodeSpec{NodeID: "sa", AuthToken: secret, Secure: true})
+	b := newNodeDir(t, nodeSpec{NodeID: "sb", AuthToken: secret, Secure: true})
+	rewritePeers(t, a, []string{b.peerAddr()})
+	rewritePeers(t, b, []string{a.peerAddr()})
+	a.start()
+	b.start()
+	status, _, _ := a.httpDo(http.MethodPut, "/v1/collections/c/docs/k", []byte(`{"v":1}`))
+	require.Equal(t, http.StatusOK, status)
+	eventually(t, 10*time.Second, "the document on b", func() bool {
+		status, _, _ := b.httpDo(http.MethodGet, "/v1/collections/c/docs/k", nil)
+		return status == http.StatusOK
+	})
+	for _, n := range []*nodeProc{a, b} {
+		for _, path := range []string{"/v1/status", "/v1/peers", "/healthz", "/metrics"} {
+			_, body, _ := n.httpDo(http.MethodGet, path, nil)
+			require.NotContains(t, string(body), secret, "%s on %s", path, n.httpAddr)
+		}
+	}
+	require.Equal(t, 0, a.stop(20*time.Second))
+	require.Equal(t, 0, b.stop(20*time.Second))
+	for _, n := range []*nodeProc{a, b} {
+		logs := n.logs.String()
+		require.True(t, strings.Contains(logs, "entgldb node started"), "logs were captured")
+		require.NotContains(t, logs, secret)
+	}
+}
