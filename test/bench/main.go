@@ -137,11 +137,13 @@ func run(ctx context.Context, o options) int {
 		}
 		if local.srcDB == "" {
 			add(result{"rss bootstrap", "node process after bootstrapping", na("no source database: " + local.srcErr), "—"})
-		} else if rss, took, err := rssAfterBootstrap(ctx, bin, root, local.srcDB, o.docs+o.puts); err != nil {
+		} else if rss, took, m, err := rssAfterBootstrap(ctx, bin, root, local.srcDB, o.docs+o.puts); err != nil {
 			add(result{"rss bootstrap", "node process after bootstrapping", na(firstLine(err.Error())), "—"})
 		} else {
 			add(result{"rss bootstrap", fmt.Sprintf("node process after bootstrapping %d docs from another process (%.1f s)", o.docs+o.puts, took.Seconds()),
-				fmt.Sprintf("%.1f MB", mb(rss)), "—"})
+				fmt.Sprintf("%.1f MB", mb(rss)),
+				fmt.Sprintf("of which Go heap in use %.1f MB, document cache %.1f MB (/metrics)",
+					m["go_memstats_heap_inuse_bytes"]/(1<<20), m["entgldb_cache_bytes"]/(1<<20))})
 		}
 	}
 

@@ -39,32 +39,32 @@ func rssIdle(ctx context.Context, bin, root string) (int64, error) {
 // rssAfterBootstrap serves a copy of srcDB from one process and bootstraps
 // an empty second process from it over loopback (secure + Brotli), then
 // reads the second process's resident memory.
-func rssAfterBootstrap(ctx context.Context, bin, root, srcDB string, want int) (int64, time.Duration, error) {
+func rssAfterBootstrap(ctx context.Context, bin, root, srcDB string, want int) (int64, time.Duration, map[string]float64, error) {
 	src, err := nodeproc.New(bin, nodeproc.Spec{Dir: filepath.Join(root, "rss-src"), NodeID: "",
 		AuthToken: "bench-cluster", Secure: true, SyncIntervalMs: 2000, LogLevel: "Warning"})
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
 	defer src.Kill()
 	if err := os.MkdirAll(filepath.Dir(src.DBPath), 0o755); err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
 	if err := copyFile(srcDB, src.DBPath); err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
 	if err := src.Start(ctx, 60*time.Second); err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
 	dst, err := nodeproc.New(bin, nodeproc.Spec{Dir: filepath.Join(root, "rss-dst"), NodeID: "rss-dst",
 		AuthToken: "bench-cluster", Secure: true, SyncIntervalMs: 500, LogLevel: "Warning"})
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
 	defer dst.Kill()
 	dst.SetPeers([]string{src.PeerAddr()})
 	start := time.Now()
 	if err := dst.Start(ctx, 30*time.Second); err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
@@ -78,22 +78,27 @@ func rssAfterBootstrap(ctx context.Context, bin, root, srcDB string, want int) (
 			break
 		}
 		if time.Now().After(deadline) {
-			return 0, 0, fmt.Errorf("process bootstrap: %d of %d documents after 3 min (last error %v)", got, want, err)
+			return 0, 0, nil, fmt.Errorf("process bootstrap: %d of %d documents after 3 min (last error %v)", got, want, err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 	took := time.Since(start)
 	rss, err := dst.RSSBytes()
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
+	}
+	// Where the memory is: the Go heap and the document cache, from /metrics.
+	metrics, err := dst.Metrics(ctx)
+	if err != nil {
+		return 0, 0, nil, err
 	}
 	if _, err := dst.Stop(20 * time.Second); err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
 	if _, err := src.Stop(20 * time.Second); err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
-	return rss, took, nil
+	return rss, took, metrics, nil
 }
 
 func httpCount(ctx context.Context, p *nodeproc.Proc, collection string) (int, error) {
