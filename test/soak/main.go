@@ -8,7 +8,7 @@
 // last line is `SOAK ok …` or `SOAK FAIL …` (exit 1). See RELIABILITY.md.
 //
 //	go run ./test/soak            # about 12 minutes
-//	go run ./test/soak -short     # about 3 minutes
+//	go run ./test/soak -short     # under 3 minutes
 package main
 
 import (
@@ -85,7 +85,7 @@ func (c *cluster) peersOf(n *node) []string {
 func main() {
 	var o options
 	flag.DurationVar(&o.duration, "duration", 10*time.Minute, "how long the load runs (the whole soak takes about 2 minutes more)")
-	flag.BoolVar(&o.short, "short", false, "a 2-minute load (about 3 minutes in all)")
+	flag.BoolVar(&o.short, "short", false, "a 90-second load (under 3 minutes in all)")
 	flag.IntVar(&o.rate, "rate", 50, "operations per second across all workers")
 	flag.IntVar(&o.nodes, "nodes", 5, "node processes")
 	flag.StringVar(&o.bin, "bin", "", "entgldb binary (default: bin/entgldb when present, else built into a temp dir)")
@@ -96,7 +96,7 @@ func main() {
 	flag.BoolVar(&o.plaintext, "plaintext", false, "run the cluster without the secure channel")
 	flag.Parse()
 	if o.short {
-		o.duration = 2 * time.Minute
+		o.duration = 90 * time.Second
 	}
 	if o.duration > 12*time.Minute {
 		fmt.Fprintln(os.Stderr, "soak: -duration is capped at 12m so the whole run stays under 15 minutes")
