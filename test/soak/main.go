@@ -7,7 +7,7 @@
 // and descriptor counts back near their baseline and bounded memory. The
 // last line is `SOAK ok …` or `SOAK FAIL …` (exit 1). See RELIABILITY.md.
 //
-//	go run ./test/soak            # about 12 minutes
+//	go run ./test/soak            # about 11 minutes
 //	go run ./test/soak -short     # under 3 minutes
 package main
 
@@ -84,7 +84,7 @@ func (c *cluster) peersOf(n *node) []string {
 
 func main() {
 	var o options
-	flag.DurationVar(&o.duration, "duration", 10*time.Minute, "how long the load runs (the whole soak takes about 2 minutes more)")
+	flag.DurationVar(&o.duration, "duration", 10*time.Minute, "how long the load runs (the whole soak takes about a minute more)")
 	flag.BoolVar(&o.short, "short", false, "a 90-second load (under 3 minutes in all)")
 	flag.IntVar(&o.rate, "rate", 50, "operations per second across all workers")
 	flag.IntVar(&o.nodes, "nodes", 5, "node processes")
