@@ -46,7 +46,7 @@ bench:
 
 ## soak: the reliability soak (bounded, about 15 minutes).
 soak: build
-	$(GO) run ./test/soak
+	$(GO) run ./test/soak -bin $(BIN)
 
 ## fuzz-smoke: every fuzz target for $(FUZZTIME).
 fuzz-smoke:
