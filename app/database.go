@@ -344,9 +344,11 @@ func (db *Database) ApplyRemote(ctx context.Context, entries []domain.Entry) (po
 			return res, domain.Wrap(domain.CodePersistence, op, err)
 		}
 	}
+	// Remote changes invalidate rather than fill the cache: a bootstrap of
+	// 100k documents must not evict what local readers use, nor hold 50 MB
+	// of documents nobody asked for; the next read loads the winner.
 	for i := range res.Changed {
-		d := res.Changed[i]
-		db.updateCache(d.Collection, d.Key, &d)
+		db.updateCache(res.Changed[i].Collection, res.Changed[i].Key, nil)
 	}
 	db.publish(res.Applied)
 	db.obs.DocumentsApplied(len(res.Applied))
@@ -373,9 +375,11 @@ func (db *Database) ApplySnapshot(ctx context.Context, sn ports.Snapshotter, sna
 		}
 		return res, err
 	}
+	// Remote changes invalidate rather than fill the cache: a bootstrap of
+	// 100k documents must not evict what local readers use, nor hold 50 MB
+	// of documents nobody asked for; the next read loads the winner.
 	for i := range res.Changed {
-		d := res.Changed[i]
-		db.updateCache(d.Collection, d.Key, &d)
+		db.updateCache(res.Changed[i].Collection, res.Changed[i].Key, nil)
 	}
 	db.publish(res.Applied)
 	db.obs.DocumentsApplied(len(res.Applied))
