@@ -30,30 +30,24 @@ func (s *Store) writeTx(ctx context.Context, op string, fn func(t *txStmts) erro
 	if err != nil {
 		return mapErr(op, err)
 	}
-	if err := fn(s.stmts.bind(ctx, tx)); err != nil {
+	t := s.stmts.bind(ctx, tx)
+	if err := fn(t); err != nil {
 		_ = tx.Rollback()
 		return mapErr(op, err)
 	}
-	return mapErr(op, tx.Commit())
+	if err := tx.Commit(); err != nil {
+		return mapErr(op, err)
+	}
+	if t.createdDocIndex {
+		s.stmts.docIndexed.Store(true)
+	}
+	return nil
 }
 
 func (t *txStmts) upsertDocument(d *domain.Document) error {
 	_, err := t.stmt(&t.upsertDoc, t.p.upsertDoc).ExecContext(t.ctx,
 		d.Collection, d.Key, nullText(d.Data), d.Stamp.Wall, d.Stamp.Logical, d.Stamp.Node, boolInt(d.Deleted))
 	return err
-}
-
-// upsertIfNewer applies e under last-write-wins without reading the
-// document first, and reports whether it won.
-func (t *txStmts) upsertIfNewer(e *domain.Entry) (domain.Document, bool, error) {
-	d := domain.DocumentFromEntry(e)
-	res, err := t.stmt(&t.upsertNewer, t.p.upsertNewer).ExecContext(t.ctx,
-		d.Collection, d.Key, nullText(d.Data), d.Stamp.Wall, d.Stamp.Logical, d.Stamp.Node, boolInt(d.Deleted))
-	if err != nil {
-		return d, false, err
-	}
-	n, err := res.RowsAffected()
-	return d, n > 0, err
 }
 
 func isLWW(r domain.Resolver) bool {
@@ -101,7 +95,19 @@ func (t *txStmts) loadDocAndHead(collection, key, author string) (*domain.Docume
 	return d, head.String, nil
 }
 
+// docIndexSQL indexes the oplog by document. Only replays (resolvers other
+// than last-write-wins) read the oplog by key, so the index is built by the
+// first replay rather than kept up to date by every write of a node that
+// never replays.
+const docIndexSQL = `CREATE INDEX IF NOT EXISTS oplog_doc ON oplog (collection, key)`
+
 func (t *txStmts) entriesForKey(collection, key string) ([]domain.Entry, error) {
+	if !t.p.docIndexed.Load() && !t.createdDocIndex {
+		if _, err := t.tx.ExecContext(t.ctx, docIndexSQL); err != nil {
+			return nil, err
+		}
+		t.createdDocIndex = true
+	}
 	rows, err := t.stmt(&t.keyEntries, t.p.keyEntries).QueryContext(t.ctx, collection, key)
 	if err != nil {
 		return nil, err
@@ -191,7 +197,7 @@ func (s *Store) Commit(ctx context.Context, r domain.Resolver, writes ...ports.W
 			}
 			out[i] = e
 		}
-		return nil
+		return t.advanceClocks(out)
 	})
 	if err != nil {
 		return nil, err
@@ -208,49 +214,20 @@ func (s *Store) ApplyRemote(ctx context.Context, r domain.Resolver, entries []do
 	var res ports.ApplyResult
 	changedAt := map[[2]string]int{} // one Changed document per key, its final state
 	lww := isLWW(r)
+	if lww && len(entries) > 0 {
+		if err := s.stmts.prepareRows(ctx, s.writer.DB); err != nil {
+			return res, mapErr(op, err)
+		}
+	}
 	for start := 0; start < len(entries); start += s.opts.BatchSize {
 		batch := entries[start:min(start+s.opts.BatchSize, len(entries))]
 		var part ports.ApplyResult
 		err := s.writeTx(ctx, op, func(t *txStmts) error {
 			part = ports.ApplyResult{}
-			for i := range batch {
-				e := batch[i]
-				e.Seq = 0
-				inserted, err := t.insertEntry(&e, true)
-				if err != nil {
-					return err
-				}
-				if !inserted {
-					part.Skipped++
-					continue
-				}
-				part.Applied = append(part.Applied, e)
-				var doc domain.Document
-				var changed bool
-				if lww {
-					if doc, changed, err = t.upsertIfNewer(&e); err != nil {
-						return err
-					}
-				} else {
-					cur, err := t.loadDoc(e.Collection, e.Key)
-					if err != nil {
-						return err
-					}
-					if doc, changed, err = t.resolve(r, cur, &e, true); err != nil {
-						return err
-					}
-					if changed {
-						if err := t.upsertDocument(&doc); err != nil {
-							return err
-						}
-					}
-				}
-				if !changed {
-					continue
-				}
-				part.Changed = append(part.Changed, doc)
+			if lww {
+				return t.applyLWW(batch, &part)
 			}
-			return nil
+			return t.applyEach(r, batch, &part)
 		})
 		if err != nil {
 			return res, err
@@ -268,4 +245,38 @@ func (s *Store) ApplyRemote(ctx context.Context, r domain.Resolver, entries []do
 		res.Skipped += part.Skipped
 	}
 	return res, nil
+}
+
+// applyEach stores a batch one entry at a time, resolving each against the
+// document as the previous entries left it (resolvers other than
+// last-write-wins may depend on the order).
+func (t *txStmts) applyEach(r domain.Resolver, batch []domain.Entry, part *ports.ApplyResult) error {
+	for i := range batch {
+		e := batch[i]
+		e.Seq = 0
+		inserted, err := t.insertEntry(&e, true)
+		if err != nil {
+			return err
+		}
+		if !inserted {
+			part.Skipped++
+			continue
+		}
+		part.Applied = append(part.Applied, e)
+		cur, err := t.loadDoc(e.Collection, e.Key)
+		if err != nil {
+			return err
+		}
+		doc, changed, err := t.resolve(r, cur, &e, true)
+		if err != nil {
+			return err
+		}
+		if changed {
+			if err := t.upsertDocument(&doc); err != nil {
+				return err
+			}
+			part.Changed = append(part.Changed, doc)
+		}
+	}
+	return t.advanceClocks(part.Applied)
 }

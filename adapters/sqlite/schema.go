@@ -53,14 +53,6 @@ var migrations = [][]string{
 			logic  INTEGER NOT NULL,
 			hash   TEXT    NOT NULL
 		)`,
-		// Every stored entry advances its author's clock and head, only ever
-		// forward (an older entry arriving late keeps the head). A trigger
-		// does it inside the insert: one statement less per entry from Go.
-		`CREATE TRIGGER IF NOT EXISTS oplog_advance_vclock AFTER INSERT ON oplog BEGIN
-			INSERT INTO vclock (author, wall, logic, hash) VALUES (NEW.node, NEW.wall, NEW.logic, NEW.hash)
-			ON CONFLICT (author) DO UPDATE SET wall = excluded.wall, logic = excluded.logic, hash = excluded.hash
-			WHERE (excluded.wall, excluded.logic) > (vclock.wall, vclock.logic);
-		END`,
 		// pruned keeps, per author, the newest entry dropped by Prune (or the
 		// head a snapshot started from): the chain resumes after it.
 		`CREATE TABLE IF NOT EXISTS pruned (

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"sync"
+	"sync/atomic"
 
 	"github.com/entgldb/entgldb-go/domain"
 )
@@ -15,13 +16,24 @@ import (
 type stmts struct {
 	getDocW      *sql.Stmt
 	upsertDoc    *sql.Stmt
-	upsertNewer  *sql.Stmt
 	insertOplog  *sql.Stmt
 	insertIgnore *sql.Stmt
 	getDocHead   *sql.Stmt
 	keyEntries   *sql.Stmt
 
 	getDoc *sql.Stmt
+
+	// Multi-row statements for ApplyRemote, prepared on first use.
+	vclock *sql.Stmt
+
+	// Multi-row statements for ApplyRemote, prepared on first use.
+	multiMu                  sync.Mutex
+	rowsReady                bool
+	insOplogRows, upsertRows rowsStmt
+
+	// docIndexed: the oplog index on (collection, key) exists. Only
+	// replays read by key, so it is created by the first one.
+	docIndexed atomic.Bool
 }
 
 const entryCols = `seq, collection, key, op, data, wall, logic, node, hash, prev_hash`
@@ -39,13 +51,6 @@ func (p *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 			VALUES (?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (collection, key) DO UPDATE SET data = excluded.data, wall = excluded.wall,
 				logic = excluded.logic, node = excluded.node, deleted = excluded.deleted`},
-		// The last-write-wins rule as one statement: the row changes only
-		// for a strictly greater stamp (byte order on node, like Go).
-		{&p.upsertNewer, w, `INSERT INTO documents (collection, key, data, wall, logic, node, deleted)
-			VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (collection, key) DO UPDATE SET data = excluded.data, wall = excluded.wall,
-				logic = excluded.logic, node = excluded.node, deleted = excluded.deleted
-			WHERE (excluded.wall, excluded.logic, excluded.node) > (documents.wall, documents.logic, documents.node)`},
 		{&p.insertOplog, w, `INSERT` + oplogInsert},
 		{&p.insertIgnore, w, `INSERT OR IGNORE` + oplogInsert},
 		{&p.getDocHead, w, `SELECT d.data, d.wall, d.logic, d.node, d.deleted,
@@ -53,6 +58,10 @@ func (p *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 			FROM (SELECT 1) LEFT JOIN documents AS d ON d.collection = ?1 AND d.key = ?2`},
 		{&p.keyEntries, w, `SELECT ` + entryCols + ` FROM oplog WHERE collection = ? AND key = ?`},
 		{&p.getDoc, r, `SELECT data, wall, logic, node FROM documents WHERE collection = ? AND key = ? AND deleted = 0`},
+		// An author's clock and head only move forward.
+		{&p.vclock, w, `INSERT INTO vclock (author, wall, logic, hash) VALUES (?, ?, ?, ?)
+			ON CONFLICT (author) DO UPDATE SET wall = excluded.wall, logic = excluded.logic, hash = excluded.hash
+			WHERE (excluded.wall, excluded.logic) > (vclock.wall, vclock.logic)`},
 	}
 	for _, s := range list {
 		st, err := s.db.PrepareContext(ctx, s.sql)
@@ -65,11 +74,13 @@ func (p *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 }
 
 func (p *stmts) close() {
-	for _, st := range []*sql.Stmt{p.getDocW, p.upsertDoc, p.upsertNewer, p.insertOplog, p.insertIgnore, p.getDocHead, p.keyEntries, p.getDoc} {
+	for _, st := range []*sql.Stmt{p.getDocW, p.upsertDoc, p.insertOplog, p.insertIgnore, p.getDocHead, p.keyEntries, p.getDoc, p.vclock} {
 		if st != nil {
 			_ = st.Close()
 		}
 	}
+	p.insOplogRows.close()
+	p.upsertRows.close()
 }
 
 // txStmts are the writer statements bound to one transaction.
@@ -78,8 +89,10 @@ type txStmts struct {
 	tx                                  *sql.Tx
 	p                                   *stmts
 	getDoc, upsertDoc, insOplog, insIgn *sql.Stmt
-	upsertNewer                         *sql.Stmt
-	getDocHead, keyEntries              *sql.Stmt
+	getDocHead, keyEntries, vclock      *sql.Stmt
+	// createdDocIndex: this transaction created the oplog (collection,
+	// key) index; stmts.docIndexed is set once it commits.
+	createdDocIndex bool
 }
 
 func (p *stmts) bind(ctx context.Context, tx *sql.Tx) *txStmts {

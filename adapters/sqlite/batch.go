@@ -1,0 +1,248 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"math/bits"
+	"strings"
+
+	"github.com/entgldb/entgldb-go/domain"
+	"github.com/entgldb/entgldb-go/ports"
+)
+
+// maxRows bounds the rows of one multi-row statement: 512 rows of 9
+// parameters stay far below SQLite's 32,766 variables, and a 1,000-entry
+// batch needs two statements instead of two thousand.
+const (
+	maxRowsLog = 9
+	maxRows    = 1 << maxRowsLog
+)
+
+// rowsStmt is one multi-row statement (head, then row repeated, then tail),
+// prepared once for each power-of-two row count up to maxRows. A shorter
+// list is padded by repeating its last row, so ten statements cover every
+// size. Padding is safe because both multi-row statements ignore a repeated
+// row: the oplog insert skips a duplicate key, and the document upsert
+// changes a row only for a strictly newer stamp.
+type rowsStmt struct {
+	head, row, tail string
+	bySize          [maxRowsLog + 1]*sql.Stmt
+}
+
+// size is the statement row count for n rows (the next power of two) and
+// its slot in bySize.
+func rowsSize(n int) (rows, slot int) {
+	slot = bits.Len(uint(n - 1))
+	return 1 << slot, slot
+}
+
+func (r *rowsStmt) prepare(ctx context.Context, db *sql.DB) error {
+	for slot := range r.bySize {
+		if r.bySize[slot] != nil {
+			continue
+		}
+		var sb strings.Builder
+		sb.WriteString(r.head)
+		for i := range 1 << slot {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			sb.WriteString(r.row)
+		}
+		sb.WriteString(r.tail)
+		st, err := db.PrepareContext(ctx, sb.String())
+		if err != nil {
+			return err
+		}
+		r.bySize[slot] = st
+	}
+	return nil
+}
+
+func (r *rowsStmt) close() {
+	for _, st := range r.bySize {
+		if st != nil {
+			_ = st.Close()
+		}
+	}
+}
+
+const (
+	oplogRowsHead = `INSERT INTO oplog (collection, key, op, data, wall, logic, node, hash, prev_hash) VALUES `
+	oplogRowsTail = ` ON CONFLICT DO NOTHING RETURNING seq, node, wall, logic, collection, key`
+	docRowsHead   = `INSERT INTO documents (collection, key, data, wall, logic, node, deleted) VALUES `
+	// The last-write-wins rule for many rows: a row changes only for a
+	// strictly greater stamp (byte order on node, like Go), and RETURNING
+	// names the rows that did.
+	docRowsTail = ` ON CONFLICT (collection, key) DO UPDATE SET data = excluded.data, wall = excluded.wall,
+		logic = excluded.logic, node = excluded.node, deleted = excluded.deleted
+		WHERE (excluded.wall, excluded.logic, excluded.node) > (documents.wall, documents.logic, documents.node)
+		RETURNING collection, key`
+)
+
+// prepareRows prepares the multi-row statements on the writer the first
+// time a batch needs them. It must run outside a write transaction: the
+// writer has one connection, which a transaction holds.
+func (p *stmts) prepareRows(ctx context.Context, w *sql.DB) error {
+	p.multiMu.Lock()
+	defer p.multiMu.Unlock()
+	if p.rowsReady {
+		return nil
+	}
+	p.insOplogRows = rowsStmt{head: oplogRowsHead, row: `(?,?,?,?,?,?,?,?,?)`, tail: oplogRowsTail}
+	p.upsertRows = rowsStmt{head: docRowsHead, row: `(?,?,?,?,?,?,?)`, tail: docRowsTail}
+	for _, r := range []*rowsStmt{&p.insOplogRows, &p.upsertRows} {
+		if err := r.prepare(ctx, w); err != nil {
+			return err
+		}
+	}
+	p.rowsReady = true
+	return nil
+}
+
+// rowsQuery runs r for n rows; add appends row i's arguments (called for
+// 0..n-1, then n-1 again as padding).
+func (t *txStmts) rowsQuery(r *rowsStmt, n int, add func(args []any, i int) []any) (*sql.Rows, error) {
+	size, slot := rowsSize(n)
+	args := make([]any, 0, size*9)
+	for i := range size {
+		args = add(args, min(i, n-1))
+	}
+	return t.tx.StmtContext(t.ctx, r.bySize[slot]).QueryContext(t.ctx, args...)
+}
+
+// entryID is the oplog's unique key: an entry's identity.
+type entryID struct {
+	node            string
+	wall            int64
+	logic           int32
+	collection, key string
+}
+
+func idOf(e *domain.Entry) entryID {
+	return entryID{e.Stamp.Node, e.Stamp.Wall, e.Stamp.Logical, e.Collection, e.Key}
+}
+
+type docKey struct{ collection, key string }
+
+// applyLWW stores one batch under last-write-wins with a few multi-row
+// statements: the oplog insert reports which entries are new, then only
+// the newest new entry of each key competes with the stored document.
+// That gives the same documents as applying the entries one by one, since
+// last-write-wins keeps the greatest stamp whatever the order.
+func (t *txStmts) applyLWW(batch []domain.Entry, part *ports.ApplyResult) error {
+	// Which entries the oplog did not hold: the first of identical entries
+	// in the batch is the one inserted (rows go in VALUES order).
+	first := make(map[entryID]int, len(batch))
+	for i := range batch {
+		if id := idOf(&batch[i]); first[id] == 0 {
+			first[id] = i + 1
+		}
+	}
+	seqs := make([]int64, len(batch)) // 0: already held
+	for start := 0; start < len(batch); start += maxRows {
+		chunk := batch[start:min(start+maxRows, len(batch))]
+		rows, err := t.rowsQuery(&t.p.insOplogRows, len(chunk), func(args []any, i int) []any {
+			e := &chunk[i]
+			return append(args, e.Collection, e.Key, int(e.Op), nullText(e.Data), e.Stamp.Wall, e.Stamp.Logical, e.Stamp.Node, e.Hash, e.PrevHash)
+		})
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id entryID
+			var seq int64
+			if err := rows.Scan(&seq, &id.node, &id.wall, &id.logic, &id.collection, &id.key); err != nil {
+				rows.Close()
+				return err
+			}
+			if i := first[id]; i > 0 {
+				seqs[i-1] = seq
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+
+	// The newest new entry per key, in order of each key's first new entry.
+	newest := map[docKey]int{}
+	var winners []int
+	for i := range batch {
+		if seqs[i] == 0 {
+			part.Skipped++
+			continue
+		}
+		e := batch[i]
+		e.Seq = seqs[i]
+		part.Applied = append(part.Applied, e)
+		k := docKey{e.Collection, e.Key}
+		j, ok := newest[k]
+		switch {
+		case !ok:
+			newest[k] = len(winners)
+			winners = append(winners, i)
+		case e.Stamp.After(batch[winners[j]].Stamp):
+			winners[j] = i
+		}
+	}
+
+	changed := make(map[docKey]bool, len(winners))
+	for start := 0; start < len(winners); start += maxRows {
+		chunk := winners[start:min(start+maxRows, len(winners))]
+		rows, err := t.rowsQuery(&t.p.upsertRows, len(chunk), func(args []any, i int) []any {
+			e := &batch[chunk[i]]
+			d := domain.DocumentFromEntry(e)
+			return append(args, d.Collection, d.Key, nullText(d.Data), d.Stamp.Wall, d.Stamp.Logical, d.Stamp.Node, boolInt(d.Deleted))
+		})
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var k docKey
+			if err := rows.Scan(&k.collection, &k.key); err != nil {
+				rows.Close()
+				return err
+			}
+			changed[k] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	for _, i := range winners {
+		if e := &batch[i]; changed[docKey{e.Collection, e.Key}] {
+			part.Changed = append(part.Changed, domain.DocumentFromEntry(e))
+		}
+	}
+	return t.advanceClocks(part.Applied)
+}
+
+// advanceClocks moves each author's clock and head to its newest stored
+// entry, only ever forward (an older entry arriving late keeps the head).
+// Among entries of one author with equal (wall, logical), the first stored
+// is the head. entries are in the order they were stored.
+func (t *txStmts) advanceClocks(entries []domain.Entry) error {
+	var heads []*domain.Entry // per author; few authors per batch
+next:
+	for i := range entries {
+		e := &entries[i]
+		for j, h := range heads {
+			if h.Stamp.Node == e.Stamp.Node {
+				if e.Stamp.Wall > h.Stamp.Wall || e.Stamp.Wall == h.Stamp.Wall && e.Stamp.Logical > h.Stamp.Logical {
+					heads[j] = e
+				}
+				continue next
+			}
+		}
+		heads = append(heads, e)
+	}
+	for _, e := range heads {
+		if _, err := t.stmt(&t.vclock, t.p.vclock).ExecContext(t.ctx, e.Stamp.Node, e.Stamp.Wall, e.Stamp.Logical, e.Hash); err != nil {
+			return err
+		}
+	}
+	return nil
+}

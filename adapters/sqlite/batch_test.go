@@ -1,0 +1,109 @@
+package sqlite_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/entgldb/entgldb-go/adapters/memory"
+	"github.com/entgldb/entgldb-go/adapters/sqlite"
+	"github.com/entgldb/entgldb-go/domain"
+)
+
+// TestApplyRemoteMatchesMemory is a differential test of the multi-row
+// last-write-wins path: random deliveries (several authors, few keys so a
+// batch holds many entries of one key, deletes, re-deliveries, shuffled
+// order, calls larger than one multi-row statement and than one
+// transaction) must give the same results as the memory adapter, which
+// applies entries one at a time.
+func TestApplyRemoteMatchesMemory(t *testing.T) {
+	for _, batchSize := range []int{3, 700, 0} {
+		t.Run(fmt.Sprintf("batch=%d", batchSize), func(t *testing.T) {
+			ctx := t.Context()
+			s, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(t.TempDir(), "db"), EnableWAL: true, BatchSize: batchSize})
+			require.NoError(t, err)
+			t.Cleanup(func() { require.NoError(t, s.Close()) })
+			m := memory.New()
+			rng := rand.New(rand.NewPCG(7, uint64(batchSize)))
+
+			// Each author's chain, in stamp order; walls interleave between
+			// authors so the stamp order mixes them.
+			var all []domain.Entry
+			for a, node := range []string{"B", "C", "D"} {
+				prev := ""
+				for i := range diffApplyEntries / 3 {
+					e := domain.Entry{Collection: "c", Key: fmt.Sprintf("k%d", rng.IntN(40)), Op: domain.OpPut,
+						Data:  fmt.Appendf(nil, `{"a":%q,"i":%d}`, node, i),
+						Stamp: domain.Timestamp{Wall: wall0 + int64(i*3+a), Logical: int32(rng.IntN(2)), Node: node}}
+					if rng.IntN(6) == 0 {
+						e.Op, e.Data = domain.OpDelete, nil
+					}
+					if rng.IntN(9) == 0 {
+						e.Collection = "other"
+					}
+					e.Seal(prev)
+					prev = e.Hash
+					all = append(all, e)
+				}
+			}
+			rng.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
+
+			for sent := 0; sent < len(all); {
+				n := 1 + rng.IntN(40)
+				if rng.IntN(4) == 0 {
+					n = 600 + rng.IntN(700) // more than one multi-row statement
+				}
+				call := append([]domain.Entry(nil), all[sent:min(sent+n, len(all))]...)
+				sent += len(call)
+				// Re-deliveries: entries already sent, and duplicates
+				// within the call.
+				for range rng.IntN(4) {
+					call = append(call, all[rng.IntN(sent)])
+				}
+				rng.Shuffle(len(call), func(i, j int) { call[i], call[j] = call[j], call[i] })
+
+				want, err := m.ApplyRemote(ctx, lww, call)
+				require.NoError(t, err)
+				got, err := s.ApplyRemote(ctx, lww, call)
+				require.NoError(t, err)
+				require.Equal(t, want.Skipped, got.Skipped)
+				require.Equal(t, ids(want.Applied), ids(got.Applied), "applied, in order")
+				for i := 1; i < len(got.Applied); i++ {
+					require.Greater(t, got.Applied[i].Seq, got.Applied[i-1].Seq, "seq follows apply order")
+				}
+				require.Equal(t, docsByKey(want.Changed), docsByKey(got.Changed))
+			}
+
+			wantSnap, err := m.Snapshot(ctx)
+			require.NoError(t, err)
+			gotSnap, err := s.Snapshot(ctx)
+			require.NoError(t, err)
+			require.Equal(t, docsByKey(wantSnap.Documents), docsByKey(gotSnap.Documents))
+			require.Equal(t, wantSnap.Heads, gotSnap.Heads)
+			require.Equal(t, wantSnap.VectorClock, gotSnap.VectorClock)
+			require.Len(t, gotSnap.Heads, 3)
+		})
+	}
+}
+
+func ids(entries []domain.Entry) []string {
+	out := make([]string, len(entries))
+	for i, e := range entries {
+		out[i] = e.Stamp.String() + "/" + e.Collection + "/" + e.Key + "/" + e.Hash
+	}
+	return out
+}
+
+func docsByKey(docs []domain.Document) map[string]domain.Document {
+	out := map[string]domain.Document{}
+	for _, d := range docs {
+		if len(d.Data) == 0 {
+			d.Data = nil
+		}
+		out[d.Collection+"/"+d.Key] = d
+	}
+	return out
+}
