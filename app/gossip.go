@@ -55,7 +55,7 @@ func (g *gossipBuffer) take() (entries []domain.Entry, overflow bool) {
 // entries to the gossip pusher and returns at once (it runs on the writer's
 // path and must never block it).
 func (e *SyncEngine) LocalCommitted(entries []domain.Entry) {
-	if len(entries) == 0 || !e.isRunning() {
+	if len(entries) == 0 || !e.live.Load() {
 		return
 	}
 	e.gossip.add(entries)

@@ -120,8 +120,12 @@ type SyncEngine struct {
 	logger      *zap.Logger
 	opts        EngineOptions
 
-	mu       sync.Mutex
-	running  bool
+	mu      sync.Mutex
+	running bool
+	// live mirrors running for LocalCommitted, which runs under the
+	// database's write lock and so must not take mu: Start holds mu while
+	// it waits for that write lock (SetChangeSink).
+	live     atomic.Bool
 	cancel   context.CancelFunc
 	peerSems map[string]chan struct{}
 	legacy   map[string]*legacyPeer
@@ -181,6 +185,7 @@ func (e *SyncEngine) Start(ctx context.Context) error {
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	e.cancel, e.running = cancel, true
+	e.live.Store(true)
 	e.db.SetChangeSink(e)
 	e.wg.Add(2)
 	go func() { defer e.wg.Done(); e.roundLoop(runCtx) }()
@@ -197,17 +202,12 @@ func (e *SyncEngine) Stop() error {
 		return nil
 	}
 	e.running = false
+	e.live.Store(false)
 	cancel := e.cancel
 	e.mu.Unlock()
 	cancel()
 	e.wg.Wait()
 	return nil
-}
-
-func (e *SyncEngine) isRunning() bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.running
 }
 
 // Stats returns the counters (for metrics).

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -444,4 +445,44 @@ func TestSyncV4LateOldEntryOfThirdAuthorConverges(t *testing.T) {
 	require.NoError(t, a.engine.SyncNow(ctx))
 	assert.Equal(t, `{"c":1}`, a.body(t, "c", "old"))
 	requireConverged(t, []*syncNode{a, b})
+}
+
+// A commit holds the database's write lock while it hands its entries to
+// the engine; an engine started again after Stop plugs itself into the
+// database meanwhile. Neither may wait for the other's lock.
+func TestSyncRestartWhileWritingDoesNotDeadlock(t *testing.T) {
+	ctx := context.Background()
+	net := newSyncNet()
+	nodes := net.mesh(t, 2, syncNodeOpts{})
+	a := nodes[0]
+	stop := make(chan struct{})
+	var writers sync.WaitGroup
+	for w := range 2 {
+		writers.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_, err := a.db.Put(ctx, "c", fmt.Sprintf("w%d-%d", w, i%20), []byte(`{"v":1}`), nil)
+				assert.NoError(t, err)
+			}
+		})
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 300 {
+			assert.NoError(t, a.engine.Start(ctx))
+			assert.NoError(t, a.engine.Stop())
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("engine Start/Stop deadlocked with concurrent writes")
+	}
+	close(stop)
+	writers.Wait()
 }
