@@ -214,7 +214,9 @@ func (e *SyncEngine) enqueueOffline(ctx context.Context, entries []domain.Entry)
 // change, so each one is pushed as the sealed entry from our oplog; one that
 // is gone (pruned) counts as delivered: a snapshot carries it.
 func (e *SyncEngine) flushQueue(ctx context.Context, s ports.PeerSession) {
-	if e.queue == nil || !e.queued.Load() {
+	// Clear the flag before reading the queue: an operation queued while
+	// this flush runs sets it again, so a later flush picks it up.
+	if e.queue == nil || !e.queued.Swap(false) {
 		return
 	}
 	ok, failed, err := e.queue.Flush(ctx, func(ctx context.Context, op domain.PendingOperation) error {
@@ -225,8 +227,8 @@ func (e *SyncEngine) flushQueue(ctx context.Context, s ports.PeerSession) {
 		_, err = s.PushChanges(ctx, []domain.Entry{en})
 		return err
 	})
-	if err == nil && failed == 0 {
-		e.queued.Store(false)
+	if err != nil || failed > 0 {
+		e.queued.Store(true)
 	}
 	if ok > 0 || failed > 0 || err != nil {
 		e.logger.Debug("offline queue flushed", zap.String("peer", s.PeerID()),

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/entgldb/entgldb-go/domain"
+	"github.com/entgldb/entgldb-go/ports"
 )
 
 func TestSyncTwoNodesBothDirections(t *testing.T) {
@@ -485,4 +486,47 @@ func TestSyncRestartWhileWritingDoesNotDeadlock(t *testing.T) {
 	}
 	close(stop)
 	writers.Wait()
+}
+
+// hookQueueStore runs afterPeek once, right after a flush has read the
+// queue: what a concurrent enqueue (gossip to no reachable peer) looks like
+// to a flush in progress.
+type hookQueueStore struct {
+	ports.QueueStore
+	afterPeek func()
+}
+
+func (h *hookQueueStore) Peek(ctx context.Context, n int) ([]domain.PendingOperation, error) {
+	ops, err := h.QueueStore.Peek(ctx, n)
+	if f := h.afterPeek; f != nil {
+		h.afterPeek = nil
+		f()
+	}
+	return ops, err
+}
+
+// An operation queued while a flush runs must be flushed by a later one,
+// not left in the queue until some other change is queued.
+func TestSyncOfflineQueueEnqueuedDuringFlushIsFlushedNext(t *testing.T) {
+	ctx := context.Background()
+	net := newSyncNet()
+	nodes := net.mesh(t, 2, syncNodeOpts{queue: true})
+	a, b := nodes[0], nodes[1]
+	hook := &hookQueueStore{QueueStore: a.store}
+	a.engine.queue = NewOfflineQueue(hook, true, 1000, nil)
+	queueLocal := func(key string) {
+		ts := a.put(t, "c", key, `{"v":1}`)
+		es, err := a.store.AuthorEntriesAfter(ctx, a.id, stampBefore(ts), 1)
+		require.NoError(t, err)
+		a.engine.enqueueOffline(ctx, es)
+	}
+	queueLocal("k1")
+	hook.afterPeek = func() { queueLocal("k2") }
+
+	require.NoError(t, a.engine.SyncNow(ctx))
+	assert.Equal(t, `{"v":1}`, b.body(t, "c", "k2"))
+	require.NoError(t, a.engine.SyncNow(ctx))
+	n, err := a.queue.Len(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, n, "the operation queued during the first flush is still queued")
 }
