@@ -363,11 +363,17 @@ func (db *Database) ApplyRemote(ctx context.Context, entries []domain.Entry) (po
 }
 
 // ApplySnapshot merges a peer's snapshot through sn (the store's snapshot
-// capability) under the write lock, like ApplyRemote: the cache learns the
-// changed documents and change events go out.
+// capability) under the write lock, like ApplyRemote: every stamp is folded
+// into the clock first (documents, and authors' clocks, more than
+// MaxClockDrift in the future are left out), the cache learns the changed
+// documents and change events go out.
 func (db *Database) ApplySnapshot(ctx context.Context, sn ports.Snapshotter, snap domain.Snapshot) (ports.ApplyResult, error) {
 	db.writeMu.Lock()
 	defer db.writeMu.Unlock()
+	// Folded in under the lock, before any local write can follow: a local
+	// write stamped older than a document just applied would lose to it in
+	// the store while the cache kept the write.
+	snap = db.foldSnapshotStamps(snap)
 	res, err := sn.ApplySnapshot(ctx, db.resolver, snap)
 	if err != nil {
 		for _, d := range snap.Documents {
@@ -384,6 +390,45 @@ func (db *Database) ApplySnapshot(ctx context.Context, sn ports.Snapshotter, sna
 	db.publish(res.Applied)
 	db.obs.DocumentsApplied(len(res.Applied))
 	return res, nil
+}
+
+// foldSnapshotStamps updates the clock from the snapshot's document stamps
+// and vector clock, leaving out what it refuses for drift (the caller's
+// snapshot is not modified).
+func (db *Database) foldSnapshotStamps(snap domain.Snapshot) domain.Snapshot {
+	docs := make([]domain.Document, 0, len(snap.Documents))
+	refused := 0
+	var driftErr error
+	for _, d := range snap.Documents {
+		if _, err := db.clock.Update(d.Stamp); err != nil {
+			refused++
+			driftErr = err
+			continue
+		}
+		docs = append(docs, d)
+	}
+	snap.Documents = docs
+	vc := make(map[string]domain.Timestamp, len(snap.VectorClock))
+	heads := make(map[string]string, len(snap.Heads))
+	for author, ts := range snap.VectorClock {
+		if _, err := db.clock.Update(ts); err != nil {
+			refused++
+			driftErr = err
+			continue
+		}
+		vc[author] = ts
+		if h, ok := snap.Heads[author]; ok {
+			heads[author] = h
+		}
+	}
+	snap.VectorClock, snap.Heads = vc, heads
+	if refused > 0 {
+		for range refused {
+			db.obs.ClockDriftRejected()
+		}
+		db.log.Warn("snapshot parts refused for clock drift", zap.Int("refused", refused), zap.Error(driftErr))
+	}
+	return snap
 }
 
 type writeSpec struct {

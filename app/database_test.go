@@ -442,3 +442,34 @@ func TestMergeResolverReadsBackAfterWrite(t *testing.T) {
 		assert.Equal(t, int64(2), e.db.CacheStats().Misses, "the write invalidated the cached copy")
 	})
 }
+
+// A snapshot's stamps are remote stamps like entries' are: they are folded
+// into the clock under the write lock, so a local write that follows the
+// bootstrap is newer than every document it brought, and the cached copy of
+// that write is what the store holds.
+func TestApplySnapshotFoldsStampsIntoClock(t *testing.T) {
+	forEachStore(t, func(t *testing.T, newStore func(testing.TB) ports.Store) {
+		e := newEnv(t, newStore, 1<<20, app.DatabaseOptions{})
+		ctx := t.Context()
+		sn, ok := e.store.(ports.Snapshotter)
+		require.True(t, ok)
+		// B's clock runs 10 s ahead (within the drift limit).
+		ahead := domain.Timestamp{Wall: wallClock() + 10_000, Node: "nodeB"}
+		snap := domain.Snapshot{
+			Documents:   []domain.Document{{Collection: "c", Key: "k", Data: []byte(`{"from":"B"}`), Stamp: ahead}},
+			Heads:       map[string]string{"nodeB": "00"},
+			VectorClock: map[string]domain.Timestamp{"nodeB": ahead},
+		}
+		_, err := e.db.ApplySnapshot(ctx, sn, snap)
+		require.NoError(t, err)
+
+		v, err := e.db.Put(ctx, "c", "k", []byte(`{"from":"A"}`), nil)
+		require.NoError(t, err)
+		assert.True(t, v.After(ahead), "local write %s is older than the snapshot's %s", v, ahead)
+		got, err := e.db.Get(ctx, "c", "k")
+		require.NoError(t, err)
+		stored, err := e.store.Get(ctx, "c", "k")
+		require.NoError(t, err)
+		assert.JSONEq(t, string(stored.Data), string(got.Data), "the cache serves what the store does not hold")
+	})
+}
