@@ -530,3 +530,41 @@ func TestSyncOfflineQueueEnqueuedDuringFlushIsFlushedNext(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, n, "the operation queued during the first flush is still queued")
 }
+
+// Everything acknowledged locally reaches a peer that was down, even when
+// the offline queue filled up and the gossip buffer overflowed meanwhile:
+// the oplog stays the source of truth and rounds push what the peer lacks.
+func TestSyncQueueFullAndGossipOverflowStillConverge(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	ctx := context.Background()
+	net := newSyncNet()
+	nodes := net.mesh(t, 2, syncNodeOpts{queue: true, interval: 20 * time.Millisecond})
+	a, b := nodes[0], nodes[1]
+	a.engine.queue = NewOfflineQueue(a.store, true, 3, nil)
+	a.engine.gossip = newGossipBuffer(5)
+	net.setDown(b.addr, true)
+	require.NoError(t, a.engine.Start(ctx))
+	defer func() { require.NoError(t, a.engine.Stop()) }()
+	for i := range 40 {
+		if i%10 == 0 {
+			puts := map[string][]byte{}
+			for j := range 8 {
+				puts[fmt.Sprintf("b%d-%d", i, j)] = []byte(`{"v":1}`)
+			}
+			_, err := a.db.Batch(ctx, "c", Batch{Puts: puts}) // overflows the gossip buffer
+			require.NoError(t, err)
+		}
+		a.put(t, "c", fmt.Sprintf("k%d", i), `{"v":1}`)
+	}
+	waitFor(t, 5*time.Second, "the offline queue to fill", func() bool {
+		n, err := a.queue.Len(ctx)
+		return err == nil && n == 3
+	})
+	assert.Positive(t, a.engine.queue.Refused())
+	net.setDown(b.addr, false)
+	waitFor(t, 5*time.Second, "every acknowledged write on the peer", func() bool {
+		c, _ := b.db.Count(ctx, "c", nil)
+		return c == 72
+	})
+	requireConverged(t, nodes)
+}
