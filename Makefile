@@ -33,7 +33,7 @@ lint:
 
 ## generate: wire_gen.go and the protobuf code.
 generate:
-	$(GO) tool wire ./...
+	$(GO) tool wire .
 	bash adapters/protocol/generate.sh
 
 ## wire-check: fail when wire_gen.go is stale.
