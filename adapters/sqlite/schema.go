@@ -15,6 +15,8 @@ const SchemaVersion = 1
 
 // migrations[i] brings the schema from version i to i+1. They are frozen SQL
 // text, never edited once released: a model change is a new migration.
+// (Version 1 was last changed before any release: no vclock trigger, no
+// AUTOINCREMENT on the oplog, no eager oplog_doc index.)
 var migrations = [][]string{
 	{ // 0 → 1: the initial schema.
 		`CREATE TABLE IF NOT EXISTS meta (
@@ -31,8 +33,16 @@ var migrations = [][]string{
 			deleted    INTEGER NOT NULL DEFAULT 0,
 			PRIMARY KEY (collection, key)
 		)`,
+		// Every index here costs each write a page: the unique key
+		// (re-delivery is a no-op; its (node, wall, logic) prefix serves
+		// per-author reads and ChainRange), oplog_stamp (HLC order for
+		// EntriesAfter and NewestStamp), oplog_hash (ChainRange looks up
+		// arbitrary hashes a peer names). The index by document only
+		// replays need is built by the first one (docIndexSQL). seq is
+		// the rowid without AUTOINCREMENT: Prune keeps the greatest seq
+		// (pruneWhere), so seq still only grows.
 		`CREATE TABLE IF NOT EXISTS oplog (
-			seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+			seq        INTEGER PRIMARY KEY,
 			collection TEXT    NOT NULL,
 			key        TEXT    NOT NULL,
 			op         INTEGER NOT NULL,
@@ -45,7 +55,6 @@ var migrations = [][]string{
 			UNIQUE (node, wall, logic, collection, key)
 		)`,
 		`CREATE INDEX IF NOT EXISTS oplog_stamp ON oplog (wall, logic, node)`,
-		`CREATE INDEX IF NOT EXISTS oplog_doc ON oplog (collection, key)`,
 		`CREATE INDEX IF NOT EXISTS oplog_hash ON oplog (hash)`,
 		`CREATE TABLE IF NOT EXISTS vclock (
 			author TEXT PRIMARY KEY,

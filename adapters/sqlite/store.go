@@ -192,6 +192,11 @@ func open(ctx context.Context, opts Options, log *zap.Logger) (*Store, error) {
 	if err := s.loadIndexes(ctx); err != nil {
 		return fail(err)
 	}
+	var docIndex int
+	if err := wdb.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'oplog_doc'`).Scan(&docIndex); err != nil {
+		return fail(mapErr(op, err))
+	}
+	s.stmts.docIndexed.Store(docIndex > 0)
 	log.Debug("sqlite store opened", zap.String("path", opts.Path), zap.Bool("wal", opts.EnableWAL))
 	return s, nil
 }
