@@ -121,6 +121,13 @@ func NewDatabase(store ports.Store, cache ports.DocumentCache, clock *domain.Clo
 		return nil, domain.Wrap(domain.CodePersistence, op, err)
 	}
 	clock.Restore(newest)
+	// After a snapshot bootstrap the newest stamps held may be in the
+	// vector clock only: a snapshot adds nothing to the oplog.
+	vc, err := store.VectorClock(context.Background())
+	if err != nil {
+		return nil, domain.Wrap(domain.CodePersistence, op, err)
+	}
+	clock.Restore(vc.Max())
 	// "lww" is the configuration name of last-write-wins, whatever its Go type.
 	lww := opts.Resolver.Name() == domain.LastWriteWins{}.Name()
 	db := &Database{

@@ -205,6 +205,32 @@ func TestNewDatabaseRestoresClock(t *testing.T) {
 	assert.True(t, v2.After(v1), "v2 %s must be after v1 %s", v2, v1)
 }
 
+// After a snapshot bootstrap the newest stamps may be in the documents and
+// the vector clock only (a snapshot adds nothing to the oplog): a restarted
+// database must still never stamp a local write older than what it holds.
+func TestNewDatabaseRestoresClockAfterSnapshot(t *testing.T) {
+	forEachStore(t, func(t *testing.T, newStore func(testing.TB) ports.Store) {
+		store := newStore(t)
+		ctx := t.Context()
+		ahead := domain.Timestamp{Wall: wallClock() + 10_000, Node: "nodeB"}
+		_, err := store.(ports.Snapshotter).ApplySnapshot(ctx, domain.LastWriteWins{}, domain.Snapshot{
+			Documents:   []domain.Document{{Collection: "c", Key: "k", Data: []byte(`{"from":"B"}`), Stamp: ahead}},
+			Heads:       map[string]string{"nodeB": "00"},
+			VectorClock: map[string]domain.Timestamp{"nodeB": ahead},
+		})
+		require.NoError(t, err)
+
+		db, err := app.NewDatabase(store, nil, newClock("nodeA"), nil, app.DatabaseOptions{})
+		require.NoError(t, err)
+		v, err := db.Put(ctx, "c", "k", []byte(`{"from":"A"}`), nil)
+		require.NoError(t, err)
+		assert.True(t, v.After(ahead), "local write %s is older than the bootstrapped %s", v, ahead)
+		d, err := db.Get(ctx, "c", "k")
+		require.NoError(t, err)
+		assert.JSONEq(t, `{"from":"A"}`, string(d.Data))
+	})
+}
+
 func TestBatchAllOrNothing(t *testing.T) {
 	forEachStore(t, func(t *testing.T, newStore func(testing.TB) ports.Store) {
 		e := newEnv(t, newStore, 1<<20, app.DatabaseOptions{})
