@@ -321,22 +321,50 @@ func addClientCommands(root *cobra.Command) {
 }
 
 // progress prints a one-line progress indicator to a terminal (and nothing
-// to a pipe or file, so scripts see clean output).
+// to a pipe or file, so scripts see clean output). With a total it counts
+// items; without one (backup, restore, check: SQLite does not report its
+// progress) it shows the time elapsed until done.
 type progress struct {
-	w     io.Writer
-	label string
-	total int64
-	tty   bool
-	last  time.Time
+	w        io.Writer
+	label    string
+	total    int64
+	tty      bool
+	start    time.Time
+	last     time.Time
+	stop     chan struct{}
+	finished chan struct{}
 }
 
 func newProgress(w io.Writer, label string, total int64) *progress {
-	p := &progress{w: w, label: label, total: total}
+	p := &progress{w: w, label: label, total: total, start: time.Now()}
 	if f, ok := w.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
 			p.tty = true
 		}
 	}
+	return p
+}
+
+// elapsed shows the running time every 200 ms until done is called.
+func (p *progress) elapsed() *progress {
+	if !p.tty {
+		return p
+	}
+	p.stop, p.finished = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(p.finished)
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-p.stop:
+				return
+			case <-t.C:
+				fmt.Fprintf(p.w, "\r%s: %.1fs", p.label, time.Since(p.start).Seconds())
+				p.last = time.Now()
+			}
+		}
+	}()
 	return p
 }
 
@@ -353,7 +381,11 @@ func (p *progress) set(n int64) {
 }
 
 func (p *progress) done() {
+	if p.stop != nil {
+		close(p.stop)
+		<-p.finished
+	}
 	if p.tty && !p.last.IsZero() {
-		fmt.Fprintf(p.w, "\r%s: done%s\n", p.label, strings.Repeat(" ", 20))
+		fmt.Fprintf(p.w, "\r%s: done in %.1fs%s\n", p.label, time.Since(p.start).Seconds(), strings.Repeat(" ", 10))
 	}
 }

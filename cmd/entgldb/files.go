@@ -51,8 +51,7 @@ func addFileCommands(root *cobra.Command) {
 				if _, err := os.Stat(dbPath); err != nil {
 					return &cliError{exit: exitFailure, code: string(domain.CodePersistence), msg: fmt.Sprintf("database %s: %v", dbPath, err)}
 				}
-				prog := newProgress(cmd.ErrOrStderr(), "backup", 0)
-				prog.set(0)
+				prog := newProgress(cmd.ErrOrStderr(), "backup", 0).elapsed()
 				n, err := sqlite.BackupFile(cmd.Context(), dbPath, absOut)
 				prog.done()
 				if err != nil {
@@ -78,8 +77,7 @@ func addFileCommands(root *cobra.Command) {
 			if restoreDB == "" || from == "" {
 				return usageErr("restore needs --db PATH and --from FILE")
 			}
-			prog := newProgress(cmd.ErrOrStderr(), "restore", 0)
-			prog.set(0)
+			prog := newProgress(cmd.ErrOrStderr(), "restore", 0).elapsed()
 			err := sqlite.Restore(cmd.Context(), from, restoreDB)
 			prog.done()
 			if err != nil {
@@ -103,8 +101,7 @@ func addFileCommands(root *cobra.Command) {
 			if checkDB == "" {
 				return usageErr("check needs --db PATH")
 			}
-			prog := newProgress(cmd.ErrOrStderr(), "check", 0)
-			prog.set(0)
+			prog := newProgress(cmd.ErrOrStderr(), "check", 0).elapsed()
 			err := sqlite.CheckFile(cmd.Context(), checkDB, !quick)
 			prog.done()
 			if err != nil {
