@@ -230,6 +230,11 @@ func (e *SyncEngine) flushQueue(ctx context.Context, s ports.PeerSession) {
 	if err != nil || failed > 0 {
 		e.queued.Store(true)
 	}
+	if err != nil && ctx.Err() == nil {
+		// The queue itself failed (not a push): say so where operators look.
+		e.logger.Warn("offline queue flush failed", zap.String("peer", s.PeerID()), zap.Error(err))
+		e.recordError(s.PeerID(), err)
+	}
 	if ok > 0 || failed > 0 || err != nil {
 		e.logger.Debug("offline queue flushed", zap.String("peer", s.PeerID()),
 			zap.Int("successful", ok), zap.Int("failed", failed), zap.Error(err))

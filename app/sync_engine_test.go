@@ -494,9 +494,13 @@ func TestSyncRestartWhileWritingDoesNotDeadlock(t *testing.T) {
 type hookQueueStore struct {
 	ports.QueueStore
 	afterPeek func()
+	peekErr   error // Peek fails with it when set
 }
 
 func (h *hookQueueStore) Peek(ctx context.Context, n int) ([]domain.PendingOperation, error) {
+	if h.peekErr != nil {
+		return nil, h.peekErr
+	}
 	ops, err := h.QueueStore.Peek(ctx, n)
 	if f := h.afterPeek; f != nil {
 		h.afterPeek = nil
@@ -565,4 +569,33 @@ func TestSyncQueueFullAndGossipOverflowStillConverge(t *testing.T) {
 		return c == 14
 	})
 	requireConverged(t, nodes)
+}
+
+// A queue that cannot be read is a problem the node reports (recent errors,
+// health), not only a debug line; the operations stay queued for later.
+func TestSyncOfflineQueueFlushFailureIsRecorded(t *testing.T) {
+	ctx := context.Background()
+	net := newSyncNet()
+	nodes := net.mesh(t, 2, syncNodeOpts{queue: true})
+	a := nodes[0]
+	hook := &hookQueueStore{QueueStore: a.store}
+	a.engine.queue = NewOfflineQueue(hook, true, 1000, nil)
+	ts := a.put(t, "c", "k", `{"v":1}`)
+	es, err := a.store.AuthorEntriesAfter(ctx, a.id, stampBefore(ts), 1)
+	require.NoError(t, err)
+	a.engine.enqueueOffline(ctx, es)
+	hook.peekErr = domain.Errorf(domain.CodePersistence, "fake.Peek", "disk I/O error")
+
+	require.NoError(t, a.engine.SyncNow(ctx), "the round itself still syncs")
+	found := false
+	for _, e := range a.status.RecentErrors() {
+		found = found || e.Code == string(domain.CodePersistence) && strings.Contains(e.Message, "disk I/O error")
+	}
+	assert.True(t, found, "%+v", a.status.RecentErrors())
+
+	hook.peekErr = nil
+	require.NoError(t, a.engine.SyncNow(ctx))
+	n, err := a.queue.Len(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, n, "flushed once the queue could be read again")
 }
