@@ -172,6 +172,9 @@ func (e *SyncEngine) gossipTo(ctx context.Context, t peerTarget, entries []domai
 	e.stats.gossipPushes.Add(1)
 	e.stats.entriesPushed.Add(int64(len(entries)))
 	e.stats.bytesOut.Add(bytesOut)
+	if e.status != nil {
+		e.status.RecordTransfer(0, bytesOut)
+	}
 	e.setPeerConnected(t, true)
 	return nil
 }

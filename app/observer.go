@@ -8,6 +8,7 @@ type Observer interface {
 	DocumentsApplied(n int)
 	SyncRound(peer string, ok bool)
 	BytesIn(n int)
+	BytesOut(n int)
 	ClockDriftRejected()
 	OfflineQueueLength(n int)
 	PeersConnected(n int)
@@ -19,6 +20,7 @@ func (nopObserver) DocumentsWritten(int)   {}
 func (nopObserver) DocumentsApplied(int)   {}
 func (nopObserver) SyncRound(string, bool) {}
 func (nopObserver) BytesIn(int)            {}
+func (nopObserver) BytesOut(int)           {}
 func (nopObserver) ClockDriftRejected()    {}
 func (nopObserver) OfflineQueueLength(int) {}
 func (nopObserver) PeersConnected(int)     {}

@@ -123,12 +123,18 @@ func (t *StatusTracker) RecordSyncSuccess(nodeID, address string, docs, bytes in
 	t.docs += docs
 	t.bytes += bytes
 	t.opts.Observer.SyncRound(peerLabel(nodeID, address), true)
-	t.opts.Observer.BytesIn(int(bytes))
 	if nodeID != "" {
 		p := t.peer(nodeID, address)
 		p.SuccessfulSyncs++
 		p.LastSeen = now
 	}
+}
+
+// RecordTransfer counts bytes received from and sent to peers (for the
+// metrics; RecordSyncSuccess keeps the status totals).
+func (t *StatusTracker) RecordTransfer(bytesIn, bytesOut int64) {
+	t.opts.Observer.BytesIn(int(bytesIn))
+	t.opts.Observer.BytesOut(int(bytesOut))
 }
 
 // RecordSyncFailure records a failed sync round with a peer, and the error.

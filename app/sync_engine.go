@@ -381,6 +381,9 @@ func (e *SyncEngine) syncPeer(ctx context.Context, t peerTarget) error {
 	e.stats.entriesRejected.Add(int64(res.rejected))
 	e.stats.bytesIn.Add(res.bytesIn)
 	e.stats.bytesOut.Add(res.bytesOut)
+	if e.status != nil {
+		e.status.RecordTransfer(res.bytesIn, res.bytesOut)
+	}
 	if err != nil {
 		e.stats.failedRounds.Add(1)
 		e.logger.Debug("sync round failed", zap.String("peer", t.addr), zap.Error(err))

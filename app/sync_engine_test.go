@@ -599,3 +599,47 @@ func TestSyncOfflineQueueFlushFailureIsRecorded(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, n, "flushed once the queue could be read again")
 }
+
+// countingObserver records the byte counts the status tracker reports.
+type countingObserver struct {
+	nopObserver
+	mu           sync.Mutex
+	bytesIn, out int
+}
+
+func (o *countingObserver) BytesIn(n int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.bytesIn += n
+}
+
+func (o *countingObserver) BytesOut(n int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.out += n
+}
+
+// Bytes received and bytes sent are counted apart: a round that pulls one
+// entry and pushes another reports each on its own counter.
+func TestSyncBytesInAndOutCountedApart(t *testing.T) {
+	ctx := context.Background()
+	net := newSyncNet()
+	nodes := net.mesh(t, 2, syncNodeOpts{})
+	a, b := nodes[0], nodes[1]
+	obs := &countingObserver{}
+	a.status = NewStatusTracker(a.id, StatusOptions{Observer: obs})
+	a.engine.status = a.status
+	tsA := a.put(t, "c", "mine", `{"small":1}`)
+	tsB := b.put(t, "c", "theirs", `{"a much larger document":"`+strings.Repeat("x", 200)+`"}`)
+	entryOf := func(n *syncNode, ts domain.Timestamp) domain.Entry {
+		es, err := n.store.AuthorEntriesAfter(ctx, n.id, stampBefore(ts), 1)
+		require.NoError(t, err)
+		return es[0]
+	}
+	require.NoError(t, a.engine.SyncNow(ctx))
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	in, out := entryOf(b, tsB), entryOf(a, tsA)
+	assert.Equal(t, in.Size(), obs.bytesIn, "received")
+	assert.Equal(t, out.Size(), obs.out, "sent")
+}
