@@ -171,7 +171,9 @@ func NewSyncEngine(db *Database, store ports.Store, dialer ports.PeerDialer, exe
 }
 
 // Start plugs the engine into the database's change feed and starts the
-// round and gossip loops. They run until Stop (or until ctx is cancelled).
+// round and gossip loops. They run until Stop: ctx bounds starting only
+// (like the node's other components), so a caller's start-up deadline does
+// not silently end synchronisation once it passes.
 func (e *SyncEngine) Start(ctx context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -183,7 +185,7 @@ func (e *SyncEngine) Start(ctx context.Context) error {
 			e.queued.Store(true)
 		}
 	}
-	runCtx, cancel := context.WithCancel(ctx)
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	e.cancel, e.running = cancel, true
 	e.live.Store(true)
 	e.db.SetChangeSink(e)

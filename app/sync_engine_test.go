@@ -643,3 +643,19 @@ func TestSyncBytesInAndOutCountedApart(t *testing.T) {
 	assert.Equal(t, in.Size(), obs.bytesIn, "received")
 	assert.Equal(t, out.Size(), obs.out, "sent")
 }
+
+// Start's context bounds starting, not the engine's life (like the node's
+// other components): an embedder that opens a node with a deadline and
+// cancels it once Open returns must still have its writes pushed.
+func TestSyncEngineOutlivesStartContext(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	net := newSyncNet()
+	nodes := net.mesh(t, 2, syncNodeOpts{})
+	a, b := nodes[0], nodes[1]
+	startCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	require.NoError(t, a.engine.Start(startCtx))
+	cancel()
+	defer func() { require.NoError(t, a.engine.Stop()) }()
+	a.put(t, "c", "k", `{"v":1}`)
+	waitFor(t, 5*time.Second, "the write gossiped to the peer", func() bool { return b.body(t, "c", "k") != "" })
+}
