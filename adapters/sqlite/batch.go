@@ -74,10 +74,10 @@ const (
 	// The last-write-wins rule for many rows: a row changes only for a
 	// strictly greater stamp (byte order on node, like Go), and RETURNING
 	// names the rows that did.
-	docRowsTail = ` ON CONFLICT (collection, key) DO UPDATE SET data = excluded.data, wall = excluded.wall,
+	docNewerTail = ` ON CONFLICT (collection, key) DO UPDATE SET data = excluded.data, wall = excluded.wall,
 		logic = excluded.logic, node = excluded.node, deleted = excluded.deleted
-		WHERE (excluded.wall, excluded.logic, excluded.node) > (documents.wall, documents.logic, documents.node)
-		RETURNING collection, key`
+		WHERE (excluded.wall, excluded.logic, excluded.node) > (documents.wall, documents.logic, documents.node)`
+	docRowsTail = docNewerTail + ` RETURNING collection, key`
 )
 
 // prepareRows prepares the multi-row statements on the writer the first

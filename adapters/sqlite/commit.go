@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 
 	"github.com/entgldb/entgldb-go/domain"
 	"github.com/entgldb/entgldb-go/ports"
@@ -151,6 +152,7 @@ func (s *Store) Commit(ctx context.Context, r domain.Resolver, writes ...ports.W
 		return nil, nil
 	}
 	out := make([]domain.Entry, len(writes))
+	lww := isLWW(r)
 	err := s.writeTx(ctx, op, func(t *txStmts) error {
 		heads := map[string]string{}
 		for i := range writes {
@@ -158,6 +160,27 @@ func (s *Store) Commit(ctx context.Context, r domain.Resolver, writes ...ports.W
 			e := w.Entry
 			author := e.Author()
 			prev, known := heads[author]
+			if lww && !w.MustExist && w.IfVersion == nil {
+				// Nothing to check: last-write-wins decides in the
+				// upsert, without reading the document.
+				if !known {
+					if err := t.stmt(&t.getHead, t.p.getHead).QueryRowContext(t.ctx, author).Scan(&prev); err != nil && !errors.Is(err, sql.ErrNoRows) {
+						return err
+					}
+				}
+				e.Seal(prev)
+				heads[author] = e.Hash
+				if _, err := t.insertEntry(&e, false); err != nil {
+					return err
+				}
+				d := domain.DocumentFromEntry(&e)
+				if _, err := t.stmt(&t.upsertNewer, t.p.upsertNewer).ExecContext(t.ctx,
+					d.Collection, d.Key, nullText(d.Data), d.Stamp.Wall, d.Stamp.Logical, d.Stamp.Node, boolInt(d.Deleted)); err != nil {
+					return err
+				}
+				out[i] = e
+				continue
+			}
 			cur, head, err := t.loadDocAndHead(e.Collection, e.Key, author)
 			if err != nil {
 				return err

@@ -72,3 +72,31 @@ func TestEnsureIndexRejectsPathsOutsideAllowlist(t *testing.T) {
 	_, err = s.Find(t.Context(), "users", domain.Query{Filter: domain.Cmp{Op: domain.OpEq, Path: "a'b", Value: "x"}})
 	require.NoError(t, err)
 }
+
+// TestOplogReadsUseIndexes: the oplog's read paths seek, never scan, with
+// the indexes the schema keeps (the hash lookup goes through the prefix
+// expression index).
+func TestOplogReadsUseIndexes(t *testing.T) {
+	s, err := Open(t.Context(), Options{Path: filepath.Join(t.TempDir(), "db"), EnableWAL: true})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	for query, index := range map[string]string{
+		oplogHashLookup: "oplog_hash",
+		`SELECT ` + entryCols + ` FROM oplog WHERE (wall, logic) > (?, ?) ORDER BY wall, logic, node, seq`:                         "oplog_stamp",
+		`SELECT ` + entryCols + ` FROM oplog WHERE node = ? AND (wall, logic, node) > (?, ?, ?) ORDER BY wall, logic, seq LIMIT ?`: "sqlite_autoindex_oplog_1",
+	} {
+		rows, err := s.reader.DB.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, "h", 1, 2, 3, 4)
+		require.NoError(t, err)
+		var plan []string
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			require.NoError(t, rows.Scan(&id, &parent, &notused, &detail))
+			plan = append(plan, detail)
+		}
+		require.NoError(t, rows.Err())
+		rows.Close()
+		require.Contains(t, strings.Join(plan, "\n"), "USING INDEX "+index, query)
+		require.NotContains(t, plan, "SCAN oplog", query)
+	}
+}

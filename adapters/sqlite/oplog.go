@@ -129,14 +129,16 @@ type chainPoint struct {
 	found  bool
 }
 
+// oplogHashLookup names oplog_hash's expression so the planner uses it.
+const oplogHashLookup = `SELECT node, wall, logic FROM oplog WHERE substr(hash, 1, 8) = substr(?1, 1, 8) AND hash = ?1 LIMIT 1`
+
 func (s *Store) lookupHash(ctx context.Context, table, hash string) (chainPoint, error) {
 	var p chainPoint
-	col := "node"
+	query := oplogHashLookup
 	if table == "pruned" {
-		col = "author"
+		query = `SELECT author, wall, logic FROM pruned WHERE hash = ?1 LIMIT 1`
 	}
-	err := s.reader.DB.QueryRowContext(ctx, `SELECT `+col+`, wall, logic FROM `+table+` WHERE hash = ? LIMIT 1`, hash).
-		Scan(&p.author, &p.wall, &p.logic)
+	err := s.reader.DB.QueryRowContext(ctx, query, hash).Scan(&p.author, &p.wall, &p.logic)
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, nil
 	}

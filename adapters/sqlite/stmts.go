@@ -24,7 +24,7 @@ type stmts struct {
 	getDoc *sql.Stmt
 
 	// Multi-row statements for ApplyRemote, prepared on first use.
-	vclock *sql.Stmt
+	vclock, getHead, upsertNewer *sql.Stmt
 
 	// Multi-row statements for ApplyRemote, prepared on first use.
 	multiMu                  sync.Mutex
@@ -58,6 +58,10 @@ func (p *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 			FROM (SELECT 1) LEFT JOIN documents AS d ON d.collection = ?1 AND d.key = ?2`},
 		{&p.keyEntries, w, `SELECT ` + entryCols + ` FROM oplog WHERE collection = ? AND key = ?`},
 		{&p.getDoc, r, `SELECT data, wall, logic, node FROM documents WHERE collection = ? AND key = ? AND deleted = 0`},
+		{&p.getHead, w, `SELECT hash FROM vclock WHERE author = ?`},
+		// Last-write-wins without reading the document: the row changes
+		// only for a strictly greater stamp (byte order on node, like Go).
+		{&p.upsertNewer, w, docRowsHead + `(?, ?, ?, ?, ?, ?, ?)` + docNewerTail},
 		// An author's clock and head only move forward.
 		{&p.vclock, w, `INSERT INTO vclock (author, wall, logic, hash) VALUES (?, ?, ?, ?)
 			ON CONFLICT (author) DO UPDATE SET wall = excluded.wall, logic = excluded.logic, hash = excluded.hash
@@ -74,7 +78,7 @@ func (p *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 }
 
 func (p *stmts) close() {
-	for _, st := range []*sql.Stmt{p.getDocW, p.upsertDoc, p.insertOplog, p.insertIgnore, p.getDocHead, p.keyEntries, p.getDoc, p.vclock} {
+	for _, st := range []*sql.Stmt{p.getDocW, p.upsertDoc, p.insertOplog, p.insertIgnore, p.getDocHead, p.keyEntries, p.getDoc, p.vclock, p.getHead, p.upsertNewer} {
 		if st != nil {
 			_ = st.Close()
 		}
@@ -90,6 +94,7 @@ type txStmts struct {
 	p                                   *stmts
 	getDoc, upsertDoc, insOplog, insIgn *sql.Stmt
 	getDocHead, keyEntries, vclock      *sql.Stmt
+	getHead, upsertNewer                *sql.Stmt
 	// createdDocIndex: this transaction created the oplog (collection,
 	// key) index; stmts.docIndexed is set once it commits.
 	createdDocIndex bool
