@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
@@ -23,11 +22,6 @@ import (
 	"github.com/entgldb/entgldb-go/domain"
 	"github.com/entgldb/entgldb-go/ports"
 )
-
-// NodeID is this node's id, resolved at start (configured, persisted, or new).
-type NodeID string
-
-const metaNodeID = "node_id"
 
 func provideStore(ctx context.Context, cfg config.Config, logger *zap.Logger) (*sqlite.Store, func(), error) {
 	p := cfg.Persistence
@@ -52,23 +46,6 @@ func provideStore(ctx context.Context, cfg config.Config, logger *zap.Logger) (*
 			logger.Error("closing database", zap.Error(err))
 		}
 	}, nil
-}
-
-// provideNodeID returns the configured id, else the one kept in the
-// database, else a new UUID that is then kept, so it survives restarts.
-func provideNodeID(ctx context.Context, cfg config.Config, store ports.Store) (NodeID, error) {
-	if cfg.NodeId != "" {
-		return NodeID(cfg.NodeId), store.SetMeta(ctx, metaNodeID, cfg.NodeId)
-	}
-	id, ok, err := store.GetMeta(ctx, metaNodeID)
-	if err != nil {
-		return "", err
-	}
-	if ok && id != "" {
-		return NodeID(id), nil
-	}
-	id = uuid.NewString()
-	return NodeID(id), store.SetMeta(ctx, metaNodeID, id)
 }
 
 // provideClock restores the HLC from the newest stamp stored, so the node

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	entgldb "github.com/entgldb/entgldb-go"
 	"github.com/entgldb/entgldb-go/adapters/sqlite"
 	"github.com/entgldb/entgldb-go/domain"
 )
@@ -83,7 +84,13 @@ func addFileCommands(root *cobra.Command) {
 			if err != nil {
 				return err
 			}
+			// The restored node must not write under its old id again: see
+			// entgldb.ForgetNodeID.
+			if err := entgldb.ForgetNodeID(cmd.Context(), restoreDB); err != nil {
+				return err
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "restored %s from %s\n", restoreDB, from)
+			fmt.Fprintln(cmd.OutOrStdout(), "the node takes a new node id at its next start (set NodeId in its configuration only to a new, unused id)")
 			return nil
 		},
 	}
