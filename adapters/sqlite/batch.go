@@ -3,7 +3,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"math/bits"
+	"strconv"
 	"strings"
 
 	"github.com/entgldb/entgldb-go/domain"
@@ -36,8 +38,10 @@ func rowsSize(n int) (rows, slot int) {
 	return 1 << slot, slot
 }
 
-func (r *rowsStmt) prepare(ctx context.Context, db *sql.DB) error {
-	for slot := range r.bySize {
+// prepare prepares the statements for up to n rows.
+func (r *rowsStmt) prepare(ctx context.Context, db *sql.DB, n int) error {
+	_, top := rowsSize(min(n, maxRows))
+	for slot := 0; slot <= top; slot++ {
 		if r.bySize[slot] != nil {
 			continue
 		}
@@ -80,23 +84,22 @@ const (
 	docRowsTail = docNewerTail + ` RETURNING collection, key`
 )
 
-// prepareRows prepares the multi-row statements on the writer the first
-// time a batch needs them. It must run outside a write transaction: the
+// prepareRows prepares the multi-row statements a batch of n entries
+// needs, the first time a batch that large comes (a large statement costs
+// milliseconds to prepare). It must run outside a write transaction: the
 // writer has one connection, which a transaction holds.
-func (p *stmts) prepareRows(ctx context.Context, w *sql.DB) error {
+func (p *stmts) prepareRows(ctx context.Context, w *sql.DB, n int) error {
 	p.multiMu.Lock()
 	defer p.multiMu.Unlock()
-	if p.rowsReady {
-		return nil
+	if p.insOplogRows.head == "" {
+		p.insOplogRows = rowsStmt{head: oplogRowsHead, row: `(?,?,?,?,?,?,?,?,?)`, tail: oplogRowsTail}
+		p.upsertRows = rowsStmt{head: docRowsHead, row: `(?,?,?,?,?,?,?)`, tail: docRowsTail}
 	}
-	p.insOplogRows = rowsStmt{head: oplogRowsHead, row: `(?,?,?,?,?,?,?,?,?)`, tail: oplogRowsTail}
-	p.upsertRows = rowsStmt{head: docRowsHead, row: `(?,?,?,?,?,?,?)`, tail: docRowsTail}
 	for _, r := range []*rowsStmt{&p.insOplogRows, &p.upsertRows} {
-		if err := r.prepare(ctx, w); err != nil {
+		if err := r.prepare(ctx, w, n); err != nil {
 			return err
 		}
 	}
-	p.rowsReady = true
 	return nil
 }
 
@@ -104,6 +107,9 @@ func (p *stmts) prepareRows(ctx context.Context, w *sql.DB) error {
 // 0..n-1, then n-1 again as padding).
 func (t *txStmts) rowsQuery(r *rowsStmt, n int, add func(args []any, i int) []any) (*sql.Rows, error) {
 	size, slot := rowsSize(n)
+	if r.bySize[slot] == nil {
+		return nil, errors.New("multi-row statement for " + strconv.Itoa(size) + " rows not prepared")
+	}
 	args := make([]any, 0, size*9)
 	for i := range size {
 		args = add(args, min(i, n-1))
@@ -166,9 +172,6 @@ func (t *txStmts) applyLWW(batch []domain.Entry, part *ports.ApplyResult) error 
 		}
 	}
 
-	// The newest new entry per key, in order of each key's first new entry.
-	newest := map[docKey]int{}
-	var winners []int
 	for i := range batch {
 		if seqs[i] == 0 {
 			part.Skipped++
@@ -177,47 +180,64 @@ func (t *txStmts) applyLWW(batch []domain.Entry, part *ports.ApplyResult) error 
 		e := batch[i]
 		e.Seq = seqs[i]
 		part.Applied = append(part.Applied, e)
+	}
+	changed, err := t.upsertNewest(part.Applied)
+	if err != nil {
+		return err
+	}
+	part.Changed = changed
+	return t.advanceClocks(part.Applied)
+}
+
+// upsertNewest resolves entries against the stored documents under
+// last-write-wins: only the newest entry of each key competes, in one
+// multi-row conditional upsert per maxRows keys. It returns the documents
+// that changed, in order of each key's first entry.
+func (t *txStmts) upsertNewest(entries []domain.Entry) ([]domain.Document, error) {
+	newest := map[docKey]int{}
+	var winners []int
+	for i := range entries {
+		e := &entries[i]
 		k := docKey{e.Collection, e.Key}
 		j, ok := newest[k]
 		switch {
 		case !ok:
 			newest[k] = len(winners)
 			winners = append(winners, i)
-		case e.Stamp.After(batch[winners[j]].Stamp):
+		case e.Stamp.After(entries[winners[j]].Stamp):
 			winners[j] = i
 		}
 	}
-
 	changed := make(map[docKey]bool, len(winners))
 	for start := 0; start < len(winners); start += maxRows {
 		chunk := winners[start:min(start+maxRows, len(winners))]
 		rows, err := t.rowsQuery(&t.p.upsertRows, len(chunk), func(args []any, i int) []any {
-			e := &batch[chunk[i]]
-			d := domain.DocumentFromEntry(e)
+			d := domain.DocumentFromEntry(&entries[chunk[i]])
 			return append(args, d.Collection, d.Key, nullText(d.Data), d.Stamp.Wall, d.Stamp.Logical, d.Stamp.Node, boolInt(d.Deleted))
 		})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for rows.Next() {
 			var k docKey
 			if err := rows.Scan(&k.collection, &k.key); err != nil {
 				rows.Close()
-				return err
+				return nil, err
 			}
 			changed[k] = true
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return err
+			return nil, err
 		}
 	}
+	var out []domain.Document
 	for _, i := range winners {
-		if e := &batch[i]; changed[docKey{e.Collection, e.Key}] {
-			part.Changed = append(part.Changed, domain.DocumentFromEntry(e))
+		if e := &entries[i]; changed[docKey{e.Collection, e.Key}] {
+			out = append(out, domain.DocumentFromEntry(e))
 		}
 	}
-	return t.advanceClocks(part.Applied)
+	return out, nil
 }
 
 // advanceClocks moves each author's clock and head to its newest stored

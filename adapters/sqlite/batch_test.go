@@ -20,6 +20,7 @@ import (
 // transaction) must give the same results as the memory adapter, which
 // applies entries one at a time.
 func TestApplyRemoteMatchesMemory(t *testing.T) {
+	t.Parallel() // independent stores; the slowest tests overlap on a multi-core machine
 	for _, batchSize := range []int{3, 700, 0} {
 		t.Run(fmt.Sprintf("batch=%d", batchSize), func(t *testing.T) {
 			ctx := t.Context()
@@ -85,6 +86,31 @@ func TestApplyRemoteMatchesMemory(t *testing.T) {
 			require.Equal(t, wantSnap.Heads, gotSnap.Heads)
 			require.Equal(t, wantSnap.VectorClock, gotSnap.VectorClock)
 			require.Len(t, gotSnap.Heads, 3)
+
+			// The same snapshot merged into stores that hold part of the
+			// history (some of their documents newer, some older).
+			s2, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(t.TempDir(), "db2"), EnableWAL: true})
+			require.NoError(t, err)
+			t.Cleanup(func() { require.NoError(t, s2.Close()) })
+			m2 := memory.New()
+			part := all[:len(all)/2]
+			_, err = m2.ApplyRemote(ctx, lww, part)
+			require.NoError(t, err)
+			_, err = s2.ApplyRemote(ctx, lww, part)
+			require.NoError(t, err)
+			half, err := m2.Snapshot(ctx)
+			require.NoError(t, err)
+			want, err := m2.ApplySnapshot(ctx, lww, wantSnap)
+			require.NoError(t, err)
+			got, err := s2.ApplySnapshot(ctx, lww, wantSnap)
+			require.NoError(t, err)
+			require.NotEmpty(t, got.Changed)
+			require.Less(t, len(got.Changed), len(wantSnap.Documents), "documents already newest are not changes")
+			require.Equal(t, docsByKey(want.Changed), docsByKey(got.Changed))
+			gotSnap, err = s2.Snapshot(ctx)
+			require.NoError(t, err)
+			require.Equal(t, docsByKey(wantSnap.Documents), docsByKey(gotSnap.Documents))
+			require.NotEqual(t, docsByKey(half.Documents), docsByKey(gotSnap.Documents))
 		})
 	}
 }

@@ -238,7 +238,7 @@ func (s *Store) ApplyRemote(ctx context.Context, r domain.Resolver, entries []do
 	changedAt := map[[2]string]int{} // one Changed document per key, its final state
 	lww := isLWW(r)
 	if lww && len(entries) > 0 {
-		if err := s.stmts.prepareRows(ctx, s.writer.DB); err != nil {
+		if err := s.stmts.prepareRows(ctx, s.writer.DB, min(len(entries), s.opts.BatchSize)); err != nil {
 			return res, mapErr(op, err)
 		}
 	}

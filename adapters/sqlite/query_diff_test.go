@@ -108,6 +108,7 @@ func randQuery(rng *rand.Rand) domain.Query {
 }
 
 func TestFindMatchesReferenceEvaluator(t *testing.T) {
+	t.Parallel() // independent stores; the slowest tests overlap on a multi-core machine
 	for _, indexed := range []bool{false, true} {
 		t.Run(fmt.Sprintf("indexed=%v", indexed), func(t *testing.T) {
 			s := openTemp(t)
@@ -150,7 +151,7 @@ func TestFindMatchesReferenceEvaluator(t *testing.T) {
 			}
 			require.Greater(t, len(docs), 200)
 
-			const cases = 500
+			const cases = diffQueryCases
 			nonEmpty := 0
 			for i := range cases {
 				q := randQuery(rng)

@@ -7,4 +7,5 @@ package sqlite_test
 // smaller; concurrency tests keep their size.
 const (
 	diffApplyEntries = 3000 // TestApplyRemoteMatchesMemory, entries per run
+	diffQueryCases   = 500  // TestFindMatchesReferenceEvaluator, random queries per variant (issue 3 asks for >= 500)
 )

@@ -4,5 +4,6 @@ package sqlite_test
 
 // Smaller sizes under the race detector (see race_off_test.go).
 const (
-	diffApplyEntries = 1500
+	diffApplyEntries = 1200
+	diffQueryCases   = 250 // two variants: 500 in all
 )

@@ -63,27 +63,46 @@ func (s *Store) Snapshot(ctx context.Context) (domain.Snapshot, error) {
 func (s *Store) ApplySnapshot(ctx context.Context, r domain.Resolver, snap domain.Snapshot) (ports.ApplyResult, error) {
 	const op = "sqlite.ApplySnapshot"
 	var res ports.ApplyResult
+	lww := isLWW(r)
+	if lww && len(snap.Documents) > 0 {
+		if err := s.stmts.prepareRows(ctx, s.writer.DB, len(snap.Documents)); err != nil {
+			return res, mapErr(op, err)
+		}
+	}
 	err := s.writeTx(ctx, op, func(t *txStmts) error {
 		res = ports.ApplyResult{}
+		entries := make([]domain.Entry, len(snap.Documents))
 		for i := range snap.Documents {
 			d := &snap.Documents[i]
-			e := domain.Entry{Collection: d.Collection, Key: d.Key, Data: d.Data, Stamp: d.Stamp}
+			entries[i] = domain.Entry{Collection: d.Collection, Key: d.Key, Data: d.Data, Stamp: d.Stamp}
 			if d.Deleted {
-				e.Op, e.Data = domain.OpDelete, nil
+				entries[i].Op, entries[i].Data = domain.OpDelete, nil
 			}
-			cur, err := t.loadDoc(d.Collection, d.Key)
+		}
+		if lww {
+			// Snapshot documents compete like entries; no replay, so
+			// many at a time.
+			changed, err := t.upsertNewest(entries)
 			if err != nil {
 				return err
 			}
-			doc, changed, err := t.resolve(r, cur, &e, false)
-			if err != nil {
-				return err
-			}
-			if changed {
-				if err := t.upsertDocument(&doc); err != nil {
+			res.Changed = changed
+		} else {
+			for i := range entries {
+				cur, err := t.loadDoc(entries[i].Collection, entries[i].Key)
+				if err != nil {
 					return err
 				}
-				res.Changed = append(res.Changed, doc)
+				doc, changed, err := t.resolve(r, cur, &entries[i], false)
+				if err != nil {
+					return err
+				}
+				if changed {
+					if err := t.upsertDocument(&doc); err != nil {
+						return err
+					}
+					res.Changed = append(res.Changed, doc)
+				}
 			}
 		}
 		for author, ts := range snap.VectorClock {

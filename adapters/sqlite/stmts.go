@@ -23,12 +23,11 @@ type stmts struct {
 
 	getDoc *sql.Stmt
 
-	// Multi-row statements for ApplyRemote, prepared on first use.
 	vclock, getHead, upsertNewer *sql.Stmt
 
-	// Multi-row statements for ApplyRemote, prepared on first use.
+	// Multi-row statements for ApplyRemote and ApplySnapshot, prepared
+	// on first use (prepareRows).
 	multiMu                  sync.Mutex
-	rowsReady                bool
 	insOplogRows, upsertRows rowsStmt
 
 	// docIndexed: the oplog index on (collection, key) exists. Only
