@@ -137,41 +137,10 @@ type docKey struct{ collection, key string }
 // That gives the same documents as applying the entries one by one, since
 // last-write-wins keeps the greatest stamp whatever the order.
 func (t *txStmts) applyLWW(batch []domain.Entry, part *ports.ApplyResult) error {
-	// Which entries the oplog did not hold: the first of identical entries
-	// in the batch is the one inserted (rows go in VALUES order).
-	first := make(map[entryID]int, len(batch))
-	for i := range batch {
-		if id := idOf(&batch[i]); first[id] == 0 {
-			first[id] = i + 1
-		}
+	seqs, err := t.insertRows(batch)
+	if err != nil {
+		return err
 	}
-	seqs := make([]int64, len(batch)) // 0: already held
-	for start := 0; start < len(batch); start += maxRows {
-		chunk := batch[start:min(start+maxRows, len(batch))]
-		rows, err := t.rowsQuery(&t.p.insOplogRows, len(chunk), func(args []any, i int) []any {
-			e := &chunk[i]
-			return append(args, e.Collection, e.Key, int(e.Op), nullText(e.Data), e.Stamp.Wall, e.Stamp.Logical, e.Stamp.Node, e.Hash, e.PrevHash)
-		})
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var id entryID
-			var seq int64
-			if err := rows.Scan(&seq, &id.node, &id.wall, &id.logic, &id.collection, &id.key); err != nil {
-				rows.Close()
-				return err
-			}
-			if i := first[id]; i > 0 {
-				seqs[i-1] = seq
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-	}
-
 	for i := range batch {
 		if seqs[i] == 0 {
 			part.Skipped++
@@ -187,6 +156,91 @@ func (t *txStmts) applyLWW(batch []domain.Entry, part *ports.ApplyResult) error 
 	}
 	part.Changed = changed
 	return t.advanceClocks(part.Applied)
+}
+
+// insertRows appends entries to the oplog in multi-row statements and
+// returns each entry's seq, 0 for an entry the oplog already held. Of
+// identical entries in one call, the first is the one inserted (rows go in
+// VALUES order).
+func (t *txStmts) insertRows(batch []domain.Entry) ([]int64, error) {
+	first := make(map[entryID]int, len(batch))
+	for i := range batch {
+		if id := idOf(&batch[i]); first[id] == 0 {
+			first[id] = i + 1
+		}
+	}
+	seqs := make([]int64, len(batch)) // 0: already held
+	for start := 0; start < len(batch); start += maxRows {
+		chunk := batch[start:min(start+maxRows, len(batch))]
+		rows, err := t.rowsQuery(&t.p.insOplogRows, len(chunk), func(args []any, i int) []any {
+			e := &chunk[i]
+			return append(args, e.Collection, e.Key, int(e.Op), nullText(e.Data), e.Stamp.Wall, e.Stamp.Logical, e.Stamp.Node, e.Hash, e.PrevHash)
+		})
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id entryID
+			var seq int64
+			if err := rows.Scan(&seq, &id.node, &id.wall, &id.logic, &id.collection, &id.key); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if i := first[id]; i > 0 {
+				seqs[i-1] = seq
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return seqs, nil
+}
+
+// commitLWW stores local writes without preconditions under
+// last-write-wins with multi-row statements: each author's entries are
+// chained in write order, appended to the oplog, and the newest per key
+// upserted. out receives the sealed entries.
+func (t *txStmts) commitLWW(writes []ports.Write, out []domain.Entry) error {
+	heads := map[string]string{}
+	for i := range writes {
+		e := writes[i].Entry
+		prev, known := heads[e.Author()]
+		if !known {
+			var err error
+			if prev, err = t.head(e.Author()); err != nil {
+				return err
+			}
+		}
+		e.Seal(prev)
+		heads[e.Author()] = e.Hash
+		out[i] = e
+	}
+	seqs, err := t.insertRows(out)
+	if err != nil {
+		return err
+	}
+	for i := range out {
+		if seqs[i] == 0 {
+			return domain.Errorf(domain.CodePersistence, "sqlite.Commit", "%s/%s at %s is already in the oplog", out[i].Collection, out[i].Key, out[i].Stamp)
+		}
+		out[i].Seq = seqs[i]
+	}
+	if _, err := t.upsertNewest(out); err != nil {
+		return err
+	}
+	return t.advanceClocks(out)
+}
+
+// head is the hash of the author's newest entry held ("" for none).
+func (t *txStmts) head(author string) (string, error) {
+	var h string
+	err := t.stmt(&t.getHead, t.p.getHead).QueryRowContext(t.ctx, author).Scan(&h)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return h, err
 }
 
 // upsertNewest resolves entries against the stored documents under

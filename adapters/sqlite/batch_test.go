@@ -11,6 +11,7 @@ import (
 	"github.com/entgldb/entgldb-go/adapters/memory"
 	"github.com/entgldb/entgldb-go/adapters/sqlite"
 	"github.com/entgldb/entgldb-go/domain"
+	"github.com/entgldb/entgldb-go/ports"
 )
 
 // TestApplyRemoteMatchesMemory is a differential test of the multi-row
@@ -132,4 +133,74 @@ func docsByKey(docs []domain.Document) map[string]domain.Document {
 		out[d.Collection+"/"+d.Key] = d
 	}
 	return out
+}
+
+// TestCommitBatchesMatchMemory: local commits of many writes (the
+// multi-row path) and of one write give the same entries, chains and
+// documents as the memory adapter.
+func TestCommitBatchesMatchMemory(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := openTemp(t)
+	m := memory.New()
+	rng := rand.New(rand.NewPCG(11, 12))
+	wall := wall0
+	var lastSeq int64
+	for range diffCommitCalls {
+		n := 1 + rng.IntN(5)
+		if rng.IntN(5) == 0 {
+			n = 400 + rng.IntN(400) // more than one multi-row statement
+		}
+		writes := make([]ports.Write, n)
+		for i := range writes {
+			wall++
+			node := "A"
+			if rng.IntN(4) == 0 {
+				node = "A2" // a second author in the same commit
+			}
+			e := domain.Entry{Collection: "c", Key: fmt.Sprintf("k%d", rng.IntN(60)), Op: domain.OpPut,
+				Data: fmt.Appendf(nil, `{"w":%d}`, wall), Stamp: domain.Timestamp{Wall: wall, Node: node}}
+			if rng.IntN(7) == 0 {
+				e.Op, e.Data = domain.OpDelete, nil
+			}
+			writes[i] = ports.Write{Entry: e}
+		}
+		want, err := m.Commit(ctx, lww, writes...)
+		require.NoError(t, err)
+		got, err := s.Commit(ctx, lww, writes...)
+		require.NoError(t, err)
+		require.Equal(t, ids(want), ids(got))
+		for i := range got {
+			require.Equal(t, want[i].PrevHash, got[i].PrevHash)
+			require.Greater(t, got[i].Seq, lastSeq, "seq follows write order")
+			lastSeq = got[i].Seq
+		}
+	}
+	wantSnap, err := m.Snapshot(ctx)
+	require.NoError(t, err)
+	gotSnap, err := s.Snapshot(ctx)
+	require.NoError(t, err)
+	require.Equal(t, docsByKey(wantSnap.Documents), docsByKey(gotSnap.Documents))
+	require.Equal(t, wantSnap.Heads, gotSnap.Heads)
+	require.Equal(t, wantSnap.VectorClock, gotSnap.VectorClock)
+
+	// A write already in the oplog fails the whole commit: nothing of it
+	// is stored.
+	wall++
+	fresh := ports.Write{Entry: domain.Entry{Collection: "c", Key: "fresh", Op: domain.OpPut, Data: []byte(`{}`),
+		Stamp: domain.Timestamp{Wall: wall, Node: "A"}}}
+	dup := ports.Write{Entry: domain.Entry{Collection: "c", Key: "dup", Op: domain.OpPut, Data: []byte(`{}`),
+		Stamp: domain.Timestamp{Wall: wall + 1, Node: "A"}}}
+	_, err = s.Commit(ctx, lww, dup)
+	require.NoError(t, err)
+	_, err = s.Commit(ctx, lww, fresh, dup)
+	require.Error(t, err)
+	_, err = s.Get(ctx, "c", "fresh")
+	require.Equal(t, domain.CodeNotFound, domain.CodeOf(err))
+	heads, err := s.Heads(ctx)
+	require.NoError(t, err)
+	require.NotEqual(t, gotSnap.Heads["A"], "")
+	_, err = s.Commit(ctx, lww, fresh)
+	require.NoError(t, err, "the failed commit left no trace")
+	require.NotEqual(t, heads["A"], "")
 }

@@ -159,6 +159,65 @@ func BenchmarkCommit(b *testing.B) {
 	})
 }
 
+// BenchmarkCommitBatch1000: one local Commit of 1,000 writes (the app's
+// Batch) beside raw 1,000-row transactions into documents alone, the
+// ceiling make bench's batch row compares with.
+func BenchmarkCommitBatch1000(b *testing.B) {
+	const size = 1000
+	b.Run("store", func(b *testing.B) {
+		s := benchStore(b)
+		ctx := context.Background()
+		n := 0
+		cpu := startCPU()
+		for b.Loop() {
+			b.StopTimer()
+			writes := make([]ports.Write, size)
+			for j := range writes {
+				i := n*size + j
+				writes[j] = ports.Write{Entry: domain.Entry{Collection: "users", Key: fmt.Sprintf("u%d", i), Op: domain.OpPut,
+					Data: benchDoc(i), Stamp: domain.Timestamp{Wall: wall0 + int64(i), Node: "A"}}}
+			}
+			b.StartTimer()
+			if _, err := s.Commit(ctx, domain.LastWriteWins{}, writes...); err != nil {
+				b.Fatal(err)
+			}
+			n++
+		}
+		cpu.report(b, n)
+		b.ReportMetric(float64(n*size)/b.Elapsed().Seconds(), "docs/s")
+	})
+	b.Run("raw-docs", func(b *testing.B) {
+		db := rawDB(b)
+		st := mustPrepare(b, db, rawUpsertDoc)
+		n := 0
+		cpu := startCPU()
+		for b.Loop() {
+			b.StopTimer()
+			keys, docs := make([]string, size), make([]string, size)
+			for j := range size {
+				keys[j], docs[j] = fmt.Sprintf("u%d", n*size+j), string(benchDoc(n*size+j))
+			}
+			b.StartTimer()
+			tx, err := db.Begin()
+			if err != nil {
+				b.Fatal(err)
+			}
+			tst := tx.Stmt(st)
+			for j := range size {
+				if _, err := tst.Exec("users", keys[j], docs[j], wall0+int64(n*size+j), 0, "A"); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := tx.Commit(); err != nil {
+				b.Fatal(err)
+			}
+			n++
+		}
+		cpu.report(b, n)
+		b.ReportMetric(float64(n*size)/b.Elapsed().Seconds(), "docs/s")
+	})
+}
+
 func remoteBatch(batch, size int) []domain.Entry {
 	out := make([]domain.Entry, size)
 	prev := ""

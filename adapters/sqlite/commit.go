@@ -3,7 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
+	"slices"
 
 	"github.com/entgldb/entgldb-go/domain"
 	"github.com/entgldb/entgldb-go/ports"
@@ -144,6 +144,8 @@ func sameDoc(a, b *domain.Document) bool {
 	return a.Stamp == b.Stamp && a.Deleted == b.Deleted && string(a.Data) == string(b.Data)
 }
 
+func hasPrecondition(w ports.Write) bool { return w.MustExist || w.IfVersion != nil }
+
 // Commit seals and stores local writes in one transaction: a failed
 // precondition or any error leaves nothing written.
 func (s *Store) Commit(ctx context.Context, r domain.Resolver, writes ...ports.Write) ([]domain.Entry, error) {
@@ -153,6 +155,17 @@ func (s *Store) Commit(ctx context.Context, r domain.Resolver, writes ...ports.W
 	}
 	out := make([]domain.Entry, len(writes))
 	lww := isLWW(r)
+	if lww && len(writes) > 1 && !slices.ContainsFunc(writes, hasPrecondition) {
+		// A batch: a few multi-row statements instead of three
+		// statements per write.
+		if err := s.stmts.prepareRows(ctx, s.writer.DB, len(writes)); err != nil {
+			return nil, mapErr(op, err)
+		}
+		if err := s.writeTx(ctx, op, func(t *txStmts) error { return t.commitLWW(writes, out) }); err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
 	err := s.writeTx(ctx, op, func(t *txStmts) error {
 		heads := map[string]string{}
 		for i := range writes {
@@ -160,11 +173,12 @@ func (s *Store) Commit(ctx context.Context, r domain.Resolver, writes ...ports.W
 			e := w.Entry
 			author := e.Author()
 			prev, known := heads[author]
-			if lww && !w.MustExist && w.IfVersion == nil {
+			if lww && !hasPrecondition(*w) {
 				// Nothing to check: last-write-wins decides in the
 				// upsert, without reading the document.
 				if !known {
-					if err := t.stmt(&t.getHead, t.p.getHead).QueryRowContext(t.ctx, author).Scan(&prev); err != nil && !errors.Is(err, sql.ErrNoRows) {
+					var err error
+					if prev, err = t.head(author); err != nil {
 						return err
 					}
 				}

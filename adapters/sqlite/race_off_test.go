@@ -8,4 +8,5 @@ package sqlite_test
 const (
 	diffApplyEntries = 3000 // TestApplyRemoteMatchesMemory, entries per run
 	diffQueryCases   = 500  // TestFindMatchesReferenceEvaluator, random queries per variant (issue 3 asks for >= 500)
+	diffCommitCalls  = 120  // TestCommitBatchesMatchMemory, commits per run
 )

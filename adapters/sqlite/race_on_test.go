@@ -6,4 +6,5 @@ package sqlite_test
 const (
 	diffApplyEntries = 1200
 	diffQueryCases   = 250 // two variants: 500 in all
+	diffCommitCalls  = 60  // TestCommitBatchesMatchMemory, commits per run
 )
