@@ -31,7 +31,7 @@ type rowsStmt struct {
 	bySize          [maxRowsLog + 1]*sql.Stmt
 }
 
-// size is the statement row count for n rows (the next power of two) and
+// rowsSize is the statement row count for n rows (the next power of two) and
 // its slot in bySize.
 func rowsSize(n int) (rows, slot int) {
 	slot = bits.Len(uint(n - 1))
