@@ -7,7 +7,6 @@ import (
 
 	"github.com/entgldb/entgldb-go/adapters/config"
 	"github.com/entgldb/entgldb-go/adapters/sqlite"
-	"github.com/entgldb/entgldb-go/ports"
 )
 
 // NodeID is this node's id, resolved at start (configured, persisted, or new).
@@ -17,7 +16,14 @@ const metaNodeID = "node_id"
 
 // provideNodeID returns the configured id, else the one kept in the
 // database, else a new UUID that is then kept, so it survives restarts.
-func provideNodeID(ctx context.Context, cfg config.Config, store ports.Store) (NodeID, error) {
+func provideNodeID(ctx context.Context, cfg config.Config, store *sqlite.Store) (NodeID, error) {
+	if store.RestoredFromBackup() && cfg.NodeId == "" {
+		// The database was just replaced by a backup: take a new id, for the
+		// reason given at ForgetNodeID.
+		if err := store.SetMeta(ctx, metaNodeID, ""); err != nil {
+			return "", err
+		}
+	}
 	if cfg.NodeId != "" {
 		return NodeID(cfg.NodeId), store.SetMeta(ctx, metaNodeID, cfg.NodeId)
 	}

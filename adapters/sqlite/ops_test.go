@@ -254,6 +254,7 @@ func TestAutoRestoreOnCorruption(t *testing.T) {
 	path := filepath.Join(dir, "node.db")
 	s, err := sqlite.Open(t.Context(), sqlite.Options{Path: path, EnableWAL: true})
 	require.NoError(t, err)
+	require.False(t, s.RestoredFromBackup())
 	for i := range 100 {
 		put(t, s, fmt.Sprintf("k%03d", i), i)
 	}
@@ -278,6 +279,7 @@ func TestAutoRestoreOnCorruption(t *testing.T) {
 	n, err := s.Count(t.Context(), "docs", nil)
 	require.NoError(t, err)
 	require.Equal(t, 100, n, "restored from the older, good backup")
+	require.True(t, s.RestoredFromBackup())
 
 	aside, err := filepath.Glob(path + ".corrupt-*")
 	require.NoError(t, err)

@@ -68,7 +68,15 @@ type Store struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	// restored is true when Open replaced a corrupt file with a backup.
+	restored bool
 }
+
+// RestoredFromBackup reports whether Open replaced a corrupt database with
+// the newest good backup (AutoRestoreOnCorruption). The caller must then
+// treat the node as restored: see entgldb.ForgetNodeID.
+func (s *Store) RestoredFromBackup() bool { return s.restored }
 
 var (
 	_ ports.Store            = (*Store)(nil)
@@ -141,7 +149,12 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if rerr := restoreNewestBackup(ctx, opts.Path, opts.BackupDir, log); rerr != nil {
 		return nil, errors.Join(err, rerr)
 	}
-	return open(ctx, opts, log)
+	s, err = open(ctx, opts, log)
+	if err != nil {
+		return nil, err
+	}
+	s.restored = true
+	return s, nil
 }
 
 func open(ctx context.Context, opts Options, log *zap.Logger) (*Store, error) {
