@@ -194,7 +194,7 @@ func (e *SyncEngine) catchUpPush(ctx context.Context, s ports.PeerSession, res *
 // enqueueOffline parks local commits in the offline queue while no peer is
 // reachable; they are pushed first when one comes back.
 func (e *SyncEngine) enqueueOffline(ctx context.Context, entries []domain.Entry) {
-	if e.queue == nil || !e.queue.Enabled() {
+	if e.queue == nil || !e.queue.Enabled() || e.queueFull.Load() {
 		return
 	}
 	now := time.Now().UnixMilli()
@@ -202,9 +202,13 @@ func (e *SyncEngine) enqueueOffline(ctx context.Context, entries []domain.Entry)
 		op := domain.PendingOperation{Op: en.Op, Collection: en.Collection, Key: en.Key,
 			Data: en.Data, Stamp: en.Stamp, QueuedAt: now}
 		if err := e.queue.Enqueue(ctx, op); err != nil {
-			e.logger.Warn("could not queue a change for later sync", zap.String("collection", en.Collection),
-				zap.String("key", en.Key), zap.Error(err))
-			e.recordError("", err)
+			full := domain.CodeOf(err) == domain.CodeQueueFull
+			// Warn once per episode of a full queue, not once per write.
+			if !full || !e.queueFull.Swap(true) {
+				e.logger.Warn("could not queue a change for later sync; anti-entropy will carry it",
+					zap.String("collection", en.Collection), zap.String("key", en.Key), zap.Error(err))
+				e.recordError("", err)
+			}
 			return
 		}
 		e.queued.Store(true)
@@ -232,6 +236,9 @@ func (e *SyncEngine) flushQueue(ctx context.Context, s ports.PeerSession) {
 	})
 	if err != nil || failed > 0 {
 		e.queued.Store(true)
+	}
+	if ok > 0 {
+		e.queueFull.Store(false) // there is room again
 	}
 	if err != nil && ctx.Err() == nil {
 		// The queue itself failed (not a push): say so where operators look.

@@ -135,6 +135,10 @@ type SyncEngine struct {
 	gossip *gossipBuffer
 	kick   chan struct{}
 	queued atomic.Bool // the offline queue may hold something
+	// queueFull is set when the offline queue refused a change: later
+	// changes skip it (they would be refused too) until a flush makes room.
+	// Anti-entropy carries them: the oplog is the source of truth.
+	queueFull atomic.Bool
 	stats  engineCounters
 }
 
