@@ -139,7 +139,7 @@ type SyncEngine struct {
 	// changes skip it (they would be refused too) until a flush makes room.
 	// Anti-entropy carries them: the oplog is the source of truth.
 	queueFull atomic.Bool
-	stats  engineCounters
+	stats     engineCounters
 }
 
 // legacyPeer remembers a peer that spoke only v4.
