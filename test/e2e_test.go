@@ -59,22 +59,7 @@ func TestClientCommandsAgainstNodeThatIsDown(t *testing.T) {
 // Three real processes with static peers: a put on one is readable on the
 // others within 5 s; status and peers show each other; metrics count syncs.
 func TestThreeNodesConverge(t *testing.T) {
-	nodes := make([]*nodeProc, 3)
-	for i := range nodes {
-		nodes[i] = newNodeDir(t, nodeSpec{NodeID: fmt.Sprintf("node-%d", i)})
-	}
-	for i, n := range nodes {
-		var peers []string
-		for j, m := range nodes {
-			if j != i {
-				peers = append(peers, m.peerAddr())
-			}
-		}
-		rewritePeers(t, n, peers)
-	}
-	for _, n := range nodes {
-		n.start()
-	}
+	nodes := startMesh(t, 3, nodeSpec{NodeID: "node"})
 	for i, n := range nodes {
 		_, errOut, code := n.cli("put", "items", fmt.Sprintf("from-%d", i), fmt.Sprintf(`{"origin":%d}`, i))
 		require.Equal(t, 0, code, errOut)
@@ -104,6 +89,31 @@ func TestThreeNodesConverge(t *testing.T) {
 	status, body, _ = nodes[0].httpDo(http.MethodGet, "/metrics", nil)
 	require.Equal(t, http.StatusOK, status)
 	require.Contains(t, string(body), "entgldb_sync_rounds_total")
+}
+
+// startMesh starts n nodes, each a static peer of every other; node ids are
+// spec.NodeID-0, spec.NodeID-1, ...
+func startMesh(t *testing.T, n int, spec nodeSpec) []*nodeProc {
+	t.Helper()
+	nodes := make([]*nodeProc, n)
+	for i := range nodes {
+		s := spec
+		s.NodeID = fmt.Sprintf("%s-%d", spec.NodeID, i)
+		nodes[i] = newNodeDir(t, s)
+	}
+	for i, p := range nodes {
+		var peers []string
+		for j, m := range nodes {
+			if j != i {
+				peers = append(peers, m.peerAddr())
+			}
+		}
+		rewritePeers(t, p, peers)
+	}
+	for _, p := range nodes {
+		p.start()
+	}
+	return nodes
 }
 
 // rewritePeers sets Network.StaticPeers in a node's config file.

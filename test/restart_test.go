@@ -42,20 +42,7 @@ func (p *nodeProc) allDocs(collection string) (map[string]string, bool) {
 // its peers comes back, catches up, and the mesh converges: every write
 // acknowledged by any node is on every node with its acknowledged value.
 func TestKill9MidSyncConverges(t *testing.T) {
-	nodes := make([]*nodeProc, 3)
-	for i := range nodes {
-		nodes[i] = newNodeDir(t, nodeSpec{NodeID: fmt.Sprintf("mesh-%d", i)})
-	}
-	for i, n := range nodes {
-		var peers []string
-		for j, m := range nodes {
-			if j != i {
-				peers = append(peers, m.peerAddr())
-			}
-		}
-		rewritePeers(t, n, peers)
-		n.start()
-	}
+	nodes := startMesh(t, 3, nodeSpec{NodeID: "mesh"})
 
 	var mu sync.Mutex
 	acked := map[string]string{}

@@ -13,12 +13,8 @@ import (
 // on) nor in any status endpoint.
 func TestClusterKeyNeverDisclosed(t *testing.T) {
 	const secret = "do-not-print-me-4f1c9a"
-	a := newNodeDir(t, nodeSpec{NodeID: "sa", AuthToken: secret, Secure: true})
-	b := newNodeDir(t, nodeSpec{NodeID: "sb", AuthToken: secret, Secure: true})
-	rewritePeers(t, a, []string{b.peerAddr()})
-	rewritePeers(t, b, []string{a.peerAddr()})
-	a.start()
-	b.start()
+	nodes := startMesh(t, 2, nodeSpec{NodeID: "s", AuthToken: secret, Secure: true})
+	a, b := nodes[0], nodes[1]
 	status, _, _ := a.httpDo(http.MethodPut, "/v1/collections/c/docs/k", []byte(`{"v":1}`))
 	require.Equal(t, http.StatusOK, status)
 	eventually(t, 10*time.Second, "the document on b", func() bool {
