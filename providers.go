@@ -246,7 +246,7 @@ func provideHTTP(cfg config.Config, db *app.Database, status *app.StatusTracker,
 		Documents: documents{db},
 		Changes:   changes{db},
 		Status:    func(ctx context.Context) (ports.SyncStatus, error) { return status.Snapshot(ctx), nil },
-		Peers:     func(ctx context.Context) ([]ports.PeerStatus, error) { return status.Snapshot(ctx).Peers, nil },
+		Peers:     func(context.Context) ([]ports.PeerStatus, error) { return status.Peers(), nil },
 		Health:    health.Check,
 		Ready: func(ctx context.Context) error {
 			if !server.Listening() {
@@ -276,7 +276,7 @@ func provideHTTP(cfg config.Config, db *app.Database, status *app.StatusTracker,
 // provideNode lists the components in start order; they stop in reverse.
 func provideNode(cfg config.Config, id NodeID, db *app.Database, status *app.StatusTracker, health *app.HealthCheck,
 	store *sqlite.Store, server *tcp.Server, disc *udp.Discovery, engine *app.SyncEngine, httpSrv *httpapi.Server,
-	m *telemetry.Metrics, logger *zap.Logger) *app.Node {
+	logger *zap.Logger) *app.Node {
 	comps := []app.Component{
 		app.ComponentFunc{ComponentName: "sync listener",
 			StartFunc: func(context.Context) error { return server.Start() },

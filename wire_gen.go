@@ -81,7 +81,7 @@ func newNode(ctx context.Context, cfg config.Config, logger *zap.Logger) (*app.N
 		return nil, nil, err
 	}
 	httpapiServer := provideHTTP(cfg, database, statusTracker, healthCheck, store, server, registry, metrics, logger)
-	node := provideNode(cfg, nodeID, database, statusTracker, healthCheck, store, server, discovery, syncEngine, httpapiServer, metrics, logger)
+	node := provideNode(cfg, nodeID, database, statusTracker, healthCheck, store, server, discovery, syncEngine, httpapiServer, logger)
 	return node, func() {
 		cleanup3()
 		cleanup2()
