@@ -1,11 +1,10 @@
 package app
 
 import (
+	"github.com/entgldb/entgldb-go/ports/porttest"
+
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -273,31 +272,9 @@ func (n *syncNode) body(t *testing.T, collection, key string) string {
 // clock: equal hashes mean identical databases.
 func (n *syncNode) stateHash(t *testing.T) string {
 	t.Helper()
-	ctx := context.Background()
-	snap, err := n.store.Snapshot(ctx)
+	h, err := porttest.StateHash(context.Background(), n.store)
 	require.NoError(t, err)
-	docs := snap.Documents
-	sort.Slice(docs, func(i, j int) bool {
-		if docs[i].Collection != docs[j].Collection {
-			return docs[i].Collection < docs[j].Collection
-		}
-		return docs[i].Key < docs[j].Key
-	})
-	h := sha256.New()
-	for _, d := range docs {
-		fmt.Fprintf(h, "%s\x00%s\x00%s\x00%v\x00%s\n", d.Collection, d.Key, d.Stamp, d.Deleted, d.Data)
-	}
-	vc, err := n.store.VectorClock(ctx)
-	require.NoError(t, err)
-	authors := make([]string, 0, len(vc))
-	for a := range vc {
-		authors = append(authors, a)
-	}
-	sort.Strings(authors)
-	for _, a := range authors {
-		fmt.Fprintf(h, "vc %s %s\n", a, vc[a])
-	}
-	return hex.EncodeToString(h.Sum(nil))
+	return h
 }
 
 func (n *syncNode) vc(t *testing.T) domain.VectorClock {

@@ -51,36 +51,7 @@ func openRaw(dir string) (*sql.DB, error) {
 // rawPut writes n documents, one transaction each, through a statement
 // prepared once; it returns documents per second.
 func rawPut(ctx context.Context, dir string, n int) (float64, error) {
-	db, err := openRaw(dir)
-	if err != nil {
-		return 0, err
-	}
-	defer db.Close()
-	stmt, err := db.PrepareContext(ctx, rawUpsert)
-	if err != nil {
-		return 0, fmt.Errorf("raw put: prepare: %w", err)
-	}
-	defer stmt.Close()
-	rnd := rand.New(rand.NewPCG(1, 2))
-	bodies := make([][]byte, n)
-	for i := range bodies {
-		bodies[i] = docBody(i, rnd)
-	}
-	start := time.Now()
-	for i := 0; i < n; i++ {
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			return 0, fmt.Errorf("raw put: begin: %w", err)
-		}
-		if _, err := tx.StmtContext(ctx, stmt).ExecContext(ctx, "put", fmt.Sprintf("k%08d", i), bodies[i], time.Now().UnixMilli(), 0, "raw"); err != nil {
-			tx.Rollback()
-			return 0, fmt.Errorf("raw put: insert: %w", err)
-		}
-		if err := tx.Commit(); err != nil {
-			return 0, fmt.Errorf("raw put: commit: %w", err)
-		}
-	}
-	return rate(n, time.Since(start)), nil
+	return rawBatch(ctx, dir, n, 1)
 }
 
 // rawBatch writes n documents in transactions of batch rows through a

@@ -6,13 +6,12 @@
 package synctest
 
 import (
+	"github.com/entgldb/entgldb-go/ports/porttest"
+
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"path/filepath"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -288,44 +287,9 @@ func (n *Node) Body(t testing.TB, collection, key string) string {
 // two nodes with the same hash hold identical databases.
 func (n *Node) Hash(t testing.TB) string {
 	t.Helper()
-	h, err := StateHash(context.Background(), n.Store)
+	h, err := porttest.StateHash(context.Background(), n.Store)
 	require.NoError(t, err)
 	return h
-}
-
-// StateHash digests a store's documents and vector clock.
-func StateHash(ctx context.Context, store interface {
-	ports.Snapshotter
-	ports.OplogReader
-}) (string, error) {
-	snap, err := store.Snapshot(ctx)
-	if err != nil {
-		return "", err
-	}
-	docs := snap.Documents
-	sort.Slice(docs, func(i, j int) bool {
-		if docs[i].Collection != docs[j].Collection {
-			return docs[i].Collection < docs[j].Collection
-		}
-		return docs[i].Key < docs[j].Key
-	})
-	h := sha256.New()
-	for _, d := range docs {
-		fmt.Fprintf(h, "%s\x00%s\x00%s\x00%v\x00%s\n", d.Collection, d.Key, d.Stamp, d.Deleted, d.Data)
-	}
-	vc, err := store.VectorClock(ctx)
-	if err != nil {
-		return "", err
-	}
-	authors := make([]string, 0, len(vc))
-	for a := range vc {
-		authors = append(authors, a)
-	}
-	sort.Strings(authors)
-	for _, a := range authors {
-		fmt.Fprintf(h, "vc %s %s\n", a, vc[a])
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // WaitFor polls cond until it holds; the test fails at the deadline.
