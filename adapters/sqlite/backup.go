@@ -81,6 +81,10 @@ func syncDir(dir string) error {
 // its size in bytes.
 func (s *Store) Backup(ctx context.Context, path string) (int64, error) {
 	start := time.Now()
+	// The copy needs no replay when opened.
+	if err := s.flush(ctx); err != nil {
+		return 0, err
+	}
 	n, err := vacuumInto(ctx, s.reader.DB, path)
 	if err != nil {
 		s.log.Error("backup failed", zap.String("path", path), zap.Error(err))

@@ -137,6 +137,9 @@ type docKey struct{ collection, key string }
 // That gives the same documents as applying the entries one by one, since
 // last-write-wins keeps the greatest stamp whatever the order.
 func (t *txStmts) applyLWW(batch []domain.Entry, part *ports.ApplyResult) error {
+	if err := t.materializePending(); err != nil {
+		return err
+	}
 	seqs, err := t.insertRows(batch)
 	if err != nil {
 		return err
@@ -155,7 +158,10 @@ func (t *txStmts) applyLWW(batch []domain.Entry, part *ports.ApplyResult) error 
 		return err
 	}
 	part.Changed = changed
-	return t.advanceClocks(part.Applied)
+	if err := t.advanceClocks(part.Applied); err != nil {
+		return err
+	}
+	return t.persistClock()
 }
 
 // insertRows appends entries to the oplog in multi-row statements and
@@ -203,6 +209,9 @@ func (t *txStmts) insertRows(batch []domain.Entry) ([]int64, error) {
 // chained in write order, appended to the oplog, and the newest per key
 // upserted. out receives the sealed entries.
 func (t *txStmts) commitLWW(writes []ports.Write, out []domain.Entry) error {
+	if err := t.materializePending(); err != nil {
+		return err
+	}
 	heads := map[string]string{}
 	for i := range writes {
 		e := writes[i].Entry
@@ -230,17 +239,10 @@ func (t *txStmts) commitLWW(writes []ports.Write, out []domain.Entry) error {
 	if _, err := t.upsertNewest(out); err != nil {
 		return err
 	}
-	return t.advanceClocks(out)
-}
-
-// head is the hash of the author's newest entry held ("" for none).
-func (t *txStmts) head(author string) (string, error) {
-	var h string
-	err := t.stmt(&t.getHead, t.p.getHead).QueryRowContext(t.ctx, author).Scan(&h)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
+	if err := t.advanceClocks(out); err != nil {
+		return err
 	}
-	return h, err
+	return t.persistClock()
 }
 
 // upsertNewest resolves entries against the stored documents under
@@ -292,31 +294,4 @@ func (t *txStmts) upsertNewest(entries []domain.Entry) ([]domain.Document, error
 		}
 	}
 	return out, nil
-}
-
-// advanceClocks moves each author's clock and head to its newest stored
-// entry, only ever forward (an older entry arriving late keeps the head).
-// Among entries of one author with equal (wall, logical), the first stored
-// is the head. entries are in the order they were stored.
-func (t *txStmts) advanceClocks(entries []domain.Entry) error {
-	var heads []*domain.Entry // per author; few authors per batch
-next:
-	for i := range entries {
-		e := &entries[i]
-		for j, h := range heads {
-			if h.Stamp.Node == e.Stamp.Node {
-				if e.Stamp.Wall > h.Stamp.Wall || e.Stamp.Wall == h.Stamp.Wall && e.Stamp.Logical > h.Stamp.Logical {
-					heads[j] = e
-				}
-				continue next
-			}
-		}
-		heads = append(heads, e)
-	}
-	for _, e := range heads {
-		if _, err := t.stmt(&t.vclock, t.p.vclock).ExecContext(t.ctx, e.Stamp.Node, e.Stamp.Wall, e.Stamp.Logical, e.Hash); err != nil {
-			return err
-		}
-	}
-	return nil
 }

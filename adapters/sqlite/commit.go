@@ -1,8 +1,8 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
-	"database/sql"
 	"slices"
 
 	"github.com/entgldb/entgldb-go/domain"
@@ -25,13 +25,23 @@ func boolInt(b bool) int {
 	return 0
 }
 
-// writeTx runs fn in one immediate transaction on the writer connection.
+// writeTx runs fn in one immediate transaction on the writer connection and,
+// once it commits, applies what it did to the in-memory state (pending.go).
 func (s *Store) writeTx(ctx context.Context, op string, fn func(t *txStmts) error) error {
+	s.st.wmu.Lock()
+	defer s.st.wmu.Unlock()
+	if s.st.hasPending() {
+		// Materializing takes multi-row statements, which cannot be
+		// prepared once the transaction holds the only writer connection.
+		if err := s.stmts.prepareRows(ctx, s.writer.DB, maxRows); err != nil {
+			return mapErr(op, err)
+		}
+	}
 	tx, err := s.writer.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return mapErr(op, err)
 	}
-	t := s.stmts.bind(ctx, tx)
+	t := s.stmts.bind(ctx, tx, &s.st)
 	if err := fn(t); err != nil {
 		_ = tx.Rollback()
 		return mapErr(op, err)
@@ -42,6 +52,7 @@ func (s *Store) writeTx(ctx context.Context, op string, fn func(t *txStmts) erro
 	if t.createdDocIndex {
 		s.stmts.docIndexed.Store(true)
 	}
+	t.afterCommit()
 	return nil
 }
 
@@ -76,24 +87,6 @@ func (t *txStmts) insertEntry(e *domain.Entry, ignore bool) (inserted bool, err 
 	}
 	e.Seq, err = res.LastInsertId()
 	return err == nil, err
-}
-
-// loadDocAndHead reads the stored document (nil when none) and the hash of
-// the author's newest entry in one statement.
-func (t *txStmts) loadDocAndHead(collection, key, author string) (*domain.Document, string, error) {
-	var data, node, head sql.NullString
-	var wall, logic, deleted sql.NullInt64
-	err := t.stmt(&t.getDocHead, t.p.getDocHead).QueryRowContext(t.ctx, collection, key, author).
-		Scan(&data, &wall, &logic, &node, &deleted, &head)
-	if err != nil || !wall.Valid {
-		return nil, head.String, err
-	}
-	d := &domain.Document{Collection: collection, Key: key, Deleted: deleted.Int64 != 0,
-		Stamp: domain.Timestamp{Wall: wall.Int64, Logical: int32(logic.Int64), Node: node.String}}
-	if data.Valid {
-		d.Data = []byte(data.String)
-	}
-	return d, head.String, nil
 }
 
 // docIndexSQL indexes the oplog by document. Only replays (resolvers other
@@ -166,41 +159,52 @@ func (s *Store) Commit(ctx context.Context, r domain.Resolver, writes ...ports.W
 		}
 		return out, nil
 	}
+	if lww && !slices.ContainsFunc(writes, hasPrecondition) {
+		// The common write: the oplog entry alone, its document
+		// materialized later with others (pending.go).
+		err := s.writeTx(ctx, op, func(t *txStmts) error {
+			prev, err := t.head(writes[0].Entry.Author())
+			if err != nil {
+				return err
+			}
+			e := writes[0].Entry
+			e.Seal(prev)
+			if _, err := t.insertEntry(&e, false); err != nil {
+				return err
+			}
+			out[0] = e
+			d := domain.DocumentFromEntry(&e)
+			d.Data = bytes.Clone(d.Data) // the caller may reuse its buffer
+			t.addPending = append(t.addPending, d)
+			return t.advanceClocks(out)
+		})
+		if err != nil {
+			return nil, err
+		}
+		s.flushAfterWrite(ctx)
+		return out, nil
+	}
 	err := s.writeTx(ctx, op, func(t *txStmts) error {
+		// Preconditions and resolvers read the documents table: bring it
+		// up to date first.
+		if err := t.materializePending(); err != nil {
+			return err
+		}
 		heads := map[string]string{}
 		for i := range writes {
 			w := &writes[i]
 			e := w.Entry
 			author := e.Author()
 			prev, known := heads[author]
-			if lww && !hasPrecondition(*w) {
-				// Nothing to check: last-write-wins decides in the
-				// upsert, without reading the document.
-				if !known {
-					var err error
-					if prev, err = t.head(author); err != nil {
-						return err
-					}
-				}
-				e.Seal(prev)
-				heads[author] = e.Hash
-				if _, err := t.insertEntry(&e, false); err != nil {
+			if !known {
+				var err error
+				if prev, err = t.head(author); err != nil {
 					return err
 				}
-				d := domain.DocumentFromEntry(&e)
-				if _, err := t.stmt(&t.upsertNewer, t.p.upsertNewer).ExecContext(t.ctx,
-					d.Collection, d.Key, nullText(d.Data), d.Stamp.Wall, d.Stamp.Logical, d.Stamp.Node, boolInt(d.Deleted)); err != nil {
-					return err
-				}
-				out[i] = e
-				continue
 			}
-			cur, head, err := t.loadDocAndHead(e.Collection, e.Key, author)
+			cur, err := t.loadDoc(e.Collection, e.Key)
 			if err != nil {
 				return err
-			}
-			if !known {
-				prev = head
 			}
 			live := cur != nil && !cur.Deleted
 			if w.MustExist && !live {
@@ -234,7 +238,10 @@ func (s *Store) Commit(ctx context.Context, r domain.Resolver, writes ...ports.W
 			}
 			out[i] = e
 		}
-		return t.advanceClocks(out)
+		if err := t.advanceClocks(out); err != nil {
+			return err
+		}
+		return t.persistClock()
 	})
 	if err != nil {
 		return nil, err
@@ -288,6 +295,9 @@ func (s *Store) ApplyRemote(ctx context.Context, r domain.Resolver, entries []do
 // document as the previous entries left it (resolvers other than
 // last-write-wins may depend on the order).
 func (t *txStmts) applyEach(r domain.Resolver, batch []domain.Entry, part *ports.ApplyResult) error {
+	if err := t.materializePending(); err != nil {
+		return err
+	}
 	for i := range batch {
 		e := batch[i]
 		e.Seq = 0
@@ -315,5 +325,8 @@ func (t *txStmts) applyEach(r domain.Resolver, batch []domain.Entry, part *ports
 			part.Changed = append(part.Changed, doc)
 		}
 	}
-	return t.advanceClocks(part.Applied)
+	if err := t.advanceClocks(part.Applied); err != nil {
+		return err
+	}
+	return t.persistClock()
 }

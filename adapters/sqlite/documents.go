@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -13,17 +14,25 @@ import (
 // Get returns the live document; NOT_FOUND when missing or deleted.
 func (s *Store) Get(ctx context.Context, collection, key string) (domain.Document, error) {
 	const op = "sqlite.Get"
+	p, pending := s.st.pendingDocument(collection, key)
 	d := domain.Document{Collection: collection, Key: key}
 	var data sql.NullString
-	err := s.stmts.getDoc.QueryRowContext(ctx, collection, key).Scan(&data, &d.Stamp.Wall, &d.Stamp.Logical, &d.Stamp.Node)
-	if errors.Is(err, sql.ErrNoRows) {
-		return domain.Document{}, domain.Errorf(domain.CodeNotFound, op, "%s/%s not found", collection, key)
-	}
-	if err != nil {
+	err := s.stmts.getDoc.QueryRowContext(ctx, collection, key).Scan(&data, &d.Stamp.Wall, &d.Stamp.Logical, &d.Stamp.Node, &d.Deleted)
+	found := err == nil
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return domain.Document{}, mapErr(op, err)
 	}
 	if data.Valid {
 		d.Data = []byte(data.String)
+	}
+	// A pending write not yet in the table wins when newer (it was
+	// read first: once materialized, the table holds it or something newer).
+	if pending && (!found || p.Stamp.After(d.Stamp)) {
+		d, found = p, true
+		d.Data = bytes.Clone(p.Data) // the pending copy must stay intact
+	}
+	if !found || d.Deleted {
+		return domain.Document{}, domain.Errorf(domain.CodeNotFound, op, "%s/%s not found", collection, key)
 	}
 	return d, nil
 }
@@ -46,6 +55,9 @@ func (s *Store) where(collection string, f domain.Filter) (*queryBuilder, error)
 // Find returns live documents matching q, ordered and paged in SQL.
 func (s *Store) Find(ctx context.Context, collection string, query domain.Query) ([]domain.Document, error) {
 	const op = "sqlite.Find"
+	if err := s.flush(ctx); err != nil {
+		return nil, err
+	}
 	if err := domain.ValidateQuery(query); err != nil {
 		return nil, domain.Wrap(domain.CodeInvalidArgument, op, err)
 	}
@@ -84,6 +96,9 @@ func (s *Store) Find(ctx context.Context, collection string, query domain.Query)
 // Count returns the number of live documents matching f.
 func (s *Store) Count(ctx context.Context, collection string, f domain.Filter) (int, error) {
 	const op = "sqlite.Count"
+	if err := s.flush(ctx); err != nil {
+		return 0, err
+	}
 	if err := domain.ValidateQuery(domain.Query{Filter: f}); err != nil {
 		return 0, domain.Wrap(domain.CodeInvalidArgument, op, err)
 	}
@@ -109,6 +124,9 @@ func (s *Store) Count(ctx context.Context, collection string, f domain.Filter) (
 // Collections lists collections holding at least one live document, sorted.
 func (s *Store) Collections(ctx context.Context) ([]string, error) {
 	const op = "sqlite.Collections"
+	if err := s.flush(ctx); err != nil {
+		return nil, err
+	}
 	out := []string{}
 	err := s.reader.NewSelect().Table("documents").ColumnExpr("DISTINCT collection").
 		Where("deleted = 0").Order("collection").Scan(ctx, &out)

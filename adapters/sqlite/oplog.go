@@ -1,9 +1,11 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/entgldb/entgldb-go/domain"
@@ -49,58 +51,120 @@ func (s *Store) queryEntries(ctx context.Context, op, query string, args ...any)
 // The node part of since is ignored (PROTOCOL.md: since_node is ignored), and
 // a page always ends on a whole (wall, logical) group, so the next page can
 // start strictly after the last entry's (wall, logical) without losing any.
+//
+// There is no index in HLC order across authors (it would cost every write
+// a page): each author's entries come in order from the oplog's unique key,
+// a window at a time, and are merged here. Entries below every window's end
+// are complete and in order; the page grows from them.
 func (s *Store) EntriesAfter(ctx context.Context, since domain.Timestamp, collections []string, maxEntries, maxBytes int) ([]domain.Entry, error) {
 	const op = "sqlite.EntriesAfter"
 	var sb strings.Builder
-	sb.WriteString(`SELECT ` + entryCols + ` FROM oplog WHERE (wall, logic) > (?, ?)`)
-	args := []any{since.Wall, since.Logical}
+	sb.WriteString(`SELECT ` + entryCols + ` FROM oplog WHERE node = ? AND (wall, logic) > (?, ?)`)
 	if len(collections) > 0 {
 		sb.WriteString(` AND collection IN (?` + strings.Repeat(`, ?`, len(collections)-1) + `)`)
-		for _, c := range collections {
-			args = append(args, c)
-		}
 	}
-	sb.WriteString(` ORDER BY wall, logic, node, seq`)
-	// No LIMIT: rows stream from the stamp index and reading stops at the cap.
-	rows, err := s.reader.DB.QueryContext(ctx, sb.String(), args...)
-	if err != nil {
-		return nil, mapErr(op, err)
+	sb.WriteString(` ORDER BY wall, logic, seq LIMIT ?`)
+	query := sb.String()
+	window := 512
+	if maxEntries > 0 {
+		window = maxEntries + 1
 	}
-	defer rows.Close()
-	// A group is added whole while the page stays within both limits
-	// (<= 0: none); the first group always is, so a reader makes progress.
-	var out, group []domain.Entry
-	bytes, groupBytes := 0, 0
-	flush := func() bool {
-		if len(out) > 0 && ((maxEntries > 0 && len(out)+len(group) > maxEntries) ||
-			(maxBytes > 0 && bytes+groupBytes > maxBytes)) {
-			return false
+	p := page{maxEntries: maxEntries, maxBytes: maxBytes}
+	cursor := head{wall: since.Wall, logic: since.Logical}
+	for {
+		authors := s.authorsAfter(cursor)
+		var merged []domain.Entry
+		var cut *head // the smallest end of a window that was full
+		for _, a := range authors {
+			args := []any{a, cursor.wall, cursor.logic}
+			for _, c := range collections {
+				args = append(args, c)
+			}
+			es, err := s.queryEntries(ctx, op, query, append(args, window)...)
+			if err != nil {
+				return nil, err
+			}
+			if len(es) == window {
+				last := es[len(es)-1].Stamp
+				if cut == nil || (head{wall: last.Wall, logic: last.Logical}).before(cut.wall, cut.logic) {
+					cut = &head{wall: last.Wall, logic: last.Logical}
+				}
+			}
+			merged = append(merged, es...)
 		}
-		out = append(out, group...)
-		bytes += groupBytes
-		group, groupBytes = group[:0:0], 0
-		return true
-	}
-	for rows.Next() {
-		e, err := scanEntry(rows)
-		if err != nil {
-			return nil, mapErr(op, err)
-		}
-		if n := len(group); n > 0 && (group[n-1].Stamp.Wall != e.Stamp.Wall || group[n-1].Stamp.Logical != e.Stamp.Logical) {
-			if !flush() {
-				return out, nil
+		slices.SortFunc(merged, func(a, b domain.Entry) int {
+			if c := cmp.Compare(a.Stamp.Wall, b.Stamp.Wall); c != 0 {
+				return c
+			}
+			if c := cmp.Compare(a.Stamp.Logical, b.Stamp.Logical); c != 0 {
+				return c
+			}
+			if c := strings.Compare(a.Stamp.Node, b.Stamp.Node); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.Seq, b.Seq)
+		})
+		if cut != nil {
+			// Beyond the cut an author may hold entries not read yet.
+			n := 0
+			for n < len(merged) && (head{wall: merged[n].Stamp.Wall, logic: merged[n].Stamp.Logical}).before(cut.wall, cut.logic) {
+				n++
+			}
+			merged = merged[:n]
+			if n == 0 {
+				window *= 4 // one (wall, logical) group larger than the window
+				continue
 			}
 		}
-		group = append(group, e)
-		groupBytes += e.Size()
+		if !p.add(merged) || cut == nil {
+			return p.out, nil
+		}
+		last := merged[len(merged)-1].Stamp
+		cursor = head{wall: last.Wall, logic: last.Logical}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, mapErr(op, err)
+}
+
+// authorsAfter lists the authors whose head is after the cursor, sorted.
+func (s *Store) authorsAfter(cursor head) []string {
+	s.st.mu.RLock()
+	defer s.st.mu.RUnlock()
+	var out []string
+	for a, h := range s.st.heads {
+		if cursor.before(h.wall, h.logic) {
+			out = append(out, a)
+		}
 	}
-	if len(group) > 0 {
-		flush()
+	slices.Sort(out)
+	return out
+}
+
+// page collects whole (wall, logical) groups while it stays within both
+// limits (<= 0: none); the first group always goes in, so a reader makes
+// progress.
+type page struct {
+	maxEntries, maxBytes int
+	out                  []domain.Entry
+	bytes                int
+}
+
+// add appends the groups of sorted (complete groups only) and reports
+// whether the page can take more.
+func (p *page) add(sorted []domain.Entry) bool {
+	for start := 0; start < len(sorted); {
+		end, size := start, 0
+		for end < len(sorted) && sorted[end].Stamp.Wall == sorted[start].Stamp.Wall && sorted[end].Stamp.Logical == sorted[start].Stamp.Logical {
+			size += sorted[end].Size()
+			end++
+		}
+		if len(p.out) > 0 && ((p.maxEntries > 0 && len(p.out)+end-start > p.maxEntries) ||
+			(p.maxBytes > 0 && p.bytes+size > p.maxBytes)) {
+			return false
+		}
+		p.out = append(p.out, sorted[start:end]...)
+		p.bytes += size
+		start = end
 	}
-	return out, nil
+	return true
 }
 
 // AuthorEntriesAfter returns one author's entries strictly after since.
@@ -129,8 +193,11 @@ type chainPoint struct {
 	found  bool
 }
 
-// oplogHashLookup names oplog_hash's expression so the planner uses it.
-const oplogHashLookup = `SELECT node, wall, logic FROM oplog WHERE substr(hash, 1, 8) = substr(?1, 1, 8) AND hash = ?1 LIMIT 1`
+// oplogHashLookup finds an entry by hash, newest first. No index serves it:
+// a hash index costs every write a page at a random place, while lookups
+// come only from chain-gap repairs (GetChainRange), which name recent
+// entries (the newest held from a peer), so the backward scan stops early.
+const oplogHashLookup = `SELECT node, wall, logic FROM oplog WHERE hash = ?1 ORDER BY seq DESC LIMIT 1`
 
 func (s *Store) lookupHash(ctx context.Context, table, hash string) (chainPoint, error) {
 	var p chainPoint
@@ -199,58 +266,40 @@ func (s *Store) ChainRange(ctx context.Context, startHash, endHash string) ([]do
 		end.author, from.wall, from.logic, end.wall, end.logic)
 }
 
-// NewestStamp is the greatest stamp held: the true maximum row of the
-// oplog, or of the vector clock when pruning emptied the oplog.
+// NewestStamp is the greatest stamp held: the greatest of the authors'
+// heads, each its author's newest entry (kept after Prune and snapshots).
 func (s *Store) NewestStamp(ctx context.Context) (domain.Timestamp, error) {
-	const op = "sqlite.NewestStamp"
+	s.st.mu.RLock()
+	defer s.st.mu.RUnlock()
 	var ts domain.Timestamp
-	err := s.reader.DB.QueryRowContext(ctx, `SELECT wall, logic, node FROM (
-			SELECT * FROM (SELECT wall, logic, node FROM oplog ORDER BY wall DESC, logic DESC, node DESC LIMIT 1)
-			UNION ALL
-			SELECT * FROM (SELECT wall, logic, author FROM vclock ORDER BY wall DESC, logic DESC, author DESC LIMIT 1)
-		) ORDER BY wall DESC, logic DESC, node DESC LIMIT 1`).Scan(&ts.Wall, &ts.Logical, &ts.Node)
-	if errors.Is(err, sql.ErrNoRows) {
-		return domain.Timestamp{}, nil
+	for a, h := range s.st.heads {
+		if c := (domain.Timestamp{Wall: h.wall, Logical: h.logic, Node: a}); c.After(ts) {
+			ts = c
+		}
 	}
-	return ts, mapErr(op, err)
+	return ts, ctx.Err()
 }
 
 // VectorClock maps every author to the newest stamp held from it.
 func (s *Store) VectorClock(ctx context.Context) (domain.VectorClock, error) {
-	const op = "sqlite.VectorClock"
-	rows, err := s.reader.DB.QueryContext(ctx, `SELECT author, wall, logic FROM vclock`)
-	if err != nil {
-		return nil, mapErr(op, err)
+	s.st.mu.RLock()
+	defer s.st.mu.RUnlock()
+	vc := make(domain.VectorClock, len(s.st.heads))
+	for a, h := range s.st.heads {
+		vc[a] = domain.Timestamp{Wall: h.wall, Logical: h.logic, Node: a}
 	}
-	defer rows.Close()
-	vc := domain.VectorClock{}
-	for rows.Next() {
-		var ts domain.Timestamp
-		if err := rows.Scan(&ts.Node, &ts.Wall, &ts.Logical); err != nil {
-			return nil, mapErr(op, err)
-		}
-		vc[ts.Node] = ts
-	}
-	return vc, mapErr(op, rows.Err())
+	return vc, ctx.Err()
 }
 
 // Heads maps every author to the hash of its newest entry held.
 func (s *Store) Heads(ctx context.Context) (map[string]string, error) {
-	const op = "sqlite.Heads"
-	rows, err := s.reader.DB.QueryContext(ctx, `SELECT author, hash FROM vclock`)
-	if err != nil {
-		return nil, mapErr(op, err)
+	s.st.mu.RLock()
+	defer s.st.mu.RUnlock()
+	heads := make(map[string]string, len(s.st.heads))
+	for a, h := range s.st.heads {
+		heads[a] = h.hash
 	}
-	defer rows.Close()
-	heads := map[string]string{}
-	for rows.Next() {
-		var a, h string
-		if err := rows.Scan(&a, &h); err != nil {
-			return nil, mapErr(op, err)
-		}
-		heads[a] = h
-	}
-	return heads, mapErr(op, rows.Err())
+	return heads, ctx.Err()
 }
 
 // pruneWhere selects the entries Prune drops: older than the horizon, but
@@ -268,6 +317,10 @@ func (s *Store) Prune(ctx context.Context, beforeWall int64) (int, error) {
 	const op = "sqlite.Prune"
 	var n int64
 	err := s.writeTx(ctx, op, func(t *txStmts) error {
+		// The vclock table keeps every head once the entries are gone.
+		if err := t.persistClock(); err != nil {
+			return err
+		}
 		if _, err := t.tx.ExecContext(ctx, `INSERT INTO pruned (author, wall, logic, hash)
 			SELECT node, wall, logic, hash FROM (
 				SELECT node, wall, logic, hash,

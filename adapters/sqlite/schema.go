@@ -11,7 +11,7 @@ import (
 )
 
 // SchemaVersion is the newest schema this binary knows.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // migrations[i] brings the schema from version i to i+1. They are frozen SQL
 // text, never edited once released: a model change is a new migration.
@@ -98,6 +98,16 @@ var migrations = [][]string{
 			path TEXT PRIMARY KEY,
 			name TEXT NOT NULL
 		)`,
+	},
+	{ // 1 → 2: a local write commits its oplog entry alone (pending.go).
+		// The indexes in HLC order and by hash cost every write two
+		// pages for reads that are rare (the v4 pull, chain-gap repair)
+		// and now merge authors' ranges or scan backwards instead. Every
+		// entry of a version-1 file is already in the documents table.
+		`DROP INDEX IF EXISTS oplog_stamp`,
+		`DROP INDEX IF EXISTS oplog_hash`,
+		`INSERT INTO meta (key, value) SELECT 'materialized_seq', coalesce(max(seq), 0) FROM oplog WHERE true
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
 	},
 }
 

@@ -13,15 +13,23 @@ import (
 func (s *Store) Snapshot(ctx context.Context) (domain.Snapshot, error) {
 	const op = "sqlite.Snapshot"
 	snap := domain.Snapshot{Documents: []domain.Document{}, Heads: map[string]string{}, VectorClock: map[string]domain.Timestamp{}}
-	tx, err := s.reader.DB.BeginTx(ctx, nil)
+	// The documents and the heads must agree: materialize, then start the
+	// read transaction and copy the heads before another write can come.
+	s.st.wmu.Lock()
+	tx, rows, err := s.snapshotBegin(ctx)
+	if err == nil {
+		s.st.mu.RLock()
+		for a, h := range s.st.heads {
+			snap.VectorClock[a] = domain.Timestamp{Wall: h.wall, Logical: h.logic, Node: a}
+			snap.Heads[a] = h.hash
+		}
+		s.st.mu.RUnlock()
+	}
+	s.st.wmu.Unlock()
 	if err != nil {
 		return snap, mapErr(op, err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	rows, err := tx.QueryContext(ctx, `SELECT collection, key, data, wall, logic, node, deleted FROM documents ORDER BY collection, key`)
-	if err != nil {
-		return snap, mapErr(op, err)
-	}
 	for rows.Next() {
 		var d domain.Document
 		var data sql.NullString
@@ -38,21 +46,46 @@ func (s *Store) Snapshot(ctx context.Context) (domain.Snapshot, error) {
 	if err := rows.Err(); err != nil {
 		return snap, mapErr(op, err)
 	}
-	rows, err = tx.QueryContext(ctx, `SELECT author, wall, logic, hash FROM vclock`)
-	if err != nil {
-		return snap, mapErr(op, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var ts domain.Timestamp
-		var hash string
-		if err := rows.Scan(&ts.Node, &ts.Wall, &ts.Logical, &hash); err != nil {
-			return snap, mapErr(op, err)
+	return snap, nil
+}
+
+// snapshotBegin materializes (wmu is held) and opens the read transaction
+// with its first query, which fixes what the transaction sees.
+func (s *Store) snapshotBegin(ctx context.Context) (*sql.Tx, *sql.Rows, error) {
+	if s.st.hasPending() {
+		if err := s.stmts.prepareRows(ctx, s.writer.DB, maxRows); err != nil {
+			return nil, nil, err
 		}
-		snap.VectorClock[ts.Node] = ts
-		snap.Heads[ts.Node] = hash
+		tx, err := s.writer.DB.BeginTx(ctx, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		t := s.stmts.bind(ctx, tx, &s.st)
+		if err := t.persistClock(); err != nil {
+			_ = tx.Rollback()
+			return nil, nil, err
+		}
+		if err := tx.Commit(); err != nil {
+			return nil, nil, err
+		}
+		t.afterCommit()
 	}
-	return snap, mapErr(op, rows.Err())
+	tx, err := s.reader.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	// A read fixes what a WAL read transaction sees.
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM documents`).Scan(&n); err != nil {
+		_ = tx.Rollback()
+		return nil, nil, err
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT collection, key, data, wall, logic, node, deleted FROM documents ORDER BY collection, key`)
+	if err != nil {
+		_ = tx.Rollback()
+		return nil, nil, err
+	}
+	return tx, rows, nil
 }
 
 // ApplySnapshot merges a peer's snapshot in one transaction: each document
@@ -70,6 +103,9 @@ func (s *Store) ApplySnapshot(ctx context.Context, r domain.Resolver, snap domai
 		}
 	}
 	err := s.writeTx(ctx, op, func(t *txStmts) error {
+		if err := t.materializePending(); err != nil {
+			return err
+		}
 		res = ports.ApplyResult{}
 		entries := make([]domain.Entry, len(snap.Documents))
 		for i := range snap.Documents {
@@ -106,26 +142,21 @@ func (s *Store) ApplySnapshot(ctx context.Context, r domain.Resolver, snap domai
 			}
 		}
 		for author, ts := range snap.VectorClock {
-			hash := snap.Heads[author]
-			res, err := t.tx.ExecContext(ctx, `INSERT INTO vclock (author, wall, logic, hash) VALUES (?, ?, ?, ?)
-				ON CONFLICT (author) DO UPDATE SET wall = excluded.wall, logic = excluded.logic, hash = excluded.hash
-				WHERE (excluded.wall, excluded.logic) > (vclock.wall, vclock.logic)`, author, ts.Wall, ts.Logical, hash)
-			if err != nil {
-				return err
-			}
-			if n, err := res.RowsAffected(); err != nil || n == 0 {
-				if err != nil {
-					return err
-				}
+			if h, ok := t.effectiveHead(author); ok && !h.before(ts.Wall, ts.Logical) {
 				continue // we already held this author's history up to there
 			}
+			hash := snap.Heads[author]
+			if t.newHeads == nil {
+				t.newHeads = map[string]head{}
+			}
+			t.newHeads[author] = head{ts.Wall, ts.Logical, hash}
 			if _, err := t.tx.ExecContext(ctx, `INSERT INTO pruned (author, wall, logic, hash) VALUES (?, ?, ?, ?)
 				ON CONFLICT (author) DO UPDATE SET wall = excluded.wall, logic = excluded.logic, hash = excluded.hash
 				WHERE (excluded.wall, excluded.logic) > (pruned.wall, pruned.logic)`, author, ts.Wall, ts.Logical, hash); err != nil {
 				return err
 			}
 		}
-		return nil
+		return t.persistClock()
 	})
 	if err != nil {
 		return ports.ApplyResult{}, err

@@ -18,12 +18,11 @@ type stmts struct {
 	upsertDoc    *sql.Stmt
 	insertOplog  *sql.Stmt
 	insertIgnore *sql.Stmt
-	getDocHead   *sql.Stmt
 	keyEntries   *sql.Stmt
 
 	getDoc *sql.Stmt
 
-	vclock, getHead, upsertNewer *sql.Stmt
+	vclock, setMeta, upsertNewer *sql.Stmt
 
 	// Multi-row statements for ApplyRemote and ApplySnapshot, prepared
 	// on first use (prepareRows).
@@ -52,12 +51,9 @@ func (p *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 				logic = excluded.logic, node = excluded.node, deleted = excluded.deleted`},
 		{&p.insertOplog, w, `INSERT` + oplogInsert},
 		{&p.insertIgnore, w, `INSERT OR IGNORE` + oplogInsert},
-		{&p.getDocHead, w, `SELECT d.data, d.wall, d.logic, d.node, d.deleted,
-				(SELECT hash FROM vclock WHERE author = ?3)
-			FROM (SELECT 1) LEFT JOIN documents AS d ON d.collection = ?1 AND d.key = ?2`},
 		{&p.keyEntries, w, `SELECT ` + entryCols + ` FROM oplog WHERE collection = ? AND key = ?`},
-		{&p.getDoc, r, `SELECT data, wall, logic, node FROM documents WHERE collection = ? AND key = ? AND deleted = 0`},
-		{&p.getHead, w, `SELECT hash FROM vclock WHERE author = ?`},
+		{&p.getDoc, r, `SELECT data, wall, logic, node, deleted FROM documents WHERE collection = ? AND key = ?`},
+		{&p.setMeta, w, `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`},
 		// Last-write-wins without reading the document: the row changes
 		// only for a strictly greater stamp (byte order on node, like Go).
 		{&p.upsertNewer, w, docRowsHead + `(?, ?, ?, ?, ?, ?, ?)` + docNewerTail},
@@ -77,7 +73,7 @@ func (p *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 }
 
 func (p *stmts) close() {
-	for _, st := range []*sql.Stmt{p.getDocW, p.upsertDoc, p.insertOplog, p.insertIgnore, p.getDocHead, p.keyEntries, p.getDoc, p.vclock, p.getHead, p.upsertNewer} {
+	for _, st := range []*sql.Stmt{p.getDocW, p.upsertDoc, p.insertOplog, p.insertIgnore, p.keyEntries, p.getDoc, p.vclock, p.setMeta, p.upsertNewer} {
 		if st != nil {
 			_ = st.Close()
 		}
@@ -92,15 +88,24 @@ type txStmts struct {
 	tx                                  *sql.Tx
 	p                                   *stmts
 	getDoc, upsertDoc, insOplog, insIgn *sql.Stmt
-	getDocHead, keyEntries, vclock      *sql.Stmt
-	getHead, upsertNewer                *sql.Stmt
+	keyEntries, vclock                  *sql.Stmt
+	setMeta, upsertNewer                *sql.Stmt
+
+	// What the transaction does to the in-memory state once it commits
+	// (pending.go).
+	st           *state
+	newHeads     map[string]head
+	maxSeq       int64
+	addPending   []domain.Document
+	materialized bool // the pending documents were written
+	persisted    bool // the clock and the materialized mark were written
 	// createdDocIndex: this transaction created the oplog (collection,
 	// key) index; stmts.docIndexed is set once it commits.
 	createdDocIndex bool
 }
 
-func (p *stmts) bind(ctx context.Context, tx *sql.Tx) *txStmts {
-	return &txStmts{ctx: ctx, tx: tx, p: p}
+func (p *stmts) bind(ctx context.Context, tx *sql.Tx, st *state) *txStmts {
+	return &txStmts{ctx: ctx, tx: tx, p: p, st: st}
 }
 
 // stmt binds lazily: most transactions use only some of the statements.

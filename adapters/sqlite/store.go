@@ -62,6 +62,7 @@ type Store struct {
 
 	stmts   stmts
 	queries *queryCache
+	st      state // pending documents and heads (pending.go)
 
 	idxMu   sync.RWMutex
 	indexed map[string]bool // JSON paths with an expression index
@@ -210,6 +211,9 @@ func open(ctx context.Context, opts Options, log *zap.Logger) (*Store, error) {
 		return fail(mapErr(op, err))
 	}
 	s.stmts.docIndexed.Store(docIndex > 0)
+	if err := s.loadState(ctx); err != nil {
+		return fail(err)
+	}
 	log.Debug("sqlite store opened", zap.String("path", opts.Path), zap.Bool("wal", opts.EnableWAL))
 	return s, nil
 }
@@ -220,6 +224,8 @@ func (s *Store) Close() error {
 		// Refresh planner statistics where SQLite thinks it pays (cheap;
 		// what the SQLite docs advise before closing).
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		// The documents need no replay at the next Open.
+		ferr := s.flush(ctx)
 		if _, err := s.writer.DB.ExecContext(ctx, "PRAGMA optimize"); err != nil {
 			s.log.Warn("PRAGMA optimize failed", zap.Error(err))
 		}
@@ -228,7 +234,7 @@ func (s *Store) Close() error {
 		s.queries.close()
 		rerr := s.reader.Close()
 		werr := s.writer.Close()
-		s.closeErr = mapErr("sqlite.Close", errors.Join(rerr, werr))
+		s.closeErr = mapErr("sqlite.Close", errors.Join(ferr, rerr, werr))
 	})
 	return s.closeErr
 }
