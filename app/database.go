@@ -394,7 +394,9 @@ func (db *Database) ApplySnapshot(ctx context.Context, sn ports.Snapshotter, sna
 	for i := range res.Changed {
 		db.updateCache(res.Changed[i].Collection, res.Changed[i].Key, nil)
 	}
-	db.publish(res.Applied)
+	// Snapshot documents have no oplog entry (res.Applied is empty): the
+	// feed gets one Seq 0 change per changed document instead.
+	db.publishSnapshot(ctx, res.Changed)
 	db.obs.DocumentsApplied(len(res.Applied))
 	return res, nil
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"math"
 	"sync"
 	"sync/atomic"
 
@@ -17,13 +18,14 @@ const replayPage = 256
 type feed struct {
 	mu   sync.Mutex
 	subs map[*Subscription]struct{}
+	top  int64 // highest Seq published: a hint for topSeq, never above the oplog's
 }
 
 // Subscription is one reader of the change feed. Events arrive on C in
-// commit (Seq) order; C is closed when the subscription ends, and Err then
-// says why. A subscriber that falls more than the watch buffer behind live
+// commit order; C is closed when the subscription ends, and Err then says
+// why. A subscriber that falls more than the watch buffer behind live
 // writes is cut off with QUEUE_FULL (writers never wait for it); it resumes
-// with Watch(ctx, lastSeqSeen).
+// with Watch(ctx, lastSeqSeen), the last non-zero Seq it saw.
 type Subscription struct {
 	db     *Database
 	out    chan domain.Change
@@ -35,7 +37,12 @@ type Subscription struct {
 	live       chan domain.Change // filled by publish, never blocks it
 	replaying  bool               // still reading the oplog
 	overflowed bool               // live overflowed while replaying: replay again
-	err        error
+	// snapAt is -1, or the oplog's highest Seq when a snapshot's changes
+	// were queued to live while this subscriber replayed: the replay stops
+	// there, so those changes come out after the entries committed before
+	// the snapshot and before those committed after it.
+	snapAt int64
+	err    error
 }
 
 // C delivers the change events. Do not modify an event's Data.
@@ -62,6 +69,13 @@ func (s *Subscription) Close() {
 // and remote. since < 0 skips the replay: only changes committed from now on.
 // The subscription lives until Close, ctx ends, or the subscriber falls
 // behind (see Subscription).
+//
+// Documents changed by a snapshot bootstrap (ApplySnapshot) have no oplog
+// entry, so they arrive as changes with Seq 0, one per document (tombstones
+// as deletes), to subscribers open when the snapshot is applied. Seq 0 is
+// not a position: resume from the last non-zero Seq. Resuming replays only
+// the oplog (entries with Seq > since, each once), never snapshot changes;
+// a reader that missed a snapshot re-reads the documents.
 func (db *Database) Watch(ctx context.Context, since int64) (*Subscription, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, domain.Wrap(domain.CodeTimeout, "database.Watch", err)
@@ -73,6 +87,7 @@ func (db *Database) Watch(ctx context.Context, since int64) (*Subscription, erro
 		cancel: cancel,
 		done:   make(chan struct{}),
 		live:   make(chan domain.Change, db.watchBuf),
+		snapAt: -1,
 	}
 	// Register before replaying: every commit is then either already in the
 	// oplog when the replay reads it, or published to live (or both; the
@@ -116,6 +131,13 @@ func (s *Subscription) follow(ctx context.Context, last int64) error {
 				f.mu.Unlock()
 				break
 			}
+			if s.snapAt >= 0 {
+				// Snapshot changes were dropped or are about to be: the
+				// oplog cannot give them back.
+				f.mu.Unlock()
+				return domain.Errorf(domain.CodeQueueFull, "database.Watch",
+					"change feed subscriber fell more than %d events behind while a snapshot was applied; resume from the last Seq seen", cap(s.live))
+			}
 			// Live events were dropped while we replayed: they are in the
 			// oplog, so read it again rather than fail.
 			s.overflowed = false
@@ -131,13 +153,15 @@ func (s *Subscription) follow(ctx context.Context, last int64) error {
 			if !ok {
 				return nil // publish closed live after setting s.err
 			}
-			if last >= 0 && c.Seq <= last {
-				continue
+			if c.Seq != 0 && c.Seq <= last {
+				continue // replayed already
 			}
 			if err := s.send(ctx, c); err != nil {
 				return err
 			}
-			last = c.Seq
+			if c.Seq != 0 {
+				last = c.Seq
+			}
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -150,7 +174,15 @@ func (s *Subscription) replay(ctx context.Context, last int64) (int64, error) {
 		if err != nil {
 			return last, domain.Wrap(domain.CodePersistence, "database.Watch", err)
 		}
+		// Read after the page: entries read before a snapshot was published
+		// are all at or below its snapAt.
+		s.db.feed.mu.Lock()
+		bound := s.snapAt
+		s.db.feed.mu.Unlock()
 		for i := range entries {
+			if bound >= 0 && entries[i].Seq > bound {
+				return last, nil // the snapshot's changes, queued in live, come first
+			}
 			if err := s.send(ctx, s.db.change(&entries[i])); err != nil {
 				return last, err
 			}
@@ -182,27 +214,110 @@ func (db *Database) publish(entries []domain.Entry) {
 	f := &db.feed
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.top = max(f.top, entries[len(entries)-1].Seq)
 	if len(f.subs) == 0 {
 		return
 	}
 	for i := range entries {
-		c := db.change(&entries[i])
+		f.fanOut(db.change(&entries[i]), 0)
+	}
+}
+
+// publishSnapshot hands subscribers one change per document a snapshot
+// changed. Those documents are not in the oplog, so the changes carry Seq 0
+// rather than a Seq of their own: giving them the current highest Seq would
+// repeat an existing one and break the SSE ids' strict increase, and any
+// new Seq would not be in the oplog for a resumer. Called under writeMu.
+func (db *Database) publishSnapshot(ctx context.Context, docs []domain.Document) {
+	f := &db.feed
+	f.mu.Lock()
+	idle, top := len(f.subs) == 0, f.top
+	f.mu.Unlock()
+	if len(docs) == 0 || idle {
+		return // whoever subscribes from now on does so after the snapshot
+	}
+	// A replaying subscriber needs the oplog's end (see snapAt). Not read
+	// under f.mu: every subscriber would wait on the store read.
+	top, err := db.topSeq(context.WithoutCancel(ctx), top)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err != nil {
+		err = domain.Wrap(domain.CodePersistence, "database.Watch", err)
+		db.log.Warn("change feed: oplog end unknown; subscribers still replaying are cut off", zap.Error(err))
 		for s := range f.subs {
-			select {
-			case s.live <- c:
-				continue
-			default:
-			}
 			if s.replaying {
-				s.overflowed = true
-				continue
+				f.cutOff(s, err)
 			}
-			s.err = domain.Errorf(domain.CodeQueueFull, "database.Watch",
-				"change feed subscriber fell more than %d events behind; resume from the last Seq seen", cap(s.live))
-			close(s.live)
-			delete(f.subs, s)
+		}
+	} else {
+		f.top = top
+	}
+	for i := range docs {
+		f.fanOut(db.snapshotChange(&docs[i]), top)
+	}
+}
+
+// fanOut queues c for every subscriber without waiting; top is, for a
+// snapshot change (Seq 0), the oplog's highest Seq. Called under f.mu.
+func (f *feed) fanOut(c domain.Change, top int64) {
+	for s := range f.subs {
+		if c.Seq == 0 && s.replaying && s.snapAt < 0 {
+			s.snapAt = top
+		}
+		select {
+		case s.live <- c:
+			continue
+		default:
+		}
+		if s.replaying {
+			s.overflowed = true
+			continue
+		}
+		f.cutOff(s, domain.Errorf(domain.CodeQueueFull, "database.Watch",
+			"change feed subscriber fell more than %d events behind; resume from the last Seq seen", cap(s.live)))
+	}
+}
+
+// cutOff ends s with err. Called under f.mu.
+func (f *feed) cutOff(s *Subscription, err error) {
+	s.err = err
+	close(s.live)
+	delete(f.subs, s)
+}
+
+// topSeq returns the oplog's highest Seq, from lo, a Seq at or below it.
+// Nothing commits meanwhile (writeMu is held), and lo is usually exact: one
+// query. Otherwise (entries committed before this process published any) a
+// bisection over "is there an entry after x", a few dozen indexed reads.
+func (db *Database) topSeq(ctx context.Context, lo int64) (int64, error) {
+	hi := int64(math.MaxInt64)
+	for probe := lo; lo < hi; probe = lo + (hi-lo)/2 {
+		es, err := db.store.EntriesSinceSeq(ctx, probe, 1)
+		if err != nil {
+			return lo, err
+		}
+		if len(es) == 0 {
+			hi = probe
+		} else {
+			lo = es[0].Seq
 		}
 	}
+	return lo, nil
+}
+
+func (db *Database) snapshotChange(d *domain.Document) domain.Change {
+	c := domain.Change{
+		Collection: d.Collection,
+		Key:        d.Key,
+		Op:         domain.OpPut,
+		Data:       d.Data,
+		Stamp:      d.Stamp,
+		Remote:     d.Stamp.Node != db.clock.Node(),
+	}
+	if d.Deleted {
+		c.Op, c.Data = domain.OpDelete, nil
+	}
+	return c
 }
 
 func (db *Database) change(e *domain.Entry) domain.Change {

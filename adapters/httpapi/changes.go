@@ -26,10 +26,12 @@ type changeEvent struct {
 // remote) as `id: <seq>` and `data: <change JSON>`. Without since (or
 // Last-Event-ID) only changes from now on are sent; with it, everything
 // after that sequence first, so a client that reconnects (EventSource sends
-// Last-Event-ID itself) misses nothing. The stream ends when the client
-// goes, the server shuts down, or the subscription fails (an `event: error`
-// is sent first; QUEUE_FULL means the client read too slowly and should
-// reconnect).
+// Last-Event-ID itself) misses nothing. Documents a snapshot bootstrap
+// changed come as events with seq 0 and no id (they have no oplog
+// position), so the last id stays the one to resume from; a resume does not
+// repeat them. The stream ends when the client goes, the server shuts
+// down, or the subscription fails (an `event: error` is sent first;
+// QUEUE_FULL means the client read too slowly and should reconnect).
 func (a *API) changes(w http.ResponseWriter, r *http.Request) {
 	const op = "httpapi.Changes"
 	since := int64(-1)
@@ -127,9 +129,14 @@ func eventFrame(c domain.Change) []byte {
 	// cannot break the single SSE data line. It cannot fail: Data is valid or nil.
 	b, _ := json.Marshal(ev)
 	out := make([]byte, 0, len(b)+32)
-	out = append(out, "id: "...)
-	out = strconv.AppendInt(out, c.Seq, 10)
-	out = append(out, "\ndata: "...)
+	// Seq 0 (a snapshot's change) is no position: without an id line the
+	// client's Last-Event-ID stays the last real one, so ids keep increasing.
+	if c.Seq != 0 {
+		out = append(out, "id: "...)
+		out = strconv.AppendInt(out, c.Seq, 10)
+		out = append(out, '\n')
+	}
+	out = append(out, "data: "...)
 	out = append(out, b...)
 	return append(out, "\n\n"...)
 }
