@@ -153,7 +153,7 @@ func (t *txStmts) applyLWW(batch []domain.Entry, part *ports.ApplyResult) error 
 		e.Seq = seqs[i]
 		part.Applied = append(part.Applied, e)
 	}
-	changed, err := t.upsertNewest(part.Applied)
+	changed, err := t.upsertFromOplog(part.Applied)
 	if err != nil {
 		return err
 	}
@@ -236,7 +236,7 @@ func (t *txStmts) commitLWW(writes []ports.Write, out []domain.Entry) error {
 		}
 		out[i].Seq = seqs[i]
 	}
-	if _, err := t.upsertNewest(out); err != nil {
+	if _, err := t.upsertFromOplog(out); err != nil {
 		return err
 	}
 	if err := t.advanceClocks(out); err != nil {
@@ -245,11 +245,43 @@ func (t *txStmts) commitLWW(writes []ports.Write, out []domain.Entry) error {
 	return t.persistClock()
 }
 
-// upsertNewest resolves entries against the stored documents under
-// last-write-wins: only the newest entry of each key competes, in one
-// multi-row conditional upsert per maxRows keys. It returns the documents
-// that changed, in order of each key's first entry.
-func (t *txStmts) upsertNewest(entries []domain.Entry) ([]domain.Document, error) {
+// upsertFromOplog resolves entries just appended to the oplog (in this
+// transaction, so they hold every seq from the smallest of theirs on)
+// against the stored documents under last-write-wins: one statement copies
+// them from the oplog, which spares binding every document a second time.
+// A key's entries apply in seq order and each replaces the row only when
+// strictly newer, so the row ends with the newest whatever that order.
+func (t *txStmts) upsertFromOplog(entries []domain.Entry) ([]domain.Document, error) {
+	if len(entries) == 0 {
+		return nil, nil
+	}
+	first := entries[0].Seq
+	for i := range entries {
+		first = min(first, entries[i].Seq)
+	}
+	rows, err := t.stmt(&t.upsertOplog, t.p.upsertOplog).QueryContext(t.ctx, first)
+	if err != nil {
+		return nil, err
+	}
+	changed := map[docKey]bool{}
+	for rows.Next() {
+		var k docKey
+		if err := rows.Scan(&k.collection, &k.key); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		changed[k] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return changedDocs(entries, newestPerKey(entries), changed), nil
+}
+
+// newestPerKey returns, for each key, the index of its newest entry, in
+// order of each key's first entry.
+func newestPerKey(entries []domain.Entry) []int {
 	newest := map[docKey]int{}
 	var winners []int
 	for i := range entries {
@@ -264,6 +296,25 @@ func (t *txStmts) upsertNewest(entries []domain.Entry) ([]domain.Document, error
 			winners[j] = i
 		}
 	}
+	return winners
+}
+
+func changedDocs(entries []domain.Entry, winners []int, changed map[docKey]bool) []domain.Document {
+	var out []domain.Document
+	for _, i := range winners {
+		if e := &entries[i]; changed[docKey{e.Collection, e.Key}] {
+			out = append(out, domain.DocumentFromEntry(e))
+		}
+	}
+	return out
+}
+
+// upsertNewest resolves entries against the stored documents under
+// last-write-wins: only the newest entry of each key competes, in one
+// multi-row conditional upsert per maxRows keys. It returns the documents
+// that changed, in order of each key's first entry.
+func (t *txStmts) upsertNewest(entries []domain.Entry) ([]domain.Document, error) {
+	winners := newestPerKey(entries)
 	changed := make(map[docKey]bool, len(winners))
 	for start := 0; start < len(winners); start += maxRows {
 		chunk := winners[start:min(start+maxRows, len(winners))]
@@ -287,11 +338,5 @@ func (t *txStmts) upsertNewest(entries []domain.Entry) ([]domain.Document, error
 			return nil, err
 		}
 	}
-	var out []domain.Document
-	for _, i := range winners {
-		if e := &entries[i]; changed[docKey{e.Collection, e.Key}] {
-			out = append(out, domain.DocumentFromEntry(e))
-		}
-	}
-	return out, nil
+	return changedDocs(entries, winners, changed), nil
 }

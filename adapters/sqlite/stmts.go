@@ -22,7 +22,7 @@ type stmts struct {
 
 	getDoc *sql.Stmt
 
-	vclock, setMeta, upsertNewer *sql.Stmt
+	vclock, setMeta, upsertNewer, upsertOplog *sql.Stmt
 
 	// Multi-row statements for ApplyRemote and ApplySnapshot, prepared
 	// on first use (prepareRows).
@@ -57,6 +57,10 @@ func (p *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 		// Last-write-wins without reading the document: the row changes
 		// only for a strictly greater stamp (byte order on node, like Go).
 		{&p.upsertNewer, w, docRowsHead + `(?, ?, ?, ?, ?, ?, ?)` + docNewerTail},
+		// The same rule for the entries just appended to the oplog.
+		{&p.upsertOplog, w, `INSERT INTO documents (collection, key, data, wall, logic, node, deleted)
+			SELECT collection, key, CASE WHEN op = 0 THEN data END, wall, logic, node, op = 1
+			FROM oplog WHERE seq >= ? ORDER BY seq` + docRowsTail},
 		// An author's clock and head only move forward.
 		{&p.vclock, w, `INSERT INTO vclock (author, wall, logic, hash) VALUES (?, ?, ?, ?)
 			ON CONFLICT (author) DO UPDATE SET wall = excluded.wall, logic = excluded.logic, hash = excluded.hash
@@ -73,7 +77,7 @@ func (p *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 }
 
 func (p *stmts) close() {
-	for _, st := range []*sql.Stmt{p.getDocW, p.upsertDoc, p.insertOplog, p.insertIgnore, p.keyEntries, p.getDoc, p.vclock, p.setMeta, p.upsertNewer} {
+	for _, st := range []*sql.Stmt{p.getDocW, p.upsertDoc, p.insertOplog, p.insertIgnore, p.keyEntries, p.getDoc, p.vclock, p.setMeta, p.upsertNewer, p.upsertOplog} {
 		if st != nil {
 			_ = st.Close()
 		}
@@ -89,7 +93,7 @@ type txStmts struct {
 	p                                   *stmts
 	getDoc, upsertDoc, insOplog, insIgn *sql.Stmt
 	keyEntries, vclock                  *sql.Stmt
-	setMeta, upsertNewer                *sql.Stmt
+	setMeta, upsertNewer, upsertOplog   *sql.Stmt
 
 	// What the transaction does to the in-memory state once it commits
 	// (pending.go).
