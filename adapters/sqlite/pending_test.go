@@ -354,6 +354,31 @@ func TestPendingGetSeesNewest(t *testing.T) {
 	n, err = s.Count(ctx, "c", nil)
 	require.NoError(t, err)
 	require.Zero(t, n)
+
+	// Two pending writes of one key, the later commit with the older stamp
+	// (another local author whose clock lags): the newer stamp stays, in
+	// the pending set, once materialized, and in a crash replay (which
+	// reads the entries in seq order).
+	path := filepath.Join(t.TempDir(), "entgldb.db")
+	s = pendOpen(t, path)
+	newer := domain.Timestamp{Wall: pendWall0 + 30, Node: "A"}
+	for _, ts := range []domain.Timestamp{newer, {Wall: pendWall0 + 25, Node: "B"}} {
+		_, err = s.Commit(ctx, pendLWW, ports.Write{Entry: domain.Entry{Collection: "c", Key: "k", Op: domain.OpPut,
+			Data: fmt.Appendf(nil, `{"by":%q}`, ts.Node), Stamp: ts}})
+		require.NoError(t, err)
+	}
+	require.Equal(t, 1, pendPendingLen(s))
+	d, err = s.Get(ctx, "c", "k")
+	require.NoError(t, err)
+	require.Equal(t, newer, d.Stamp)
+	crashed := pendOpen(t, pendCrashCopy(t, path))
+	d, err = crashed.Get(ctx, "c", "k")
+	require.NoError(t, err)
+	require.Equal(t, newer, d.Stamp, "replayed")
+	found, err := s.Find(ctx, "c", domain.Query{})
+	require.NoError(t, err)
+	require.Len(t, found, 1)
+	require.Equal(t, newer, found[0].Stamp, "materialized")
 }
 
 // TestPendingThresholds: the write that fills the pending set (by count or
