@@ -30,6 +30,11 @@ func boolInt(b bool) int {
 func (s *Store) writeTx(ctx context.Context, op string, fn func(t *txStmts) error) error {
 	s.st.wmu.Lock()
 	defer s.st.wmu.Unlock()
+	return s.writeTxLocked(ctx, op, fn)
+}
+
+// writeTxLocked is writeTx for a caller holding wmu.
+func (s *Store) writeTxLocked(ctx context.Context, op string, fn func(t *txStmts) error) error {
 	if s.st.hasPending() {
 		// Materializing takes multi-row statements, which cannot be
 		// prepared once the transaction holds the only writer connection.

@@ -53,22 +53,9 @@ func (s *Store) Snapshot(ctx context.Context) (domain.Snapshot, error) {
 // with its first query, which fixes what the transaction sees.
 func (s *Store) snapshotBegin(ctx context.Context) (*sql.Tx, *sql.Rows, error) {
 	if s.st.hasPending() {
-		if err := s.stmts.prepareRows(ctx, s.writer.DB, maxRows); err != nil {
+		if err := s.writeTxLocked(ctx, "sqlite.Snapshot", func(t *txStmts) error { return t.persistClock() }); err != nil {
 			return nil, nil, err
 		}
-		tx, err := s.writer.DB.BeginTx(ctx, nil)
-		if err != nil {
-			return nil, nil, err
-		}
-		t := s.stmts.bind(ctx, tx, &s.st)
-		if err := t.persistClock(); err != nil {
-			_ = tx.Rollback()
-			return nil, nil, err
-		}
-		if err := tx.Commit(); err != nil {
-			return nil, nil, err
-		}
-		t.afterCommit()
 	}
 	tx, err := s.reader.DB.BeginTx(ctx, nil)
 	if err != nil {
