@@ -264,19 +264,23 @@ func (t *txStmts) upsertFromOplog(entries []domain.Entry) ([]domain.Document, er
 		return nil, err
 	}
 	changed := map[docKey]bool{}
-	for rows.Next() {
-		var k docKey
-		if err := rows.Scan(&k.collection, &k.key); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		changed[k] = true
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	if err := readKeys(rows, changed); err != nil {
 		return nil, err
 	}
 	return changedDocs(entries, newestPerKey(entries), changed), nil
+}
+
+// readKeys adds the (collection, key) rows to keys and closes rows.
+func readKeys(rows *sql.Rows, keys map[docKey]bool) error {
+	defer rows.Close()
+	for rows.Next() {
+		var k docKey
+		if err := rows.Scan(&k.collection, &k.key); err != nil {
+			return err
+		}
+		keys[k] = true
+	}
+	return rows.Err()
 }
 
 // newestPerKey returns, for each key, the index of its newest entry, in
@@ -325,16 +329,7 @@ func (t *txStmts) upsertNewest(entries []domain.Entry) ([]domain.Document, error
 		if err != nil {
 			return nil, err
 		}
-		for rows.Next() {
-			var k docKey
-			if err := rows.Scan(&k.collection, &k.key); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			changed[k] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		if err := readKeys(rows, changed); err != nil {
 			return nil, err
 		}
 	}
