@@ -472,10 +472,10 @@ func TestEntriesAfterMatchesMemory(t *testing.T) {
 			seen[id] = true
 			mine = append(mine, e)
 		}
-		for range 160 {
-			// 40 walls x 2 logicals: most groups hold entries of several
+		for range 100 {
+			// 25 walls x 2 logicals: most groups hold entries of several
 			// authors, and often several of one author.
-			add(slot{pendWall0 + int64(rng.IntN(40)), int32(rng.IntN(2))}, fmt.Sprintf("k%d", rng.IntN(30)))
+			add(slot{pendWall0 + int64(rng.IntN(25)), int32(rng.IntN(2))}, fmt.Sprintf("k%d", rng.IntN(30)))
 		}
 		if ai == 2 {
 			// One author's group larger than the default window (512)
@@ -524,7 +524,7 @@ func TestEntriesAfterMatchesMemory(t *testing.T) {
 	require.Positive(t, pendPendingLen(s))
 
 	filters := [][]string{nil, {"a"}, {"b", "d"}, {"a", "b", "c", "d"}, {"none"}}
-	for run := range 25 {
+	for run := range len(filters) {
 		filter := filters[run%len(filters)]
 		whole, err := m.EntriesAfter(ctx, domain.Timestamp{}, filter, 0, 0)
 		require.NoError(t, err)
