@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -230,6 +231,22 @@ func pendCheckSame(t *testing.T, got *Store, m *memory.Store, keys []docKey) {
 	require.Equal(t, wantCount, gotCount, "Count")
 	require.Equal(t, wantGet, gotFind, "Get and Find agree")
 	require.Equal(t, pendClock(t, m), pendClock(t, got), "clocks")
+}
+
+// pendCheckPruned is pendCheckSame after Prune, where the memory adapter's
+// NewestStamp (the newest entry left) differs by design from SQLite's (which
+// keeps the newest row, and answers from the heads).
+func pendCheckPruned(t *testing.T, got *Store, m *memory.Store, keys []docKey) {
+	t.Helper()
+	wantGet := pendGetAll(t, m, keys)
+	require.Equal(t, wantGet, pendGetAll(t, got, keys), "Get")
+	wantFind, wantCount := pendFindAll(t, m, pendCollections)
+	gotFind, gotCount := pendFindAll(t, got, pendCollections)
+	require.Equal(t, wantFind, gotFind, "Find")
+	require.Equal(t, wantCount, gotCount, "Count")
+	want, have := pendClock(t, m), pendClock(t, got)
+	require.Equal(t, want.vc, have.vc)
+	require.Equal(t, want.heads, have.heads)
 }
 
 // TestPendingCrashReplay: local writes committed but not materialized when
@@ -792,4 +809,92 @@ func pendSnapDocs(docs []domain.Document) map[docKey]pendDoc {
 		out[docKey{d.Collection, d.Key}] = pendDoc{Data: string(d.Data), Stamp: d.Stamp, Deleted: d.Deleted}
 	}
 	return out
+}
+
+// TestPendingMaintenance: the operations that copy or drop what the
+// pending set relies on materialize first. Prune drops oplog entries a
+// replay would need; Checkpoint and Backup produce files meant to stand on
+// their own (no WAL, no replay).
+func TestPendingMaintenance(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "entgldb.db")
+	s := pendOpen(t, path)
+	w := &pendWriter{t: t, rng: rand.New(rand.NewPCG(21, 22)), s: s, m: memory.New(), wall: pendWall0, keys: pendKeys()}
+	pending := func() {
+		t.Helper()
+		for range 30 {
+			w.put()
+		}
+		require.Positive(t, pendPendingLen(s))
+	}
+
+	// Backup: the copy holds every document without a replay.
+	pending()
+	backup := filepath.Join(dir, "backup.db")
+	_, err := s.Backup(ctx, backup)
+	require.NoError(t, err)
+	pendRawMarked(t, backup)
+	pendCheckSame(t, pendOpen(t, backup), w.m, w.keys)
+
+	// Checkpoint: the database file alone (no WAL) holds everything.
+	pending()
+	require.NoError(t, s.Checkpoint(ctx))
+	alone := filepath.Join(t.TempDir(), "alone.db")
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(alone, raw, 0o600))
+	pendRawMarked(t, alone)
+	pendCheckSame(t, pendOpen(t, alone), w.m, w.keys)
+
+	// Prune of every entry but the last: the pending documents must be in
+	// the table first, since their entries are gone after a crash.
+	pending()
+	n, err := s.Prune(ctx, w.wall+1)
+	require.NoError(t, err)
+	require.Positive(t, n)
+	_, err = w.m.Prune(ctx, w.wall+1)
+	require.NoError(t, err)
+	pendCheckPruned(t, pendOpen(t, pendCrashCopy(t, path)), w.m, w.keys)
+	pendCheckPruned(t, s, w.m, w.keys)
+}
+
+// pendRawMarked checks, before any Open replays, that a file's documents
+// hold every entry: materialized_seq is max(seq).
+func pendRawMarked(t *testing.T, path string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+escapePath(path))
+	require.NoError(t, err)
+	defer db.Close()
+	var mark string
+	var maxSeq int64
+	require.NoError(t, db.QueryRowContext(t.Context(), `SELECT value FROM meta WHERE key = ?`, metaMaterializedSeq).Scan(&mark))
+	require.NoError(t, db.QueryRowContext(t.Context(), `SELECT coalesce(max(seq), 0) FROM oplog`).Scan(&maxSeq))
+	require.Equal(t, strconv.FormatInt(maxSeq, 10), mark, "%s needs no replay", path)
+}
+
+// TestPendingOwnsItsBytes: the pending set keeps its own copy of a
+// document, neither the caller's buffer nor the one Get returns.
+func TestPendingOwnsItsBytes(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := pendOpen(t, filepath.Join(t.TempDir(), "entgldb.db"))
+	buf := []byte(`{"v":1}`)
+	_, err := s.Commit(ctx, pendLWW, ports.Write{Entry: domain.Entry{Collection: "c", Key: "k", Op: domain.OpPut, Data: buf,
+		Stamp: domain.Timestamp{Wall: pendWall0, Node: "A"}}})
+	require.NoError(t, err)
+	require.Equal(t, 1, pendPendingLen(s))
+	copy(buf, `{"v":2}`)
+	d, err := s.Get(ctx, "c", "k")
+	require.NoError(t, err)
+	require.Equal(t, `{"v":1}`, string(d.Data))
+	copy(d.Data, `{"v":3}`)
+	d, err = s.Get(ctx, "c", "k")
+	require.NoError(t, err)
+	require.Equal(t, `{"v":1}`, string(d.Data))
+	found, err := s.Find(ctx, "c", domain.Query{})
+	require.NoError(t, err)
+	require.Len(t, found, 1)
+	require.Equal(t, `{"v":1}`, string(found[0].Data))
 }
