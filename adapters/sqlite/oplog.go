@@ -69,6 +69,33 @@ func (s *Store) EntriesAfter(ctx context.Context, since domain.Timestamp, collec
 	if maxEntries > 0 {
 		window = maxEntries + 1
 	}
+	// One read transaction: every author's window comes from the same
+	// state of the oplog.
+	// (Prepared first: preparing inside would wait for a second pool
+	// connection while holding one.)
+	prepared, err := s.queries.stmt(ctx, query)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	tx, err := s.reader.DB.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	read := func(args []any) ([]domain.Entry, error) {
+		var rows *sql.Rows
+		var err error
+		if prepared != nil {
+			rows, err = tx.StmtContext(ctx, prepared).QueryContext(ctx, args...)
+		} else {
+			rows, err = tx.QueryContext(ctx, query, args...)
+		}
+		if err != nil {
+			return nil, mapErr(op, err)
+		}
+		es, err := scanEntries(rows)
+		return es, mapErr(op, err)
+	}
 	p := page{maxEntries: maxEntries, maxBytes: maxBytes}
 	cursor := head{wall: since.Wall, logic: since.Logical}
 	for {
@@ -80,7 +107,7 @@ func (s *Store) EntriesAfter(ctx context.Context, since domain.Timestamp, collec
 			for _, c := range collections {
 				args = append(args, c)
 			}
-			es, err := s.queryEntries(ctx, op, query, append(args, window)...)
+			es, err := read(append(args, window))
 			if err != nil {
 				return nil, err
 			}

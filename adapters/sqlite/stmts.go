@@ -152,29 +152,37 @@ type queryCache struct {
 }
 
 func (c *queryCache) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	c.mu.Lock()
-	st, ok := c.m[query]
-	full := c.closed || len(c.m) >= c.max
-	c.mu.Unlock()
-	if !ok && !full {
-		prepared, err := c.db.PrepareContext(ctx, query)
-		if err != nil {
-			return nil, err
-		}
-		c.mu.Lock()
-		if prev, raced := c.m[query]; raced || c.closed {
-			_ = prepared.Close()
-			st = prev
-		} else {
-			c.m[query] = prepared
-			st = prepared
-		}
-		c.mu.Unlock()
+	st, err := c.stmt(ctx, query)
+	if err != nil {
+		return nil, err
 	}
 	if st == nil {
 		return c.db.QueryContext(ctx, query, args...)
 	}
 	return st.QueryContext(ctx, args...)
+}
+
+// stmt returns the statement prepared for query, nil once the cache is full.
+func (c *queryCache) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	c.mu.Lock()
+	st, ok := c.m[query]
+	full := c.closed || len(c.m) >= c.max
+	c.mu.Unlock()
+	if ok || full {
+		return st, nil
+	}
+	prepared, err := c.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if prev, raced := c.m[query]; raced || c.closed {
+		_ = prepared.Close()
+		return prev, nil
+	}
+	c.m[query] = prepared
+	return prepared, nil
 }
 
 func (c *queryCache) close() {
