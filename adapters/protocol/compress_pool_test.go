@@ -1,0 +1,39 @@
+package protocol
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/entgldb/entgldb-go/domain"
+)
+
+// Compress and Decompress reuse pooled Brotli coders: a coder left behind by
+// a failed or capped decode, or by another quality, must not leak state into
+// the next payload.
+func TestPooledCodersStayClean(t *testing.T) {
+	page, err := proto.Marshal(benchPage())
+	require.NoError(t, err)
+	small := []byte(`{"a":"` + string(bytes.Repeat([]byte("z"), 3000)) + `"}`)
+	for round := range 3 {
+		for _, q := range []int{DefaultBrotliQuality, 5, 0} {
+			for _, payload := range [][]byte{page, small} {
+				comp := Compress(payload, q)
+
+				// A truncated stream fails, a capped one is TOO_LARGE ...
+				_, err := Decompress(comp[:len(comp)/2], DefaultMaxFrameBytes)
+				require.Error(t, err, "round %d q%d", round, q)
+				_, err = Decompress(comp, len(payload)-1)
+				assert.Equal(t, domain.CodeTooLarge, domain.CodeOf(err))
+
+				// ... and the next decode of the whole stream is exact.
+				out, err := Decompress(comp, DefaultMaxFrameBytes)
+				require.NoError(t, err)
+				require.True(t, bytes.Equal(payload, out), "round %d q%d: payload differs", round, q)
+			}
+		}
+	}
+}

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/entgldb/entgldb-go/app"
+)
+
+// TestBootstrapProfile times make bench's bootstrap row alone, optionally
+// under a CPU profile, so the pull pipeline can be profiled without the
+// other rows. It runs only when asked:
+//
+//	BOOTPROF=1 [BOOTPROF_SRC=dir] [BOOTPROF_CPU=file] [BOOTPROF_ROUNDS=3] \
+//	  go test ./test/bench -run TestBootstrapProfile -v -timeout 20m
+//
+// BOOTPROF_SRC keeps node A's directory between runs (it is loaded with
+// 100,000 batched + 5,000 documents on first use), so successive runs (or
+// builds) time only the bootstrap.
+// cpuTime is the user+system CPU time of this process so far: on a shared
+// machine it moves less than wall time with other people's load.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func TestBootstrapProfile(t *testing.T) {
+	if os.Getenv("BOOTPROF") == "" {
+		t.Skip("set BOOTPROF=1 to run")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	src := os.Getenv("BOOTPROF_SRC")
+	if src == "" {
+		src = t.TempDir()
+	}
+	rounds, _ := strconv.Atoi(os.Getenv("BOOTPROF_ROUNDS"))
+	rounds = max(rounds, 1)
+
+	cfgA, err := nodeConfig(filepath.Join(src, "node-a"), "bench-a", nil)
+	require.NoError(t, err)
+	_, statErr := os.Stat(cfgA.Persistence.DatabasePath)
+	a, err := openNode(ctx, cfgA)
+	require.NoError(t, err)
+	defer stopNode(a)
+	if errors.Is(statErr, os.ErrNotExist) {
+		_, err := benchBatch(ctx, a.Database(), 100_000)
+		require.NoError(t, err)
+		c := a.Database().Collection(putCollection)
+		rnd := rand.New(rand.NewPCG(5, 0))
+		for lo := 0; lo < 5000; lo += batchSize {
+			b := app.Batch{Puts: map[string][]byte{}}
+			for i := lo; i < lo+batchSize; i++ {
+				b.Puts[docKey(i)] = docBody(i, rnd)
+			}
+			_, err := c.Batch(ctx, b)
+			require.NoError(t, err)
+		}
+	}
+	want, err := countAll(ctx, a.Database(), putCollection, docsCollection)
+	require.NoError(t, err)
+
+	if path := os.Getenv("BOOTPROF_CPU"); path != "" {
+		f, err := os.Create(path)
+		require.NoError(t, err)
+		defer f.Close()
+		require.NoError(t, pprof.StartCPUProfile(f))
+		defer pprof.StopCPUProfile()
+	}
+	for r := 0; r < rounds; r++ {
+		cfgB, err := nodeConfig(filepath.Join(t.TempDir(), "node-b"), "bench-b", nil)
+		require.NoError(t, err)
+		func() {
+			b, err := openNode(ctx, cfgB)
+			require.NoError(t, err)
+			defer stopNode(b)
+			drv, err := newRoundDriver(b, cfgB, peerAddr(cfgA))
+			require.NoError(t, err)
+			defer drv.close()
+			cpu0 := cpuTime()
+			docsPerSec, took, err := benchBootstrap(ctx, drv, b.Database(), want)
+			require.NoError(t, err)
+			cpu := cpuTime() - cpu0
+			st := drv.engine.Stats()
+			t.Logf("bootstrap %d docs: %.0f docs/s (%.2f s) cpu %.2f s = %.0f docs per cpu-s; pulled %d, %d bytes in, snapshots %d, rounds %d",
+				want, docsPerSec, took.Seconds(), cpu.Seconds(), float64(want)/cpu.Seconds(),
+				st.EntriesPulled, st.BytesIn, st.Snapshots, st.Rounds)
+		}()
+	}
+}
