@@ -48,6 +48,10 @@ type Options struct {
 	// BusyTimeout is how long a statement waits for a lock held by another
 	// process before failing with TIMEOUT_ERROR (<= 0: 5s).
 	BusyTimeout time.Duration
+
+	// walSoft and walHard override the checkpointer's limits (tests).
+	walSoft, walHard int64
+	walEvery         time.Duration
 }
 
 // Store implements ports.Store and the optional store capabilities.
@@ -66,6 +70,8 @@ type Store struct {
 
 	idxMu   sync.RWMutex
 	indexed map[string]bool // JSON paths with an expression index
+
+	ckpt *checkpointer // nil without WAL
 
 	closeOnce sync.Once
 	closeErr  error
@@ -97,11 +103,9 @@ func dsn(path string, busy time.Duration, wal, syncFull, writer bool) string {
 	if writer {
 		if wal {
 			q.Add("_pragma", "journal_mode(WAL)")
-			// Checkpoint every ~32 MB of WAL rather than 4 MB: hot pages
-			// (clock, index roots) rewritten by many small commits reach
-			// the database file once per checkpoint, and each checkpoint
-			// costs an fsync.
-			q.Add("_pragma", "wal_autocheckpoint(8192)")
+			// The writer never checkpoints: a goroutine does, off the
+			// write path (checkpointer.go).
+			q.Add("_pragma", "wal_autocheckpoint(0)")
 		} else {
 			q.Add("_pragma", "journal_mode(DELETE)")
 		}
@@ -214,6 +218,24 @@ func open(ctx context.Context, opts Options, log *zap.Logger) (*Store, error) {
 	if err := s.loadState(ctx); err != nil {
 		return fail(err)
 	}
+	if opts.EnableWAL {
+		// A short busy timeout: a TRUNCATE checkpoint holds off writers
+		// while it waits for readers, so it gives up soon and retries at
+		// the next tick rather than stall writes.
+		cdb, err := sql.Open("sqlite", dsn(opts.Path, walBusyTimeout, true, opts.SyncFull, false))
+		if err != nil {
+			return fail(mapErr(op, err))
+		}
+		cdb.SetMaxOpenConns(1)
+		soft, hard, every := int64(walSoftBytes), int64(walHardBytes), walCheckEvery
+		if opts.walSoft > 0 {
+			soft, hard = opts.walSoft, opts.walHard
+		}
+		if opts.walEvery > 0 {
+			every = opts.walEvery
+		}
+		s.ckpt = startCheckpointer(cdb, opts.Path, soft, hard, every, log)
+	}
 	log.Debug("sqlite store opened", zap.String("path", opts.Path), zap.Bool("wal", opts.EnableWAL))
 	return s, nil
 }
@@ -230,11 +252,15 @@ func (s *Store) Close() error {
 			s.log.Warn("PRAGMA optimize failed", zap.Error(err))
 		}
 		cancel()
+		var cerr error
+		if s.ckpt != nil {
+			cerr = s.ckpt.close()
+		}
 		s.stmts.close()
 		s.queries.close()
 		rerr := s.reader.Close()
 		werr := s.writer.Close()
-		s.closeErr = mapErr("sqlite.Close", errors.Join(ferr, rerr, werr))
+		s.closeErr = mapErr("sqlite.Close", errors.Join(ferr, cerr, rerr, werr))
 	})
 	return s.closeErr
 }
