@@ -73,7 +73,9 @@ type OplogReader interface {
 	// EntriesSinceSeq returns entries with Seq > seq in Seq order (the change
 	// feed), at most limit.
 	EntriesSinceSeq(ctx context.Context, seq int64, limit int) ([]domain.Entry, error)
-	// NewestStamp is the greatest stamp in the oplog (the true maximum row).
+	// NewestStamp is the greatest stamp held: the greatest of the vector
+	// clock's entries (the true maximum, not per-column maxima), so entries
+	// since pruned, and heads a snapshot brought, still count.
 	NewestStamp(ctx context.Context) (domain.Timestamp, error)
 	// VectorClock maps every author to the newest stamp held from it.
 	VectorClock(ctx context.Context) (domain.VectorClock, error)

@@ -157,10 +157,11 @@ func (s *Store) NewestStamp(ctx context.Context) (domain.Timestamp, error) {
 	if err := s.check(ctx, "memory.NewestStamp"); err != nil {
 		return domain.Timestamp{}, err
 	}
+	// The greatest head: pruned entries and snapshots' heads count.
 	var newest domain.Timestamp
-	for _, e := range s.log {
-		if e.Stamp.After(newest) {
-			newest = e.Stamp
+	for _, ts := range s.vclock {
+		if ts.After(newest) {
+			newest = ts
 		}
 	}
 	return newest, nil

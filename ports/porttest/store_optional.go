@@ -158,6 +158,8 @@ var prunerCases = []storeCase{
 		require.NoError(t, err)
 		vcBefore, err := s.VectorClock(ctx)
 		require.NoError(t, err)
+		newestBefore, err := s.NewestStamp(ctx)
+		require.NoError(t, err)
 
 		n, err := p.Prune(ctx, baseWall+250)
 		require.NoError(t, err)
@@ -173,6 +175,9 @@ var prunerCases = []storeCase{
 		vc, err := s.VectorClock(ctx)
 		require.NoError(t, err)
 		require.Equal(t, vcBefore, vc)
+		newest, err := s.NewestStamp(ctx)
+		require.NoError(t, err)
+		require.Equal(t, newestBefore, newest)
 		// Documents are not history: all still readable.
 		for _, e := range append(a, b...) {
 			requireDoc(t, s, "c", e.Key, string(e.Data), e.Stamp)
@@ -198,6 +203,15 @@ var prunerCases = []storeCase{
 		// Local commits keep chaining from the head.
 		out := mustCommit(t, s, lww, putW("c", "a4", `{}`, ts(500, 0, "A")))
 		require.Equal(t, a[2].Hash, out[0].PrevHash)
+		// Pruning everything older than every entry keeps the newest
+		// stamp held (a v4 peer asking our clock must not be told zero).
+		want, err := s.NewestStamp(ctx)
+		require.NoError(t, err)
+		_, err = p.Prune(ctx, baseWall+1_000_000)
+		require.NoError(t, err)
+		newest, err = s.NewestStamp(ctx)
+		require.NoError(t, err)
+		require.Equal(t, want, newest)
 	}},
 }
 
