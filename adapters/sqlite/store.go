@@ -1,7 +1,10 @@
 // Package sqlite is the durable store of a node: documents, the oplog, the
 // vector clock, peers and the offline queue in one SQLite file, through bun
 // (schema, migrations, small queries) and the pure-Go driver modernc.org/sqlite.
-// Hot paths (Commit, ApplyRemote, Get) use statements prepared once.
+// Hot paths (Commit, ApplyRemote, Get) use statements prepared once. A local
+// last-write-wins write commits its oplog entry alone and its document
+// reaches the documents table with others (pending.go); the WAL is
+// checkpointed off the write path (checkpointer.go).
 package sqlite
 
 import (
