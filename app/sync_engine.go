@@ -1060,7 +1060,7 @@ type rejection struct {
 // Unknown operations and invalid JSON were refused by the protocol layer.
 func validateEntries(clock *domain.Clock, entries []domain.Entry) ([]domain.Entry, []rejection) {
 	var rejected []rejection
-	valid := entries[:0:0]
+	var valid []domain.Entry // built from the first rejection on
 	for i := range entries {
 		en := &entries[i]
 		var err error
@@ -1078,10 +1078,15 @@ func validateEntries(clock *domain.Clock, entries []domain.Entry) ([]domain.Entr
 			}
 		}
 		if err != nil {
+			if rejected == nil {
+				valid = append(make([]domain.Entry, 0, len(entries)-1), entries[:i]...)
+			}
 			rejected = append(rejected, rejection{author: en.Stamp.Node, err: err})
 			continue
 		}
-		valid = append(valid, *en)
+		if rejected != nil {
+			valid = append(valid, *en)
+		}
 	}
 	if len(rejected) == 0 {
 		return entries, nil
@@ -1116,7 +1121,10 @@ func chainState(ctx context.Context, store ports.OplogReader) (domain.VectorCloc
 // and so are chained entries of an author whose head we do not know
 // although we hold entries of it (its earlier entries came unchained).
 func linkEntries(entries []domain.Entry, vc domain.VectorClock, heads map[string]string) (linked []domain.Entry, gaps map[string][]domain.Entry) {
-	byAuthor := map[string][]domain.Entry{}
+	// Group by author as indexes into entries: a page is mostly one or two
+	// authors' long runs, and copying whole entries into per-author slices
+	// (then again into linked) was most of this function's cost.
+	byAuthor := map[string][]int{}
 	var authors []string
 	for i := range entries {
 		a := entries[i].Author()
@@ -1126,52 +1134,64 @@ func linkEntries(entries []domain.Entry, vc domain.VectorClock, heads map[string
 		if _, ok := byAuthor[a]; !ok {
 			authors = append(authors, a)
 		}
-		byAuthor[a] = append(byAuthor[a], entries[i])
+		byAuthor[a] = append(byAuthor[a], i)
 	}
 	sort.Strings(authors)
+	linked = make([]domain.Entry, 0, len(entries))
 	for _, a := range authors {
-		es := byAuthor[a]
-		sort.SliceStable(es, func(i, j int) bool { return es[i].Stamp.Before(es[j].Stamp) })
+		idx := byAuthor[a]
+		less := func(i, j int) bool { return entries[idx[i]].Stamp.Before(entries[idx[j]].Stamp) }
+		if !sort.SliceIsSorted(idx, less) {
+			sort.SliceStable(idx, less)
+		}
+		es := func(k int) *domain.Entry { return &entries[idx[k]] }
 		head := heads[a]
 		if head == "" && !vc[a].IsZero() {
-			linked = append(linked, es...)
+			for k := range idx {
+				linked = append(linked, *es(k))
+			}
 			continue
 		}
-		byPrev := make(map[string]int, len(es))
-		used := make([]bool, len(es))
-		for i := range es {
-			if es[i].Hash == "" {
+		byPrev := make(map[string]int, len(idx))
+		used := make([]bool, len(idx))
+		for k := range idx {
+			if es(k).Hash == "" {
 				continue
 			}
-			if _, dup := byPrev[es[i].PrevHash]; !dup {
-				byPrev[es[i].PrevHash] = i
+			if _, dup := byPrev[es(k).PrevHash]; !dup {
+				byPrev[es(k).PrevHash] = k
 			}
 		}
 		// Follow the chain from our head; unchained entries pass as they are.
 		cur := head
+		unused := len(idx)
 		for {
-			i, ok := byPrev[cur]
-			if !ok || used[i] {
+			k, ok := byPrev[cur]
+			if !ok || used[k] {
 				break
 			}
-			used[i] = true
-			cur = es[i].Hash
+			used[k] = true
+			unused--
+			cur = es(k).Hash
 		}
-		linkedHashes := map[string]bool{}
-		for i := range es {
-			if used[i] {
-				linkedHashes[es[i].Hash] = true
+		var linkedHashes map[string]bool // only needed to spot duplicates among the rest
+		if unused > 0 {
+			linkedHashes = map[string]bool{}
+			for k := range idx {
+				if used[k] {
+					linkedHashes[es(k).Hash] = true
+				}
 			}
 		}
 		var rest []domain.Entry
-		for i := range es {
+		for k := range idx {
 			switch {
-			case es[i].Hash == "" || used[i]:
-				linked = append(linked, es[i])
-			case linkedHashes[es[i].Hash]:
+			case es(k).Hash == "" || used[k]:
+				linked = append(linked, *es(k))
+			case linkedHashes[es(k).Hash]:
 				// the same entry twice in one batch
 			default:
-				rest = append(rest, es[i])
+				rest = append(rest, *es(k))
 			}
 		}
 		if len(rest) > 0 {
