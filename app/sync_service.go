@@ -98,16 +98,20 @@ func (s *SyncService) PullChanges(ctx context.Context, peer ports.PeerInfo, req 
 		return nil, domain.Wrap(domain.CodePersistence, "sync.PullChanges", err)
 	}
 	// Defensive: whatever the store makes of the node id, never serve the
-	// (wall, logic) group the client already holds.
+	// (wall, logic) group the client already holds. The page is copied
+	// only when there is such an entry to leave out.
+	held := false
+	for i := range entries {
+		held = held || !groupAfter(entries[i].Stamp, req.Since)
+	}
+	if !held {
+		return entries, nil
+	}
 	out := entries[:0:0]
 	for i := range entries {
-		if !groupAfter(entries[i].Stamp, req.Since) {
-			continue
+		if groupAfter(entries[i].Stamp, req.Since) {
+			out = append(out, entries[i])
 		}
-		out = append(out, entries[i])
-	}
-	if len(out) == len(entries) {
-		out = entries
 	}
 	return out, nil
 }

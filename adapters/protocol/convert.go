@@ -2,18 +2,21 @@ package protocol
 
 import (
 	"encoding/json"
+	"unsafe"
 
 	"github.com/entgldb/entgldb-go/adapters/protocol/pb"
 	"github.com/entgldb/entgldb-go/domain"
 )
 
-// EntryToProto converts an oplog entry to its wire form.
+// EntryToProto converts an oplog entry to its wire form. JsonData shares
+// e.Data's bytes rather than copying them (a page of documents is sent
+// once and dropped): e.Data must not change while the message is in use.
 func EntryToProto(e *domain.Entry) *pb.ProtoOplogEntry {
 	return &pb.ProtoOplogEntry{
 		Collection:   e.Collection,
 		Key:          e.Key,
 		Operation:    e.Op.String(),
-		JsonData:     string(e.Data),
+		JsonData:     unsafe.String(unsafe.SliceData(e.Data), len(e.Data)),
 		HlcWall:      e.Stamp.Wall,
 		HlcLogic:     e.Stamp.Logical,
 		HlcNode:      e.Stamp.Node,
@@ -25,7 +28,9 @@ func EntryToProto(e *domain.Entry) *pb.ProtoOplogEntry {
 // EntryFromProto converts a wire entry. An unknown operation or json_data
 // that is not valid JSON is a SYNC_ERROR for this entry only (the caller
 // keeps the connection); "" is accepted for a delete. Any JSON value is
-// accepted, not only objects (PROTOCOL.md §2).
+// accepted, not only objects (PROTOCOL.md §2). The entry's Data shares
+// p.JsonData's bytes rather than copying them (the message was just
+// decoded and is dropped after conversion), so they must not be written to.
 func EntryFromProto(p *pb.ProtoOplogEntry) (domain.Entry, error) {
 	const op = "protocol.EntryFromProto"
 	o, err := domain.ParseOp(p.GetOperation())
@@ -33,8 +38,8 @@ func EntryFromProto(p *pb.ProtoOplogEntry) (domain.Entry, error) {
 		return domain.Entry{}, domain.Wrap(domain.CodeSync, op, err)
 	}
 	var data []byte
-	if p.GetJsonData() != "" || o == domain.OpPut {
-		data = []byte(p.GetJsonData())
+	if js := p.GetJsonData(); js != "" || o == domain.OpPut {
+		data = unsafe.Slice(unsafe.StringData(js), len(js))
 		if !json.Valid(data) {
 			return domain.Entry{}, domain.Errorf(domain.CodeSync, op, "entry %s/%s by %s: json_data is not valid JSON",
 				p.GetCollection(), p.GetKey(), p.GetHlcNode())
