@@ -3,6 +3,7 @@ package tcp
 import (
 	"errors"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,6 +29,21 @@ type serverConn struct {
 	ch   *protocol.Channel
 	peer ports.PeerInfo
 	log  *zap.Logger
+	// ahead is the next PullChanges page, read while the current one is
+	// encoded, sent and applied by the peer (nil: none in flight).
+	ahead *pullAhead
+}
+
+// pullAhead is a page read in advance for the PullChanges request a peer
+// paging through our oplog sends next: since = the last stamp we sent. Its
+// goroutine belongs to the connection's serve goroutine, which waits for it
+// before taking its result or returning.
+type pullAhead struct {
+	peer    ports.PeerInfo
+	req     ports.PullRequest
+	done    chan struct{}
+	entries []domain.Entry
+	err     error
 }
 
 // errClose ends a connection after a request we will not answer; the reason
@@ -36,10 +52,16 @@ var errClose = errors.New("closing connection")
 
 func (s *Server) serve(conn net.Conn) {
 	defer s.release(conn)
+	var c *serverConn
+	defer func() {
+		if c != nil {
+			c.dropAhead()
+		}
+	}()
 	if tc, ok := conn.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
-	c := &serverConn{
+	c = &serverConn{
 		s:    s,
 		conn: conn,
 		ch:   protocol.NewChannel(conn, s.opts.MaxFrameBytes),
@@ -160,6 +182,11 @@ func (c *serverConn) send(t protocol.MsgType, m proto.Message) error {
 // timeout.
 func (c *serverConn) dispatch(t protocol.MsgType, payload []byte) error {
 	ctx, h := c.s.ctx, c.s.handler
+	if t != protocol.PullChangesReq {
+		// A page read ahead answers only the request right after it: any
+		// other one (a push above all) may change what that page holds.
+		c.dropAhead()
+	}
 	switch t {
 	case protocol.GetClockReq:
 		c.peer.AskedClock = true
@@ -182,12 +209,19 @@ func (c *serverConn) dispatch(t protocol.MsgType, payload []byte) error {
 		if err := proto.Unmarshal(payload, &req); err != nil {
 			return err
 		}
-		entries, err := h.PullChanges(ctx, c.peer, ports.PullRequest{
+		pr := ports.PullRequest{
 			Since:       domain.Timestamp{Wall: req.GetSinceWall(), Logical: req.GetSinceLogic(), Node: req.GetSinceNode()},
 			Collections: req.GetCollections(),
-		})
-		if err != nil {
-			return err
+		}
+		entries, ok := c.takeAhead(pr)
+		if !ok {
+			var err error
+			if entries, err = h.PullChanges(ctx, c.peer, pr); err != nil {
+				return err
+			}
+		}
+		if len(entries) > 0 {
+			c.readAhead(ports.PullRequest{Since: entries[len(entries)-1].Stamp, Collections: pr.Collections})
 		}
 		return c.send(protocol.ChangeSetRes, &pb.ChangeSetResponse{Entries: protocol.EntriesToProto(entries)})
 
@@ -228,6 +262,44 @@ func (c *serverConn) dispatch(t protocol.MsgType, payload []byte) error {
 	default:
 		c.log.Warn("unexpected message type; closing connection", zap.Int("type", int(t)))
 		return errClose
+	}
+}
+
+// readAhead starts reading the page a peer paging through our oplog asks
+// for next, so that reading it overlaps encoding and sending this one and
+// the peer's work on it (a bootstrap streams without waiting on our reads).
+// If the peer asks something else, the page is dropped: one read wasted.
+func (c *serverConn) readAhead(req ports.PullRequest) {
+	a := &pullAhead{peer: c.peer, req: req, done: make(chan struct{})}
+	c.ahead = a
+	go func() {
+		defer close(a.done)
+		a.entries, a.err = c.s.handler.PullChanges(c.s.ctx, a.peer, a.req)
+	}()
+}
+
+// takeAhead returns the page read ahead if it answers req from the same
+// peer state, after waiting for it; ok is false otherwise (and on a failed
+// read, which the caller then repeats and reports).
+func (c *serverConn) takeAhead(req ports.PullRequest) (entries []domain.Entry, ok bool) {
+	a := c.ahead
+	if a == nil {
+		return nil, false
+	}
+	c.ahead = nil
+	<-a.done
+	if a.err != nil || a.req.Since != req.Since || !slices.Equal(a.req.Collections, req.Collections) ||
+		a.peer.NodeID != c.peer.NodeID || a.peer.AskedClock != c.peer.AskedClock {
+		return nil, false
+	}
+	return a.entries, true
+}
+
+// dropAhead waits for a page read ahead and discards it.
+func (c *serverConn) dropAhead() {
+	if a := c.ahead; a != nil {
+		c.ahead = nil
+		<-a.done
 	}
 }
 
