@@ -11,13 +11,15 @@ import (
 	"github.com/entgldb/entgldb-go/domain"
 )
 
-// Compress and Decompress reuse pooled Brotli coders: a coder left behind by
+// Compress and Decompress reuse kept Brotli coders: a coder left behind by
 // a failed or capped decode, or by another quality, must not leak state into
-// the next payload.
+// the next payload, and a decoder's reused buffer must not be what it
+// returned earlier.
 func TestPooledCodersStayClean(t *testing.T) {
 	page, err := proto.Marshal(benchPage())
 	require.NoError(t, err)
 	small := []byte(`{"a":"` + string(bytes.Repeat([]byte("z"), 3000)) + `"}`)
+	var earlier [][]byte // outputs returned so far, with their inputs
 	for round := range 3 {
 		for _, q := range []int{DefaultBrotliQuality, 5, 0} {
 			for _, payload := range [][]byte{page, small} {
@@ -29,11 +31,17 @@ func TestPooledCodersStayClean(t *testing.T) {
 				_, err = Decompress(comp, len(payload)-1)
 				assert.Equal(t, domain.CodeTooLarge, domain.CodeOf(err))
 
-				// ... and the next decode of the whole stream is exact.
-				out, err := Decompress(comp, DefaultMaxFrameBytes)
-				require.NoError(t, err)
-				require.True(t, bytes.Equal(payload, out), "round %d q%d: payload differs", round, q)
+				// ... and the next decodes of the whole stream are exact.
+				for range 2 {
+					out, err := Decompress(comp, DefaultMaxFrameBytes)
+					require.NoError(t, err)
+					require.True(t, bytes.Equal(payload, out), "round %d q%d: payload differs", round, q)
+					earlier = append(earlier, out, payload)
+				}
 			}
 		}
+	}
+	for i := 0; i < len(earlier); i += 2 {
+		require.True(t, bytes.Equal(earlier[i+1], earlier[i]), "output %d was overwritten by a later decode", i/2)
 	}
 }
