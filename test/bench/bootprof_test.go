@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"syscall"
@@ -30,11 +31,16 @@ import (
 // cpuTime is the user+system CPU time of this process so far: on a shared
 // machine it moves less than wall time with other people's load.
 func cpuTime() time.Duration {
+	u, s := userSys()
+	return u + s
+}
+
+func userSys() (user, sys time.Duration) {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
+		return 0, 0
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano())
 }
 
 func TestBootstrapProfile(t *testing.T) {
@@ -80,6 +86,16 @@ func TestBootstrapProfile(t *testing.T) {
 		require.NoError(t, pprof.StartCPUProfile(f))
 		defer pprof.StopCPUProfile()
 	}
+	if path := os.Getenv("BOOTPROF_MEM"); path != "" {
+		// Allocations of the bootstrap rounds only (alloc_space).
+		runtime.MemProfileRate = 64 << 10
+		defer func() {
+			f, err := os.Create(path)
+			require.NoError(t, err)
+			defer f.Close()
+			require.NoError(t, pprof.Lookup("allocs").WriteTo(f, 0))
+		}()
+	}
 	for r := 0; r < rounds; r++ {
 		cfgB, err := nodeConfig(filepath.Join(t.TempDir(), "node-b"), "bench-b", nil)
 		require.NoError(t, err)
@@ -91,12 +107,14 @@ func TestBootstrapProfile(t *testing.T) {
 			require.NoError(t, err)
 			defer drv.close()
 			cpu0 := cpuTime()
+			_, sys0 := userSys()
 			docsPerSec, took, err := benchBootstrap(ctx, drv, b.Database(), want)
 			require.NoError(t, err)
 			cpu := cpuTime() - cpu0
+			_, sys1 := userSys()
 			st := drv.engine.Stats()
-			t.Logf("bootstrap %d docs: %.0f docs/s (%.2f s) cpu %.2f s = %.0f docs per cpu-s; pulled %d, %d bytes in, snapshots %d, rounds %d",
-				want, docsPerSec, took.Seconds(), cpu.Seconds(), float64(want)/cpu.Seconds(),
+			t.Logf("bootstrap %d docs: %.0f docs/s (%.2f s) cpu %.2f s (sys %.2f) = %.0f docs per cpu-s; pulled %d, %d bytes in, snapshots %d, rounds %d",
+				want, docsPerSec, took.Seconds(), cpu.Seconds(), (sys1 - sys0).Seconds(), float64(want)/cpu.Seconds(),
 				st.EntriesPulled, st.BytesIn, st.Snapshots, st.Rounds)
 		}()
 	}
