@@ -613,14 +613,19 @@ func (e *SyncEngine) pullFrom(ctx context.Context, s ports.PeerSession, st *pull
 	recover bool, stop func() bool, res *roundResult) error {
 	ls := &lockedSession{PeerSession: s}
 	type fetched struct {
-		page []domain.Entry
-		err  error
+		page    []domain.Entry
+		checked checkedPage
+		err     error
 	}
+	// The fetching goroutine also checks each entry on its own (hash,
+	// drift): that needs nothing of the round's state, and it keeps the
+	// applying goroutine, the slower stage, to linking and storing.
 	fetch := func(since domain.Timestamp) <-chan fetched {
 		ch := make(chan fetched, 1)
 		go func() {
 			page, err := ls.PullChanges(ctx, ports.PullRequest{Since: since})
-			ch <- fetched{page, err}
+			valid, rejected := validateEntries(e.clock, page)
+			ch <- fetched{page, checkedPage{valid, rejected}, err}
 		}()
 		return ch
 	}
@@ -661,7 +666,7 @@ func (e *SyncEngine) pullFrom(ctx context.Context, s ports.PeerSession, st *pull
 		}
 		res.pulled += len(page)
 		res.bytesIn += entriesSize(page)
-		if err := e.applyPage(ctx, ls, st, page, recover, res); err != nil {
+		if err := e.applyPage(ctx, ls, st, f.checked, recover, res); err != nil {
 			if ctx.Err() != nil || !isGap(err) {
 				if next != nil {
 					<-next
@@ -739,12 +744,19 @@ func (e *SyncEngine) reloadState(ctx context.Context, st *pullState) error {
 	return nil
 }
 
-// applyPage validates a page, applies the entries that link to our chains
-// and, when recover is set, fills chain gaps from the peer (GetChainRange,
-// then a snapshot when that history is pruned).
-func (e *SyncEngine) applyPage(ctx context.Context, s ports.PeerSession, st *pullState, page []domain.Entry,
+// checkedPage is a page through validateEntries.
+type checkedPage struct {
+	valid    []domain.Entry
+	rejected []rejection
+}
+
+// applyPage reports a validated page's rejected entries, applies the
+// valid ones that link to our chains and, when recover is set, fills chain
+// gaps from the peer (GetChainRange, then a snapshot when that history is
+// pruned).
+func (e *SyncEngine) applyPage(ctx context.Context, s ports.PeerSession, st *pullState, page checkedPage,
 	recover bool, res *roundResult) error {
-	valid, rejected := validateEntries(e.clock, page)
+	valid, rejected := page.valid, page.rejected
 	for i := range rejected {
 		st.poisoned[rejected[i].author] = true
 		e.reportRejected(st.peer, rejected[i].err)
