@@ -58,6 +58,9 @@ func TestBootstrapProfile(t *testing.T) {
 
 	cfgA, err := nodeConfig(filepath.Join(src, "node-a"), "bench-a", nil)
 	require.NoError(t, err)
+	if n, _ := strconv.Atoi(os.Getenv("BOOTPROF_BATCH")); n > 0 {
+		cfgA.Sync.BatchSize = n // entries per page node A serves
+	}
 	_, statErr := os.Stat(cfgA.Persistence.DatabasePath)
 	a, err := openNode(ctx, cfgA)
 	require.NoError(t, err)
