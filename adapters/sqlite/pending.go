@@ -55,19 +55,15 @@ type state struct {
 	wmu sync.Mutex
 
 	mu           sync.RWMutex
-	pending      map[docKey]pendingDoc
+	pending      map[docKey]domain.Document
 	pendingBytes int
 	heads        map[string]head
 	dirty        map[string]bool // heads newer than their vclock row
 	lastSeq      int64           // greatest seq committed
 }
 
-type pendingDoc struct {
-	doc domain.Document
-}
-
 func (st *state) init() {
-	st.pending = map[docKey]pendingDoc{}
+	st.pending = map[docKey]domain.Document{}
 	st.heads = map[string]head{}
 	st.dirty = map[string]bool{}
 }
@@ -117,9 +113,9 @@ func (t *txStmts) materializePending() error {
 	t.materialized = true
 	t.st.mu.RLock()
 	docs := make([]domain.Entry, 0, len(t.st.pending))
-	for _, p := range t.st.pending {
-		e := domain.Entry{Collection: p.doc.Collection, Key: p.doc.Key, Data: p.doc.Data, Stamp: p.doc.Stamp}
-		if p.doc.Deleted {
+	for _, d := range t.st.pending {
+		e := domain.Entry{Collection: d.Collection, Key: d.Key, Data: d.Data, Stamp: d.Stamp}
+		if d.Deleted {
 			e.Op, e.Data = domain.OpDelete, nil
 		}
 		docs = append(docs, e)
@@ -192,12 +188,12 @@ func (t *txStmts) afterCommit() {
 func addPendingLocked(st *state, d domain.Document) {
 	k := docKey{d.Collection, d.Key}
 	if cur, ok := st.pending[k]; ok {
-		if !d.Stamp.After(cur.doc.Stamp) {
+		if !d.Stamp.After(cur.Stamp) {
 			return
 		}
-		st.pendingBytes -= len(cur.doc.Data)
+		st.pendingBytes -= len(cur.Data)
 	}
-	st.pending[k] = pendingDoc{doc: d}
+	st.pending[k] = d
 	st.pendingBytes += len(d.Data)
 }
 
@@ -213,12 +209,12 @@ func (st *state) hasPending() bool {
 	return len(st.pending) > 0 || len(st.dirty) > 0
 }
 
-// pendingDoc returns the pending document of a key.
+// pendingDocument returns the pending document of a key.
 func (st *state) pendingDocument(collection, key string) (domain.Document, bool) {
 	st.mu.RLock()
 	defer st.mu.RUnlock()
-	p, ok := st.pending[docKey{collection, key}]
-	return p.doc, ok
+	d, ok := st.pending[docKey{collection, key}]
+	return d, ok
 }
 
 // flush materializes the pending documents and the clock.
