@@ -22,7 +22,7 @@ type stmts struct {
 
 	getDoc *sql.Stmt
 
-	vclock, setMeta, upsertNewer, upsertOplog *sql.Stmt
+	vclock, setMeta, upsertOplog *sql.Stmt
 
 	// Multi-row statements for ApplyRemote and ApplySnapshot, prepared
 	// on first use (prepareRows).
@@ -54,10 +54,9 @@ func (p *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 		{&p.keyEntries, w, `SELECT ` + entryCols + ` FROM oplog WHERE collection = ? AND key = ?`},
 		{&p.getDoc, r, `SELECT data, wall, logic, node, deleted FROM documents WHERE collection = ? AND key = ?`},
 		{&p.setMeta, w, `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`},
-		// Last-write-wins without reading the document: the row changes
-		// only for a strictly greater stamp (byte order on node, like Go).
-		{&p.upsertNewer, w, docRowsHead + `(?, ?, ?, ?, ?, ?, ?)` + docNewerTail},
-		// The same rule for the entries just appended to the oplog.
+		// Last-write-wins for the entries just appended to the oplog: a
+		// row changes only for a strictly greater stamp (byte order on
+		// node, like Go).
 		{&p.upsertOplog, w, `INSERT INTO documents (collection, key, data, wall, logic, node, deleted)
 			SELECT collection, key, CASE WHEN op = 0 THEN data END, wall, logic, node, op = 1
 			FROM oplog WHERE seq >= ? ORDER BY seq` + docRowsTail},
@@ -77,7 +76,7 @@ func (p *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 }
 
 func (p *stmts) close() {
-	for _, st := range []*sql.Stmt{p.getDocW, p.upsertDoc, p.insertOplog, p.insertIgnore, p.keyEntries, p.getDoc, p.vclock, p.setMeta, p.upsertNewer, p.upsertOplog} {
+	for _, st := range []*sql.Stmt{p.getDocW, p.upsertDoc, p.insertOplog, p.insertIgnore, p.keyEntries, p.getDoc, p.vclock, p.setMeta, p.upsertOplog} {
 		if st != nil {
 			_ = st.Close()
 		}
@@ -93,7 +92,7 @@ type txStmts struct {
 	p                                   *stmts
 	getDoc, upsertDoc, insOplog, insIgn *sql.Stmt
 	keyEntries, vclock                  *sql.Stmt
-	setMeta, upsertNewer, upsertOplog   *sql.Stmt
+	setMeta, upsertOplog                *sql.Stmt
 
 	// What the transaction does to the in-memory state once it commits
 	// (pending.go).
