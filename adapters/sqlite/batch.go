@@ -92,7 +92,9 @@ func (p *stmts) prepareRows(ctx context.Context, w *sql.DB, n int) error {
 	p.multiMu.Lock()
 	defer p.multiMu.Unlock()
 	if p.insOplogRows.head == "" {
-		p.insOplogRows = rowsStmt{head: oplogRowsHead, row: `(?,?,?,?,?,?,?,?,?)`, tail: oplogRowsTail}
+		// The JSON is bound as bytes (no copy into a Go string) and
+		// stored as TEXT, which json_extract reads.
+		p.insOplogRows = rowsStmt{head: oplogRowsHead, row: `(?,?,?,CAST(? AS TEXT),?,?,?,?,?)`, tail: oplogRowsTail}
 		p.upsertRows = rowsStmt{head: docRowsHead, row: `(?,?,?,?,?,?,?)`, tail: docRowsTail}
 	}
 	for _, r := range []*rowsStmt{&p.insOplogRows, &p.upsertRows} {
@@ -180,7 +182,7 @@ func (t *txStmts) insertRows(batch []domain.Entry) ([]int64, error) {
 		chunk := batch[start:min(start+maxRows, len(batch))]
 		rows, err := t.rowsQuery(&t.p.insOplogRows, len(chunk), func(args []any, i int) []any {
 			e := &chunk[i]
-			return append(args, e.Collection, e.Key, int(e.Op), nullText(e.Data), e.Stamp.Wall, e.Stamp.Logical, e.Stamp.Node, e.Hash, e.PrevHash)
+			return append(args, e.Collection, e.Key, int(e.Op), nullBytes(e.Data), e.Stamp.Wall, e.Stamp.Logical, e.Stamp.Node, e.Hash, e.PrevHash)
 		})
 		if err != nil {
 			return nil, err

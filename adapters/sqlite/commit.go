@@ -18,6 +18,15 @@ func nullText(b []byte) any {
 	return string(b)
 }
 
+// nullBytes is nullText for statements that CAST the value to TEXT: the
+// bytes are bound as they are, without a copy into a string.
+func nullBytes(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
 func boolInt(b bool) int {
 	if b {
 		return 1
@@ -260,7 +269,7 @@ func (s *Store) Commit(ctx context.Context, r domain.Resolver, writes ...ports.W
 // reports them.
 func (s *Store) ApplyRemote(ctx context.Context, r domain.Resolver, entries []domain.Entry) (ports.ApplyResult, error) {
 	const op = "sqlite.ApplyRemote"
-	var res ports.ApplyResult
+	res := ports.ApplyResult{Applied: make([]domain.Entry, 0, len(entries))}
 	changedAt := map[[2]string]int{} // one Changed document per key, its final state
 	lww := isLWW(r)
 	if lww && len(entries) > 0 {
@@ -272,7 +281,7 @@ func (s *Store) ApplyRemote(ctx context.Context, r domain.Resolver, entries []do
 		batch := entries[start:min(start+s.opts.BatchSize, len(entries))]
 		var part ports.ApplyResult
 		err := s.writeTx(ctx, op, func(t *txStmts) error {
-			part = ports.ApplyResult{}
+			part = ports.ApplyResult{Applied: make([]domain.Entry, 0, len(batch))}
 			if lww {
 				return t.applyLWW(batch, &part)
 			}
