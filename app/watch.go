@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"math"
 	"sync"
 	"sync/atomic"
 
@@ -18,7 +17,6 @@ const replayPage = 256
 type feed struct {
 	mu   sync.Mutex
 	subs map[*Subscription]struct{}
-	top  int64 // highest Seq published: a hint for topSeq, never above the oplog's
 }
 
 // Subscription is one reader of the change feed. Events arrive on C in
@@ -214,7 +212,6 @@ func (db *Database) publish(entries []domain.Entry) {
 	f := &db.feed
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.top = max(f.top, entries[len(entries)-1].Seq)
 	if len(f.subs) == 0 {
 		return
 	}
@@ -231,14 +228,14 @@ func (db *Database) publish(entries []domain.Entry) {
 func (db *Database) publishSnapshot(ctx context.Context, docs []domain.Document) {
 	f := &db.feed
 	f.mu.Lock()
-	idle, top := len(f.subs) == 0, f.top
+	idle := len(f.subs) == 0
 	f.mu.Unlock()
 	if len(docs) == 0 || idle {
 		return // whoever subscribes from now on does so after the snapshot
 	}
 	// A replaying subscriber needs the oplog's end (see snapAt). Not read
 	// under f.mu: every subscriber would wait on the store read.
-	top, err := db.topSeq(context.WithoutCancel(ctx), top)
+	top, err := db.store.LastSeq(context.WithoutCancel(ctx))
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err != nil {
@@ -249,8 +246,6 @@ func (db *Database) publishSnapshot(ctx context.Context, docs []domain.Document)
 				f.cutOff(s, err)
 			}
 		}
-	} else {
-		f.top = top
 	}
 	for i := range docs {
 		f.fanOut(db.snapshotChange(&docs[i]), top)
@@ -283,26 +278,6 @@ func (f *feed) cutOff(s *Subscription, err error) {
 	s.err = err
 	close(s.live)
 	delete(f.subs, s)
-}
-
-// topSeq returns the oplog's highest Seq, from lo, a Seq at or below it.
-// Nothing commits meanwhile (writeMu is held), and lo is usually exact: one
-// query. Otherwise (entries committed before this process published any) a
-// bisection over "is there an entry after x", a few dozen indexed reads.
-func (db *Database) topSeq(ctx context.Context, lo int64) (int64, error) {
-	hi := int64(math.MaxInt64)
-	for probe := lo; lo < hi; probe = lo + (hi-lo)/2 {
-		es, err := db.store.EntriesSinceSeq(ctx, probe, 1)
-		if err != nil {
-			return lo, err
-		}
-		if len(es) == 0 {
-			hi = probe
-		} else {
-			lo = es[0].Seq
-		}
-	}
-	return lo, nil
 }
 
 func (db *Database) snapshotChange(d *domain.Document) domain.Change {

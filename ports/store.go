@@ -73,6 +73,9 @@ type OplogReader interface {
 	// EntriesSinceSeq returns entries with Seq > seq in Seq order (the change
 	// feed), at most limit.
 	EntriesSinceSeq(ctx context.Context, seq int64, limit int) ([]domain.Entry, error)
+	// LastSeq is the greatest Seq ever given to an entry (0 for none), the
+	// change feed's end; entries pruned since still count.
+	LastSeq(ctx context.Context) (int64, error)
 	// NewestStamp is the greatest stamp held: the greatest of the vector
 	// clock's entries (the true maximum, not per-column maxima), so entries
 	// since pruned, and heads a snapshot brought, still count.

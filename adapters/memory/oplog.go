@@ -167,6 +167,16 @@ func (s *Store) NewestStamp(ctx context.Context) (domain.Timestamp, error) {
 	return newest, nil
 }
 
+// LastSeq implements ports.OplogReader.
+func (s *Store) LastSeq(ctx context.Context) (int64, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.check(ctx, "memory.LastSeq"); err != nil {
+		return 0, err
+	}
+	return s.seq, nil
+}
+
 // VectorClock implements ports.OplogReader.
 func (s *Store) VectorClock(ctx context.Context) (domain.VectorClock, error) {
 	s.mu.RLock()

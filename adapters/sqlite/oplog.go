@@ -293,6 +293,13 @@ func (s *Store) ChainRange(ctx context.Context, startHash, endHash string) ([]do
 		end.author, from.wall, from.logic, end.wall, end.logic)
 }
 
+// LastSeq is the greatest seq committed (Prune keeps that row, pruneWhere).
+func (s *Store) LastSeq(ctx context.Context) (int64, error) {
+	s.st.mu.RLock()
+	defer s.st.mu.RUnlock()
+	return s.st.lastSeq, ctx.Err()
+}
+
 // NewestStamp is the greatest stamp held: the greatest of the authors'
 // heads, each its author's newest entry (kept after Prune and snapshots).
 func (s *Store) NewestStamp(ctx context.Context) (domain.Timestamp, error) {

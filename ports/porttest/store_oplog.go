@@ -244,4 +244,24 @@ var oplogCases = []storeCase{
 		require.NoError(t, err)
 		require.Equal(t, ts(5, 0, "C"), newest)
 	}},
+	{"LastSeqIsGreatestGiven", func(t *testing.T, open OpenStore) {
+		s := open(t)
+		last, err := s.LastSeq(t.Context())
+		require.NoError(t, err)
+		require.Zero(t, last)
+		out := mustCommit(t, s, lww, putW("c", "k1", `{}`, ts(1, 0, "A")), putW("c", "k2", `{}`, ts(2, 0, "A")))
+		last, err = s.LastSeq(t.Context())
+		require.NoError(t, err)
+		require.Equal(t, out[1].Seq, last)
+		b := newAuthor("B")
+		res := mustApply(t, s, lww, b.put("c", "k3", `{}`, 3, 0))
+		last, err = s.LastSeq(t.Context())
+		require.NoError(t, err)
+		require.Equal(t, res.Applied[0].Seq, last)
+		// Re-delivery gives no Seq.
+		mustApply(t, s, lww, res.Applied[0])
+		again, err := s.LastSeq(t.Context())
+		require.NoError(t, err)
+		require.Equal(t, last, again)
+	}},
 }

@@ -207,11 +207,16 @@ var prunerCases = []storeCase{
 		// stamp held (a v4 peer asking our clock must not be told zero).
 		want, err := s.NewestStamp(ctx)
 		require.NoError(t, err)
+		wantSeq, err := s.LastSeq(ctx)
+		require.NoError(t, err)
 		_, err = p.Prune(ctx, baseWall+1_000_000)
 		require.NoError(t, err)
 		newest, err = s.NewestStamp(ctx)
 		require.NoError(t, err)
 		require.Equal(t, want, newest)
+		lastSeq, err := s.LastSeq(ctx)
+		require.NoError(t, err)
+		require.Equal(t, wantSeq, lastSeq, "the change feed's end survives Prune")
 	}},
 }
 
