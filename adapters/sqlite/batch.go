@@ -160,9 +160,7 @@ func (t *txStmts) applyLWW(batch []domain.Entry, part *ports.ApplyResult) error 
 		return err
 	}
 	part.Changed = changed
-	if err := t.advanceClocks(part.Applied); err != nil {
-		return err
-	}
+	t.advanceClocks(part.Applied)
 	return t.persistClock()
 }
 
@@ -214,18 +212,9 @@ func (t *txStmts) commitLWW(writes []ports.Write, out []domain.Entry) error {
 	if err := t.materializePending(); err != nil {
 		return err
 	}
-	heads := map[string]string{}
 	for i := range writes {
 		e := writes[i].Entry
-		prev, known := heads[e.Author()]
-		if !known {
-			var err error
-			if prev, err = t.head(e.Author()); err != nil {
-				return err
-			}
-		}
-		e.Seal(prev)
-		heads[e.Author()] = e.Hash
+		t.seal(&e)
 		out[i] = e
 	}
 	seqs, err := t.insertRows(out)
@@ -241,9 +230,7 @@ func (t *txStmts) commitLWW(writes []ports.Write, out []domain.Entry) error {
 	if _, err := t.upsertFromOplog(out); err != nil {
 		return err
 	}
-	if err := t.advanceClocks(out); err != nil {
-		return err
-	}
+	t.advanceClocks(out)
 	return t.persistClock()
 }
 

@@ -177,12 +177,8 @@ func (s *Store) Commit(ctx context.Context, r domain.Resolver, writes ...ports.W
 		// The common write: the oplog entry alone, its document
 		// materialized later with others (pending.go).
 		err := s.writeTx(ctx, op, func(t *txStmts) error {
-			prev, err := t.head(writes[0].Entry.Author())
-			if err != nil {
-				return err
-			}
 			e := writes[0].Entry
-			e.Seal(prev)
+			t.seal(&e)
 			if _, err := t.insertEntry(&e, false); err != nil {
 				return err
 			}
@@ -190,7 +186,8 @@ func (s *Store) Commit(ctx context.Context, r domain.Resolver, writes ...ports.W
 			d := domain.DocumentFromEntry(&e)
 			d.Data = bytes.Clone(d.Data) // the caller may reuse its buffer
 			t.addPending = append(t.addPending, d)
-			return t.advanceClocks(out)
+			t.advanceClocks(out)
+			return nil
 		})
 		if err != nil {
 			return nil, err
@@ -204,18 +201,9 @@ func (s *Store) Commit(ctx context.Context, r domain.Resolver, writes ...ports.W
 		if err := t.materializePending(); err != nil {
 			return err
 		}
-		heads := map[string]string{}
 		for i := range writes {
 			w := &writes[i]
 			e := w.Entry
-			author := e.Author()
-			prev, known := heads[author]
-			if !known {
-				var err error
-				if prev, err = t.head(author); err != nil {
-					return err
-				}
-			}
 			cur, err := t.loadDoc(e.Collection, e.Key)
 			if err != nil {
 				return err
@@ -236,8 +224,7 @@ func (s *Store) Commit(ctx context.Context, r domain.Resolver, writes ...ports.W
 					return domain.Errorf(domain.CodeConflict, op, "%s/%s is at version %s, not %s", e.Collection, e.Key, have, w.IfVersion)
 				}
 			}
-			e.Seal(prev)
-			heads[author] = e.Hash
+			t.seal(&e)
 			doc, changed, err := t.resolve(r, cur, &e, false)
 			if err != nil {
 				return err
@@ -252,9 +239,7 @@ func (s *Store) Commit(ctx context.Context, r domain.Resolver, writes ...ports.W
 			}
 			out[i] = e
 		}
-		if err := t.advanceClocks(out); err != nil {
-			return err
-		}
+		t.advanceClocks(out)
 		return t.persistClock()
 	})
 	if err != nil {
@@ -339,8 +324,6 @@ func (t *txStmts) applyEach(r domain.Resolver, batch []domain.Entry, part *ports
 			part.Changed = append(part.Changed, doc)
 		}
 	}
-	if err := t.advanceClocks(part.Applied); err != nil {
-		return err
-	}
+	t.advanceClocks(part.Applied)
 	return t.persistClock()
 }

@@ -79,17 +79,28 @@ func (t *txStmts) effectiveHead(author string) (head, bool) {
 	return h, ok
 }
 
-// head is the hash of the author's newest entry held ("" for none).
-func (t *txStmts) head(author string) (string, error) {
-	h, _ := t.effectiveHead(author)
-	return h.hash, nil
+// seal links e into its author's chain: after the author's head, or after
+// this transaction's previous write of the author (write order, whatever
+// the stamps).
+func (t *txStmts) seal(e *domain.Entry) {
+	a := e.Author()
+	prev, ok := t.sealed[a]
+	if !ok {
+		h, _ := t.effectiveHead(a)
+		prev = h.hash
+	}
+	e.Seal(prev)
+	if t.sealed == nil {
+		t.sealed = map[string]string{}
+	}
+	t.sealed[a] = e.Hash
 }
 
 // advanceClocks moves each author's head to its newest entry among entries
 // (in the order they were stored), only ever forward: among entries with
 // equal (wall, logical) the first stored stays the head. The move takes
 // effect when the transaction commits.
-func (t *txStmts) advanceClocks(entries []domain.Entry) error {
+func (t *txStmts) advanceClocks(entries []domain.Entry) {
 	for i := range entries {
 		e := &entries[i]
 		h, ok := t.effectiveHead(e.Stamp.Node)
@@ -101,7 +112,6 @@ func (t *txStmts) advanceClocks(entries []domain.Entry) error {
 		}
 		t.maxSeq = max(t.maxSeq, e.Seq)
 	}
-	return nil
 }
 
 // materializePending writes the pending documents into the documents table

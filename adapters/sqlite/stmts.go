@@ -98,6 +98,7 @@ type txStmts struct {
 	// (pending.go).
 	st           *state
 	newHeads     map[string]head
+	sealed       map[string]string // author → hash of this transaction's last local write
 	maxSeq       int64
 	addPending   []domain.Document
 	materialized bool // the pending documents were written
