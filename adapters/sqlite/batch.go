@@ -72,8 +72,13 @@ func (r *rowsStmt) close() {
 }
 
 const (
-	oplogRowsHead = `INSERT INTO oplog (collection, key, op, data, wall, logic, node, hash, prev_hash) VALUES `
-	oplogRowsTail = ` ON CONFLICT DO NOTHING RETURNING seq, node, wall, logic, collection, key`
+	// The oplog rows carry their seq (the batch's index past the greatest
+	// seq held), so which entries were new shows without RETURNING, which
+	// costs SQLite a trigger program and a temporary table per statement
+	// (a fifth of a bulk apply). An entry the oplog already holds leaves
+	// its seq unused: seq only grows, with gaps.
+	oplogRowsHead = `INSERT INTO oplog (seq, collection, key, op, data, wall, logic, node, hash, prev_hash) VALUES `
+	oplogRowsTail = ` ON CONFLICT DO NOTHING`
 	docRowsHead   = `INSERT INTO documents (collection, key, data, wall, logic, node, deleted) VALUES `
 	// The last-write-wins rule for many rows: a row changes only for a
 	// strictly greater stamp (byte order on node, like Go), and RETURNING
@@ -94,10 +99,11 @@ func (p *stmts) prepareRows(ctx context.Context, w *sql.DB, n int) error {
 	if p.insOplogRows.head == "" {
 		// The JSON is bound as bytes (no copy into a Go string) and
 		// stored as TEXT, which json_extract reads.
-		p.insOplogRows = rowsStmt{head: oplogRowsHead, row: `(?,?,?,CAST(? AS TEXT),?,?,?,?,?)`, tail: oplogRowsTail}
+		p.insOplogRows = rowsStmt{head: oplogRowsHead, row: `(?,?,?,?,CAST(? AS TEXT),?,?,?,?,?)`, tail: oplogRowsTail}
 		p.upsertRows = rowsStmt{head: docRowsHead, row: `(?,?,?,?,?,?,?)`, tail: docRowsTail}
+		p.materializeRows = rowsStmt{head: docRowsHead, row: `(?,?,?,?,?,?,?)`, tail: docNewerTail}
 	}
-	for _, r := range []*rowsStmt{&p.insOplogRows, &p.upsertRows} {
+	for _, r := range []*rowsStmt{&p.insOplogRows, &p.upsertRows, &p.materializeRows} {
 		if err := r.prepare(ctx, w, n); err != nil {
 			return err
 		}
@@ -105,30 +111,40 @@ func (p *stmts) prepareRows(ctx context.Context, w *sql.DB, n int) error {
 	return nil
 }
 
-// rowsQuery runs r for n rows; add appends row i's arguments (called for
+// rowsArgs binds r for n rows; add appends row i's arguments (called for
 // 0..n-1, then n-1 again as padding).
-func (t *txStmts) rowsQuery(r *rowsStmt, n int, add func(args []any, i int) []any) (*sql.Rows, error) {
+func (t *txStmts) rowsArgs(r *rowsStmt, n int, add func(args []any, i int) []any) (*sql.Stmt, []any, error) {
 	size, slot := rowsSize(n)
 	if r.bySize[slot] == nil {
-		return nil, errors.New("multi-row statement for " + strconv.Itoa(size) + " rows not prepared")
+		return nil, nil, errors.New("multi-row statement for " + strconv.Itoa(size) + " rows not prepared")
 	}
-	args := make([]any, 0, size*9)
+	args := make([]any, 0, size*10)
 	for i := range size {
 		args = add(args, min(i, n-1))
 	}
-	return t.tx.StmtContext(t.ctx, r.bySize[slot]).QueryContext(t.ctx, args...)
+	return t.tx.StmtContext(t.ctx, r.bySize[slot]), args, nil
 }
 
-// entryID is the oplog's unique key: an entry's identity.
-type entryID struct {
-	node            string
-	wall            int64
-	logic           int32
-	collection, key string
+// rowsQuery runs r for n rows and returns what it returns.
+func (t *txStmts) rowsQuery(r *rowsStmt, n int, add func(args []any, i int) []any) (*sql.Rows, error) {
+	st, args, err := t.rowsArgs(r, n, add)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(t.ctx, args...)
 }
 
-func idOf(e *domain.Entry) entryID {
-	return entryID{e.Stamp.Node, e.Stamp.Wall, e.Stamp.Logical, e.Collection, e.Key}
+// rowsExec runs r for n rows and returns how many rows it changed.
+func (t *txStmts) rowsExec(r *rowsStmt, n int, add func(args []any, i int) []any) (int64, error) {
+	st, args, err := t.rowsArgs(r, n, add)
+	if err != nil {
+		return 0, err
+	}
+	res, err := st.ExecContext(t.ctx, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 type docKey struct{ collection, key string }
@@ -155,7 +171,7 @@ func (t *txStmts) applyLWW(batch []domain.Entry, part *ports.ApplyResult) error 
 		e.Seq = seqs[i]
 		part.Applied = append(part.Applied, e)
 	}
-	changed, err := t.upsertFromOplog(part.Applied)
+	changed, err := t.upsertFromOplog(part.Applied, true)
 	if err != nil {
 		return err
 	}
@@ -165,43 +181,54 @@ func (t *txStmts) applyLWW(batch []domain.Entry, part *ports.ApplyResult) error 
 }
 
 // insertRows appends entries to the oplog in multi-row statements and
-// returns each entry's seq, 0 for an entry the oplog already held. Of
-// identical entries in one call, the first is the one inserted (rows go in
-// VALUES order).
+// returns each entry's seq, 0 for an entry the oplog already held. Entry i
+// is offered seq base+1+i, base the greatest seq held, so the seqs in that
+// range name the new entries; of identical entries in one call the first
+// is inserted (rows go in VALUES order).
 func (t *txStmts) insertRows(batch []domain.Entry) ([]int64, error) {
-	first := make(map[entryID]int, len(batch))
-	for i := range batch {
-		if id := idOf(&batch[i]); first[id] == 0 {
-			first[id] = i + 1
-		}
+	var base int64
+	if err := t.stmt(&t.maxSeqSt, t.p.maxSeq).QueryRowContext(t.ctx).Scan(&base); err != nil {
+		return nil, err
 	}
 	seqs := make([]int64, len(batch)) // 0: already held
 	for start := 0; start < len(batch); start += maxRows {
 		chunk := batch[start:min(start+maxRows, len(batch))]
-		rows, err := t.rowsQuery(&t.p.insOplogRows, len(chunk), func(args []any, i int) []any {
+		first := base + 1 + int64(start)
+		inserted, err := t.rowsExec(&t.p.insOplogRows, len(chunk), func(args []any, i int) []any {
 			e := &chunk[i]
-			return append(args, e.Collection, e.Key, int(e.Op), nullBytes(e.Data), e.Stamp.Wall, e.Stamp.Logical, e.Stamp.Node, e.Hash, e.PrevHash)
+			return append(args, first+int64(i), e.Collection, e.Key, int(e.Op), nullBytes(e.Data), e.Stamp.Wall, e.Stamp.Logical, e.Stamp.Node, e.Hash, e.PrevHash)
 		})
 		if err != nil {
 			return nil, err
 		}
-		for rows.Next() {
-			var id entryID
-			var seq int64
-			if err := rows.Scan(&seq, &id.node, &id.wall, &id.logic, &id.collection, &id.key); err != nil {
-				rows.Close()
-				return nil, err
+		if inserted == int64(len(chunk)) {
+			for i := range chunk {
+				seqs[start+i] = first + int64(i)
 			}
-			if i := first[id]; i > 0 {
-				seqs[i-1] = seq
-			}
+			continue
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		if err := t.heldSeqs(first, seqs[start:start+len(chunk)]); err != nil {
 			return nil, err
 		}
 	}
 	return seqs, nil
+}
+
+// heldSeqs sets seqs[i] to first+i where the oplog holds that seq.
+func (t *txStmts) heldSeqs(first int64, seqs []int64) error {
+	rows, err := t.stmt(&t.seqRangeSt, t.p.seqRange).QueryContext(t.ctx, first, first+int64(len(seqs))-1)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var seq int64
+		if err := rows.Scan(&seq); err != nil {
+			return err
+		}
+		seqs[seq-first] = seq
+	}
+	return rows.Err()
 }
 
 // commitLWW stores local writes without preconditions under
@@ -227,7 +254,7 @@ func (t *txStmts) commitLWW(writes []ports.Write, out []domain.Entry) error {
 		}
 		out[i].Seq = seqs[i]
 	}
-	if _, err := t.upsertFromOplog(out); err != nil {
+	if _, err := t.upsertFromOplog(out, false); err != nil {
 		return err
 	}
 	t.advanceClocks(out)
@@ -240,13 +267,27 @@ func (t *txStmts) commitLWW(writes []ports.Write, out []domain.Entry) error {
 // them from the oplog, which spares binding every document a second time.
 // A key's entries apply in seq order and each replaces the row only when
 // strictly newer, so the row ends with the newest whatever that order.
-func (t *txStmts) upsertFromOplog(entries []domain.Entry) ([]domain.Document, error) {
+// With wantChanged it returns the documents that changed.
+func (t *txStmts) upsertFromOplog(entries []domain.Entry, wantChanged bool) ([]domain.Document, error) {
 	if len(entries) == 0 {
 		return nil, nil
 	}
 	first := entries[0].Seq
 	for i := range entries {
 		first = min(first, entries[i].Seq)
+	}
+	if !wantChanged {
+		_, err := t.stmt(&t.upsertOplogQuiet, t.p.upsertOplogQuiet).ExecContext(t.ctx, first)
+		return nil, err
+	}
+	winners := newestPerKey(entries)
+	if len(winners) == len(entries) {
+		// One entry per key: if every row changed, all did, which the
+		// change count shows without RETURNING (see oplogRowsHead).
+		// Otherwise undo and ask RETURNING which.
+		if docs, ok, err := t.upsertAllChanged(entries, first); ok || err != nil {
+			return docs, err
+		}
 	}
 	rows, err := t.stmt(&t.upsertOplog, t.p.upsertOplog).QueryContext(t.ctx, first)
 	if err != nil {
@@ -256,7 +297,41 @@ func (t *txStmts) upsertFromOplog(entries []domain.Entry) ([]domain.Document, er
 	if err := readKeys(rows, changed); err != nil {
 		return nil, err
 	}
-	return changedDocs(entries, newestPerKey(entries), changed), nil
+	return changedDocs(entries, winners, changed), nil
+}
+
+// upsertAllChanged runs the upsert of entries (one per key, from seq first
+// on) inside a savepoint and keeps it when it changed every row: then
+// every entry's document changed. Otherwise it rolls back and reports
+// ok false.
+func (t *txStmts) upsertAllChanged(entries []domain.Entry, first int64) (docs []domain.Document, ok bool, err error) {
+	if _, err := t.tx.ExecContext(t.ctx, "SAVEPOINT upsert"); err != nil {
+		return nil, false, err
+	}
+	res, err := t.stmt(&t.upsertOplogQuiet, t.p.upsertOplogQuiet).ExecContext(t.ctx, first)
+	var n int64
+	if err == nil {
+		n, err = res.RowsAffected()
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if n != int64(len(entries)) {
+		if _, err := t.tx.ExecContext(t.ctx, "ROLLBACK TO upsert"); err != nil {
+			return nil, false, err
+		}
+	}
+	if _, err := t.tx.ExecContext(t.ctx, "RELEASE upsert"); err != nil {
+		return nil, false, err
+	}
+	if n != int64(len(entries)) {
+		return nil, false, nil
+	}
+	docs = make([]domain.Document, len(entries))
+	for i := range entries {
+		docs[i] = domain.DocumentFromEntry(&entries[i])
+	}
+	return docs, true, nil
 }
 
 // readKeys adds the (collection, key) rows to keys and closes rows.
@@ -311,10 +386,7 @@ func (t *txStmts) upsertNewest(entries []domain.Entry) ([]domain.Document, error
 	changed := make(map[docKey]bool, len(winners))
 	for start := 0; start < len(winners); start += maxRows {
 		chunk := winners[start:min(start+maxRows, len(winners))]
-		rows, err := t.rowsQuery(&t.p.upsertRows, len(chunk), func(args []any, i int) []any {
-			d := domain.DocumentFromEntry(&entries[chunk[i]])
-			return append(args, d.Collection, d.Key, nullText(d.Data), d.Stamp.Wall, d.Stamp.Logical, d.Stamp.Node, boolInt(d.Deleted))
-		})
+		rows, err := t.rowsQuery(&t.p.upsertRows, len(chunk), docArgs(entries, chunk))
 		if err != nil {
 			return nil, err
 		}
@@ -323,4 +395,27 @@ func (t *txStmts) upsertNewest(entries []domain.Entry) ([]domain.Document, error
 		}
 	}
 	return changedDocs(entries, winners, changed), nil
+}
+
+// upsertDocs is upsertNewest for documents (one per key) when nobody asks
+// what changed.
+func (t *txStmts) upsertDocs(docs []domain.Entry) error {
+	all := make([]int, len(docs))
+	for i := range all {
+		all[i] = i
+	}
+	for start := 0; start < len(all); start += maxRows {
+		if _, err := t.rowsExec(&t.p.materializeRows, min(maxRows, len(all)-start), docArgs(docs, all[start:])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// docArgs appends the document row of entries[idx[i]].
+func docArgs(entries []domain.Entry, idx []int) func(args []any, i int) []any {
+	return func(args []any, i int) []any {
+		d := domain.DocumentFromEntry(&entries[idx[i]])
+		return append(args, d.Collection, d.Key, nullText(d.Data), d.Stamp.Wall, d.Stamp.Logical, d.Stamp.Node, boolInt(d.Deleted))
+	}
 }

@@ -134,8 +134,7 @@ func (t *txStmts) materializePending() error {
 	if len(docs) == 0 {
 		return nil
 	}
-	_, err := t.upsertNewest(docs)
-	return err
+	return t.upsertDocs(docs)
 }
 
 // persistClock writes the heads that moved (in memory or in this

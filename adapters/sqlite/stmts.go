@@ -23,11 +23,14 @@ type stmts struct {
 	getDoc *sql.Stmt
 
 	vclock, setMeta, upsertOplog *sql.Stmt
+	upsertOplogQuiet             *sql.Stmt // upsertOplog without RETURNING
+	maxSeq, seqRange             *sql.Stmt
 
 	// Multi-row statements for ApplyRemote and ApplySnapshot, prepared
 	// on first use (prepareRows).
 	multiMu                  sync.Mutex
 	insOplogRows, upsertRows rowsStmt
+	materializeRows          rowsStmt // upsertRows without RETURNING
 
 	// docIndexed: the oplog index on (collection, key) exists. Only
 	// replays read by key, so it is created by the first one.
@@ -60,6 +63,11 @@ func (p *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 		{&p.upsertOplog, w, `INSERT INTO documents (collection, key, data, wall, logic, node, deleted)
 			SELECT collection, key, CASE WHEN op = 0 THEN data END, wall, logic, node, op = 1
 			FROM oplog WHERE seq >= ? ORDER BY seq` + docRowsTail},
+		{&p.upsertOplogQuiet, w, `INSERT INTO documents (collection, key, data, wall, logic, node, deleted)
+			SELECT collection, key, CASE WHEN op = 0 THEN data END, wall, logic, node, op = 1
+			FROM oplog WHERE seq >= ? ORDER BY seq` + docNewerTail},
+		{&p.maxSeq, w, `SELECT coalesce(max(seq), 0) FROM oplog`},
+		{&p.seqRange, w, `SELECT seq FROM oplog WHERE seq BETWEEN ? AND ?`},
 		// An author's clock and head only move forward.
 		{&p.vclock, w, `INSERT INTO vclock (author, wall, logic, hash) VALUES (?, ?, ?, ?)
 			ON CONFLICT (author) DO UPDATE SET wall = excluded.wall, logic = excluded.logic, hash = excluded.hash
@@ -76,13 +84,14 @@ func (p *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 }
 
 func (p *stmts) close() {
-	for _, st := range []*sql.Stmt{p.getDocW, p.upsertDoc, p.insertOplog, p.insertIgnore, p.keyEntries, p.getDoc, p.vclock, p.setMeta, p.upsertOplog} {
+	for _, st := range []*sql.Stmt{p.getDocW, p.upsertDoc, p.insertOplog, p.insertIgnore, p.keyEntries, p.getDoc, p.vclock, p.setMeta, p.upsertOplog, p.upsertOplogQuiet, p.maxSeq, p.seqRange} {
 		if st != nil {
 			_ = st.Close()
 		}
 	}
 	p.insOplogRows.close()
 	p.upsertRows.close()
+	p.materializeRows.close()
 }
 
 // txStmts are the writer statements bound to one transaction.
@@ -93,6 +102,8 @@ type txStmts struct {
 	getDoc, upsertDoc, insOplog, insIgn *sql.Stmt
 	keyEntries, vclock                  *sql.Stmt
 	setMeta, upsertOplog                *sql.Stmt
+	upsertOplogQuiet                    *sql.Stmt
+	maxSeqSt, seqRangeSt                *sql.Stmt
 
 	// What the transaction does to the in-memory state once it commits
 	// (pending.go).
