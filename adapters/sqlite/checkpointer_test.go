@@ -37,9 +37,9 @@ func commitN(t *testing.T, s *Store, from, n int) {
 }
 
 // TestCheckpointerModes drives check by hand: below the soft limit it does
-// nothing; past it a PASSIVE checkpoint lets the next writes reuse the WAL
-// from its start (the file stops growing); past the hard limit a TRUNCATE
-// checkpoint empties it.
+// nothing; past it a PASSIVE checkpoint lets the next write restart the
+// WAL, which the writer cuts back to the soft limit and then overwrites;
+// past twice the hard limit a TRUNCATE checkpoint empties it.
 func TestCheckpointerModes(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "db")
 	// A ticker that never fires in the test: check runs by hand.
@@ -60,27 +60,58 @@ func TestCheckpointerModes(t *testing.T) {
 	require.Less(t, grown, int64(32<<20))
 	c.check() // PASSIVE: every frame copied, none in use
 	commitN(t, s, 420, 20)
-	require.Equal(t, grown, walSize(t, path), "after a full PASSIVE checkpoint the writer restarts the WAL from its start")
+	require.Equal(t, int64(1<<20), walSize(t, path),
+		"after a full PASSIVE checkpoint the writer restarts the WAL, cut back to the soft limit")
 
+	commitN(t, s, 440, 400)
+	require.Greater(t, walSize(t, path), int64(512<<10))
 	c.hard = 256 << 10
 	c.check() // TRUNCATE
 	require.Zero(t, walSize(t, path))
 	n, err := s.Count(t.Context(), "c", nil)
 	require.NoError(t, err)
-	require.Equal(t, 440, n)
+	require.Equal(t, 840, n)
 }
 
-// TestCheckpointerBoundsWAL: with the goroutine running, writes that add
-// several times the limit end with a WAL below it. The writer never
-// checkpoints (wal_autocheckpoint is 0), so only the goroutine can have
-// done that; every document is then found after a reopen.
-func TestCheckpointerBoundsWAL(t *testing.T) {
+// TestCheckpointerSealsUnderContinuousWrites: a writer that never pauses
+// never lets a PASSIVE checkpoint end level with it, so only the seal
+// (writers held off for a last pass) restarts the WAL. A restart shows as
+// the file shrinking to the soft limit (the writer cuts it back); the
+// TRUNCATE fallback would leave less than that. Every document is found
+// after a reopen. The writer never checkpoints (wal_autocheckpoint is 0).
+func TestCheckpointerSealsUnderContinuousWrites(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "db")
+	const soft, hard = 256 << 10, 1 << 20
 	s, err := Open(t.Context(), Options{Path: path, EnableWAL: true, Logger: zap.NewNop(),
-		walSoft: 512 << 10, walHard: 512 << 10, walEvery: 5 * time.Millisecond})
+		walSoft: soft, walHard: hard, walEvery: 2 * time.Millisecond})
 	require.NoError(t, err)
-	commitN(t, s, 0, 1500) // several MB of document and oplog pages
-	require.Eventually(t, func() bool { return walSize(t, path) < 512<<10 }, 20*time.Second, 5*time.Millisecond)
+	var prev, restarts int64
+	const batches, size = 80, 100
+	// Built first, so the writes follow each other without a gap a
+	// PASSIVE pass could end in.
+	all := make([][]domain.Entry, batches)
+	for i := range all {
+		for j := range size {
+			all[i] = append(all[i], domain.Entry{Collection: "c", Key: fmt.Sprint("k", i*size+j), Op: domain.OpPut,
+				Data:  fmt.Appendf(nil, `{"i":%d,"b":%q}`, i, strings.Repeat("x", 1000)),
+				Stamp: domain.Timestamp{Wall: int64(1_700_000_000_000 + i*size + j), Node: "B"}})
+		}
+	}
+	for i, b := range all {
+		_, err := s.ApplyRemote(t.Context(), domain.LastWriteWins{}, b)
+		require.NoError(t, err)
+		size := walSize(t, path)
+		if prev >= soft {
+			require.GreaterOrEqual(t, size, int64(soft), "after batch %d: the WAL was emptied, not restarted", i)
+		}
+		if size < prev {
+			restarts++
+		}
+		prev = size
+	}
+	// 8,000 documents of 1 KB, written twice (oplog and documents): ~16
+	// times the hard limit went through the WAL.
+	require.GreaterOrEqual(t, restarts, int64(3), "sealed WAL restarts")
 	require.NoError(t, s.Close())
 
 	s, err = Open(t.Context(), Options{Path: path, EnableWAL: true})
@@ -88,5 +119,5 @@ func TestCheckpointerBoundsWAL(t *testing.T) {
 	t.Cleanup(func() { require.NoError(t, s.Close()) })
 	n, err := s.Count(t.Context(), "c", nil)
 	require.NoError(t, err)
-	require.Equal(t, 1500, n)
+	require.Equal(t, batches*size, n)
 }
