@@ -36,6 +36,19 @@ func commitN(t *testing.T, s *Store, from, n int) {
 	require.NoError(t, err)
 }
 
+// requireCountAfterReopen closes s, reopens its file and requires want
+// documents in collection c.
+func requireCountAfterReopen(t *testing.T, s *Store, path string, want int) {
+	t.Helper()
+	require.NoError(t, s.Close())
+	s, err := Open(t.Context(), Options{Path: path, EnableWAL: true})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	n, err := s.Count(t.Context(), "c", nil)
+	require.NoError(t, err)
+	require.Equal(t, want, n)
+}
+
 // TestCheckpointerModes drives check by hand: below the soft limit it does
 // nothing; past it a PASSIVE checkpoint lets the next write restart the
 // WAL, which the writer cuts back to the soft limit and then overwrites;
@@ -112,14 +125,7 @@ func TestCheckpointerSealsUnderContinuousWrites(t *testing.T) {
 	// 8,000 documents of 1 KB, written twice (oplog and documents): ~16
 	// times the hard limit went through the WAL.
 	require.GreaterOrEqual(t, restarts, int64(3), "sealed WAL restarts")
-	require.NoError(t, s.Close())
-
-	s, err = Open(t.Context(), Options{Path: path, EnableWAL: true})
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, s.Close()) })
-	n, err := s.Count(t.Context(), "c", nil)
-	require.NoError(t, err)
-	require.Equal(t, batches*size, n)
+	requireCountAfterReopen(t, s, path, batches*size)
 }
 
 // TestCheckpointerSealWithReaders: readers that keep the WAL in use and
@@ -175,12 +181,5 @@ func TestCheckpointerSealWithReaders(t *testing.T) {
 	// readers' busy wait let the writer add.
 	t.Logf("largest WAL %d", largest)
 	require.Less(t, largest, int64(6*hard))
-	require.NoError(t, s.Close())
-
-	s, err = Open(t.Context(), Options{Path: path, EnableWAL: true})
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, s.Close()) })
-	n, err := s.Count(t.Context(), "c", nil)
-	require.NoError(t, err)
-	require.Equal(t, 2000, n)
+	requireCountAfterReopen(t, s, path, 2000)
 }
