@@ -63,7 +63,8 @@ type checkpointer struct {
 	done    chan struct{}
 	// frameBytes is one WAL frame: a page and its 24-byte header.
 	frameBytes int64
-	// sealed is the WAL's frame count after the last seal.
+	// sealed is the WAL's frame count after the last seal, 0 once it
+	// restarted.
 	sealed int
 }
 
@@ -109,9 +110,21 @@ func (c *checkpointer) check() {
 	// a write transaction was under way: its frames follow. So the seal
 	// depends on the size alone.
 	frames, _, ok := c.checkpoint("PASSIVE", fi.Size())
-	if !ok || int64(frames)*c.frameBytes < c.hard || frames == c.sealed {
-		// (Still the frames of the last seal: no writer came since,
-		// the next one restarts the WAL.)
+	if !ok {
+		return
+	}
+	if frames < c.sealed {
+		c.sealed = 0 // restarted since the last seal
+	}
+	need := int(c.hard / c.frameBytes)
+	if c.sealed > 0 {
+		// Sealed, and not restarted: no writer came since (the next
+		// one restarts it), or a reader held the WAL when one did. Seal
+		// again only after a quarter of the hard limit more, so busy
+		// readers cannot make every tick stall the writers.
+		need = c.sealed + need/4
+	}
+	if frames < need {
 		return
 	}
 	c.writers.Lock()

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -182,4 +183,43 @@ func TestCheckpointerSealWithReaders(t *testing.T) {
 	t.Logf("largest WAL %d", largest)
 	require.Less(t, largest, int64(6*hard))
 	requireCountAfterReopen(t, s, path, 2000)
+}
+
+// TestCheckpointerSealBacksOffWhileReadersHoldTheWAL drives check by hand:
+// a reader's open transaction keeps a sealed WAL from restarting, and the
+// next ticks do not seal again (each seal stalls the writers) until the WAL
+// grew by a quarter of the hard limit; once the reader is gone, that seal
+// restarts it (the next write cuts the file back to the soft limit).
+func TestCheckpointerSealBacksOffWhileReadersHoldTheWAL(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db")
+	const soft, hard = 256 << 10, 4 << 20
+	s, err := Open(t.Context(), Options{Path: path, EnableWAL: true, walSoft: soft, walHard: hard, walEvery: time.Hour})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	c := s.ckpt
+
+	commitN(t, s, 0, 400) // ~5 MB: past the hard limit, below twice it
+	require.Greater(t, walSize(t, path), int64(hard))
+	require.Less(t, walSize(t, path), int64(2*hard))
+	rtx, err := s.reader.DB.BeginTx(t.Context(), &sql.TxOptions{ReadOnly: true})
+	require.NoError(t, err)
+	var n int
+	require.NoError(t, rtx.QueryRowContext(t.Context(), "SELECT count(*) FROM documents").Scan(&n))
+	c.check()
+	sealed := c.sealed
+	require.Positive(t, sealed, "past the hard limit: sealed")
+
+	commitN(t, s, 400, 5) // the reader keeps the WAL from restarting
+	grown := walSize(t, path)
+	require.Greater(t, grown, int64(hard))
+	c.check()
+	require.Equal(t, sealed, c.sealed, "not sealed again so soon")
+	require.NoError(t, rtx.Rollback())
+
+	commitN(t, s, 405, 120) // more than a quarter of the hard limit
+	require.Less(t, walSize(t, path), int64(2*hard))
+	c.check()
+	require.Greater(t, c.sealed, sealed, "sealed again")
+	commitN(t, s, 525, 1)
+	require.Equal(t, int64(soft), walSize(t, path), "restarted, cut back to the soft limit")
 }
