@@ -34,6 +34,8 @@ const (
 	walCheckEvery = 100 * time.Millisecond
 	// walBusyTimeout bounds how long a checkpoint waits for readers.
 	walBusyTimeout = 250 * time.Millisecond
+	// sealDelta: new frames below this end the passes before a seal.
+	sealDelta = 1 << 20
 )
 
 // walLimits are the checkpointer's thresholds.
@@ -126,6 +128,21 @@ func (c *checkpointer) check() {
 	}
 	if frames < need {
 		return
+	}
+	// The seal's pass copies and fsyncs what the writer added during the
+	// previous pass, with the writers held off. Up to four more passes
+	// first, back to back, stopping when one finds little new: measured
+	// over 200 batches of 1,000 entries, 3.1-3.8 s against 4.0-4.4 s
+	// with none, p99 of a batch 36-43 ms against 0.33-0.52 s. (Stopping
+	// at under 4 MB new, about one batch, gained nothing: the fsyncs, not
+	// the frames, make a seal slow, and their latency here varies
+	// 0.02-0.5 s.)
+	for range 4 {
+		more, _, ok := c.checkpoint("PASSIVE", fi.Size())
+		if !ok || int64(more-frames)*c.frameBytes < sealDelta {
+			break
+		}
+		frames = more
 	}
 	c.writers.Lock()
 	defer c.writers.Unlock()
