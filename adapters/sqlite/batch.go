@@ -196,7 +196,9 @@ func (t *txStmts) insertRows(batch []domain.Entry) ([]int64, error) {
 		first := base + 1 + int64(start)
 		inserted, err := t.rowsExec(&t.p.insOplogRows, len(chunk), func(args []any, i int) []any {
 			e := &chunk[i]
-			return append(args, first+int64(i), e.Collection, e.Key, int(e.Op), nullBytes(e.Data), e.Stamp.Wall, e.Stamp.Logical, e.Stamp.Node, e.Hash, e.PrevHash)
+			// int64, not int or int32: database/sql converts other
+			// integer types by reflection, per argument.
+			return append(args, first+int64(i), e.Collection, e.Key, int64(e.Op), nullBytes(e.Data), e.Stamp.Wall, int64(e.Stamp.Logical), e.Stamp.Node, e.Hash, e.PrevHash)
 		})
 		if err != nil {
 			return nil, err
@@ -350,8 +352,8 @@ func readKeys(rows *sql.Rows, keys map[docKey]bool) error {
 // newestPerKey returns, for each key, the index of its newest entry, in
 // order of each key's first entry.
 func newestPerKey(entries []domain.Entry) []int {
-	newest := map[docKey]int{}
-	var winners []int
+	newest := make(map[docKey]int, len(entries))
+	winners := make([]int, 0, len(entries))
 	for i := range entries {
 		e := &entries[i]
 		k := docKey{e.Collection, e.Key}
@@ -416,6 +418,6 @@ func (t *txStmts) upsertDocs(docs []domain.Entry) error {
 func docArgs(entries []domain.Entry, idx []int) func(args []any, i int) []any {
 	return func(args []any, i int) []any {
 		d := domain.DocumentFromEntry(&entries[idx[i]])
-		return append(args, d.Collection, d.Key, nullText(d.Data), d.Stamp.Wall, d.Stamp.Logical, d.Stamp.Node, boolInt(d.Deleted))
+		return append(args, d.Collection, d.Key, nullText(d.Data), d.Stamp.Wall, int64(d.Stamp.Logical), d.Stamp.Node, int64(boolInt(d.Deleted)))
 	}
 }

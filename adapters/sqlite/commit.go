@@ -266,7 +266,9 @@ func (s *Store) ApplyRemote(ctx context.Context, r domain.Resolver, entries []do
 		batch := entries[start:min(start+s.opts.BatchSize, len(entries))]
 		var part ports.ApplyResult
 		err := s.writeTx(ctx, op, func(t *txStmts) error {
-			part = ports.ApplyResult{Applied: make([]domain.Entry, 0, len(batch))}
+			// Applied fills res.Applied's spare capacity (it holds every
+			// entry): no copy per batch.
+			part = ports.ApplyResult{Applied: res.Applied[len(res.Applied):len(res.Applied)]}
 			if lww {
 				return t.applyLWW(batch, &part)
 			}
@@ -275,7 +277,12 @@ func (s *Store) ApplyRemote(ctx context.Context, r domain.Resolver, entries []do
 		if err != nil {
 			return res, err
 		}
-		res.Applied = append(res.Applied, part.Applied...)
+		res.Applied = res.Applied[:len(res.Applied)+len(part.Applied)]
+		res.Skipped += part.Skipped
+		if lww && len(entries) <= s.opts.BatchSize {
+			res.Changed = part.Changed // one batch, one document per key
+			continue
+		}
 		for _, doc := range part.Changed {
 			k := [2]string{doc.Collection, doc.Key}
 			if j, ok := changedAt[k]; ok {
@@ -285,7 +292,6 @@ func (s *Store) ApplyRemote(ctx context.Context, r domain.Resolver, entries []do
 				res.Changed = append(res.Changed, doc)
 			}
 		}
-		res.Skipped += part.Skipped
 	}
 	return res, nil
 }
