@@ -87,6 +87,19 @@ func TestCheckpointerModes(t *testing.T) {
 	require.Equal(t, 840, n)
 }
 
+// Limits for the tests that run the checkpointer goroutine: a tick every
+// 2 ms, seals past 1 MB of frames.
+const soft, hard = 256 << 10, 1 << 20
+
+func openSealing(t *testing.T) (*Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "db")
+	s, err := Open(t.Context(), Options{Path: path, EnableWAL: true, Logger: zap.NewNop(),
+		walSoft: soft, walHard: hard, walEvery: 2 * time.Millisecond})
+	require.NoError(t, err)
+	return s, path
+}
+
 // TestCheckpointerSealsUnderContinuousWrites: a writer that never pauses
 // never lets a PASSIVE checkpoint end level with it, so only the seal
 // (writers held off for a last pass) restarts the WAL. A restart shows as
@@ -94,11 +107,7 @@ func TestCheckpointerModes(t *testing.T) {
 // TRUNCATE fallback would leave less than that. Every document is found
 // after a reopen. The writer never checkpoints (wal_autocheckpoint is 0).
 func TestCheckpointerSealsUnderContinuousWrites(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "db")
-	const soft, hard = 256 << 10, 1 << 20
-	s, err := Open(t.Context(), Options{Path: path, EnableWAL: true, Logger: zap.NewNop(),
-		walSoft: soft, walHard: hard, walEvery: 2 * time.Millisecond})
-	require.NoError(t, err)
+	s, path := openSealing(t)
 	var prev, restarts int64
 	const batches, size = 80, 100
 	// Built first, so the writes follow each other without a gap a
@@ -136,11 +145,7 @@ func TestCheckpointerSealsUnderContinuousWrites(t *testing.T) {
 // readers when they kept a sealed WAL from restarting), and every write is
 // there after a reopen.
 func TestCheckpointerSealWithReaders(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "db")
-	const soft, hard = 256 << 10, 1 << 20
-	s, err := Open(t.Context(), Options{Path: path, EnableWAL: true, Logger: zap.NewNop(),
-		walSoft: soft, walHard: hard, walEvery: 2 * time.Millisecond})
-	require.NoError(t, err)
+	s, path := openSealing(t)
 	done := make(chan struct{})
 	errs := make(chan error, 2)
 	for r := range 2 {
