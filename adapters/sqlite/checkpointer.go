@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -68,6 +69,8 @@ type checkpointer struct {
 	// sealed is the WAL's frame count after the last seal, 0 once it
 	// restarted.
 	sealed int
+	// seals counts them (tests).
+	seals atomic.Int64
 }
 
 func startCheckpointer(db *sql.DB, dbPath string, limits walLimits, writers sync.Locker, log *zap.Logger) *checkpointer {
@@ -147,6 +150,7 @@ func (c *checkpointer) check() {
 	c.writers.Lock()
 	defer c.writers.Unlock()
 	c.sealed, _, _ = c.checkpoint("PASSIVE", fi.Size())
+	c.seals.Add(1)
 }
 
 // checkpoint runs one checkpoint and returns the frames in the WAL and how
