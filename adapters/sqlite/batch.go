@@ -100,8 +100,9 @@ func (p *stmts) prepareRows(ctx context.Context, w *sql.DB, n int) error {
 		// The JSON is bound as bytes (no copy into a Go string) and
 		// stored as TEXT, which json_extract reads.
 		p.insOplogRows = rowsStmt{head: oplogRowsHead, row: `(?,?,?,?,CAST(? AS TEXT),?,?,?,?,?)`, tail: oplogRowsTail}
-		p.upsertRows = rowsStmt{head: docRowsHead, row: `(?,?,?,?,?,?,?)`, tail: docRowsTail}
-		p.materializeRows = rowsStmt{head: docRowsHead, row: `(?,?,?,?,?,?,?)`, tail: docNewerTail}
+		const docRow = `(?,?,?,?,?,?,?)`
+		p.upsertRows = rowsStmt{head: docRowsHead, row: docRow, tail: docRowsTail}
+		p.materializeRows = rowsStmt{head: docRowsHead, row: docRow, tail: docNewerTail}
 	}
 	for _, r := range []*rowsStmt{&p.insOplogRows, &p.upsertRows, &p.materializeRows} {
 		if err := r.prepare(ctx, w, n); err != nil {
@@ -388,7 +389,7 @@ func (t *txStmts) upsertNewest(entries []domain.Entry) ([]domain.Document, error
 	changed := make(map[docKey]bool, len(winners))
 	for start := 0; start < len(winners); start += maxRows {
 		chunk := winners[start:min(start+maxRows, len(winners))]
-		rows, err := t.rowsQuery(&t.p.upsertRows, len(chunk), docArgs(entries, chunk))
+		rows, err := t.rowsQuery(&t.p.upsertRows, len(chunk), docArgs(func(i int) *domain.Entry { return &entries[chunk[i]] }))
 		if err != nil {
 			return nil, err
 		}
@@ -402,22 +403,19 @@ func (t *txStmts) upsertNewest(entries []domain.Entry) ([]domain.Document, error
 // upsertDocs is upsertNewest for documents (one per key) when nobody asks
 // what changed.
 func (t *txStmts) upsertDocs(docs []domain.Entry) error {
-	all := make([]int, len(docs))
-	for i := range all {
-		all[i] = i
-	}
-	for start := 0; start < len(all); start += maxRows {
-		if _, err := t.rowsExec(&t.p.materializeRows, min(maxRows, len(all)-start), docArgs(docs, all[start:])); err != nil {
+	for start := 0; start < len(docs); start += maxRows {
+		chunk := docs[start:min(start+maxRows, len(docs))]
+		if _, err := t.rowsExec(&t.p.materializeRows, len(chunk), docArgs(func(i int) *domain.Entry { return &chunk[i] })); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// docArgs appends the document row of entries[idx[i]].
-func docArgs(entries []domain.Entry, idx []int) func(args []any, i int) []any {
+// docArgs appends the document row of entry i.
+func docArgs(entry func(i int) *domain.Entry) func(args []any, i int) []any {
 	return func(args []any, i int) []any {
-		d := domain.DocumentFromEntry(&entries[idx[i]])
+		d := domain.DocumentFromEntry(entry(i))
 		return append(args, d.Collection, d.Key, nullText(d.Data), d.Stamp.Wall, int64(d.Stamp.Logical), d.Stamp.Node, int64(boolInt(d.Deleted)))
 	}
 }

@@ -39,6 +39,12 @@ type stmts struct {
 
 const entryCols = `seq, collection, key, op, data, wall, logic, node, hash, prev_hash`
 
+// upsertFromOplogSQL copies the oplog entries from a seq on into documents;
+// a tail adds the last-write-wins rule (docNewerTail) and maybe RETURNING.
+const upsertFromOplogSQL = `INSERT INTO documents (collection, key, data, wall, logic, node, deleted)
+	SELECT collection, key, CASE WHEN op = 0 THEN data END, wall, logic, node, op = 1
+	FROM oplog WHERE seq >= ? ORDER BY seq`
+
 func (p *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 	const oplogInsert = ` INTO oplog (collection, key, op, data, wall, logic, node, hash, prev_hash)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
@@ -60,12 +66,8 @@ func (p *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 		// Last-write-wins for the entries just appended to the oplog: a
 		// row changes only for a strictly greater stamp (byte order on
 		// node, like Go).
-		{&p.upsertOplog, w, `INSERT INTO documents (collection, key, data, wall, logic, node, deleted)
-			SELECT collection, key, CASE WHEN op = 0 THEN data END, wall, logic, node, op = 1
-			FROM oplog WHERE seq >= ? ORDER BY seq` + docRowsTail},
-		{&p.upsertOplogQuiet, w, `INSERT INTO documents (collection, key, data, wall, logic, node, deleted)
-			SELECT collection, key, CASE WHEN op = 0 THEN data END, wall, logic, node, op = 1
-			FROM oplog WHERE seq >= ? ORDER BY seq` + docNewerTail},
+		{&p.upsertOplog, w, upsertFromOplogSQL + docRowsTail},
+		{&p.upsertOplogQuiet, w, upsertFromOplogSQL + docNewerTail},
 		{&p.maxSeq, w, `SELECT coalesce(max(seq), 0) FROM oplog`},
 		{&p.seqRange, w, `SELECT seq FROM oplog WHERE seq BETWEEN ? AND ?`},
 		// An author's clock and head only move forward.
