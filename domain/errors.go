@@ -6,6 +6,7 @@ package domain
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Code is the machine-readable class of an error. Codes are part of the
@@ -43,18 +44,52 @@ type Error struct {
 	cause error
 }
 
+// Error reads "op: op: CODE: message: cause", each code once: the operations
+// that led there, outermost first, and the code said by the innermost error
+// that carries it (an error wrapping one of its own code leaves it out).
 func (e *Error) Error() string {
-	s := string(e.Code)
+	var b strings.Builder
 	if e.Op != "" {
-		s = e.Op + ": " + s
+		b.WriteString(e.Op)
+		b.WriteString(": ")
 	}
-	if e.Msg != "" {
-		s += ": " + e.Msg
+	if !carriesCode(e.Unwrap(), e.Code) {
+		b.WriteString(string(e.Code))
+		if e.Msg != "" || e.Err != nil {
+			b.WriteString(": ")
+		}
 	}
+	b.WriteString(e.Msg)
 	if e.Err != nil {
-		s += ": " + e.Err.Error()
+		if e.Msg != "" {
+			b.WriteString(": ")
+		}
+		b.WriteString(e.Err.Error())
 	}
-	return s
+	return b.String()
+}
+
+// carriesCode reports whether an *Error with code c is somewhere in err's chain.
+func carriesCode(err error, c Code) bool {
+	for err != nil {
+		if de, ok := err.(*Error); ok && de.Code == c {
+			return true
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() []error }:
+			for _, inner := range u.Unwrap() {
+				if carriesCode(inner, c) {
+					return true
+				}
+			}
+			return false
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 func (e *Error) Unwrap() error {

@@ -67,3 +67,34 @@ func TestMessage(t *testing.T) {
 	require.Equal(t, `document "k" not found`, Message(Wrap(CodeInternal, "http.Get", inner)))
 	require.Equal(t, `document "k" not found`, Message(fmt.Errorf("ctx: %w", inner)))
 }
+
+func TestErrorSaysEachCodeOnce(t *testing.T) {
+	inner := Errorf(CodeNotFound, "sqlite.Commit", "document %q not found", "k")
+	cases := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"wrap of the same code", Wrap(CodeNotFound, "database.Delete", inner),
+			`database.Delete: sqlite.Commit: NOT_FOUND: document "k" not found`},
+		{"wrap keeps the inner code", Wrap(CodePersistence, "database.Delete", inner),
+			`database.Delete: sqlite.Commit: NOT_FOUND: document "k" not found`},
+		{"through a fmt wrapper", Wrap(CodeNotFound, "app.Get", fmt.Errorf("collection.Get: %w", inner)),
+			`app.Get: collection.Get: sqlite.Commit: NOT_FOUND: document "k" not found`},
+		{"Errorf around the same code", Errorf(CodeNotFound, "queue.Flush", "entry of op 7: %w", inner),
+			`queue.Flush: entry of op 7: sqlite.Commit: NOT_FOUND: document "k" not found`},
+		{"a different code is said too", Errorf(CodeSync, "sync.Pull", "applying page: %w", inner),
+			`sync.Pull: SYNC_ERROR: applying page: sqlite.Commit: NOT_FOUND: document "k" not found`},
+		{"three levels", Wrap(CodeQueueFull, "http.Put", Wrap(CodeQueueFull, "queue.Enqueue",
+			Errorf(CodeQueueFull, "sqlite.Enqueue", "offline queue is full (%d operations)", 1000))),
+			"http.Put: queue.Enqueue: sqlite.Enqueue: QUEUE_FULL: offline queue is full (1000 operations)"},
+		{"bare sentinel", ErrQueueFull, "QUEUE_FULL"},
+		{"joined causes", &Error{Code: CodeSync, Op: "round", Err: errors.Join(io.EOF, Wrap(CodeSync, "pull", io.ErrUnexpectedEOF))},
+			"round: EOF\npull: SYNC_ERROR: unexpected EOF"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			require.Equal(t, c.want, c.err.Error())
+		})
+	}
+}
