@@ -144,7 +144,7 @@ func newNode(t *testing.T) *node {
 		Health: func(context.Context) ports.HealthReport {
 			return ports.HealthReport{IsHealthy: n.healthy.Load(), DatabaseHealthy: true}
 		},
-		Backup: func(context.Context) (string, int64, error) { return "/backups/b1.db", 4096, nil },
+		Backup:  func(context.Context) (string, int64, error) { return "/backups/b1.db", 4096, nil },
 		Metrics: reg,
 	})
 	srv := httptest.NewServer(api)
