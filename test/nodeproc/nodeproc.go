@@ -199,13 +199,8 @@ func (p *Proc) Running() bool {
 	if p.cmd == nil {
 		return false
 	}
-	select {
-	case err := <-p.done:
-		p.done <- err
-		return false
-	default:
-		return true
-	}
+	exited, _ := p.exit()
+	return !exited
 }
 
 // PID of the running process (0 when none).
@@ -274,14 +269,21 @@ func (p *Proc) WaitReady(ctx context.Context, within time.Duration) error {
 	return fmt.Errorf("node %s not ready within %s\n%s", p.Spec.NodeID, within, p.LogTail(20))
 }
 
-func (p *Proc) exitErr() error {
+// exit returns the Wait result once the process has exited (leaving it
+// for the next reader).
+func (p *Proc) exit() (exited bool, err error) {
 	select {
 	case err := <-p.done:
 		p.done <- err
-		return err
+		return true, err
 	default:
-		return nil
+		return false, nil
 	}
+}
+
+func (p *Proc) exitErr() error {
+	_, err := p.exit()
+	return err
 }
 
 // killWait bounds the wait for the kernel to reap a killed process.
