@@ -5,6 +5,7 @@ package test
 import (
 	"encoding/json"
 	"os/exec"
+	"sort"
 	"strings"
 	"testing"
 
@@ -78,6 +79,11 @@ var importRules = []importRule{
 		},
 	},
 	{
+		name:  "client imports only domain, ports and the standard library",
+		scope: func(p string) bool { return within(p, "client") },
+		allow: func(p string, std bool) bool { return std || within(p, "domain") || p == module+"/ports" },
+	},
+	{
 		name:   "adapters never import app",
 		scope:  func(p string) bool { return within(p, "adapters") },
 		allow:  func(string, bool) bool { return true },
@@ -114,6 +120,7 @@ func (r importRule) violations(pkgs map[string]listedPackage) []string {
 			}
 		}
 	}
+	sort.Strings(out)
 	return out
 }
 
@@ -149,6 +156,7 @@ func TestDependencyRulesListOffenders(t *testing.T) {
 		m("adapters/httpapi"):      {ImportPath: m("adapters/httpapi"), Imports: []string{module}},
 		m("adapters/memory"):       {ImportPath: m("adapters/memory"), Imports: []string{m("app")}},
 		m("adapters/memory/inner"): {ImportPath: m("adapters/memory/inner"), Imports: []string{"fmt"}},
+		m("client"):                {ImportPath: m("client"), Imports: []string{"fmt", m("ports"), m("adapters/httpapi")}},
 	}
 	var got []string
 	for _, r := range importRules {
@@ -160,5 +168,6 @@ func TestDependencyRulesListOffenders(t *testing.T) {
 		m("app") + " imports " + m("adapters/sqlite"),
 		m("adapters/httpapi") + " imports " + module + ", which depends on " + m("app"),
 		m("adapters/memory") + " imports " + m("app"),
+		m("client") + " imports " + m("adapters/httpapi"),
 	}, got)
 }
