@@ -252,19 +252,23 @@ func (p *Proc) Start(ctx context.Context, readyWithin time.Duration) error {
 
 // WaitReady polls /readyz until 200, the process exits, or the deadline.
 func (p *Proc) WaitReady(ctx context.Context, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
+	// Each probe is bounded by the deadline too, not only the loop.
+	wctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	for wctx.Err() == nil {
 		if !p.Running() {
 			return fmt.Errorf("node %s exited before ready: %v\n%s", p.Spec.NodeID, p.exitErr(), p.LogTail(20))
 		}
-		if p.client.Ready(ctx) == nil {
+		if p.client.Ready(wctx) == nil {
 			return nil
 		}
 		select {
-		case <-ctx.Done():
-			return ctx.Err()
+		case <-wctx.Done():
 		case <-time.After(50 * time.Millisecond):
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	return fmt.Errorf("node %s not ready within %s\n%s", p.Spec.NodeID, within, p.LogTail(20))
 }
