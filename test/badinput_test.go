@@ -1,6 +1,7 @@
 package test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -9,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -32,7 +32,7 @@ func decodeError(t *testing.T, body []byte) errorBody {
 // Bad input of every kind gets the documented code and status, and nothing
 // already stored is lost.
 func TestBadInputOverHTTP(t *testing.T) {
-	n := newNodeDir(t, nodeSpec{NodeID: "strict"})
+	n := newNode(t, nodeSpec{NodeID: "strict"})
 	n.start()
 	status, _, _ := n.httpDo(http.MethodPut, "/v1/collections/users/docs/keep", []byte(`{"v":1}`))
 	require.Equal(t, http.StatusOK, status)
@@ -118,31 +118,31 @@ func TestBadConfigurationExitsWithCode2(t *testing.T) {
 
 func TestUnusableDatabasePaths(t *testing.T) {
 	t.Run("unreadable database path", func(t *testing.T) {
-		n := newNodeDir(t, nodeSpec{NodeID: "nopath"})
+		n := newNode(t, nodeSpec{NodeID: "nopath"})
 		// A regular file where the data directory should be.
-		blocker := filepath.Join(n.dir, "blocker")
+		blocker := filepath.Join(n.Spec.Dir, "blocker")
 		require.NoError(t, os.WriteFile(blocker, []byte("x"), 0o644))
-		_, errOut, code := runCLI(t, "serve", "--config", n.config, "--db", filepath.Join(blocker, "db", "entgldb.db"))
+		_, errOut, code := runCLI(t, "serve", "--config", n.Config, "--db", filepath.Join(blocker, "db", "entgldb.db"))
 		require.NotEqual(t, 0, code)
 		require.Contains(t, errOut, "PERSISTENCE_ERROR")
 	})
 
 	t.Run("corrupt database file", func(t *testing.T) {
-		n := newNodeDir(t, nodeSpec{NodeID: "corrupt"})
+		n := newNode(t, nodeSpec{NodeID: "corrupt"})
 		n.start()
 		for i := 0; i < 200; i++ {
 			status, _, _ := n.httpDo(http.MethodPut, fmt.Sprintf("/v1/collections/c/docs/k%d", i), []byte(fmt.Sprintf(`{"i":%d,"pad":"%s"}`, i, strings.Repeat("p", 400))))
 			require.Equal(t, http.StatusOK, status)
 		}
-		require.Equal(t, 0, n.stop(20*time.Second))
-		db := filepath.Join(n.dir, "data", "entgldb.db")
+		require.Equal(t, 0, n.stop())
+		db := n.DBPath
 		corruptFile(t, db)
 
 		out, errOut, code := runCLI(t, "check", "--db", db)
 		require.Equal(t, 4, code, "check: %s %s", out, errOut)
 		require.Contains(t, errOut, "error CORRUPTION:")
 
-		_, errOut, code = runCLI(t, "serve", "--config", n.config)
+		_, errOut, code = runCLI(t, "serve", "--config", n.Config)
 		require.Equal(t, 4, code, errOut)
 		require.Contains(t, errOut, "CORRUPTION")
 	})
@@ -167,7 +167,7 @@ func corruptFile(t *testing.T, path string) {
 // A backup taken through the API while writes continue restores into a new
 // node directory, and the documents are there; a corrupt backup is refused.
 func TestBackupDuringWritesAndRestore(t *testing.T) {
-	n := newNodeDir(t, nodeSpec{NodeID: "backed-up"})
+	n := newNode(t, nodeSpec{NodeID: "backed-up"})
 	n.start()
 	for i := 0; i < 100; i++ {
 		status, _, _ := n.httpDo(http.MethodPut, fmt.Sprintf("/v1/collections/c/docs/before-%d", i), []byte(fmt.Sprintf(`{"i":%d}`, i)))
@@ -183,10 +183,7 @@ func TestBackupDuringWritesAndRestore(t *testing.T) {
 				return
 			default:
 			}
-			req, _ := http.NewRequest(http.MethodPut, fmt.Sprintf("http://%s/v1/collections/c/docs/during-%d", n.httpAddr, i), strings.NewReader(`{"during":true}`))
-			if resp, err := http.DefaultClient.Do(req); err == nil {
-				resp.Body.Close()
-			}
+			_, _ = n.Client().Put(context.Background(), "c", fmt.Sprintf("during-%d", i), []byte(`{"during":true}`))
 		}
 	}()
 	backup := filepath.Join(t.TempDir(), "snap.db")
@@ -198,8 +195,8 @@ func TestBackupDuringWritesAndRestore(t *testing.T) {
 	require.Equal(t, 0, code, errOut)
 	require.Equal(t, "ok", out)
 
-	fresh := newNodeDir(t, nodeSpec{NodeID: "restored"})
-	db := filepath.Join(fresh.dir, "data", "entgldb.db")
+	fresh := newNode(t, nodeSpec{NodeID: "restored"})
+	db := fresh.DBPath
 	require.NoError(t, os.MkdirAll(filepath.Dir(db), 0o755))
 	_, errOut, code = runCLI(t, "restore", "--db", db, "--from", backup)
 	require.Equal(t, 0, code, errOut)

@@ -1,38 +1,33 @@
 package test
 
 import (
-	"encoding/json"
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/entgldb/entgldb-go/client"
+	"github.com/entgldb/entgldb-go/test/nodeproc"
 )
 
 // The fresh-machine path: `entgldb serve` with no configuration file starts
 // on defaults, answers /readyz, takes a write and a read from the CLI, and
 // stops cleanly on SIGTERM with exit code 0.
 func TestServeOnDefaults(t *testing.T) {
-	dir := t.TempDir()
-	cmd := exec.Command(binPath, "serve")
-	cmd.Dir = dir
 	// Defaults, except that discovery beacons stay on loopback in tests.
-	cmd.Env = append(os.Environ(), "ENTGLDB__NETWORK__BROADCASTADDRESS=127.255.255.255")
-	p := &nodeProc{t: t, dir: dir, httpAddr: "127.0.0.1:5080", cmd: cmd}
-	p.logs = &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = p.logs, p.logs
-	require.NoError(t, cmd.Start())
-	p.done = make(chan error, 1)
-	go func() { p.done <- cmd.Wait() }()
-	t.Cleanup(p.kill)
-	p.waitReady(20 * time.Second)
+	proc, err := nodeproc.New(binPath, nodeproc.Spec{Dir: t.TempDir(), OnDefaults: true,
+		Env: []string{"ENTGLDB__NETWORK__BROADCASTADDRESS=127.255.255.255"}})
+	require.NoError(t, err)
+	p := track(t, proc)
+	p.start()
 
 	out, errOut, code := runCLI(t, "put", "users", "alice", `{"name":"Alice","age":31}`)
 	require.Equal(t, 0, code, errOut)
@@ -45,13 +40,15 @@ func TestServeOnDefaults(t *testing.T) {
 	require.Equal(t, 3, code)
 	require.Contains(t, errOut, "error NOT_FOUND:")
 
-	require.Equal(t, 0, p.stop(20*time.Second), p.logs.String())
-	_, err := os.Stat(filepath.Join(dir, "data", "entgldb.db"))
+	require.Equal(t, 0, p.stop(), p.Log())
+	_, err = os.Stat(filepath.Join(p.Spec.Dir, "data", "entgldb.db"))
 	require.NoError(t, err, "the default database path is data/entgldb.db")
 }
 
 func TestClientCommandsAgainstNodeThatIsDown(t *testing.T) {
-	_, errOut, code := runCLI(t, "--node", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "get", "users", "x")
+	port, err := nodeproc.FreePort()
+	require.NoError(t, err)
+	_, errOut, code := runCLI(t, "--node", fmt.Sprintf("127.0.0.1:%d", port), "get", "users", "x")
 	require.Equal(t, 5, code)
 	require.Contains(t, errOut, "error NETWORK_ERROR:")
 }
@@ -67,75 +64,34 @@ func TestThreeNodesConverge(t *testing.T) {
 	for _, n := range nodes {
 		for i := range nodes {
 			key := fmt.Sprintf("from-%d", i)
-			eventually(t, 5*time.Second, n.httpAddr+" has "+key, func() bool {
-				status, _, _ := n.httpDo(http.MethodGet, "/v1/collections/items/docs/"+key, nil)
-				return status == http.StatusOK
-			})
+			eventually(t, 5*time.Second, n.HTTPAddr+" has "+key, func() bool { return n.has("items", key) })
 		}
 	}
-	status, body, _ := nodes[0].httpDo(http.MethodGet, "/v1/peers", nil)
-	require.Equal(t, http.StatusOK, status)
-	require.Contains(t, string(body), nodes[1].peerAddr())
-	require.Contains(t, string(body), nodes[2].peerAddr())
+	peers, err := nodes[0].Client().Peers(context.Background())
+	require.NoError(t, err)
+	var addrs []string
+	for _, p := range peers {
+		addrs = append(addrs, p.Address)
+	}
+	require.Contains(t, addrs, nodes[1].PeerAddr())
+	require.Contains(t, addrs, nodes[2].PeerAddr())
 
 	// The documents may have arrived by gossip push before any anti-entropy
 	// round completed: wait for a round (every 200 ms here).
 	eventually(t, 5*time.Second, "a successful sync round in the status", func() bool {
-		status, body, _ := nodes[0].httpDo(http.MethodGet, "/v1/status", nil)
-		require.Equal(t, http.StatusOK, status)
-		var st struct {
-			LastSync int64 `json:"last_sync"`
-		}
-		require.NoError(t, json.Unmarshal(body, &st))
-		return st.LastSync != 0
+		st, err := nodes[0].Client().Status(context.Background())
+		require.NoError(t, err)
+		return st.LastSuccessfulSync != 0
 	})
-	status, body, _ = nodes[0].httpDo(http.MethodGet, "/metrics", nil)
+	status, body, _ := nodes[0].httpDo(http.MethodGet, "/metrics", nil)
 	require.Equal(t, http.StatusOK, status)
 	require.Regexp(t, `entgldb_sync_rounds_total\{peer="node-[12]"\} [1-9]`, string(body))
-}
-
-// startMesh starts n nodes, each a static peer of every other; node ids are
-// spec.NodeID-0, spec.NodeID-1, ...
-func startMesh(t *testing.T, n int, spec nodeSpec) []*nodeProc {
-	t.Helper()
-	nodes := make([]*nodeProc, n)
-	for i := range nodes {
-		s := spec
-		s.NodeID = fmt.Sprintf("%s-%d", spec.NodeID, i)
-		nodes[i] = newNodeDir(t, s)
-	}
-	for i, p := range nodes {
-		var peers []string
-		for j, m := range nodes {
-			if j != i {
-				peers = append(peers, m.peerAddr())
-			}
-		}
-		rewritePeers(t, p, peers)
-	}
-	for _, p := range nodes {
-		p.start()
-	}
-	return nodes
-}
-
-// rewritePeers sets Network.StaticPeers in a node's config file.
-func rewritePeers(t *testing.T, p *nodeProc, peers []string) {
-	t.Helper()
-	data, err := os.ReadFile(p.config)
-	require.NoError(t, err)
-	var cfg map[string]map[string]any
-	require.NoError(t, json.Unmarshal(data, &cfg))
-	cfg["EntglDb"]["Network"].(map[string]any)["StaticPeers"] = peers
-	data, err = json.Marshal(cfg)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(p.config, data, 0o644))
 }
 
 // kill -9 under a write load: after restart every write that got a 200 is
 // present, with its acknowledged value.
 func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
-	n := newNodeDir(t, nodeSpec{NodeID: "durable"})
+	n := newNode(t, nodeSpec{NodeID: "durable"})
 	n.start()
 
 	var acked sync.Map // key → body
@@ -146,7 +102,7 @@ func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			client := &http.Client{Timeout: 5 * time.Second}
+			node := client.New(n.HTTPAddr, client.WithHTTPClient(&http.Client{Timeout: 5 * time.Second}))
 			for i := 0; i < 5000; i++ {
 				select {
 				case <-stop:
@@ -155,13 +111,12 @@ func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 				}
 				key := fmt.Sprintf("w%d-%d", w, i)
 				body := fmt.Sprintf(`{"w":%d,"i":%d}`, w, i)
-				req, _ := http.NewRequest(http.MethodPut, "http://"+n.httpAddr+"/v1/collections/load/docs/"+key, strings.NewReader(body))
-				resp, err := client.Do(req)
-				if err != nil {
-					return // the node is gone
+				_, err := node.Put(context.Background(), "load", key, []byte(body))
+				var gone *client.UnreachableError
+				if errors.As(err, &gone) {
+					return
 				}
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
+				if err == nil {
 					acked.Store(key, body)
 					count.Add(1)
 				}
@@ -169,9 +124,7 @@ func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 		}(w)
 	}
 	eventually(t, 20*time.Second, "200 acknowledged writes", func() bool { return count.Load() >= 200 })
-	require.NoError(t, n.cmd.Process.Kill()) // SIGKILL: no graceful anything
-	<-n.done
-	n.done <- nil
+	n.kill()
 	close(stop)
 	wg.Wait()
 

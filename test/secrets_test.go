@@ -17,20 +17,17 @@ func TestClusterKeyNeverDisclosed(t *testing.T) {
 	a, b := nodes[0], nodes[1]
 	status, _, _ := a.httpDo(http.MethodPut, "/v1/collections/c/docs/k", []byte(`{"v":1}`))
 	require.Equal(t, http.StatusOK, status)
-	eventually(t, 10*time.Second, "the document on b", func() bool {
-		status, _, _ := b.httpDo(http.MethodGet, "/v1/collections/c/docs/k", nil)
-		return status == http.StatusOK
-	})
-	for _, n := range []*nodeProc{a, b} {
+	eventually(t, 10*time.Second, "the document on b", func() bool { return b.has("c", "k") })
+	for _, n := range []*testNode{a, b} {
 		for _, path := range []string{"/v1/status", "/v1/peers", "/healthz", "/metrics"} {
 			_, body, _ := n.httpDo(http.MethodGet, path, nil)
-			require.NotContains(t, string(body), secret, "%s on %s", path, n.httpAddr)
+			require.NotContains(t, string(body), secret, "%s on %s", path, n.HTTPAddr)
 		}
 	}
-	require.Equal(t, 0, a.stop(20*time.Second))
-	require.Equal(t, 0, b.stop(20*time.Second))
-	for _, n := range []*nodeProc{a, b} {
-		logs := n.logs.String()
+	require.Equal(t, 0, a.stop())
+	require.Equal(t, 0, b.stop())
+	for _, n := range []*testNode{a, b} {
+		logs := n.Log()
 		require.True(t, strings.Contains(logs, "entgldb node started"), "logs were captured")
 		require.NotContains(t, logs, secret)
 	}

@@ -1,102 +1,29 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
-	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/entgldb/entgldb-go/client"
 	"github.com/entgldb/entgldb-go/domain"
 )
 
-// nodeClient talks to a running node's HTTP API.
-type nodeClient struct {
-	base string
-	http *http.Client
-}
-
-func newNodeClient(addr string) *nodeClient {
-	if addr == "" {
-		addr = os.Getenv("ENTGLDB_NODE")
-	}
-	if addr == "" {
-		addr = "127.0.0.1:5080"
-	}
-	if !strings.Contains(addr, "://") {
-		addr = "http://" + addr
-	}
-	return &nodeClient{base: strings.TrimRight(addr, "/"), http: &http.Client{Timeout: 60 * time.Second}}
-}
-
-// do sends a request and decodes a JSON answer into out (when non-nil).
-// API errors become cliErrors with the server's code.
-func (c *nodeClient) do(ctx context.Context, method, path string, body []byte, out any) (http.Header, error) {
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(body))
-	if err != nil {
-		return nil, usageErr("bad node address %q: %v", c.base, err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, &cliError{exit: exitUnreachable, code: string(domain.CodeNetwork),
-			msg: fmt.Sprintf("node at %s is unreachable: %v", c.base, unwrapURLError(err))}
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, &cliError{exit: exitUnreachable, code: string(domain.CodeNetwork), msg: fmt.Sprintf("reading answer: %v", err)}
-	}
-	if resp.StatusCode >= 400 {
-		return resp.Header, apiError(resp.StatusCode, data)
-	}
-	if out != nil {
-		if raw, ok := out.(*json.RawMessage); ok {
-			*raw = data
-		} else if err := json.Unmarshal(data, out); err != nil {
-			return nil, &cliError{exit: exitFailure, code: string(domain.CodeInternal), msg: fmt.Sprintf("unexpected answer from node: %v", err)}
-		}
-	}
-	return resp.Header, nil
-}
-
-func unwrapURLError(err error) error {
-	var ue *url.Error
+// nodeErr gives a client error its exit code: a node that does not answer
+// at all exits 5; errors the node answered (even NETWORK_ERROR) keep the
+// exit code of their domain code.
+func nodeErr(err error) error {
+	var ue *client.UnreachableError
 	if errors.As(err, &ue) {
-		var oe *net.OpError
-		if errors.As(ue.Err, &oe) {
-			return oe
-		}
-		return ue.Err
+		return &cliError{exit: exitUnreachable, code: string(domain.CodeNetwork), msg: ue.Error()}
 	}
 	return err
-}
-
-// apiError turns an `{"error":{"code","message"}}` body into a cliError.
-func apiError(status int, body []byte) error {
-	var e struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	if json.Unmarshal(body, &e) != nil || e.Error.Code == "" {
-		return &cliError{exit: exitFailure, code: string(domain.CodeInternal), msg: fmt.Sprintf("HTTP %d: %s", status, strings.TrimSpace(string(body)))}
-	}
-	code := domain.Code(e.Error.Code)
-	return &cliError{exit: exitFor(code), code: e.Error.Code, msg: e.Error.Message}
 }
 
 // readJSONArg reads a JSON argument: literal text, @file, or - for stdin.
@@ -114,10 +41,6 @@ func readJSONArg(cmd *cobra.Command, arg string) ([]byte, error) {
 	return []byte(arg), nil
 }
 
-func docPath(collection, key string) string {
-	return "/v1/collections/" + url.PathEscape(collection) + "/docs/" + url.PathEscape(key)
-}
-
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -127,7 +50,7 @@ func printJSON(w io.Writer, v any) error {
 func addClientCommands(root *cobra.Command) {
 	var nodeAddr string
 	root.PersistentFlags().StringVar(&nodeAddr, "node", "", "node HTTP address (default $ENTGLDB_NODE, else 127.0.0.1:5080)")
-	client := func() *nodeClient { return newNodeClient(nodeAddr) }
+	node := func() *client.Client { return client.New(nodeAddr) }
 
 	root.AddCommand(&cobra.Command{
 		Use:   "put COLLECTION KEY JSON",
@@ -138,13 +61,11 @@ func addClientCommands(root *cobra.Command) {
 			if err != nil {
 				return err
 			}
-			var out struct {
-				Version string `json:"version"`
+			version, err := node().Put(cmd.Context(), args[0], args[1], body)
+			if err != nil {
+				return nodeErr(err)
 			}
-			if _, err := client().do(cmd.Context(), http.MethodPut, docPath(args[0], args[1]), body, &out); err != nil {
-				return err
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), out.Version)
+			fmt.Fprintln(cmd.OutOrStdout(), version)
 			return nil
 		},
 	})
@@ -153,11 +74,11 @@ func addClientCommands(root *cobra.Command) {
 		Short: "Print a document",
 		Args:  checkArgs(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var raw json.RawMessage
-			if _, err := client().do(cmd.Context(), http.MethodGet, docPath(args[0], args[1]), nil, &raw); err != nil {
-				return err
+			doc, err := node().Get(cmd.Context(), args[0], args[1])
+			if err != nil {
+				return nodeErr(err)
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), strings.TrimSpace(string(raw)))
+			fmt.Fprintln(cmd.OutOrStdout(), strings.TrimSpace(string(doc.Data)))
 			return nil
 		},
 	})
@@ -166,68 +87,44 @@ func addClientCommands(root *cobra.Command) {
 		Short: "Delete a document; prints the version of the delete",
 		Args:  checkArgs(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var out struct {
-				Version string `json:"version"`
+			version, err := node().Delete(cmd.Context(), args[0], args[1])
+			if err != nil {
+				return nodeErr(err)
 			}
-			if _, err := client().do(cmd.Context(), http.MethodDelete, docPath(args[0], args[1]), nil, &out); err != nil {
-				return err
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), out.Version)
+			fmt.Fprintln(cmd.OutOrStdout(), version)
 			return nil
 		},
 	})
 
-	var where, orderBy string
-	var desc bool
-	var skip, take int
+	var q client.Query
 	find := &cobra.Command{
 		Use:   "find COLLECTION",
 		Short: "Print matching documents, one JSON object a line ({\"key\",\"version\",\"data\"})",
 		Args:  checkArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			q := url.Values{}
-			if where != "" {
-				q.Set("where", where)
-			}
-			if orderBy != "" {
-				q.Set("order_by", orderBy)
-			}
-			if desc {
-				q.Set("desc", "true")
-			}
-			if skip > 0 {
-				q.Set("skip", strconv.Itoa(skip))
-			}
-			if take > 0 {
-				q.Set("take", strconv.Itoa(take))
-			}
-			var out struct {
-				Documents []json.RawMessage `json:"documents"`
-				Count     int               `json:"count"`
-			}
-			path := "/v1/collections/" + url.PathEscape(args[0]) + "/docs?" + q.Encode()
-			if _, err := client().do(cmd.Context(), http.MethodGet, path, nil, &out); err != nil {
-				return err
+			docs, err := node().Find(cmd.Context(), args[0], q)
+			if err != nil {
+				return nodeErr(err)
 			}
 			w := cmd.OutOrStdout()
-			prog := newProgress(cmd.ErrOrStderr(), "find", int64(len(out.Documents)))
-			for i, d := range out.Documents {
-				var buf bytes.Buffer
-				if json.Compact(&buf, d) == nil {
-					d = buf.Bytes()
+			prog := newProgress(cmd.ErrOrStderr(), "find", int64(len(docs)))
+			for i, d := range docs {
+				line, err := json.Marshal(d)
+				if err != nil {
+					return err
 				}
-				fmt.Fprintln(w, string(d))
+				fmt.Fprintln(w, string(line))
 				prog.set(int64(i + 1))
 			}
 			prog.done()
 			return nil
 		},
 	}
-	find.Flags().StringVar(&where, "where", "", `filter, e.g. '{"age":{"$gt":30}}'`)
-	find.Flags().StringVar(&orderBy, "order-by", "", "field to order by (dotted path)")
-	find.Flags().BoolVar(&desc, "desc", false, "descending order")
-	find.Flags().IntVar(&skip, "skip", 0, "documents to skip")
-	find.Flags().IntVar(&take, "take", 0, "documents to return at most (0: all)")
+	find.Flags().StringVar(&q.Where, "where", "", `filter, e.g. '{"age":{"$gt":30}}'`)
+	find.Flags().StringVar(&q.OrderBy, "order-by", "", "field to order by (dotted path)")
+	find.Flags().BoolVar(&q.Desc, "desc", false, "descending order")
+	find.Flags().IntVar(&q.Skip, "skip", 0, "documents to skip")
+	find.Flags().IntVar(&q.Take, "take", 0, "documents to return at most (0: all)")
 	root.AddCommand(find)
 
 	var countWhere string
@@ -236,17 +133,11 @@ func addClientCommands(root *cobra.Command) {
 		Short: "Print the number of matching documents",
 		Args:  checkArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			q := url.Values{}
-			if countWhere != "" {
-				q.Set("where", countWhere)
+			n, err := node().Count(cmd.Context(), args[0], countWhere)
+			if err != nil {
+				return nodeErr(err)
 			}
-			var out struct {
-				Count int `json:"count"`
-			}
-			if _, err := client().do(cmd.Context(), http.MethodGet, "/v1/collections/"+url.PathEscape(args[0])+"/count?"+q.Encode(), nil, &out); err != nil {
-				return err
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), out.Count)
+			fmt.Fprintln(cmd.OutOrStdout(), n)
 			return nil
 		},
 	}
@@ -258,34 +149,29 @@ func addClientCommands(root *cobra.Command) {
 		Short: "List the collections",
 		Args:  checkArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var out struct {
-				Collections []string `json:"collections"`
+			names, err := node().Collections(cmd.Context())
+			if err != nil {
+				return nodeErr(err)
 			}
-			if _, err := client().do(cmd.Context(), http.MethodGet, "/v1/collections", nil, &out); err != nil {
-				return err
-			}
-			for _, c := range out.Collections {
+			for _, c := range names {
 				fmt.Fprintln(cmd.OutOrStdout(), c)
 			}
 			return nil
 		},
 	})
+	// Shown as the node sent them, so every field appears.
 	for _, s := range []struct{ use, path, short string }{
-		{"peers", "/v1/peers", "Show the node's peers"},
-		{"status", "/v1/status", "Show the node's sync status"},
+		{"peers", client.PathPeers, "Show the node's peers"},
+		{"status", client.PathStatus, "Show the node's sync status"},
 	} {
 		root.AddCommand(&cobra.Command{
 			Use:   s.use,
 			Short: s.short,
 			Args:  checkArgs(cobra.NoArgs),
 			RunE: func(cmd *cobra.Command, _ []string) error {
-				var raw json.RawMessage
-				if _, err := client().do(cmd.Context(), http.MethodGet, s.path, nil, &raw); err != nil {
-					return err
-				}
 				var v any
-				if err := json.Unmarshal(raw, &v); err != nil {
-					return err
+				if err := node().GetJSON(cmd.Context(), s.path, &v); err != nil {
+					return nodeErr(err)
 				}
 				return printJSON(cmd.OutOrStdout(), v)
 			},
@@ -296,23 +182,18 @@ func addClientCommands(root *cobra.Command) {
 		Short: "Show the node's health; exits 1 when unhealthy",
 		Args:  checkArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var raw json.RawMessage
-			c := client()
-			req, _ := http.NewRequestWithContext(cmd.Context(), http.MethodGet, c.base+"/healthz", nil)
-			resp, err := c.http.Do(req)
+			h, err := node().Health(cmd.Context())
 			if err != nil {
-				return &cliError{exit: exitUnreachable, code: string(domain.CodeNetwork), msg: fmt.Sprintf("node at %s is unreachable: %v", c.base, unwrapURLError(err))}
+				return nodeErr(err)
 			}
-			defer resp.Body.Close()
-			raw, _ = io.ReadAll(resp.Body)
 			var v any
-			if err := json.Unmarshal(raw, &v); err != nil {
-				return apiError(resp.StatusCode, raw)
+			if err := json.Unmarshal(h.Report, &v); err != nil {
+				return err
 			}
 			if err := printJSON(cmd.OutOrStdout(), v); err != nil {
 				return err
 			}
-			if resp.StatusCode != http.StatusOK {
+			if !h.Healthy {
 				return &cliError{exit: exitFailure, code: "UNHEALTHY", msg: "node reports it is unhealthy"}
 			}
 			return nil

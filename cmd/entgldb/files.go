@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -14,6 +12,7 @@ import (
 
 	entgldb "github.com/entgldb/entgldb-go"
 	"github.com/entgldb/entgldb-go/adapters/sqlite"
+	"github.com/entgldb/entgldb-go/client"
 	"github.com/entgldb/entgldb-go/domain"
 )
 
@@ -62,7 +61,7 @@ func addFileCommands(root *cobra.Command) {
 				return nil
 			}
 			nodeAddr, _ := cmd.Flags().GetString("node")
-			return backupThroughNode(cmd.Context(), cmd.OutOrStdout(), newNodeClient(nodeAddr), absOut)
+			return backupThroughNode(cmd.Context(), cmd.OutOrStdout(), client.New(nodeAddr), absOut)
 		},
 	}
 	backup.Flags().StringVar(&dbPath, "db", "", "database file of a stopped node")
@@ -126,14 +125,10 @@ func addFileCommands(root *cobra.Command) {
 // backupThroughNode asks a running node for an online backup written to out.
 // The node writes the file itself when it can reach out's path (same
 // machine); otherwise the CLI copies the file the node reports.
-func backupThroughNode(ctx context.Context, w io.Writer, c *nodeClient, out string) error {
-	req, _ := json.Marshal(map[string]string{"path": out})
-	var resp struct {
-		Path  string `json:"path"`
-		Bytes int64  `json:"bytes"`
-	}
-	if _, err := c.do(ctx, http.MethodPost, "/v1/admin/backup", req, &resp); err != nil {
-		return err
+func backupThroughNode(ctx context.Context, w io.Writer, c *client.Client, out string) error {
+	resp, err := c.Backup(ctx, out)
+	if err != nil {
+		return nodeErr(err)
 	}
 	if resp.Path != out {
 		if err := copyFile(resp.Path, out); err != nil {

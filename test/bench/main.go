@@ -19,7 +19,7 @@ import (
 	"time"
 
 	entgldb "github.com/entgldb/entgldb-go"
-	"github.com/entgldb/entgldb-go/test/soak/nodeproc"
+	"github.com/entgldb/entgldb-go/test/nodeproc"
 )
 
 type options struct {

@@ -3,32 +3,22 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"path/filepath"
 	"time"
 
 	entgldb "github.com/entgldb/entgldb-go"
 	"github.com/entgldb/entgldb-go/adapters/config"
+	"github.com/entgldb/entgldb-go/test/nodeproc"
 )
-
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
 
 // nodeConfig is a loopback-only node in dir: discovery off, HTTP off, no
 // auto backup, secure + Brotli on (the defaults).
 func nodeConfig(dir, id string, peers []string) (config.Config, error) {
-	tcpPort, err := freePort()
+	tcpPort, err := nodeproc.FreePort()
 	if err != nil {
 		return config.Config{}, err
 	}
-	udpPort, err := freePort()
+	udpPort, err := nodeproc.FreePort()
 	if err != nil {
 		return config.Config{}, err
 	}

@@ -2,15 +2,15 @@ package main
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
 
-	"github.com/entgldb/entgldb-go/test/soak/nodeproc"
+	"github.com/entgldb/entgldb-go/domain"
+	"github.com/entgldb/entgldb-go/test/nodeproc"
 )
 
 // rssIdle starts a real node process on an empty database and reads its
@@ -88,7 +88,7 @@ func rssAfterBootstrap(ctx context.Context, bin, root, srcDB string, want int) (
 		return 0, 0, nil, err
 	}
 	// Where the memory is: the Go heap and the document cache, from /metrics.
-	metrics, err := dst.Metrics(ctx)
+	metrics, err := dst.Client().Metrics(ctx)
 	if err != nil {
 		return 0, 0, nil, err
 	}
@@ -102,23 +102,11 @@ func rssAfterBootstrap(ctx context.Context, bin, root, srcDB string, want int) (
 }
 
 func httpCount(ctx context.Context, p *nodeproc.Proc, collection string) (int, error) {
-	status, body, err := p.Do(ctx, http.MethodGet, "/v1/collections/"+collection+"/count", nil)
-	if err != nil {
-		return 0, err
-	}
-	if status == http.StatusNotFound {
+	n, err := p.Client().Count(ctx, collection, "")
+	if errors.Is(err, domain.ErrNotFound) { // the collection is not there yet
 		return 0, nil
 	}
-	if status != http.StatusOK {
-		return 0, fmt.Errorf("count %s: HTTP %d %s", collection, status, body)
-	}
-	var r struct {
-		Count int `json:"count"`
-	}
-	if err := json.Unmarshal(body, &r); err != nil {
-		return 0, fmt.Errorf("count %s: %w", collection, err)
-	}
-	return r.Count, nil
+	return n, err
 }
 
 func copyFile(from, to string) error {

@@ -4,12 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
 	"net"
-	"net/http"
 	"os/exec"
 	"strings"
 	"sync"
@@ -18,7 +16,6 @@ import (
 
 	"github.com/entgldb/entgldb-go/adapters/protocol"
 	"github.com/entgldb/entgldb-go/adapters/protocol/pb"
-	"github.com/entgldb/entgldb-go/test/soak/nodeproc"
 )
 
 // faultLog records what was injected, for the summary.
@@ -58,7 +55,9 @@ func (f *faultLog) fail(format string, args ...any) {
 // killRestart sends SIGKILL to a node and starts it again after pause.
 func (c *cluster) killRestart(ctx context.Context, n *node, pause time.Duration) error {
 	pid := n.proc.PID()
-	n.proc.Kill()
+	if err := n.proc.Kill(); err != nil {
+		return err
+	}
 	c.faults.add("kill -9 %s (pid %d), restart after %s", n.name(), pid, pause)
 	if err := sleepCtx(ctx, pause); err != nil {
 		return err
@@ -70,28 +69,14 @@ func (c *cluster) killRestart(ctx context.Context, n *node, pause time.Duration)
 	return nil
 }
 
-// partition isolates a node for d: it is killed and restarted with no
-// static peers and a different sync port, so it can reach no peer and no
-// peer can reach it (their StaticPeers name the old port), while its HTTP
-// API keeps taking writes. Then it is stopped gracefully and restarted
-// with its real configuration: the partition heals.
-//
-// Why not SIGSTOP: a stopped process also stops taking writes, which
-// tests nothing a kill does not; and there is no listener switch in the
-// API. This is the honest loopback equivalent of a cut cable.
+// partition isolates a node for d (nodeproc's partition scenario: alone on
+// another sync port while its HTTP API keeps taking writes), then heals it.
 func (c *cluster) partition(ctx context.Context, n *node, d time.Duration) error {
 	realPort := n.proc.TCPPort
-	realPeers := c.peersOf(n)
-	isolated, err := nodeproc.FreePort()
+	isolated, err := n.proc.Isolate(ctx, 30*time.Second)
+	c.faults.add("partition %s for %s (restarted alone on sync port %d instead of %d)", n.name(), d, isolated, realPort)
 	if err != nil {
 		return err
-	}
-	n.proc.Kill()
-	n.proc.TCPPort = isolated
-	n.proc.SetPeers(nil)
-	c.faults.add("partition %s for %s (restarted alone on sync port %d instead of %d)", n.name(), d, isolated, realPort)
-	if err := n.proc.Start(ctx, 30*time.Second); err != nil {
-		return fmt.Errorf("partition %s: %w", n.name(), err)
 	}
 	n.restarts++
 	waitErr := sleepCtx(ctx, d)
@@ -105,13 +90,9 @@ func (c *cluster) partition(ctx context.Context, n *node, d time.Duration) error
 				n.name(), a.n, a.hash, other.name(), b.n, b.hash, a.hash != b.hash)
 		}
 	}
-	if _, err := n.proc.Stop(20 * time.Second); err != nil {
-		c.faults.fail("graceful stop of %s at the end of its partition: %v", n.name(), err)
-	}
-	n.proc.TCPPort = realPort
-	n.proc.SetPeers(realPeers)
-	if err := n.proc.Start(context.Background(), 30*time.Second); err != nil {
-		return fmt.Errorf("heal %s: %w", n.name(), err)
+	// Healed even when the load has ended: the final convergence needs it.
+	if err := n.proc.Heal(context.Background(), 20*time.Second, 30*time.Second); err != nil {
+		return err
 	}
 	n.restarts++
 	c.faults.note("healed %s", n.name())
@@ -123,17 +104,9 @@ func (c *cluster) partition(ctx context.Context, n *node, d time.Duration) error
 func (c *cluster) backup(ctx context.Context, n *node) error {
 	rctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	status, body, err := n.proc.Do(rctx, http.MethodPost, "/v1/admin/backup", nil)
-	if err != nil || status != http.StatusOK {
-		c.faults.fail("backup on %s: HTTP %d %s %v", n.name(), status, body, err)
-		return nil
-	}
-	var rep struct {
-		Path  string `json:"path"`
-		Bytes int64  `json:"bytes"`
-	}
-	if err := json.Unmarshal(body, &rep); err != nil || rep.Path == "" {
-		c.faults.fail("backup on %s: unreadable reply %s", n.name(), body)
+	rep, err := n.proc.Client().Backup(rctx, "")
+	if err != nil || rep.Path == "" {
+		c.faults.fail("backup on %s: %+v %v", n.name(), rep, err)
 		return nil
 	}
 	out, err := exec.CommandContext(rctx, c.bin, "check", "--db", rep.Path).CombinedOutput()

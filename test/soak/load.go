@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/entgldb/entgldb-go/client"
 )
 
 var collections = []string{"orders", "users", "events"}
@@ -137,12 +139,13 @@ func (w *worker) step(ctx context.Context) {
 	c := collections[w.rnd.IntN(len(collections))]
 	keys := w.keys[c]
 	k := keys[w.rnd.IntN(len(keys))]
-	p := w.node.proc
+	node := w.node.proc.Client()
 	switch r := w.rnd.IntN(100); {
 	case r < 50: // put
 		body := w.body(k.key)
-		status, resp, err := p.Do(rctx, http.MethodPut, docPath(c, k.key), body)
-		o := classify(status, err)
+		r, err := node.Do(rctx, http.MethodPut, client.DocPath(c, k.key), body)
+		resp := r.Body
+		o := classify(r.Status, err)
 		w.stats.puts.add(o)
 		switch o {
 		case acked:
@@ -158,7 +161,8 @@ func (w *worker) step(ctx context.Context) {
 			k.maybe(state{present: true, data: body})
 		}
 	case r < 60: // delete
-		status, _, err := p.Do(rctx, http.MethodDelete, docPath(c, k.key), nil)
+		r, err := node.Do(rctx, http.MethodDelete, client.DocPath(c, k.key), nil)
+		status := r.Status
 		o := classify(status, err)
 		w.stats.deletes.add(o)
 		switch {
@@ -176,13 +180,14 @@ func (w *worker) step(ctx context.Context) {
 		if !k.certain() {
 			return
 		}
-		status, resp, hdr, err := p.DoHeader(rctx, http.MethodGet, docPath(c, k.key), nil)
+		r, err := node.Do(rctx, http.MethodGet, client.DocPath(c, k.key), nil)
+		status, resp := r.Status, r.Body
 		if err != nil || (status != http.StatusOK && status != http.StatusNotFound) {
 			w.stats.gets.add(classify(status, err))
 			return
 		}
 		w.stats.gets.add(acked)
-		version := strings.Trim(hdr.Get("ETag"), `"`)
+		version := strings.Trim(r.Header.Get("ETag"), `"`)
 		if present := status == http.StatusOK; !k.matches(present, resp, version) {
 			w.stats.violate("read-your-writes %s/%s on %s: got present=%t %s@%s, want %s", c, k.key, w.owner, present, resp, version, k.current())
 		}
@@ -195,7 +200,8 @@ func (w *worker) step(ctx context.Context) {
 			where := fmt.Sprintf(`{"$or":[{"tags":{"$contains":"t%d"}},{"owner":%q}]}`, w.rnd.IntN(5), w.owner)
 			path = "/v1/collections/" + c + "/count?where=" + url.QueryEscape(where)
 		}
-		status, resp, err := p.Do(rctx, http.MethodGet, path, nil)
+		r, err := node.Do(rctx, http.MethodGet, path, nil)
+		status, resp := r.Status, r.Body
 		o := classify(status, err)
 		if o == acked && !json.Valid(resp) {
 			w.stats.violate("query %s: invalid JSON reply", path)
@@ -228,8 +234,9 @@ func (w *worker) batch(ctx context.Context, c string, keys []*keyModel) {
 		req["delete"] = []string{del.key}
 	}
 	body, _ := json.Marshal(req)
-	status, resp, err := w.node.proc.Do(ctx, http.MethodPost, "/v1/collections/"+c+"/batch", body)
-	o := classify(status, err)
+	r, err := w.node.proc.Client().Do(ctx, http.MethodPost, "/v1/collections/"+c+"/batch", body)
+	resp := r.Body
+	o := classify(r.Status, err)
 	w.stats.batches.add(o)
 	switch o {
 	case acked:
@@ -258,8 +265,4 @@ func (w *worker) batch(ctx context.Context, c string, keys []*keyModel) {
 			del.maybe(state{})
 		}
 	}
-}
-
-func docPath(c, key string) string {
-	return "/v1/collections/" + c + "/docs/" + url.PathEscape(key)
 }

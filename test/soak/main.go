@@ -13,10 +13,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -25,7 +23,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/entgldb/entgldb-go/test/soak/nodeproc"
+	"github.com/entgldb/entgldb-go/test/nodeproc"
 )
 
 type options struct {
@@ -143,7 +141,9 @@ func run(ctx context.Context, o options) int {
 	// Every process started is stopped by its PID, whatever happens.
 	defer func() {
 		for _, n := range c.nodes {
-			n.proc.Kill()
+			if err := n.proc.Kill(); err != nil {
+				fmt.Println("soak:", err)
+			}
 		}
 	}()
 	for _, n := range c.nodes {
@@ -323,7 +323,9 @@ func (c *cluster) schedule(ctx context.Context, o options, ist *intruderStats, f
 	events = append(events, event{0.93, func() error {
 		n := pick(5)
 		pid := n.proc.PID()
-		n.proc.Kill()
+		if err := n.proc.Kill(); err != nil {
+			return err
+		}
 		c.faults.add("kill -9 %s (pid %d), restarted only after the load stops", n.name(), pid)
 		return nil
 	}})
@@ -366,8 +368,8 @@ func takeBaseline(ctx context.Context, c *cluster) error {
 		}
 	}
 	for _, n := range c.nodes {
-		n.proc.CloseIdle()
-		m, err := n.proc.Metrics(ctx)
+		n.proc.Client().CloseIdle()
+		m, err := n.proc.Client().Metrics(ctx)
 		if err != nil {
 			return err
 		}
@@ -378,23 +380,12 @@ func takeBaseline(ctx context.Context, c *cluster) error {
 
 // syncedPeers counts the peers a node has completed a sync round with.
 func syncedPeers(ctx context.Context, n *node) (int, error) {
-	status, body, err := n.proc.Do(ctx, http.MethodGet, "/v1/peers", nil)
+	peers, err := n.proc.Client().Peers(ctx)
 	if err != nil {
 		return 0, err
 	}
-	if status != http.StatusOK {
-		return 0, fmt.Errorf("/v1/peers: HTTP %d", status)
-	}
-	var rep struct {
-		Peers []struct {
-			SuccessfulSyncs int64 `json:"successful_syncs"`
-		} `json:"peers"`
-	}
-	if err := json.Unmarshal(body, &rep); err != nil {
-		return 0, fmt.Errorf("/v1/peers: %w", err)
-	}
 	synced := 0
-	for _, p := range rep.Peers {
+	for _, p := range peers {
 		if p.SuccessfulSyncs > 0 {
 			synced++
 		}
@@ -417,8 +408,8 @@ func (c *cluster) checkResources(ctx context.Context, o options) endState {
 	for {
 		ok := true
 		for _, n := range c.nodes {
-			n.proc.CloseIdle()
-			m, err := n.proc.Metrics(ctx)
+			n.proc.Client().CloseIdle()
+			m, err := n.proc.Client().Metrics(ctx)
 			if err != nil {
 				ok = false
 				continue

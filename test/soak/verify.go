@@ -6,15 +6,16 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"sort"
 	"time"
+
+	"github.com/entgldb/entgldb-go/client"
 )
 
 // docView is one document as a node lists it.
 type docView struct {
-	Version string          `json:"version"`
-	Data    json.RawMessage `json:"data"`
+	Version string
+	Data    json.RawMessage
 }
 
 // snapshot is every live document of a node, by collection and key.
@@ -28,36 +29,22 @@ type snapshot struct {
 func fetch(ctx context.Context, n *node) (snapshot, error) {
 	rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	status, body, err := n.proc.Do(rctx, http.MethodGet, "/v1/collections", nil)
-	if err != nil || status != http.StatusOK {
-		return snapshot{}, fmt.Errorf("%s: collections: HTTP %d %v", n.name(), status, err)
-	}
-	var cols struct {
-		Collections []string `json:"collections"`
-	}
-	if err := json.Unmarshal(body, &cols); err != nil {
+	node := n.proc.Client()
+	cols, err := node.Collections(rctx)
+	if err != nil {
 		return snapshot{}, fmt.Errorf("%s: collections: %w", n.name(), err)
 	}
 	s := snapshot{docs: map[string]map[string]docView{}}
-	sort.Strings(cols.Collections)
+	sort.Strings(cols)
 	h := sha256.New()
-	for _, c := range cols.Collections {
-		status, body, err := n.proc.Do(rctx, http.MethodGet, "/v1/collections/"+c+"/docs", nil)
-		if err != nil || status != http.StatusOK {
-			return snapshot{}, fmt.Errorf("%s: list %s: HTTP %d %v", n.name(), c, status, err)
-		}
-		var rep struct {
-			Documents []struct {
-				Key string `json:"key"`
-				docView
-			} `json:"documents"`
-		}
-		if err := json.Unmarshal(body, &rep); err != nil {
+	for _, c := range cols {
+		docs, err := node.Find(rctx, c, client.Query{})
+		if err != nil {
 			return snapshot{}, fmt.Errorf("%s: list %s: %w", n.name(), c, err)
 		}
 		m := map[string]docView{}
-		for _, d := range rep.Documents {
-			m[d.Key] = d.docView
+		for _, d := range docs {
+			m[d.Key] = docView{Version: d.Version, Data: d.Data}
 		}
 		keys := make([]string, 0, len(m))
 		for k := range m {

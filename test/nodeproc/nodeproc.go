@@ -1,17 +1,17 @@
-// Package nodeproc runs `entgldb serve` processes on loopback for the soak
-// and the benchmark: it writes an appsettings.json per node, starts the
-// binary, waits for /readyz, talks to the HTTP API and stops or kills the
-// process by its PID. Every address it uses is 127.0.0.1.
+// Package nodeproc is the process harness of the black-box tests, the soak
+// and the benchmark: it builds the entgldb binary, writes an
+// appsettings.json per node, starts `entgldb serve`, waits for /readyz,
+// hands out a client of the node's HTTP API, stops or kills the process by
+// its PID, and isolates a node from its peers and heals it (the partition
+// scenario). Every address it uses is 127.0.0.1.
 package nodeproc
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -21,6 +21,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/entgldb/entgldb-go/client"
 )
 
 // ModuleRoot is the directory of the entgldb-go go.mod.
@@ -70,8 +72,18 @@ type Spec struct {
 	Secure    bool
 	// SyncIntervalMs is Sync.IntervalMs (0: 500).
 	SyncIntervalMs int
+	// RetryDelayMs is Network.RetryDelayMs (0: 100).
+	RetryDelayMs int
+	// ConnectionTimeoutMs is Network.ConnectionTimeoutMs (0: 2000).
+	ConnectionTimeoutMs int
 	// LogLevel is Logging.Level (empty: Information).
 	LogLevel string
+	// OnDefaults runs `entgldb serve` with no configuration file, as on a
+	// fresh machine: the node's defaults choose its ports and paths (HTTP
+	// on client.DefaultAddr, the database under Dir/data).
+	OnDefaults bool
+	// Env is added to the process's environment (KEY=value).
+	Env []string
 }
 
 // Proc is one node process (running or not). It is not safe for concurrent
@@ -90,7 +102,11 @@ type Proc struct {
 	cmd    *exec.Cmd
 	done   chan error // receives the Wait result once; re-sent for later readers
 	logf   *os.File
-	client *http.Client
+	client *client.Client
+
+	// While isolated: the sync port and peers Heal restores.
+	realTCPPort int
+	realPeers   []string
 }
 
 // New allocates loopback ports for a node; SetPeers then WriteConfig (or
@@ -107,16 +123,24 @@ func New(bin string, spec Spec) (*Proc, error) {
 		}
 		ports[i] = p
 	}
-	return &Proc{
+	p := &Proc{
 		Bin: bin, Spec: spec,
 		Config:   filepath.Join(spec.Dir, "appsettings.json"),
 		HTTPAddr: fmt.Sprintf("127.0.0.1:%d", ports[0]),
 		TCPPort:  ports[1], UDPPort: ports[2],
 		DBPath:  filepath.Join(spec.Dir, "data", "entgldb.db"),
 		LogPath: filepath.Join(spec.Dir, "node.log"),
-		client:  &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}},
-	}, nil
+	}
+	if spec.OnDefaults {
+		p.Config, p.HTTPAddr, p.TCPPort, p.UDPPort = "", client.DefaultAddr, 0, 0
+	}
+	p.client = client.New(p.HTTPAddr, client.WithHTTPClient(&http.Client{
+		Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}))
+	return p, nil
 }
+
+// Client talks to the node's HTTP API.
+func (p *Proc) Client() *client.Client { return p.client }
 
 // PeerAddr is the node's sync address.
 func (p *Proc) PeerAddr() string { return fmt.Sprintf("127.0.0.1:%d", p.TCPPort) }
@@ -126,10 +150,7 @@ func (p *Proc) SetPeers(peers []string) { p.peers = append([]string{}, peers...)
 
 // WriteConfig writes appsettings.json: loopback only, discovery off.
 func (p *Proc) WriteConfig() error {
-	interval := p.Spec.SyncIntervalMs
-	if interval <= 0 {
-		interval = 500
-	}
+	interval := orDefault(p.Spec.SyncIntervalMs, 500)
 	level := p.Spec.LogLevel
 	if level == "" {
 		level = "Information"
@@ -144,7 +165,8 @@ func (p *Proc) WriteConfig() error {
 		"Network": map[string]any{
 			"TcpPort": p.TCPPort, "UdpPort": p.UDPPort, "BindAddress": "127.0.0.1",
 			"EnableDiscovery": false, "StaticPeers": peers, "Secure": p.Spec.Secure,
-			"RetryAttempts": 1, "RetryDelayMs": 100, "ConnectionTimeoutMs": 2000,
+			"RetryAttempts": 1, "RetryDelayMs": orDefault(p.Spec.RetryDelayMs, 100),
+			"ConnectionTimeoutMs": orDefault(p.Spec.ConnectionTimeoutMs, 2000),
 		},
 		"Persistence": map[string]any{
 			"DatabasePath":     p.DBPath,
@@ -165,18 +187,20 @@ func (p *Proc) WriteConfig() error {
 	return nil
 }
 
+func orDefault(v, def int) int {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
 // Running reports whether the process was started and has not exited.
 func (p *Proc) Running() bool {
 	if p.cmd == nil {
 		return false
 	}
-	select {
-	case err := <-p.done:
-		p.done <- err
-		return false
-	default:
-		return true
-	}
+	exited, _ := p.exit()
+	return !exited
 }
 
 // PID of the running process (0 when none).
@@ -187,21 +211,28 @@ func (p *Proc) PID() int {
 	return p.cmd.Process.Pid
 }
 
-// Start launches `entgldb serve --config` and waits up to readyWithin for
-// GET /readyz to answer 200.
+// Start launches `entgldb serve --config` (writing the configuration
+// first) and waits up to readyWithin for GET /readyz to answer 200.
 func (p *Proc) Start(ctx context.Context, readyWithin time.Duration) error {
 	if p.Running() {
 		return fmt.Errorf("node %s already running", p.Spec.NodeID)
 	}
-	if err := p.WriteConfig(); err != nil {
-		return err
+	args := []string{"serve"}
+	if !p.Spec.OnDefaults {
+		if err := p.WriteConfig(); err != nil {
+			return err
+		}
+		args = append(args, "--config", p.Config)
 	}
 	logf, err := os.OpenFile(p.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return fmt.Errorf("node log: %w", err)
 	}
-	cmd := exec.Command(p.Bin, "serve", "--config", p.Config)
+	cmd := exec.Command(p.Bin, args...)
 	cmd.Dir = p.Spec.Dir
+	if len(p.Spec.Env) > 0 {
+		cmd.Env = append(os.Environ(), p.Spec.Env...)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
@@ -221,42 +252,61 @@ func (p *Proc) Start(ctx context.Context, readyWithin time.Duration) error {
 
 // WaitReady polls /readyz until 200, the process exits, or the deadline.
 func (p *Proc) WaitReady(ctx context.Context, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
+	// Each probe is bounded by the deadline too, not only the loop.
+	wctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	for wctx.Err() == nil {
 		if !p.Running() {
 			return fmt.Errorf("node %s exited before ready: %v\n%s", p.Spec.NodeID, p.exitErr(), p.LogTail(20))
 		}
-		status, _, err := p.Do(ctx, http.MethodGet, "/readyz", nil)
-		if err == nil && status == http.StatusOK {
+		if p.client.Ready(wctx) == nil {
 			return nil
 		}
 		select {
-		case <-ctx.Done():
-			return ctx.Err()
+		case <-wctx.Done():
 		case <-time.After(50 * time.Millisecond):
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	return fmt.Errorf("node %s not ready within %s\n%s", p.Spec.NodeID, within, p.LogTail(20))
 }
 
-func (p *Proc) exitErr() error {
+// exit returns the Wait result once the process has exited (leaving it
+// for the next reader).
+func (p *Proc) exit() (exited bool, err error) {
 	select {
 	case err := <-p.done:
 		p.done <- err
-		return err
+		return true, err
 	default:
-		return nil
+		return false, nil
 	}
 }
 
-// Kill sends SIGKILL to the process (by PID) and reaps it. Idempotent.
-func (p *Proc) Kill() {
+func (p *Proc) exitErr() error {
+	_, err := p.exit()
+	return err
+}
+
+// killWait bounds the wait for the kernel to reap a killed process.
+const killWait = 30 * time.Second
+
+// Kill sends SIGKILL to the process (by PID) and reaps it. Idempotent; an
+// error only when the process outlives the signal by killWait.
+func (p *Proc) Kill() error {
 	if !p.Running() {
-		return
+		return nil
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	err := <-p.done
-	p.done <- err
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return nil
+	case <-time.After(killWait):
+		return fmt.Errorf("node %s (pid %d) still running %s after SIGKILL", p.Spec.NodeID, p.PID(), killWait)
+	}
 }
 
 // Stop sends SIGTERM and waits up to within for a graceful exit; past it the
@@ -273,8 +323,7 @@ func (p *Proc) Stop(within time.Duration) (int, error) {
 		p.done <- err
 		return exitCode(err), nil
 	case <-time.After(within):
-		p.Kill()
-		return -1, fmt.Errorf("node %s did not stop within %s", p.Spec.NodeID, within)
+		return -1, errors.Join(fmt.Errorf("node %s did not stop within %s", p.Spec.NodeID, within), p.Kill())
 	}
 }
 
@@ -289,6 +338,12 @@ func exitCode(err error) int {
 	return -1
 }
 
+// Log returns the node's whole log (every start appends to it).
+func (p *Proc) Log() string {
+	data, _ := os.ReadFile(p.LogPath)
+	return string(data)
+}
+
 // LogTail returns the last n lines of the node's log.
 func (p *Proc) LogTail(n int) string {
 	data, err := os.ReadFile(p.LogPath)
@@ -300,74 +355,6 @@ func (p *Proc) LogTail(n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-// Do sends a request to the node's HTTP API and returns status and body.
-func (p *Proc) Do(ctx context.Context, method, path string, body []byte) (int, []byte, error) {
-	status, data, _, err := p.DoHeader(ctx, method, path, body)
-	return status, data, err
-}
-
-// DoHeader is Do that also returns the response headers.
-func (p *Proc) DoHeader(ctx context.Context, method, path string, body []byte) (int, []byte, http.Header, error) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+p.HTTPAddr+path, rd)
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := p.client.Do(req)
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return resp.StatusCode, nil, resp.Header, err
-	}
-	return resp.StatusCode, data, resp.Header, nil
-}
-
-// CloseIdle drops the client's idle keep-alive connections (so they do not
-// count as the node's open descriptors).
-func (p *Proc) CloseIdle() { p.client.CloseIdleConnections() }
-
-// Metrics reads /metrics and returns the unlabelled samples by name.
-func (p *Proc) Metrics(ctx context.Context) (map[string]float64, error) {
-	status, body, err := p.Do(ctx, http.MethodGet, "/metrics", nil)
-	if err != nil {
-		return nil, err
-	}
-	if status != http.StatusOK {
-		return nil, fmt.Errorf("/metrics: HTTP %d", status)
-	}
-	return ParseMetrics(body), nil
-}
-
-// ParseMetrics parses Prometheus text format, keeping unlabelled samples.
-func ParseMetrics(body []byte) map[string]float64 {
-	out := map[string]float64{}
-	sc := bufio.NewScanner(bytes.NewReader(body))
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' || strings.ContainsRune(line, '{') {
-			continue
-		}
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		if v, err := strconv.ParseFloat(f[1], 64); err == nil {
-			out[f[0]] = v
-		}
-	}
-	return out
 }
 
 // RSSBytes reads VmRSS of the process from /proc (Linux).

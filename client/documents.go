@@ -1,0 +1,139 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// Document is a document as the API returns it. Key is empty for Get
+// (the caller named it).
+type Document struct {
+	Key     string          `json:"key"`
+	Version string          `json:"version"`
+	Data    json.RawMessage `json:"data"`
+}
+
+// Query is the find route's parameters; zero values are left out.
+type Query struct {
+	Where   string // filter, e.g. {"age":{"$gt":30}}
+	OrderBy string // dotted path
+	Desc    bool
+	Skip    int
+	Take    int // 0: all
+}
+
+func (q Query) values() url.Values {
+	v := url.Values{}
+	if q.Where != "" {
+		v.Set("where", q.Where)
+	}
+	if q.OrderBy != "" {
+		v.Set("order_by", q.OrderBy)
+	}
+	if q.Desc {
+		v.Set("desc", "true")
+	}
+	if q.Skip > 0 {
+		v.Set("skip", strconv.Itoa(q.Skip))
+	}
+	if q.Take > 0 {
+		v.Set("take", strconv.Itoa(q.Take))
+	}
+	return v
+}
+
+// DocPath is the route of one document.
+func DocPath(collection, key string) string {
+	return collectionPath(collection) + "/docs/" + url.PathEscape(key)
+}
+
+func collectionPath(collection string) string {
+	return "/v1/collections/" + url.PathEscape(collection)
+}
+
+type versionReply struct {
+	Version string `json:"version"`
+}
+
+// Put writes doc (a JSON object) and returns the new version.
+func (c *Client) Put(ctx context.Context, collection, key string, doc []byte) (string, error) {
+	var out versionReply
+	_, err := c.call(ctx, "client.Put", http.MethodPut, DocPath(collection, key), doc, &out)
+	return out.Version, err
+}
+
+// PutIfVersion writes doc only over version (CONFLICT otherwise).
+func (c *Client) PutIfVersion(ctx context.Context, collection, key string, doc []byte, version string) (string, error) {
+	var out versionReply
+	_, err := c.call(ctx, "client.PutIfVersion", http.MethodPut, DocPath(collection, key), doc, &out, "If-Match", `"`+version+`"`)
+	return out.Version, err
+}
+
+// Get reads a live document: its body as stored and its version (from the
+// ETag). NOT_FOUND when missing or deleted.
+func (c *Client) Get(ctx context.Context, collection, key string) (Document, error) {
+	var body json.RawMessage
+	resp, err := c.call(ctx, "client.Get", http.MethodGet, DocPath(collection, key), nil, &body)
+	if err != nil {
+		return Document{}, err
+	}
+	return Document{Version: strings.Trim(resp.Header.Get("ETag"), `"`), Data: body}, nil
+}
+
+// Delete deletes a document and returns the version of the delete.
+func (c *Client) Delete(ctx context.Context, collection, key string) (string, error) {
+	var out versionReply
+	_, err := c.call(ctx, "client.Delete", http.MethodDelete, DocPath(collection, key), nil, &out)
+	return out.Version, err
+}
+
+// Batch applies puts and deletes in one collection, all or nothing, and
+// returns the version of each key.
+func (c *Client) Batch(ctx context.Context, collection string, puts map[string]json.RawMessage, deletes []string) (map[string]string, error) {
+	if puts == nil {
+		puts = map[string]json.RawMessage{}
+	}
+	if deletes == nil {
+		deletes = []string{}
+	}
+	body, err := json.Marshal(map[string]any{"put": puts, "delete": deletes})
+	if err != nil {
+		return nil, err
+	}
+	var out struct {
+		Versions map[string]string `json:"versions"`
+	}
+	_, err = c.call(ctx, "client.Batch", http.MethodPost, collectionPath(collection)+"/batch", body, &out)
+	return out.Versions, err
+}
+
+// Find returns the documents matching q.
+func (c *Client) Find(ctx context.Context, collection string, q Query) ([]Document, error) {
+	var out struct {
+		Documents []Document `json:"documents"`
+	}
+	_, err := c.call(ctx, "client.Find", http.MethodGet, collectionPath(collection)+"/docs?"+q.values().Encode(), nil, &out)
+	return out.Documents, err
+}
+
+// Count returns the number of documents matching where (empty: all).
+func (c *Client) Count(ctx context.Context, collection, where string) (int, error) {
+	var out struct {
+		Count int `json:"count"`
+	}
+	_, err := c.call(ctx, "client.Count", http.MethodGet, collectionPath(collection)+"/count?"+Query{Where: where}.values().Encode(), nil, &out)
+	return out.Count, err
+}
+
+// Collections lists the collection names.
+func (c *Client) Collections(ctx context.Context) ([]string, error) {
+	var out struct {
+		Collections []string `json:"collections"`
+	}
+	_, err := c.call(ctx, "client.Collections", http.MethodGet, "/v1/collections", nil, &out)
+	return out.Collections, err
+}
