@@ -1,6 +1,7 @@
 package memnet
 
 import (
+	"sync"
 	"sync/atomic"
 
 	"github.com/entgldb/entgldb-go/domain"
@@ -34,6 +35,11 @@ type Host struct {
 	pulls  atomic.Int64
 	pushes atomic.Int64
 	ranges atomic.Int64
+
+	// mu orders Close after the requests that entered before it.
+	mu       sync.Mutex
+	closed   bool
+	inflight sync.WaitGroup
 }
 
 // ID is the node id the host announces to the sessions it answers.
@@ -69,8 +75,30 @@ func (h *Host) Pushes() int64 { return h.pushes.Load() }
 func (h *Host) ChainRanges() int64 { return h.ranges.Load() }
 
 // Close takes the host off the network, as a stopped server: dials to its
-// address fail, and so do its open sessions.
-func (h *Host) Close() { h.net.remove(h) }
+// address fail, and so do its open sessions. It returns once the requests
+// already in its handler have returned, so the caller may then close what
+// the handler uses.
+func (h *Host) Close() {
+	h.mu.Lock()
+	h.closed = true
+	h.mu.Unlock()
+	h.net.remove(h)
+	h.inflight.Wait()
+}
+
+// enter admits a request into the handler unless the host is closed; the
+// caller calls leave when the handler returns.
+func (h *Host) enter() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return false
+	}
+	h.inflight.Add(1)
+	return true
+}
+
+func (h *Host) leave() { h.inflight.Done() }
 
 // answers reports whether the host answers a request of kind at its mode.
 func (h *Host) answers(kind request) bool {

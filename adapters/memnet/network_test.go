@@ -2,7 +2,9 @@ package memnet_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -166,4 +168,47 @@ func keys(es []domain.Entry) []string {
 		out[i] = e.Key
 	}
 	return out
+}
+
+// blockedPull's PullChanges waits for release, then marks itself done.
+type blockedPull struct {
+	pageHandler
+	entered, release chan struct{}
+	done             atomic.Bool
+}
+
+func (h *blockedPull) PullChanges(context.Context, ports.PeerInfo, ports.PullRequest) ([]domain.Entry, error) {
+	close(h.entered)
+	<-h.release
+	h.done.Store(true)
+	return nil, nil
+}
+
+func TestCloseWaitsForRequestsInTheHandler(t *testing.T) {
+	n := memnet.New()
+	h := &blockedPull{entered: make(chan struct{}), release: make(chan struct{})}
+	host := n.Listen("b:1", "b", h)
+	s, err := n.Dialer("a").Dial(context.Background(), "b:1")
+	require.NoError(t, err)
+	pulled := make(chan error, 1)
+	go func() {
+		_, err := s.PullChanges(context.Background(), ports.PullRequest{})
+		pulled <- err
+	}()
+	<-h.entered
+	closed := make(chan struct{})
+	go func() {
+		host.Close()
+		close(closed)
+	}()
+	// Once the host is off the network, Close is waiting for the pull.
+	deadline := time.Now().Add(5 * time.Second)
+	for reaches(t, n, "a", "b:1") {
+		require.True(t, time.Now().Before(deadline), "host still listening")
+		time.Sleep(time.Millisecond)
+	}
+	close(h.release)
+	<-closed
+	require.True(t, h.done.Load(), "Close returned before the handler did")
+	require.NoError(t, <-pulled)
 }

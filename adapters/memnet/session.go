@@ -53,7 +53,8 @@ func (s *Session) Close() error {
 }
 
 // begin checks that a request of kind can reach the host and returns what
-// its handler sees of the dialer.
+// its handler sees of the dialer. On success the request is in the host
+// until the caller's host.leave.
 func (s *Session) begin(ctx context.Context, op string, kind request) (ports.PeerInfo, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -69,6 +70,8 @@ func (s *Session) begin(ctx context.Context, op string, kind request) (ports.Pee
 		err = domain.Errorf(domain.CodeNetwork, op, "%s is unreachable", s.host.addr)
 	case !s.host.answers(kind):
 		err = domain.Errorf(domain.CodeNetwork, op, "connection closed by peer %s", s.host.addr)
+	case !s.host.enter():
+		err = domain.Errorf(domain.CodeNetwork, op, "%s is unreachable", s.host.addr)
 	}
 	if err != nil {
 		s.broken = true
@@ -114,6 +117,7 @@ func (s *Session) GetClock(ctx context.Context) (domain.Timestamp, error) {
 	if err != nil {
 		return domain.Timestamp{}, err
 	}
+	defer s.host.leave()
 	ts, err := s.host.handler.GetClock(ctx, peer)
 	if err := s.end(ctx, op, err); err != nil {
 		return domain.Timestamp{}, err
@@ -129,6 +133,7 @@ func (s *Session) GetVectorClock(ctx context.Context) (domain.VectorClock, error
 	if err != nil {
 		return nil, err
 	}
+	defer s.host.leave()
 	vc, err := s.host.handler.GetVectorClock(ctx, peer)
 	if err := s.end(ctx, op, err); err != nil {
 		return nil, err
@@ -148,6 +153,7 @@ func (s *Session) PullChanges(ctx context.Context, req ports.PullRequest) ([]dom
 	if err != nil {
 		return nil, err
 	}
+	defer s.host.leave()
 	req.Collections = slices.Clone(req.Collections)
 	page, err := s.host.handler.PullChanges(ctx, peer, req)
 	s.host.pulls.Add(1)
@@ -167,6 +173,7 @@ func (s *Session) PushChanges(ctx context.Context, entries []domain.Entry) (bool
 	if err != nil {
 		return false, err
 	}
+	defer s.host.leave()
 	s.host.pushes.Add(1)
 	snapshot, err := s.host.handler.PushChanges(ctx, peer, copyEntries(entries))
 	if err != nil {
@@ -186,6 +193,7 @@ func (s *Session) GetChainRange(ctx context.Context, startHash, endHash string) 
 	if err != nil {
 		return nil, false, err
 	}
+	defer s.host.leave()
 	s.host.ranges.Add(1)
 	entries, snapshot, err := s.host.handler.GetChainRange(ctx, peer, startHash, endHash)
 	if err := s.end(ctx, op, err); err != nil {

@@ -10,6 +10,7 @@ func (s *Session) GetSnapshot(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer s.host.leave()
 	var data []byte
 	err = s.host.handler.GetSnapshot(ctx, peer, func(chunk []byte, _ bool) error {
 		data = append(data, chunk...)
