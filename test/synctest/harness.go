@@ -96,7 +96,8 @@ type Node struct {
 }
 
 // Faults decides which dials fail: a fault-injecting transport between
-// nodes (a partition without touching sockets).
+// nodes on TCP (a partition without touching sockets). In memory, the
+// network's own link switches do this.
 type Faults struct {
 	mu      sync.Mutex
 	blocked map[[2]string]bool // {from node id, to address}
@@ -216,6 +217,7 @@ func (node *Node) open(t testing.TB, port int) {
 // listenTCP starts the node's server and dialer on loopback; the Faults
 // decide which of its dials fail.
 func (node *Node) listenTCP(t testing.TB, port int) {
+	t.Helper()
 	o := node.opts
 	var err error
 	node.Server, err = tcp.NewServer(tcp.ServerOptions{NodeID: node.ID, AuthToken: o.AuthToken, BindAddress: "127.0.0.1",

@@ -244,7 +244,16 @@ func offlineQueueFlushed(t *testing.T, c *synctest.Cluster) {
 }
 
 func TestRestartMidSyncLosesNoAcknowledgedWrite(t *testing.T) {
-	c := synctest.Start(t, 3, synctest.Options{Run: true, Interval: 40 * time.Millisecond})
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			o := tr.opts
+			o.Run, o.Interval = true, 40*time.Millisecond
+			restartMidSync(t, synctest.Start(t, 3, o))
+		})
+	}
+}
+
+func restartMidSync(t *testing.T, c *synctest.Cluster) {
 	n0, n1, n2 := c.Nodes[0], c.Nodes[1], c.Nodes[2]
 	acked := map[string]string{}
 	// n1 writes all along, from its own goroutine.
