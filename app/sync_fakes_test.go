@@ -1,11 +1,8 @@
 package app
 
 import (
-	"github.com/entgldb/entgldb-go/ports/porttest"
-
 	"context"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,150 +10,51 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 
+	"github.com/entgldb/entgldb-go/adapters/memnet"
 	"github.com/entgldb/entgldb-go/adapters/memory"
 	"github.com/entgldb/entgldb-go/domain"
-	"github.com/entgldb/entgldb-go/ports"
+	"github.com/entgldb/entgldb-go/ports/porttest"
 )
 
-// An in-process network for the sync logic: sessions call the peer's
-// SyncService directly, with switches to take nodes down, cut links, and
-// make a peer speak only v4 or only pulls.
+// syncNet is the in-process network the sync tests run on: sessions call
+// the peer's SyncService directly (adapters/memnet).
+type syncNet struct{ *memnet.Network }
 
-type syncNet struct {
-	mu    sync.Mutex
-	nodes map[string]*syncNode // by address
-	down  map[string]bool      // address → unreachable
-	cut   map[[2]string]bool   // {from node id, to address} → link cut
-	// dials counts dial attempts, per address.
-	dials map[string]int
-}
+func newSyncNet() *syncNet { return &syncNet{memnet.New()} }
 
-func newSyncNet() *syncNet {
-	return &syncNet{nodes: map[string]*syncNode{}, down: map[string]bool{}, cut: map[[2]string]bool{}, dials: map[string]int{}}
-}
-
-func (n *syncNet) setDown(addr string, down bool) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.down[addr] = down
-}
-
-func (n *syncNet) setCut(fromID, toAddr string, cut bool) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.cut[[2]string{fromID, toAddr}] = cut
-}
+func (n *syncNet) setDown(addr string, down bool) { n.SetDown(addr, down) }
 
 // partition cuts every link between the two groups, both ways.
 func (n *syncNet) partition(a, b []*syncNode, cut bool) {
-	for _, x := range a {
-		for _, y := range b {
-			n.setCut(x.id, y.addr, cut)
-			n.setCut(y.id, x.addr, cut)
-		}
-	}
+	n.Partition(hosts(a), hosts(b), cut)
 }
 
-type syncDialer struct {
-	net  *syncNet
-	from string // node id of the dialing side
-}
-
-func (d *syncDialer) Dial(ctx context.Context, addr string) (ports.PeerSession, error) {
-	d.net.mu.Lock()
-	d.net.dials[addr]++
-	node, ok := d.net.nodes[addr]
-	blocked := !ok || d.net.down[addr] || d.net.cut[[2]string{d.from, addr}]
-	d.net.mu.Unlock()
-	if blocked {
-		return nil, domain.Errorf(domain.CodeNetwork, "fake.Dial", "connection refused: %s", addr)
-	}
-	return &syncSession{node: node, info: ports.PeerInfo{NodeID: d.from}}, nil
-}
-
-// syncSession is a ports.PeerSession calling a SyncService in process.
-type syncSession struct {
-	node *syncNode
-	info ports.PeerInfo
-}
-
-func (s *syncSession) PeerID() string { return s.node.id }
-
-func (s *syncSession) GetClock(ctx context.Context) (domain.Timestamp, error) {
-	if s.node.level.Load() >= levelPullOnly {
-		return domain.Timestamp{}, domain.Errorf(domain.CodeNetwork, "fake.GetClock", "connection closed by peer")
-	}
-	s.info.AskedClock = true
-	return s.node.svc.GetClock(ctx, s.info)
-}
-
-func (s *syncSession) PullChanges(ctx context.Context, req ports.PullRequest) ([]domain.Entry, error) {
-	es, err := s.node.svc.PullChanges(ctx, s.info, req)
-	if drop := s.node.dropInPull.Load(); drop != nil && err == nil {
-		kept := es[:0:0]
-		for _, e := range es {
-			if !(*drop)(e) {
-				kept = append(kept, e)
-			}
-		}
-		if len(kept) < len(es) && s.node.convertErr.Load() {
-			err = domain.Errorf(domain.CodeSync, "fake.PullChanges", "%d received entries rejected", len(es)-len(kept))
-		}
-		es = kept
-	}
-	s.node.pulls.Add(1)
-	return cloneEntries(es), err
-}
-
-func (s *syncSession) PushChanges(ctx context.Context, entries []domain.Entry) (bool, error) {
-	s.node.pushes.Add(1)
-	return s.node.svc.PushChanges(ctx, s.info, cloneEntries(entries))
-}
-
-func (s *syncSession) GetVectorClock(ctx context.Context) (domain.VectorClock, error) {
-	if s.node.level.Load() >= levelV4 {
-		return nil, domain.Errorf(domain.CodeNetwork, "fake.GetVectorClock", "connection closed by peer")
-	}
-	s.info.AskedClock = true
-	vc, err := s.node.svc.GetVectorClock(ctx, s.info)
-	// The wire carries no node in a vector-clock entry's stamp.
-	out := domain.VectorClock{}
-	for a, ts := range vc {
-		ts.Node = ""
-		out[a] = ts
-	}
-	return out, err
-}
-
-func (s *syncSession) GetChainRange(ctx context.Context, startHash, endHash string) ([]domain.Entry, bool, error) {
-	s.node.ranges.Add(1)
-	es, snap, err := s.node.svc.GetChainRange(ctx, s.info, startHash, endHash)
-	return cloneEntries(es), snap, err
-}
-
-func (s *syncSession) GetSnapshot(ctx context.Context) ([]byte, error) {
-	var buf []byte
-	err := s.node.svc.GetSnapshot(ctx, s.info, func(chunk []byte, last bool) error {
-		if len(chunk) > SnapshotChunkBytes {
-			return fmt.Errorf("chunk of %d bytes", len(chunk))
-		}
-		buf = append(buf, chunk...)
-		return nil
-	})
-	return buf, err
-}
-
-func (s *syncSession) Close() error { return nil }
-
-func cloneEntries(es []domain.Entry) []domain.Entry {
-	out := make([]domain.Entry, len(es))
-	for i, e := range es {
-		e.Data = append([]byte(nil), e.Data...)
-		e.Seq = 0
-		out[i] = e
+func hosts(nodes []*syncNode) []*memnet.Host {
+	out := make([]*memnet.Host, len(nodes))
+	for i, node := range nodes {
+		out[i] = node.host
 	}
 	return out
 }
+
+// The switches and counters of a node's memnet.Host, under the names the
+// tests use.
+
+type levelSwitch struct{ host *memnet.Host }
+
+func (s levelSwitch) Store(level int32) { s.host.SetMode(memnet.Mode(level)) }
+
+type dropSwitch struct{ host *memnet.Host }
+
+func (s dropSwitch) Store(drop *func(domain.Entry) bool) { s.host.DropFromPulls(*drop) }
+
+type rejectSwitch struct{ host *memnet.Host }
+
+func (s rejectSwitch) Store(reject bool) { s.host.RejectDropped(reject) }
+
+type servedCount func() int64
+
+func (c servedCount) Load() int64 { return c() }
 
 // passExec runs operations once, with no policies.
 type passExec struct{ open map[string]bool }
@@ -167,9 +65,9 @@ func (p passExec) Run(ctx context.Context, _ string, fn func(ctx context.Context
 func (p passExec) BreakerOpen(peer string) bool { return p.open[peer] }
 
 const (
-	levelV5 int32 = iota
-	levelV4
-	levelPullOnly
+	levelV5       = int32(memnet.ModeV5)
+	levelV4       = int32(memnet.ModeV4)
+	levelPullOnly = int32(memnet.ModePullOnly)
 )
 
 // syncNode is one in-process node.
@@ -182,12 +80,13 @@ type syncNode struct {
 	status   *StatusTracker
 	svc      *SyncService
 	engine   *SyncEngine
+	host     *memnet.Host
 	skew     atomic.Int64 // ms added to the physical clock
 
-	level                 atomic.Int32 // levelV5 / levelV4 / levelPullOnly
-	dropInPull            atomic.Pointer[func(domain.Entry) bool]
-	convertErr            atomic.Bool // dropped entries come with a SYNC_ERROR
-	pulls, pushes, ranges atomic.Int64
+	level                 levelSwitch // levelV5 / levelV4 / levelPullOnly
+	dropInPull            dropSwitch
+	convertErr            rejectSwitch // dropped entries come with a SYNC_ERROR
+	pulls, pushes, ranges servedCount
 }
 
 type syncNodeOpts struct {
@@ -215,14 +114,14 @@ func (n *syncNet) addNode(t *testing.T, id string, o syncNodeOpts) *syncNode {
 	if interval == 0 {
 		interval = time.Hour // rounds only through SyncNow unless asked
 	}
-	node.engine, err = NewSyncEngine(node.db, node.store, &syncDialer{net: n, from: id}, passExec{}, nil,
+	node.engine, err = NewSyncEngine(node.db, node.store, n.Dialer(id), passExec{}, nil,
 		node.queue, node.status, node.clock, zap.NewNop(),
 		EngineOptions{NodeID: id, Interval: interval, BatchSize: o.batch, StaticPeers: o.peers,
 			VectorClockTimeout: time.Second, GossipLockWait: 200 * time.Millisecond})
 	require.NoError(t, err)
-	n.mu.Lock()
-	n.nodes[node.addr] = node
-	n.mu.Unlock()
+	node.host = n.Listen(node.addr, id, node.svc)
+	node.level, node.dropInPull, node.convertErr = levelSwitch{node.host}, dropSwitch{node.host}, rejectSwitch{node.host}
+	node.pulls, node.pushes, node.ranges = node.host.Pulls, node.host.Pushes, node.host.ChainRanges
 	return node
 }
 

@@ -1,8 +1,9 @@
 // Package synctest starts real entgldb nodes in process — SQLite stores in
-// temporary directories, TCP servers and dialers on 127.0.0.1, sync engines
-// with static peers — and gives tests what they need to drive them: fault
-// injection between nodes, wait helpers with deadlines, and a digest of a
-// node's whole state to compare nodes.
+// temporary directories, TCP servers and dialers on 127.0.0.1 (or the
+// in-process network of adapters/memnet), sync engines with static peers —
+// and gives tests what they need to drive them: fault injection between
+// nodes, wait helpers with deadlines, and a digest of a node's whole state
+// to compare nodes.
 package synctest
 
 import (
@@ -20,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 
+	"github.com/entgldb/entgldb-go/adapters/memnet"
 	"github.com/entgldb/entgldb-go/adapters/retry"
 	"github.com/entgldb/entgldb-go/adapters/sqlite"
 	"github.com/entgldb/entgldb-go/adapters/tcp"
@@ -44,6 +46,10 @@ type Options struct {
 	Run bool
 	// Logger for every component (default: none).
 	Logger *zap.Logger
+	// InMemory runs the cluster on adapters/memnet instead of TCP: no
+	// sockets, no handshake (AuthToken, Secure and Compression do not
+	// apply). It is read from Start's options for the whole cluster.
+	InMemory bool
 }
 
 func (o Options) withDefaults() Options {
@@ -65,21 +71,24 @@ func (o Options) withDefaults() Options {
 // Node is one running node.
 type Node struct {
 	ID      string
-	Addr    string // its sync listener, 127.0.0.1:port
+	Addr    string // its sync listener: 127.0.0.1:port, or id:1 in memory
 	Store   *sqlite.Store
 	Clock   *domain.Clock
 	DB      *app.Database
 	Queue   *app.OfflineQueue
 	Status  *app.StatusTracker
 	Service *app.SyncService
-	Server  *tcp.Server
-	Dialer  *tcp.Dialer
+	Server  *tcp.Server  // nil in memory
+	Dialer  *tcp.Dialer  // nil in memory
+	Host    *memnet.Host // nil on TCP
 	Exec    *retry.Executor
 	Engine  *app.SyncEngine
 	// Skew is added to the node's physical clock (ms).
 	Skew atomic.Int64
 
 	faults  *Faults
+	mem     *memnet.Network // nil on TCP
+	dialer  ports.PeerDialer
 	opts    Options
 	path    string
 	peers   []string
@@ -87,7 +96,8 @@ type Node struct {
 }
 
 // Faults decides which dials fail: a fault-injecting transport between
-// nodes (a partition without touching sockets).
+// nodes on TCP (a partition without touching sockets). In memory, the
+// network's own link switches do this.
 type Faults struct {
 	mu      sync.Mutex
 	blocked map[[2]string]bool // {from node id, to address}
@@ -128,6 +138,7 @@ type Cluster struct {
 	t      testing.TB
 	opts   Options
 	faults *Faults
+	mem    *memnet.Network // nil on TCP
 	Nodes  []*Node
 }
 
@@ -136,6 +147,9 @@ type Cluster struct {
 func Start(t testing.TB, n int, opts Options) *Cluster {
 	t.Helper()
 	c := &Cluster{t: t, opts: opts.withDefaults(), faults: &Faults{blocked: map[[2]string]bool{}}}
+	if opts.InMemory {
+		c.mem = memnet.New()
+	}
 	for i := range n {
 		c.Nodes = append(c.Nodes, c.newNode(fmt.Sprintf("n%d", i), c.opts))
 	}
@@ -169,13 +183,14 @@ func (c *Cluster) AddNode(id string, opts Options, peers []string) *Node {
 func (c *Cluster) newNode(id string, o Options) *Node {
 	t := c.t
 	t.Helper()
-	node := &Node{ID: id, faults: c.faults, opts: o, path: filepath.Join(t.TempDir(), id+".db")}
+	node := &Node{ID: id, faults: c.faults, mem: c.mem, opts: o, path: filepath.Join(t.TempDir(), id+".db")}
 	node.open(t, 0)
 	t.Cleanup(func() { node.stop() })
 	return node
 }
 
-// open opens the node's store and starts its server on port (0: any).
+// open opens the node's store and starts its server on port (0: any; no
+// port in memory).
 func (node *Node) open(t testing.TB, port int) {
 	t.Helper()
 	o := node.opts
@@ -189,23 +204,48 @@ func (node *Node) open(t testing.TB, port int) {
 	node.Status = app.NewStatusTracker(node.ID, app.StatusOptions{QueueLen: node.Queue.Len})
 	node.Service, err = app.NewSyncService(node.DB, store, node.Clock, node.Status, o.Logger, app.SyncOptions{BatchSize: o.BatchSize})
 	require.NoError(t, err)
+	node.Exec = retry.New(retry.Options{RetryAttempts: 1, AttemptTimeout: 10 * time.Second,
+		BreakerFailures: 1000, BreakerDelay: 50 * time.Millisecond}, o.Logger)
+	if node.mem != nil {
+		node.listenInMemory()
+	} else {
+		node.listenTCP(t, port)
+	}
+	node.stopped = false
+}
+
+// listenTCP starts the node's server and dialer on loopback; the Faults
+// decide which of its dials fail.
+func (node *Node) listenTCP(t testing.TB, port int) {
+	t.Helper()
+	o := node.opts
+	var err error
 	node.Server, err = tcp.NewServer(tcp.ServerOptions{NodeID: node.ID, AuthToken: o.AuthToken, BindAddress: "127.0.0.1",
 		Port: port, Secure: o.Secure, Compression: o.Compression, HandshakeTimeout: 2 * time.Second}, node.Service, o.Logger)
 	require.NoError(t, err)
 	require.NoError(t, node.Server.Start())
 	node.Addr = node.Server.Addr().String()
-	node.Exec = retry.New(retry.Options{RetryAttempts: 1, AttemptTimeout: 10 * time.Second,
-		BreakerFailures: 1000, BreakerDelay: 50 * time.Millisecond}, o.Logger)
 	node.Dialer = tcp.NewDialer(tcp.DialerOptions{NodeID: node.ID, AuthToken: o.AuthToken, Secure: o.Secure,
 		Compression: o.Compression, ConnectTimeout: 2 * time.Second, RequestTimeout: 20 * time.Second}, node.Exec, o.Logger)
-	node.stopped = false
+	node.dialer = &faultyDialer{from: node.ID, faults: node.faults, inner: node.Dialer}
+}
+
+// listenInMemory puts the node on the cluster's memnet network, at the
+// same address after a restart.
+func (node *Node) listenInMemory() {
+	node.Addr = node.ID + ":1"
+	node.Host = node.mem.Listen(node.Addr, node.ID, node.Service)
+	node.dialer = node.mem.Dialer(node.ID)
 }
 
 // Restart stops the node (engine, listener, database) and brings it back
 // on the same file and port, as a process restart would.
 func (c *Cluster) Restart(node *Node) {
 	c.t.Helper()
-	port := node.Server.Addr().(*net.TCPAddr).Port
+	port := 0
+	if node.Server != nil {
+		port = node.Server.Addr().(*net.TCPAddr).Port
+	}
 	node.stop()
 	node.open(c.t, port)
 	c.attachEngine(node, node.peers)
@@ -219,7 +259,7 @@ func (c *Cluster) attachEngine(node *Node, peers []string) {
 		fanout = len(peers)
 	}
 	var err error
-	node.Engine, err = app.NewSyncEngine(node.DB, node.Store, &faultyDialer{from: node.ID, faults: c.faults, inner: node.Dialer},
+	node.Engine, err = app.NewSyncEngine(node.DB, node.Store, node.dialer,
 		node.Exec, nil, node.Queue, node.Status, node.Clock, node.opts.Logger,
 		app.EngineOptions{NodeID: node.ID, Interval: node.opts.Interval, Fanout: fanout, BatchSize: node.opts.BatchSize,
 			StaticPeers: peers, VectorClockTimeout: 2 * time.Second, GossipLockWait: 500 * time.Millisecond})
@@ -238,10 +278,14 @@ func (n *Node) stop() {
 	if n.Engine != nil {
 		_ = n.Engine.Stop()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = n.Server.Stop(ctx)
-	_ = n.Dialer.Close()
+	if n.Host != nil {
+		n.Host.Close()
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = n.Server.Stop(ctx)
+		_ = n.Dialer.Close()
+	}
 	n.DB.Close()
 	_ = n.Store.Close()
 }
@@ -250,10 +294,20 @@ func (n *Node) stop() {
 func (c *Cluster) Partition(a, b []*Node, cut bool) {
 	for _, x := range a {
 		for _, y := range b {
-			c.faults.set(x.ID, y.Addr, cut)
-			c.faults.set(y.ID, x.Addr, cut)
+			c.cut(x.ID, y.Addr, cut)
+			c.cut(y.ID, x.Addr, cut)
 		}
 	}
+}
+
+// cut blocks (or unblocks) the dials from node id to addr: with the
+// Faults on TCP, with the network's own switch in memory.
+func (c *Cluster) cut(from, to string, cut bool) {
+	if c.mem != nil {
+		c.mem.Cut(from, to, cut)
+		return
+	}
+	c.faults.set(from, to, cut)
 }
 
 // Put writes a document and fails the test on error.

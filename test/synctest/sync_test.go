@@ -28,6 +28,16 @@ var modes = []struct {
 	{"secure+brotli", synctest.Options{Secure: true, Compression: true}},
 }
 
+// transports are the networks a scenario that needs no handshake runs on:
+// what holds over sockets must hold in memory, and the reverse.
+var transports = []struct {
+	name string
+	opts synctest.Options
+}{
+	{"tcp", synctest.Options{}},
+	{"in-memory", synctest.Options{InMemory: true}},
+}
+
 func TestTwoNodes(t *testing.T) {
 	for _, mode := range modes {
 		t.Run(mode.name, func(t *testing.T) {
@@ -69,7 +79,16 @@ func TestTwoNodes(t *testing.T) {
 }
 
 func TestMeshPartitionHeal(t *testing.T) {
-	c := synctest.Start(t, 5, synctest.Options{Run: true, Interval: 50 * time.Millisecond, Fanout: 2, BatchSize: 50})
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			o := tr.opts
+			o.Run, o.Interval, o.Fanout, o.BatchSize = true, 50*time.Millisecond, 2, 50
+			meshPartitionHeal(t, synctest.Start(t, 5, o))
+		})
+	}
+}
+
+func meshPartitionHeal(t *testing.T, c *synctest.Cluster) {
 	ctx := context.Background()
 	rnd := rand.New(rand.NewPCG(7, 11))
 	write := func(group []*synctest.Node, n int) {
@@ -197,8 +216,17 @@ func TestWrongClusterKeyNeverReceivesData(t *testing.T) {
 }
 
 func TestOfflineQueueFlushedWhenPeerReturns(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			o := tr.opts
+			o.Queue, o.Run = true, true
+			offlineQueueFlushed(t, synctest.Start(t, 2, o))
+		})
+	}
+}
+
+func offlineQueueFlushed(t *testing.T, c *synctest.Cluster) {
 	ctx := context.Background()
-	c := synctest.Start(t, 2, synctest.Options{Queue: true, Run: true})
 	a, b := c.Nodes[0], c.Nodes[1]
 	c.Partition([]*synctest.Node{a}, []*synctest.Node{b}, true)
 	a.Put(t, "c", "k1", `{"v":1}`)
@@ -216,7 +244,16 @@ func TestOfflineQueueFlushedWhenPeerReturns(t *testing.T) {
 }
 
 func TestRestartMidSyncLosesNoAcknowledgedWrite(t *testing.T) {
-	c := synctest.Start(t, 3, synctest.Options{Run: true, Interval: 40 * time.Millisecond})
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			o := tr.opts
+			o.Run, o.Interval = true, 40*time.Millisecond
+			restartMidSync(t, synctest.Start(t, 3, o))
+		})
+	}
+}
+
+func restartMidSync(t *testing.T, c *synctest.Cluster) {
 	n0, n1, n2 := c.Nodes[0], c.Nodes[1], c.Nodes[2]
 	acked := map[string]string{}
 	// n1 writes all along, from its own goroutine.
