@@ -96,7 +96,7 @@ func TestDiscoveryFindsClusterPeers(t *testing.T) {
 	// complete before the stranger's first beacon (or its own echo) lands.
 	require.Eventually(t, func() bool {
 		st := stranger.Stats()
-		return st.DroppedOtherCluster > 0 && st.IgnoredSelf > 0 && a.Stats().Sent > 0 && a.Stats().DroppedOtherCluster > 0
+		return st.DroppedBadMAC > 0 && st.IgnoredSelf > 0 && a.Stats().Sent > 0 && a.Stats().DroppedBadMAC > 0
 	}, waitFor, tick, "stranger %+v, a %+v", stranger.Stats(), a.Stats())
 	assert.Empty(t, stranger.Peers())
 }
@@ -157,7 +157,7 @@ func TestDiscoveryCountsInvalidDatagrams(t *testing.T) {
 		_, err := conn.WriteToUDP([]byte(junk), to)
 		require.NoError(t, err)
 	}
-	require.Eventually(t, func() bool { return a.Stats().DroppedInvalid >= 5 }, waitFor, tick)
+	require.Eventually(t, func() bool { return a.Stats().DroppedMalformed >= 5 }, waitFor, tick)
 	assert.Empty(t, a.Peers())
 }
 
