@@ -298,3 +298,20 @@ func TestOpenClusterIgnoresStamps(t *testing.T) {
 	d.handle(mustBeacon(t, protocol.Beacon{NodeID: "node-c", TCPPort: 5002}, "secret"), netip.MustParseAddr("192.0.2.7"), now)
 	assert.Equal(t, uint64(1), d.Stats().DroppedBadMAC, "a closed cluster's beacon")
 }
+
+// A peer made to flap between addresses (anyone can, on an open cluster)
+// costs one log line per expiry, not one per beacon; it still moves.
+func TestAddressFlappingLogsOncePerExpiry(t *testing.T) {
+	d, logs := observedNode(t, "node-a", "", 1, 5001)
+	now := time.Now()
+	src := netip.MustParseAddr("192.0.2.7")
+	for i := range 100 {
+		d.handle(mustBeacon(t, protocol.Beacon{NodeID: "node-b", TCPPort: 5000 + i%2}, ""), src, now)
+	}
+	assert.Equal(t, 1, logs.FilterMessage("peer discovered").Len())
+	assert.Equal(t, 1, logs.FilterMessage("peer address changed").Len())
+	assert.Equal(t, "192.0.2.7:5001", d.Peers()[0].Address)
+	d.handle(mustBeacon(t, protocol.Beacon{NodeID: "node-b", TCPPort: 5002}, ""), src, now.Add(testExpiry/2))
+	d.handle(mustBeacon(t, protocol.Beacon{NodeID: "node-b", TCPPort: 5003}, ""), src, now.Add(testExpiry+time.Millisecond))
+	assert.Equal(t, 2, logs.FilterMessage("peer address changed").Len(), "reported again an expiry later")
+}

@@ -20,6 +20,7 @@ type peerState struct {
 	interests []string
 	lastSeen  time.Time // local clock
 	sentAt    int64     // sender's stamp on the last accepted beacon
+	movedAt   time.Time // when a move was last reported
 	gone      bool      // expired and reported; kept only to recognise replays
 }
 
@@ -38,7 +39,7 @@ type verdict int
 
 const (
 	refreshed verdict = iota // a live peer heard again, same address
-	moved                    // a live peer heard at a new address
+	moved                    // a live peer heard at a new address, first time within an expiry
 	appeared                 // a new peer, or one that had expired
 	stale                    // not newer than the last accepted beacon of its node
 	overCap                  // a new node id with the table or its source full
@@ -61,8 +62,10 @@ func (t peerTable) admit(b protocol.Beacon, src netip.Addr, addr string, now tim
 	switch {
 	case p.gone || now.Sub(p.lastSeen) > lim.expiry:
 		v = appeared
-	case p.addr != addr:
-		v = moved
+	case p.addr != addr && now.Sub(p.movedAt) > lim.expiry:
+		// A peer flapping between addresses (or an open cluster's forger
+		// moving it) is reported once per expiry, not per beacon.
+		v, p.movedAt = moved, now
 	}
 	p.addr, p.source, p.interests, p.lastSeen, p.sentAt, p.gone = addr, src, b.Interests, now, b.SentAt, false
 	return v
