@@ -1,11 +1,13 @@
-// Package udp finds peers on the LAN with the EntglDb discovery beacon
-// (PROTOCOL.md §6): every node broadcasts a small JSON datagram to the
-// shared UDP port and remembers the nodes of its cluster it hears from.
+// Package udp finds peers on the LAN with the discovery beacon
+// (docs/DISCOVERY.md): every node broadcasts a small datagram, authenticated
+// with a key derived from the cluster secret, to the shared UDP port and
+// remembers, up to a bound, the nodes of its cluster it hears from.
 package udp
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"slices"
@@ -28,15 +30,32 @@ const (
 	DefaultInterval = 5 * time.Second
 	// DefaultExpiry forgets a peer not heard from for three intervals.
 	DefaultExpiry = 15 * time.Second
-	// maxDatagram bounds a received beacon; longer ones arrive truncated
-	// and are dropped as invalid JSON.
-	maxDatagram = 8 << 10
+	// DefaultFreshness is how far a closed cluster's beacon stamp may be from
+	// the receiver's clock, either way: wide enough for unsynchronised
+	// clocks, short enough that a captured beacon soon stops working.
+	DefaultFreshness = 30 * time.Second
+	// DefaultMaxPeers bounds the discovered peer table.
+	DefaultMaxPeers = 256
+	// DefaultMaxPeersPerSource bounds the node ids one source address may
+	// hold in the table (several nodes may share a host).
+	DefaultMaxPeersPerSource = 32
+	// maxDatagram is one byte past the longest beacon, so an oversized
+	// datagram is seen as such rather than arriving truncated.
+	maxDatagram = protocol.MaxBeaconSize + 1
+	// maxReannounceGap bounds how often a newcomer makes this node
+	// announce out of turn (at most once per interval, and per this gap).
+	maxReannounceGap = time.Second
+	// dropReportEvery spaces the summary log lines of dropped beacons.
+	dropReportEvery = time.Minute
 )
 
 // Options configure a Discovery.
 type Options struct {
-	NodeID    string
-	AuthToken string // hashed into the beacon's cluster_hash; never sent
+	NodeID string
+	// AuthToken is the cluster secret: beacons carry an HMAC under a key
+	// derived from it, never the secret or a hash of it. Empty: an open
+	// cluster whose beacons carry no tag.
+	AuthToken string
 	// TCPPort is announced to peers; 0 until known (see SetTCPPort): no
 	// beacon is sent while it is 0.
 	TCPPort int
@@ -55,42 +74,69 @@ type Options struct {
 	Interests []string
 	// Disabled keeps the socket closed: Peers reports static peers only.
 	Disabled bool
+	// Freshness is how far from this node's clock a closed cluster's beacon
+	// stamp may be (0 = DefaultFreshness).
+	Freshness time.Duration
+	// MaxPeers bounds the discovered peers remembered (0 = DefaultMaxPeers).
+	MaxPeers int
+	// MaxPeersPerSource bounds the node ids remembered from one source
+	// address (0 = DefaultMaxPeersPerSource).
+	MaxPeersPerSource int
 }
 
 // Stats counts datagrams; the drop counters say why beacons were ignored.
 type Stats struct {
-	Sent, SendErrors, Received          uint64
-	DroppedInvalid, DroppedOtherCluster uint64
-	IgnoredSelf                         uint64
+	Sent, SendErrors, Received uint64
+	// Accepted beacons added or refreshed a peer.
+	Accepted uint64
+	// DroppedMalformed were not a well-formed beacon of a known version.
+	DroppedMalformed uint64
+	// DroppedBadMAC did not authenticate: a wrong or missing tag (another
+	// cluster, or a forgery), or a tag on an open cluster.
+	DroppedBadMAC uint64
+	// DroppedStale were stamped outside the freshness window, or not after
+	// the last accepted beacon of their node (a replay).
+	DroppedStale uint64
+	// DroppedOverCap came from a new node id while the peer table, or its
+	// source address's share of it, was full.
+	DroppedOverCap uint64
+	IgnoredSelf    uint64
 }
 
-type peerState struct {
-	addr      string
-	interests []string
-	lastSeen  time.Time
+// drops sums the drop counters, to tell whether any moved.
+func (s Stats) drops() uint64 {
+	return s.DroppedMalformed + s.DroppedBadMAC + s.DroppedStale + s.DroppedOverCap
 }
 
 // Discovery broadcasts this node's beacon and tracks the peers it hears.
 // It implements ports.Discovery.
 type Discovery struct {
-	opts        Options
-	clusterHash string
-	logger      *zap.Logger
-	static      []domain.Peer
-	tcpPort     atomic.Int64
+	opts    Options
+	key     protocol.BeaconKey // nil: an open cluster
+	limits  tableLimits
+	logger  *zap.Logger
+	static  []domain.Peer
+	tcpPort atomic.Int64
 
 	mu        sync.Mutex
-	peers     map[string]*peerState // by node id
+	peers     peerTable
 	interests []string
 	conn      *net.UDPConn
 	stop      context.CancelFunc
 	wg        sync.WaitGroup
 
-	announce chan struct{} // a new peer appeared: beacon now
+	announce chan struct{} // a new peer appeared: beacon soon
 
-	sent, sendErrors, received     atomic.Uint64
-	droppedInvalid, droppedCluster atomic.Uint64
-	ignoredSelf                    atomic.Uint64
+	// Owned by the announce loop (one at a time, across Stop and Start).
+	lastStamp   int64 // Unix ms on the last beacon sent
+	reported    Stats // counters at the last drop report
+	reportedAt  time.Time
+	reannounced time.Time // the last out-of-turn announce
+
+	sent, sendErrors, received             atomic.Uint64
+	accepted, droppedMalformed, droppedMAC atomic.Uint64
+	droppedStale, droppedOverCap           atomic.Uint64
+	ignoredSelf                            atomic.Uint64
 }
 
 var _ ports.Discovery = (*Discovery)(nil)
@@ -107,9 +153,20 @@ func NewDiscovery(opts Options, logger *zap.Logger) (*Discovery, error) {
 	if opts.Expiry <= 0 {
 		opts.Expiry = DefaultExpiry
 	}
+	if opts.Freshness <= 0 {
+		opts.Freshness = DefaultFreshness
+	}
+	if opts.MaxPeers <= 0 {
+		opts.MaxPeers = DefaultMaxPeers
+	}
+	if opts.MaxPeersPerSource <= 0 {
+		opts.MaxPeersPerSource = DefaultMaxPeersPerSource
+	}
 	var problems []error
 	if opts.NodeID == "" {
 		problems = append(problems, errors.New("node id is empty"))
+	} else if err := (protocol.Beacon{NodeID: opts.NodeID, TCPPort: 1, Interests: opts.Interests}).Check(); err != nil {
+		problems = append(problems, fmt.Errorf("beacon: %w", err))
 	}
 	if opts.TCPPort < 0 || opts.TCPPort > 65535 {
 		problems = append(problems, errors.New("tcp port "+strconv.Itoa(opts.TCPPort)+" out of range"))
@@ -144,17 +201,25 @@ func NewDiscovery(opts Options, logger *zap.Logger) (*Discovery, error) {
 		}
 		static = append(static, domain.Peer{Address: sp, Source: domain.PeerStatic})
 	}
+	key, err := protocol.DeriveBeaconKey([]byte(opts.AuthToken))
+	if err != nil {
+		problems = append(problems, err)
+	}
 	if len(problems) > 0 {
 		return nil, domain.Errorf(domain.CodeConfig, "udp.NewDiscovery", "%w", errors.Join(problems...))
 	}
 	d := &Discovery{
-		opts:        opts,
-		clusterHash: protocol.ClusterHash(opts.AuthToken),
-		logger:      logger,
-		static:      static,
-		peers:       make(map[string]*peerState),
-		interests:   slices.Clone(opts.Interests),
-		announce:    make(chan struct{}, 1),
+		opts: opts,
+		key:  key,
+		limits: tableLimits{
+			maxPeers: opts.MaxPeers, maxPerSource: opts.MaxPeersPerSource, expiry: opts.Expiry,
+			replay: key != nil, freshness: opts.Freshness,
+		},
+		logger:    logger,
+		static:    static,
+		peers:     make(peerTable),
+		interests: slices.Clone(opts.Interests),
+		announce:  make(chan struct{}, 1),
 	}
 	d.tcpPort.Store(int64(opts.TCPPort))
 	return d, nil
@@ -164,7 +229,12 @@ func NewDiscovery(opts Options, logger *zap.Logger) (*Discovery, error) {
 func (d *Discovery) SetTCPPort(port int) { d.tcpPort.Store(int64(port)) }
 
 // SetInterests changes the collections announced from the next beacon on.
+// A list no beacon can carry is announced as none (all collections).
 func (d *Discovery) SetInterests(collections []string) {
+	if err := (protocol.Beacon{NodeID: d.opts.NodeID, TCPPort: 1, Interests: collections}).Check(); err != nil {
+		d.logger.Warn("announcing interest in every collection", zap.Error(err))
+		collections = nil
+	}
 	d.mu.Lock()
 	d.interests = slices.Clone(collections)
 	d.mu.Unlock()
@@ -214,7 +284,7 @@ func (d *Discovery) Start(ctx context.Context) error {
 	go d.receiveLoop(d.conn)
 	go d.announceLoop(runCtx, d.conn)
 	d.logger.Info("discovery started", zap.String("bind", d.conn.LocalAddr().String()),
-		zap.String("cluster_hash", d.clusterHash))
+		zap.Bool("authenticated", d.key != nil))
 	return nil
 }
 
@@ -261,7 +331,8 @@ func (d *Discovery) LocalAddr() net.Addr {
 func (d *Discovery) Stats() Stats {
 	return Stats{
 		Sent: d.sent.Load(), SendErrors: d.sendErrors.Load(), Received: d.received.Load(),
-		DroppedInvalid: d.droppedInvalid.Load(), DroppedOtherCluster: d.droppedCluster.Load(),
+		Accepted: d.accepted.Load(), DroppedMalformed: d.droppedMalformed.Load(), DroppedBadMAC: d.droppedMAC.Load(),
+		DroppedStale: d.droppedStale.Load(), DroppedOverCap: d.droppedOverCap.Load(),
 		IgnoredSelf: d.ignoredSelf.Load(),
 	}
 }
@@ -319,14 +390,15 @@ func (d *Discovery) receiveLoop(conn *net.UDPConn) {
 	}
 }
 
-// handle processes one datagram from src.
+// handle processes one datagram from src. It never sends: a newcomer only
+// asks the announce loop, which rate-limits, to answer.
 func (d *Discovery) handle(datagram []byte, src netip.Addr, now time.Time) {
-	b, err := protocol.ParseBeacon(datagram, d.clusterHash)
+	b, err := protocol.ParseBeacon(datagram, d.key)
 	if err != nil {
 		if domain.CodeOf(err) == domain.CodeUnauthorized {
-			d.droppedCluster.Add(1)
+			d.droppedMAC.Add(1)
 		} else {
-			d.droppedInvalid.Add(1)
+			d.droppedMalformed.Add(1)
 		}
 		d.logger.Debug("beacon dropped", zap.Stringer("from", src), zap.Error(err))
 		return
@@ -335,60 +407,118 @@ func (d *Discovery) handle(datagram []byte, src netip.Addr, now time.Time) {
 		d.ignoredSelf.Add(1)
 		return
 	}
+	if d.limits.replay {
+		if skew := now.UnixMilli() - b.SentAt; skew > d.opts.Freshness.Milliseconds() || -skew > d.opts.Freshness.Milliseconds() {
+			d.droppedStale.Add(1)
+			d.logger.Debug("beacon dropped: stamp outside the freshness window", zap.Stringer("from", src),
+				zap.String("peer", b.NodeID), zap.Duration("skew", time.Duration(skew)*time.Millisecond))
+			return
+		}
+	}
 	addr := net.JoinHostPort(src.String(), strconv.Itoa(b.TCPPort))
 	d.mu.Lock()
-	p, known := d.peers[b.NodeID]
-	fresh := !known || now.Sub(p.lastSeen) > d.opts.Expiry
-	if !known {
-		p = &peerState{}
-		d.peers[b.NodeID] = p
-	}
-	moved := known && p.addr != addr
-	p.addr, p.interests, p.lastSeen = addr, b.Interests, now
+	v := d.peers.admit(b, src, addr, now, d.limits)
 	d.mu.Unlock()
-	if fresh {
+	switch v {
+	case stale:
+		d.droppedStale.Add(1)
+		d.logger.Debug("beacon dropped: not newer than the last one", zap.Stringer("from", src), zap.String("peer", b.NodeID))
+		return
+	case overCap:
+		d.droppedOverCap.Add(1)
+		d.logger.Debug("beacon dropped: peer table full", zap.Stringer("from", src), zap.String("peer", b.NodeID))
+		return
+	case appeared:
 		d.logger.Info("peer discovered", zap.String("peer", b.NodeID), zap.String("address", addr))
-		// Answer at once so the newcomer need not wait a whole interval.
 		select {
 		case d.announce <- struct{}{}:
 		default:
 		}
-	} else if moved {
+	case moved:
 		d.logger.Info("peer address changed", zap.String("peer", b.NodeID), zap.String("address", addr))
 	}
+	d.accepted.Add(1)
 }
 
+// announceLoop beacons every interval, and out of turn when a peer appears
+// so the newcomer need not wait a whole interval, but at most once per
+// reannounceGap: a flood of new peers cannot make this node flood.
 func (d *Discovery) announceLoop(ctx context.Context, conn *net.UDPConn) {
 	defer d.wg.Done()
 	t := time.NewTicker(d.opts.Interval)
 	defer t.Stop()
-	d.broadcast(conn)
+	gap := min(d.opts.Interval, maxReannounceGap)
+	var deferred *time.Timer // a newcomer waiting for the gap to pass
+	var deferredC <-chan time.Time
+	defer func() {
+		if deferred != nil {
+			deferred.Stop()
+		}
+	}()
+	d.broadcast(conn, time.Now())
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
-			d.expire(time.Now())
+		case now := <-t.C:
+			d.expire(now)
+			d.reportDrops(now)
+			d.broadcast(conn, now)
 		case <-d.announce:
+			if deferredC != nil {
+				continue // already due
+			}
+			if wait := gap - time.Since(d.reannounced); wait > 0 {
+				deferred = time.NewTimer(wait)
+				deferredC = deferred.C
+				continue
+			}
+			d.reannounce(conn)
+		case <-deferredC:
+			deferredC = nil
+			d.reannounce(conn)
 		}
-		d.broadcast(conn)
 	}
 }
 
-// expire forgets peers not heard from within Expiry.
+// reannounce is an out-of-turn beacon.
+func (d *Discovery) reannounce(conn *net.UDPConn) {
+	d.reannounced = time.Now()
+	d.broadcast(conn, d.reannounced)
+}
+
+// expire reports peers not heard from within Expiry as gone.
 func (d *Discovery) expire(now time.Time) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	for id, p := range d.peers {
-		if now.Sub(p.lastSeen) > d.opts.Expiry {
-			delete(d.peers, id)
-			d.logger.Info("peer expired", zap.String("peer", id), zap.String("address", p.addr))
-		}
+	gone := d.peers.expire(now, d.limits)
+	d.mu.Unlock()
+	for _, g := range gone {
+		d.logger.Info("peer expired", zap.String("peer", g.id), zap.String("address", g.addr))
 	}
 }
 
-// broadcast sends one beacon to every target address.
-func (d *Discovery) broadcast(conn *net.UDPConn) {
+// reportDrops logs one line with the beacons dropped since the last line,
+// at most every dropReportEvery: a flood costs no log line per datagram.
+func (d *Discovery) reportDrops(now time.Time) {
+	if now.Sub(d.reportedAt) < dropReportEvery {
+		return
+	}
+	st := d.Stats()
+	if st.drops() == d.reported.drops() {
+		return
+	}
+	d.logger.Info("beacons dropped",
+		zap.Uint64("malformed", st.DroppedMalformed-d.reported.DroppedMalformed),
+		zap.Uint64("bad_mac", st.DroppedBadMAC-d.reported.DroppedBadMAC),
+		zap.Uint64("stale", st.DroppedStale-d.reported.DroppedStale),
+		zap.Uint64("over_cap", st.DroppedOverCap-d.reported.DroppedOverCap),
+		zap.Duration("since", now.Sub(d.reportedAt).Round(time.Second)))
+	d.reported, d.reportedAt = st, now
+}
+
+// broadcast sends one beacon to every target address, each with its own
+// stamp: a receiver that hears two of them takes both as new.
+func (d *Discovery) broadcast(conn *net.UDPConn, now time.Time) {
 	port := int(d.tcpPort.Load())
 	if port == 0 {
 		return // not listening yet: a beacon with port 0 would be dropped
@@ -396,10 +526,16 @@ func (d *Discovery) broadcast(conn *net.UDPConn) {
 	d.mu.Lock()
 	interests := d.interests
 	d.mu.Unlock()
-	msg := protocol.Beacon{NodeID: d.opts.NodeID, TCPPort: port, ClusterHash: d.clusterHash, Interests: interests}.Marshal()
+	b := protocol.Beacon{NodeID: d.opts.NodeID, TCPPort: port, Interests: interests}
 	for _, ip := range d.targets() {
 		to := netip.AddrPortFrom(ip, uint16(d.opts.UDPPort))
-		if _, err := conn.WriteToUDPAddrPort(msg, to); err != nil {
+		d.lastStamp = max(now.UnixMilli(), d.lastStamp+1)
+		b.SentAt = d.lastStamp
+		msg, err := b.Marshal(d.key)
+		if err == nil {
+			_, err = conn.WriteToUDPAddrPort(msg, to)
+		}
+		if err != nil {
 			d.sendErrors.Add(1)
 			d.logger.Debug("beacon send failed", zap.Stringer("to", to), zap.Error(err))
 			continue

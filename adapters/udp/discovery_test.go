@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,7 +97,7 @@ func TestDiscoveryFindsClusterPeers(t *testing.T) {
 	// complete before the stranger's first beacon (or its own echo) lands.
 	require.Eventually(t, func() bool {
 		st := stranger.Stats()
-		return st.DroppedOtherCluster > 0 && st.IgnoredSelf > 0 && a.Stats().Sent > 0 && a.Stats().DroppedOtherCluster > 0
+		return st.DroppedBadMAC > 0 && st.IgnoredSelf > 0 && a.Stats().Sent > 0 && a.Stats().DroppedBadMAC > 0
 	}, waitFor, tick, "stranger %+v, a %+v", stranger.Stats(), a.Stats())
 	assert.Empty(t, stranger.Peers())
 }
@@ -157,7 +158,7 @@ func TestDiscoveryCountsInvalidDatagrams(t *testing.T) {
 		_, err := conn.WriteToUDP([]byte(junk), to)
 		require.NoError(t, err)
 	}
-	require.Eventually(t, func() bool { return a.Stats().DroppedInvalid >= 5 }, waitFor, tick)
+	require.Eventually(t, func() bool { return a.Stats().DroppedMalformed >= 5 }, waitFor, tick)
 	assert.Empty(t, a.Peers())
 }
 
@@ -236,4 +237,18 @@ func TestDirectedBroadcast(t *testing.T) {
 	_, v6, _ := net.ParseCIDR("fe80::1/64")
 	_, ok := directedBroadcast(v6)
 	assert.False(t, ok)
+}
+
+// What no beacon can carry is refused at construction, not at the first send.
+func TestNewDiscoveryRefusesWhatNoBeaconCarries(t *testing.T) {
+	for name, o := range map[string]Options{
+		"node id":   {NodeID: strings.Repeat("n", 129), UDPPort: 1},
+		"interests": {NodeID: "n", UDPPort: 1, Interests: []string{strings.Repeat("c", 65)}},
+	} {
+		_, err := NewDiscovery(o, nil)
+		assert.Equal(t, domain.CodeConfig, domain.CodeOf(err), name)
+	}
+	d := newNode(t, "node-a", "k", 1, 5001)
+	d.SetInterests(make([]string, 33))
+	assert.Nil(t, d.interests, "too many to announce: announced as all")
 }
