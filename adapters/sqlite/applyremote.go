@@ -24,14 +24,14 @@ func (s *Store) ApplyRemote(ctx context.Context, r domain.Resolver, entries []do
 	for start := 0; start < len(entries); start += s.opts.BatchSize {
 		batch := entries[start:min(start+s.opts.BatchSize, len(entries))]
 		var part ports.ApplyResult
-		err := s.writeTx(ctx, op, func(t *txStmts) error {
+		err := s.write(ctx, op, func(t *writeTx) error {
 			// Applied fills res.Applied's spare capacity (it holds every
 			// entry): no copy per batch.
 			part = ports.ApplyResult{Applied: res.Applied[len(res.Applied):len(res.Applied)]}
 			if lww {
-				return t.applyLWW(batch, &part)
+				return applyLWW(t, batch, &part)
 			}
-			return t.applyEach(r, batch, &part)
+			return applyEach(t, r, batch, &part)
 		})
 		if err != nil {
 			return res, err
@@ -60,7 +60,7 @@ func (s *Store) ApplyRemote(ctx context.Context, r domain.Resolver, entries []do
 // the newest new entry of each key competes with the stored document.
 // That gives the same documents as applying the entries one by one, since
 // last-write-wins keeps the greatest stamp whatever the order.
-func (t *txStmts) applyLWW(batch []domain.Entry, part *ports.ApplyResult) error {
+func applyLWW(t *writeTx, batch []domain.Entry, part *ports.ApplyResult) error {
 	if err := t.materializePending(); err != nil {
 		return err
 	}
@@ -89,7 +89,7 @@ func (t *txStmts) applyLWW(batch []domain.Entry, part *ports.ApplyResult) error 
 // applyEach stores a batch one entry at a time, resolving each against the
 // document as the previous entries left it (resolvers other than
 // last-write-wins may depend on the order).
-func (t *txStmts) applyEach(r domain.Resolver, batch []domain.Entry, part *ports.ApplyResult) error {
+func applyEach(t *writeTx, r domain.Resolver, batch []domain.Entry, part *ports.ApplyResult) error {
 	if err := t.materializePending(); err != nil {
 		return err
 	}

@@ -9,51 +9,98 @@ import (
 	"github.com/entgldb/entgldb-go/ports"
 )
 
+// Commit seals and stores local writes in one transaction: a failed
+// precondition or any error leaves nothing written. It picks one of three
+// strategies, which store the same rows.
+func (s *Store) Commit(ctx context.Context, r domain.Resolver, writes ...ports.Write) ([]domain.Entry, error) {
+	switch {
+	case len(writes) == 0:
+		return nil, nil
+	case !isLWW(r) || slices.ContainsFunc(writes, hasPrecondition):
+		return s.commitChecked(ctx, r, writes)
+	case len(writes) == 1:
+		return s.commitOne(ctx, writes[0])
+	default:
+		return s.commitBatch(ctx, writes)
+	}
+}
+
+const opCommit = "sqlite.Commit"
+
 func hasPrecondition(w ports.Write) bool { return w.MustExist || w.IfVersion != nil }
 
-// Commit seals and stores local writes in one transaction: a failed
-// precondition or any error leaves nothing written.
-func (s *Store) Commit(ctx context.Context, r domain.Resolver, writes ...ports.Write) ([]domain.Entry, error) {
-	const op = "sqlite.Commit"
-	if len(writes) == 0 {
-		return nil, nil
+// commitOne is the common write, one last-write-wins document without a
+// precondition: the oplog entry alone, since it holds everything the
+// document needs; the document waits in the pending set and reaches the
+// documents table later with others (pending.go).
+func (s *Store) commitOne(ctx context.Context, w ports.Write) ([]domain.Entry, error) {
+	out := make([]domain.Entry, 1)
+	err := s.write(ctx, opCommit, func(t *writeTx) error {
+		e := w.Entry
+		t.seal(&e)
+		if _, err := t.insertEntry(&e, false); err != nil {
+			return err
+		}
+		out[0] = e
+		d := domain.DocumentFromEntry(&e)
+		d.Data = bytes.Clone(d.Data) // the caller may reuse its buffer
+		t.addPending = append(t.addPending, d)
+		t.advanceClocks(out)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.flushAfterWrite(ctx)
+	return out, nil
+}
+
+// commitBatch stores many last-write-wins writes without preconditions
+// with a few multi-row statements instead of three statements per write:
+// each author's entries are chained in write order, appended to the oplog,
+// and the newest per key upserted.
+func (s *Store) commitBatch(ctx context.Context, writes []ports.Write) ([]domain.Entry, error) {
+	if err := s.stmts.prepareRows(ctx, s.writer.DB, len(writes)); err != nil {
+		return nil, mapErr(opCommit, err)
 	}
 	out := make([]domain.Entry, len(writes))
-	lww := isLWW(r)
-	if lww && len(writes) > 1 && !slices.ContainsFunc(writes, hasPrecondition) {
-		// A batch: a few multi-row statements instead of three
-		// statements per write.
-		if err := s.stmts.prepareRows(ctx, s.writer.DB, len(writes)); err != nil {
-			return nil, mapErr(op, err)
+	err := s.write(ctx, opCommit, func(t *writeTx) error {
+		if err := t.materializePending(); err != nil {
+			return err
 		}
-		if err := s.writeTx(ctx, op, func(t *txStmts) error { return t.commitLWW(writes, out) }); err != nil {
-			return nil, err
-		}
-		return out, nil
-	}
-	if lww && !slices.ContainsFunc(writes, hasPrecondition) {
-		// The common write: the oplog entry alone, its document
-		// materialized later with others (pending.go).
-		err := s.writeTx(ctx, op, func(t *txStmts) error {
-			e := writes[0].Entry
+		for i := range writes {
+			e := writes[i].Entry
 			t.seal(&e)
-			if _, err := t.insertEntry(&e, false); err != nil {
-				return err
-			}
-			out[0] = e
-			d := domain.DocumentFromEntry(&e)
-			d.Data = bytes.Clone(d.Data) // the caller may reuse its buffer
-			t.addPending = append(t.addPending, d)
-			t.advanceClocks(out)
-			return nil
-		})
-		if err != nil {
-			return nil, err
+			out[i] = e
 		}
-		s.flushAfterWrite(ctx)
-		return out, nil
+		seqs, err := t.insertRows(out)
+		if err != nil {
+			return err
+		}
+		for i := range out {
+			if seqs[i] == 0 {
+				return domain.Errorf(domain.CodePersistence, opCommit, "%s/%s at %s is already in the oplog", out[i].Collection, out[i].Key, out[i].Stamp)
+			}
+			out[i].Seq = seqs[i]
+		}
+		if _, err := t.upsertFromOplog(out, false); err != nil {
+			return err
+		}
+		t.advanceClocks(out)
+		return t.persistClock()
+	})
+	if err != nil {
+		return nil, err
 	}
-	err := s.writeTx(ctx, op, func(t *txStmts) error {
+	return out, nil
+}
+
+// commitChecked stores writes one at a time against the stored document:
+// preconditions compare with it, and resolvers other than last-write-wins
+// may need it or the key's history.
+func (s *Store) commitChecked(ctx context.Context, r domain.Resolver, writes []ports.Write) ([]domain.Entry, error) {
+	out := make([]domain.Entry, len(writes))
+	err := s.write(ctx, opCommit, func(t *writeTx) error {
 		// Preconditions and resolvers read the documents table: bring it
 		// up to date first.
 		if err := t.materializePending(); err != nil {
@@ -66,21 +113,8 @@ func (s *Store) Commit(ctx context.Context, r domain.Resolver, writes ...ports.W
 			if err != nil {
 				return err
 			}
-			live := cur != nil && !cur.Deleted
-			if w.MustExist && !live {
-				return domain.Errorf(domain.CodeNotFound, op, "%s/%s does not exist", e.Collection, e.Key)
-			}
-			if w.IfVersion != nil {
-				if w.IfVersion.IsZero() && live {
-					return domain.Errorf(domain.CodeConflict, op, "%s/%s already exists (version %s)", e.Collection, e.Key, cur.Version())
-				}
-				if !w.IfVersion.IsZero() && (!live || cur.Stamp != *w.IfVersion) {
-					have := "none"
-					if live {
-						have = cur.Version()
-					}
-					return domain.Errorf(domain.CodeConflict, op, "%s/%s is at version %s, not %s", e.Collection, e.Key, have, w.IfVersion)
-				}
+			if err := checkPrecondition(w, cur); err != nil {
+				return err
 			}
 			t.seal(&e)
 			doc, changed, err := t.resolve(r, cur, &e, false)
@@ -106,32 +140,26 @@ func (s *Store) Commit(ctx context.Context, r domain.Resolver, writes ...ports.W
 	return out, nil
 }
 
-// commitLWW stores local writes without preconditions under
-// last-write-wins with multi-row statements: each author's entries are
-// chained in write order, appended to the oplog, and the newest per key
-// upserted. out receives the sealed entries.
-func (t *txStmts) commitLWW(writes []ports.Write, out []domain.Entry) error {
-	if err := t.materializePending(); err != nil {
-		return err
+// checkPrecondition compares a write's precondition with the stored
+// document (nil or a tombstone: none).
+func checkPrecondition(w *ports.Write, cur *domain.Document) error {
+	e := &w.Entry
+	live := cur != nil && !cur.Deleted
+	if w.MustExist && !live {
+		return domain.Errorf(domain.CodeNotFound, opCommit, "%s/%s does not exist", e.Collection, e.Key)
 	}
-	for i := range writes {
-		e := writes[i].Entry
-		t.seal(&e)
-		out[i] = e
+	if w.IfVersion == nil {
+		return nil
 	}
-	seqs, err := t.insertRows(out)
-	if err != nil {
-		return err
+	if w.IfVersion.IsZero() && live {
+		return domain.Errorf(domain.CodeConflict, opCommit, "%s/%s already exists (version %s)", e.Collection, e.Key, cur.Version())
 	}
-	for i := range out {
-		if seqs[i] == 0 {
-			return domain.Errorf(domain.CodePersistence, "sqlite.Commit", "%s/%s at %s is already in the oplog", out[i].Collection, out[i].Key, out[i].Stamp)
+	if !w.IfVersion.IsZero() && (!live || cur.Stamp != *w.IfVersion) {
+		have := "none"
+		if live {
+			have = cur.Version()
 		}
-		out[i].Seq = seqs[i]
+		return domain.Errorf(domain.CodeConflict, opCommit, "%s/%s is at version %s, not %s", e.Collection, e.Key, have, w.IfVersion)
 	}
-	if _, err := t.upsertFromOplog(out, false); err != nil {
-		return err
-	}
-	t.advanceClocks(out)
-	return t.persistClock()
+	return nil
 }

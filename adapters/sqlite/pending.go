@@ -40,7 +40,7 @@ func (s *Store) flush(ctx context.Context) error {
 	if !s.st.hasPending() {
 		return nil
 	}
-	return s.writeTx(ctx, "sqlite.flush", func(t *txStmts) error { return t.persistClock() })
+	return s.write(ctx, "sqlite.flush", func(t *writeTx) error { return t.persistClock() })
 }
 
 // flushAfterWrite materializes when the pending set is full. The write that

@@ -18,7 +18,7 @@ const pruneWhere = `wall < ? AND seq < (SELECT max(seq) FROM oplog)`
 func (s *Store) Prune(ctx context.Context, beforeWall int64) (int, error) {
 	const op = "sqlite.Prune"
 	var n int64
-	err := s.writeTx(ctx, op, func(t *txStmts) error {
+	err := s.write(ctx, op, func(t *writeTx) error {
 		// The vclock table keeps every head once the entries are gone.
 		if err := t.persistClock(); err != nil {
 			return err

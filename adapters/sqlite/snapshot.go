@@ -53,7 +53,7 @@ func (s *Store) Snapshot(ctx context.Context) (domain.Snapshot, error) {
 // with its first query, which fixes what the transaction sees.
 func (s *Store) snapshotBegin(ctx context.Context) (*sql.Tx, *sql.Rows, error) {
 	if s.st.hasPending() {
-		if err := s.writeTxLocked(ctx, "sqlite.Snapshot", func(t *txStmts) error { return t.persistClock() }); err != nil {
+		if err := s.writeLocked(ctx, "sqlite.Snapshot", func(t *writeTx) error { return t.persistClock() }); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -89,7 +89,7 @@ func (s *Store) ApplySnapshot(ctx context.Context, r domain.Resolver, snap domai
 			return res, mapErr(op, err)
 		}
 	}
-	err := s.writeTx(ctx, op, func(t *txStmts) error {
+	err := s.write(ctx, op, func(t *writeTx) error {
 		if err := t.materializePending(); err != nil {
 			return err
 		}

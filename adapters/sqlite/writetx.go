@@ -9,8 +9,13 @@ import (
 	"github.com/entgldb/entgldb-go/domain"
 )
 
-// txStmts are the writer statements bound to one transaction.
-type txStmts struct {
+// writeTx is one write transaction on the writer connection: the prepared
+// statements bound to it (stmts.go) and every row-level operation the write
+// paths combine (commit.go, applyremote.go, snapshot.go, prune.go,
+// pending.go). What it changes in memory (heads, the pending set) waits in
+// its fields until the transaction commits (afterCommit), so a rolled-back
+// transaction leaves the state as it was. Store.write opens one.
+type writeTx struct {
 	ctx                                 context.Context
 	tx                                  *sql.Tx
 	p                                   *stmts
@@ -21,7 +26,7 @@ type txStmts struct {
 	maxSeqSt, seqRangeSt                *sql.Stmt
 
 	// What the transaction does to the in-memory state once it commits
-	// (pending.go).
+	// (state.go).
 	st           *state
 	newHeads     map[string]head
 	sealed       map[string]string // author → hash of this transaction's last local write
@@ -34,20 +39,20 @@ type txStmts struct {
 	createdDocIndex bool
 }
 
-func (p *stmts) bind(ctx context.Context, tx *sql.Tx, st *state) *txStmts {
-	return &txStmts{ctx: ctx, tx: tx, p: p, st: st}
+func (p *stmts) bind(ctx context.Context, tx *sql.Tx, st *state) *writeTx {
+	return &writeTx{ctx: ctx, tx: tx, p: p, st: st}
 }
 
-// writeTx runs fn in one immediate transaction on the writer connection and,
-// once it commits, applies what it did to the in-memory state (pending.go).
-func (s *Store) writeTx(ctx context.Context, op string, fn func(t *txStmts) error) error {
+// write runs fn in one immediate transaction on the writer connection and,
+// once it commits, applies what it did to the in-memory state.
+func (s *Store) write(ctx context.Context, op string, fn func(t *writeTx) error) error {
 	s.st.wmu.Lock()
 	defer s.st.wmu.Unlock()
-	return s.writeTxLocked(ctx, op, fn)
+	return s.writeLocked(ctx, op, fn)
 }
 
-// writeTxLocked is writeTx for a caller holding wmu.
-func (s *Store) writeTxLocked(ctx context.Context, op string, fn func(t *txStmts) error) error {
+// writeLocked is write for a caller holding wmu.
+func (s *Store) writeLocked(ctx context.Context, op string, fn func(t *writeTx) error) error {
 	if s.st.hasPending() {
 		// Materializing takes multi-row statements, which cannot be
 		// prepared once the transaction holds the only writer connection.
@@ -75,7 +80,7 @@ func (s *Store) writeTxLocked(ctx context.Context, op string, fn func(t *txStmts
 }
 
 // stmt binds lazily: most transactions use only some of the statements.
-func (t *txStmts) stmt(slot **sql.Stmt, s *sql.Stmt) *sql.Stmt {
+func (t *writeTx) stmt(slot **sql.Stmt, s *sql.Stmt) *sql.Stmt {
 	if *slot == nil {
 		*slot = t.tx.StmtContext(t.ctx, s)
 	}
@@ -83,7 +88,7 @@ func (t *txStmts) stmt(slot **sql.Stmt, s *sql.Stmt) *sql.Stmt {
 }
 
 // loadDoc returns the stored document (tombstones included) or nil.
-func (t *txStmts) loadDoc(collection, key string) (*domain.Document, error) {
+func (t *writeTx) loadDoc(collection, key string) (*domain.Document, error) {
 	st := t.stmt(&t.getDoc, t.p.getDocW)
 	var d domain.Document
 	var data sql.NullString
@@ -101,13 +106,13 @@ func (t *txStmts) loadDoc(collection, key string) (*domain.Document, error) {
 	return &d, nil
 }
 
-func (t *txStmts) upsertDocument(d *domain.Document) error {
+func (t *writeTx) upsertDocument(d *domain.Document) error {
 	_, err := t.stmt(&t.upsertDoc, t.p.upsertDoc).ExecContext(t.ctx,
 		d.Collection, d.Key, nullText(d.Data), d.Stamp.Wall, d.Stamp.Logical, d.Stamp.Node, boolInt(d.Deleted))
 	return err
 }
 
-func (t *txStmts) insertEntry(e *domain.Entry, ignore bool) (inserted bool, err error) {
+func (t *writeTx) insertEntry(e *domain.Entry, ignore bool) (inserted bool, err error) {
 	st := t.stmt(&t.insOplog, t.p.insertOplog)
 	if ignore {
 		st = t.stmt(&t.insIgn, t.p.insertIgnore)
@@ -132,7 +137,7 @@ func (t *txStmts) insertEntry(e *domain.Entry, ignore bool) (inserted bool, err 
 // never replays.
 const docIndexSQL = `CREATE INDEX IF NOT EXISTS oplog_doc ON oplog (collection, key)`
 
-func (t *txStmts) entriesForKey(collection, key string) ([]domain.Entry, error) {
+func (t *writeTx) entriesForKey(collection, key string) ([]domain.Entry, error) {
 	if !t.p.docIndexed.Load() && !t.createdDocIndex {
 		if _, err := t.tx.ExecContext(t.ctx, docIndexSQL); err != nil {
 			return nil, err
@@ -156,7 +161,7 @@ func isLWW(r domain.Resolver) bool {
 
 // resolve applies e on top of cur with r, replaying the key's whole history
 // when the resolver asks for it. held says whether e is already in the oplog.
-func (t *txStmts) resolve(r domain.Resolver, cur *domain.Document, e *domain.Entry, held bool) (domain.Document, bool, error) {
+func (t *writeTx) resolve(r domain.Resolver, cur *domain.Document, e *domain.Entry, held bool) (domain.Document, bool, error) {
 	doc, outcome := r.Resolve(cur, e)
 	switch outcome {
 	case domain.Changed:
@@ -184,7 +189,7 @@ func sameDoc(a, b *domain.Document) bool {
 
 // rowsArgs binds r for n rows; add appends row i's arguments (called for
 // 0..n-1, then n-1 again as padding).
-func (t *txStmts) rowsArgs(r *rowsStmt, n int, add func(args []any, i int) []any) (*sql.Stmt, []any, error) {
+func (t *writeTx) rowsArgs(r *rowsStmt, n int, add func(args []any, i int) []any) (*sql.Stmt, []any, error) {
 	size, slot := rowsSize(n)
 	if r.bySize[slot] == nil {
 		return nil, nil, errors.New("multi-row statement for " + strconv.Itoa(size) + " rows not prepared")
@@ -197,7 +202,7 @@ func (t *txStmts) rowsArgs(r *rowsStmt, n int, add func(args []any, i int) []any
 }
 
 // rowsQuery runs r for n rows and returns what it returns.
-func (t *txStmts) rowsQuery(r *rowsStmt, n int, add func(args []any, i int) []any) (*sql.Rows, error) {
+func (t *writeTx) rowsQuery(r *rowsStmt, n int, add func(args []any, i int) []any) (*sql.Rows, error) {
 	st, args, err := t.rowsArgs(r, n, add)
 	if err != nil {
 		return nil, err
@@ -206,7 +211,7 @@ func (t *txStmts) rowsQuery(r *rowsStmt, n int, add func(args []any, i int) []an
 }
 
 // rowsExec runs r for n rows and returns how many rows it changed.
-func (t *txStmts) rowsExec(r *rowsStmt, n int, add func(args []any, i int) []any) (int64, error) {
+func (t *writeTx) rowsExec(r *rowsStmt, n int, add func(args []any, i int) []any) (int64, error) {
 	st, args, err := t.rowsArgs(r, n, add)
 	if err != nil {
 		return 0, err
@@ -223,7 +228,7 @@ func (t *txStmts) rowsExec(r *rowsStmt, n int, add func(args []any, i int) []any
 // is offered seq base+1+i, base the greatest seq held, so the seqs in that
 // range name the new entries; of identical entries in one call the first
 // is inserted (rows go in VALUES order).
-func (t *txStmts) insertRows(batch []domain.Entry) ([]int64, error) {
+func (t *writeTx) insertRows(batch []domain.Entry) ([]int64, error) {
 	var base int64
 	if err := t.stmt(&t.maxSeqSt, t.p.maxSeq).QueryRowContext(t.ctx).Scan(&base); err != nil {
 		return nil, err
@@ -255,7 +260,7 @@ func (t *txStmts) insertRows(batch []domain.Entry) ([]int64, error) {
 }
 
 // heldSeqs sets seqs[i] to first+i where the oplog holds that seq.
-func (t *txStmts) heldSeqs(first int64, seqs []int64) error {
+func (t *writeTx) heldSeqs(first int64, seqs []int64) error {
 	rows, err := t.stmt(&t.seqRangeSt, t.p.seqRange).QueryContext(t.ctx, first, first+int64(len(seqs))-1)
 	if err != nil {
 		return err
@@ -278,7 +283,7 @@ func (t *txStmts) heldSeqs(first int64, seqs []int64) error {
 // A key's entries apply in seq order and each replaces the row only when
 // strictly newer, so the row ends with the newest whatever that order.
 // With wantChanged it returns the documents that changed.
-func (t *txStmts) upsertFromOplog(entries []domain.Entry, wantChanged bool) ([]domain.Document, error) {
+func (t *writeTx) upsertFromOplog(entries []domain.Entry, wantChanged bool) ([]domain.Document, error) {
 	if len(entries) == 0 {
 		return nil, nil
 	}
@@ -314,7 +319,7 @@ func (t *txStmts) upsertFromOplog(entries []domain.Entry, wantChanged bool) ([]d
 // on) inside a savepoint and keeps it when it changed every row: then
 // every entry's document changed. Otherwise it rolls back and reports
 // ok false.
-func (t *txStmts) upsertAllChanged(entries []domain.Entry, first int64) (docs []domain.Document, ok bool, err error) {
+func (t *writeTx) upsertAllChanged(entries []domain.Entry, first int64) (docs []domain.Document, ok bool, err error) {
 	if _, err := t.tx.ExecContext(t.ctx, "SAVEPOINT upsert"); err != nil {
 		return nil, false, err
 	}
@@ -391,7 +396,7 @@ func changedDocs(entries []domain.Entry, winners []int, changed map[docKey]bool)
 // last-write-wins: only the newest entry of each key competes, in one
 // multi-row conditional upsert per maxRows keys. It returns the documents
 // that changed, in order of each key's first entry.
-func (t *txStmts) upsertNewest(entries []domain.Entry) ([]domain.Document, error) {
+func (t *writeTx) upsertNewest(entries []domain.Entry) ([]domain.Document, error) {
 	winners := newestPerKey(entries)
 	changed := make(map[docKey]bool, len(winners))
 	for start := 0; start < len(winners); start += maxRows {
@@ -409,7 +414,7 @@ func (t *txStmts) upsertNewest(entries []domain.Entry) ([]domain.Document, error
 
 // upsertDocs is upsertNewest for documents (one per key) when nobody asks
 // what changed.
-func (t *txStmts) upsertDocs(docs []domain.Entry) error {
+func (t *writeTx) upsertDocs(docs []domain.Entry) error {
 	for start := 0; start < len(docs); start += maxRows {
 		chunk := docs[start:min(start+maxRows, len(docs))]
 		if _, err := t.rowsExec(&t.p.materializeRows, len(chunk), docArgs(func(i int) *domain.Entry { return &chunk[i] })); err != nil {
@@ -428,7 +433,7 @@ func docArgs(entry func(i int) *domain.Entry) func(args []any, i int) []any {
 }
 
 // effectiveHead is the author's newest head, this transaction's first.
-func (t *txStmts) effectiveHead(author string) (head, bool) {
+func (t *writeTx) effectiveHead(author string) (head, bool) {
 	if h, ok := t.newHeads[author]; ok {
 		return h, true
 	}
@@ -441,7 +446,7 @@ func (t *txStmts) effectiveHead(author string) (head, bool) {
 // seal links e into its author's chain: after the author's head, or after
 // this transaction's previous write of the author (write order, whatever
 // the stamps).
-func (t *txStmts) seal(e *domain.Entry) {
+func (t *writeTx) seal(e *domain.Entry) {
 	a := e.Author()
 	prev, ok := t.sealed[a]
 	if !ok {
@@ -459,7 +464,7 @@ func (t *txStmts) seal(e *domain.Entry) {
 // (in the order they were stored), only ever forward: among entries with
 // equal (wall, logical) the first stored stays the head. The move takes
 // effect when the transaction commits.
-func (t *txStmts) advanceClocks(entries []domain.Entry) {
+func (t *writeTx) advanceClocks(entries []domain.Entry) {
 	for i := range entries {
 		e := &entries[i]
 		h, ok := t.effectiveHead(e.Stamp.Node)
@@ -475,7 +480,7 @@ func (t *txStmts) advanceClocks(entries []domain.Entry) {
 
 // materializePending writes the pending documents into the documents table
 // (newer stamps win, so their order does not matter).
-func (t *txStmts) materializePending() error {
+func (t *writeTx) materializePending() error {
 	if t.materialized {
 		return nil
 	}
@@ -499,7 +504,7 @@ func (t *txStmts) materializePending() error {
 // persistClock writes the heads that moved (in memory or in this
 // transaction) to the vclock table and moves the materialized mark. Call it
 // last, after materializePending and the transaction's own writes.
-func (t *txStmts) persistClock() error {
+func (t *writeTx) persistClock() error {
 	if err := t.materializePending(); err != nil {
 		return err
 	}
@@ -527,7 +532,7 @@ func (t *txStmts) persistClock() error {
 
 // afterCommit applies a committed transaction to the in-memory state (wmu
 // is held).
-func (t *txStmts) afterCommit() {
+func (t *writeTx) afterCommit() {
 	st := t.st
 	st.mu.Lock()
 	defer st.mu.Unlock()
