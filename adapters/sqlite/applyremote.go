@@ -61,9 +61,6 @@ func (s *Store) ApplyRemote(ctx context.Context, r domain.Resolver, entries []do
 // That gives the same documents as applying the entries one by one, since
 // last-write-wins keeps the greatest stamp whatever the order.
 func applyLWW(t *writeTx, batch []domain.Entry, part *ports.ApplyResult) error {
-	if err := t.materializePending(); err != nil {
-		return err
-	}
 	seqs, err := t.insertRows(batch)
 	if err != nil {
 		return err
@@ -83,16 +80,13 @@ func applyLWW(t *writeTx, batch []domain.Entry, part *ports.ApplyResult) error {
 	}
 	part.Changed = changed
 	t.advanceClocks(part.Applied)
-	return t.persistClock()
+	return nil
 }
 
 // applyEach stores a batch one entry at a time, resolving each against the
 // document as the previous entries left it (resolvers other than
 // last-write-wins may depend on the order).
 func applyEach(t *writeTx, r domain.Resolver, batch []domain.Entry, part *ports.ApplyResult) error {
-	if err := t.materializePending(); err != nil {
-		return err
-	}
 	for i := range batch {
 		e := batch[i]
 		e.Seq = 0
@@ -121,5 +115,5 @@ func applyEach(t *writeTx, r domain.Resolver, batch []domain.Entry, part *ports.
 		}
 	}
 	t.advanceClocks(part.Applied)
-	return t.persistClock()
+	return nil
 }

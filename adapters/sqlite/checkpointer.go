@@ -183,9 +183,9 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 	if !s.opts.EnableWAL {
 		return nil
 	}
-	if err := s.flush(ctx); err != nil {
-		return err
-	}
-	_, err := s.writer.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
-	return mapErr("sqlite.Checkpoint", err)
+	// read: the file then holds every document.
+	return s.read(ctx, func() error {
+		_, err := s.writer.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+		return mapErr("sqlite.Checkpoint", err)
+	})
 }

@@ -35,7 +35,7 @@ func hasPrecondition(w ports.Write) bool { return w.MustExist || w.IfVersion != 
 // documents table later with others (pending.go).
 func (s *Store) commitOne(ctx context.Context, w ports.Write) ([]domain.Entry, error) {
 	out := make([]domain.Entry, 1)
-	err := s.write(ctx, opCommit, func(t *writeTx) error {
+	err := s.writeKeepPending(ctx, opCommit, func(t *writeTx) error {
 		e := w.Entry
 		t.seal(&e)
 		if _, err := t.insertEntry(&e, false); err != nil {
@@ -65,9 +65,6 @@ func (s *Store) commitBatch(ctx context.Context, writes []ports.Write) ([]domain
 	}
 	out := make([]domain.Entry, len(writes))
 	err := s.write(ctx, opCommit, func(t *writeTx) error {
-		if err := t.materializePending(); err != nil {
-			return err
-		}
 		for i := range writes {
 			e := writes[i].Entry
 			t.seal(&e)
@@ -87,7 +84,7 @@ func (s *Store) commitBatch(ctx context.Context, writes []ports.Write) ([]domain
 			return err
 		}
 		t.advanceClocks(out)
-		return t.persistClock()
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -100,12 +97,9 @@ func (s *Store) commitBatch(ctx context.Context, writes []ports.Write) ([]domain
 // may need it or the key's history.
 func (s *Store) commitChecked(ctx context.Context, r domain.Resolver, writes []ports.Write) ([]domain.Entry, error) {
 	out := make([]domain.Entry, len(writes))
+	// Preconditions and resolvers read the documents table, which write
+	// brings up to date first.
 	err := s.write(ctx, opCommit, func(t *writeTx) error {
-		// Preconditions and resolvers read the documents table: bring it
-		// up to date first.
-		if err := t.materializePending(); err != nil {
-			return err
-		}
 		for i := range writes {
 			w := &writes[i]
 			e := w.Entry
@@ -132,7 +126,7 @@ func (s *Store) commitChecked(ctx context.Context, r domain.Resolver, writes []p
 			out[i] = e
 		}
 		t.advanceClocks(out)
-		return t.persistClock()
+		return nil
 	})
 	if err != nil {
 		return nil, err

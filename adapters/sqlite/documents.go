@@ -46,10 +46,16 @@ func (s *Store) where(collection string, f domain.Filter) (*queryBuilder, error)
 
 // Find returns live documents matching q, ordered and paged in SQL.
 func (s *Store) Find(ctx context.Context, collection string, query domain.Query) ([]domain.Document, error) {
+	var out []domain.Document
+	err := s.read(ctx, func() (err error) {
+		out, err = s.find(ctx, collection, query)
+		return err
+	})
+	return out, err
+}
+
+func (s *Store) find(ctx context.Context, collection string, query domain.Query) ([]domain.Document, error) {
 	const op = "sqlite.Find"
-	if err := s.flush(ctx); err != nil {
-		return nil, err
-	}
 	if err := domain.ValidateQuery(query); err != nil {
 		return nil, domain.Wrap(domain.CodeInvalidArgument, op, err)
 	}
@@ -87,10 +93,16 @@ func (s *Store) Find(ctx context.Context, collection string, query domain.Query)
 
 // Count returns the number of live documents matching f.
 func (s *Store) Count(ctx context.Context, collection string, f domain.Filter) (int, error) {
+	var n int
+	err := s.read(ctx, func() (err error) {
+		n, err = s.count(ctx, collection, f)
+		return err
+	})
+	return n, err
+}
+
+func (s *Store) count(ctx context.Context, collection string, f domain.Filter) (int, error) {
 	const op = "sqlite.Count"
-	if err := s.flush(ctx); err != nil {
-		return 0, err
-	}
 	if err := domain.ValidateQuery(domain.Query{Filter: f}); err != nil {
 		return 0, domain.Wrap(domain.CodeInvalidArgument, op, err)
 	}
@@ -115,12 +127,14 @@ func (s *Store) Count(ctx context.Context, collection string, f domain.Filter) (
 
 // Collections lists collections holding at least one live document, sorted.
 func (s *Store) Collections(ctx context.Context) ([]string, error) {
-	const op = "sqlite.Collections"
-	if err := s.flush(ctx); err != nil {
+	out := []string{}
+	err := s.read(ctx, func() error {
+		err := s.reader.NewSelect().Table("documents").ColumnExpr("DISTINCT collection").
+			Where("deleted = 0").Order("collection").Scan(ctx, &out)
+		return mapErr("sqlite.Collections", err)
+	})
+	if err != nil {
 		return nil, err
 	}
-	out := []string{}
-	err := s.reader.NewSelect().Table("documents").ColumnExpr("DISTINCT collection").
-		Where("deleted = 0").Order("collection").Scan(ctx, &out)
-	return out, mapErr(op, err)
+	return out, nil
 }

@@ -36,7 +36,7 @@ func (s *Store) EnsureIndex(ctx context.Context, collection, path string) error 
 	}
 	sum := sha256.Sum256([]byte(path))
 	name := "docidx_" + hex.EncodeToString(sum[:8])
-	err = s.write(ctx, op, func(t *writeTx) error {
+	err = s.writeKeepPending(ctx, op, func(t *writeTx) error {
 		if _, err := t.tx.ExecContext(ctx, `CREATE INDEX IF NOT EXISTS `+name+
 			` ON documents (collection, json_extract(data, '`+jp+`'))`); err != nil {
 			return err

@@ -12,11 +12,10 @@ import (
 
 // A local write under last-write-wins is durable once its oplog entry is
 // committed: the entry holds everything its document needs. So such a Commit
-// writes the oplog row alone, and the documents table catches up later in
-// one multi-row upsert for many writes ("materializing"): before any read of
-// the table that could see the difference (Find, Count, Collections,
-// snapshots, backups), before every other kind of write, when enough writes
-// are pending, and at close. Meanwhile Get answers from the pending set.
+// (commitOne) writes the oplog row alone, and the documents table catches up
+// later in one multi-row upsert for many writes ("materializing"): when
+// enough writes are pending, at the start of every other write transaction
+// (Store.write), before every read of the table (read, below), and at close.
 // The per-author heads and vector clock live in memory the same way; the
 // vclock table is brought up to date with the documents.
 //
@@ -35,13 +34,55 @@ const (
 	pendingMaxBytes = 1 << 20
 )
 
-// flush materializes the pending documents and the clock.
-func (s *Store) flush(ctx context.Context) error {
+// read runs fn once the documents table holds every write committed before
+// the call. Every reader of the documents table goes through it or
+// readPinned (Find, Count, Collections, Snapshot), and so does every reader
+// of the file as a whole (Backup, Checkpoint): a read that went around it
+// would miss the pending documents. Get is the one exception: it reads the
+// pending set beside the table (documents.go), so a point read never waits
+// for a materialization. Reads of the oplog and of the in-memory heads need
+// neither: a commit writes those at once.
+func (s *Store) read(ctx context.Context, fn func() error) error {
+	if err := s.materialize(ctx); err != nil {
+		return err
+	}
+	return fn()
+}
+
+// readPinned is read for a reader that also copies the in-memory heads:
+// fn runs with writers held off right after materializing, so what the read
+// transaction it opens sees and what it copies agree. fn should only open
+// the transaction (its first query fixes what it sees) and copy; it must
+// not write.
+func (s *Store) readPinned(ctx context.Context, fn func() error) error {
+	s.st.wmu.Lock()
+	defer s.st.wmu.Unlock()
+	if err := s.materializeLocked(ctx); err != nil {
+		return err
+	}
+	return fn()
+}
+
+// materialize writes the pending documents and the clock.
+func (s *Store) materialize(ctx context.Context) error {
 	if !s.st.hasPending() {
 		return nil
 	}
-	return s.write(ctx, "sqlite.flush", func(t *writeTx) error { return t.persistClock() })
+	return s.write(ctx, opMaterialize, nothing)
 }
+
+// materializeLocked is materialize for a caller holding wmu.
+func (s *Store) materializeLocked(ctx context.Context) error {
+	if !s.st.hasPending() {
+		return nil
+	}
+	return s.writeLocked(ctx, opMaterialize, nothing)
+}
+
+const opMaterialize = "sqlite.flush"
+
+// nothing is the write of a transaction that only materializes.
+func nothing(*writeTx) error { return nil }
 
 // flushAfterWrite materializes when the pending set is full. The write that
 // triggered it is already committed, so a failure is logged, not returned:
@@ -50,7 +91,7 @@ func (s *Store) flushAfterWrite(ctx context.Context) {
 	if !s.st.pendingFull() {
 		return
 	}
-	if err := s.flush(ctx); err != nil {
+	if err := s.materialize(ctx); err != nil {
 		s.log.Warn("materializing pending documents failed; will retry", zap.Error(err))
 	}
 }
@@ -113,5 +154,5 @@ func (s *Store) loadState(ctx context.Context) error {
 		addPendingLocked(st, domain.DocumentFromEntry(e))
 	}
 	s.log.Info("replayed local writes not yet materialized", zap.Int("entries", len(replay)))
-	return s.flush(ctx)
+	return s.materialize(ctx)
 }

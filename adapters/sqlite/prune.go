@@ -18,11 +18,9 @@ const pruneWhere = `wall < ? AND seq < (SELECT max(seq) FROM oplog)`
 func (s *Store) Prune(ctx context.Context, beforeWall int64) (int, error) {
 	const op = "sqlite.Prune"
 	var n int64
+	// write also brings the vclock table up to date with every head, which
+	// it keeps once the entries are gone.
 	err := s.write(ctx, op, func(t *writeTx) error {
-		// The vclock table keeps every head once the entries are gone.
-		if err := t.persistClock(); err != nil {
-			return err
-		}
 		if _, err := t.tx.ExecContext(ctx, `INSERT INTO pruned (author, wall, logic, hash)
 			SELECT node, wall, logic, hash FROM (
 				SELECT node, wall, logic, hash,

@@ -248,7 +248,7 @@ func (s *Store) Close() error {
 		// what the SQLite docs advise before closing).
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		// The documents need no replay at the next Open.
-		ferr := s.flush(ctx)
+		ferr := s.materialize(ctx)
 		if _, err := s.writer.DB.ExecContext(ctx, "PRAGMA optimize"); err != nil {
 			s.log.Warn("PRAGMA optimize failed", zap.Error(err))
 		}

@@ -44,7 +44,11 @@ func (p *stmts) bind(ctx context.Context, tx *sql.Tx, st *state) *writeTx {
 }
 
 // write runs fn in one immediate transaction on the writer connection and,
-// once it commits, applies what it did to the in-memory state.
+// once it commits, applies what it did to the in-memory state. The
+// transaction first writes the pending documents into the documents table,
+// which fn may read or rewrite, and last writes the heads that moved and the
+// materialized mark: the replay at Open relies on every entry after the
+// mark being a local commit that left its document pending (pending.go).
 func (s *Store) write(ctx context.Context, op string, fn func(t *writeTx) error) error {
 	s.st.wmu.Lock()
 	defer s.st.wmu.Unlock()
@@ -60,6 +64,29 @@ func (s *Store) writeLocked(ctx context.Context, op string, fn func(t *writeTx) 
 			return mapErr(op, err)
 		}
 	}
+	return s.runTx(ctx, op, func(t *writeTx) error {
+		if err := t.materializePending(); err != nil {
+			return err
+		}
+		if err := fn(t); err != nil {
+			return err
+		}
+		return t.persistClock()
+	})
+}
+
+// writeKeepPending is write for a transaction that neither reads nor
+// rewrites document rows (commitOne, EnsureIndex): the pending documents
+// stay pending.
+func (s *Store) writeKeepPending(ctx context.Context, op string, fn func(t *writeTx) error) error {
+	s.st.wmu.Lock()
+	defer s.st.wmu.Unlock()
+	return s.runTx(ctx, op, fn)
+}
+
+// runTx runs fn in one transaction (wmu is held) and applies it to the
+// in-memory state once it commits.
+func (s *Store) runTx(ctx context.Context, op string, fn func(t *writeTx) error) error {
 	tx, err := s.writer.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return mapErr(op, err)
@@ -479,11 +506,8 @@ func (t *writeTx) advanceClocks(entries []domain.Entry) {
 }
 
 // materializePending writes the pending documents into the documents table
-// (newer stamps win, so their order does not matter).
+// (newer stamps win, so their order does not matter). write calls it first.
 func (t *writeTx) materializePending() error {
-	if t.materialized {
-		return nil
-	}
 	t.materialized = true
 	t.st.mu.RLock()
 	docs := make([]domain.Entry, 0, len(t.st.pending))
@@ -502,12 +526,9 @@ func (t *writeTx) materializePending() error {
 }
 
 // persistClock writes the heads that moved (in memory or in this
-// transaction) to the vclock table and moves the materialized mark. Call it
-// last, after materializePending and the transaction's own writes.
+// transaction) to the vclock table and moves the materialized mark. write
+// calls it last, after materializePending and the transaction's own writes.
 func (t *writeTx) persistClock() error {
-	if err := t.materializePending(); err != nil {
-		return err
-	}
 	t.st.mu.RLock()
 	rows := map[string]head{}
 	for a := range t.st.dirty {
