@@ -120,7 +120,7 @@ func boolInt(b bool) int {
 	return 0
 }
 
-// maxRows bounds the rows of one multi-row statement: 512 rows of 9
+// maxRows bounds the rows of one multi-row statement: 512 rows of 10
 // parameters stay far below SQLite's 32,766 variables, and a 1,000-entry
 // batch needs two statements instead of two thousand.
 const (
@@ -183,14 +183,14 @@ const (
 	// The oplog rows carry their seq (the batch's index past the greatest
 	// seq held), so which entries were new shows without RETURNING, which
 	// costs SQLite a trigger program and a temporary table per statement
-	// (a fifth of a bulk apply). An entry the oplog already holds leaves
+	// (BENCHMARKS.md, third pass). An entry the oplog already holds leaves
 	// its seq unused: seq only grows, with gaps.
 	oplogRowsHead = `INSERT INTO oplog (seq, collection, key, op, data, wall, logic, node, hash, prev_hash) VALUES `
 	oplogRowsTail = ` ON CONFLICT DO NOTHING`
 	docRowsHead   = `INSERT INTO documents (collection, key, data, wall, logic, node, deleted) VALUES `
 	// The last-write-wins rule for many rows: a row changes only for a
-	// strictly greater stamp (byte order on node, like Go), and RETURNING
-	// names the rows that did.
+	// strictly greater stamp (byte order on node, like Go); docRowsTail
+	// adds RETURNING to name the rows that did.
 	docNewerTail = ` ON CONFLICT (collection, key) DO UPDATE SET data = excluded.data, wall = excluded.wall,
 		logic = excluded.logic, node = excluded.node, deleted = excluded.deleted
 		WHERE (excluded.wall, excluded.logic, excluded.node) > (documents.wall, documents.logic, documents.node)`
@@ -198,9 +198,9 @@ const (
 )
 
 // prepareRows prepares the multi-row statements a batch of n entries
-// needs, the first time a batch that large comes (a large statement costs
-// milliseconds to prepare). It must run outside a write transaction: the
-// writer has one connection, which a transaction holds.
+// needs, the first time a batch that large comes (a large statement is
+// slow to prepare). It must run outside a write transaction: the writer has
+// one connection, which a transaction holds.
 func (p *stmts) prepareRows(ctx context.Context, w *sql.DB, n int) error {
 	p.multiMu.Lock()
 	defer p.multiMu.Unlock()
