@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -23,8 +22,6 @@ import (
 const stampFormat = "20060102T150405.000Z"
 
 const backupPrefix, backupSuffix = "entgldb-", ".db"
-
-func escapePath(p string) string { return (&url.URL{Path: p}).EscapedPath() }
 
 func nowStamp() string { return time.Now().UTC().Format(stampFormat) }
 

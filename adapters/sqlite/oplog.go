@@ -12,32 +12,6 @@ import (
 	"github.com/entgldb/entgldb-go/ports"
 )
 
-func scanEntry(rows *sql.Rows) (domain.Entry, error) {
-	var e domain.Entry
-	var op int
-	var data sql.NullString
-	err := rows.Scan(&e.Seq, &e.Collection, &e.Key, &op, &data, &e.Stamp.Wall, &e.Stamp.Logical, &e.Stamp.Node, &e.Hash, &e.PrevHash)
-	e.Op = domain.Op(op)
-	if data.Valid {
-		e.Data = []byte(data.String)
-	}
-	return e, err
-}
-
-// scanEntries reads every row and closes rows.
-func scanEntries(rows *sql.Rows) ([]domain.Entry, error) {
-	defer rows.Close()
-	var out []domain.Entry
-	for rows.Next() {
-		e, err := scanEntry(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
-}
-
 func (s *Store) queryEntries(ctx context.Context, op, query string, args ...any) ([]domain.Entry, error) {
 	rows, err := s.reader.DB.QueryContext(ctx, query, args...)
 	if err != nil {

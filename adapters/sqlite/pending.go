@@ -25,15 +25,6 @@ import (
 // mark in its own transaction), so Open replays them with the same
 // order-independent upsert.
 
-const (
-	metaMaterializedSeq = "materialized_seq"
-	// pendingMaxDocs and pendingMaxBytes bound the pending set: the write
-	// that reaches either materializes, so a crash replays little at
-	// Open and the set's memory stays small.
-	pendingMaxDocs  = 256
-	pendingMaxBytes = 1 << 20
-)
-
 // read runs fn once the documents table holds every write committed before
 // the call. Every reader of the documents table goes through it or
 // readPinned (Find, Count, Collections, Snapshot), and so does every reader

@@ -6,6 +6,14 @@ import (
 	"github.com/entgldb/entgldb-go/domain"
 )
 
+// pendingMaxDocs and pendingMaxBytes bound the pending set: the write that
+// reaches either materializes, so a crash replays little at Open and the
+// set's memory stays small.
+const (
+	pendingMaxDocs  = 256
+	pendingMaxBytes = 1 << 20
+)
+
 type head struct {
 	wall  int64
 	logic int32

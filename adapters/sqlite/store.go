@@ -289,3 +289,5 @@ func fileExists(path string) bool {
 	fi, err := os.Stat(path)
 	return err == nil && fi.Size() > 0
 }
+
+func escapePath(p string) string { return (&url.URL{Path: p}).EscapedPath() }

@@ -525,6 +525,9 @@ func (t *writeTx) materializePending() error {
 	return t.upsertDocs(docs)
 }
 
+// metaMaterializedSeq is the meta key of the materialized mark (pending.go).
+const metaMaterializedSeq = "materialized_seq"
+
 // persistClock writes the heads that moved (in memory or in this
 // transaction) to the vclock table and moves the materialized mark. write
 // calls it last, after materializePending and the transaction's own writes.
