@@ -99,18 +99,11 @@ func applyEach(t *writeTx, r domain.Resolver, batch []domain.Entry, part *ports.
 			continue
 		}
 		part.Applied = append(part.Applied, e)
-		cur, err := t.loadDoc(e.Collection, e.Key)
-		if err != nil {
-			return err
-		}
-		doc, changed, err := t.resolve(r, cur, &e, true)
+		doc, changed, err := t.resolveStored(r, &e, true)
 		if err != nil {
 			return err
 		}
 		if changed {
-			if err := t.upsertDocument(&doc); err != nil {
-				return err
-			}
 			part.Changed = append(part.Changed, doc)
 		}
 	}

@@ -108,18 +108,11 @@ func (s *Store) ApplySnapshot(ctx context.Context, r domain.Resolver, snap domai
 			res.Changed = changed
 		} else {
 			for i := range entries {
-				cur, err := t.loadDoc(entries[i].Collection, entries[i].Key)
-				if err != nil {
-					return err
-				}
-				doc, changed, err := t.resolve(r, cur, &entries[i], false)
+				doc, changed, err := t.resolveStored(r, &entries[i], false)
 				if err != nil {
 					return err
 				}
 				if changed {
-					if err := t.upsertDocument(&doc); err != nil {
-						return err
-					}
 					res.Changed = append(res.Changed, doc)
 				}
 			}

@@ -210,6 +210,20 @@ func (t *writeTx) resolve(r domain.Resolver, cur *domain.Document, e *domain.Ent
 	return domain.Document{}, false, nil
 }
 
+// resolveStored resolves e against the stored document with r (resolve)
+// and stores the result when it changed the document.
+func (t *writeTx) resolveStored(r domain.Resolver, e *domain.Entry, held bool) (domain.Document, bool, error) {
+	cur, err := t.loadDoc(e.Collection, e.Key)
+	if err != nil {
+		return domain.Document{}, false, err
+	}
+	doc, changed, err := t.resolve(r, cur, e, held)
+	if err != nil || !changed {
+		return doc, changed, err
+	}
+	return doc, true, t.upsertDocument(&doc)
+}
+
 func sameDoc(a, b *domain.Document) bool {
 	return a.Stamp == b.Stamp && a.Deleted == b.Deleted && string(a.Data) == string(b.Data)
 }
