@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -23,8 +22,6 @@ import (
 const stampFormat = "20060102T150405.000Z"
 
 const backupPrefix, backupSuffix = "entgldb-", ".db"
-
-func escapePath(p string) string { return (&url.URL{Path: p}).EscapedPath() }
 
 func nowStamp() string { return time.Now().UTC().Format(stampFormat) }
 
@@ -81,13 +78,15 @@ func syncDir(dir string) error {
 // its size in bytes.
 func (s *Store) Backup(ctx context.Context, path string) (int64, error) {
 	start := time.Now()
-	// The copy needs no replay when opened.
-	if err := s.flush(ctx); err != nil {
-		return 0, err
-	}
-	n, err := vacuumInto(ctx, s.reader.DB, path)
+	// read: the copy holds every document, and needs no replay when opened.
+	var n int64
+	err := s.read(ctx, func() (err error) {
+		if n, err = vacuumInto(ctx, s.reader.DB, path); err != nil {
+			s.log.Error("backup failed", zap.String("path", path), zap.Error(err))
+		}
+		return err
+	})
 	if err != nil {
-		s.log.Error("backup failed", zap.String("path", path), zap.Error(err))
 		return 0, err
 	}
 	s.log.Info("backup made", zap.String("path", path), zap.Int64("bytes", n), zap.Duration("took", time.Since(start)))

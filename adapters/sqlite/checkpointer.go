@@ -12,10 +12,11 @@ import (
 )
 
 // The writer does not checkpoint (wal_autocheckpoint is 0 on its
-// connection): copying the WAL into the database file took ~14 % of a bulk
-// apply's CPU, plus an fsync, on the write path. A goroutine with its own
-// connection copies it instead, PASSIVE (never blocking the writer or
-// readers), while writes go on on the other core.
+// connection): copying the WAL into the database file is a large share of a
+// bulk apply's CPU, plus an fsync, on the write path (BENCHMARKS.md, second
+// pass). A goroutine with its own connection copies it instead, PASSIVE
+// (never blocking the writer or readers), while writes go on on the other
+// core.
 //
 // The WAL restarts from its start (overwriting the file, which the writer
 // cuts back to the soft limit: journal_size_limit) only when a writer
@@ -24,11 +25,10 @@ import (
 // hard limit the checkpointer "seals" it: it holds off writers (the
 // store's writer mutex) while a last PASSIVE pass copies the frames written
 // since its previous one. That stalls writers for the pass and its two
-// fsyncs (0.2-0.35 s measured here at 128 MB), where the TRUNCATE
-// checkpoint it replaces stalled them ~0.6 s and left an empty file to
-// extend again. A file past twice the hard limit means readers kept the
-// sealed WAL from restarting: a TRUNCATE checkpoint waits for them
-// (busy_timeout) and empties it.
+// fsyncs, less than the TRUNCATE checkpoint it replaces, which also left an
+// empty file to extend again (BENCHMARKS.md, third pass). A file past twice
+// the hard limit means readers kept the sealed WAL from restarting: a
+// TRUNCATE checkpoint waits for them (busy_timeout) and empties it.
 const (
 	walSoftBytes  = 32 << 20
 	walHardBytes  = 128 << 20
@@ -134,12 +134,10 @@ func (c *checkpointer) check() {
 	}
 	// The seal's pass copies and fsyncs what the writer added during the
 	// previous pass, with the writers held off. Up to four more passes
-	// first, back to back, stopping when one finds little new: measured
-	// over 200 batches of 1,000 entries, 3.1-3.8 s against 4.0-4.4 s
-	// with none, p99 of a batch 36-43 ms against 0.33-0.52 s. (Stopping
-	// at under 4 MB new, about one batch, gained nothing: the fsyncs, not
-	// the frames, make a seal slow, and their latency here varies
-	// 0.02-0.5 s.)
+	// first, back to back, stopping when one finds little new, shrink what
+	// that last pass copies, and so the writers' stall. (A higher bar for
+	// stopping gained nothing: the fsyncs, not the frames, make a seal
+	// slow. BENCHMARKS.md, third pass, has both measurements.)
 	for range 4 {
 		more, _, ok := c.checkpoint("PASSIVE", fi.Size())
 		if !ok || int64(more-frames)*c.frameBytes < sealDelta {
@@ -174,4 +172,18 @@ func (c *checkpointer) close() error {
 	close(c.stop)
 	<-c.done
 	return c.db.Close()
+}
+
+// Checkpoint folds the write-ahead log into the main database file and
+// truncates it, so the file of a stopped node is complete on its own (a
+// graceful shutdown calls it before Close).
+func (s *Store) Checkpoint(ctx context.Context) error {
+	if !s.opts.EnableWAL {
+		return nil
+	}
+	// read: the file then holds every document.
+	return s.read(ctx, func() error {
+		_, err := s.writer.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+		return mapErr("sqlite.Checkpoint", err)
+	})
 }

@@ -129,7 +129,7 @@ func TestCheckpointerSealsUnderContinuousWrites(t *testing.T) {
 			restarts++ // cut back to the soft limit: a restart
 		case size < prev:
 			// Emptied: the TRUNCATE fallback, when a pass took so
-			// long (an fsync here can take 0.5 s) that the WAL
+			// long (an fsync can stall, BENCHMARKS.md) that the WAL
 			// reached twice the hard limit first.
 			emptied++
 		}
@@ -196,8 +196,8 @@ func TestCheckpointerSealWithReaders(t *testing.T) {
 	// ~6 MB of pages went through the WAL. Bounded: the TRUNCATE point
 	// (twice the hard limit), plus what one check interval and the
 	// readers' busy wait let the writer add.
-	// No bound on the size: a pass can take 0.5 s here (fsync), during
-	// which the writer goes on. But the WAL must have been cut back.
+	// No bound on the size: a pass can stall on an fsync (BENCHMARKS.md),
+	// during which the writer goes on. But the WAL must have been cut back.
 	t.Logf("largest WAL %d", largest)
 	require.Positive(t, shrank, "the WAL never shrank")
 	requireCountAfterReopen(t, s, path, 2000)

@@ -3,9 +3,7 @@ package sqlite
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 
 	"github.com/entgldb/entgldb-go/domain"
@@ -37,12 +35,6 @@ func (s *Store) Get(ctx context.Context, collection, key string) (domain.Documen
 	return d, nil
 }
 
-func (s *Store) isIndexed(path string) bool {
-	s.idxMu.RLock()
-	defer s.idxMu.RUnlock()
-	return s.indexed[path]
-}
-
 func (s *Store) where(collection string, f domain.Filter) (*queryBuilder, error) {
 	q := &queryBuilder{indexed: s.isIndexed}
 	q.w(" FROM documents WHERE documents.collection = ", q.arg(collection), " AND documents.deleted = 0 AND ")
@@ -54,10 +46,16 @@ func (s *Store) where(collection string, f domain.Filter) (*queryBuilder, error)
 
 // Find returns live documents matching q, ordered and paged in SQL.
 func (s *Store) Find(ctx context.Context, collection string, query domain.Query) ([]domain.Document, error) {
+	var out []domain.Document
+	err := s.read(ctx, func() (err error) {
+		out, err = s.find(ctx, collection, query)
+		return err
+	})
+	return out, err
+}
+
+func (s *Store) find(ctx context.Context, collection string, query domain.Query) ([]domain.Document, error) {
 	const op = "sqlite.Find"
-	if err := s.flush(ctx); err != nil {
-		return nil, err
-	}
 	if err := domain.ValidateQuery(query); err != nil {
 		return nil, domain.Wrap(domain.CodeInvalidArgument, op, err)
 	}
@@ -95,10 +93,16 @@ func (s *Store) Find(ctx context.Context, collection string, query domain.Query)
 
 // Count returns the number of live documents matching f.
 func (s *Store) Count(ctx context.Context, collection string, f domain.Filter) (int, error) {
+	var n int
+	err := s.read(ctx, func() (err error) {
+		n, err = s.count(ctx, collection, f)
+		return err
+	})
+	return n, err
+}
+
+func (s *Store) count(ctx context.Context, collection string, f domain.Filter) (int, error) {
 	const op = "sqlite.Count"
-	if err := s.flush(ctx); err != nil {
-		return 0, err
-	}
 	if err := domain.ValidateQuery(domain.Query{Filter: f}); err != nil {
 		return 0, domain.Wrap(domain.CodeInvalidArgument, op, err)
 	}
@@ -123,64 +127,14 @@ func (s *Store) Count(ctx context.Context, collection string, f domain.Filter) (
 
 // Collections lists collections holding at least one live document, sorted.
 func (s *Store) Collections(ctx context.Context) ([]string, error) {
-	const op = "sqlite.Collections"
-	if err := s.flush(ctx); err != nil {
-		return nil, err
-	}
 	out := []string{}
-	err := s.reader.NewSelect().Table("documents").ColumnExpr("DISTINCT collection").
-		Where("deleted = 0").Order("collection").Scan(ctx, &out)
-	return out, mapErr(op, err)
-}
-
-// EnsureIndex creates (if missing) an expression index on the JSON path.
-// The index covers every collection: it leads with the collection column,
-// which every query constrains. An index expression cannot hold a parameter,
-// so the path must pass a strict allowlist ([A-Za-z0-9_-] segments).
-func (s *Store) EnsureIndex(ctx context.Context, collection, path string) error {
-	const op = "sqlite.EnsureIndex"
-	if collection == "" {
-		return domain.Errorf(domain.CodeInvalidArgument, op, "collection is empty")
-	}
-	if !indexablePath(path) {
-		return domain.Errorf(domain.CodeInvalidArgument, op,
-			"cannot index path %q: segments must be non-empty and use only letters, digits, '_' and '-'", path)
-	}
-	if s.isIndexed(path) {
-		return nil
-	}
-	jp, err := jsonPath(path)
-	if err != nil {
-		return domain.Wrap(domain.CodeInvalidArgument, op, err)
-	}
-	sum := sha256.Sum256([]byte(path))
-	name := "docidx_" + hex.EncodeToString(sum[:8])
-	err = s.writeTx(ctx, op, func(t *txStmts) error {
-		if _, err := t.tx.ExecContext(ctx, `CREATE INDEX IF NOT EXISTS `+name+
-			` ON documents (collection, json_extract(data, '`+jp+`'))`); err != nil {
-			return err
-		}
-		_, err := t.tx.ExecContext(ctx, `INSERT OR IGNORE INTO doc_indexes (path, name) VALUES (?, ?)`, path, name)
-		return err
+	err := s.read(ctx, func() error {
+		err := s.reader.NewSelect().Table("documents").ColumnExpr("DISTINCT collection").
+			Where("deleted = 0").Order("collection").Scan(ctx, &out)
+		return mapErr("sqlite.Collections", err)
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	s.idxMu.Lock()
-	s.indexed[path] = true
-	s.idxMu.Unlock()
-	return nil
-}
-
-func (s *Store) loadIndexes(ctx context.Context) error {
-	var paths []string
-	if err := s.reader.NewSelect().Table("doc_indexes").Column("path").Scan(ctx, &paths); err != nil {
-		return mapErr("sqlite.loadIndexes", err)
-	}
-	s.idxMu.Lock()
-	defer s.idxMu.Unlock()
-	for _, p := range paths {
-		s.indexed[p] = true
-	}
-	return nil
+	return out, nil
 }

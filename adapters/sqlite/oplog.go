@@ -12,32 +12,6 @@ import (
 	"github.com/entgldb/entgldb-go/ports"
 )
 
-func scanEntry(rows *sql.Rows) (domain.Entry, error) {
-	var e domain.Entry
-	var op int
-	var data sql.NullString
-	err := rows.Scan(&e.Seq, &e.Collection, &e.Key, &op, &data, &e.Stamp.Wall, &e.Stamp.Logical, &e.Stamp.Node, &e.Hash, &e.PrevHash)
-	e.Op = domain.Op(op)
-	if data.Valid {
-		e.Data = []byte(data.String)
-	}
-	return e, err
-}
-
-// scanEntries reads every row and closes rows.
-func scanEntries(rows *sql.Rows) ([]domain.Entry, error) {
-	defer rows.Close()
-	var out []domain.Entry
-	for rows.Next() {
-		e, err := scanEntry(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
-}
-
 func (s *Store) queryEntries(ctx context.Context, op, query string, args ...any) ([]domain.Entry, error) {
 	rows, err := s.reader.DB.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -334,43 +308,4 @@ func (s *Store) Heads(ctx context.Context) (map[string]string, error) {
 		heads[a] = h.hash
 	}
 	return heads, ctx.Err()
-}
-
-// pruneWhere selects the entries Prune drops: older than the horizon, but
-// never the entry with the greatest seq. seq is the rowid, which SQLite
-// assigns as the greatest held plus one; keeping that row keeps Seq strictly
-// increasing for the change feed (EntriesSinceSeq) without AUTOINCREMENT,
-// whose sqlite_sequence row would cost every commit one more page write.
-const pruneWhere = `wall < ? AND seq < (SELECT max(seq) FROM oplog)`
-
-// Prune drops oplog entries with wall < beforeWall, except the newest by
-// seq (see pruneWhere). Per author it first records the newest dropped
-// entry as the boundary the chain resumes after; the vector clock keeps
-// every head.
-func (s *Store) Prune(ctx context.Context, beforeWall int64) (int, error) {
-	const op = "sqlite.Prune"
-	var n int64
-	err := s.writeTx(ctx, op, func(t *txStmts) error {
-		// The vclock table keeps every head once the entries are gone.
-		if err := t.persistClock(); err != nil {
-			return err
-		}
-		if _, err := t.tx.ExecContext(ctx, `INSERT INTO pruned (author, wall, logic, hash)
-			SELECT node, wall, logic, hash FROM (
-				SELECT node, wall, logic, hash,
-					row_number() OVER (PARTITION BY node ORDER BY wall DESC, logic DESC) AS rn
-				FROM oplog WHERE `+pruneWhere+`)
-			WHERE rn = 1
-			ON CONFLICT (author) DO UPDATE SET wall = excluded.wall, logic = excluded.logic, hash = excluded.hash
-			WHERE (excluded.wall, excluded.logic) > (pruned.wall, pruned.logic)`, beforeWall); err != nil {
-			return err
-		}
-		res, err := t.tx.ExecContext(ctx, `DELETE FROM oplog WHERE `+pruneWhere, beforeWall)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
-	return int(n), err
 }

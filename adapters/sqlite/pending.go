@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"strconv"
-	"sync"
 
 	"github.com/entgldb/entgldb-go/domain"
 	"go.uber.org/zap"
@@ -13,11 +12,10 @@ import (
 
 // A local write under last-write-wins is durable once its oplog entry is
 // committed: the entry holds everything its document needs. So such a Commit
-// writes the oplog row alone, and the documents table catches up later in
-// one multi-row upsert for many writes ("materializing"): before any read of
-// the table that could see the difference (Find, Count, Collections,
-// snapshots, backups), before every other kind of write, when enough writes
-// are pending, and at close. Meanwhile Get answers from the pending set.
+// (commitOne) writes the oplog row alone, and the documents table catches up
+// later in one multi-row upsert for many writes ("materializing"): when
+// enough writes are pending, at the start of every other write transaction
+// (Store.write), before every read of the table (read, below), and at close.
 // The per-author heads and vector clock live in memory the same way; the
 // vclock table is brought up to date with the documents.
 //
@@ -27,212 +25,55 @@ import (
 // mark in its own transaction), so Open replays them with the same
 // order-independent upsert.
 
-const (
-	metaMaterializedSeq = "materialized_seq"
-	// pendingMaxDocs and pendingMaxBytes bound the pending set: the write
-	// that reaches either materializes, so a crash replays little at
-	// Open and the set's memory stays small.
-	pendingMaxDocs  = 256
-	pendingMaxBytes = 1 << 20
-)
-
-type head struct {
-	wall  int64
-	logic int32
-	hash  string
-}
-
-func (h head) before(wall int64, logic int32) bool {
-	return h.wall < wall || h.wall == wall && h.logic < logic
-}
-
-// state is what the store keeps in memory beside the file. Writers change it
-// only while holding wmu, after their transaction committed; readers take
-// mu.
-type state struct {
-	// wmu serializes the write transactions that touch the oplog,
-	// documents or clock, with the in-memory updates after each commit.
-	wmu sync.Mutex
-
-	mu           sync.RWMutex
-	pending      map[docKey]domain.Document
-	pendingBytes int
-	heads        map[string]head
-	dirty        map[string]bool // heads newer than their vclock row
-	lastSeq      int64           // greatest seq committed
-}
-
-func (st *state) init() {
-	st.pending = map[docKey]domain.Document{}
-	st.heads = map[string]head{}
-	st.dirty = map[string]bool{}
-}
-
-// effectiveHead is the author's newest head, this transaction's first.
-func (t *txStmts) effectiveHead(author string) (head, bool) {
-	if h, ok := t.newHeads[author]; ok {
-		return h, true
-	}
-	t.st.mu.RLock()
-	defer t.st.mu.RUnlock()
-	h, ok := t.st.heads[author]
-	return h, ok
-}
-
-// seal links e into its author's chain: after the author's head, or after
-// this transaction's previous write of the author (write order, whatever
-// the stamps).
-func (t *txStmts) seal(e *domain.Entry) {
-	a := e.Author()
-	prev, ok := t.sealed[a]
-	if !ok {
-		h, _ := t.effectiveHead(a)
-		prev = h.hash
-	}
-	e.Seal(prev)
-	if t.sealed == nil {
-		t.sealed = map[string]string{}
-	}
-	t.sealed[a] = e.Hash
-}
-
-// advanceClocks moves each author's head to its newest entry among entries
-// (in the order they were stored), only ever forward: among entries with
-// equal (wall, logical) the first stored stays the head. The move takes
-// effect when the transaction commits.
-func (t *txStmts) advanceClocks(entries []domain.Entry) {
-	for i := range entries {
-		e := &entries[i]
-		h, ok := t.effectiveHead(e.Stamp.Node)
-		if !ok || h.before(e.Stamp.Wall, e.Stamp.Logical) {
-			if t.newHeads == nil {
-				t.newHeads = map[string]head{}
-			}
-			t.newHeads[e.Stamp.Node] = head{e.Stamp.Wall, e.Stamp.Logical, e.Hash}
-		}
-		t.maxSeq = max(t.maxSeq, e.Seq)
-	}
-}
-
-// materializePending writes the pending documents into the documents table
-// (newer stamps win, so their order does not matter).
-func (t *txStmts) materializePending() error {
-	if t.materialized {
-		return nil
-	}
-	t.materialized = true
-	t.st.mu.RLock()
-	docs := make([]domain.Entry, 0, len(t.st.pending))
-	for _, d := range t.st.pending {
-		e := domain.Entry{Collection: d.Collection, Key: d.Key, Data: d.Data, Stamp: d.Stamp}
-		if d.Deleted {
-			e.Op, e.Data = domain.OpDelete, nil
-		}
-		docs = append(docs, e)
-	}
-	t.st.mu.RUnlock()
-	if len(docs) == 0 {
-		return nil
-	}
-	return t.upsertDocs(docs)
-}
-
-// persistClock writes the heads that moved (in memory or in this
-// transaction) to the vclock table and moves the materialized mark. Call it
-// last, after materializePending and the transaction's own writes.
-func (t *txStmts) persistClock() error {
-	if err := t.materializePending(); err != nil {
+// read runs fn once the documents table holds every write committed before
+// the call. Every reader of the documents table goes through it or
+// readPinned (Find, Count, Collections, Snapshot), and so does every reader
+// of the file as a whole (Backup, Checkpoint): a read that went around it
+// would miss the pending documents. Get is the one exception: it reads the
+// pending set beside the table (documents.go), so a point read never waits
+// for a materialization. Reads of the oplog and of the in-memory heads need
+// neither: a commit writes those at once.
+func (s *Store) read(ctx context.Context, fn func() error) error {
+	if err := s.materialize(ctx); err != nil {
 		return err
 	}
-	t.st.mu.RLock()
-	rows := map[string]head{}
-	for a := range t.st.dirty {
-		rows[a] = t.st.heads[a]
-	}
-	last := t.st.lastSeq
-	t.st.mu.RUnlock()
-	for a, h := range t.newHeads {
-		rows[a] = h
-	}
-	for a, h := range rows {
-		if _, err := t.stmt(&t.vclock, t.p.vclock).ExecContext(t.ctx, a, h.wall, h.logic, h.hash); err != nil {
-			return err
-		}
-	}
-	if _, err := t.stmt(&t.setMeta, t.p.setMeta).ExecContext(t.ctx, metaMaterializedSeq, strconv.FormatInt(max(last, t.maxSeq), 10)); err != nil {
+	return fn()
+}
+
+// readPinned is read for a reader that also copies the in-memory heads:
+// fn runs with writers held off right after materializing, so what the read
+// transaction it opens sees and what it copies agree. fn should only open
+// the transaction (its first query fixes what it sees) and copy; it must
+// not write.
+func (s *Store) readPinned(ctx context.Context, fn func() error) error {
+	s.st.wmu.Lock()
+	defer s.st.wmu.Unlock()
+	if err := s.materializeLocked(ctx); err != nil {
 		return err
 	}
-	t.persisted = true
-	return nil
+	return fn()
 }
 
-// afterCommit applies a committed transaction to the in-memory state (wmu
-// is held).
-func (t *txStmts) afterCommit() {
-	st := t.st
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if t.materialized {
-		clear(st.pending)
-		st.pendingBytes = 0
-	}
-	if t.persisted {
-		clear(st.dirty)
-	}
-	for a, h := range t.newHeads {
-		if cur, ok := st.heads[a]; !ok || cur.before(h.wall, h.logic) {
-			st.heads[a] = h
-			if !t.persisted {
-				st.dirty[a] = true
-			}
-		}
-	}
-	for _, d := range t.addPending {
-		addPendingLocked(st, d)
-	}
-	st.lastSeq = max(st.lastSeq, t.maxSeq)
-}
-
-// addPendingLocked keeps the newest document per key.
-func addPendingLocked(st *state, d domain.Document) {
-	k := docKey{d.Collection, d.Key}
-	if cur, ok := st.pending[k]; ok {
-		if !d.Stamp.After(cur.Stamp) {
-			return
-		}
-		st.pendingBytes -= len(cur.Data)
-	}
-	st.pending[k] = d
-	st.pendingBytes += len(d.Data)
-}
-
-func (st *state) pendingFull() bool {
-	st.mu.RLock()
-	defer st.mu.RUnlock()
-	return len(st.pending) >= pendingMaxDocs || st.pendingBytes >= pendingMaxBytes
-}
-
-func (st *state) hasPending() bool {
-	st.mu.RLock()
-	defer st.mu.RUnlock()
-	return len(st.pending) > 0 || len(st.dirty) > 0
-}
-
-// pendingDocument returns the pending document of a key.
-func (st *state) pendingDocument(collection, key string) (domain.Document, bool) {
-	st.mu.RLock()
-	defer st.mu.RUnlock()
-	d, ok := st.pending[docKey{collection, key}]
-	return d, ok
-}
-
-// flush materializes the pending documents and the clock.
-func (s *Store) flush(ctx context.Context) error {
+// materialize writes the pending documents and the clock.
+func (s *Store) materialize(ctx context.Context) error {
 	if !s.st.hasPending() {
 		return nil
 	}
-	return s.writeTx(ctx, "sqlite.flush", func(t *txStmts) error { return t.persistClock() })
+	return s.write(ctx, opMaterialize, nothing)
 }
+
+// materializeLocked is materialize for a caller holding wmu.
+func (s *Store) materializeLocked(ctx context.Context) error {
+	if !s.st.hasPending() {
+		return nil
+	}
+	return s.writeLocked(ctx, opMaterialize, nothing)
+}
+
+const opMaterialize = "sqlite.flush"
+
+// nothing is the write of a transaction that only materializes.
+func nothing(*writeTx) error { return nil }
 
 // flushAfterWrite materializes when the pending set is full. The write that
 // triggered it is already committed, so a failure is logged, not returned:
@@ -241,7 +82,7 @@ func (s *Store) flushAfterWrite(ctx context.Context) {
 	if !s.st.pendingFull() {
 		return
 	}
-	if err := s.flush(ctx); err != nil {
+	if err := s.materialize(ctx); err != nil {
 		s.log.Warn("materializing pending documents failed; will retry", zap.Error(err))
 	}
 }
@@ -304,5 +145,5 @@ func (s *Store) loadState(ctx context.Context) error {
 		addPendingLocked(st, domain.DocumentFromEntry(e))
 	}
 	s.log.Info("replayed local writes not yet materialized", zap.Int("entries", len(replay)))
-	return s.flush(ctx)
+	return s.materialize(ctx)
 }

@@ -13,19 +13,23 @@ import (
 func (s *Store) Snapshot(ctx context.Context) (domain.Snapshot, error) {
 	const op = "sqlite.Snapshot"
 	snap := domain.Snapshot{Documents: []domain.Document{}, Heads: map[string]string{}, VectorClock: map[string]domain.Timestamp{}}
-	// The documents and the heads must agree: materialize, then start the
-	// read transaction and copy the heads before another write can come.
-	s.st.wmu.Lock()
-	tx, rows, err := s.snapshotBegin(ctx)
-	if err == nil {
+	// The documents and the heads must agree: the read transaction starts
+	// and the heads are copied before another write can come.
+	var tx *sql.Tx
+	var rows *sql.Rows
+	err := s.readPinned(ctx, func() error {
+		var err error
+		if tx, rows, err = s.snapshotBegin(ctx); err != nil {
+			return err
+		}
 		s.st.mu.RLock()
+		defer s.st.mu.RUnlock()
 		for a, h := range s.st.heads {
 			snap.VectorClock[a] = domain.Timestamp{Wall: h.wall, Logical: h.logic, Node: a}
 			snap.Heads[a] = h.hash
 		}
-		s.st.mu.RUnlock()
-	}
-	s.st.wmu.Unlock()
+		return nil
+	})
 	if err != nil {
 		return snap, mapErr(op, err)
 	}
@@ -49,14 +53,9 @@ func (s *Store) Snapshot(ctx context.Context) (domain.Snapshot, error) {
 	return snap, nil
 }
 
-// snapshotBegin materializes (wmu is held) and opens the read transaction
-// with its first query, which fixes what the transaction sees.
+// snapshotBegin opens the read transaction with its first query, which
+// fixes what the transaction sees.
 func (s *Store) snapshotBegin(ctx context.Context) (*sql.Tx, *sql.Rows, error) {
-	if s.st.hasPending() {
-		if err := s.writeTxLocked(ctx, "sqlite.Snapshot", func(t *txStmts) error { return t.persistClock() }); err != nil {
-			return nil, nil, err
-		}
-	}
 	tx, err := s.reader.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, nil, err
@@ -89,10 +88,7 @@ func (s *Store) ApplySnapshot(ctx context.Context, r domain.Resolver, snap domai
 			return res, mapErr(op, err)
 		}
 	}
-	err := s.writeTx(ctx, op, func(t *txStmts) error {
-		if err := t.materializePending(); err != nil {
-			return err
-		}
+	err := s.write(ctx, op, func(t *writeTx) error {
 		res = ports.ApplyResult{}
 		entries := make([]domain.Entry, len(snap.Documents))
 		for i := range snap.Documents {
@@ -112,18 +108,11 @@ func (s *Store) ApplySnapshot(ctx context.Context, r domain.Resolver, snap domai
 			res.Changed = changed
 		} else {
 			for i := range entries {
-				cur, err := t.loadDoc(entries[i].Collection, entries[i].Key)
-				if err != nil {
-					return err
-				}
-				doc, changed, err := t.resolve(r, cur, &entries[i], false)
+				doc, changed, err := t.resolveStored(r, &entries[i], false)
 				if err != nil {
 					return err
 				}
 				if changed {
-					if err := t.upsertDocument(&doc); err != nil {
-						return err
-					}
 					res.Changed = append(res.Changed, doc)
 				}
 			}
@@ -143,7 +132,7 @@ func (s *Store) ApplySnapshot(ctx context.Context, r domain.Resolver, snap domai
 				return err
 			}
 		}
-		return t.persistClock()
+		return nil
 	})
 	if err != nil {
 		return ports.ApplyResult{}, err

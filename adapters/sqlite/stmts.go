@@ -3,7 +3,8 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
+	"math/bits"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -96,114 +97,153 @@ func (p *stmts) close() {
 	p.materializeRows.close()
 }
 
-// txStmts are the writer statements bound to one transaction.
-type txStmts struct {
-	ctx                                 context.Context
-	tx                                  *sql.Tx
-	p                                   *stmts
-	getDoc, upsertDoc, insOplog, insIgn *sql.Stmt
-	keyEntries, vclock                  *sql.Stmt
-	setMeta, upsertOplog                *sql.Stmt
-	upsertOplogQuiet                    *sql.Stmt
-	maxSeqSt, seqRangeSt                *sql.Stmt
-
-	// What the transaction does to the in-memory state once it commits
-	// (pending.go).
-	st           *state
-	newHeads     map[string]head
-	sealed       map[string]string // author → hash of this transaction's last local write
-	maxSeq       int64
-	addPending   []domain.Document
-	materialized bool // the pending documents were written
-	persisted    bool // the clock and the materialized mark were written
-	// createdDocIndex: this transaction created the oplog (collection,
-	// key) index; stmts.docIndexed is set once it commits.
-	createdDocIndex bool
-}
-
-func (p *stmts) bind(ctx context.Context, tx *sql.Tx, st *state) *txStmts {
-	return &txStmts{ctx: ctx, tx: tx, p: p, st: st}
-}
-
-// stmt binds lazily: most transactions use only some of the statements.
-func (t *txStmts) stmt(slot **sql.Stmt, s *sql.Stmt) *sql.Stmt {
-	if *slot == nil {
-		*slot = t.tx.StmtContext(t.ctx, s)
+// nullText stores JSON as TEXT (json_extract cannot read BLOBs); an empty
+// body (a delete) is NULL.
+func nullText(b []byte) any {
+	if len(b) == 0 {
+		return nil
 	}
-	return *slot
+	return string(b)
 }
 
-// loadDoc returns the stored document (tombstones included) or nil.
-func (t *txStmts) loadDoc(collection, key string) (*domain.Document, error) {
-	st := t.stmt(&t.getDoc, t.p.getDocW)
-	var d domain.Document
+// nullBytes is nullText for statements that CAST the value to TEXT: the
+// bytes are bound as they are, without a copy into a string.
+func nullBytes(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// maxRows bounds the rows of one multi-row statement: 512 rows of 10
+// parameters stay far below SQLite's 32,766 variables, and a 1,000-entry
+// batch needs two statements instead of two thousand.
+const (
+	maxRowsLog = 9
+	maxRows    = 1 << maxRowsLog
+)
+
+// rowsStmt is one multi-row statement (head, then row repeated, then tail),
+// prepared once for each power-of-two row count up to maxRows. A shorter
+// list is padded by repeating its last row, so ten statements cover every
+// size. Padding is safe because both multi-row statements ignore a repeated
+// row: the oplog insert skips a duplicate key, and the document upsert
+// changes a row only for a strictly newer stamp.
+type rowsStmt struct {
+	head, row, tail string
+	bySize          [maxRowsLog + 1]*sql.Stmt
+}
+
+// rowsSize is the statement row count for n rows (the next power of two) and
+// its slot in bySize.
+func rowsSize(n int) (rows, slot int) {
+	slot = bits.Len(uint(n - 1))
+	return 1 << slot, slot
+}
+
+// prepare prepares the statements for up to n rows.
+func (r *rowsStmt) prepare(ctx context.Context, db *sql.DB, n int) error {
+	_, top := rowsSize(min(n, maxRows))
+	for slot := 0; slot <= top; slot++ {
+		if r.bySize[slot] != nil {
+			continue
+		}
+		var sb strings.Builder
+		sb.WriteString(r.head)
+		for i := range 1 << slot {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			sb.WriteString(r.row)
+		}
+		sb.WriteString(r.tail)
+		st, err := db.PrepareContext(ctx, sb.String())
+		if err != nil {
+			return err
+		}
+		r.bySize[slot] = st
+	}
+	return nil
+}
+
+func (r *rowsStmt) close() {
+	for _, st := range r.bySize {
+		if st != nil {
+			_ = st.Close()
+		}
+	}
+}
+
+const (
+	// The oplog rows carry their seq (the batch's index past the greatest
+	// seq held), so which entries were new shows without RETURNING, which
+	// costs SQLite a trigger program and a temporary table per statement
+	// (BENCHMARKS.md, third pass). An entry the oplog already holds leaves
+	// its seq unused: seq only grows, with gaps.
+	oplogRowsHead = `INSERT INTO oplog (seq, collection, key, op, data, wall, logic, node, hash, prev_hash) VALUES `
+	oplogRowsTail = ` ON CONFLICT DO NOTHING`
+	docRowsHead   = `INSERT INTO documents (collection, key, data, wall, logic, node, deleted) VALUES `
+	// The last-write-wins rule for many rows: a row changes only for a
+	// strictly greater stamp (byte order on node, like Go); docRowsTail
+	// adds RETURNING to name the rows that did.
+	docNewerTail = ` ON CONFLICT (collection, key) DO UPDATE SET data = excluded.data, wall = excluded.wall,
+		logic = excluded.logic, node = excluded.node, deleted = excluded.deleted
+		WHERE (excluded.wall, excluded.logic, excluded.node) > (documents.wall, documents.logic, documents.node)`
+	docRowsTail = docNewerTail + ` RETURNING collection, key`
+)
+
+// prepareRows prepares the multi-row statements a batch of n entries
+// needs, the first time a batch that large comes (a large statement is
+// slow to prepare). It must run outside a write transaction: the writer has
+// one connection, which a transaction holds.
+func (p *stmts) prepareRows(ctx context.Context, w *sql.DB, n int) error {
+	p.multiMu.Lock()
+	defer p.multiMu.Unlock()
+	if p.insOplogRows.head == "" {
+		// The JSON is bound as bytes (no copy into a Go string) and
+		// stored as TEXT, which json_extract reads.
+		p.insOplogRows = rowsStmt{head: oplogRowsHead, row: `(?,?,?,?,CAST(? AS TEXT),?,?,?,?,?)`, tail: oplogRowsTail}
+		const docRow = `(?,?,?,?,?,?,?)`
+		p.upsertRows = rowsStmt{head: docRowsHead, row: docRow, tail: docRowsTail}
+		p.materializeRows = rowsStmt{head: docRowsHead, row: docRow, tail: docNewerTail}
+	}
+	for _, r := range []*rowsStmt{&p.insOplogRows, &p.upsertRows, &p.materializeRows} {
+		if err := r.prepare(ctx, w, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func scanEntry(rows *sql.Rows) (domain.Entry, error) {
+	var e domain.Entry
+	var op int
 	var data sql.NullString
-	err := st.QueryRowContext(t.ctx, collection, key).Scan(&data, &d.Stamp.Wall, &d.Stamp.Logical, &d.Stamp.Node, &d.Deleted)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	d.Collection, d.Key = collection, key
+	err := rows.Scan(&e.Seq, &e.Collection, &e.Key, &op, &data, &e.Stamp.Wall, &e.Stamp.Logical, &e.Stamp.Node, &e.Hash, &e.PrevHash)
+	e.Op = domain.Op(op)
 	if data.Valid {
-		d.Data = []byte(data.String)
+		e.Data = []byte(data.String)
 	}
-	return &d, nil
+	return e, err
 }
 
-// queryCache keeps prepared Find/Count statements by SQL text: query shapes
-// repeat, and compiling one costs more than running it on an index. It
-// never evicts (a statement in use must not be closed under its caller);
-// once full, further shapes run unprepared.
-type queryCache struct {
-	mu     sync.Mutex
-	db     *sql.DB
-	max    int
-	m      map[string]*sql.Stmt
-	closed bool
-}
-
-func (c *queryCache) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	st, err := c.stmt(ctx, query)
-	if err != nil {
-		return nil, err
+// scanEntries reads every row and closes rows.
+func scanEntries(rows *sql.Rows) ([]domain.Entry, error) {
+	defer rows.Close()
+	var out []domain.Entry
+	for rows.Next() {
+		e, err := scanEntry(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
 	}
-	if st == nil {
-		return c.db.QueryContext(ctx, query, args...)
-	}
-	return st.QueryContext(ctx, args...)
-}
-
-// stmt returns the statement prepared for query, nil once the cache is full.
-func (c *queryCache) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
-	c.mu.Lock()
-	st, ok := c.m[query]
-	full := c.closed || len(c.m) >= c.max
-	c.mu.Unlock()
-	if ok || full {
-		return st, nil
-	}
-	prepared, err := c.db.PrepareContext(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if prev, raced := c.m[query]; raced || c.closed {
-		_ = prepared.Close()
-		return prev, nil
-	}
-	c.m[query] = prepared
-	return prepared, nil
-}
-
-func (c *queryCache) close() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.closed = true
-	for _, st := range c.m {
-		_ = st.Close()
-	}
-	c.m = nil
+	return out, rows.Err()
 }

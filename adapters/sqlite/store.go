@@ -5,6 +5,15 @@
 // last-write-wins write commits its oplog entry alone and its document
 // reaches the documents table with others (pending.go); the WAL is
 // checkpointed off the write path (checkpointer.go).
+//
+// A write goes down: commit.go (local writes), applyremote.go (peers'
+// entries), snapshot.go and prune.go choose what to store; writetx.go is
+// the write transaction and its row-level operations; state.go the
+// in-memory pending documents and heads; stmts.go the prepared statements.
+// pending.go materializes pending documents, for writes and for every read
+// (Store.read). Reads: documents.go with query.go (filters to SQL) and
+// querycache.go; oplog.go (entries and clocks). Maintenance: schema.go,
+// checkpointer.go, backup.go, integrity.go.
 package sqlite
 
 import (
@@ -70,7 +79,7 @@ type Store struct {
 
 	stmts   stmts
 	queries *queryCache
-	st      state // pending documents and heads (pending.go)
+	st      state // pending documents and heads (state.go, pending.go)
 
 	idxMu   sync.RWMutex
 	indexed map[string]bool // JSON paths with an expression index
@@ -101,8 +110,8 @@ var (
 // connection; _txlock=immediate makes BEGIN take the write lock up front so
 // read-then-write transactions never fail with SQLITE_BUSY halfway.
 // walLimit (writer only) is the size the WAL file is cut back to when the
-// writer restarts it: a reused file is overwritten, which costs about half
-// of extending one (measured here: 3.6 against 7.3 µs a frame).
+// writer restarts it: overwriting a reused file costs less than extending
+// one (BENCHMARKS.md, third pass).
 func dsn(path string, busy time.Duration, wal, syncFull, writer bool, walLimit int64) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(busy.Milliseconds(), 10)+")")
@@ -118,8 +127,9 @@ func dsn(path string, busy time.Duration, wal, syncFull, writer bool, walLimit i
 			q.Add("_pragma", "journal_mode(DELETE)")
 		}
 		q.Set("_txlock", "immediate")
-		// A 1,000-entry batch dirties more pages than the default 2 MB
-		// cache holds; spilling them mid-transaction doubles the writes.
+		// A full ApplyRemote batch dirties more pages than SQLite's
+		// default cache holds; spilling them mid-transaction writes them
+		// twice.
 		q.Add("_pragma", "cache_size(-32768)")
 		// Statement journals (kept by multi-row statements and upserts
 		// so one statement can roll back alone) in memory: as a temp
@@ -248,7 +258,7 @@ func (s *Store) Close() error {
 		// what the SQLite docs advise before closing).
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		// The documents need no replay at the next Open.
-		ferr := s.flush(ctx)
+		ferr := s.materialize(ctx)
 		if _, err := s.writer.DB.ExecContext(ctx, "PRAGMA optimize"); err != nil {
 			s.log.Warn("PRAGMA optimize failed", zap.Error(err))
 		}
@@ -279,3 +289,5 @@ func fileExists(path string) bool {
 	fi, err := os.Stat(path)
 	return err == nil && fi.Size() > 0
 }
+
+func escapePath(p string) string { return (&url.URL{Path: p}).EscapedPath() }
