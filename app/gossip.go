@@ -146,12 +146,12 @@ func (e *SyncEngine) gossipTo(ctx context.Context, t peerTarget, entries []domai
 		e.flushQueue(ctx, s)
 		bytesOut = 0
 		gap := false
-		for _, chunk := range chunkByBytes(entries, e.opts.MaxPushBytes) {
+		for _, chunk := range domain.ChunkBySize(entries, e.opts.MaxPushBytes) {
 			snapReq, err := s.PushChanges(ctx, chunk)
 			if err != nil {
 				return err
 			}
-			bytesOut += entriesSize(chunk)
+			bytesOut += domain.EntriesSize(chunk)
 			gap = gap || snapReq
 		}
 		if gap {
@@ -187,5 +187,5 @@ func (e *SyncEngine) catchUpPush(ctx context.Context, s ports.PeerSession, res *
 	if err != nil {
 		return nil // a v4 peer: the next round's v4 push covers it
 	}
-	return e.pushAuthor(ctx, s, e.opts.NodeID, normalizeVC(theirVC)[e.opts.NodeID], res)
+	return e.pushAuthor(ctx, s, e.opts.NodeID, theirVC.Normalize()[e.opts.NodeID], res)
 }

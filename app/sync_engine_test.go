@@ -520,7 +520,7 @@ func TestSyncOfflineQueueEnqueuedDuringFlushIsFlushedNext(t *testing.T) {
 	a.engine.queue = NewOfflineQueue(hook, true, 1000, nil)
 	queueLocal := func(key string) {
 		ts := a.put(t, "c", key, `{"v":1}`)
-		es, err := a.store.AuthorEntriesAfter(ctx, a.id, stampBefore(ts), 1)
+		es, err := a.store.AuthorEntriesAfter(ctx, a.id, ts.Prev(), 1)
 		require.NoError(t, err)
 		a.engine.enqueueOffline(ctx, es)
 	}
@@ -585,7 +585,7 @@ func TestSyncOfflineQueueFlushFailureIsRecorded(t *testing.T) {
 	hook := &hookQueueStore{QueueStore: a.store}
 	a.engine.queue = NewOfflineQueue(hook, true, 1000, nil)
 	ts := a.put(t, "c", "k", `{"v":1}`)
-	es, err := a.store.AuthorEntriesAfter(ctx, a.id, stampBefore(ts), 1)
+	es, err := a.store.AuthorEntriesAfter(ctx, a.id, ts.Prev(), 1)
 	require.NoError(t, err)
 	a.engine.enqueueOffline(ctx, es)
 	hook.peekErr = domain.Errorf(domain.CodePersistence, "fake.Peek", "disk I/O error")
@@ -636,7 +636,7 @@ func TestSyncBytesInAndOutCountedApart(t *testing.T) {
 	tsA := a.put(t, "c", "mine", `{"small":1}`)
 	tsB := b.put(t, "c", "theirs", `{"a much larger document":"`+strings.Repeat("x", 200)+`"}`)
 	entryOf := func(n *syncNode, ts domain.Timestamp) domain.Entry {
-		es, err := n.store.AuthorEntriesAfter(ctx, n.id, stampBefore(ts), 1)
+		es, err := n.store.AuthorEntriesAfter(ctx, n.id, ts.Prev(), 1)
 		require.NoError(t, err)
 		return es[0]
 	}

@@ -72,7 +72,7 @@ func (e *SyncEngine) flushQueue(ctx context.Context, s ports.PeerSession) {
 
 // findEntry looks up the oplog entry a queued operation stands for.
 func (e *SyncEngine) findEntry(ctx context.Context, op domain.PendingOperation) (domain.Entry, bool, error) {
-	since := stampBefore(op.Stamp)
+	since := op.Stamp.Prev()
 	for {
 		page, err := e.store.AuthorEntriesAfter(ctx, op.Stamp.Node, since, 64)
 		if err != nil {
@@ -91,16 +91,4 @@ func (e *SyncEngine) findEntry(ctx context.Context, op domain.PendingOperation) 
 		}
 		since = page[len(page)-1].Stamp
 	}
-}
-
-// stampBefore is the greatest stamp of the same author strictly before ts,
-// so that "after stampBefore(ts)" includes ts.
-func stampBefore(ts domain.Timestamp) domain.Timestamp {
-	if ts.Logical > 0 {
-		return domain.Timestamp{Wall: ts.Wall, Logical: ts.Logical - 1, Node: ts.Node}
-	}
-	if ts.Wall == 0 {
-		return domain.Timestamp{}
-	}
-	return domain.Timestamp{Wall: ts.Wall - 1, Logical: 1<<31 - 1, Node: ts.Node}
 }

@@ -66,13 +66,13 @@ func (e *SyncEngine) pullFrom(ctx context.Context, s ports.PeerSession, st *pull
 			break
 		}
 		last := page[len(page)-1].Stamp
-		progressed := groupAfter(last, since) // else stop rather than loop
+		progressed := last.GroupAfter(since) // else stop rather than loop
 		if progressed {
 			since = last
 			next = fetch(since)
 		}
 		res.pulled += len(page)
-		res.bytesIn += entriesSize(page)
+		res.bytesIn += domain.EntriesSize(page)
 		if err := e.applyPage(ctx, ls, st, f.checked, recover, res); err != nil {
 			if ctx.Err() != nil || !isGap(err) {
 				if next != nil {
@@ -169,7 +169,7 @@ func (e *SyncEngine) applyPage(ctx context.Context, s ports.PeerSession, st *pul
 		e.reportRejected(st.peer, rejected[i].err)
 		res.rejected++
 	}
-	linked, gaps := linkEntries(valid, st.vc, st.heads)
+	linked, gaps := domain.LinkEntries(valid, st.vc, st.heads)
 	if err := e.apply(ctx, st, linked, res); err != nil {
 		return err
 	}
@@ -209,7 +209,7 @@ func (e *SyncEngine) fillGap(ctx context.Context, s ports.PeerSession, st *pullS
 	}
 	if !snapReq {
 		res.pulled += len(rng)
-		res.bytesIn += entriesSize(rng)
+		res.bytesIn += domain.EntriesSize(rng)
 		cand := append(rng, leftovers...)
 		valid, rejected := validateEntries(e.clock, cand)
 		for i := range rejected {
@@ -217,7 +217,7 @@ func (e *SyncEngine) fillGap(ctx context.Context, s ports.PeerSession, st *pullS
 			e.reportRejected(st.peer, rejected[i].err)
 			res.rejected++
 		}
-		linked, gaps := linkEntries(valid, st.vc, st.heads)
+		linked, gaps := domain.LinkEntries(valid, st.vc, st.heads)
 		if err := e.apply(ctx, st, linked, res); err != nil {
 			return err
 		}
@@ -232,7 +232,7 @@ func (e *SyncEngine) fillGap(ctx context.Context, s ports.PeerSession, st *pullS
 	if err := e.bootstrap(ctx, s, st, res); err != nil {
 		return err
 	}
-	linked, gaps := linkEntries(leftovers, st.vc, st.heads)
+	linked, gaps := domain.LinkEntries(leftovers, st.vc, st.heads)
 	if err := e.apply(ctx, st, linked, res); err != nil {
 		return err
 	}

@@ -21,13 +21,13 @@ func (e *SyncEngine) pushAuthor(ctx context.Context, s ports.PeerSession, author
 		if len(page) == 0 {
 			return nil
 		}
-		for _, chunk := range chunkByBytes(page, e.opts.MaxPushBytes) {
+		for _, chunk := range domain.ChunkBySize(page, e.opts.MaxPushBytes) {
 			snapReq, err := s.PushChanges(ctx, chunk)
 			if err != nil {
 				return err
 			}
 			res.pushed += len(chunk)
-			res.bytesOut += entriesSize(chunk)
+			res.bytesOut += domain.EntriesSize(chunk)
 			if snapReq {
 				e.logger.Debug("peer cannot link our entries; it must bootstrap",
 					zap.String("peer", s.PeerID()), zap.String("author", author))
@@ -39,31 +39,4 @@ func (e *SyncEngine) pushAuthor(ctx context.Context, s ports.PeerSession, author
 		}
 		since = page[len(page)-1].Stamp
 	}
-}
-
-// chunkByBytes splits entries into runs of at most maxBytes (each run holds
-// at least one entry).
-func chunkByBytes(entries []domain.Entry, maxBytes int) [][]domain.Entry {
-	var out [][]domain.Entry
-	start, size := 0, 0
-	for i := range entries {
-		sz := entries[i].Size()
-		if i > start && size+sz > maxBytes {
-			out = append(out, entries[start:i])
-			start, size = i, 0
-		}
-		size += sz
-	}
-	if start < len(entries) {
-		out = append(out, entries[start:])
-	}
-	return out
-}
-
-func entriesSize(entries []domain.Entry) int64 {
-	var n int64
-	for i := range entries {
-		n += int64(entries[i].Size())
-	}
-	return n
 }

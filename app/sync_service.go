@@ -93,7 +93,7 @@ func (s *SyncService) PullChanges(ctx context.Context, peer ports.PeerInfo, req 
 	if !peer.AskedClock && limit > legacyPullCap {
 		limit = legacyPullCap
 	}
-	entries, err := s.store.EntriesAfter(ctx, groupUpperBound(req.Since), req.Collections, limit, s.opts.MaxPageBytes)
+	entries, err := s.store.EntriesAfter(ctx, req.Since.GroupCeiling(), req.Collections, limit, s.opts.MaxPageBytes)
 	if err != nil {
 		return nil, domain.Wrap(domain.CodePersistence, "sync.PullChanges", err)
 	}
@@ -102,46 +102,18 @@ func (s *SyncService) PullChanges(ctx context.Context, peer ports.PeerInfo, req 
 	// only when there is such an entry to leave out.
 	held := false
 	for i := range entries {
-		held = held || !groupAfter(entries[i].Stamp, req.Since)
+		held = held || !entries[i].Stamp.GroupAfter(req.Since)
 	}
 	if !held {
 		return entries, nil
 	}
 	out := entries[:0:0]
 	for i := range entries {
-		if groupAfter(entries[i].Stamp, req.Since) {
+		if entries[i].Stamp.GroupAfter(req.Since) {
 			out = append(out, entries[i])
 		}
 	}
 	return out, nil
-}
-
-// groupUpperBound makes "strictly after (wall, logic)" out of a full stamp
-// whose node id must be ignored (both reference implementations ignore
-// since_node): a node id sorting after every real one (0xFF never appears
-// in UTF-8) puts the whole (wall, logic) group at or before the bound.
-func groupUpperBound(ts domain.Timestamp) domain.Timestamp {
-	if ts.Wall == 0 && ts.Logical == 0 {
-		return domain.Timestamp{}
-	}
-	return domain.Timestamp{Wall: ts.Wall, Logical: ts.Logical, Node: "\xff\xff\xff\xff"}
-}
-
-// groupBefore returns a bound just before ts's (wall, logic) group, so that
-// "strictly after" it (node ignored or not) includes that whole group.
-func groupBefore(ts domain.Timestamp) domain.Timestamp {
-	switch {
-	case ts.Logical > 0:
-		return groupUpperBound(domain.Timestamp{Wall: ts.Wall, Logical: ts.Logical - 1})
-	case ts.Wall > 0:
-		return groupUpperBound(domain.Timestamp{Wall: ts.Wall - 1, Logical: 1<<31 - 1})
-	}
-	return domain.Timestamp{}
-}
-
-// groupAfter reports whether a's (wall, logic) is after b's (node ignored).
-func groupAfter(a, b domain.Timestamp) bool {
-	return a.Wall > b.Wall || a.Wall == b.Wall && a.Logical > b.Logical
 }
 
 // PushChanges applies a peer's entries. Each entry is checked on its own:
@@ -166,7 +138,7 @@ func (s *SyncService) PushChanges(ctx context.Context, peer ports.PeerInfo, entr
 	if err != nil {
 		return false, domain.Wrap(domain.CodePersistence, op, err)
 	}
-	linked, gaps := linkEntries(valid, vc, heads)
+	linked, gaps := domain.LinkEntries(valid, vc, heads)
 	if len(gaps) > 0 {
 		s.logger.Debug("pushed entries do not link to our chains; left to anti-entropy",
 			zap.String("peer", peer.NodeID), zap.Strings("authors", sortedKeys(gaps)))

@@ -72,7 +72,7 @@ func (e *SyncEngine) roundV4(ctx context.Context, s ports.PeerSession, legacy *l
 		return err
 	}
 	since := e.legacySince(st, legacy)
-	if groupAfter(theirs, since) {
+	if theirs.GroupAfter(since) {
 		if err := e.pullFrom(ctx, s, st, since, false, nil, res); err != nil && !isGap(err) {
 			return err
 		}
@@ -81,12 +81,12 @@ func (e *SyncEngine) roundV4(ctx context.Context, s ports.PeerSession, legacy *l
 	if err != nil {
 		return domain.Wrap(domain.CodePersistence, "sync.v4", err)
 	}
-	if groupAfter(theirs, ours) {
+	if theirs.GroupAfter(ours) {
 		return nil
 	}
 	// From the peer's newest (wall, logic) group included: entries of ours
 	// may share it with a different node id.
-	cursor := groupBefore(theirs)
+	cursor := theirs.BeforeGroup()
 	for {
 		page, err := e.store.EntriesAfter(ctx, cursor, nil, e.opts.BatchSize, e.opts.MaxPushBytes)
 		if err != nil {
@@ -99,8 +99,8 @@ func (e *SyncEngine) roundV4(ctx context.Context, s ports.PeerSession, legacy *l
 			return err
 		}
 		res.pushed += len(page)
-		res.bytesOut += entriesSize(page)
-		cursor = groupUpperBound(page[len(page)-1].Stamp)
+		res.bytesOut += domain.EntriesSize(page)
+		cursor = page[len(page)-1].Stamp.GroupCeiling()
 	}
 }
 

@@ -22,7 +22,7 @@ func (e *SyncEngine) roundV5(ctx context.Context, s ports.PeerSession, res *roun
 		}
 		return errors.Join(errNoVectorClock, err)
 	}
-	theirVC = normalizeVC(theirVC)
+	theirVC = theirVC.Normalize()
 	st, err := e.newPullState(ctx, s.PeerID())
 	if err != nil {
 		return err
@@ -63,17 +63,6 @@ func (e *SyncEngine) dropSkewed(peer string, pull []string, theirVC domain.Vecto
 		kept = append(kept, a)
 	}
 	return kept
-}
-
-// normalizeVC sets every stamp's node to its author: the wire carries the
-// author once, as the entry's node_id.
-func normalizeVC(vc domain.VectorClock) domain.VectorClock {
-	out := make(domain.VectorClock, len(vc))
-	for author, ts := range vc {
-		ts.Node = author
-		out[author] = ts
-	}
-	return out
 }
 
 // pullV5 pulls, for the authors the peer is ahead on, what we lack. The
