@@ -15,15 +15,11 @@ import (
 // far in the future (a peer with a broken clock) are left out, like such
 // entries are.
 func (e *SyncEngine) bootstrap(ctx context.Context, s ports.PeerSession, st *pullState, res *roundResult) error {
-	data, err := s.GetSnapshot(ctx)
+	sn, err := s.GetSnapshot(ctx)
 	if err != nil {
 		return err
 	}
-	res.bytesIn += int64(len(data))
-	sn, err := decodeSnapshot(data)
-	if err != nil {
-		return err
-	}
+	res.bytesIn += sn.Size()
 	sn = e.filterSnapshot(st.peer, sn)
 	if _, err := e.db.ApplySnapshot(ctx, e.snapshotter, sn); err != nil {
 		return domain.Wrap(domain.CodePersistence, "sync.bootstrap", err)

@@ -5,6 +5,7 @@ import (
 
 	"context"
 	"fmt"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -134,16 +135,19 @@ func (s *syncSession) GetChainRange(ctx context.Context, startHash, endHash stri
 	return cloneEntries(es), snap, err
 }
 
-func (s *syncSession) GetSnapshot(ctx context.Context) ([]byte, error) {
-	var buf []byte
-	err := s.node.svc.GetSnapshot(ctx, s.info, func(chunk []byte, last bool) error {
-		if len(chunk) > SnapshotChunkBytes {
-			return fmt.Errorf("chunk of %d bytes", len(chunk))
-		}
-		buf = append(buf, chunk...)
-		return nil
-	})
-	return buf, err
+func (s *syncSession) GetSnapshot(ctx context.Context) (domain.Snapshot, error) {
+	sn, err := s.node.svc.GetSnapshot(ctx, s.info)
+	if err != nil {
+		return domain.Snapshot{}, err
+	}
+	// What crosses a wire shares no memory with the sender's store.
+	out := domain.Snapshot{Documents: make([]domain.Document, len(sn.Documents)),
+		Heads: maps.Clone(sn.Heads), VectorClock: maps.Clone(sn.VectorClock)}
+	for i, d := range sn.Documents {
+		d.Data = append([]byte(nil), d.Data...)
+		out.Documents[i] = d
+	}
+	return out, nil
 }
 
 func (s *syncSession) Close() error { return nil }

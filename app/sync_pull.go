@@ -112,7 +112,7 @@ func (l *lockedSession) GetChainRange(ctx context.Context, startHash, endHash st
 	return l.PeerSession.GetChainRange(ctx, startHash, endHash)
 }
 
-func (l *lockedSession) GetSnapshot(ctx context.Context) ([]byte, error) {
+func (l *lockedSession) GetSnapshot(ctx context.Context) (domain.Snapshot, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.PeerSession.GetSnapshot(ctx)

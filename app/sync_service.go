@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"sync/atomic"
 
@@ -22,8 +21,6 @@ const (
 	// asking for a clock: one deployed client re-sends the same request
 	// forever when it receives 100 entries or more.
 	legacyPullCap = 99
-	// SnapshotChunkBytes is the largest SnapshotChunk payload.
-	SnapshotChunkBytes = 80 << 10
 )
 
 // SyncOptions configures a SyncService. Zero values take the defaults.
@@ -192,97 +189,17 @@ func (s *SyncService) GetChainRange(ctx context.Context, _ ports.PeerInfo, start
 	return entries, false, nil
 }
 
-// GetSnapshot streams the whole database as JSON in chunks of at most
-// SnapshotChunkBytes, the last flagged.
-func (s *SyncService) GetSnapshot(ctx context.Context, _ ports.PeerInfo, emit func(chunk []byte, last bool) error) error {
+// GetSnapshot answers the whole database (documents, tombstones, heads and
+// vector clock) for a peer to bootstrap from.
+func (s *SyncService) GetSnapshot(ctx context.Context, _ ports.PeerInfo) (domain.Snapshot, error) {
 	const op = "sync.GetSnapshot"
 	snap, ok := s.store.(ports.Snapshotter)
 	if !ok {
-		return domain.Errorf(domain.CodeSync, op, "this store cannot make snapshots")
+		return domain.Snapshot{}, domain.Errorf(domain.CodeSync, op, "this store cannot make snapshots")
 	}
 	sn, err := snap.Snapshot(ctx)
 	if err != nil {
-		return domain.Wrap(domain.CodePersistence, op, err)
-	}
-	data, err := encodeSnapshot(sn)
-	if err != nil {
-		return domain.Wrap(domain.CodeInternal, op, err)
-	}
-	for len(data) > SnapshotChunkBytes {
-		if err := emit(data[:SnapshotChunkBytes], false); err != nil {
-			return err
-		}
-		data = data[SnapshotChunkBytes:]
-	}
-	return emit(data, true)
-}
-
-// snapshotWire is the JSON a snapshot travels as. Document bodies are JSON
-// text in a string (like ProtoOplogEntry.json_data), so any JSON value
-// round-trips byte for byte.
-type snapshotWire struct {
-	Documents   []snapshotDoc            `json:"documents"`
-	Heads       map[string]string        `json:"heads"`
-	VectorClock map[string]snapshotStamp `json:"vector_clock"`
-}
-
-type snapshotDoc struct {
-	Collection string `json:"collection"`
-	Key        string `json:"key"`
-	JSONData   string `json:"json_data,omitempty"`
-	Wall       int64  `json:"hlc_wall"`
-	Logic      int32  `json:"hlc_logic"`
-	Node       string `json:"hlc_node"`
-	Deleted    bool   `json:"deleted,omitempty"`
-}
-
-type snapshotStamp struct {
-	Wall  int64 `json:"hlc_wall"`
-	Logic int32 `json:"hlc_logic"`
-}
-
-func encodeSnapshot(sn domain.Snapshot) ([]byte, error) {
-	w := snapshotWire{
-		Documents:   make([]snapshotDoc, len(sn.Documents)),
-		Heads:       sn.Heads,
-		VectorClock: make(map[string]snapshotStamp, len(sn.VectorClock)),
-	}
-	for i, d := range sn.Documents {
-		w.Documents[i] = snapshotDoc{Collection: d.Collection, Key: d.Key, JSONData: string(d.Data),
-			Wall: d.Stamp.Wall, Logic: d.Stamp.Logical, Node: d.Stamp.Node, Deleted: d.Deleted}
-	}
-	for author, ts := range sn.VectorClock {
-		w.VectorClock[author] = snapshotStamp{Wall: ts.Wall, Logic: ts.Logical}
-	}
-	if w.Heads == nil {
-		w.Heads = map[string]string{}
-	}
-	return json.Marshal(w)
-}
-
-func decodeSnapshot(data []byte) (domain.Snapshot, error) {
-	var w snapshotWire
-	if err := json.Unmarshal(data, &w); err != nil {
-		return domain.Snapshot{}, domain.Errorf(domain.CodeSync, "sync.decodeSnapshot", "snapshot is not valid JSON: %w", err)
-	}
-	sn := domain.Snapshot{
-		Documents:   make([]domain.Document, len(w.Documents)),
-		Heads:       w.Heads,
-		VectorClock: make(map[string]domain.Timestamp, len(w.VectorClock)),
-	}
-	for i, d := range w.Documents {
-		doc := domain.Document{Collection: d.Collection, Key: d.Key,
-			Stamp: domain.Timestamp{Wall: d.Wall, Logical: d.Logic, Node: d.Node}, Deleted: d.Deleted}
-		if !d.Deleted {
-			doc.Data = []byte(d.JSONData)
-		}
-		sn.Documents[i] = doc
-	}
-	for author, ts := range w.VectorClock {
-		sn.VectorClock[author] = domain.Timestamp{Wall: ts.Wall, Logical: ts.Logic, Node: author}
-	}
-	if sn.Heads == nil {
-		sn.Heads = map[string]string{}
+		return domain.Snapshot{}, domain.Wrap(domain.CodePersistence, op, err)
 	}
 	return sn, nil
 }
