@@ -2,12 +2,23 @@ package app
 
 import (
 	"context"
-	"sync"
 
 	"go.uber.org/zap"
 
 	"github.com/entgldb/entgldb-go/domain"
 	"github.com/entgldb/entgldb-go/ports"
+)
+
+// gapHandling says what a pull does about entries that do not link to the
+// chains we hold.
+type gapHandling int
+
+const (
+	// leaveGaps reports them (v4 and pull-only peers serve no chain ranges).
+	leaveGaps gapHandling = iota
+	// fillGaps fetches the missing part of the chain from the peer, or its
+	// snapshot when that history is pruned.
+	fillGaps
 )
 
 // pullFrom pages through the peer's PullChanges from since, applying what
@@ -17,8 +28,8 @@ import (
 // e.g. when a gap needs a chain range meanwhile); each prefetch is received
 // before pullFrom returns, so no goroutine outlives it.
 func (e *SyncEngine) pullFrom(ctx context.Context, s ports.PeerSession, st *pullState, since domain.Timestamp,
-	recover bool, stop func() bool, res *roundResult) error {
-	ls := &lockedSession{PeerSession: s}
+	gaps gapHandling, stop func() bool, res *roundResult) error {
+	ls := lockSession(s)
 	type fetched struct {
 		page    []domain.Entry
 		checked checkedPage
@@ -73,7 +84,7 @@ func (e *SyncEngine) pullFrom(ctx context.Context, s ports.PeerSession, st *pull
 		}
 		res.pulled += len(page)
 		res.bytesIn += domain.EntriesSize(page)
-		if err := e.applyPage(ctx, ls, st, f.checked, recover, res); err != nil {
+		if err := e.applyPage(ctx, ls, st, f.checked, gaps, res); err != nil {
 			if ctx.Err() != nil || !isGap(err) {
 				if next != nil {
 					<-next
@@ -91,37 +102,6 @@ func (e *SyncEngine) pullFrom(ctx context.Context, s ports.PeerSession, st *pull
 		}
 	}
 	return gapErr
-}
-
-// lockedSession serializes a session's requests between pullFrom's
-// prefetch and the page being applied.
-type lockedSession struct {
-	ports.PeerSession
-	mu sync.Mutex
-}
-
-func (l *lockedSession) PullChanges(ctx context.Context, req ports.PullRequest) ([]domain.Entry, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.PeerSession.PullChanges(ctx, req)
-}
-
-func (l *lockedSession) GetChainRange(ctx context.Context, startHash, endHash string) ([]domain.Entry, bool, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.PeerSession.GetChainRange(ctx, startHash, endHash)
-}
-
-func (l *lockedSession) GetSnapshot(ctx context.Context) (domain.Snapshot, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.PeerSession.GetSnapshot(ctx)
-}
-
-func (l *lockedSession) PushChanges(ctx context.Context, entries []domain.Entry) (bool, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.PeerSession.PushChanges(ctx, entries)
 }
 
 // pullState is what a round knows of our chains while it applies pages.
@@ -158,31 +138,31 @@ type checkedPage struct {
 }
 
 // applyPage reports a validated page's rejected entries, applies the
-// valid ones that link to our chains and, when recover is set, fills chain
-// gaps from the peer (GetChainRange, then a snapshot when that history is
+// valid ones that link to our chains and, with fillGaps, fills chain gaps
+// from the peer (GetChainRange, then a snapshot when that history is
 // pruned).
 func (e *SyncEngine) applyPage(ctx context.Context, s ports.PeerSession, st *pullState, page checkedPage,
-	recover bool, res *roundResult) error {
+	gaps gapHandling, res *roundResult) error {
 	valid, rejected := page.valid, page.rejected
 	for i := range rejected {
 		st.poisoned[rejected[i].author] = true
 		e.reportRejected(st.peer, rejected[i].err)
 		res.rejected++
 	}
-	linked, gaps := domain.LinkEntries(valid, st.vc, st.heads)
+	linked, unlinked := domain.LinkEntries(valid, st.vc, st.heads)
 	if err := e.apply(ctx, st, linked, res); err != nil {
 		return err
 	}
 	var gapErr error
-	for _, author := range sortedKeys(gaps) {
+	for _, author := range sortedKeys(unlinked) {
 		if st.poisoned[author] {
 			continue // its chain is broken by a rejected entry: nothing to recover
 		}
-		if !recover || st.tainted {
+		if gaps == leaveGaps || st.tainted {
 			gapErr = gapError(author)
 			continue
 		}
-		if err := e.fillGap(ctx, s, st, author, gaps[author], res); err != nil {
+		if err := e.fillGap(ctx, s, st, author, unlinked[author], res); err != nil {
 			if !isGap(err) {
 				return err
 			}

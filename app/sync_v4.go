@@ -73,7 +73,7 @@ func (e *SyncEngine) roundV4(ctx context.Context, s ports.PeerSession, legacy *l
 	}
 	since := e.legacySince(st, legacy)
 	if theirs.GroupAfter(since) {
-		if err := e.pullFrom(ctx, s, st, since, false, nil, res); err != nil && !isGap(err) {
+		if err := e.pullFrom(ctx, s, st, since, leaveGaps, nil, res); err != nil && !isGap(err) {
 			return err
 		}
 	}
@@ -111,7 +111,7 @@ func (e *SyncEngine) roundPullOnly(ctx context.Context, s ports.PeerSession, leg
 	if err != nil {
 		return err
 	}
-	if err := e.pullFrom(ctx, s, st, e.legacySince(st, legacy), false, nil, res); err != nil && !isGap(err) {
+	if err := e.pullFrom(ctx, s, st, e.legacySince(st, legacy), leaveGaps, nil, res); err != nil && !isGap(err) {
 		return err
 	}
 	return nil

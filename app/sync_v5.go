@@ -88,7 +88,7 @@ func (e *SyncEngine) pullV5(ctx context.Context, s ports.PeerSession, st *pullSt
 		}
 		return true
 	}
-	err := e.pullFrom(ctx, s, st, since, true, caughtUp, res)
+	err := e.pullFrom(ctx, s, st, since, fillGaps, caughtUp, res)
 	if err != nil || caughtUp() || st.snapshot || e.snapshotter == nil {
 		return err
 	}
