@@ -11,55 +11,6 @@ import (
 	"github.com/entgldb/entgldb-go/ports"
 )
 
-// gossipBuffer holds local commits waiting to be pushed. It is bounded: when
-// commits arrive faster than they can be pushed, what waits is coalesced into
-// one push, and beyond the bound the buffer is dropped and marked overflowed
-// (the entries are safe in the oplog; the engine then runs an anti-entropy
-// round, which pushes whatever peers lack).
-type gossipBuffer struct {
-	mu       sync.Mutex
-	entries  []domain.Entry
-	overflow bool
-	max      int
-	wake     chan struct{} // capacity 1: "there is something to take"
-}
-
-func newGossipBuffer(max int) *gossipBuffer {
-	return &gossipBuffer{max: max, wake: make(chan struct{}, 1)}
-}
-
-func (g *gossipBuffer) add(entries []domain.Entry) {
-	g.mu.Lock()
-	if g.overflow || len(g.entries)+len(entries) > g.max {
-		g.entries, g.overflow = nil, true
-	} else {
-		g.entries = append(g.entries, entries...)
-	}
-	g.mu.Unlock()
-	select {
-	case g.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (g *gossipBuffer) take() (entries []domain.Entry, overflow bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	entries, overflow = g.entries, g.overflow
-	g.entries, g.overflow = nil, false
-	return entries, overflow
-}
-
-// LocalCommitted implements ChangeSink: it hands freshly committed local
-// entries to the gossip pusher and returns at once (it runs on the writer's
-// path and must never block it).
-func (e *SyncEngine) LocalCommitted(entries []domain.Entry) {
-	if len(entries) == 0 || !e.live.Load() {
-		return
-	}
-	e.gossip.add(entries)
-}
-
 // gossipLoop pushes local commits as they come. While one push is in
 // flight, later commits accumulate and go out together in the next one.
 func (e *SyncEngine) gossipLoop(ctx context.Context) {
@@ -67,9 +18,9 @@ func (e *SyncEngine) gossipLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-e.gossip.wake:
+		case <-e.outbox.readyC():
 		}
-		entries, overflow := e.gossip.take()
+		entries, overflow := e.outbox.take()
 		if overflow {
 			e.stats.gossipOverflows.Add(1)
 			e.logger.Debug("gossip buffer overflowed; running an anti-entropy round instead")

@@ -3,6 +3,9 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,9 +32,6 @@ type EngineOptions struct {
 	// GossipFanout bounds the peers a local commit is pushed to at once
 	// (default 16).
 	GossipFanout int
-	// GossipQueue bounds the local entries waiting to be gossiped
-	// (default 10,000); beyond it a round replaces the push.
-	GossipQueue int
 	// GossipLockWait bounds how long a gossip push waits for a round in
 	// progress with the same peer (default 1 s).
 	GossipLockWait time.Duration
@@ -61,9 +61,6 @@ func (o EngineOptions) withDefaults() EngineOptions {
 	}
 	if o.GossipFanout <= 0 {
 		o.GossipFanout = 16
-	}
-	if o.GossipQueue <= 0 {
-		o.GossipQueue = 10_000
 	}
 	if o.GossipLockWait <= 0 {
 		o.GossipLockWait = time.Second
@@ -115,21 +112,18 @@ type SyncEngine struct {
 	status      *StatusTracker
 	clock       *domain.Clock
 	logger      *zap.Logger
-	opts        EngineOptions
 
-	mu      sync.Mutex
-	running bool
-	// live mirrors running for LocalCommitted, which runs under the
-	// database's write lock and so must not take mu: Start holds mu while
-	// it waits for that write lock (SetChangeSink).
-	live     atomic.Bool
+	outbox *Outbox
+	opts   EngineOptions
+
+	mu       sync.Mutex
+	running  bool
 	cancel   context.CancelFunc
 	peerSems map[string]chan struct{}
 	legacy   map[string]*legacyPeer
 	nodeIDs  map[string]string // address → node id learned in a handshake
 
 	wg     sync.WaitGroup
-	gossip *gossipBuffer
 	kick   chan struct{}
 	queued atomic.Bool // the offline queue may hold something
 	// queueFull is set when the offline queue refused a change: later
@@ -139,36 +133,81 @@ type SyncEngine struct {
 	stats     engineCounters
 }
 
-var _ ChangeSink = (*SyncEngine)(nil)
+// SyncEngineDeps are the collaborators of a SyncEngine.
+type SyncEngineDeps struct {
+	// Database applies what peers send (required).
+	Database *Database
+	// Store is read for our oplog, vector clock and heads (required); when
+	// it is also a ports.Snapshotter, peers' snapshots can bootstrap us.
+	Store ports.Store
+	// Dialer opens sessions to peers (required).
+	Dialer ports.PeerDialer
+	// Executor reports which peers' circuit breakers are open (required).
+	Executor ports.Executor
+	// Clock checks peers' stamps for drift (required).
+	Clock *domain.Clock
+	// Outbox brings local commits to gossip: the one given to the Database
+	// through DatabaseOptions.Outbox (optional: nil means no gossip, for an
+	// engine that only runs rounds; local commits then reach peers through
+	// rounds).
+	Outbox *Outbox
+	// Discovery lists peers found by broadcast (optional: nil means the
+	// static peers only).
+	Discovery ports.Discovery
+	// Queue parks local commits while no peer is reachable (optional: nil
+	// leaves them to anti-entropy).
+	Queue *OfflineQueue
+	// Status records peers' state and errors (optional: nil records nothing).
+	Status *StatusTracker
+	// Logger (optional: nil logs nothing).
+	Logger *zap.Logger
+}
 
-// NewSyncEngine builds an engine; nothing runs before Start. discovery,
-// queue, status and logger may be nil.
-func NewSyncEngine(db *Database, store ports.Store, dialer ports.PeerDialer, exec ports.Executor,
-	discovery ports.Discovery, queue *OfflineQueue, status *StatusTracker, clock *domain.Clock,
-	logger *zap.Logger, opts EngineOptions) (*SyncEngine, error) {
+func (d SyncEngineDeps) validate() error {
+	var missing []string
+	for name, ok := range map[string]bool{"Database": d.Database != nil, "Store": d.Store != nil,
+		"Dialer": d.Dialer != nil, "Executor": d.Executor != nil, "Clock": d.Clock != nil} {
+		if !ok {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return fmt.Errorf("required: %s", strings.Join(missing, ", "))
+	}
+	if d.Outbox != nil && d.Database.outbox != d.Outbox {
+		// Local commits would go to an outbox nobody drains.
+		return errors.New("the Outbox must be the one the Database was built with (DatabaseOptions.Outbox)")
+	}
+	return nil
+}
+
+// NewSyncEngine builds an engine; nothing runs before Start.
+func NewSyncEngine(deps SyncEngineDeps, opts EngineOptions) (*SyncEngine, error) {
 	const op = "app.NewSyncEngine"
-	if db == nil || store == nil || dialer == nil || exec == nil || clock == nil {
-		return nil, domain.Errorf(domain.CodeConfig, op, "database, store, dialer, executor and clock are required")
+	if err := deps.validate(); err != nil {
+		return nil, domain.Wrap(domain.CodeConfig, op, err)
 	}
 	if opts.NodeID == "" {
-		opts.NodeID = clock.Node()
+		opts.NodeID = deps.Clock.Node()
 	}
+	logger := deps.Logger
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	opts = opts.withDefaults()
-	e := &SyncEngine{db: db, store: store, dialer: dialer, exec: exec, discovery: discovery, queue: queue,
-		status: status, clock: clock, logger: logger.Named("sync"), opts: opts,
+	e := &SyncEngine{db: deps.Database, store: deps.Store, dialer: deps.Dialer, exec: deps.Executor,
+		discovery: deps.Discovery, queue: deps.Queue, status: deps.Status, clock: deps.Clock,
+		logger: logger.Named("sync"), outbox: deps.Outbox, opts: opts.withDefaults(),
 		peerSems: map[string]chan struct{}{}, legacy: map[string]*legacyPeer{}, nodeIDs: map[string]string{},
-		gossip: newGossipBuffer(opts.GossipQueue), kick: make(chan struct{}, 1)}
-	e.snapshotter, _ = store.(ports.Snapshotter)
+		kick: make(chan struct{}, 1)}
+	e.snapshotter, _ = deps.Store.(ports.Snapshotter)
 	return e, nil
 }
 
-// Start plugs the engine into the database's change feed and starts the
-// round and gossip loops. They run until Stop: ctx bounds starting only
-// (like the node's other components), so a caller's start-up deadline does
-// not silently end synchronisation once it passes.
+// Start starts the round loop and, with an Outbox, opens it and starts the
+// gossip loop. They run until Stop: ctx bounds starting only (like the node's
+// other components), so a caller's start-up deadline does not silently end
+// synchronisation once it passes.
 func (e *SyncEngine) Start(ctx context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -182,29 +221,37 @@ func (e *SyncEngine) Start(ctx context.Context) error {
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	e.cancel, e.running = cancel, true
-	e.live.Store(true)
-	e.db.SetChangeSink(e)
-	e.wg.Add(2)
-	go func() { defer e.wg.Done(); e.roundLoop(runCtx) }()
-	go func() { defer e.wg.Done(); e.gossipLoop(runCtx) }()
+	e.wg.Go(func() { e.roundLoop(runCtx) })
+	if e.outbox != nil {
+		e.outbox.setOpen(true)
+		e.wg.Go(func() { e.gossipLoop(runCtx) })
+	}
 	return nil
 }
 
-// Stop stops the loops and waits for every goroutine of the engine,
-// in-flight sessions included (their contexts are cancelled).
-func (e *SyncEngine) Stop() error {
+// Stop stops the loops and waits, within ctx, for every goroutine of the
+// engine, in-flight sessions included (their contexts are cancelled).
+func (e *SyncEngine) Stop(ctx context.Context) error {
 	e.mu.Lock()
 	if !e.running {
 		e.mu.Unlock()
 		return nil
 	}
 	e.running = false
-	e.live.Store(false)
+	if e.outbox != nil {
+		e.outbox.setOpen(false)
+	}
 	cancel := e.cancel
 	e.mu.Unlock()
 	cancel()
-	e.wg.Wait()
-	return nil
+	done := make(chan struct{})
+	go func() { e.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return domain.Errorf(domain.CodeTimeout, "sync.Stop", "sessions still running: %w", ctx.Err())
+	}
 }
 
 // Stats returns the counters (for metrics).
