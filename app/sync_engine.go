@@ -20,11 +20,14 @@ import (
 type EngineOptions struct {
 	// NodeID is this node's id (the author of its local entries).
 	NodeID string
-	// Interval between anti-entropy rounds (Sync.IntervalMs; default 5 s).
+	// Interval between anti-entropy rounds (Sync.IntervalMs; default
+	// domain.DefaultSyncInterval).
 	Interval time.Duration
-	// Fanout is the number of peers per round (Sync.Fanout; default 3).
+	// Fanout is the number of peers per round (Sync.Fanout; default
+	// domain.DefaultSyncFanout).
 	Fanout int
-	// BatchSize is the number of entries per pushed page (default 1000).
+	// BatchSize is the number of entries per pushed page (Sync.BatchSize;
+	// default domain.DefaultSyncBatchSize).
 	BatchSize int
 	// StaticPeers are host:port addresses always considered.
 	StaticPeers []string
@@ -44,20 +47,21 @@ type EngineOptions struct {
 	// LegacyFullPull is how often a v4 peer is pulled from the beginning of
 	// time (default 10 min; see roundV4 for why).
 	LegacyFullPull time.Duration
-	// MaxPushBytes caps one PushChanges request in bytes (default 4 MiB;
-	// keep it well under Network.MaxFrameBytes, e.g. half).
+	// MaxPushBytes caps one PushChanges request in bytes (default
+	// domain.DefaultMaxPageBytes; keep it well under Network.MaxFrameBytes,
+	// e.g. half).
 	MaxPushBytes int
 }
 
 func (o EngineOptions) withDefaults() EngineOptions {
 	if o.Interval <= 0 {
-		o.Interval = 5 * time.Second
+		o.Interval = domain.DefaultSyncInterval
 	}
 	if o.Fanout <= 0 {
-		o.Fanout = 3
+		o.Fanout = domain.DefaultSyncFanout
 	}
 	if o.BatchSize <= 0 {
-		o.BatchSize = DefaultSyncBatchSize
+		o.BatchSize = domain.DefaultSyncBatchSize
 	}
 	if o.GossipFanout <= 0 {
 		o.GossipFanout = 16
@@ -75,7 +79,7 @@ func (o EngineOptions) withDefaults() EngineOptions {
 		o.LegacyFullPull = 10 * time.Minute
 	}
 	if o.MaxPushBytes <= 0 {
-		o.MaxPushBytes = DefaultMaxPageBytes
+		o.MaxPushBytes = domain.DefaultMaxPageBytes
 	}
 	return o
 }

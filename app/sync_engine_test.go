@@ -731,3 +731,16 @@ func TestSyncEngineOutlivesStartContext(t *testing.T) {
 	a.put(t, "c", "k", `{"v":1}`)
 	waitFor(t, 5*time.Second, "the write gossiped to the peer", func() bool { return b.body(t, "c", "k") != "" })
 }
+
+// A zero EngineOptions or SyncOptions takes the defaults the configuration
+// declares (domain/defaults.go), not values of its own.
+func TestSyncOptionsDefaultsAreTheConfigs(t *testing.T) {
+	eo := EngineOptions{}.withDefaults()
+	assert.Equal(t, domain.DefaultSyncInterval, eo.Interval)
+	assert.Equal(t, domain.DefaultSyncFanout, eo.Fanout)
+	assert.Equal(t, domain.DefaultSyncBatchSize, eo.BatchSize)
+	assert.Equal(t, domain.DefaultMaxPageBytes, eo.MaxPushBytes)
+	so := SyncOptions{}.withDefaults()
+	assert.Equal(t, domain.DefaultSyncBatchSize, so.BatchSize)
+	assert.Equal(t, domain.DefaultMaxPageBytes, so.MaxPageBytes)
+}

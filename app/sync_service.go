@@ -11,35 +11,29 @@ import (
 	"github.com/entgldb/entgldb-go/ports"
 )
 
-// Paging and chunking limits of the sync protocol (PROTOCOL.md §3).
-const (
-	// DefaultSyncBatchSize is Sync.BatchSize's default: entries per page.
-	DefaultSyncBatchSize = 1000
-	// DefaultMaxPageBytes caps a page in bytes, well under the frame cap.
-	DefaultMaxPageBytes = 4 << 20
-	// legacyPullCap is the page cap for a client that pulls without ever
-	// asking for a clock: one deployed client re-sends the same request
-	// forever when it receives 100 entries or more.
-	legacyPullCap = 99
-)
+// legacyPullCap is the page cap for a client that pulls without ever
+// asking for a clock: one deployed client re-sends the same request forever
+// when it receives 100 entries or more.
+const legacyPullCap = 99
 
 // SyncOptions configures a SyncService. Zero values take the defaults.
 type SyncOptions struct {
-	// BatchSize caps a PullChanges page in entries (Sync.BatchSize).
+	// BatchSize caps a PullChanges page in entries (Sync.BatchSize;
+	// default domain.DefaultSyncBatchSize).
 	BatchSize int
 	// MaxPageBytes caps a PullChanges page in bytes (approximately: a group
-	// of entries sharing (wall, logic) is never split). Default 4 MiB; keep
-	// it well under Network.MaxFrameBytes (half of it is safe), or peers
-	// close the connection on our answers.
+	// of entries sharing (wall, logic) is never split). Default
+	// domain.DefaultMaxPageBytes; keep it well under Network.MaxFrameBytes
+	// (half of it is safe), or peers close the connection on our answers.
 	MaxPageBytes int
 }
 
 func (o SyncOptions) withDefaults() SyncOptions {
 	if o.BatchSize <= 0 {
-		o.BatchSize = DefaultSyncBatchSize
+		o.BatchSize = domain.DefaultSyncBatchSize
 	}
 	if o.MaxPageBytes <= 0 {
-		o.MaxPageBytes = DefaultMaxPageBytes
+		o.MaxPageBytes = domain.DefaultMaxPageBytes
 	}
 	return o
 }
