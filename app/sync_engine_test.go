@@ -347,16 +347,22 @@ func (d *stuckDialer) Dial(context.Context, string) (ports.PeerSession, error) {
 	return nil, domain.Errorf(domain.CodeNetwork, "stuck.Dial", "released")
 }
 
-// Stop gives up when its context ends before the engine's sessions do.
-func TestSyncStopBoundedByContext(t *testing.T) {
+// engineDeps are the required collaborators of a node "a" on a memory
+// store, with its database's outbox.
+func engineDeps(t *testing.T, d ports.PeerDialer) SyncEngineDeps {
 	outbox := NewOutbox(0)
 	store := memory.New()
 	clock := domain.NewClock("a", func() int64 { return time.Now().UnixMilli() }, testMaxDrift)
 	db, err := NewDatabase(store, nil, clock, nil, DatabaseOptions{Outbox: outbox})
 	require.NoError(t, err)
+	return SyncEngineDeps{Database: db, Store: store, Dialer: d, Executor: passExec{}, Clock: clock, Outbox: outbox}
+}
+
+// Stop gives up when its context ends before the engine's sessions do.
+func TestSyncStopBoundedByContext(t *testing.T) {
 	d := &stuckDialer{entered: make(chan struct{}, 1), release: make(chan struct{})}
-	e, err := NewSyncEngine(SyncEngineDeps{Database: db, Store: store, Dialer: d, Executor: passExec{},
-		Clock: clock, Outbox: outbox}, EngineOptions{Interval: time.Millisecond, StaticPeers: []string{"b:1"}})
+	deps := engineDeps(t, d)
+	e, err := NewSyncEngine(deps, EngineOptions{Interval: time.Millisecond, StaticPeers: []string{"b:1"}})
 	require.NoError(t, err)
 	require.NoError(t, e.Start(t.Context()))
 	select {
@@ -374,13 +380,8 @@ func TestSyncStopBoundedByContext(t *testing.T) {
 }
 
 func TestNewSyncEngineValidatesDeps(t *testing.T) {
-	outbox := NewOutbox(0)
-	store := memory.New()
-	clock := domain.NewClock("a", func() int64 { return time.Now().UnixMilli() }, testMaxDrift)
-	db, err := NewDatabase(store, nil, clock, nil, DatabaseOptions{Outbox: outbox})
-	require.NoError(t, err)
-	full := SyncEngineDeps{Database: db, Store: store, Dialer: &stuckDialer{}, Executor: passExec{}, Clock: clock, Outbox: outbox}
-	_, err = NewSyncEngine(full, EngineOptions{})
+	full := engineDeps(t, &stuckDialer{})
+	_, err := NewSyncEngine(full, EngineOptions{})
 	require.NoError(t, err, "discovery, queue, status and logger are optional")
 
 	missing := full

@@ -143,13 +143,8 @@ type checkedPage struct {
 // pruned).
 func (e *SyncEngine) applyPage(ctx context.Context, s ports.PeerSession, st *pullState, page checkedPage,
 	gaps gapHandling, res *roundResult) error {
-	valid, rejected := page.valid, page.rejected
-	for i := range rejected {
-		st.poisoned[rejected[i].author] = true
-		e.reportRejected(st.peer, rejected[i].err)
-		res.rejected++
-	}
-	linked, unlinked := domain.LinkEntries(valid, st.vc, st.heads)
+	e.refuse(st, page.rejected, res)
+	linked, unlinked := domain.LinkEntries(page.valid, st.vc, st.heads)
 	if err := e.apply(ctx, st, linked, res); err != nil {
 		return err
 	}
@@ -172,6 +167,16 @@ func (e *SyncEngine) applyPage(ctx context.Context, s ports.PeerSession, st *pul
 	return gapErr
 }
 
+// refuse reports and counts entries a check rejected; their authors'
+// chains now have holes this round cannot fill.
+func (e *SyncEngine) refuse(st *pullState, rejected []rejection, res *roundResult) {
+	for i := range rejected {
+		st.poisoned[rejected[i].author] = true
+		e.reportRejected(st.peer, rejected[i].err)
+		res.rejected++
+	}
+}
+
 // fillGap fetches the part of author's chain between our head and the
 // first entry we could not link; when the peer no longer has it, bootstrap
 // from the peer's snapshot (once per round).
@@ -192,11 +197,7 @@ func (e *SyncEngine) fillGap(ctx context.Context, s ports.PeerSession, st *pullS
 		res.bytesIn += domain.EntriesSize(rng)
 		cand := append(rng, leftovers...)
 		valid, rejected := validateEntries(e.clock, cand)
-		for i := range rejected {
-			st.poisoned[rejected[i].author] = true
-			e.reportRejected(st.peer, rejected[i].err)
-			res.rejected++
-		}
+		e.refuse(st, rejected, res)
 		linked, gaps := domain.LinkEntries(valid, st.vc, st.heads)
 		if err := e.apply(ctx, st, linked, res); err != nil {
 			return err
