@@ -23,7 +23,7 @@ func (e *SyncEngine) gossipLoop(ctx context.Context) {
 		entries, overflow := e.outbox.take()
 		if overflow {
 			e.stats.gossipOverflows.Add(1)
-			e.logger.Debug("gossip buffer overflowed; running an anti-entropy round instead")
+			e.logger.Debug("outbox overflowed; running an anti-entropy round instead")
 			e.kickRound()
 		}
 		if len(entries) > 0 {

@@ -116,9 +116,8 @@ type SyncEngine struct {
 	status      *StatusTracker
 	clock       *domain.Clock
 	logger      *zap.Logger
-
-	outbox *Outbox
-	opts   EngineOptions
+	outbox      *Outbox // nil: no gossip
+	opts        EngineOptions
 
 	mu       sync.Mutex
 	running  bool

@@ -605,7 +605,7 @@ func TestSyncOfflineQueueEnqueuedDuringFlushIsFlushedNext(t *testing.T) {
 }
 
 // Everything acknowledged locally reaches a peer that was down, even when
-// the offline queue filled up and the gossip buffer overflowed meanwhile:
+// the offline queue filled up and the outbox overflowed meanwhile:
 // the oplog stays the source of truth and rounds push what the peer lacks.
 func TestSyncQueueFullAndGossipOverflowStillConverge(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
@@ -635,7 +635,7 @@ func TestSyncQueueFullAndGossipOverflowStillConverge(t *testing.T) {
 	}
 	_, err := a.db.Batch(ctx, "c", Batch{Puts: puts})
 	require.NoError(t, err)
-	waitFor(t, 5*time.Second, "the gossip buffer to overflow", func() bool { return a.engine.Stats().GossipOverflow > 0 })
+	waitFor(t, 5*time.Second, "the outbox to overflow", func() bool { return a.engine.Stats().GossipOverflow > 0 })
 	net.setDown(b.addr, false)
 	waitFor(t, 5*time.Second, "every acknowledged write on the peer", func() bool {
 		c, _ := b.db.Count(ctx, "c", nil)
