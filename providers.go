@@ -73,10 +73,16 @@ func provideResolver(cfg config.Config) (domain.Resolver, error) {
 	return domain.ResolverByName(cfg.Sync.ConflictResolution)
 }
 
-func provideDatabase(store ports.Store, c *cache.Cache, clock *domain.Clock, r domain.Resolver, cfg config.Config, logger *zap.Logger) (*app.Database, func(), error) {
+// provideOutbox is the hand-off of local commits from the database to the
+// sync engine.
+func provideOutbox() *app.Outbox { return app.NewOutbox(0) }
+
+func provideDatabase(store ports.Store, c *cache.Cache, clock *domain.Clock, r domain.Resolver, outbox *app.Outbox,
+	cfg config.Config, logger *zap.Logger) (*app.Database, func(), error) {
 	db, err := app.NewDatabase(store, c, clock, logger.Named("db"), app.DatabaseOptions{
 		MaxDocumentBytes: cfg.Persistence.MaxDocumentBytes,
 		Resolver:         r,
+		Outbox:           outbox,
 	})
 	if err != nil {
 		return nil, nil, err
@@ -164,10 +170,10 @@ func provideSyncService(db *app.Database, store ports.Store, clock *domain.Clock
 	})
 }
 
-// pageBytes caps sync pages and pushes at half the frame limit (at most the
-// 4 MiB default), so a page always fits in a frame the peer accepts.
+// pageBytes caps sync pages and pushes at half the frame limit (at most
+// domain.DefaultMaxPageBytes), so a page always fits in a frame the peer accepts.
 func pageBytes(cfg config.Config) int {
-	return min(app.DefaultMaxPageBytes, cfg.Network.MaxFrameBytes/2)
+	return min(domain.DefaultMaxPageBytes, cfg.Network.MaxFrameBytes/2)
 }
 
 func provideTCPServer(cfg config.Config, id NodeID, svc *app.SyncService, probe *networkProbe, logger *zap.Logger) (*tcp.Server, error) {
@@ -207,20 +213,18 @@ func provideDiscovery(cfg config.Config, id NodeID, probe *networkProbe, logger 
 }
 
 func provideSyncEngine(db *app.Database, store ports.Store, dialer *tcp.Dialer, exec *retry.Executor, disc *udp.Discovery,
-	q *app.OfflineQueue, status *app.StatusTracker, clock *domain.Clock, cfg config.Config, id NodeID, logger *zap.Logger) (*app.SyncEngine, error) {
-	e, err := app.NewSyncEngine(db, store, dialer, exec, disc, q, status, clock, logger.Named("sync"), app.EngineOptions{
-		NodeID:       string(id),
-		Interval:     time.Duration(cfg.Sync.IntervalMs) * time.Millisecond,
-		Fanout:       cfg.Sync.Fanout,
-		BatchSize:    cfg.Sync.BatchSize,
-		StaticPeers:  cfg.Network.StaticPeers,
-		MaxPushBytes: pageBytes(cfg),
-	})
-	if err != nil {
-		return nil, err
-	}
-	db.SetChangeSink(e)
-	return e, nil
+	q *app.OfflineQueue, status *app.StatusTracker, clock *domain.Clock, outbox *app.Outbox, cfg config.Config, id NodeID,
+	logger *zap.Logger) (*app.SyncEngine, error) {
+	return app.NewSyncEngine(app.SyncEngineDeps{Database: db, Store: store, Dialer: dialer, Executor: exec,
+		Clock: clock, Outbox: outbox, Discovery: disc, Queue: q, Status: status, Logger: logger.Named("sync")},
+		app.EngineOptions{
+			NodeID:       string(id),
+			Interval:     time.Duration(cfg.Sync.IntervalMs) * time.Millisecond,
+			Fanout:       cfg.Sync.Fanout,
+			BatchSize:    cfg.Sync.BatchSize,
+			StaticPeers:  cfg.Network.StaticPeers,
+			MaxPushBytes: pageBytes(cfg),
+		})
 }
 
 // documents adapts app.Database to the HTTP API's consumer interface.
@@ -286,7 +290,7 @@ func provideNode(cfg config.Config, id NodeID, db *app.Database, status *app.Sta
 			StopFunc:  func(context.Context) error { return disc.Stop() }},
 		app.ComponentFunc{ComponentName: "sync engine",
 			StartFunc: engine.Start,
-			StopFunc:  func(context.Context) error { return engine.Stop() }},
+			StopFunc:  engine.Stop},
 		loop("health check", func(ctx context.Context) {
 			every := time.Duration(cfg.Health.CheckIntervalMinutes) * time.Minute
 			if every > 0 {

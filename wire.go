@@ -18,7 +18,7 @@ import (
 // The provider sets, one per layer (the providers are in providers.go).
 var (
 	storeSet = wire.NewSet(provideStore, wire.Bind(new(ports.Store), new(*sqlite.Store)), provideNodeID, provideClock)
-	appSet   = wire.NewSet(provideCache, provideResolver, provideDatabase, provideQueue, provideStatus, provideProbe, provideHealth)
+	appSet   = wire.NewSet(provideCache, provideResolver, provideOutbox, provideDatabase, provideQueue, provideStatus, provideProbe, provideHealth)
 	netSet   = wire.NewSet(telemetry.NewRegistry, provideMetrics, provideExecutor, provideDialer, provideSyncService, provideTCPServer,
 		provideDiscovery, provideSyncEngine)
 	httpSet = wire.NewSet(provideHTTP)

@@ -42,7 +42,8 @@ func newNode(ctx context.Context, cfg config.Config, logger *zap.Logger) (*app.N
 		cleanup()
 		return nil, nil, err
 	}
-	database, cleanup2, err := provideDatabase(store, cache, clock, resolver, cfg, logger)
+	outbox := provideOutbox()
+	database, cleanup2, err := provideDatabase(store, cache, clock, resolver, outbox, cfg, logger)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -73,7 +74,7 @@ func newNode(ctx context.Context, cfg config.Config, logger *zap.Logger) (*app.N
 	}
 	executor := provideExecutor(cfg, metrics, logger)
 	dialer, cleanup3 := provideDialer(cfg, nodeID, executor, logger)
-	syncEngine, err := provideSyncEngine(database, store, dialer, executor, discovery, offlineQueue, statusTracker, clock, cfg, nodeID, logger)
+	syncEngine, err := provideSyncEngine(database, store, dialer, executor, discovery, offlineQueue, statusTracker, clock, outbox, cfg, nodeID, logger)
 	if err != nil {
 		cleanup3()
 		cleanup2()
@@ -94,7 +95,7 @@ func newNode(ctx context.Context, cfg config.Config, logger *zap.Logger) (*app.N
 // The provider sets, one per layer (the providers are in providers.go).
 var (
 	storeSet = wire.NewSet(provideStore, wire.Bind(new(ports.Store), new(*sqlite.Store)), provideNodeID, provideClock)
-	appSet   = wire.NewSet(provideCache, provideResolver, provideDatabase, provideQueue, provideStatus, provideProbe, provideHealth)
+	appSet   = wire.NewSet(provideCache, provideResolver, provideOutbox, provideDatabase, provideQueue, provideStatus, provideProbe, provideHealth)
 	netSet   = wire.NewSet(telemetry.NewRegistry, provideMetrics, provideExecutor, provideDialer, provideSyncService, provideTCPServer,
 		provideDiscovery, provideSyncEngine)
 	httpSet = wire.NewSet(provideHTTP)

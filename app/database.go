@@ -31,19 +31,14 @@ type DatabaseOptions struct {
 	// WatchBuffer is how many change events a subscriber may fall behind
 	// before its subscription fails with QUEUE_FULL; <= 0 means 1024.
 	WatchBuffer int
+	// Outbox receives every local commit, in commit order, for the sync
+	// engine to push to peers (give the engine the same one); nil hands
+	// commits to no one.
+	Outbox *Outbox
 }
 
 // DefaultWatchBuffer is the per-subscriber buffer when none is configured.
 const DefaultWatchBuffer = 1024
-
-// ChangeSink receives every local commit, in commit order: the sync engine
-// plugs in here to push entries to peers or queue them offline. It is
-// called while local writes are serialized, so it must return quickly
-// (hand the entries to a goroutine of its own) and must not call back into
-// the Database's write methods.
-type ChangeSink interface {
-	LocalCommitted(entries []domain.Entry)
-}
 
 // Database is the local document database: validation, clock, store, cache,
 // change feed and the hand-off to the sync side. Safe for concurrent use.
@@ -53,7 +48,7 @@ type ChangeSink interface {
 // guarantees: HLC stamps are issued in commit order (so with LWW a local
 // write is always the visible version, and the cache can be updated without
 // reading back), change events go out in the store's Seq order, and the
-// change sink sees commits in order.
+// outbox receives commits in order.
 type Database struct {
 	store    ports.Store
 	cache    ports.DocumentCache
@@ -67,7 +62,7 @@ type Database struct {
 	watchBuf int
 
 	writeMu sync.Mutex
-	sink    ChangeSink // guarded by writeMu
+	outbox  *Outbox // appended to under writeMu; nil: no sync side
 
 	// Cache fill guard: a Get that missed reads the store and then fills
 	// the cache only if no write touched the key's stripe meanwhile, so a
@@ -139,6 +134,7 @@ func NewDatabase(store ports.Store, cache ports.DocumentCache, clock *domain.Clo
 		lww:      lww,
 		maxDoc:   opts.MaxDocumentBytes,
 		watchBuf: opts.WatchBuffer,
+		outbox:   opts.Outbox,
 		seed:     maphash.MakeSeed(),
 		obs:      nopObserver{},
 	}
@@ -149,13 +145,6 @@ func NewDatabase(store ports.Store, cache ports.DocumentCache, clock *domain.Clo
 // SetObserver routes the database's counts (documents written and applied,
 // clock-drift rejections) to o. Call it before the database is used.
 func (db *Database) SetObserver(o Observer) { db.obs = orNop(o) }
-
-// SetChangeSink plugs the sync side in (nil unplugs it).
-func (db *Database) SetChangeSink(s ChangeSink) {
-	db.writeMu.Lock()
-	defer db.writeMu.Unlock()
-	db.sink = s
-}
 
 // Clock returns the node's hybrid logical clock.
 func (db *Database) Clock() *domain.Clock { return db.clock }
@@ -449,7 +438,7 @@ type writeSpec struct {
 }
 
 // commit stamps and commits specs in one store transaction, then updates the
-// cache, publishes change events and hands the entries to the sink.
+// cache, publishes change events and hands the entries to the outbox.
 func (db *Database) commit(ctx context.Context, op string, specs []writeSpec) ([]domain.Entry, error) {
 	db.writeMu.Lock()
 	defer db.writeMu.Unlock()
@@ -487,8 +476,8 @@ func (db *Database) commit(ctx context.Context, op string, specs []writeSpec) ([
 	}
 	db.publish(entries)
 	db.obs.DocumentsWritten(len(entries))
-	if db.sink != nil {
-		db.sink.LocalCommitted(entries)
+	if db.outbox != nil {
+		db.outbox.append(entries)
 	}
 	return entries, nil
 }

@@ -349,40 +349,6 @@ func TestGetReadsTheCacheFirst(t *testing.T) {
 	assert.Equal(t, int64(2), s.Misses)
 }
 
-type recordingSink struct{ got [][]domain.Entry }
-
-func (s *recordingSink) LocalCommitted(entries []domain.Entry) { s.got = append(s.got, entries) }
-
-func TestChangeSinkSeesLocalCommitsInOrder(t *testing.T) {
-	e := newEnv(t, newSQLiteStore, 1<<20, app.DatabaseOptions{})
-	ctx := t.Context()
-	sink := &recordingSink{}
-	e.db.SetChangeSink(sink)
-	_, err := e.db.Put(ctx, "c", "a", []byte(`{}`), nil)
-	require.NoError(t, err)
-	_, err = e.db.Batch(ctx, "c", app.Batch{Puts: map[string][]byte{"b": []byte(`{}`), "c": []byte(`{}`)}})
-	require.NoError(t, err)
-	_, err = e.db.Delete(ctx, "c", "a")
-	require.NoError(t, err)
-	_, err = e.db.Delete(ctx, "c", "a") // refused: not handed on
-	require.Error(t, err)
-	// Remote applies are not local commits.
-	_, err = e.db.ApplyRemote(ctx, []domain.Entry{newRemoteAuthor("nodeB").entry("c", "r", domain.OpPut, `{}`)})
-	require.NoError(t, err)
-
-	require.Len(t, sink.got, 3)
-	assert.Len(t, sink.got[1], 2)
-	var last int64
-	for _, batch := range sink.got {
-		for _, en := range batch {
-			assert.Greater(t, en.Seq, last)
-			last = en.Seq
-			assert.NotEmpty(t, en.Hash, "sealed")
-		}
-	}
-	assert.Equal(t, domain.OpDelete, sink.got[2][0].Op)
-}
-
 func TestApplyRemote(t *testing.T) {
 	forEachStore(t, func(t *testing.T, newStore func(testing.TB) ports.Store) {
 		e := newEnv(t, newStore, 1<<20, app.DatabaseOptions{})

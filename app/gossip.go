@@ -4,62 +4,12 @@ import (
 	"context"
 	"errors"
 	"sync"
-	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/entgldb/entgldb-go/domain"
 	"github.com/entgldb/entgldb-go/ports"
 )
-
-// gossipBuffer holds local commits waiting to be pushed. It is bounded: when
-// commits arrive faster than they can be pushed, what waits is coalesced into
-// one push, and beyond the bound the buffer is dropped and marked overflowed
-// (the entries are safe in the oplog; the engine then runs an anti-entropy
-// round, which pushes whatever peers lack).
-type gossipBuffer struct {
-	mu       sync.Mutex
-	entries  []domain.Entry
-	overflow bool
-	max      int
-	wake     chan struct{} // capacity 1: "there is something to take"
-}
-
-func newGossipBuffer(max int) *gossipBuffer {
-	return &gossipBuffer{max: max, wake: make(chan struct{}, 1)}
-}
-
-func (g *gossipBuffer) add(entries []domain.Entry) {
-	g.mu.Lock()
-	if g.overflow || len(g.entries)+len(entries) > g.max {
-		g.entries, g.overflow = nil, true
-	} else {
-		g.entries = append(g.entries, entries...)
-	}
-	g.mu.Unlock()
-	select {
-	case g.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (g *gossipBuffer) take() (entries []domain.Entry, overflow bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	entries, overflow = g.entries, g.overflow
-	g.entries, g.overflow = nil, false
-	return entries, overflow
-}
-
-// LocalCommitted implements ChangeSink: it hands freshly committed local
-// entries to the gossip pusher and returns at once (it runs on the writer's
-// path and must never block it).
-func (e *SyncEngine) LocalCommitted(entries []domain.Entry) {
-	if len(entries) == 0 || !e.live.Load() {
-		return
-	}
-	e.gossip.add(entries)
-}
 
 // gossipLoop pushes local commits as they come. While one push is in
 // flight, later commits accumulate and go out together in the next one.
@@ -68,12 +18,12 @@ func (e *SyncEngine) gossipLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-e.gossip.wake:
+		case <-e.outbox.readyC():
 		}
-		entries, overflow := e.gossip.take()
+		entries, overflow := e.outbox.take()
 		if overflow {
 			e.stats.gossipOverflows.Add(1)
-			e.logger.Debug("gossip buffer overflowed; running an anti-entropy round instead")
+			e.logger.Debug("outbox overflowed; running an anti-entropy round instead")
 			e.kickRound()
 		}
 		if len(entries) > 0 {
@@ -147,12 +97,12 @@ func (e *SyncEngine) gossipTo(ctx context.Context, t peerTarget, entries []domai
 		e.flushQueue(ctx, s)
 		bytesOut = 0
 		gap := false
-		for _, chunk := range chunkByBytes(entries, e.opts.MaxPushBytes) {
+		for _, chunk := range domain.ChunkBySize(entries, e.opts.MaxPushBytes) {
 			snapReq, err := s.PushChanges(ctx, chunk)
 			if err != nil {
 				return err
 			}
-			bytesOut += entriesSize(chunk)
+			bytesOut += domain.EntriesSize(chunk)
 			gap = gap || snapReq
 		}
 		if gap {
@@ -188,100 +138,5 @@ func (e *SyncEngine) catchUpPush(ctx context.Context, s ports.PeerSession, res *
 	if err != nil {
 		return nil // a v4 peer: the next round's v4 push covers it
 	}
-	return e.pushAuthor(ctx, s, e.opts.NodeID, normalizeVC(theirVC)[e.opts.NodeID], res)
-}
-
-// enqueueOffline parks local commits in the offline queue while no peer is
-// reachable; they are pushed first when one comes back.
-func (e *SyncEngine) enqueueOffline(ctx context.Context, entries []domain.Entry) {
-	if e.queue == nil || !e.queue.Enabled() || e.queueFull.Load() {
-		return
-	}
-	now := time.Now().UnixMilli()
-	for _, en := range entries {
-		op := domain.PendingOperation{Op: en.Op, Collection: en.Collection, Key: en.Key,
-			Data: en.Data, Stamp: en.Stamp, QueuedAt: now}
-		if err := e.queue.Enqueue(ctx, op); err != nil {
-			full := domain.CodeOf(err) == domain.CodeQueueFull
-			// Warn once per episode of a full queue, not once per write.
-			if !full || !e.queueFull.Swap(true) {
-				e.logger.Warn("could not queue a change for later sync; anti-entropy will carry it",
-					zap.String("collection", en.Collection), zap.String("key", en.Key), zap.Error(err))
-				e.recordError("", err)
-			}
-			return
-		}
-		e.queued.Store(true)
-	}
-}
-
-// flushQueue pushes the queued operations to a peer that just became
-// reachable, oldest first, before anything else goes to it. Operations whose
-// push fails stay queued in order. The queue holds only what identifies a
-// change, so each one is pushed as the sealed entry from our oplog; one that
-// is gone (pruned) counts as delivered: a snapshot carries it.
-func (e *SyncEngine) flushQueue(ctx context.Context, s ports.PeerSession) {
-	// Clear the flag before reading the queue: an operation queued while
-	// this flush runs sets it again, so a later flush picks it up.
-	if e.queue == nil || !e.queued.Swap(false) {
-		return
-	}
-	ok, failed, err := e.queue.Flush(ctx, func(ctx context.Context, op domain.PendingOperation) error {
-		en, found, err := e.findEntry(ctx, op)
-		if err != nil || !found {
-			return err
-		}
-		_, err = s.PushChanges(ctx, []domain.Entry{en})
-		return err
-	})
-	if err != nil || failed > 0 {
-		e.queued.Store(true)
-	}
-	if ok > 0 {
-		e.queueFull.Store(false) // there is room again
-	}
-	if err != nil && ctx.Err() == nil {
-		// The queue itself failed (not a push): say so where operators look.
-		e.logger.Warn("offline queue flush failed", zap.String("peer", s.PeerID()), zap.Error(err))
-		e.recordError(s.PeerID(), err)
-	}
-	if ok > 0 || failed > 0 || err != nil {
-		e.logger.Debug("offline queue flushed", zap.String("peer", s.PeerID()),
-			zap.Int("successful", ok), zap.Int("failed", failed), zap.Error(err))
-	}
-}
-
-// findEntry looks up the oplog entry a queued operation stands for.
-func (e *SyncEngine) findEntry(ctx context.Context, op domain.PendingOperation) (domain.Entry, bool, error) {
-	since := stampBefore(op.Stamp)
-	for {
-		page, err := e.store.AuthorEntriesAfter(ctx, op.Stamp.Node, since, 64)
-		if err != nil {
-			return domain.Entry{}, false, err
-		}
-		for _, en := range page {
-			if en.Stamp.After(op.Stamp) {
-				return domain.Entry{}, false, nil
-			}
-			if en.Stamp == op.Stamp && en.Collection == op.Collection && en.Key == op.Key {
-				return en, true, nil
-			}
-		}
-		if len(page) < 64 {
-			return domain.Entry{}, false, nil
-		}
-		since = page[len(page)-1].Stamp
-	}
-}
-
-// stampBefore is the greatest stamp of the same author strictly before ts,
-// so that "after stampBefore(ts)" includes ts.
-func stampBefore(ts domain.Timestamp) domain.Timestamp {
-	if ts.Logical > 0 {
-		return domain.Timestamp{Wall: ts.Wall, Logical: ts.Logical - 1, Node: ts.Node}
-	}
-	if ts.Wall == 0 {
-		return domain.Timestamp{}
-	}
-	return domain.Timestamp{Wall: ts.Wall - 1, Logical: 1<<31 - 1, Node: ts.Node}
+	return e.pushAuthor(ctx, s, e.opts.NodeID, theirVC.Normalize()[e.opts.NodeID], res)
 }

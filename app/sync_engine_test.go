@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/entgldb/entgldb-go/adapters/memory"
 	"github.com/entgldb/entgldb-go/domain"
 	"github.com/entgldb/entgldb-go/ports"
 )
@@ -147,7 +148,7 @@ func TestSyncGossipPushesLocalCommitsAtOnce(t *testing.T) {
 	}
 	defer func() {
 		for _, n := range nodes {
-			require.NoError(t, n.engine.Stop())
+			require.NoError(t, n.engine.Stop(context.Background()))
 		}
 	}()
 	for i := range 50 {
@@ -173,7 +174,7 @@ func TestSyncOfflineQueueFlushedWhenPeerReturns(t *testing.T) {
 	a, b := nodes[0], nodes[1]
 	net.setDown(b.addr, true)
 	require.NoError(t, a.engine.Start(ctx))
-	defer func() { require.NoError(t, a.engine.Stop()) }()
+	defer func() { require.NoError(t, a.engine.Stop(context.Background())) }()
 
 	a.put(t, "c", "k1", `{"v":1}`)
 	a.put(t, "c", "k2", `{"v":2}`)
@@ -325,10 +326,79 @@ func TestSyncStartStopNoLeak(t *testing.T) {
 	nodes[0].put(t, "c", "k", `{"v":1}`)
 	waitFor(t, 5*time.Second, "rounds to run", func() bool { return nodes[1].engine.Stats().Rounds > 3 })
 	for _, n := range nodes {
-		require.NoError(t, n.engine.Stop())
-		require.NoError(t, n.engine.Stop(), "stop is idempotent")
+		require.NoError(t, n.engine.Stop(context.Background()))
+		require.NoError(t, n.engine.Stop(context.Background()), "stop is idempotent")
 	}
 	assert.Equal(t, `{"v":1}`, nodes[1].body(t, "c", "k"))
+}
+
+// stuckDialer blocks every dial, whatever the context, until released.
+type stuckDialer struct {
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (d *stuckDialer) Dial(context.Context, string) (ports.PeerSession, error) {
+	select {
+	case d.entered <- struct{}{}:
+	default:
+	}
+	<-d.release
+	return nil, domain.Errorf(domain.CodeNetwork, "stuck.Dial", "released")
+}
+
+// engineDeps are the required collaborators of a node "a" on a memory
+// store, with its database's outbox.
+func engineDeps(t *testing.T, d ports.PeerDialer) SyncEngineDeps {
+	outbox := NewOutbox(0)
+	store := memory.New()
+	clock := domain.NewClock("a", func() int64 { return time.Now().UnixMilli() }, testMaxDrift)
+	db, err := NewDatabase(store, nil, clock, nil, DatabaseOptions{Outbox: outbox})
+	require.NoError(t, err)
+	return SyncEngineDeps{Database: db, Store: store, Dialer: d, Executor: passExec{}, Clock: clock, Outbox: outbox}
+}
+
+// Stop gives up when its context ends before the engine's sessions do.
+func TestSyncStopBoundedByContext(t *testing.T) {
+	d := &stuckDialer{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	deps := engineDeps(t, d)
+	e, err := NewSyncEngine(deps, EngineOptions{Interval: time.Millisecond, StaticPeers: []string{"b:1"}})
+	require.NoError(t, err)
+	require.NoError(t, e.Start(t.Context()))
+	select {
+	case <-d.entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no round dialled")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+	defer cancel()
+	err = e.Stop(ctx)
+	require.Equal(t, domain.CodeTimeout, domain.CodeOf(err), "%v", err)
+	close(d.release)
+	require.NoError(t, e.Stop(t.Context()), "stopped already")
+	e.wg.Wait() // the stuck session ends once released
+}
+
+func TestNewSyncEngineValidatesDeps(t *testing.T) {
+	full := engineDeps(t, &stuckDialer{})
+	_, err := NewSyncEngine(full, EngineOptions{})
+	require.NoError(t, err, "discovery, queue, status and logger are optional")
+
+	missing := full
+	missing.Dialer, missing.Clock = nil, nil
+	_, err = NewSyncEngine(missing, EngineOptions{})
+	require.Equal(t, domain.CodeConfig, domain.CodeOf(err))
+	require.ErrorContains(t, err, "Clock, Dialer")
+
+	roundsOnly := full
+	roundsOnly.Outbox = nil
+	_, err = NewSyncEngine(roundsOnly, EngineOptions{})
+	require.NoError(t, err, "an engine without an outbox runs rounds only")
+
+	other := full
+	other.Outbox = NewOutbox(0)
+	_, err = NewSyncEngine(other, EngineOptions{})
+	require.Equal(t, domain.CodeConfig, domain.CodeOf(err), "an outbox the database does not fill")
 }
 
 func TestSyncFailureRecordedWithCode(t *testing.T) {
@@ -372,10 +442,9 @@ func TestSyncGossipOverflowFallsBackToRound(t *testing.T) {
 	net := newSyncNet()
 	nodes := net.mesh(t, 2, syncNodeOpts{})
 	a, b := nodes[0], nodes[1]
-	a.engine.opts.GossipQueue = 5
-	a.engine.gossip = newGossipBuffer(5)
+	a.engine.outbox.limit = 5
 	require.NoError(t, a.engine.Start(ctx))
-	defer func() { require.NoError(t, a.engine.Stop()) }()
+	defer func() { require.NoError(t, a.engine.Stop(context.Background())) }()
 	puts := map[string][]byte{}
 	for i := range 20 {
 		puts[fmt.Sprintf("k%d", i)] = []byte(`{"v":1}`)
@@ -476,7 +545,7 @@ func TestSyncRestartWhileWritingDoesNotDeadlock(t *testing.T) {
 		defer close(done)
 		for range 300 {
 			assert.NoError(t, a.engine.Start(ctx))
-			assert.NoError(t, a.engine.Stop())
+			assert.NoError(t, a.engine.Stop(context.Background()))
 		}
 	}()
 	select {
@@ -520,7 +589,7 @@ func TestSyncOfflineQueueEnqueuedDuringFlushIsFlushedNext(t *testing.T) {
 	a.engine.queue = NewOfflineQueue(hook, true, 1000, nil)
 	queueLocal := func(key string) {
 		ts := a.put(t, "c", key, `{"v":1}`)
-		es, err := a.store.AuthorEntriesAfter(ctx, a.id, stampBefore(ts), 1)
+		es, err := a.store.AuthorEntriesAfter(ctx, a.id, ts.Prev(), 1)
 		require.NoError(t, err)
 		a.engine.enqueueOffline(ctx, es)
 	}
@@ -536,7 +605,7 @@ func TestSyncOfflineQueueEnqueuedDuringFlushIsFlushedNext(t *testing.T) {
 }
 
 // Everything acknowledged locally reaches a peer that was down, even when
-// the offline queue filled up and the gossip buffer overflowed meanwhile:
+// the offline queue filled up and the outbox overflowed meanwhile:
 // the oplog stays the source of truth and rounds push what the peer lacks.
 func TestSyncQueueFullAndGossipOverflowStillConverge(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
@@ -545,10 +614,10 @@ func TestSyncQueueFullAndGossipOverflowStillConverge(t *testing.T) {
 	nodes := net.mesh(t, 2, syncNodeOpts{queue: true, interval: 20 * time.Millisecond})
 	a, b := nodes[0], nodes[1]
 	a.engine.queue = NewOfflineQueue(a.store, true, 3, nil)
-	a.engine.gossip = newGossipBuffer(5)
+	a.engine.outbox.limit = 5
 	net.setDown(b.addr, true)
 	require.NoError(t, a.engine.Start(ctx))
-	defer func() { require.NoError(t, a.engine.Stop()) }()
+	defer func() { require.NoError(t, a.engine.Stop(context.Background())) }()
 	for i := range 6 {
 		a.put(t, "c", fmt.Sprintf("k%d", i), `{"v":1}`)
 		waitFor(t, 5*time.Second, "the change queued, or the queue full", func() bool {
@@ -566,7 +635,7 @@ func TestSyncQueueFullAndGossipOverflowStillConverge(t *testing.T) {
 	}
 	_, err := a.db.Batch(ctx, "c", Batch{Puts: puts})
 	require.NoError(t, err)
-	waitFor(t, 5*time.Second, "the gossip buffer to overflow", func() bool { return a.engine.Stats().GossipOverflow > 0 })
+	waitFor(t, 5*time.Second, "the outbox to overflow", func() bool { return a.engine.Stats().GossipOverflow > 0 })
 	net.setDown(b.addr, false)
 	waitFor(t, 5*time.Second, "every acknowledged write on the peer", func() bool {
 		c, _ := b.db.Count(ctx, "c", nil)
@@ -585,7 +654,7 @@ func TestSyncOfflineQueueFlushFailureIsRecorded(t *testing.T) {
 	hook := &hookQueueStore{QueueStore: a.store}
 	a.engine.queue = NewOfflineQueue(hook, true, 1000, nil)
 	ts := a.put(t, "c", "k", `{"v":1}`)
-	es, err := a.store.AuthorEntriesAfter(ctx, a.id, stampBefore(ts), 1)
+	es, err := a.store.AuthorEntriesAfter(ctx, a.id, ts.Prev(), 1)
 	require.NoError(t, err)
 	a.engine.enqueueOffline(ctx, es)
 	hook.peekErr = domain.Errorf(domain.CodePersistence, "fake.Peek", "disk I/O error")
@@ -636,7 +705,7 @@ func TestSyncBytesInAndOutCountedApart(t *testing.T) {
 	tsA := a.put(t, "c", "mine", `{"small":1}`)
 	tsB := b.put(t, "c", "theirs", `{"a much larger document":"`+strings.Repeat("x", 200)+`"}`)
 	entryOf := func(n *syncNode, ts domain.Timestamp) domain.Entry {
-		es, err := n.store.AuthorEntriesAfter(ctx, n.id, stampBefore(ts), 1)
+		es, err := n.store.AuthorEntriesAfter(ctx, n.id, ts.Prev(), 1)
 		require.NoError(t, err)
 		return es[0]
 	}
@@ -659,7 +728,20 @@ func TestSyncEngineOutlivesStartContext(t *testing.T) {
 	startCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	require.NoError(t, a.engine.Start(startCtx))
 	cancel()
-	defer func() { require.NoError(t, a.engine.Stop()) }()
+	defer func() { require.NoError(t, a.engine.Stop(context.Background())) }()
 	a.put(t, "c", "k", `{"v":1}`)
 	waitFor(t, 5*time.Second, "the write gossiped to the peer", func() bool { return b.body(t, "c", "k") != "" })
+}
+
+// A zero EngineOptions or SyncOptions takes the defaults the configuration
+// declares (domain/defaults.go), not values of its own.
+func TestSyncOptionsDefaultsAreTheConfigs(t *testing.T) {
+	eo := EngineOptions{}.withDefaults()
+	assert.Equal(t, domain.DefaultSyncInterval, eo.Interval)
+	assert.Equal(t, domain.DefaultSyncFanout, eo.Fanout)
+	assert.Equal(t, domain.DefaultSyncBatchSize, eo.BatchSize)
+	assert.Equal(t, domain.DefaultMaxPageBytes, eo.MaxPushBytes)
+	so := SyncOptions{}.withDefaults()
+	assert.Equal(t, domain.DefaultSyncBatchSize, so.BatchSize)
+	assert.Equal(t, domain.DefaultMaxPageBytes, so.MaxPageBytes)
 }

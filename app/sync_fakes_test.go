@@ -104,7 +104,8 @@ func (n *syncNet) addNode(t *testing.T, id string, o syncNodeOpts) *syncNode {
 	node.store = memory.New()
 	node.clock = domain.NewClock(id, func() int64 { return time.Now().UnixMilli() + node.skew.Load() }, testMaxDrift)
 	var err error
-	node.db, err = NewDatabase(node.store, nil, node.clock, zap.NewNop(), DatabaseOptions{})
+	outbox := NewOutbox(0)
+	node.db, err = NewDatabase(node.store, nil, node.clock, zap.NewNop(), DatabaseOptions{Outbox: outbox})
 	require.NoError(t, err)
 	node.queue = NewOfflineQueue(node.store, o.queue, 1000, zap.NewNop())
 	node.status = NewStatusTracker(id, StatusOptions{})
@@ -114,8 +115,9 @@ func (n *syncNet) addNode(t *testing.T, id string, o syncNodeOpts) *syncNode {
 	if interval == 0 {
 		interval = time.Hour // rounds only through SyncNow unless asked
 	}
-	node.engine, err = NewSyncEngine(node.db, node.store, n.Dialer(id), passExec{}, nil,
-		node.queue, node.status, node.clock, zap.NewNop(),
+	node.engine, err = NewSyncEngine(SyncEngineDeps{Database: node.db, Store: node.store,
+		Dialer: n.Dialer(id), Executor: passExec{}, Clock: node.clock, Outbox: outbox,
+		Queue: node.queue, Status: node.status, Logger: zap.NewNop()},
 		EngineOptions{NodeID: id, Interval: interval, BatchSize: o.batch, StaticPeers: o.peers,
 			VectorClockTimeout: time.Second, GossipLockWait: 200 * time.Millisecond})
 	require.NoError(t, err)

@@ -31,7 +31,7 @@ func BenchmarkPageChecks(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		valid, rejected := validateEntries(clock, page)
-		linked, gaps := linkEntries(valid, domain.VectorClock{}, map[string]string{})
+		linked, gaps := domain.LinkEntries(valid, domain.VectorClock{}, map[string]string{})
 		if len(rejected) > 0 || len(gaps) > 0 || len(linked) != len(page) {
 			b.Fatal(len(rejected), len(gaps), len(linked))
 		}

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"sync/atomic"
 
@@ -12,37 +11,29 @@ import (
 	"github.com/entgldb/entgldb-go/ports"
 )
 
-// Paging and chunking limits of the sync protocol (PROTOCOL.md §3).
-const (
-	// DefaultSyncBatchSize is Sync.BatchSize's default: entries per page.
-	DefaultSyncBatchSize = 1000
-	// DefaultMaxPageBytes caps a page in bytes, well under the frame cap.
-	DefaultMaxPageBytes = 4 << 20
-	// legacyPullCap is the page cap for a client that pulls without ever
-	// asking for a clock: one deployed client re-sends the same request
-	// forever when it receives 100 entries or more.
-	legacyPullCap = 99
-	// SnapshotChunkBytes is the largest SnapshotChunk payload.
-	SnapshotChunkBytes = 80 << 10
-)
+// legacyPullCap is the page cap for a client that pulls without ever
+// asking for a clock: one deployed client re-sends the same request forever
+// when it receives 100 entries or more.
+const legacyPullCap = 99
 
 // SyncOptions configures a SyncService. Zero values take the defaults.
 type SyncOptions struct {
-	// BatchSize caps a PullChanges page in entries (Sync.BatchSize).
+	// BatchSize caps a PullChanges page in entries (Sync.BatchSize;
+	// default domain.DefaultSyncBatchSize).
 	BatchSize int
 	// MaxPageBytes caps a PullChanges page in bytes (approximately: a group
-	// of entries sharing (wall, logic) is never split). Default 4 MiB; keep
-	// it well under Network.MaxFrameBytes (half of it is safe), or peers
-	// close the connection on our answers.
+	// of entries sharing (wall, logic) is never split). Default
+	// domain.DefaultMaxPageBytes; keep it well under Network.MaxFrameBytes
+	// (half of it is safe), or peers close the connection on our answers.
 	MaxPageBytes int
 }
 
 func (o SyncOptions) withDefaults() SyncOptions {
 	if o.BatchSize <= 0 {
-		o.BatchSize = DefaultSyncBatchSize
+		o.BatchSize = domain.DefaultSyncBatchSize
 	}
 	if o.MaxPageBytes <= 0 {
-		o.MaxPageBytes = DefaultMaxPageBytes
+		o.MaxPageBytes = domain.DefaultMaxPageBytes
 	}
 	return o
 }
@@ -93,7 +84,7 @@ func (s *SyncService) PullChanges(ctx context.Context, peer ports.PeerInfo, req 
 	if !peer.AskedClock && limit > legacyPullCap {
 		limit = legacyPullCap
 	}
-	entries, err := s.store.EntriesAfter(ctx, groupUpperBound(req.Since), req.Collections, limit, s.opts.MaxPageBytes)
+	entries, err := s.store.EntriesAfter(ctx, req.Since.GroupCeiling(), req.Collections, limit, s.opts.MaxPageBytes)
 	if err != nil {
 		return nil, domain.Wrap(domain.CodePersistence, "sync.PullChanges", err)
 	}
@@ -102,46 +93,18 @@ func (s *SyncService) PullChanges(ctx context.Context, peer ports.PeerInfo, req 
 	// only when there is such an entry to leave out.
 	held := false
 	for i := range entries {
-		held = held || !groupAfter(entries[i].Stamp, req.Since)
+		held = held || !entries[i].Stamp.GroupAfter(req.Since)
 	}
 	if !held {
 		return entries, nil
 	}
 	out := entries[:0:0]
 	for i := range entries {
-		if groupAfter(entries[i].Stamp, req.Since) {
+		if entries[i].Stamp.GroupAfter(req.Since) {
 			out = append(out, entries[i])
 		}
 	}
 	return out, nil
-}
-
-// groupUpperBound makes "strictly after (wall, logic)" out of a full stamp
-// whose node id must be ignored (both reference implementations ignore
-// since_node): a node id sorting after every real one (0xFF never appears
-// in UTF-8) puts the whole (wall, logic) group at or before the bound.
-func groupUpperBound(ts domain.Timestamp) domain.Timestamp {
-	if ts.Wall == 0 && ts.Logical == 0 {
-		return domain.Timestamp{}
-	}
-	return domain.Timestamp{Wall: ts.Wall, Logical: ts.Logical, Node: "\xff\xff\xff\xff"}
-}
-
-// groupBefore returns a bound just before ts's (wall, logic) group, so that
-// "strictly after" it (node ignored or not) includes that whole group.
-func groupBefore(ts domain.Timestamp) domain.Timestamp {
-	switch {
-	case ts.Logical > 0:
-		return groupUpperBound(domain.Timestamp{Wall: ts.Wall, Logical: ts.Logical - 1})
-	case ts.Wall > 0:
-		return groupUpperBound(domain.Timestamp{Wall: ts.Wall - 1, Logical: 1<<31 - 1})
-	}
-	return domain.Timestamp{}
-}
-
-// groupAfter reports whether a's (wall, logic) is after b's (node ignored).
-func groupAfter(a, b domain.Timestamp) bool {
-	return a.Wall > b.Wall || a.Wall == b.Wall && a.Logical > b.Logical
 }
 
 // PushChanges applies a peer's entries. Each entry is checked on its own:
@@ -166,7 +129,7 @@ func (s *SyncService) PushChanges(ctx context.Context, peer ports.PeerInfo, entr
 	if err != nil {
 		return false, domain.Wrap(domain.CodePersistence, op, err)
 	}
-	linked, gaps := linkEntries(valid, vc, heads)
+	linked, gaps := domain.LinkEntries(valid, vc, heads)
 	if len(gaps) > 0 {
 		s.logger.Debug("pushed entries do not link to our chains; left to anti-entropy",
 			zap.String("peer", peer.NodeID), zap.Strings("authors", sortedKeys(gaps)))
@@ -220,97 +183,17 @@ func (s *SyncService) GetChainRange(ctx context.Context, _ ports.PeerInfo, start
 	return entries, false, nil
 }
 
-// GetSnapshot streams the whole database as JSON in chunks of at most
-// SnapshotChunkBytes, the last flagged.
-func (s *SyncService) GetSnapshot(ctx context.Context, _ ports.PeerInfo, emit func(chunk []byte, last bool) error) error {
+// GetSnapshot answers the whole database (documents, tombstones, heads and
+// vector clock) for a peer to bootstrap from.
+func (s *SyncService) GetSnapshot(ctx context.Context, _ ports.PeerInfo) (domain.Snapshot, error) {
 	const op = "sync.GetSnapshot"
 	snap, ok := s.store.(ports.Snapshotter)
 	if !ok {
-		return domain.Errorf(domain.CodeSync, op, "this store cannot make snapshots")
+		return domain.Snapshot{}, domain.Errorf(domain.CodeSync, op, "this store cannot make snapshots")
 	}
 	sn, err := snap.Snapshot(ctx)
 	if err != nil {
-		return domain.Wrap(domain.CodePersistence, op, err)
-	}
-	data, err := encodeSnapshot(sn)
-	if err != nil {
-		return domain.Wrap(domain.CodeInternal, op, err)
-	}
-	for len(data) > SnapshotChunkBytes {
-		if err := emit(data[:SnapshotChunkBytes], false); err != nil {
-			return err
-		}
-		data = data[SnapshotChunkBytes:]
-	}
-	return emit(data, true)
-}
-
-// snapshotWire is the JSON a snapshot travels as. Document bodies are JSON
-// text in a string (like ProtoOplogEntry.json_data), so any JSON value
-// round-trips byte for byte.
-type snapshotWire struct {
-	Documents   []snapshotDoc            `json:"documents"`
-	Heads       map[string]string        `json:"heads"`
-	VectorClock map[string]snapshotStamp `json:"vector_clock"`
-}
-
-type snapshotDoc struct {
-	Collection string `json:"collection"`
-	Key        string `json:"key"`
-	JSONData   string `json:"json_data,omitempty"`
-	Wall       int64  `json:"hlc_wall"`
-	Logic      int32  `json:"hlc_logic"`
-	Node       string `json:"hlc_node"`
-	Deleted    bool   `json:"deleted,omitempty"`
-}
-
-type snapshotStamp struct {
-	Wall  int64 `json:"hlc_wall"`
-	Logic int32 `json:"hlc_logic"`
-}
-
-func encodeSnapshot(sn domain.Snapshot) ([]byte, error) {
-	w := snapshotWire{
-		Documents:   make([]snapshotDoc, len(sn.Documents)),
-		Heads:       sn.Heads,
-		VectorClock: make(map[string]snapshotStamp, len(sn.VectorClock)),
-	}
-	for i, d := range sn.Documents {
-		w.Documents[i] = snapshotDoc{Collection: d.Collection, Key: d.Key, JSONData: string(d.Data),
-			Wall: d.Stamp.Wall, Logic: d.Stamp.Logical, Node: d.Stamp.Node, Deleted: d.Deleted}
-	}
-	for author, ts := range sn.VectorClock {
-		w.VectorClock[author] = snapshotStamp{Wall: ts.Wall, Logic: ts.Logical}
-	}
-	if w.Heads == nil {
-		w.Heads = map[string]string{}
-	}
-	return json.Marshal(w)
-}
-
-func decodeSnapshot(data []byte) (domain.Snapshot, error) {
-	var w snapshotWire
-	if err := json.Unmarshal(data, &w); err != nil {
-		return domain.Snapshot{}, domain.Errorf(domain.CodeSync, "sync.decodeSnapshot", "snapshot is not valid JSON: %w", err)
-	}
-	sn := domain.Snapshot{
-		Documents:   make([]domain.Document, len(w.Documents)),
-		Heads:       w.Heads,
-		VectorClock: make(map[string]domain.Timestamp, len(w.VectorClock)),
-	}
-	for i, d := range w.Documents {
-		doc := domain.Document{Collection: d.Collection, Key: d.Key,
-			Stamp: domain.Timestamp{Wall: d.Wall, Logical: d.Logic, Node: d.Node}, Deleted: d.Deleted}
-		if !d.Deleted {
-			doc.Data = []byte(d.JSONData)
-		}
-		sn.Documents[i] = doc
-	}
-	for author, ts := range w.VectorClock {
-		sn.VectorClock[author] = domain.Timestamp{Wall: ts.Wall, Logical: ts.Logic, Node: author}
-	}
-	if sn.Heads == nil {
-		sn.Heads = map[string]string{}
+		return domain.Snapshot{}, domain.Wrap(domain.CodePersistence, op, err)
 	}
 	return sn, nil
 }

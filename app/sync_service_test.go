@@ -152,20 +152,7 @@ func TestSyncServiceChainRangeAndSnapshot(t *testing.T) {
 	assert.Len(t, es, 13)
 	assert.Equal(t, -1, domain.VerifyChain("", es))
 
-	var chunks [][]byte
-	err = n.svc.GetSnapshot(ctx, ports.PeerInfo{}, func(chunk []byte, last bool) error {
-		chunks = append(chunks, append([]byte(nil), chunk...))
-		assert.Equal(t, len(chunks) > 1 && last, last)
-		return nil
-	})
-	require.NoError(t, err)
-	require.Greater(t, len(chunks), 2, "240 KB of documents need several chunks")
-	var all []byte
-	for _, c := range chunks {
-		assert.LessOrEqual(t, len(c), SnapshotChunkBytes)
-		all = append(all, c...)
-	}
-	sn, err := decodeSnapshot(all)
+	sn, err := n.svc.GetSnapshot(ctx, ports.PeerInfo{})
 	require.NoError(t, err)
 	want, err := n.store.Snapshot(ctx)
 	require.NoError(t, err)
@@ -178,74 +165,4 @@ func TestSyncServiceChainRangeAndSnapshot(t *testing.T) {
 	_, snapReq, err = n.svc.GetChainRange(ctx, ports.PeerInfo{}, "", heads["srv"])
 	require.NoError(t, err)
 	assert.True(t, snapReq, "pruned history → snapshot_required")
-}
-
-func TestLinkEntries(t *testing.T) {
-	a := chainOf("a", 100, 5, "")
-	b := chainOf("b", 100, 2, "")
-	unchained := domain.Entry{Collection: "c", Key: "u", Stamp: domain.Timestamp{Wall: 100, Node: "u"}}
-	keys := func(es []domain.Entry) []string {
-		var out []string
-		for _, e := range es {
-			out = append(out, e.Key)
-		}
-		return out
-	}
-	for _, tc := range []struct {
-		name     string
-		in       []domain.Entry
-		vc       domain.VectorClock
-		heads    map[string]string
-		linked   []string
-		gapsOf   []string
-		gapCount int
-	}{
-		{name: "from genesis, shuffled", in: []domain.Entry{a[3], a[0], a[4], a[1], a[2]},
-			linked: keys(a)},
-		{name: "held entries dropped", in: a, vc: domain.VectorClock{"a": a[2].Stamp},
-			heads: map[string]string{"a": a[2].Hash}, linked: keys(a[3:])},
-		{name: "hole", in: []domain.Entry{a[0], a[1], a[3], a[4]}, linked: keys(a[:2]), gapsOf: []string{"a"}, gapCount: 2},
-		{name: "duplicates in one batch", in: []domain.Entry{a[0], a[0], a[1]}, linked: keys(a[:2])},
-		{name: "two authors and an unchained entry", in: []domain.Entry{b[1], a[0], unchained, b[0]},
-			linked: []string{"a-0", "b-0", "b-1", "u"}},
-		{name: "unknown head but entries held: trusted", in: a[3:], vc: domain.VectorClock{"a": a[2].Stamp},
-			linked: keys(a[3:])},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			vc := tc.vc
-			if vc == nil {
-				vc = domain.VectorClock{}
-			}
-			heads := tc.heads
-			if heads == nil {
-				heads = map[string]string{}
-			}
-			linked, gaps := linkEntries(tc.in, vc, heads)
-			assert.Equal(t, tc.linked, keys(linked))
-			if len(tc.gapsOf) == 0 {
-				assert.Empty(t, gaps)
-			} else {
-				assert.Equal(t, tc.gapsOf, sortedKeys(gaps))
-			}
-			n := 0
-			for _, g := range gaps {
-				n += len(g)
-			}
-			assert.Equal(t, tc.gapCount, n)
-		})
-	}
-}
-
-func TestChunkByBytes(t *testing.T) {
-	es := chainOf("a", 1, 10, "")
-	sz := es[1].Size() // the first entry, with no previous hash, is smaller
-	chunks := chunkByBytes(es, 3*sz)
-	require.Len(t, chunks, 4)
-	total := 0
-	for _, c := range chunks {
-		assert.LessOrEqual(t, entriesSize(c), int64(3*sz))
-		total += len(c)
-	}
-	assert.Equal(t, 10, total)
-	assert.Len(t, chunkByBytes(es[:1], 1), 1, "an entry larger than the cap still goes alone")
 }

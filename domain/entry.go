@@ -111,3 +111,31 @@ func VerifyChain(prevHash string, entries []Entry) int {
 	}
 	return -1
 }
+
+// ChunkBySize splits entries into runs of at most maxBytes by Size (each run
+// holds at least one entry, so an entry over the cap goes alone).
+func ChunkBySize(entries []Entry, maxBytes int) [][]Entry {
+	var out [][]Entry
+	start, size := 0, 0
+	for i := range entries {
+		sz := entries[i].Size()
+		if i > start && size+sz > maxBytes {
+			out = append(out, entries[start:i])
+			start, size = i, 0
+		}
+		size += sz
+	}
+	if start < len(entries) {
+		out = append(out, entries[start:])
+	}
+	return out
+}
+
+// EntriesSize is the sum of the entries' Size.
+func EntriesSize(entries []Entry) int64 {
+	var n int64
+	for i := range entries {
+		n += int64(entries[i].Size())
+	}
+	return n
+}

@@ -73,3 +73,17 @@ func TestEntryHelpers(t *testing.T) {
 	require.True(t, d.Deleted)
 	require.Nil(t, d.Data)
 }
+
+func TestChunkByBytes(t *testing.T) {
+	es := chainOf("a", 1, 10, "")
+	sz := es[1].Size() // the first entry, with no previous hash, is smaller
+	chunks := ChunkBySize(es, 3*sz)
+	require.Len(t, chunks, 4)
+	total := 0
+	for _, c := range chunks {
+		require.LessOrEqual(t, EntriesSize(c), int64(3*sz))
+		total += len(c)
+	}
+	require.Equal(t, 10, total)
+	require.Len(t, ChunkBySize(es[:1], 1), 1, "an entry larger than the cap still goes alone")
+}

@@ -91,3 +91,14 @@ func (v VectorClock) Max() Timestamp {
 	}
 	return m
 }
+
+// Normalize returns a copy of v with every stamp's node set to its author:
+// the wire carries the author once, as the map key.
+func (v VectorClock) Normalize() VectorClock {
+	out := make(VectorClock, len(v))
+	for author, ts := range v {
+		ts.Node = author
+		out[author] = ts
+	}
+	return out
+}

@@ -63,3 +63,11 @@ func TestVectorClockObserveCloneMax(t *testing.T) {
 	require.Equal(t, int64(5), v["a"].Wall, "clone is independent")
 	require.Equal(t, Ahead, c.Compare(v))
 }
+
+func TestVectorClockNormalize(t *testing.T) {
+	vc := VectorClock{"a": {Wall: 1}, "b": {Wall: 2, Node: "other"}}
+	got := vc.Normalize()
+	require.Equal(t, VectorClock{"a": {Wall: 1, Node: "a"}, "b": {Wall: 2, Node: "b"}}, got)
+	require.Equal(t, "", vc["a"].Node, "the original is left alone")
+	require.NotNil(t, VectorClock(nil).Normalize())
+}

@@ -23,7 +23,8 @@ type PeerSession interface {
 	PushChanges(ctx context.Context, entries []domain.Entry) (snapshotRequired bool, err error)
 	GetVectorClock(ctx context.Context) (domain.VectorClock, error)
 	GetChainRange(ctx context.Context, startHash, endHash string) (entries []domain.Entry, snapshotRequired bool, err error)
-	GetSnapshot(ctx context.Context) ([]byte, error)
+	// GetSnapshot fetches the peer's whole state, for a bootstrap.
+	GetSnapshot(ctx context.Context) (domain.Snapshot, error)
 	Close() error
 }
 
@@ -48,8 +49,9 @@ type SyncHandler interface {
 	PushChanges(ctx context.Context, peer PeerInfo, entries []domain.Entry) (snapshotRequired bool, err error)
 	GetVectorClock(ctx context.Context, peer PeerInfo) (domain.VectorClock, error)
 	GetChainRange(ctx context.Context, peer PeerInfo, startHash, endHash string) (entries []domain.Entry, snapshotRequired bool, err error)
-	// GetSnapshot writes the snapshot in chunks through emit.
-	GetSnapshot(ctx context.Context, peer PeerInfo, emit func(chunk []byte, last bool) error) error
+	// GetSnapshot returns our whole state for a peer to bootstrap from; the
+	// transport encodes and chunks it.
+	GetSnapshot(ctx context.Context, peer PeerInfo) (domain.Snapshot, error)
 }
 
 // Discovery reports the peers currently known by broadcast or configuration.

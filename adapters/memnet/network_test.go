@@ -31,8 +31,8 @@ func (h pageHandler) GetVectorClock(context.Context, ports.PeerInfo) (domain.Vec
 func (h pageHandler) GetChainRange(context.Context, ports.PeerInfo, string, string) ([]domain.Entry, bool, error) {
 	return nil, false, nil
 }
-func (h pageHandler) GetSnapshot(_ context.Context, _ ports.PeerInfo, emit func([]byte, bool) error) error {
-	return emit(nil, true)
+func (h pageHandler) GetSnapshot(context.Context, ports.PeerInfo) (domain.Snapshot, error) {
+	return domain.Snapshot{}, nil
 }
 
 func threeKeys() []domain.Entry {

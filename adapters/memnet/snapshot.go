@@ -1,23 +1,30 @@
 package memnet
 
-import "context"
+import (
+	"context"
+	"maps"
 
-// GetSnapshot asks the host for its snapshot: the chunks its handler emits,
-// joined.
-func (s *Session) GetSnapshot(ctx context.Context) ([]byte, error) {
+	"github.com/entgldb/entgldb-go/domain"
+)
+
+// GetSnapshot asks the host for its snapshot, copied so that, as over a wire,
+// it shares no memory with the host's store.
+func (s *Session) GetSnapshot(ctx context.Context) (domain.Snapshot, error) {
 	const op = "memnet.GetSnapshot"
 	peer, err := s.begin(ctx, op, reqSnapshot)
 	if err != nil {
-		return nil, err
+		return domain.Snapshot{}, err
 	}
 	defer s.host.leave()
-	var data []byte
-	err = s.host.handler.GetSnapshot(ctx, peer, func(chunk []byte, _ bool) error {
-		data = append(data, chunk...)
-		return nil
-	})
+	sn, err := s.host.handler.GetSnapshot(ctx, peer)
 	if err := s.end(ctx, op, err); err != nil {
-		return nil, err
+		return domain.Snapshot{}, err
 	}
-	return data, nil
+	out := domain.Snapshot{Documents: make([]domain.Document, len(sn.Documents)),
+		Heads: maps.Clone(sn.Heads), VectorClock: maps.Clone(sn.VectorClock)}
+	for i, d := range sn.Documents {
+		d.Data = append([]byte(nil), d.Data...)
+		out.Documents[i] = d
+	}
+	return out, nil
 }

@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"bytes"
+	"reflect"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -141,6 +142,28 @@ func FuzzParseBeacon(f *testing.F) {
 		again, err := b.Marshal(key)
 		if err != nil || !bytes.Equal(again, datagram) {
 			t.Fatalf("re-marshalled %x (%v), read from %x", again, err, datagram)
+		}
+	})
+}
+
+// FuzzDecodeSnapshot: whatever a peer sends as a snapshot either fails to
+// decode or survives an encode-decode round trip unchanged.
+func FuzzDecodeSnapshot(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) {
+		sn, err := DecodeSnapshot(data)
+		if err != nil {
+			return
+		}
+		enc, err := EncodeSnapshot(sn)
+		if err != nil {
+			t.Fatalf("a decoded snapshot does not encode: %v", err)
+		}
+		again, err := DecodeSnapshot(enc)
+		if err != nil {
+			t.Fatalf("re-encoded snapshot does not decode: %v", err)
+		}
+		if !reflect.DeepEqual(sn, again) {
+			t.Fatalf("snapshot changed in a round trip:\n%+v\n%+v", sn, again)
 		}
 	})
 }

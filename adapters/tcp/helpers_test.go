@@ -1,9 +1,9 @@
 package tcp
 
 import (
-	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -39,7 +39,7 @@ type fakeHandler struct {
 	pulls    []ports.PullRequest
 	pushed   []domain.Entry
 	ranges   [][2]string
-	snapshot []byte
+	snapshot domain.Snapshot
 	// block, when set, makes GetClock wait for it to close (for shutdown tests).
 	block   chan struct{}
 	entered chan struct{}
@@ -137,23 +137,20 @@ func (h *fakeHandler) GetChainRange(_ context.Context, p ports.PeerInfo, start, 
 	return testEntries(2), start == "pruned", nil
 }
 
-// GetSnapshot emits the snapshot in three uneven pieces, the middle one
-// bigger than a chunk, so the server must split it.
-func (h *fakeHandler) GetSnapshot(_ context.Context, p ports.PeerInfo, emit func([]byte, bool) error) error {
+func (h *fakeHandler) GetSnapshot(_ context.Context, p ports.PeerInfo) (domain.Snapshot, error) {
 	h.record(p)
-	s := h.snapshot
-	a, b := len(s)/10, len(s)/10*9
-	if err := emit(s[:a], false); err != nil {
-		return err
-	}
-	if err := emit(s[a:b], false); err != nil {
-		return err
-	}
-	return emit(s[b:], true)
+	return h.snapshot, nil
 }
 
-func bigSnapshot() []byte {
-	return bytes.Repeat([]byte(`{"documents":[{"collection":"users","key":"u1"}]}`), 5000) // ~245 KB
+// bigSnapshot needs several chunks on the wire.
+func bigSnapshot() domain.Snapshot {
+	sn := domain.Snapshot{Heads: map[string]string{"n1": "h1"},
+		VectorClock: map[string]domain.Timestamp{"n1": {Wall: 5000, Node: "n1"}}}
+	for i := range 5000 {
+		sn.Documents = append(sn.Documents, domain.Document{Collection: "users", Key: fmt.Sprintf("u%d", i),
+			Data: []byte(`{"name":"someone"}`), Stamp: domain.Timestamp{Wall: int64(i + 1), Node: "n1"}})
+	}
+	return sn
 }
 
 type serverOpt func(*ServerOptions)

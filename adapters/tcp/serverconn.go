@@ -16,10 +16,6 @@ import (
 	"github.com/entgldb/entgldb-go/ports"
 )
 
-// maxSnapshotChunk is the largest SnapshotChunk payload we send (PROTOCOL.md
-// §3: ≤ 80 KiB each).
-const maxSnapshotChunk = 80 << 10
-
 const compressionBrotli = "brotli"
 
 // serverConn is one inbound connection, owned by its serve goroutine.
@@ -303,36 +299,24 @@ func (c *serverConn) dropAhead() {
 	}
 }
 
-// streamSnapshot sends the handler's snapshot as SnapshotChunk frames of at
-// most maxSnapshotChunk bytes, making sure the peer always sees is_last.
+// streamSnapshot sends the handler's snapshot, encoded, as SnapshotChunk
+// frames of protocol.SnapshotChunkBytes, the last one (always sent, even
+// empty) flagged is_last.
 func (c *serverConn) streamSnapshot() error {
-	sentLast := false
-	emit := func(chunk []byte, last bool) error {
-		if sentLast {
-			return domain.Errorf(domain.CodeInternal, "tcp.snapshot", "chunk emitted after the last one")
-		}
-		for {
-			n := min(len(chunk), maxSnapshotChunk)
-			isLast := last && n == len(chunk)
-			if err := c.send(protocol.SnapshotChunkMsg, &pb.SnapshotChunk{Data: chunk[:n], IsLast: isLast}); err != nil {
-				return err
-			}
-			chunk = chunk[n:]
-			if isLast {
-				sentLast = true
-				return nil
-			}
-			if len(chunk) == 0 {
-				return nil
-			}
-		}
-	}
-	if err := c.s.handler.GetSnapshot(c.s.ctx, c.peer, emit); err != nil {
-		// Mid-stream there is no way to tell the peer; closing does.
+	sn, err := c.s.handler.GetSnapshot(c.s.ctx, c.peer)
+	if err != nil {
+		// There is no error answer to a snapshot request; closing tells the peer.
 		return err
 	}
-	if !sentLast {
-		return emit(nil, true)
+	data, err := protocol.EncodeSnapshot(sn)
+	if err != nil {
+		return err
 	}
-	return nil
+	for len(data) > protocol.SnapshotChunkBytes {
+		if err := c.send(protocol.SnapshotChunkMsg, &pb.SnapshotChunk{Data: data[:protocol.SnapshotChunkBytes]}); err != nil {
+			return err
+		}
+		data = data[protocol.SnapshotChunkBytes:]
+	}
+	return c.send(protocol.SnapshotChunkMsg, &pb.SnapshotChunk{Data: data, IsLast: true})
 }

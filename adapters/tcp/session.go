@@ -203,10 +203,19 @@ func (s *Session) GetChainRange(ctx context.Context, startHash, endHash string) 
 	return entries, res.GetSnapshotRequired(), err
 }
 
-// GetSnapshot downloads the peer's snapshot. Each chunk must arrive within
-// RequestTimeout (a big snapshot may take longer as a whole), and the total
-// is capped so a peer cannot make us buffer without end.
-func (s *Session) GetSnapshot(ctx context.Context) ([]byte, error) {
+// GetSnapshot downloads and decodes the peer's snapshot.
+func (s *Session) GetSnapshot(ctx context.Context) (domain.Snapshot, error) {
+	data, err := s.downloadSnapshot(ctx)
+	if err != nil {
+		return domain.Snapshot{}, err
+	}
+	return protocol.DecodeSnapshot(data)
+}
+
+// downloadSnapshot reads the snapshot's chunks. Each chunk must arrive
+// within RequestTimeout (a big snapshot may take longer as a whole), and the
+// total is capped so a peer cannot make us buffer without end.
+func (s *Session) downloadSnapshot(ctx context.Context) ([]byte, error) {
 	const op = "tcp.GetSnapshot"
 	var res pb.SnapshotChunk
 	if err := s.request(ctx, op, protocol.GetSnapshotReq, &pb.GetSnapshotRequest{}, protocol.SnapshotChunkMsg, &res); err != nil {

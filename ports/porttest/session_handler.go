@@ -18,7 +18,7 @@ type scriptedHandler struct {
 	vc       domain.VectorClock
 	page     []domain.Entry // PullChanges answer when since is zero; later pages are empty
 	chain    []domain.Entry
-	snapshot [][]byte // GetSnapshot emits these pieces, the last flagged
+	snapshot domain.Snapshot // GetSnapshot's answer, larger than a network chunk
 	// pushSnapshot is PushChanges' snapshotRequired answer.
 	pushSnapshot bool
 	// fail makes the named request (a request* constant) fail.
@@ -57,7 +57,7 @@ func newScriptedHandler() *scriptedHandler {
 		},
 		page:     sessionEntries("author-a", 4),
 		chain:    sessionEntries("author-b", 2),
-		snapshot: [][]byte{[]byte(`{"documents":[`), snapshotFiller(200 << 10), []byte(`]}`)},
+		snapshot: sessionSnapshot(3000),
 		calls:    map[string]int{},
 		peers:    map[string][]ports.PeerInfo{},
 	}
@@ -82,14 +82,19 @@ func sessionEntries(author string, n int) []domain.Entry {
 	return out
 }
 
-// snapshotFiller is n bytes of JSON array items, more than a network chunk.
-func snapshotFiller(n int) []byte {
-	item := []byte(`{"collection":"users","key":"u1"},`)
-	out := make([]byte, 0, n+len(item))
-	for len(out) < n {
-		out = append(out, item...)
+// sessionSnapshot holds n documents, more bytes than one network chunk, and a
+// vector clock whose stamps name their author as the wire restores them.
+func sessionSnapshot(n int) domain.Snapshot {
+	sn := domain.Snapshot{Documents: make([]domain.Document, n),
+		Heads:       map[string]string{"author-a": "head-a"},
+		VectorClock: domain.VectorClock{"author-a": {Wall: baseWall + 9, Logical: 2, Node: "author-a"}}}
+	for i := range sn.Documents {
+		sn.Documents[i] = domain.Document{Collection: "users", Key: "u" + strconv.Itoa(i),
+			Data:  []byte(`{"i":` + strconv.Itoa(i) + `,"pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}`),
+			Stamp: domain.Timestamp{Wall: baseWall + int64(i), Node: "author-a"}}
 	}
-	return append(out, `{}`...)
+	sn.Documents[n-1].Deleted, sn.Documents[n-1].Data = true, nil
+	return sn
 }
 
 // enter records a request and reports whether it must fail.
@@ -209,14 +214,9 @@ func (h *scriptedHandler) GetChainRange(_ context.Context, peer ports.PeerInfo, 
 	return h.chain, start == "pruned", nil
 }
 
-func (h *scriptedHandler) GetSnapshot(_ context.Context, peer ports.PeerInfo, emit func([]byte, bool) error) error {
+func (h *scriptedHandler) GetSnapshot(_ context.Context, peer ports.PeerInfo) (domain.Snapshot, error) {
 	if err := h.enter(requestSnapshot, peer); err != nil {
-		return err
+		return domain.Snapshot{}, err
 	}
-	for i, piece := range h.snapshot {
-		if err := emit(piece, i == len(h.snapshot)-1); err != nil {
-			return err
-		}
-	}
-	return nil
+	return h.snapshot, nil
 }

@@ -34,7 +34,9 @@ func newRoundDriver(n *entgldb.Node, cfg config.Config, peer string) (*roundDriv
 		ConnectTimeout: 5 * time.Second,
 		MaxFrameBytes:  cfg.Network.MaxFrameBytes,
 	}, exec, nil)
-	e, err := app.NewSyncEngine(db, db.Store(), d, exec, nil, nil, nil, db.Clock(), nil, app.EngineOptions{
+	// No outbox: this engine only runs the rounds it is asked for.
+	e, err := app.NewSyncEngine(app.SyncEngineDeps{Database: db, Store: db.Store(), Dialer: d, Executor: exec,
+		Clock: db.Clock()}, app.EngineOptions{
 		NodeID:      n.ID(),
 		Interval:    time.Hour,
 		BatchSize:   cfg.Sync.BatchSize,

@@ -86,6 +86,7 @@ type Node struct {
 	// Skew is added to the node's physical clock (ms).
 	Skew atomic.Int64
 
+	outbox  *app.Outbox // local commits, from DB to Engine
 	faults  *Faults
 	mem     *memnet.Network // nil on TCP
 	dialer  ports.PeerDialer
@@ -198,7 +199,8 @@ func (node *Node) open(t testing.TB, port int) {
 	require.NoError(t, err)
 	node.Store = store
 	node.Clock = domain.NewClock(node.ID, func() int64 { return time.Now().UnixMilli() + node.Skew.Load() }, o.MaxDrift)
-	node.DB, err = app.NewDatabase(store, nil, node.Clock, o.Logger, app.DatabaseOptions{})
+	node.outbox = app.NewOutbox(0)
+	node.DB, err = app.NewDatabase(store, nil, node.Clock, o.Logger, app.DatabaseOptions{Outbox: node.outbox})
 	require.NoError(t, err)
 	node.Queue = app.NewOfflineQueue(store, o.Queue, 10_000, o.Logger)
 	node.Status = app.NewStatusTracker(node.ID, app.StatusOptions{QueueLen: node.Queue.Len})
@@ -259,8 +261,9 @@ func (c *Cluster) attachEngine(node *Node, peers []string) {
 		fanout = len(peers)
 	}
 	var err error
-	node.Engine, err = app.NewSyncEngine(node.DB, node.Store, node.dialer,
-		node.Exec, nil, node.Queue, node.Status, node.Clock, node.opts.Logger,
+	node.Engine, err = app.NewSyncEngine(app.SyncEngineDeps{Database: node.DB, Store: node.Store,
+		Dialer: node.dialer, Executor: node.Exec,
+		Clock: node.Clock, Outbox: node.outbox, Queue: node.Queue, Status: node.Status, Logger: node.opts.Logger},
 		app.EngineOptions{NodeID: node.ID, Interval: node.opts.Interval, Fanout: fanout, BatchSize: node.opts.BatchSize,
 			StaticPeers: peers, VectorClockTimeout: 2 * time.Second, GossipLockWait: 500 * time.Millisecond})
 	require.NoError(t, err)
@@ -276,7 +279,9 @@ func (n *Node) stop() {
 	}
 	n.stopped = true
 	if n.Engine != nil {
-		_ = n.Engine.Stop()
+		stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = n.Engine.Stop(stopCtx)
+		cancel()
 	}
 	if n.Host != nil {
 		n.Host.Close()
