@@ -278,12 +278,9 @@ func provideNode(cfg config.Config, id NodeID, db *app.Database, status *app.Sta
 	store *sqlite.Store, server *tcp.Server, disc *udp.Discovery, engine *app.SyncEngine, httpSrv *httpapi.Server,
 	logger *zap.Logger) *app.Node {
 	comps := []app.Component{
-		app.ComponentFunc{ComponentName: "sync listener",
-			StartFunc: func(context.Context) error { return server.Start() },
-			StopFunc:  server.Stop},
-		app.ComponentFunc{ComponentName: "discovery",
-			StartFunc: disc.Start,
-			StopFunc:  func(context.Context) error { return disc.Stop() }},
+		server,
+		disc,
+		// SyncEngine.Stop takes no context yet.
 		app.ComponentFunc{ComponentName: "sync engine",
 			StartFunc: engine.Start,
 			StopFunc:  func(context.Context) error { return engine.Stop() }},
@@ -301,9 +298,7 @@ func provideNode(cfg config.Config, id NodeID, db *app.Database, status *app.Sta
 		}))
 	}
 	if httpSrv != nil {
-		comps = append(comps, app.ComponentFunc{ComponentName: "HTTP API",
-			StartFunc: func(context.Context) error { return httpSrv.Start() },
-			StopFunc:  httpSrv.Shutdown})
+		comps = append(comps, httpSrv)
 	}
 	// Last to stop before the store closes: make the WAL's content part of
 	// the main file so a copied database file is complete on its own.

@@ -192,7 +192,7 @@ func (node *Node) open(t testing.TB, port int) {
 	node.Server, err = tcp.NewServer(tcp.ServerOptions{NodeID: node.ID, AuthToken: o.AuthToken, BindAddress: "127.0.0.1",
 		Port: port, Secure: o.Secure, Compression: o.Compression, HandshakeTimeout: 2 * time.Second}, node.Service, o.Logger)
 	require.NoError(t, err)
-	require.NoError(t, node.Server.Start())
+	require.NoError(t, node.Server.Start(t.Context()))
 	node.Addr = node.Server.Addr().String()
 	node.Exec = retry.New(retry.Options{RetryAttempts: 1, AttemptTimeout: 10 * time.Second,
 		BreakerFailures: 1000, BreakerDelay: 50 * time.Millisecond}, o.Logger)
