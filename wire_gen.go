@@ -32,45 +32,40 @@ func newNode(ctx context.Context, cfg config.Config, logger *zap.Logger) (*app.N
 		return nil, nil, err
 	}
 	cache := provideCache(cfg)
-	clock, err := provideClock(ctx, cfg, nodeID, store)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
+	clock := provideClock(cfg, nodeID)
 	resolver, err := provideResolver(cfg)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	database, cleanup2, err := provideDatabase(store, cache, clock, resolver, cfg, logger)
+	registry := telemetry.NewRegistry()
+	metrics := provideMetrics(registry, cache)
+	database, cleanup2, err := provideDatabase(store, cache, clock, resolver, metrics, cfg, logger)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	offlineQueue := provideQueue(store, cfg, logger)
-	registry := telemetry.NewRegistry()
-	metrics := provideMetrics(registry, database, offlineQueue)
-	entgldbNetworkProbe := provideProbe(cfg)
-	discovery, err := provideDiscovery(cfg, nodeID, entgldbNetworkProbe, logger)
+	offlineQueue := provideQueue(store, metrics, cfg, logger)
+	discovery, err := provideDiscovery(cfg, nodeID, logger)
 	if err != nil {
 		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
-	statusTracker := provideStatus(nodeID, offlineQueue, database, metrics, discovery)
-	healthCheck := provideHealth(store, statusTracker, database, entgldbNetworkProbe, logger)
+	statusTracker := provideStatus(nodeID, offlineQueue, cache, metrics, discovery)
 	syncService, err := provideSyncService(database, store, clock, statusTracker, cfg, logger)
 	if err != nil {
 		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
-	server, err := provideTCPServer(cfg, nodeID, syncService, entgldbNetworkProbe, logger)
+	server, err := provideTCPServer(cfg, nodeID, syncService, logger)
 	if err != nil {
 		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
+	healthCheck := provideHealth(store, statusTracker, cache, server, discovery, cfg, logger)
 	executor := provideExecutor(cfg, metrics, logger)
 	dialer, cleanup3 := provideDialer(cfg, nodeID, executor, logger)
 	syncEngine, err := provideSyncEngine(database, store, dialer, executor, discovery, offlineQueue, statusTracker, clock, cfg, nodeID, logger)
@@ -80,8 +75,9 @@ func newNode(ctx context.Context, cfg config.Config, logger *zap.Logger) (*app.N
 		cleanup()
 		return nil, nil, err
 	}
-	httpapiServer := provideHTTP(cfg, database, statusTracker, healthCheck, store, server, registry, metrics, logger)
-	node := provideNode(cfg, nodeID, database, statusTracker, healthCheck, store, server, discovery, syncEngine, httpapiServer, logger)
+	backupService := provideBackups(store, metrics, cfg, logger)
+	httpapiServer := provideHTTP(cfg, database, statusTracker, healthCheck, store, server, backupService, registry, logger)
+	node := provideNode(nodeID, database, statusTracker, healthCheck, store, server, discovery, syncEngine, backupService, httpapiServer, logger)
 	return node, func() {
 		cleanup3()
 		cleanup2()
@@ -94,8 +90,8 @@ func newNode(ctx context.Context, cfg config.Config, logger *zap.Logger) (*app.N
 // The provider sets, one per layer (the providers are in providers.go).
 var (
 	storeSet = wire.NewSet(provideStore, wire.Bind(new(ports.Store), new(*sqlite.Store)), provideNodeID, provideClock)
-	appSet   = wire.NewSet(provideCache, provideResolver, provideDatabase, provideQueue, provideStatus, provideProbe, provideHealth)
-	netSet   = wire.NewSet(telemetry.NewRegistry, provideMetrics, provideExecutor, provideDialer, provideSyncService, provideTCPServer,
-		provideDiscovery, provideSyncEngine)
+	appSet   = wire.NewSet(provideCache, telemetry.NewRegistry, provideMetrics, provideResolver, provideDatabase, provideQueue,
+		provideStatus, provideHealth, provideBackups)
+	netSet  = wire.NewSet(provideExecutor, provideDialer, provideSyncService, provideTCPServer, provideDiscovery, provideSyncEngine)
 	httpSet = wire.NewSet(provideHTTP)
 )

@@ -185,7 +185,7 @@ func (node *Node) open(t testing.TB, port int) {
 	node.Clock = domain.NewClock(node.ID, func() int64 { return time.Now().UnixMilli() + node.Skew.Load() }, o.MaxDrift)
 	node.DB, err = app.NewDatabase(store, nil, node.Clock, o.Logger, app.DatabaseOptions{})
 	require.NoError(t, err)
-	node.Queue = app.NewOfflineQueue(store, o.Queue, 10_000, o.Logger)
+	node.Queue = app.NewOfflineQueue(store, app.QueueOptions{Enabled: o.Queue, MaxSize: 10_000}, o.Logger)
 	node.Status = app.NewStatusTracker(node.ID, app.StatusOptions{QueueLen: node.Queue.Len})
 	node.Service, err = app.NewSyncService(node.DB, store, node.Clock, node.Status, o.Logger, app.SyncOptions{BatchSize: o.BatchSize})
 	require.NoError(t, err)
