@@ -49,7 +49,7 @@ func provideStore(ctx context.Context, cfg config.Config, logger *zap.Logger) (*
 
 // provideClock builds the node's HLC; app.NewDatabase restores it from the
 // store before anything issues a stamp.
-func provideClock(cfg config.Config, id NodeID) *domain.Clock {
+func provideClock(cfg config.Config, id nodeID) *domain.Clock {
 	return domain.NewClock(string(id), func() int64 { return time.Now().UnixMilli() }, int64(cfg.Sync.MaxClockDriftMs))
 }
 
@@ -86,7 +86,7 @@ func provideQueue(store ports.Store, m *telemetry.Metrics, cfg config.Config, lo
 	}, logger.Named("queue"))
 }
 
-func provideStatus(id NodeID, q *app.OfflineQueue, c *cache.Cache, m *telemetry.Metrics, disc *udp.Discovery) *app.StatusTracker {
+func provideStatus(id nodeID, q *app.OfflineQueue, c *cache.Cache, m *telemetry.Metrics, disc *udp.Discovery) *app.StatusTracker {
 	return app.NewStatusTracker(string(id), app.StatusOptions{QueueLen: q.Len, CacheStats: c.Stats, Observer: m, Discovery: disc})
 }
 
@@ -144,7 +144,7 @@ type retryObserver struct{ m *telemetry.Metrics }
 func (o retryObserver) OnRetry(peer string)               { o.m.Retry(peer) }
 func (o retryObserver) OnBreakerState(peer, state string) { o.m.BreakerState(peer, state) }
 
-func provideDialer(cfg config.Config, id NodeID, exec *retry.Executor, logger *zap.Logger) (*tcp.Dialer, func()) {
+func provideDialer(cfg config.Config, id nodeID, exec *retry.Executor, logger *zap.Logger) (*tcp.Dialer, func()) {
 	d := tcp.NewDialer(tcp.DialerOptions{
 		NodeID:         string(id),
 		AuthToken:      cfg.AuthToken,
@@ -169,7 +169,7 @@ func pageBytes(cfg config.Config) int {
 	return min(app.DefaultMaxPageBytes, cfg.Network.MaxFrameBytes/2)
 }
 
-func provideTCPServer(cfg config.Config, id NodeID, svc *app.SyncService, logger *zap.Logger) (*tcp.Server, error) {
+func provideTCPServer(cfg config.Config, id nodeID, svc *app.SyncService, logger *zap.Logger) (*tcp.Server, error) {
 	return tcp.NewServer(tcp.ServerOptions{
 		NodeID:         string(id),
 		AuthToken:      cfg.AuthToken,
@@ -182,7 +182,7 @@ func provideTCPServer(cfg config.Config, id NodeID, svc *app.SyncService, logger
 	}, svc, logger.Named("tcp"))
 }
 
-func provideDiscovery(cfg config.Config, id NodeID, logger *zap.Logger) (*udp.Discovery, error) {
+func provideDiscovery(cfg config.Config, id nodeID, logger *zap.Logger) (*udp.Discovery, error) {
 	return udp.NewDiscovery(udp.Options{
 		NodeID:           string(id),
 		AuthToken:        cfg.AuthToken,
@@ -196,7 +196,7 @@ func provideDiscovery(cfg config.Config, id NodeID, logger *zap.Logger) (*udp.Di
 }
 
 func provideSyncEngine(db *app.Database, store ports.Store, dialer *tcp.Dialer, exec *retry.Executor, disc *udp.Discovery,
-	q *app.OfflineQueue, status *app.StatusTracker, clock *domain.Clock, cfg config.Config, id NodeID, logger *zap.Logger) (*app.SyncEngine, error) {
+	q *app.OfflineQueue, status *app.StatusTracker, clock *domain.Clock, cfg config.Config, id nodeID, logger *zap.Logger) (*app.SyncEngine, error) {
 	e, err := app.NewSyncEngine(db, store, dialer, exec, disc, q, status, clock, logger.Named("sync"), app.EngineOptions{
 		NodeID:       string(id),
 		Interval:     time.Duration(cfg.Sync.IntervalMs) * time.Millisecond,
@@ -254,7 +254,7 @@ func provideHTTP(cfg config.Config, db *app.Database, status *app.StatusTracker,
 }
 
 // provideNode lists the components in start order; they stop in reverse.
-func provideNode(id NodeID, db *app.Database, status *app.StatusTracker, health *app.HealthCheck, store *sqlite.Store,
+func provideNode(id nodeID, db *app.Database, status *app.StatusTracker, health *app.HealthCheck, store *sqlite.Store,
 	server *tcp.Server, disc *udp.Discovery, engine *app.SyncEngine, backups *app.BackupService, httpSrv *httpapi.Server,
 	logger *zap.Logger) *app.Node {
 	comps := []app.Component{

@@ -26,13 +26,13 @@ func newNode(ctx context.Context, cfg config.Config, logger *zap.Logger) (*app.N
 	if err != nil {
 		return nil, nil, err
 	}
-	nodeID, err := provideNodeID(ctx, cfg, store)
+	entgldbNodeID, err := provideNodeID(ctx, cfg, store)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
 	cache := provideCache(cfg)
-	clock := provideClock(cfg, nodeID)
+	clock := provideClock(cfg, entgldbNodeID)
 	resolver, err := provideResolver(cfg)
 	if err != nil {
 		cleanup()
@@ -46,20 +46,20 @@ func newNode(ctx context.Context, cfg config.Config, logger *zap.Logger) (*app.N
 		return nil, nil, err
 	}
 	offlineQueue := provideQueue(store, metrics, cfg, logger)
-	discovery, err := provideDiscovery(cfg, nodeID, logger)
+	discovery, err := provideDiscovery(cfg, entgldbNodeID, logger)
 	if err != nil {
 		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
-	statusTracker := provideStatus(nodeID, offlineQueue, cache, metrics, discovery)
+	statusTracker := provideStatus(entgldbNodeID, offlineQueue, cache, metrics, discovery)
 	syncService, err := provideSyncService(database, store, clock, statusTracker, cfg, logger)
 	if err != nil {
 		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
-	server, err := provideTCPServer(cfg, nodeID, syncService, logger)
+	server, err := provideTCPServer(cfg, entgldbNodeID, syncService, logger)
 	if err != nil {
 		cleanup2()
 		cleanup()
@@ -67,8 +67,8 @@ func newNode(ctx context.Context, cfg config.Config, logger *zap.Logger) (*app.N
 	}
 	healthCheck := provideHealth(store, statusTracker, cache, server, discovery, cfg, logger)
 	executor := provideExecutor(cfg, metrics, logger)
-	dialer, cleanup3 := provideDialer(cfg, nodeID, executor, logger)
-	syncEngine, err := provideSyncEngine(database, store, dialer, executor, discovery, offlineQueue, statusTracker, clock, cfg, nodeID, logger)
+	dialer, cleanup3 := provideDialer(cfg, entgldbNodeID, executor, logger)
+	syncEngine, err := provideSyncEngine(database, store, dialer, executor, discovery, offlineQueue, statusTracker, clock, cfg, entgldbNodeID, logger)
 	if err != nil {
 		cleanup3()
 		cleanup2()
@@ -77,7 +77,7 @@ func newNode(ctx context.Context, cfg config.Config, logger *zap.Logger) (*app.N
 	}
 	backupService := provideBackups(store, metrics, cfg, logger)
 	httpapiServer := provideHTTP(cfg, database, statusTracker, healthCheck, store, server, backupService, registry, logger)
-	node := provideNode(nodeID, database, statusTracker, healthCheck, store, server, discovery, syncEngine, backupService, httpapiServer, logger)
+	node := provideNode(entgldbNodeID, database, statusTracker, healthCheck, store, server, discovery, syncEngine, backupService, httpapiServer, logger)
 	return node, func() {
 		cleanup3()
 		cleanup2()
