@@ -91,19 +91,15 @@ func (b *BackupService) Stop(ctx context.Context) error {
 	return b.auto.stop(ctx, "backup.Stop")
 }
 
-// runAuto backs up every Interval until ctx ends; a failure is logged and
-// the next tick tries again.
+// runAuto backs up every Interval until ctx ends.
 func (b *BackupService) runAuto(ctx context.Context) {
-	t := time.NewTicker(b.opts.Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := b.BackupNow(ctx); err != nil && ctx.Err() == nil {
-				b.log.Error("automatic backup failed", zap.String("dir", b.opts.Dir), zap.Error(err))
-			}
-		}
+	tickEvery(ctx, b.opts.Interval, b.autoBackup)
+}
+
+// autoBackup is one automatic backup; a failure is logged and the next tick
+// tries again.
+func (b *BackupService) autoBackup(ctx context.Context) {
+	if _, err := b.BackupNow(ctx); err != nil && ctx.Err() == nil {
+		b.log.Error("automatic backup failed", zap.String("dir", b.opts.Dir), zap.Error(err))
 	}
 }

@@ -178,16 +178,7 @@ func (h *HealthCheck) RunPeriodic(ctx context.Context, every time.Duration) {
 		h.lastCache = h.opts.CacheStats()
 	}
 	h.mu.Unlock()
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			h.tick(ctx)
-		}
-	}
+	tickEvery(ctx, every, h.tick)
 }
 
 // tick is one round of RunPeriodic.

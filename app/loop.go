@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/entgldb/entgldb-go/domain"
 )
@@ -49,5 +50,19 @@ func (l *loop) stop(ctx context.Context, op string) error {
 		return nil
 	case <-ctx.Done():
 		return domain.Errorf(domain.CodeTimeout, op, "did not stop in time: %w", ctx.Err())
+	}
+}
+
+// tickEvery calls fn every interval until ctx ends; it blocks.
+func tickEvery(ctx context.Context, every time.Duration, fn func(ctx context.Context)) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fn(ctx)
+		}
 	}
 }
