@@ -163,10 +163,11 @@ func provideSyncService(db *app.Database, store ports.Store, clock *domain.Clock
 	})
 }
 
-// pageBytes caps sync pages and pushes at half the frame limit (at most the
-// 4 MiB default), so a page always fits in a frame the peer accepts.
+// pageBytes caps sync pages and pushes at half the frame limit (at most
+// domain.DefaultMaxPageBytes), so a page always fits in a frame the peer
+// accepts.
 func pageBytes(cfg config.Config) int {
-	return min(app.DefaultMaxPageBytes, cfg.Network.MaxFrameBytes/2)
+	return min(domain.DefaultMaxPageBytes, cfg.Network.MaxFrameBytes/2)
 }
 
 func provideTCPServer(cfg config.Config, id nodeID, svc *app.SyncService, logger *zap.Logger) (*tcp.Server, error) {
