@@ -1,11 +1,13 @@
-// Package entgldb is the facade for embedders: Open starts a node from a
-// configuration and returns it running.
+// Package entgldb is the embedder's one import: Open starts a node from a
+// configuration and returns its *DB, whose collections are read and written
+// like a local database while the node syncs them with its peers.
 //
-//	node, err := entgldb.Open(ctx, entgldb.Options{Config: config.Default()})
+//	db, err := entgldb.Open(ctx, entgldb.Options{Config: entgldb.LocalConfig(dir)})
 //	...
-//	v, err := node.Collection("users").Put(ctx, "u1", []byte(`{"name":"Ada"}`))
-//	...
-//	node.Stop(ctx)
+//	defer db.Close()
+//	v, err := db.Collection("users").Put(ctx, "u1", []byte(`{"name":"Ada"}`))
+//
+// The typed helpers Put, Get and Find map Go structs to documents.
 package entgldb
 
 import (
@@ -14,43 +16,31 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/entgldb/entgldb-go/adapters/config"
 	"github.com/entgldb/entgldb-go/app"
-	"github.com/entgldb/entgldb-go/domain"
 )
 
-// Re-exported so embedders need only this package for everyday use.
-type (
-	// Node is a running node.
-	Node = app.Node
-	// Database is the node's documents.
-	Database = app.Database
-	// Collection is one collection of a Database.
-	Collection = app.Collection
-	// Document is a stored document.
-	Document = domain.Document
-	// Timestamp is a hybrid logical clock reading: a document version.
-	Timestamp = domain.Timestamp
-	// Error is the typed error every operation returns.
-	Error = domain.Error
-	// Config is the appsettings.json "EntglDb" object.
-	Config = config.Config
-)
-
-// DefaultConfig returns the configuration of INTERFACE.md's defaults.
-func DefaultConfig() Config { return config.Default() }
+// DefaultCloseTimeout bounds Close: in-flight sync rounds and requests get
+// this long to finish before they are cut.
+const DefaultCloseTimeout = 20 * time.Second
 
 // Options configure Open.
 type Options struct {
-	// Config is the node configuration (start from DefaultConfig()).
+	// Config is the node configuration (start from DefaultConfig() or
+	// LocalConfig(dir)).
 	Config Config
 	// Logger receives the node's logs (nil: none).
 	Logger *zap.Logger
 }
 
+// DB is a running node: its documents, plus read-only views of its sync
+// state and health. Safe for concurrent use.
+type DB struct {
+	node *app.Node
+}
+
 // Open builds a node through the Wire injector and starts it. The returned
-// node owns every resource; Stop releases them.
-func Open(ctx context.Context, opts Options) (*Node, error) {
+// DB owns every resource; Close (or Stop) releases them.
+func Open(ctx context.Context, opts Options) (*DB, error) {
 	logger := opts.Logger
 	if logger == nil {
 		logger = zap.NewNop()
@@ -68,5 +58,42 @@ func Open(ctx context.Context, opts Options) (*Node, error) {
 		return nil, err
 	}
 	logNodeStarted(logger, opts.Config, node, time.Since(start))
-	return node, nil
+	return &DB{node: node}, nil
+}
+
+// ID is the node id (configured, kept in the database, or generated).
+func (db *DB) ID() string { return db.node.ID() }
+
+// Collection returns the handle of the collection name; the name is checked
+// on each call.
+func (db *DB) Collection(name string) *Collection { return db.node.Database().Collection(name) }
+
+// Collections lists the collections holding live documents.
+func (db *DB) Collections(ctx context.Context) ([]string, error) {
+	return db.node.Database().Collections(ctx)
+}
+
+// Watch subscribes to the change feed after sequence number since: it
+// replays the changes committed after since, then follows new ones, local
+// and from peers, in commit order (since < 0: only changes from now on).
+// Close the subscription when done.
+func (db *DB) Watch(ctx context.Context, since int64) (*Subscription, error) {
+	return db.node.Database().Watch(ctx, since)
+}
+
+// Status reports the node's sync state: peers, totals, recent errors.
+func (db *DB) Status(ctx context.Context) Status { return db.node.Status().Snapshot(ctx) }
+
+// Health checks the database and the network.
+func (db *DB) Health(ctx context.Context) HealthReport { return db.node.Health().Check(ctx) }
+
+// Stop stops the node: in-flight work finishes until ctx ends, then the
+// database is closed. It is safe to call more than once.
+func (db *DB) Stop(ctx context.Context) error { return db.node.Stop(ctx) }
+
+// Close is Stop bounded by DefaultCloseTimeout.
+func (db *DB) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), DefaultCloseTimeout)
+	defer cancel()
+	return db.Stop(ctx)
 }

@@ -2,57 +2,62 @@ package entgldb_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	entgldb "github.com/entgldb/entgldb-go"
-	"github.com/entgldb/entgldb-go/app"
 )
 
-type user struct {
+type person struct {
 	ID   string `json:"id" entgldb:"key"`
 	Name string `json:"name"`
-	Age  int    `json:"age"`
+	City string `json:"city"`
 }
 
-// An embedded node: SQLite in a directory of its own, no HTTP API, no
-// discovery, the sync listener on a free loopback port.
+// An embedded node for local development: data in a directory of its own,
+// the sync listener on a free loopback port, no discovery, no HTTP API.
 func Example() {
 	dir, _ := os.MkdirTemp("", "entgldb-example")
 	defer os.RemoveAll(dir)
 
-	cfg := entgldb.DefaultConfig()
-	cfg.Persistence.DatabasePath = filepath.Join(dir, "app.db")
-	cfg.Persistence.BackupPath = filepath.Join(dir, "backups")
-	cfg.Network.BindAddress = "127.0.0.1"
-	cfg.Network.TcpPort = 0
-	cfg.Network.EnableDiscovery = false
-	cfg.Http.Enabled = false
-
 	ctx := context.Background()
-	node, err := entgldb.Open(ctx, entgldb.Options{Config: cfg})
+	db, err := entgldb.Open(ctx, entgldb.Options{Config: entgldb.LocalConfig(dir)})
 	if err != nil {
 		fmt.Println("open:", err)
 		return
 	}
-	defer node.Stop(ctx)
+	defer db.Close()
 
-	users := node.Collection("users")
-	if _, _, err := app.Put(ctx, users, user{ID: "u1", Name: "Ada", Age: 36}); err != nil {
+	people := db.Collection("people")
+	if _, _, err := entgldb.Put(ctx, people, person{ID: "ada", Name: "Ada", City: "London"}); err != nil {
 		fmt.Println("put:", err)
 		return
 	}
-	u, _, err := app.Get[user](ctx, users, "u1")
+	_, _, _ = entgldb.Put(ctx, people, person{ID: "alan", Name: "Alan", City: "Manchester"})
+
+	ada, version, err := entgldb.Get[person](ctx, people, "ada")
 	if err != nil {
 		fmt.Println("get:", err)
 		return
 	}
-	fmt.Println(u.Name, u.Age)
+	fmt.Println(ada.Name, "lives in", ada.City)
 
-	_, err = users.Get(ctx, "nobody")
-	fmt.Println(err != nil)
+	// A conditional write against a version someone else replaced fails.
+	_, _ = people.PutIf(ctx, "ada", []byte(`{"id":"ada","name":"Ada","city":"Paris"}`), version)
+	_, err = people.PutIf(ctx, "ada", []byte(`{"id":"ada","name":"Ada","city":"Rome"}`), version)
+	fmt.Println("stale write is a conflict:", errors.Is(err, entgldb.ErrConflict))
+
+	inParis, _ := entgldb.Find[person](ctx, people, entgldb.Query{
+		Filter: entgldb.Cmp{Op: entgldb.OpEq, Path: "city", Value: "Paris"},
+	})
+	fmt.Println("in Paris:", len(inParis), inParis[0].Name)
+
+	_, err = people.Get(ctx, "nobody")
+	fmt.Println(entgldb.CodeOf(err))
 	// Output:
-	// Ada 36
-	// true
+	// Ada lives in London
+	// stale write is a conflict: true
+	// in Paris: 1 Ada
+	// NOT_FOUND
 }

@@ -9,14 +9,14 @@ import (
 	"github.com/entgldb/entgldb-go/adapters/sqlite"
 )
 
-// NodeID is this node's id, resolved at start (configured, persisted, or new).
-type NodeID string
+// nodeID is this node's id, resolved at start (configured, persisted, or new).
+type nodeID string
 
 const metaNodeID = "node_id"
 
 // provideNodeID returns the configured id, else the one kept in the
 // database, else a new UUID that is then kept, so it survives restarts.
-func provideNodeID(ctx context.Context, cfg config.Config, store *sqlite.Store) (NodeID, error) {
+func provideNodeID(ctx context.Context, cfg config.Config, store *sqlite.Store) (nodeID, error) {
 	if store.RestoredFromBackup() && cfg.NodeId == "" {
 		// The database was just replaced by a backup: take a new id, for the
 		// reason given at ForgetNodeID.
@@ -25,17 +25,17 @@ func provideNodeID(ctx context.Context, cfg config.Config, store *sqlite.Store) 
 		}
 	}
 	if cfg.NodeId != "" {
-		return NodeID(cfg.NodeId), store.SetMeta(ctx, metaNodeID, cfg.NodeId)
+		return nodeID(cfg.NodeId), store.SetMeta(ctx, metaNodeID, cfg.NodeId)
 	}
 	id, ok, err := store.GetMeta(ctx, metaNodeID)
 	if err != nil {
 		return "", err
 	}
 	if ok && id != "" {
-		return NodeID(id), nil
+		return nodeID(id), nil
 	}
 	id = uuid.NewString()
-	return NodeID(id), store.SetMeta(ctx, metaNodeID, id)
+	return nodeID(id), store.SetMeta(ctx, metaNodeID, id)
 }
 
 // ForgetNodeID clears the node id kept in a stopped node's database, so its

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -16,14 +15,7 @@ import (
 
 func testConfig(t *testing.T, dir string) entgldb.Config {
 	t.Helper()
-	cfg := entgldb.DefaultConfig()
-	cfg.Persistence.DatabasePath = filepath.Join(dir, "node.db")
-	cfg.Persistence.BackupPath = filepath.Join(dir, "backups")
-	cfg.Network.BindAddress = "127.0.0.1"
-	cfg.Network.TcpPort = 0
-	cfg.Network.EnableDiscovery = false
-	cfg.Http.Enabled = false
-	return cfg
+	return entgldb.LocalConfig(dir)
 }
 
 // An empty NodeId is generated once and kept across restarts; after

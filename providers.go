@@ -2,7 +2,6 @@ package entgldb
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"time"
@@ -48,25 +47,18 @@ func provideStore(ctx context.Context, cfg config.Config, logger *zap.Logger) (*
 	}, nil
 }
 
-// provideClock restores the HLC from the newest stamp stored, so the node
-// never issues a stamp older than one it issued before a restart.
-func provideClock(ctx context.Context, cfg config.Config, id NodeID, store ports.Store) (*domain.Clock, error) {
-	clock := domain.NewClock(string(id), func() int64 { return time.Now().UnixMilli() }, int64(cfg.Sync.MaxClockDriftMs))
-	newest, err := store.NewestStamp(ctx)
-	if err != nil {
-		return nil, err
-	}
-	clock.Restore(newest)
-	vc, err := store.VectorClock(ctx)
-	if err != nil {
-		return nil, err
-	}
-	clock.Restore(vc.Max()) // after a snapshot bootstrap the oplog may be empty
-	return clock, nil
+// provideClock builds the node's HLC; app.NewDatabase restores it from the
+// store before anything issues a stamp.
+func provideClock(cfg config.Config, id nodeID) *domain.Clock {
+	return domain.NewClock(string(id), func() int64 { return time.Now().UnixMilli() }, int64(cfg.Sync.MaxClockDriftMs))
 }
 
 func provideCache(cfg config.Config) *cache.Cache {
 	return cache.New(int64(cfg.Persistence.CacheSizeMb) << 20)
+}
+
+func provideMetrics(reg *prometheus.Registry, c *cache.Cache) *telemetry.Metrics {
+	return telemetry.NewMetrics(reg, c.Stats)
 }
 
 func provideResolver(cfg config.Config) (domain.Resolver, error) {
@@ -77,12 +69,13 @@ func provideResolver(cfg config.Config) (domain.Resolver, error) {
 // sync engine.
 func provideOutbox() *app.Outbox { return app.NewOutbox(0) }
 
-func provideDatabase(store ports.Store, c *cache.Cache, clock *domain.Clock, r domain.Resolver, outbox *app.Outbox,
+func provideDatabase(store ports.Store, c *cache.Cache, clock *domain.Clock, r domain.Resolver, outbox *app.Outbox, m *telemetry.Metrics,
 	cfg config.Config, logger *zap.Logger) (*app.Database, func(), error) {
 	db, err := app.NewDatabase(store, c, clock, logger.Named("db"), app.DatabaseOptions{
 		MaxDocumentBytes: cfg.Persistence.MaxDocumentBytes,
 		Resolver:         r,
 		Outbox:           outbox,
+		Observer:         m,
 	})
 	if err != nil {
 		return nil, nil, err
@@ -90,50 +83,55 @@ func provideDatabase(store ports.Store, c *cache.Cache, clock *domain.Clock, r d
 	return db, db.Close, nil
 }
 
-func provideQueue(store ports.Store, cfg config.Config, logger *zap.Logger) *app.OfflineQueue {
-	return app.NewOfflineQueue(store, cfg.Sync.EnableOfflineQueue, cfg.Sync.MaxQueueSize, logger.Named("queue"))
+func provideQueue(store ports.Store, m *telemetry.Metrics, cfg config.Config, logger *zap.Logger) *app.OfflineQueue {
+	return app.NewOfflineQueue(store, app.QueueOptions{
+		Enabled:  cfg.Sync.EnableOfflineQueue,
+		MaxSize:  cfg.Sync.MaxQueueSize,
+		Observer: m,
+	}, logger.Named("queue"))
 }
 
-func provideStatus(id NodeID, q *app.OfflineQueue, db *app.Database, m *telemetry.Metrics, disc *udp.Discovery) *app.StatusTracker {
-	return app.NewStatusTracker(string(id), app.StatusOptions{QueueLen: q.Len, CacheStats: db.CacheStats, Observer: m, Discovery: disc})
+func provideStatus(id nodeID, q *app.OfflineQueue, c *cache.Cache, m *telemetry.Metrics, disc *udp.Discovery) *app.StatusTracker {
+	return app.NewStatusTracker(string(id), app.StatusOptions{QueueLen: q.Len, CacheStats: c.Stats, Observer: m, Discovery: disc})
 }
 
-// networkProbe is filled in once the TCP server and discovery exist, so the
-// health check (built before them) can ask about them.
-type networkProbe struct {
-	server    *tcp.Server
-	discovery *udp.Discovery
-	enabled   bool
+// network answers the health check's questions about the sync listener and
+// discovery.
+type network struct {
+	server           *tcp.Server
+	discovery        *udp.Discovery
+	discoveryEnabled bool
 }
 
-func (p *networkProbe) state() app.NetworkState {
-	s := app.NetworkState{DiscoveryEnabled: p.enabled}
-	if p.server != nil {
-		s.ListenerUp = p.server.Listening()
+func (n network) state() app.NetworkState {
+	return app.NetworkState{
+		ListenerUp:       n.server.Listening(),
+		DiscoveryEnabled: n.discoveryEnabled,
+		DiscoveryRunning: n.discovery.Running(),
 	}
-	if p.discovery != nil {
-		s.DiscoveryRunning = p.discovery.Running()
-	}
-	return s
 }
 
-func provideProbe(cfg config.Config) *networkProbe {
-	return &networkProbe{enabled: cfg.Network.EnableDiscovery}
-}
-
-func provideHealth(store ports.Store, status *app.StatusTracker, db *app.Database, probe *networkProbe, logger *zap.Logger) *app.HealthCheck {
+func provideHealth(store ports.Store, status *app.StatusTracker, c *cache.Cache, server *tcp.Server, disc *udp.Discovery,
+	cfg config.Config, logger *zap.Logger) *app.HealthCheck {
 	return app.NewHealthCheck(store, status, logger.Named("health"), app.HealthOptions{
-		Network:    probe.state,
-		CacheStats: db.CacheStats,
+		Network:       network{server: server, discovery: disc, discoveryEnabled: cfg.Network.EnableDiscovery}.state,
+		CacheStats:    c.Stats,
+		CheckInterval: time.Duration(cfg.Health.CheckIntervalMinutes) * time.Minute,
 	})
 }
 
-func provideMetrics(reg *prometheus.Registry, db *app.Database, q *app.OfflineQueue) *telemetry.Metrics {
-	m := telemetry.NewMetrics(reg)
-	m.SetCacheStats(db.CacheStats)
-	db.SetObserver(m)
-	q.SetObserver(m)
-	return m
+func provideBackups(store *sqlite.Store, m *telemetry.Metrics, cfg config.Config, logger *zap.Logger) *app.BackupService {
+	p := cfg.Persistence
+	var every time.Duration
+	if p.EnableAutoBackup {
+		every = time.Duration(p.BackupIntervalMinutes) * time.Minute
+	}
+	return app.NewBackupService(store, logger.Named("backup"), app.BackupOptions{
+		Dir:      p.BackupPath,
+		Keep:     p.BackupKeep,
+		Interval: every,
+		Observer: m,
+	})
 }
 
 func provideExecutor(cfg config.Config, m *telemetry.Metrics, logger *zap.Logger) *retry.Executor {
@@ -151,7 +149,7 @@ type retryObserver struct{ m *telemetry.Metrics }
 func (o retryObserver) OnRetry(peer string)               { o.m.Retry(peer) }
 func (o retryObserver) OnBreakerState(peer, state string) { o.m.BreakerState(peer, state) }
 
-func provideDialer(cfg config.Config, id NodeID, exec *retry.Executor, logger *zap.Logger) (*tcp.Dialer, func()) {
+func provideDialer(cfg config.Config, id nodeID, exec *retry.Executor, logger *zap.Logger) (*tcp.Dialer, func()) {
 	d := tcp.NewDialer(tcp.DialerOptions{
 		NodeID:         string(id),
 		AuthToken:      cfg.AuthToken,
@@ -171,13 +169,14 @@ func provideSyncService(db *app.Database, store ports.Store, clock *domain.Clock
 }
 
 // pageBytes caps sync pages and pushes at half the frame limit (at most
-// domain.DefaultMaxPageBytes), so a page always fits in a frame the peer accepts.
+// domain.DefaultMaxPageBytes), so a page always fits in a frame the peer
+// accepts.
 func pageBytes(cfg config.Config) int {
 	return min(domain.DefaultMaxPageBytes, cfg.Network.MaxFrameBytes/2)
 }
 
-func provideTCPServer(cfg config.Config, id NodeID, svc *app.SyncService, probe *networkProbe, logger *zap.Logger) (*tcp.Server, error) {
-	s, err := tcp.NewServer(tcp.ServerOptions{
+func provideTCPServer(cfg config.Config, id nodeID, svc *app.SyncService, logger *zap.Logger) (*tcp.Server, error) {
+	return tcp.NewServer(tcp.ServerOptions{
 		NodeID:         string(id),
 		AuthToken:      cfg.AuthToken,
 		BindAddress:    cfg.Network.BindAddress,
@@ -187,15 +186,10 @@ func provideTCPServer(cfg config.Config, id NodeID, svc *app.SyncService, probe 
 		MaxConnections: cfg.Network.MaxConnections,
 		MaxFrameBytes:  cfg.Network.MaxFrameBytes,
 	}, svc, logger.Named("tcp"))
-	if err != nil {
-		return nil, err
-	}
-	probe.server = s
-	return s, nil
 }
 
-func provideDiscovery(cfg config.Config, id NodeID, probe *networkProbe, logger *zap.Logger) (*udp.Discovery, error) {
-	d, err := udp.NewDiscovery(udp.Options{
+func provideDiscovery(cfg config.Config, id nodeID, logger *zap.Logger) (*udp.Discovery, error) {
+	return udp.NewDiscovery(udp.Options{
 		NodeID:           string(id),
 		AuthToken:        cfg.AuthToken,
 		TCPPort:          cfg.Network.TcpPort,
@@ -205,15 +199,10 @@ func provideDiscovery(cfg config.Config, id NodeID, probe *networkProbe, logger 
 		StaticPeers:      cfg.Network.StaticPeers,
 		Disabled:         !cfg.Network.EnableDiscovery,
 	}, logger.Named("discovery"))
-	if err != nil {
-		return nil, err
-	}
-	probe.discovery = d
-	return d, nil
 }
 
 func provideSyncEngine(db *app.Database, store ports.Store, dialer *tcp.Dialer, exec *retry.Executor, disc *udp.Discovery,
-	q *app.OfflineQueue, status *app.StatusTracker, clock *domain.Clock, outbox *app.Outbox, cfg config.Config, id NodeID,
+	q *app.OfflineQueue, status *app.StatusTracker, clock *domain.Clock, outbox *app.Outbox, cfg config.Config, id nodeID,
 	logger *zap.Logger) (*app.SyncEngine, error) {
 	return app.NewSyncEngine(app.SyncEngineDeps{Database: db, Store: store, Dialer: dialer, Executor: exec,
 		Clock: clock, Outbox: outbox, Discovery: disc, Queue: q, Status: status, Logger: logger.Named("sync")},
@@ -241,11 +230,10 @@ func (c changes) Watch(ctx context.Context, since int64) (httpapi.ChangeStream, 
 }
 
 func provideHTTP(cfg config.Config, db *app.Database, status *app.StatusTracker, health *app.HealthCheck,
-	store *sqlite.Store, server *tcp.Server, reg *prometheus.Registry, m *telemetry.Metrics, logger *zap.Logger) *httpapi.Server {
+	store *sqlite.Store, server *tcp.Server, backups *app.BackupService, reg *prometheus.Registry, logger *zap.Logger) *httpapi.Server {
 	if !cfg.Http.Enabled {
 		return nil
 	}
-	backupDir := cfg.Persistence.BackupPath
 	api := httpapi.New(httpapi.Options{
 		Documents: documents{db},
 		Changes:   changes{db},
@@ -259,16 +247,8 @@ func provideHTTP(cfg config.Config, db *app.Database, status *app.StatusTracker,
 			return store.Ping(ctx)
 		},
 		Backup: func(ctx context.Context) (string, int64, error) {
-			path, err := store.BackupNow(ctx, backupDir, cfg.Persistence.BackupKeep)
-			if err != nil {
-				return "", 0, err
-			}
-			m.BackupMade(time.Now())
-			st, err := os.Stat(path)
-			if err != nil {
-				return path, 0, nil
-			}
-			return path, st.Size(), nil
+			f, err := backups.BackupNow(ctx)
+			return f.Path, f.Bytes, err
 		},
 		Metrics:          reg,
 		Logger:           logger.Named("http"),
@@ -278,68 +258,21 @@ func provideHTTP(cfg config.Config, db *app.Database, status *app.StatusTracker,
 }
 
 // provideNode lists the components in start order; they stop in reverse.
-func provideNode(cfg config.Config, id NodeID, db *app.Database, status *app.StatusTracker, health *app.HealthCheck,
-	store *sqlite.Store, server *tcp.Server, disc *udp.Discovery, engine *app.SyncEngine, httpSrv *httpapi.Server,
+func provideNode(id nodeID, db *app.Database, status *app.StatusTracker, health *app.HealthCheck, store *sqlite.Store,
+	server *tcp.Server, disc *udp.Discovery, engine *app.SyncEngine, backups *app.BackupService, httpSrv *httpapi.Server,
 	logger *zap.Logger) *app.Node {
 	comps := []app.Component{
-		app.ComponentFunc{ComponentName: "sync listener",
-			StartFunc: func(context.Context) error { return server.Start() },
-			StopFunc:  server.Stop},
-		app.ComponentFunc{ComponentName: "discovery",
-			StartFunc: disc.Start,
-			StopFunc:  func(context.Context) error { return disc.Stop() }},
-		app.ComponentFunc{ComponentName: "sync engine",
-			StartFunc: engine.Start,
-			StopFunc:  engine.Stop},
-		loop("health check", func(ctx context.Context) {
-			every := time.Duration(cfg.Health.CheckIntervalMinutes) * time.Minute
-			if every > 0 {
-				health.RunPeriodic(ctx, every)
-			}
-		}),
-	}
-	if cfg.Persistence.EnableAutoBackup && cfg.Persistence.BackupIntervalMinutes > 0 {
-		comps = append(comps, loop("auto backup", func(ctx context.Context) {
-			sqlite.RunAutoBackup(ctx, store, cfg.Persistence.BackupPath,
-				time.Duration(cfg.Persistence.BackupIntervalMinutes)*time.Minute, cfg.Persistence.BackupKeep, logger.Named("backup"))
-		}))
+		// Last to stop before the store closes: make the WAL's content part
+		// of the main file so a copied database file is complete on its own.
+		app.ComponentFunc{ComponentName: "checkpoint", StopFunc: store.Checkpoint},
+		server,
+		disc,
+		engine,
+		health,
+		backups,
 	}
 	if httpSrv != nil {
-		comps = append(comps, app.ComponentFunc{ComponentName: "HTTP API",
-			StartFunc: func(context.Context) error { return httpSrv.Start() },
-			StopFunc:  httpSrv.Shutdown})
+		comps = append(comps, httpSrv)
 	}
-	// Last to stop before the store closes: make the WAL's content part of
-	// the main file so a copied database file is complete on its own.
-	comps = append([]app.Component{app.ComponentFunc{ComponentName: "checkpoint",
-		StopFunc: store.Checkpoint}}, comps...)
 	return app.NewNode(string(id), db, status, health, logger, comps...)
-}
-
-// loop runs fn in a goroutine owned by the component: Stop cancels it and
-// waits for it to return.
-func loop(name string, fn func(ctx context.Context)) app.Component {
-	var cancel context.CancelFunc
-	done := make(chan struct{})
-	return &app.ComponentFunc{
-		ComponentName: name,
-		StartFunc: func(context.Context) error {
-			var ctx context.Context
-			ctx, cancel = context.WithCancel(context.Background())
-			go func() {
-				defer close(done)
-				fn(ctx)
-			}()
-			return nil
-		},
-		StopFunc: func(ctx context.Context) error {
-			cancel()
-			select {
-			case <-done:
-				return nil
-			case <-ctx.Done():
-				return fmt.Errorf("%s did not stop: %w", name, ctx.Err())
-			}
-		},
-	}
 }

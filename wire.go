@@ -18,9 +18,9 @@ import (
 // The provider sets, one per layer (the providers are in providers.go).
 var (
 	storeSet = wire.NewSet(provideStore, wire.Bind(new(ports.Store), new(*sqlite.Store)), provideNodeID, provideClock)
-	appSet   = wire.NewSet(provideCache, provideResolver, provideOutbox, provideDatabase, provideQueue, provideStatus, provideProbe, provideHealth)
-	netSet   = wire.NewSet(telemetry.NewRegistry, provideMetrics, provideExecutor, provideDialer, provideSyncService, provideTCPServer,
-		provideDiscovery, provideSyncEngine)
+	appSet   = wire.NewSet(provideCache, telemetry.NewRegistry, provideMetrics, provideResolver, provideOutbox, provideDatabase, provideQueue,
+		provideStatus, provideHealth, provideBackups)
+	netSet  = wire.NewSet(provideExecutor, provideDialer, provideSyncService, provideTCPServer, provideDiscovery, provideSyncEngine)
 	httpSet = wire.NewSet(provideHTTP)
 )
 

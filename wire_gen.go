@@ -26,63 +26,59 @@ func newNode(ctx context.Context, cfg config.Config, logger *zap.Logger) (*app.N
 	if err != nil {
 		return nil, nil, err
 	}
-	nodeID, err := provideNodeID(ctx, cfg, store)
+	entgldbNodeID, err := provideNodeID(ctx, cfg, store)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
 	cache := provideCache(cfg)
-	clock, err := provideClock(ctx, cfg, nodeID, store)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
+	clock := provideClock(cfg, entgldbNodeID)
 	resolver, err := provideResolver(cfg)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
 	outbox := provideOutbox()
-	database, cleanup2, err := provideDatabase(store, cache, clock, resolver, outbox, cfg, logger)
+	registry := telemetry.NewRegistry()
+	metrics := provideMetrics(registry, cache)
+	database, cleanup2, err := provideDatabase(store, cache, clock, resolver, outbox, metrics, cfg, logger)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	offlineQueue := provideQueue(store, cfg, logger)
-	registry := telemetry.NewRegistry()
-	metrics := provideMetrics(registry, database, offlineQueue)
-	entgldbNetworkProbe := provideProbe(cfg)
-	discovery, err := provideDiscovery(cfg, nodeID, entgldbNetworkProbe, logger)
+	offlineQueue := provideQueue(store, metrics, cfg, logger)
+	discovery, err := provideDiscovery(cfg, entgldbNodeID, logger)
 	if err != nil {
 		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
-	statusTracker := provideStatus(nodeID, offlineQueue, database, metrics, discovery)
-	healthCheck := provideHealth(store, statusTracker, database, entgldbNetworkProbe, logger)
+	statusTracker := provideStatus(entgldbNodeID, offlineQueue, cache, metrics, discovery)
 	syncService, err := provideSyncService(database, store, clock, statusTracker, cfg, logger)
 	if err != nil {
 		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
-	server, err := provideTCPServer(cfg, nodeID, syncService, entgldbNetworkProbe, logger)
+	server, err := provideTCPServer(cfg, entgldbNodeID, syncService, logger)
 	if err != nil {
 		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
+	healthCheck := provideHealth(store, statusTracker, cache, server, discovery, cfg, logger)
 	executor := provideExecutor(cfg, metrics, logger)
-	dialer, cleanup3 := provideDialer(cfg, nodeID, executor, logger)
-	syncEngine, err := provideSyncEngine(database, store, dialer, executor, discovery, offlineQueue, statusTracker, clock, outbox, cfg, nodeID, logger)
+	dialer, cleanup3 := provideDialer(cfg, entgldbNodeID, executor, logger)
+	syncEngine, err := provideSyncEngine(database, store, dialer, executor, discovery, offlineQueue, statusTracker, clock, outbox, cfg, entgldbNodeID, logger)
 	if err != nil {
 		cleanup3()
 		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
-	httpapiServer := provideHTTP(cfg, database, statusTracker, healthCheck, store, server, registry, metrics, logger)
-	node := provideNode(cfg, nodeID, database, statusTracker, healthCheck, store, server, discovery, syncEngine, httpapiServer, logger)
+	backupService := provideBackups(store, metrics, cfg, logger)
+	httpapiServer := provideHTTP(cfg, database, statusTracker, healthCheck, store, server, backupService, registry, logger)
+	node := provideNode(entgldbNodeID, database, statusTracker, healthCheck, store, server, discovery, syncEngine, backupService, httpapiServer, logger)
 	return node, func() {
 		cleanup3()
 		cleanup2()
@@ -95,8 +91,8 @@ func newNode(ctx context.Context, cfg config.Config, logger *zap.Logger) (*app.N
 // The provider sets, one per layer (the providers are in providers.go).
 var (
 	storeSet = wire.NewSet(provideStore, wire.Bind(new(ports.Store), new(*sqlite.Store)), provideNodeID, provideClock)
-	appSet   = wire.NewSet(provideCache, provideResolver, provideOutbox, provideDatabase, provideQueue, provideStatus, provideProbe, provideHealth)
-	netSet   = wire.NewSet(telemetry.NewRegistry, provideMetrics, provideExecutor, provideDialer, provideSyncService, provideTCPServer,
-		provideDiscovery, provideSyncEngine)
+	appSet   = wire.NewSet(provideCache, telemetry.NewRegistry, provideMetrics, provideResolver, provideOutbox, provideDatabase, provideQueue,
+		provideStatus, provideHealth, provideBackups)
+	netSet  = wire.NewSet(provideExecutor, provideDialer, provideSyncService, provideTCPServer, provideDiscovery, provideSyncEngine)
 	httpSet = wire.NewSet(provideHTTP)
 )

@@ -35,6 +35,9 @@ type DatabaseOptions struct {
 	// engine to push to peers (give the engine the same one); nil hands
 	// commits to no one.
 	Outbox *Outbox
+	// Observer receives the database's counts (documents written and
+	// applied, clock-drift rejections); nil: none.
+	Observer Observer
 }
 
 // DefaultWatchBuffer is the per-subscriber buffer when none is configured.
@@ -73,7 +76,7 @@ type Database struct {
 
 	feed feed
 
-	obs Observer // set before use by SetObserver
+	obs Observer
 }
 
 const fillStripes = 256
@@ -85,9 +88,9 @@ type fillStripe struct {
 }
 
 // NewDatabase wires a Database. store and clock are required; a nil cache
-// disables caching; a nil logger logs nothing. The clock is moved forward to
-// the newest stamp in the store so it never issues a stamp older than one
-// already stored.
+// disables caching; a nil logger logs nothing. The clock is moved forward
+// past every stamp the store holds (restoreClock), so it never issues a
+// stamp older than one already stored.
 func NewDatabase(store ports.Store, cache ports.DocumentCache, clock *domain.Clock, logger *zap.Logger, opts DatabaseOptions) (*Database, error) {
 	const op = "app.NewDatabase"
 	if store == nil {
@@ -111,18 +114,9 @@ func NewDatabase(store ports.Store, cache ports.DocumentCache, clock *domain.Clo
 	if opts.WatchBuffer <= 0 {
 		opts.WatchBuffer = DefaultWatchBuffer
 	}
-	newest, err := store.NewestStamp(context.Background())
-	if err != nil {
+	if err := restoreClock(context.Background(), store, clock); err != nil {
 		return nil, domain.Wrap(domain.CodePersistence, op, err)
 	}
-	clock.Restore(newest)
-	// After a snapshot bootstrap the newest stamps held may be in the
-	// vector clock only: a snapshot adds nothing to the oplog.
-	vc, err := store.VectorClock(context.Background())
-	if err != nil {
-		return nil, domain.Wrap(domain.CodePersistence, op, err)
-	}
-	clock.Restore(vc.Max())
 	// "lww" is the configuration name of last-write-wins, whatever its Go type.
 	lww := opts.Resolver.Name() == domain.LastWriteWins{}.Name()
 	db := &Database{
@@ -136,15 +130,12 @@ func NewDatabase(store ports.Store, cache ports.DocumentCache, clock *domain.Clo
 		watchBuf: opts.WatchBuffer,
 		outbox:   opts.Outbox,
 		seed:     maphash.MakeSeed(),
-		obs:      nopObserver{},
+		obs:      orNop(opts.Observer),
 	}
 	db.feed.subs = make(map[*Subscription]struct{})
 	return db, nil
 }
 
-// SetObserver routes the database's counts (documents written and applied,
-// clock-drift rejections) to o. Call it before the database is used.
-func (db *Database) SetObserver(o Observer) { db.obs = orNop(o) }
 
 // Clock returns the node's hybrid logical clock.
 func (db *Database) Clock() *domain.Clock { return db.clock }

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -20,8 +21,9 @@ type Person struct {
 	City string `json:"city"`
 }
 
-// An embedder opens a store, builds a Database and works with collections,
-// raw JSON or typed structs.
+// The use cases under a store of one's own: a Database over SQLite, its
+// collections read and written as raw JSON. (Embedders open a whole node
+// with package entgldb, which also has the typed helpers.)
 func Example() {
 	ctx := context.Background()
 	dir, _ := os.MkdirTemp("", "entgldb-example")
@@ -45,14 +47,16 @@ func Example() {
 	_, err = people.PutIf(ctx, "ada", []byte(`{"id":"ada","name":"Ada","city":"Rome"}`), v1)
 	fmt.Println("stale put is a conflict:", errors.Is(err, domain.ErrConflict))
 
-	_, _, _ = app.Put(ctx, people, Person{ID: "alan", Name: "Alan", City: "London"})
-	londoners, _ := app.Find[Person](ctx, people, domain.Query{
+	_, _ = people.Put(ctx, "alan", []byte(`{"id":"alan","name":"Alan","city":"London"}`))
+	londoners, _ := people.Find(ctx, domain.Query{
 		Filter: domain.Cmp{Op: domain.OpEq, Path: "city", Value: "London"},
 	})
-	fmt.Println("in London:", londoners)
+	fmt.Println("in London:", len(londoners), londoners[0].Key)
 
-	ada, _, _ := app.Get[Person](ctx, people, "ada")
-	fmt.Println("ada lives in", ada.City)
+	ada, _ := people.Get(ctx, "ada")
+	var p Person
+	_ = json.Unmarshal(ada.Data, &p)
+	fmt.Println("ada lives in", p.City)
 
 	_, _ = people.Delete(ctx, "ada")
 	_, err = people.Get(ctx, "ada")
@@ -60,7 +64,7 @@ func Example() {
 	// Output:
 	// conditional put: <nil>
 	// stale put is a conflict: true
-	// in London: [{alan Alan London}]
+	// in London: 1 alan
 	// ada lives in Paris
 	// after delete: NOT_FOUND
 }

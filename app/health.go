@@ -36,6 +36,9 @@ type HealthOptions struct {
 	// MinCacheRequests is how many cache lookups an interval needs before
 	// its hit rate is judged (default 100).
 	MinCacheRequests int64
+	// CheckInterval is how often the running component checks health
+	// (RunPeriodic between Start and Stop); <= 0: no periodic check.
+	CheckInterval time.Duration
 }
 
 // HealthCheck answers "is this node fine?" (GET /healthz) from the database
@@ -54,6 +57,8 @@ type HealthCheck struct {
 
 	hintOnce  sync.Once
 	lastCache ports.CacheStats // guarded by mu; the previous interval's counters
+
+	periodic loop
 }
 
 // NewHealthCheck builds a health check over db (which may also implement
@@ -143,6 +148,23 @@ func (h *HealthCheck) checkDatabase(ctx context.Context) error {
 	return err
 }
 
+// Name names the periodic check among a node's components.
+func (h *HealthCheck) Name() string { return "health check" }
+
+// Start runs RunPeriodic every CheckInterval on a goroutine the check owns
+// until Stop (nothing with no interval).
+func (h *HealthCheck) Start(context.Context) error {
+	if every := h.opts.CheckInterval; every > 0 {
+		h.periodic.start(func(ctx context.Context) { h.RunPeriodic(ctx, every) })
+	}
+	return nil
+}
+
+// Stop ends the periodic check and waits for it within ctx.
+func (h *HealthCheck) Stop(ctx context.Context) error {
+	return h.periodic.stop(ctx, "health.Stop")
+}
+
 // RunPeriodic checks health every interval until ctx ends, logging a warning
 // with the errors when the node is unhealthy, and once an info hint when the
 // cache hit rate over an interval fell under 0.5. It blocks; its caller owns
@@ -156,16 +178,7 @@ func (h *HealthCheck) RunPeriodic(ctx context.Context, every time.Duration) {
 		h.lastCache = h.opts.CacheStats()
 	}
 	h.mu.Unlock()
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			h.tick(ctx)
-		}
-	}
+	tickEvery(ctx, every, h.tick)
 }
 
 // tick is one round of RunPeriodic.

@@ -26,12 +26,20 @@ type OfflineQueue struct {
 	log     *zap.Logger
 	flushMu sync.Mutex // one flush at a time: two would push operations twice
 	refused atomic.Int64
-	obs     Observer // set before use by SetObserver
+	obs     Observer // nil: none
 }
 
-// SetObserver reports the queue's length to o after every change. Call it
-// before the queue is used.
-func (q *OfflineQueue) SetObserver(o Observer) { q.obs = o }
+// QueueOptions configure an OfflineQueue.
+type QueueOptions struct {
+	// Enabled: Enqueue keeps operations (Sync.EnableOfflineQueue). A
+	// disabled queue accepts nothing: Enqueue is a no-op returning nil, and
+	// Flush still drains whatever an earlier, enabled run left behind.
+	Enabled bool
+	// MaxSize bounds the queue (Sync.MaxQueueSize; <= 0: unbounded).
+	MaxSize int
+	// Observer is told the queue's length after every change (nil: none).
+	Observer Observer
+}
 
 // report tells the observer the queue's current length.
 func (q *OfflineQueue) report(ctx context.Context) {
@@ -43,15 +51,12 @@ func (q *OfflineQueue) report(ctx context.Context) {
 	}
 }
 
-// NewOfflineQueue returns a queue over store holding at most maxSize
-// operations (<= 0: unbounded). A disabled queue (Sync.EnableOfflineQueue =
-// false) accepts nothing: Enqueue is a no-op returning nil, and Flush still
-// drains whatever an earlier, enabled run left behind.
-func NewOfflineQueue(store ports.QueueStore, enabled bool, maxSize int, logger *zap.Logger) *OfflineQueue {
+// NewOfflineQueue returns a queue over store.
+func NewOfflineQueue(store ports.QueueStore, opts QueueOptions, logger *zap.Logger) *OfflineQueue {
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	return &OfflineQueue{store: store, enabled: enabled, maxSize: maxSize, log: logger}
+	return &OfflineQueue{store: store, enabled: opts.Enabled, maxSize: opts.MaxSize, obs: opts.Observer, log: logger}
 }
 
 // Enabled reports whether Enqueue keeps operations.

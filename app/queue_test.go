@@ -23,7 +23,7 @@ func pending(key string) domain.PendingOperation {
 }
 
 func TestOfflineQueueBound(t *testing.T) {
-	q := app.NewOfflineQueue(newSQLiteStore(t), true, 3, nil)
+	q := app.NewOfflineQueue(newSQLiteStore(t), app.QueueOptions{Enabled: true, MaxSize: 3}, nil)
 	ctx := t.Context()
 	for i := range 3 {
 		require.NoError(t, q.Enqueue(ctx, pending(fmt.Sprint(i))))
@@ -48,7 +48,7 @@ func TestOfflineQueueBound(t *testing.T) {
 }
 
 func TestOfflineQueueFlushKeepsFailuresInOrder(t *testing.T) {
-	q := app.NewOfflineQueue(newSQLiteStore(t), true, 0, nil)
+	q := app.NewOfflineQueue(newSQLiteStore(t), app.QueueOptions{Enabled: true}, nil)
 	ctx := t.Context()
 	const total = 250 // more than one page
 	for i := range total {
@@ -91,7 +91,7 @@ func TestOfflineQueueFlushKeepsFailuresInOrder(t *testing.T) {
 }
 
 func TestOfflineQueueFlushStopsWithContext(t *testing.T) {
-	q := app.NewOfflineQueue(newSQLiteStore(t), true, 0, nil)
+	q := app.NewOfflineQueue(newSQLiteStore(t), app.QueueOptions{Enabled: true}, nil)
 	ctx, cancel := context.WithCancel(t.Context())
 	for i := range 5 {
 		require.NoError(t, q.Enqueue(ctx, pending(fmt.Sprint(i))))
@@ -111,7 +111,7 @@ func TestOfflineQueueFlushStopsWithContext(t *testing.T) {
 }
 
 func TestOfflineQueueDisabled(t *testing.T) {
-	q := app.NewOfflineQueue(newSQLiteStore(t), false, 10, nil)
+	q := app.NewOfflineQueue(newSQLiteStore(t), app.QueueOptions{Enabled: false, MaxSize: 10}, nil)
 	ctx := t.Context()
 	assert.False(t, q.Enabled())
 	require.NoError(t, q.Enqueue(ctx, pending("x")), "a disabled queue is a documented no-op")
@@ -126,7 +126,7 @@ func TestOfflineQueueSurvivesRestart(t *testing.T) {
 	ctx := t.Context()
 	s1, err := sqlite.Open(ctx, sqlite.Options{Path: path, EnableWAL: true})
 	require.NoError(t, err)
-	q := app.NewOfflineQueue(s1, true, 10, nil)
+	q := app.NewOfflineQueue(s1, app.QueueOptions{Enabled: true, MaxSize: 10}, nil)
 	require.NoError(t, q.Enqueue(ctx, pending("a")))
 	require.NoError(t, q.Enqueue(ctx, pending("b")))
 	require.NoError(t, s1.Close())
@@ -134,7 +134,7 @@ func TestOfflineQueueSurvivesRestart(t *testing.T) {
 	s2, err := sqlite.Open(ctx, sqlite.Options{Path: path, EnableWAL: true})
 	require.NoError(t, err)
 	defer s2.Close()
-	q = app.NewOfflineQueue(s2, true, 10, nil)
+	q = app.NewOfflineQueue(s2, app.QueueOptions{Enabled: true, MaxSize: 10}, nil)
 	var seen []string
 	ok, _, err := q.Flush(ctx, func(_ context.Context, op domain.PendingOperation) error {
 		seen = append(seen, op.Key)
@@ -191,8 +191,8 @@ func TestOfflineQueueStoreErrors(t *testing.T) {
 	} {
 		t.Run(tc.fail, func(t *testing.T) {
 			base := newSQLiteStore(t)
-			require.NoError(t, app.NewOfflineQueue(base, true, 0, nil).Enqueue(t.Context(), pending("a")))
-			q := app.NewOfflineQueue(failingQueueStore{QueueStore: base, fail: tc.fail}, true, 0, nil)
+			require.NoError(t, app.NewOfflineQueue(base, app.QueueOptions{Enabled: true}, nil).Enqueue(t.Context(), pending("a")))
+			q := app.NewOfflineQueue(failingQueueStore{QueueStore: base, fail: tc.fail}, app.QueueOptions{Enabled: true}, nil)
 			err := tc.call(q)
 			assert.ErrorIs(t, err, domain.ErrPersistence)
 			n, lerr := base.QueueLen(t.Context())

@@ -207,6 +207,9 @@ func NewSyncEngine(deps SyncEngineDeps, opts EngineOptions) (*SyncEngine, error)
 	return e, nil
 }
 
+// Name implements Component.
+func (*SyncEngine) Name() string { return "sync engine" }
+
 // Start starts the round loop and, with an Outbox, opens it and starts the
 // gossip loop. They run until Stop: ctx bounds starting only (like the node's
 // other components), so a caller's start-up deadline does not silently end

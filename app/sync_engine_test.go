@@ -586,7 +586,7 @@ func TestSyncOfflineQueueEnqueuedDuringFlushIsFlushedNext(t *testing.T) {
 	nodes := net.mesh(t, 2, syncNodeOpts{queue: true})
 	a, b := nodes[0], nodes[1]
 	hook := &hookQueueStore{QueueStore: a.store}
-	a.engine.queue = NewOfflineQueue(hook, true, 1000, nil)
+	a.engine.queue = NewOfflineQueue(hook, QueueOptions{Enabled: true, MaxSize: 1000}, nil)
 	queueLocal := func(key string) {
 		ts := a.put(t, "c", key, `{"v":1}`)
 		es, err := a.store.AuthorEntriesAfter(ctx, a.id, ts.Prev(), 1)
@@ -613,7 +613,7 @@ func TestSyncQueueFullAndGossipOverflowStillConverge(t *testing.T) {
 	net := newSyncNet()
 	nodes := net.mesh(t, 2, syncNodeOpts{queue: true, interval: 20 * time.Millisecond})
 	a, b := nodes[0], nodes[1]
-	a.engine.queue = NewOfflineQueue(a.store, true, 3, nil)
+	a.engine.queue = NewOfflineQueue(a.store, QueueOptions{Enabled: true, MaxSize: 3}, nil)
 	a.engine.outbox.limit = 5
 	net.setDown(b.addr, true)
 	require.NoError(t, a.engine.Start(ctx))
@@ -652,7 +652,7 @@ func TestSyncOfflineQueueFlushFailureIsRecorded(t *testing.T) {
 	nodes := net.mesh(t, 2, syncNodeOpts{queue: true})
 	a := nodes[0]
 	hook := &hookQueueStore{QueueStore: a.store}
-	a.engine.queue = NewOfflineQueue(hook, true, 1000, nil)
+	a.engine.queue = NewOfflineQueue(hook, QueueOptions{Enabled: true, MaxSize: 1000}, nil)
 	ts := a.put(t, "c", "k", `{"v":1}`)
 	es, err := a.store.AuthorEntriesAfter(ctx, a.id, ts.Prev(), 1)
 	require.NoError(t, err)

@@ -107,7 +107,7 @@ func (n *syncNet) addNode(t *testing.T, id string, o syncNodeOpts) *syncNode {
 	outbox := NewOutbox(0)
 	node.db, err = NewDatabase(node.store, nil, node.clock, zap.NewNop(), DatabaseOptions{Outbox: outbox})
 	require.NoError(t, err)
-	node.queue = NewOfflineQueue(node.store, o.queue, 1000, zap.NewNop())
+	node.queue = NewOfflineQueue(node.store, QueueOptions{Enabled: o.queue, MaxSize: 1000}, zap.NewNop())
 	node.status = NewStatusTracker(id, StatusOptions{})
 	node.svc, err = NewSyncService(node.db, node.store, node.clock, node.status, zap.NewNop(), SyncOptions{BatchSize: o.batch})
 	require.NoError(t, err)

@@ -7,6 +7,9 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/entgldb/entgldb-go/adapters/protocol"
+	"github.com/entgldb/entgldb-go/domain"
 )
 
 // Section is the top-level key of appsettings.json holding our settings.
@@ -116,7 +119,9 @@ const (
 )
 
 // Default returns the configuration of INTERFACE.md, used for every key the
-// file, the environment and the flags leave out.
+// file, the environment and the flags leave out. Settings a component also
+// falls back to on its own take the constant it uses (domain/defaults.go,
+// protocol.DefaultMaxFrameBytes), so the two can never disagree.
 func Default() Config {
 	return Config{
 		Network: Network{
@@ -124,17 +129,18 @@ func Default() Config {
 			RetryAttempts: 3, RetryDelayMs: 1000, ConnectionTimeoutMs: 5000,
 			Secure: true, Compression: true,
 			EnableDiscovery: true, BroadcastAddress: "",
-			StaticPeers: []string{}, MaxConnections: 100, MaxFrameBytes: 16 << 20,
+			StaticPeers: []string{}, MaxConnections: 100, MaxFrameBytes: protocol.DefaultMaxFrameBytes,
 		},
 		Persistence: Persistence{
 			DatabasePath: "data/entgldb.db", EnableWalMode: true, CacheSizeMb: 50,
 			EnableAutoBackup: true, BackupPath: "backups/",
-			BackupIntervalMinutes: 60, BackupKeep: 24, MaxDocumentBytes: 1 << 20,
+			BackupIntervalMinutes: 60, BackupKeep: 24, MaxDocumentBytes: domain.DefaultMaxDocumentBytes,
 			AutoRestoreOnCorruption: false,
 		},
 		Sync: Sync{
 			EnableOfflineQueue: true, MaxQueueSize: 1000,
-			IntervalMs: 2000, Fanout: 3, BatchSize: 1000,
+			IntervalMs: int(domain.DefaultSyncInterval.Milliseconds()), Fanout: domain.DefaultSyncFanout,
+			BatchSize:       domain.DefaultSyncBatchSize,
 			MaxClockDriftMs: 60000, ConflictResolution: ConflictLWW,
 		},
 		Http:    Http{Enabled: true, Address: "127.0.0.1:5080"},

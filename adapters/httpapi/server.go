@@ -25,7 +25,7 @@ const (
 )
 
 // Server runs the API on one address. Start binds and serves in a goroutine
-// the Server owns; Shutdown stops it and waits for that goroutine.
+// the Server owns; Stop shuts it down and waits for that goroutine.
 type Server struct {
 	addr string
 	srv  *http.Server
@@ -62,14 +62,15 @@ func NewServer(addr string, handler http.Handler, logger *zap.Logger) *Server {
 // Start binds the address (so a port in use fails here, as NETWORK_ERROR)
 // and serves in the background. It logs where it listens, and warns when
 // that is not a loopback address: the API has no authentication.
-func (s *Server) Start() error {
+func (s *Server) Start(ctx context.Context) error {
 	const op = "httpapi.Start"
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ln != nil {
 		return domain.Errorf(domain.CodeInvalidArgument, op, "server already started")
 	}
-	ln, err := net.Listen("tcp", s.addr)
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", s.addr)
 	if err != nil {
 		return domain.Errorf(domain.CodeNetwork, op, "cannot listen on %s: %w", s.addr, err)
 	}
@@ -91,6 +92,9 @@ func (s *Server) Start() error {
 	return nil
 }
 
+// Name names the server among a node's components.
+func (s *Server) Name() string { return "HTTP API" }
+
 // Addr is the bound address after Start ("" before).
 func (s *Server) Addr() string {
 	s.mu.Lock()
@@ -101,10 +105,10 @@ func (s *Server) Addr() string {
 	return s.ln.Addr().String()
 }
 
-// Shutdown stops accepting, lets in-flight requests finish until ctx ends,
-// then closes whatever is left. It returns TIMEOUT_ERROR when it had to
-// cut requests off.
-func (s *Server) Shutdown(ctx context.Context) error {
+// Stop stops accepting, lets in-flight requests finish until ctx ends, then
+// closes whatever is left. It returns TIMEOUT_ERROR when it had to cut
+// requests off.
+func (s *Server) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	done := s.done
 	s.mu.Unlock()
@@ -114,7 +118,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.srv.Shutdown(ctx)
 	if err != nil {
 		_ = s.srv.Close()
-		err = domain.Errorf(domain.CodeTimeout, "httpapi.Shutdown", "in-flight requests did not finish in time: %w", err)
+		err = domain.Errorf(domain.CodeTimeout, "httpapi.Stop", "in-flight requests did not finish in time: %w", err)
 	}
 	<-done
 	return err

@@ -24,7 +24,7 @@ func TestServerLifecycle(t *testing.T) {
 	api := New(Options{Documents: docs, Changes: feed, Heartbeat: time.Hour})
 	s := NewServer("127.0.0.1:0", api, zap.New(core))
 	assert.Empty(t, s.Addr())
-	require.NoError(t, s.Start())
+	require.NoError(t, s.Start(t.Context()))
 	addr := s.Addr()
 	require.NotEmpty(t, addr)
 	assert.Equal(t, 1, logs.FilterMessage("HTTP API listening").FilterField(zap.String("address", addr)).Len())
@@ -42,11 +42,11 @@ func TestServerLifecycle(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	start := time.Now()
-	require.NoError(t, s.Shutdown(ctx))
+	require.NoError(t, s.Stop(ctx))
 	assert.Less(t, time.Since(start), 2*time.Second)
 	_, err = http.Get("http://" + addr + "/readyz")
 	assert.Error(t, err, "no longer accepting")
-	require.NoError(t, s.Shutdown(ctx), "second shutdown is harmless")
+	require.NoError(t, s.Stop(ctx), "second shutdown is harmless")
 }
 
 func TestServerPortInUse(t *testing.T) {
@@ -54,10 +54,10 @@ func TestServerPortInUse(t *testing.T) {
 	require.NoError(t, err)
 	defer ln.Close()
 	s := NewServer(ln.Addr().String(), http.NotFoundHandler(), nil)
-	err = s.Start()
+	err = s.Start(t.Context())
 	require.ErrorIs(t, err, domain.ErrNetwork)
 	assert.Contains(t, err.Error(), ln.Addr().String())
-	require.NoError(t, s.Shutdown(context.Background()), "shutdown of a server that never started")
+	require.NoError(t, s.Stop(context.Background()), "shutdown of a server that never started")
 }
 
 func TestServerShutdownDeadline(t *testing.T) {
@@ -71,7 +71,7 @@ func TestServerShutdownDeadline(t *testing.T) {
 		}
 	})
 	s := NewServer("127.0.0.1:0", h, nil)
-	require.NoError(t, s.Start())
+	require.NoError(t, s.Start(t.Context()))
 	clientDone := make(chan struct{})
 	go func() {
 		defer close(clientDone)
@@ -83,7 +83,7 @@ func TestServerShutdownDeadline(t *testing.T) {
 	<-entered
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	err := s.Shutdown(ctx)
+	err := s.Stop(ctx)
 	require.ErrorIs(t, err, domain.ErrTimeout, "in-flight request cut off at the deadline")
 	close(release)
 	<-clientDone
@@ -101,8 +101,8 @@ func TestIsLoopback(t *testing.T) {
 func TestOversizedBodyOverASocket(t *testing.T) {
 	api := New(Options{Documents: newFakeDocs()})
 	s := NewServer("127.0.0.1:0", api, nil)
-	require.NoError(t, s.Start())
-	defer func() { require.NoError(t, s.Shutdown(context.Background())) }()
+	require.NoError(t, s.Start(t.Context()))
+	defer func() { require.NoError(t, s.Stop(context.Background())) }()
 
 	body := `{"x":"` + strings.Repeat("a", 8<<20) + `"}`
 	resp, err := http.Post("http://"+s.Addr()+"/v1/collections/c/docs/k", "application/json", strings.NewReader(body))

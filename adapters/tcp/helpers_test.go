@@ -166,7 +166,7 @@ func startServer(t testing.TB, h ports.SyncHandler, logger *zap.Logger, opts ...
 	}
 	s, err := NewServer(o, h, logger)
 	require.NoError(t, err)
-	require.NoError(t, s.Start())
+	require.NoError(t, s.Start(t.Context()))
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -7,6 +7,7 @@ package tcp
 import (
 	"time"
 
+	"github.com/entgldb/entgldb-go/adapters/protocol"
 	"github.com/entgldb/entgldb-go/ports"
 )
 
@@ -40,7 +41,6 @@ type ServerOptions struct {
 
 const (
 	defaultMaxConnections   = 100
-	defaultMaxFrameBytes    = 16 << 20
 	defaultIdleTimeout      = 60 * time.Second
 	defaultHandshakeTimeout = 5 * time.Second
 	defaultWriteTimeout     = 30 * time.Second
@@ -54,7 +54,7 @@ func (o ServerOptions) withDefaults() ServerOptions {
 		o.MaxConnections = defaultMaxConnections
 	}
 	if o.MaxFrameBytes <= 0 {
-		o.MaxFrameBytes = defaultMaxFrameBytes
+		o.MaxFrameBytes = protocol.DefaultMaxFrameBytes
 	}
 	if o.IdleTimeout <= 0 {
 		o.IdleTimeout = defaultIdleTimeout
@@ -100,7 +100,7 @@ func (o DialerOptions) withDefaults() DialerOptions {
 		o.RequestTimeout = defaultRequestTimeout
 	}
 	if o.MaxFrameBytes <= 0 {
-		o.MaxFrameBytes = defaultMaxFrameBytes
+		o.MaxFrameBytes = protocol.DefaultMaxFrameBytes
 	}
 	if o.MaxIdlePerPeer == 0 {
 		o.MaxIdlePerPeer = 1

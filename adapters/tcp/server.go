@@ -67,7 +67,7 @@ func NewServer(opts ServerOptions, handler ports.SyncHandler, logger *zap.Logger
 }
 
 // Start listens on BindAddress:Port and starts accepting in the background.
-func (s *Server) Start() error {
+func (s *Server) Start(ctx context.Context) error {
 	const op = "tcp.Server.Start"
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -76,7 +76,7 @@ func (s *Server) Start() error {
 	}
 	addr := net.JoinHostPort(s.opts.BindAddress, strconv.Itoa(s.opts.Port))
 	lc := net.ListenConfig{KeepAlive: keepAlivePeriod}
-	ln, err := lc.Listen(context.Background(), "tcp", addr)
+	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
 		return domain.Errorf(domain.CodeNetwork, op, "listen on %s: %w", addr, err)
 	}
@@ -89,6 +89,9 @@ func (s *Server) Start() error {
 		zap.Bool("secure", s.opts.Secure), zap.Bool("compression", s.opts.Compression))
 	return nil
 }
+
+// Name names the server among a node's components.
+func (s *Server) Name() string { return "sync listener" }
 
 // Addr is the bound address (with the real port when Port was 0), nil
 // before Start.

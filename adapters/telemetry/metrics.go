@@ -50,8 +50,8 @@ type Metrics struct {
 	driftRejections  prometheus.Counter
 	backupsMade      prometheus.Counter
 
-	// cacheStats feeds the cache metrics at scrape time; nil until SetCacheStats.
-	cacheStats atomic.Pointer[func() ports.CacheStats]
+	// cacheStats feeds the cache metrics at scrape time (nil: zeros).
+	cacheStats func() ports.CacheStats
 	// lastBackup is the Unix ms of the newest backup, 0 = none yet.
 	lastBackup atomic.Int64
 	now        func() time.Time
@@ -59,9 +59,10 @@ type Metrics struct {
 	mu sync.Mutex // serializes BreakerState's read-modify of the label set
 }
 
-// NewMetrics creates the metrics and registers them on reg.
-func NewMetrics(reg prometheus.Registerer) *Metrics {
-	m := &Metrics{now: time.Now}
+// NewMetrics creates the metrics and registers them on reg. The cache
+// metrics read cacheStats at scrape time (nil: they stay 0).
+func NewMetrics(reg prometheus.Registerer, cacheStats func() ports.CacheStats) *Metrics {
+	m := &Metrics{now: time.Now, cacheStats: cacheStats}
 	counter := func(name, help string) prometheus.Counter {
 		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: name, Help: help})
 	}
@@ -86,11 +87,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 
 	cache := func(f func(ports.CacheStats) float64) func() float64 {
 		return func() float64 {
-			p := m.cacheStats.Load()
-			if p == nil {
+			if m.cacheStats == nil {
 				return 0
 			}
-			return f((*p)())
+			return f(m.cacheStats())
 		}
 	}
 	reg.MustRegister(
@@ -228,19 +228,6 @@ func (m *Metrics) BackupMade(t time.Time) {
 			return
 		}
 	}
-}
-
-// SetCacheStats installs the callback the cache metrics read at scrape
-// time (the cache is built after the metrics; nil removes it).
-func (m *Metrics) SetCacheStats(f func() ports.CacheStats) {
-	if m == nil {
-		return
-	}
-	if f == nil {
-		m.cacheStats.Store(nil)
-		return
-	}
-	m.cacheStats.Store(&f)
 }
 
 func (m *Metrics) backupAge() float64 {

@@ -61,13 +61,14 @@ func TestRegistryHasRuntimeCollectors(t *testing.T) {
 	assert.NotSame(t, prometheus.DefaultRegisterer, reg)
 
 	// Two nodes in one process get independent registries and metrics.
-	NewMetrics(NewRegistry())
-	NewMetrics(NewRegistry())
+	NewMetrics(NewRegistry(), nil)
+	NewMetrics(NewRegistry(), nil)
 }
 
 func TestMetrics(t *testing.T) {
 	reg := NewRegistry()
-	m := NewMetrics(reg)
+	var stats ports.CacheStats
+	m := NewMetrics(reg, func() ports.CacheStats { return stats })
 	now := time.Unix(1_700_000_000, 0)
 	m.now = func() time.Time { return now }
 
@@ -99,8 +100,7 @@ func TestMetrics(t *testing.T) {
 	m.ClockDriftRejected()
 	m.BackupMade(now.Add(-90 * time.Second))
 	m.BackupMade(now.Add(-time.Hour)) // older: does not roll the age back
-	stats := ports.CacheStats{Hits: 10, Misses: 4, Evictions: 1, Entries: 6, Bytes: 2048}
-	m.SetCacheStats(func() ports.CacheStats { return stats })
+	stats = ports.CacheStats{Hits: 10, Misses: 4, Evictions: 1, Entries: 6, Bytes: 2048}
 
 	assert.Equal(t, 3.0, get("entgldb_documents_written_total", nil))
 	assert.Equal(t, 5.0, get("entgldb_documents_applied_total", nil))
@@ -154,5 +154,4 @@ func TestNilMetricsIsANoop(t *testing.T) {
 	m.PeersConnected(1)
 	m.ClockDriftRejected()
 	m.BackupMade(time.Now())
-	m.SetCacheStats(nil)
 }

@@ -288,9 +288,11 @@ func (d *Discovery) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop closes the socket and waits for the goroutines. Known peers are
-// forgotten. Stopping a stopped Discovery is a no-op.
-func (d *Discovery) Stop() error {
+// Stop closes the socket and waits for the goroutines until ctx ends (then
+// TIMEOUT_ERROR: they exit on their own, the socket being closed). Known
+// peers are forgotten. Stopping a stopped Discovery is a no-op.
+func (d *Discovery) Stop(ctx context.Context) error {
+	const op = "udp.Discovery.Stop"
 	d.mu.Lock()
 	conn, cancel := d.conn, d.stop
 	d.conn, d.stop = nil, nil
@@ -300,15 +302,24 @@ func (d *Discovery) Stop() error {
 	}
 	cancel()
 	err := conn.Close() // unblocks the receive loop
-	d.wg.Wait()
+	done := make(chan struct{})
+	go func() { d.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return domain.Errorf(domain.CodeTimeout, op, "discovery goroutines still running at the deadline: %w", ctx.Err())
+	}
 	d.mu.Lock()
 	clear(d.peers)
 	d.mu.Unlock()
 	if err != nil {
-		return domain.Errorf(domain.CodeNetwork, "udp.Discovery.Stop", "closing discovery socket: %w", err)
+		return domain.Errorf(domain.CodeNetwork, op, "closing discovery socket: %w", err)
 	}
 	return nil
 }
+
+// Name names discovery among a node's components.
+func (d *Discovery) Name() string { return "discovery" }
 
 // Running reports whether the socket is open.
 func (d *Discovery) Running() bool {

@@ -57,7 +57,7 @@ func newNode(t *testing.T, id, token string, udpPort, tcpPort int, tweak ...func
 func start(t *testing.T, d *Discovery) {
 	t.Helper()
 	require.NoError(t, d.Start(context.Background()))
-	t.Cleanup(func() { require.NoError(t, d.Stop()) })
+	t.Cleanup(func() { require.NoError(t, d.Stop(context.Background())) })
 }
 
 func peerIDs(d *Discovery) []string {
@@ -110,7 +110,7 @@ func TestDiscoveryExpiresStoppedPeer(t *testing.T) {
 	require.NoError(t, b.Start(context.Background()))
 	require.Eventually(t, func() bool { return len(a.Peers()) == 1 }, waitFor, tick)
 
-	require.NoError(t, b.Stop())
+	require.NoError(t, b.Stop(t.Context()))
 	assert.False(t, b.Running())
 	assert.Empty(t, b.Peers(), "a stopped node forgets its peers")
 	stoppedAt := time.Now()
@@ -173,7 +173,7 @@ func TestDiscoveryStaticPeers(t *testing.T) {
 		{Address: "10.0.0.5:5000", Source: domain.PeerStatic},
 		{Address: "peer.example:7000", Source: domain.PeerStatic},
 	}, d.Peers())
-	require.NoError(t, d.Stop())
+	require.NoError(t, d.Stop(t.Context()))
 
 	// A discovered peer at a static address replaces the static entry.
 	port := freeUDPPort(t)
@@ -185,7 +185,7 @@ func TestDiscoveryStaticPeers(t *testing.T) {
 	assert.Equal(t, "192.0.2.1:5000", a.Peers()[1].Address)
 
 	// Static peers never expire.
-	require.NoError(t, b.Stop())
+	require.NoError(t, b.Stop(t.Context()))
 	require.Eventually(t, func() bool { return len(a.Peers()) == 2 && a.Peers()[0].Source == domain.PeerStatic }, waitFor, tick)
 }
 
@@ -217,7 +217,7 @@ func TestStartTwiceAndBindConflict(t *testing.T) {
 	require.Error(t, err)
 	assert.Equal(t, domain.CodeNetwork, domain.CodeOf(err))
 	assert.False(t, busy.Running())
-	require.NoError(t, busy.Stop())
+	require.NoError(t, busy.Stop(t.Context()))
 }
 
 func TestDirectedBroadcast(t *testing.T) {

@@ -88,7 +88,7 @@ func serveNode(parent context.Context, cfg config.Config) error {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	started := time.Now()
-	node, err := entgldb.Open(ctx, entgldb.Options{Config: cfg, Logger: logger})
+	db, err := entgldb.Open(ctx, entgldb.Options{Config: cfg, Logger: logger})
 	if err != nil {
 		logger.Error("node failed to start", zap.Error(err))
 		return err
@@ -99,15 +99,15 @@ func serveNode(parent context.Context, cfg config.Config) error {
 	stopCtx, stopCancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer stopCancel()
 	stopped := make(chan error, 1)
-	go func() { stopped <- node.Stop(stopCtx) }()
+	go func() { stopped <- db.Stop(stopCtx) }()
 	select {
 	case err := <-stopped:
 		if err != nil {
 			logger.Error("shutdown finished with errors", zap.Error(err))
 			return domain.Wrap(domain.CodeInternal, "serve", err)
 		}
-		st := node.Status().Snapshot(context.Background())
-		logger.Info("entgldb node stopped", zap.String("node_id", node.ID()),
+		st := db.Status(context.Background())
+		logger.Info("entgldb node stopped", zap.String("node_id", db.ID()),
 			zap.Duration("uptime", time.Since(started)), zap.Int64("documents_synced", st.DocumentsSynced),
 			zap.Int("offline_queue_length", st.OfflineQueueLen))
 		return nil

@@ -66,9 +66,9 @@ func TestBootstrapProfile(t *testing.T) {
 	require.NoError(t, err)
 	defer stopNode(a)
 	if errors.Is(statErr, os.ErrNotExist) {
-		_, err := benchBatch(ctx, a.Database(), 100_000)
+		_, err := benchBatch(ctx, database(a), 100_000)
 		require.NoError(t, err)
-		c := a.Database().Collection(putCollection)
+		c := database(a).Collection(putCollection)
 		rnd := rand.New(rand.NewPCG(5, 0))
 		for lo := 0; lo < 5000; lo += batchSize {
 			b := app.Batch{Puts: map[string][]byte{}}
@@ -79,7 +79,7 @@ func TestBootstrapProfile(t *testing.T) {
 			require.NoError(t, err)
 		}
 	}
-	want, err := countAll(ctx, a.Database(), putCollection, docsCollection)
+	want, err := countAll(ctx, database(a), putCollection, docsCollection)
 	require.NoError(t, err)
 
 	if path := os.Getenv("BOOTPROF_CPU"); path != "" {
@@ -111,7 +111,7 @@ func TestBootstrapProfile(t *testing.T) {
 			defer drv.close()
 			cpu0 := cpuTime()
 			_, sys0 := userSys()
-			docsPerSec, took, err := benchBootstrap(ctx, drv, b.Database(), want)
+			docsPerSec, took, err := benchBootstrap(ctx, drv, database(b), want)
 			require.NoError(t, err)
 			cpu := cpuTime() - cpu0
 			_, sys1 := userSys()

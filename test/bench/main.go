@@ -211,7 +211,7 @@ func runLocal(ctx context.Context, o options, root string, s *summary, logf func
 		} else {
 			raws = append(raws, raw)
 		}
-		rate, lat, err := benchPut(ctx, a.Database(), round, o.puts)
+		rate, lat, err := benchPut(ctx, database(a), round, o.puts)
 		if err != nil {
 			fail("put", err)
 			break
@@ -223,7 +223,7 @@ func runLocal(ctx context.Context, o options, root string, s *summary, logf func
 	s.put = r.putRate
 	// Batch: raw, app (which also loads the dataset of the later rows), raw.
 	raw1, err1 := rawBatch(ctx, filepath.Join(root, "raw-batch-1"), o.docs, batchSize)
-	if r.batchRate, err = benchBatch(ctx, a.Database(), o.docs); err != nil {
+	if r.batchRate, err = benchBatch(ctx, database(a), o.docs); err != nil {
 		fail("batch,get,find,bootstrap,noop", err)
 		_ = stopNode(a)
 		r.srcErr = "batch failed"
@@ -236,7 +236,7 @@ func runLocal(ctx context.Context, o options, root string, s *summary, logf func
 		s.rawBatch = (raw1 + raw2) / 2
 	}
 	s.batch = r.batchRate
-	if err := a.Database().EnsureIndex(ctx, docsCollection, "cat"); err != nil {
+	if err := database(a).EnsureIndex(ctx, docsCollection, "cat"); err != nil {
 		fail("find", err)
 	}
 	if err := stopNode(a); err != nil {
@@ -258,11 +258,11 @@ func runLocal(ctx context.Context, o options, root string, s *summary, logf func
 			_ = stopNode(a)
 		}
 	}()
-	if r.miss, r.hit, err = benchGets(ctx, a.Database(), o.docs, o.gets); err != nil {
+	if r.miss, r.hit, err = benchGets(ctx, database(a), o.docs, o.gets); err != nil {
 		fail("get", err)
 	}
 	if r.errs["find"] == "" {
-		if r.find, err = benchFind(ctx, a.Database(), o.docs, o.finds); err != nil {
+		if r.find, err = benchFind(ctx, database(a), o.docs, o.finds); err != nil {
 			fail("find", err)
 		}
 	}
@@ -270,7 +270,7 @@ func runLocal(ctx context.Context, o options, root string, s *summary, logf func
 	logf("bootstrap: empty node B pulls from A")
 	cfgB, err := nodeConfig(filepath.Join(root, "node-b"), "bench-b", nil)
 	if err == nil {
-		var b *entgldb.Node
+		var b *entgldb.DB
 		b, err = openNode(ctx, cfgB)
 		if err == nil {
 			func() {
@@ -281,12 +281,12 @@ func runLocal(ctx context.Context, o options, root string, s *summary, logf func
 					return
 				}
 				defer drv.close()
-				want, err := countAll(ctx, a.Database(), putCollection, docsCollection)
+				want, err := countAll(ctx, database(a), putCollection, docsCollection)
 				if err != nil {
 					fail("bootstrap,noop", err)
 					return
 				}
-				if r.bootRate, r.bootTook, err = benchBootstrap(ctx, drv, b.Database(), want); err != nil {
+				if r.bootRate, r.bootTook, err = benchBootstrap(ctx, drv, database(b), want); err != nil {
 					fail("bootstrap,noop", err)
 					return
 				}

@@ -23,8 +23,8 @@ type roundDriver struct {
 	dialer *tcp.Dialer
 }
 
-func newRoundDriver(n *entgldb.Node, cfg config.Config, peer string) (*roundDriver, error) {
-	db := n.Database()
+func newRoundDriver(n *entgldb.DB, cfg config.Config, peer string) (*roundDriver, error) {
+	db := database(n)
 	exec := retry.New(retry.Options{RetryAttempts: 1, AttemptTimeout: 2 * time.Minute}, nil)
 	d := tcp.NewDialer(tcp.DialerOptions{
 		NodeID:         n.ID(),
@@ -117,7 +117,7 @@ func benchConverge(ctx context.Context, root string, n, writes int) (latencies, 
 			}
 		}
 	}
-	nodes := make([]*entgldb.Node, 0, n)
+	nodes := make([]*entgldb.DB, 0, n)
 	defer func() {
 		for _, nd := range nodes {
 			_ = stopNode(nd)
@@ -144,7 +144,7 @@ func benchConverge(ctx context.Context, root string, n, writes int) (latencies, 
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }()
 	for _, nd := range nodes {
-		sub, err := nd.Database().Watch(wctx, -1)
+		sub, err := database(nd).Watch(wctx, -1)
 		if err != nil {
 			return nil, fmt.Errorf("watch: %w", err)
 		}

@@ -9,6 +9,8 @@ import (
 	entgldb "github.com/entgldb/entgldb-go"
 	"github.com/entgldb/entgldb-go/adapters/config"
 	"github.com/entgldb/entgldb-go/test/nodeproc"
+	"github.com/entgldb/entgldb-go/app"
+	"github.com/entgldb/entgldb-go/internal/nodeaccess"
 )
 
 // nodeConfig is a loopback-only node in dir: discovery off, HTTP off, no
@@ -44,7 +46,7 @@ func peerAddr(cfg config.Config) string {
 }
 
 // openNode starts an in-process node through the embedder API.
-func openNode(ctx context.Context, cfg config.Config) (*entgldb.Node, error) {
+func openNode(ctx context.Context, cfg config.Config) (*entgldb.DB, error) {
 	n, err := entgldb.Open(ctx, entgldb.Options{Config: cfg})
 	if err != nil {
 		return nil, fmt.Errorf("open node %s: %w", cfg.NodeId, err)
@@ -52,8 +54,12 @@ func openNode(ctx context.Context, cfg config.Config) (*entgldb.Node, error) {
 	return n, nil
 }
 
+// database is the node's app.Database, which the benchmark drives directly
+// (the DB keeps it out of embedders' reach).
+func database(n *entgldb.DB) *app.Database { return nodeaccess.Node(n).Database() }
+
 // stopNode stops a node within a bounded time.
-func stopNode(n *entgldb.Node) error {
+func stopNode(n *entgldb.DB) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := n.Stop(ctx); err != nil {

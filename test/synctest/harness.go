@@ -202,7 +202,7 @@ func (node *Node) open(t testing.TB, port int) {
 	node.outbox = app.NewOutbox(0)
 	node.DB, err = app.NewDatabase(store, nil, node.Clock, o.Logger, app.DatabaseOptions{Outbox: node.outbox})
 	require.NoError(t, err)
-	node.Queue = app.NewOfflineQueue(store, o.Queue, 10_000, o.Logger)
+	node.Queue = app.NewOfflineQueue(store, app.QueueOptions{Enabled: o.Queue, MaxSize: 10_000}, o.Logger)
 	node.Status = app.NewStatusTracker(node.ID, app.StatusOptions{QueueLen: node.Queue.Len})
 	node.Service, err = app.NewSyncService(node.DB, store, node.Clock, node.Status, o.Logger, app.SyncOptions{BatchSize: o.BatchSize})
 	require.NoError(t, err)
@@ -225,7 +225,7 @@ func (node *Node) listenTCP(t testing.TB, port int) {
 	node.Server, err = tcp.NewServer(tcp.ServerOptions{NodeID: node.ID, AuthToken: o.AuthToken, BindAddress: "127.0.0.1",
 		Port: port, Secure: o.Secure, Compression: o.Compression, HandshakeTimeout: 2 * time.Second}, node.Service, o.Logger)
 	require.NoError(t, err)
-	require.NoError(t, node.Server.Start())
+	require.NoError(t, node.Server.Start(t.Context()))
 	node.Addr = node.Server.Addr().String()
 	node.Dialer = tcp.NewDialer(tcp.DialerOptions{NodeID: node.ID, AuthToken: o.AuthToken, Secure: o.Secure,
 		Compression: o.Compression, ConnectTimeout: 2 * time.Second, RequestTimeout: 20 * time.Second}, node.Exec, o.Logger)

@@ -1,4 +1,4 @@
-package app_test
+package entgldb_test
 
 import (
 	"regexp"
@@ -7,8 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/entgldb/entgldb-go/app"
-	"github.com/entgldb/entgldb-go/domain"
+	entgldb "github.com/entgldb/entgldb-go"
 )
 
 type user struct {
@@ -31,39 +30,39 @@ type intKey struct {
 var uuidV4 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 
 func TestTypedHelpers(t *testing.T) {
-	e := newEnv(t, newSQLiteStore, 1<<20, app.DatabaseOptions{})
+	db := openLocal(t)
 	ctx := t.Context()
-	users := e.db.Collection("users")
+	users := db.Collection("users")
 
-	key, v, err := app.Put(ctx, users, user{Handle: "ada", Name: "Ada", Age: 36})
+	key, v, err := entgldb.Put(ctx, users, user{Handle: "ada", Name: "Ada", Age: 36})
 	require.NoError(t, err)
 	assert.Equal(t, "ada", key)
-	got, gv, err := app.Get[user](ctx, users, "ada")
+	got, gv, err := entgldb.Get[user](ctx, users, "ada")
 	require.NoError(t, err)
 	assert.Equal(t, user{Handle: "ada", Name: "Ada", Age: 36}, got)
 	assert.Equal(t, v, gv)
 
-	_, _, err = app.Put(ctx, users, &user{Handle: "bob", Name: "Bob", Age: 20})
+	_, _, err = entgldb.Put(ctx, users, &user{Handle: "bob", Name: "Bob", Age: 20})
 	require.NoError(t, err)
-	found, err := app.Find[user](ctx, users, domain.Query{OrderBy: &domain.Order{Path: "age"}})
+	found, err := entgldb.Find[user](ctx, users, entgldb.Query{OrderBy: &entgldb.Order{Path: "age"}})
 	require.NoError(t, err)
 	require.Len(t, found, 2)
 	assert.Equal(t, "bob", found[0].Handle)
 
 	// The ID field is the key when nothing is tagged; an empty key gets a UUID.
-	orders := e.db.Collection("orders")
+	orders := db.Collection("orders")
 	o := &order{Total: 9.5}
-	key, _, err = app.Put(ctx, orders, o)
+	key, _, err = entgldb.Put(ctx, orders, o)
 	require.NoError(t, err)
 	assert.Regexp(t, uuidV4, key)
 	assert.Equal(t, key, o.ID, "written back through the pointer")
-	stored, _, err := app.Get[order](ctx, orders, key)
+	stored, _, err := entgldb.Get[order](ctx, orders, key)
 	require.NoError(t, err)
 	assert.Equal(t, *o, stored, "the generated key is in the document too")
 
 	// By value: the key is generated and returned, the caller's copy untouched.
 	byValue := order{Total: 1}
-	key2, _, err := app.Put(ctx, orders, byValue)
+	key2, _, err := entgldb.Put(ctx, orders, byValue)
 	require.NoError(t, err)
 	assert.Regexp(t, uuidV4, key2)
 	assert.NotEqual(t, key, key2)
@@ -71,28 +70,28 @@ func TestTypedHelpers(t *testing.T) {
 }
 
 func TestTypedHelperErrors(t *testing.T) {
-	e := newEnv(t, newSQLiteStore, 1<<20, app.DatabaseOptions{})
+	db := openLocal(t)
 	ctx := t.Context()
-	c := e.db.Collection("c")
+	c := db.Collection("c")
 	_, err := c.Put(ctx, "notuser", []byte(`{"age":"old"}`))
 	require.NoError(t, err)
 
 	cases := []struct {
 		name string
 		call func() error
-		want *domain.Error
+		want *entgldb.Error
 	}{
-		{"no key field", func() error { _, _, err := app.Put(ctx, c, noKey{Name: "x"}); return err }, domain.ErrInvalidArgument},
-		{"key field not a string", func() error { _, _, err := app.Put(ctx, c, intKey{N: 1}); return err }, domain.ErrInvalidArgument},
-		{"not a struct", func() error { _, _, err := app.Put(ctx, c, 42); return err }, domain.ErrInvalidArgument},
-		{"nil pointer", func() error { _, _, err := app.Put[*user](ctx, c, nil); return err }, domain.ErrInvalidArgument},
+		{"no key field", func() error { _, _, err := entgldb.Put(ctx, c, noKey{Name: "x"}); return err }, entgldb.ErrInvalidArgument},
+		{"key field not a string", func() error { _, _, err := entgldb.Put(ctx, c, intKey{N: 1}); return err }, entgldb.ErrInvalidArgument},
+		{"not a struct", func() error { _, _, err := entgldb.Put(ctx, c, 42); return err }, entgldb.ErrInvalidArgument},
+		{"nil pointer", func() error { _, _, err := entgldb.Put[*user](ctx, c, nil); return err }, entgldb.ErrInvalidArgument},
 		{"bad collection", func() error {
-			_, _, err := app.Put(ctx, e.db.Collection("_sys"), user{Handle: "a"})
+			_, _, err := entgldb.Put(ctx, db.Collection("_sys"), user{Handle: "a"})
 			return err
-		}, domain.ErrInvalidArgument},
-		{"get missing", func() error { _, _, err := app.Get[user](ctx, c, "nobody"); return err }, domain.ErrNotFound},
-		{"get undecodable", func() error { _, _, err := app.Get[user](ctx, c, "notuser"); return err }, domain.ErrInvalidArgument},
-		{"find undecodable", func() error { _, err := app.Find[user](ctx, c, domain.Query{}); return err }, domain.ErrInvalidArgument},
+		}, entgldb.ErrInvalidArgument},
+		{"get missing", func() error { _, _, err := entgldb.Get[user](ctx, c, "nobody"); return err }, entgldb.ErrNotFound},
+		{"get undecodable", func() error { _, _, err := entgldb.Get[user](ctx, c, "notuser"); return err }, entgldb.ErrInvalidArgument},
+		{"find undecodable", func() error { _, err := entgldb.Find[user](ctx, c, entgldb.Query{}); return err }, entgldb.ErrInvalidArgument},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

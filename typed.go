@@ -1,10 +1,12 @@
-package app
+package entgldb
 
 import (
 	"context"
 	"encoding/json"
 	"reflect"
 	"sync"
+
+	"github.com/google/uuid"
 
 	"github.com/entgldb/entgldb-go/domain"
 )
@@ -15,62 +17,60 @@ import (
 // generated key is also written back into the caller's struct.
 
 // Put stores v as JSON and returns its key and version.
-func Put[T any](ctx context.Context, c *Collection, v T) (key string, version domain.Timestamp, err error) {
-	const op = "app.Put"
+func Put[T any](ctx context.Context, c *Collection, v T) (key string, version Timestamp, err error) {
+	const op = "entgldb.Put"
 	rv := reflect.ValueOf(&v).Elem()
 	// Work on an addressable struct: the caller's (through its pointer) or
 	// our copy of a value.
 	sv := rv
 	for sv.Kind() == reflect.Pointer || sv.Kind() == reflect.Interface {
 		if sv.IsNil() {
-			return "", domain.Timestamp{}, domain.Errorf(domain.CodeInvalidArgument, op, "cannot store a nil %s", rv.Type())
+			return "", Timestamp{}, domain.Errorf(domain.CodeInvalidArgument, op, "cannot store a nil %s", rv.Type())
 		}
 		sv = sv.Elem()
 	}
 	if sv.Kind() != reflect.Struct {
-		return "", domain.Timestamp{}, domain.Errorf(domain.CodeInvalidArgument, op, "%s is not a struct", rv.Type())
+		return "", Timestamp{}, domain.Errorf(domain.CodeInvalidArgument, op, "%s is not a struct", rv.Type())
 	}
 	idx, err := keyField(sv.Type())
 	if err != nil {
-		return "", domain.Timestamp{}, domain.Wrap(domain.CodeInvalidArgument, op, err)
+		return "", Timestamp{}, domain.Wrap(domain.CodeInvalidArgument, op, err)
 	}
 	kf := sv.FieldByIndex(idx)
 	key = kf.String()
 	if key == "" {
-		if key, err = newUUID(); err != nil {
-			return "", domain.Timestamp{}, domain.Wrap(domain.CodeInternal, op, err)
-		}
+		key = uuid.NewString()
 		if !kf.CanSet() {
-			return "", domain.Timestamp{}, domain.Errorf(domain.CodeInvalidArgument, op, "key field of %s cannot be set", sv.Type())
+			return "", Timestamp{}, domain.Errorf(domain.CodeInvalidArgument, op, "key field of %s cannot be set", sv.Type())
 		}
 		kf.SetString(key)
 	}
 	body, err := json.Marshal(sv.Interface())
 	if err != nil {
-		return "", domain.Timestamp{}, domain.Errorf(domain.CodeInvalidArgument, op, "encode %s: %w", sv.Type(), err)
+		return "", Timestamp{}, domain.Errorf(domain.CodeInvalidArgument, op, "encode %s: %w", sv.Type(), err)
 	}
 	version, err = c.Put(ctx, key, body)
 	if err != nil {
-		return "", domain.Timestamp{}, err
+		return "", Timestamp{}, err
 	}
 	return key, version, nil
 }
 
 // Get loads the document key into a T.
-func Get[T any](ctx context.Context, c *Collection, key string) (T, domain.Timestamp, error) {
+func Get[T any](ctx context.Context, c *Collection, key string) (T, Timestamp, error) {
 	var v T
 	d, err := c.Get(ctx, key)
 	if err != nil {
-		return v, domain.Timestamp{}, err
+		return v, Timestamp{}, err
 	}
 	if err := json.Unmarshal(d.Data, &v); err != nil {
-		return v, domain.Timestamp{}, domain.Errorf(domain.CodeInvalidArgument, "app.Get", "decode %s/%s into %T: %w", c.name, key, v, err)
+		return v, Timestamp{}, domain.Errorf(domain.CodeInvalidArgument, "entgldb.Get", "decode %s/%s into %T: %w", c.Name(), key, v, err)
 	}
 	return v, d.Stamp, nil
 }
 
 // Find loads the documents matching q into Ts, in the query's order.
-func Find[T any](ctx context.Context, c *Collection, q domain.Query) ([]T, error) {
+func Find[T any](ctx context.Context, c *Collection, q Query) ([]T, error) {
 	docs, err := c.Find(ctx, q)
 	if err != nil {
 		return nil, err
@@ -78,7 +78,7 @@ func Find[T any](ctx context.Context, c *Collection, q domain.Query) ([]T, error
 	out := make([]T, len(docs))
 	for i := range docs {
 		if err := json.Unmarshal(docs[i].Data, &out[i]); err != nil {
-			return nil, domain.Errorf(domain.CodeInvalidArgument, "app.Find", "decode %s/%s into %T: %w", c.name, docs[i].Key, out[i], err)
+			return nil, domain.Errorf(domain.CodeInvalidArgument, "entgldb.Find", "decode %s/%s into %T: %w", c.Name(), docs[i].Key, out[i], err)
 		}
 	}
 	return out, nil
@@ -112,7 +112,7 @@ func findKeyField(t reflect.Type) ([]int, error) {
 		}
 		if f.Tag.Get("entgldb") == "key" {
 			if f.Type.Kind() != reflect.String {
-				return nil, domain.Errorf(domain.CodeInvalidArgument, "app.keyField", "key field %s.%s must be a string", t, f.Name)
+				return nil, domain.Errorf(domain.CodeInvalidArgument, "entgldb.keyField", "key field %s.%s must be a string", t, f.Name)
 			}
 			return f.Index, nil
 		}
@@ -121,7 +121,7 @@ func findKeyField(t reflect.Type) ([]int, error) {
 		}
 	}
 	if byName == nil {
-		return nil, domain.Errorf(domain.CodeInvalidArgument, "app.keyField", "%s has no key: tag a string field `entgldb:\"key\"` or name it ID", t)
+		return nil, domain.Errorf(domain.CodeInvalidArgument, "entgldb.keyField", "%s has no key: tag a string field `entgldb:\"key\"` or name it ID", t)
 	}
 	return byName, nil
 }

@@ -1,0 +1,105 @@
+package app
+
+import (
+	"context"
+	"os"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// BackupStore writes a consistent, time-named copy of the database into dir
+// and keeps only the newest keep of them (keep <= 0: all); it returns the
+// new file's path.
+type BackupStore interface {
+	BackupNow(ctx context.Context, dir string, keep int) (string, error)
+}
+
+// BackupObserver is told of every backup made (the metrics' backups_total
+// and backup_age_seconds).
+type BackupObserver interface {
+	BackupMade(at time.Time)
+}
+
+// BackupOptions configure a BackupService.
+type BackupOptions struct {
+	// Dir is where backups go (Persistence.BackupPath).
+	Dir string
+	// Keep is how many backups are kept (Persistence.BackupKeep; <= 0: all).
+	Keep int
+	// Interval is the time between automatic backups while the service
+	// runs; <= 0: none (Persistence.EnableAutoBackup off).
+	Interval time.Duration
+	// Observer is told of every backup, automatic or asked for (nil: none).
+	Observer BackupObserver
+}
+
+// BackupFile is one backup written.
+type BackupFile struct {
+	Path  string
+	Bytes int64
+}
+
+// BackupService makes backups: on request (BackupNow, the HTTP route) and,
+// as a node component, every Interval between Start and Stop. Every backup
+// is reported to the observer, whichever way it was made.
+type BackupService struct {
+	store BackupStore
+	opts  BackupOptions
+	log   *zap.Logger
+	auto  loop
+}
+
+// NewBackupService returns a stopped service writing through store.
+func NewBackupService(store BackupStore, logger *zap.Logger, opts BackupOptions) *BackupService {
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	return &BackupService{store: store, opts: opts, log: logger}
+}
+
+// BackupNow writes a backup now and reports it. The size is 0 when the new
+// file cannot be read back (the backup itself succeeded).
+func (b *BackupService) BackupNow(ctx context.Context) (BackupFile, error) {
+	path, err := b.store.BackupNow(ctx, b.opts.Dir, b.opts.Keep)
+	if err != nil {
+		return BackupFile{}, err
+	}
+	if b.opts.Observer != nil {
+		b.opts.Observer.BackupMade(time.Now())
+	}
+	f := BackupFile{Path: path}
+	if st, err := os.Stat(path); err == nil {
+		f.Bytes = st.Size()
+	}
+	return f, nil
+}
+
+// Name names the automatic backups among a node's components.
+func (b *BackupService) Name() string { return "auto backup" }
+
+// Start begins the automatic backups (nothing with no Interval).
+func (b *BackupService) Start(context.Context) error {
+	if b.opts.Interval > 0 {
+		b.auto.start(b.runAuto)
+	}
+	return nil
+}
+
+// Stop ends the automatic backups, waiting within ctx for one in progress.
+func (b *BackupService) Stop(ctx context.Context) error {
+	return b.auto.stop(ctx, "backup.Stop")
+}
+
+// runAuto backs up every Interval until ctx ends.
+func (b *BackupService) runAuto(ctx context.Context) {
+	tickEvery(ctx, b.opts.Interval, b.autoBackup)
+}
+
+// autoBackup is one automatic backup; a failure is logged and the next tick
+// tries again.
+func (b *BackupService) autoBackup(ctx context.Context) {
+	if _, err := b.BackupNow(ctx); err != nil && ctx.Err() == nil {
+		b.log.Error("automatic backup failed", zap.String("dir", b.opts.Dir), zap.Error(err))
+	}
+}
