@@ -136,7 +136,6 @@ func NewDatabase(store ports.Store, cache ports.DocumentCache, clock *domain.Clo
 	return db, nil
 }
 
-
 // Clock returns the node's hybrid logical clock.
 func (db *Database) Clock() *domain.Clock { return db.clock }
 

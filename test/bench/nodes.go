@@ -8,9 +8,9 @@ import (
 
 	entgldb "github.com/entgldb/entgldb-go"
 	"github.com/entgldb/entgldb-go/adapters/config"
-	"github.com/entgldb/entgldb-go/test/nodeproc"
 	"github.com/entgldb/entgldb-go/app"
 	"github.com/entgldb/entgldb-go/internal/nodeaccess"
+	"github.com/entgldb/entgldb-go/test/nodeproc"
 )
 
 // nodeConfig is a loopback-only node in dir: discovery off, HTTP off, no
