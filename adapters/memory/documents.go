@@ -11,7 +11,7 @@ import (
 
 // applyBatch bounds how many remote entries one staged transaction holds, as
 // the SQLite adapter bounds its transactions.
-const applyBatch = 1000
+const applyBatch = domain.DefaultSyncBatchSize
 
 // tx stages writes over the store's state; commit publishes them. It is
 // used with the write lock held.

@@ -151,27 +151,6 @@ func backupNames(dir string) ([]string, error) {
 	return names, nil
 }
 
-// RunAutoBackup backs the store up into dir every interval, keeping the
-// newest keep, until ctx ends. The caller runs it in a goroutine it owns;
-// failures are logged and retried at the next tick.
-func RunAutoBackup(ctx context.Context, s *Store, dir string, every time.Duration, keep int, logger *zap.Logger) {
-	if logger == nil {
-		logger = zap.NewNop()
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := s.BackupNow(ctx, dir, keep); err != nil && ctx.Err() == nil {
-				logger.Error("automatic backup failed", zap.String("dir", dir), zap.Error(err))
-			}
-		}
-	}
-}
-
 // moveAside renames a database file and its WAL to path+suffix, and drops
 // its shared-memory index. A WAL left behind would be replayed into the file
 // that replaces it.

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -298,34 +297,6 @@ func TestAutoRestoreOnCorruption(t *testing.T) {
 		_, err = os.Stat(p)
 		require.NoError(t, err, "the corrupt file stays where it was")
 	})
-}
-
-func TestAutoBackupKeepsNewest(t *testing.T) {
-	// Registered first, so it runs after the store's own cleanup closes it.
-	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
-	s := openTemp(t)
-	put(t, s, "k", 1)
-	dir := filepath.Join(t.TempDir(), "backups")
-	ctx, cancel := context.WithCancel(t.Context())
-	var wg sync.WaitGroup
-	wg.Go(func() { sqlite.RunAutoBackup(ctx, s, dir, 5*time.Millisecond, 2, nil) })
-	made := func() []string {
-		names, _ := filepath.Glob(filepath.Join(dir, "entgldb-*.db"))
-		return names
-	}
-	first := ""
-	require.Eventually(t, func() bool {
-		if names := made(); len(names) > 0 && first == "" {
-			first = names[0]
-		}
-		return first != "" && len(made()) == 2 && !contains(made(), first)
-	}, 10*time.Second, time.Millisecond, "backups rotate")
-	cancel()
-	wg.Wait()
-	names := made()
-	require.Len(t, names, 2)
-	require.NoError(t, sqlite.CheckFile(t.Context(), names[1], true))
 }
 
 func contains(list []string, s string) bool {

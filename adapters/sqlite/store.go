@@ -36,7 +36,7 @@ import (
 )
 
 // DefaultBatchSize bounds the entries ApplyRemote writes per transaction.
-const DefaultBatchSize = 1000
+const DefaultBatchSize = domain.DefaultSyncBatchSize
 
 // Options configure Open.
 type Options struct {
