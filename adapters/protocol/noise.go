@@ -47,6 +47,15 @@ var (
 	noiseADLast = []byte{1}
 )
 
+// noiseAD is the associated data of the transport message ending at end
+// of a frame of total bytes.
+func noiseAD(end, total int) []byte {
+	if end == total {
+		return noiseADLast
+	}
+	return noiseADMore
+}
+
 var noiseSuite = noise.NewCipherSuite(noise.DH25519, noise.CipherChaChaPoly, noise.HashSHA256)
 
 // DerivePSK turns the configured cluster secret into the 32-byte Noise
@@ -99,12 +108,8 @@ func (s *noiseSealer) seal(t MsgType, compressed bool, payload []byte) ([]byte, 
 	out := make([]byte, 0, len(plain)+chunks*noiseTagSize)
 	for off := 0; off < len(plain); off += noiseChunkPlain {
 		end := min(off+noiseChunkPlain, len(plain))
-		ad := noiseADMore
-		if end == len(plain) {
-			ad = noiseADLast
-		}
 		var err error
-		if out, err = s.cs.Encrypt(out, ad, plain[off:end]); err != nil {
+		if out, err = s.cs.Encrypt(out, noiseAD(end, len(plain)), plain[off:end]); err != nil {
 			return nil, domain.Errorf(domain.CodeInternal, "protocol.SealNoise", "encrypt: %w", err)
 		}
 	}
@@ -120,12 +125,8 @@ func (s *noiseSealer) open(payload []byte) (MsgType, bool, []byte, error) {
 	plain := make([]byte, 0, len(payload)-chunks*noiseTagSize)
 	for off := 0; off < len(payload); off += noiseChunk {
 		end := min(off+noiseChunk, len(payload))
-		ad := noiseADMore
-		if end == len(payload) {
-			ad = noiseADLast
-		}
 		var err error
-		if plain, err = s.cs.Decrypt(plain, ad, payload[off:end]); err != nil {
+		if plain, err = s.cs.Decrypt(plain, noiseAD(end, len(payload)), payload[off:end]); err != nil {
 			// One answer whatever failed: the peer learns nothing.
 			return 0, false, nil, domain.Errorf(domain.CodeNetwork, op, "Noise envelope failed authentication")
 		}
