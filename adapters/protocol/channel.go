@@ -3,6 +3,7 @@ package protocol
 import (
 	"bufio"
 	"crypto/ecdh"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -35,7 +36,8 @@ type Channel struct {
 	wmu sync.Mutex
 	out envelope
 
-	binding []byte // the Noise handshake hash; set with in and out
+	binding   []byte    // the Noise handshake hash; set with in and out
+	noiseRand io.Reader // nil: crypto/rand; fixed by fuzzing for repeatable keys
 }
 
 // envelope encrypts (or decrypts) the frames of one direction of a secure

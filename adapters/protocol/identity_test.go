@@ -151,3 +151,8 @@ func TestLoadOrCreateIdentityKey(t *testing.T) {
 		assert.Equal(t, 1, n, "exactly one start created the key")
 	})
 }
+
+func TestFullHandshake(t *testing.T) {
+	c, s := tcpPair(t)
+	require.NoError(t, fullHandshake(c, s, newIdentity(t, "go-client"), newIdentity(t, "go-server")))
+}

@@ -3,6 +3,7 @@ package protocol
 import (
 	"crypto/hkdf"
 	"crypto/sha256"
+	"io"
 
 	"github.com/flynn/noise"
 
@@ -72,7 +73,9 @@ func DerivePSK(secret []byte) [32]byte {
 	return [32]byte(k)
 }
 
-func newNoiseHandshake(initiator bool, psk [32]byte) (*noise.HandshakeState, error) {
+// newNoiseHandshake starts a handshake; rng is nil (crypto/rand) except in
+// tests and fuzzing, which need repeatable ephemeral keys.
+func newNoiseHandshake(initiator bool, psk [32]byte, rng io.Reader) (*noise.HandshakeState, error) {
 	if psk == [32]byte{} {
 		return nil, domain.Errorf(domain.CodeConfig, "protocol.Noise", "the pre-shared key is all zeros (no cluster secret derived)")
 	}
@@ -83,6 +86,7 @@ func newNoiseHandshake(initiator bool, psk [32]byte) (*noise.HandshakeState, err
 		Prologue:              []byte(NoisePrologue),
 		PresharedKey:          psk[:],
 		PresharedKeyPlacement: 0,
+		Random:                rng,
 	})
 	if err != nil {
 		return nil, domain.Errorf(domain.CodeInternal, "protocol.Noise", "handshake state: %w", err)
@@ -165,7 +169,7 @@ func (c *Channel) noiseHandshake(initiator bool, psk [32]byte) error {
 	if c.out != nil || c.failed.Load() {
 		return domain.Errorf(domain.CodeInternal, op, "channel is already secure (or failed its handshake)")
 	}
-	hs, err := newNoiseHandshake(initiator, psk)
+	hs, err := newNoiseHandshake(initiator, psk, c.noiseRand)
 	if err != nil {
 		return err
 	}

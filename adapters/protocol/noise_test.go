@@ -123,9 +123,9 @@ func TestNoiseEnvelopeTampering(t *testing.T) {
 // direction of one completed handshake, run in memory.
 func noiseSealers(t *testing.T) (send, recv *noiseSealer) {
 	t.Helper()
-	ini, err := newNoiseHandshake(true, testPSK)
+	ini, err := newNoiseHandshake(true, testPSK, nil)
 	require.NoError(t, err)
-	res, err := newNoiseHandshake(false, testPSK)
+	res, err := newNoiseHandshake(false, testPSK, nil)
 	require.NoError(t, err)
 	m1, _, _, err := ini.WriteMessage(nil, nil)
 	require.NoError(t, err)
