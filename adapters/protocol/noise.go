@@ -169,6 +169,17 @@ func (c *Channel) noiseHandshake(initiator bool, psk [32]byte) error {
 	if c.out != nil || c.failed.Load() {
 		return domain.Errorf(domain.CodeInternal, op, "channel is already secure (or failed its handshake)")
 	}
+	err := c.runNoise(op, initiator, psk)
+	if err != nil {
+		// Whatever failed (the key, the network, a deadline), the channel
+		// must not go on in the clear.
+		c.failed.Store(true)
+	}
+	return err
+}
+
+// runNoise exchanges the two handshake messages; the caller holds both locks.
+func (c *Channel) runNoise(op string, initiator bool, psk [32]byte) error {
 	hs, err := newNoiseHandshake(initiator, psk, c.noiseRand)
 	if err != nil {
 		return err
@@ -187,11 +198,9 @@ func (c *Channel) noiseHandshake(initiator bool, psk [32]byte) error {
 			return err
 		}
 		if len(in) == 0 {
-			c.failed.Store(true)
-			return domain.Errorf(domain.CodeUnauthorized, op, "the peer refused the handshake: it holds another cluster key")
+			return domain.Errorf(domain.CodeUnauthorized, op, "the peer refused the handshake: the two nodes hold different cluster keys")
 		}
 		if _, send, recv, err = hs.ReadMessage(nil, in); err != nil || send == nil {
-			c.failed.Store(true)
 			return domain.Errorf(domain.CodeUnauthorized, op, "the peer's answer failed authentication: it does not hold the cluster key")
 		}
 	} else {
@@ -200,7 +209,6 @@ func (c *Channel) noiseHandshake(initiator bool, psk [32]byte) error {
 			return err
 		}
 		if _, _, _, err := hs.ReadMessage(nil, in); err != nil {
-			c.failed.Store(true)
 			// The refusal tells the peer only what closing would: its
 			// first message failed. Best effort: we close either way.
 			_ = WriteFrame(c.conn, Frame{Type: NoiseHandshake})

@@ -329,3 +329,12 @@ func TestNoiseFailureIsNotNetworkError(t *testing.T) {
 	assert.NotEqual(t, domain.CodeUnauthorized, domain.CodeOf(err))
 	assert.False(t, errors.Is(err, domain.ErrUnauthorized))
 }
+
+func TestNoiseNetworkFailureAlsoClosesTheChannel(t *testing.T) {
+	c, s := tcpPair(t)
+	s.Close()
+	cc := NewChannel(c, 0)
+	require.Error(t, cc.NoiseAsClient(testPSK))
+	err := cc.Send(HandshakeReq, &pb.HandshakeRequest{NodeId: "go-1"})
+	assert.Equal(t, domain.CodeUnauthorized, domain.CodeOf(err), "no plaintext after a failed handshake")
+}
