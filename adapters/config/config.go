@@ -194,9 +194,9 @@ func Default() Config {
 			BatchSize:       domain.DefaultSyncBatchSize,
 			MaxClockDriftMs: 60000, ConflictResolution: ConflictLWW,
 		},
-		Http:    Http{Enabled: true, Address: "127.0.0.1:5080"},
-		Logging: Logging{Level: LevelInformation, Format: FormatConsole, MaxFileSizeMb: 10, MaxFiles: 5},
-		Health:  Health{CheckIntervalMinutes: 5},
+		Http:     Http{Enabled: true, Address: "127.0.0.1:5080"},
+		Logging:  Logging{Level: LevelInformation, Format: FormatConsole, MaxFileSizeMb: 10, MaxFiles: 5},
+		Health:   Health{CheckIntervalMinutes: 5},
 		Security: Security{LegacyPeers: []string{}, MaxPreAuthPerSource: 8, MaxConcurrentSnapshots: 2},
 	}
 }
