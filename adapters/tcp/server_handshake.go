@@ -122,6 +122,12 @@ func (c *serverConn) legacyHandshake() bool {
 // HandshakeReq naming a node id.
 func (c *serverConn) recvHandshakeReq() (*pb.HandshakeRequest, bool) {
 	t, payload, err := c.ch.Recv()
+	if code := domain.CodeOf(err); code == domain.CodeUnauthorized || code == domain.CodeTooLarge {
+		// A compressed or oversized frame before authentication: refused
+		// unread, and no sign of a wrong key.
+		c.refuse(refusedMalformed, zap.Error(err))
+		return nil, false
+	}
 	if err != nil {
 		hint := "no handshake from peer"
 		if !c.ch.Secure() && !isClosedConn(err) {
