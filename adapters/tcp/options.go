@@ -1,7 +1,10 @@
 // Package tcp is the EntglDb transport over TCP (docs/PROTOCOL.md §1, §3,
 // §4): a Server that answers peers' requests through a ports.SyncHandler,
 // and a Dialer that opens handshaken ports.PeerSession connections to peers.
-// Framing, compression and the secure channel live in adapters/protocol.
+// Go peers meet over Noise keyed by the cluster secret and prove their
+// identity keys (Trust); the v5 handshake that sends the cluster key is kept
+// for listed C#/TypeScript peers only. Framing, compression and both secure
+// channels live in adapters/protocol.
 package tcp
 
 import (
