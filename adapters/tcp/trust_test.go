@@ -528,3 +528,21 @@ func TestRefusalsLoggedOncePerSource(t *testing.T) {
 	waitFor(t, 2*time.Second, "five refusals", func() bool { return srv.Stats().RefusedWrongKey == 5 })
 	assert.Len(t, logs.FilterMessage("handshake refused").All(), 1)
 }
+
+// The legacy allow list holds the addresses its hosts resolve to; a miss
+// resolves again at most every legacyResolveEvery, and an empty list
+// allows nobody.
+func TestLegacySourcesResolveAndRateLimit(t *testing.T) {
+	l := newLegacySources([]string{"127.0.0.1:5000", "localhost:6000", "no-such-host.invalid:1", "::1"})
+	l.resolve()
+	assert.True(t, l.allowed("127.0.0.1"))
+	first := l.resolved
+	assert.False(t, l.allowed("10.9.8.7"))
+	assert.Equal(t, first, l.resolved, "a miss within the interval does not resolve again")
+	l.resolved = first.Add(-legacyResolveEvery)
+	assert.False(t, l.allowed("10.9.8.7"))
+	assert.True(t, l.resolved.After(first), "a miss after the interval resolves again")
+	assert.True(t, l.allowed("127.0.0.1"), "still listed after resolving again")
+
+	assert.False(t, newLegacySources(nil).allowed("127.0.0.1"))
+}
