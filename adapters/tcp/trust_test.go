@@ -448,8 +448,10 @@ func TestConcurrentSnapshotsBounded(t *testing.T) {
 			_ = s.Close()
 		}()
 	}
-	for range sessions {
-		waitFor(t, 5*time.Second, "a snapshot in service", func() bool { return h.cur.Load() > 0 })
+	// Every slot fills while requests wait; then one at a time is let go.
+	for i := range sessions {
+		want := int32(min(defaultMaxSnapshots, len(sessions)-i))
+		waitFor(t, 5*time.Second, "the slots in service", func() bool { return h.cur.Load() == want })
 		h.hold <- struct{}{}
 	}
 	for range sessions {
