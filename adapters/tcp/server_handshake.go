@@ -189,9 +189,10 @@ func (c *serverConn) sendHandshakeRes(res *pb.HandshakeResponse) bool {
 // refuseAnswer refuses a well-formed handshake request: the peer is told
 // (accepted false), then the connection closes.
 func (c *serverConn) refuseAnswer(why refusal, req *pb.HandshakeRequest, fields ...zap.Field) {
+	// Counted before the answer, so a peer that reads it finds it counted.
+	c.refuse(why, append(fields, zap.String("peer", protocol.Truncate(req.GetNodeId(), protocol.LogFieldMax)))...)
 	// Best effort: the connection closes either way.
 	_ = c.ch.Send(protocol.HandshakeRes, &pb.HandshakeResponse{NodeId: c.s.opts.Trust.Identity.NodeID})
-	c.refuse(why, append(fields, zap.String("peer", protocol.Truncate(req.GetNodeId(), protocol.LogFieldMax)))...)
 }
 
 // refuseErr refuses after a failed read or key exchange, classified by err:
