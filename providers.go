@@ -2,6 +2,7 @@ package entgldb
 
 import (
 	"context"
+	"crypto/ed25519"
 	"os"
 	"path/filepath"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/entgldb/entgldb-go/adapters/cache"
 	"github.com/entgldb/entgldb-go/adapters/config"
 	"github.com/entgldb/entgldb-go/adapters/httpapi"
+	"github.com/entgldb/entgldb-go/adapters/protocol"
 	"github.com/entgldb/entgldb-go/adapters/retry"
 	"github.com/entgldb/entgldb-go/adapters/sqlite"
 	"github.com/entgldb/entgldb-go/adapters/tcp"
@@ -151,8 +153,7 @@ func (o retryObserver) OnBreakerState(peer, state string) { o.m.BreakerState(pee
 
 func provideDialer(cfg config.Config, id nodeID, exec *retry.Executor, logger *zap.Logger) (*tcp.Dialer, func()) {
 	d := tcp.NewDialer(tcp.DialerOptions{
-		NodeID:         string(id),
-		AuthToken:      cfg.AuthToken,
+		Trust:          placeholderTrust(cfg, id),
 		Secure:         cfg.Network.Secure,
 		Compression:    cfg.Network.Compression,
 		ConnectTimeout: time.Duration(cfg.Network.ConnectionTimeoutMs) * time.Millisecond,
@@ -177,8 +178,7 @@ func pageBytes(cfg config.Config) int {
 
 func provideTCPServer(cfg config.Config, id nodeID, svc *app.SyncService, logger *zap.Logger) (*tcp.Server, error) {
 	return tcp.NewServer(tcp.ServerOptions{
-		NodeID:         string(id),
-		AuthToken:      cfg.AuthToken,
+		Trust:          placeholderTrust(cfg, id),
 		BindAddress:    cfg.Network.BindAddress,
 		Port:           cfg.Network.TcpPort,
 		Secure:         cfg.Network.Secure,
@@ -186,6 +186,17 @@ func provideTCPServer(cfg config.Config, id nodeID, svc *app.SyncService, logger
 		MaxConnections: cfg.Network.MaxConnections,
 		MaxFrameBytes:  cfg.Network.MaxFrameBytes,
 	}, svc, logger.Named("tcp"))
+}
+
+// placeholderTrust stands in until the security settings are wired (the
+// lead's part of issue 14): a fresh identity key per call and no PeerKeys.
+func placeholderTrust(cfg config.Config, id nodeID) tcp.Trust {
+	_, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		panic(err)
+	}
+	return tcp.Trust{PSK: protocol.DerivePSK([]byte(cfg.AuthToken)),
+		Identity: protocol.Identity{NodeID: string(id), Private: priv}, LegacyToken: cfg.AuthToken}
 }
 
 func provideDiscovery(cfg config.Config, id nodeID, logger *zap.Logger) (*udp.Discovery, error) {

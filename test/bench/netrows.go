@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"sync"
@@ -9,6 +10,7 @@ import (
 
 	entgldb "github.com/entgldb/entgldb-go"
 	"github.com/entgldb/entgldb-go/adapters/config"
+	"github.com/entgldb/entgldb-go/adapters/protocol"
 	"github.com/entgldb/entgldb-go/adapters/retry"
 	"github.com/entgldb/entgldb-go/adapters/tcp"
 	"github.com/entgldb/entgldb-go/app"
@@ -27,8 +29,7 @@ func newRoundDriver(n *entgldb.DB, cfg config.Config, peer string) (*roundDriver
 	db := database(n)
 	exec := retry.New(retry.Options{RetryAttempts: 1, AttemptTimeout: 2 * time.Minute}, nil)
 	d := tcp.NewDialer(tcp.DialerOptions{
-		NodeID:         n.ID(),
-		AuthToken:      cfg.AuthToken,
+		Trust:          benchTrust(n.ID(), cfg.AuthToken),
 		Secure:         cfg.Network.Secure,
 		Compression:    cfg.Network.Compression,
 		ConnectTimeout: 5 * time.Second,
@@ -196,4 +197,14 @@ func benchConverge(ctx context.Context, root string, n, writes int) (latencies, 
 		}
 	}
 	return lat, nil
+}
+
+// benchTrust is a member's trust for a dialer of its own: the cluster's
+// PSK and a fresh identity (the bench keeps no peer keys).
+func benchTrust(nodeID, secret string) tcp.Trust {
+	_, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		panic(err)
+	}
+	return tcp.Trust{PSK: protocol.DerivePSK([]byte(secret)), Identity: protocol.Identity{NodeID: nodeID, Private: priv}, LegacyToken: secret}
 }
