@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"sync"
@@ -27,9 +26,13 @@ type roundDriver struct {
 
 func newRoundDriver(n *entgldb.DB, cfg config.Config, peer string) (*roundDriver, error) {
 	db := database(n)
+	trust, err := nodeTrust(n, cfg)
+	if err != nil {
+		return nil, err
+	}
 	exec := retry.New(retry.Options{RetryAttempts: 1, AttemptTimeout: 2 * time.Minute}, nil)
 	d := tcp.NewDialer(tcp.DialerOptions{
-		Trust:          benchTrust(n.ID(), cfg.AuthToken),
+		Trust:          trust,
 		Secure:         cfg.Network.Secure,
 		Compression:    cfg.Network.Compression,
 		ConnectTimeout: 5 * time.Second,
@@ -199,12 +202,13 @@ func benchConverge(ctx context.Context, root string, n, writes int) (latencies, 
 	return lat, nil
 }
 
-// benchTrust is a member's trust for a dialer of its own: the cluster's
-// PSK and a fresh identity (the bench keeps no peer keys).
-func benchTrust(nodeID, secret string) tcp.Trust {
-	_, priv, err := ed25519.GenerateKey(nil)
+// nodeTrust is the trust of node n's own identity (its key file), so the
+// peers that already know n accept the round driver's sessions as n's.
+func nodeTrust(n *entgldb.DB, cfg config.Config) (tcp.Trust, error) {
+	key, _, err := protocol.LoadOrCreateIdentityKey(cfg.IdentityKeyPath())
 	if err != nil {
-		panic(err)
+		return tcp.Trust{}, err
 	}
-	return tcp.Trust{PSK: protocol.DerivePSK([]byte(secret)), Identity: protocol.Identity{NodeID: nodeID, Private: priv}, LegacyToken: secret}
+	return tcp.Trust{PSK: protocol.DerivePSK([]byte(cfg.AuthToken)),
+		Identity: protocol.Identity{NodeID: n.ID(), Private: key}, LegacyToken: cfg.AuthToken}, nil
 }
