@@ -48,8 +48,13 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	if err := opts.Config.Validate(); err != nil {
 		return nil, err
 	}
+	cfg, err := withClusterSecret(opts.Config, logger)
+	if err != nil {
+		return nil, err
+	}
+	warnSecurity(logger, cfg)
 	start := time.Now()
-	node, cleanup, err := newNode(ctx, opts.Config, logger)
+	node, cleanup, err := newNode(ctx, cfg, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +62,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	if err := node.Start(ctx); err != nil {
 		return nil, err
 	}
-	logNodeStarted(logger, opts.Config, node, time.Since(start))
+	logNodeStarted(logger, cfg, node, time.Since(start))
 	return &DB{node: node}, nil
 }
 

@@ -22,6 +22,8 @@ func logNodeStarted(logger *zap.Logger, cfg config.Config, node *app.Node, took 
 		zap.Bool("discovery", cfg.Network.EnableDiscovery),
 		zap.Bool("secure", cfg.Network.Secure),
 		zap.Bool("cluster_key_set", cfg.AuthToken != ""),
+		zap.Bool("open_cluster", cfg.Security.OpenCluster),
+		zap.Int("legacy_peers", len(cfg.Security.LegacyPeers)),
 		zap.String("conflict_resolution", cfg.Sync.ConflictResolution),
 		zap.Duration("took", took),
 	}

@@ -17,6 +17,10 @@ type NetworkState struct {
 	ListenerUp       bool
 	DiscoveryEnabled bool
 	DiscoveryRunning bool
+	// OpenCluster: the sync plane admits anyone (Security.OpenCluster).
+	OpenCluster bool
+	// HandshakesRefused counts refused sync connections since start.
+	HandshakesRefused int64
 }
 
 // HealthOptions configure a HealthCheck. Zero values take the defaults.
@@ -85,7 +89,7 @@ func NewHealthCheck(db ports.Pinger, status *StatusTracker, logger *zap.Logger, 
 // Check builds a health report. Errors lists the current problems first,
 // then the status tracker's recent errors, newest first.
 func (h *HealthCheck) Check(ctx context.Context) ports.HealthReport {
-	r := ports.HealthReport{Errors: []string{}}
+	r := ports.HealthReport{Errors: []string{}, Warnings: []string{}}
 	if err := h.checkDatabase(ctx); err != nil {
 		r.Errors = append(r.Errors, "database: "+domain.Message(err))
 	} else {
@@ -101,6 +105,10 @@ func (h *HealthCheck) Check(ctx context.Context) ports.HealthReport {
 		if n.DiscoveryEnabled && !n.DiscoveryRunning {
 			r.NetworkHealthy = false
 			r.Errors = append(r.Errors, "network: discovery is enabled but not running")
+		}
+		r.OpenCluster, r.HandshakesRefused = n.OpenCluster, n.HandshakesRefused
+		if n.OpenCluster {
+			r.Warnings = append(r.Warnings, "security: open cluster (Security.OpenCluster): anyone who reaches the sync port can read and write every document")
 		}
 	}
 	if h.status != nil {

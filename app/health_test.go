@@ -34,3 +34,23 @@ func TestHealthCheckComponentChecksUntilStopped(t *testing.T) {
 	goleak.VerifyNone(t, ignore) // Stop returned after the check loop ended
 	require.NoError(t, h.Stop(ctx), "stopping twice is harmless")
 }
+
+// An open cluster is a deliberate setting: the node stays healthy, but the
+// report says so, with the refused handshakes, for an operator to see.
+func TestHealthReportsOpenClusterAndRefusedHandshakes(t *testing.T) {
+	state := app.NetworkState{ListenerUp: true, HandshakesRefused: 7}
+	h := app.NewHealthCheck(&fakeDB{}, nil, nil, app.HealthOptions{Network: func() app.NetworkState { return state }})
+	r := h.Check(t.Context())
+	require.True(t, r.IsHealthy)
+	require.False(t, r.OpenCluster)
+	require.Equal(t, int64(7), r.HandshakesRefused)
+	require.Empty(t, r.Warnings)
+	require.NotNil(t, r.Warnings, "an empty list, not null, in JSON")
+
+	state.OpenCluster = true
+	r = h.Check(t.Context())
+	require.True(t, r.IsHealthy)
+	require.True(t, r.OpenCluster)
+	require.Len(t, r.Warnings, 1)
+	require.Contains(t, r.Warnings[0], "open cluster")
+}

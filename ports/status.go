@@ -55,4 +55,12 @@ type HealthReport struct {
 	ConnectedPeers  int      `json:"connected_peers"`
 	LastSync        int64    `json:"last_sync"` // Unix ms, 0 = never
 	Errors          []string `json:"errors"`
+	// OpenCluster is true when the node runs without a cluster secret
+	// (Security.OpenCluster): a deliberate setting, so not unhealthy, but
+	// listed in Warnings.
+	OpenCluster bool `json:"open_cluster"`
+	// HandshakesRefused counts the sync connections refused since start
+	// (wrong key, unknown identity, legacy handshake not allowed, ...).
+	HandshakesRefused int64    `json:"handshakes_refused"`
+	Warnings          []string `json:"warnings"`
 }

@@ -7,6 +7,7 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 
 	"github.com/entgldb/entgldb-go/adapters/protocol"
 	"github.com/entgldb/entgldb-go/domain"
@@ -30,6 +31,56 @@ type Config struct {
 	Http        Http        `koanf:"Http" json:"Http"`
 	Logging     Logging     `koanf:"Logging" json:"Logging"`
 	Health      Health      `koanf:"Health" json:"Health"`
+	Security    Security    `koanf:"Security" json:"Security"`
+}
+
+// Security configures who may join the cluster and how the sync plane
+// guards itself (SECURITY.md). AuthToken is the cluster secret; when it is
+// empty and OpenCluster is false, the node keeps a generated secret in
+// SecretFile.
+type Security struct {
+	// SecretFile holds the generated cluster secret (the join token), 0600;
+	// empty: cluster.secret beside the database.
+	SecretFile string `koanf:"SecretFile" json:"SecretFile"`
+	// IdentityKeyFile holds the node's ed25519 identity key, 0600; empty:
+	// node.key beside the database.
+	IdentityKeyFile string `koanf:"IdentityKeyFile" json:"IdentityKeyFile"`
+	// OpenCluster is the explicit opt-in to a cluster without a secret:
+	// anyone who reaches the sync port may join, read and write. Warned at
+	// start and reported by /healthz.
+	OpenCluster bool `koanf:"OpenCluster" json:"OpenCluster"`
+	// LegacyPeers are static peers (host:port) of the C#/TypeScript family,
+	// spoken to with their v5 handshake, which sends AuthToken to the peer.
+	// Only these hosts may connect that way; every Go peer uses the
+	// authenticated handshake.
+	LegacyPeers []string `koanf:"LegacyPeers" json:"LegacyPeers"`
+	// MaxPreAuthPerSource bounds the connections one source address may hold
+	// before completing a handshake.
+	MaxPreAuthPerSource int `koanf:"MaxPreAuthPerSource" json:"MaxPreAuthPerSource"`
+	// MaxConcurrentSnapshots bounds the snapshots served at once.
+	MaxConcurrentSnapshots int `koanf:"MaxConcurrentSnapshots" json:"MaxConcurrentSnapshots"`
+}
+
+// Default file names of the secrets kept beside the database.
+const (
+	DefaultSecretFileName      = "cluster.secret"
+	DefaultIdentityKeyFileName = "node.key"
+)
+
+// SecretPath is where the generated cluster secret is kept.
+func (c Config) SecretPath() string {
+	if c.Security.SecretFile != "" {
+		return c.Security.SecretFile
+	}
+	return filepath.Join(filepath.Dir(c.Persistence.DatabasePath), DefaultSecretFileName)
+}
+
+// IdentityKeyPath is where the node's identity key is kept.
+func (c Config) IdentityKeyPath() string {
+	if c.Security.IdentityKeyFile != "" {
+		return c.Security.IdentityKeyFile
+	}
+	return filepath.Join(filepath.Dir(c.Persistence.DatabasePath), DefaultIdentityKeyFileName)
 }
 
 // Network configures the sync listener, discovery and peer connections.
@@ -143,9 +194,10 @@ func Default() Config {
 			BatchSize:       domain.DefaultSyncBatchSize,
 			MaxClockDriftMs: 60000, ConflictResolution: ConflictLWW,
 		},
-		Http:    Http{Enabled: true, Address: "127.0.0.1:5080"},
-		Logging: Logging{Level: LevelInformation, Format: FormatConsole, MaxFileSizeMb: 10, MaxFiles: 5},
-		Health:  Health{CheckIntervalMinutes: 5},
+		Http:     Http{Enabled: true, Address: "127.0.0.1:5080"},
+		Logging:  Logging{Level: LevelInformation, Format: FormatConsole, MaxFileSizeMb: 10, MaxFiles: 5},
+		Health:   Health{CheckIntervalMinutes: 5},
+		Security: Security{LegacyPeers: []string{}, MaxPreAuthPerSource: 8, MaxConcurrentSnapshots: 2},
 	}
 }
 
@@ -159,6 +211,7 @@ func (c Config) Redacted() Config {
 		c.AuthToken = redactedToken
 	}
 	c.Network.StaticPeers = append([]string(nil), c.Network.StaticPeers...)
+	c.Security.LegacyPeers = append([]string(nil), c.Security.LegacyPeers...)
 	return c
 }
 

@@ -110,6 +110,9 @@ func (c *Config) normalize() {
 	if c.Network.StaticPeers == nil {
 		c.Network.StaticPeers = []string{}
 	}
+	if c.Security.LegacyPeers == nil {
+		c.Security.LegacyPeers = []string{}
+	}
 }
 
 // readFile reads the JSON file and maps its "EntglDb" object onto canonical

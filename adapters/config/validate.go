@@ -159,6 +159,18 @@ func (c Config) problems() Problems {
 	atLeast("Logging.MaxFileSizeMb", l.MaxFileSizeMb, 1)
 	atLeast("Logging.MaxFiles", l.MaxFiles, 0)
 
+	sec := c.Security
+	for i, p := range sec.LegacyPeers {
+		if reason := hostPortProblem(p, false); reason != "" {
+			add("Security.LegacyPeers["+strconv.Itoa(i)+"]", p, reason)
+		}
+	}
+	if sec.OpenCluster && c.AuthToken != "" {
+		add("Security.OpenCluster", sec.OpenCluster, "must be false when AuthToken is set (a cluster with a secret is not open)")
+	}
+	atLeast("Security.MaxPreAuthPerSource", sec.MaxPreAuthPerSource, 1)
+	atLeast("Security.MaxConcurrentSnapshots", sec.MaxConcurrentSnapshots, 1)
+
 	// 0 turns the periodic self check off.
 	atLeast("Health.CheckIntervalMinutes", c.Health.CheckIntervalMinutes, 0)
 	return ps

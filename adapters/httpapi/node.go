@@ -55,6 +55,9 @@ func (a *API) healthz(w http.ResponseWriter, r *http.Request) {
 	if rep.Errors == nil {
 		rep.Errors = []string{}
 	}
+	if rep.Warnings == nil {
+		rep.Warnings = []string{}
+	}
 	code := http.StatusOK
 	if !rep.IsHealthy {
 		code = http.StatusServiceUnavailable

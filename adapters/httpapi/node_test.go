@@ -64,12 +64,12 @@ func TestNodeRoutes(t *testing.T) {
 	rec = do(t, api, "GET", "/healthz", "")
 	require.Equal(t, http.StatusOK, rec.Code)
 	assert.JSONEq(t, `{"is_healthy":true,"database_healthy":true,"network_healthy":true,"connected_peers":1,
-		"last_sync":1234,"errors":[]}`, rec.Body.String())
+		"last_sync":1234,"errors":[],"open_cluster":false,"handshakes_refused":0,"warnings":[]}`, rec.Body.String())
 	healthy = false
 	rec = do(t, api, "GET", "/healthz", "")
 	require.Equal(t, http.StatusServiceUnavailable, rec.Code)
 	assert.JSONEq(t, `{"is_healthy":false,"database_healthy":true,"network_healthy":false,"connected_peers":0,
-		"last_sync":0,"errors":["sync listener is down"]}`, rec.Body.String())
+		"last_sync":0,"errors":["sync listener is down"],"open_cluster":false,"handshakes_refused":0,"warnings":[]}`, rec.Body.String())
 
 	rec = do(t, api, "GET", "/readyz", "")
 	assert.Equal(t, http.StatusOK, rec.Code)

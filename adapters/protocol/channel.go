@@ -3,6 +3,7 @@ package protocol
 import (
 	"bufio"
 	"crypto/ecdh"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -12,43 +13,109 @@ import (
 	"github.com/entgldb/entgldb-go/domain"
 )
 
-// Channel is a framed message channel over one connection: plaintext, or
-// secure after SecureAsClient/SecureAsServer, with Brotli once negotiated.
+// Channel is a framed message channel over one connection: plaintext,
+// secure (the legacy P-256 exchange of the C#/TypeScript family) after
+// SecureAsClient/SecureAsServer, or Noise (Go nodes) after
+// NoiseAsClient/NoiseAsServer, with Brotli once negotiated.
 // Send and Recv may run on different goroutines (each is serialised on its
 // own), but the protocol is strictly request/response: never pipeline.
 type Channel struct {
-	conn     net.Conn
-	maxFrame int
-	quality  int
-	compress atomic.Bool
-	secured  atomic.Bool
+	conn       net.Conn
+	maxFrame   int
+	preAuthMax int // 0: no pre-authentication limits (WithPreAuthLimit)
+	quality    int
+	compress   atomic.Bool
+	secured    atomic.Bool
+	authed     atomic.Bool
+	failed     atomic.Bool // a handshake failed: nothing more may pass
 
 	rmu sync.Mutex
 	br  *bufio.Reader
-	in  *sealer // nil until secured; set before any concurrent use
+	in  envelope // nil until secured; set before any concurrent use
 
 	wmu sync.Mutex
-	out *sealer
+	out envelope
+
+	binding   []byte    // the Noise handshake hash; set with in and out
+	noiseRand io.Reader // nil: crypto/rand; fixed by fuzzing for repeatable keys
+}
+
+// envelope encrypts (or decrypts) the frames of one direction of a secure
+// channel: the legacy SecureEnv sealer or the Noise one.
+type envelope interface {
+	outer() MsgType // the frame type its envelopes travel in
+	seal(t MsgType, compressed bool, payload []byte) ([]byte, error)
+	open(env []byte) (t MsgType, compressed bool, payload []byte, err error)
+}
+
+// DefaultPreAuthFrameBytes is the frame cap before authentication: a
+// handshake request with its identity proof fits many times over.
+const DefaultPreAuthFrameBytes = 4 << 10
+
+// ChannelOption adjusts a Channel at construction.
+type ChannelOption func(*Channel)
+
+// WithPreAuthLimit puts the channel in pre-authentication mode until
+// MarkAuthenticated: incoming frames (and envelopes) are capped at n bytes
+// (≤ 0 means DefaultPreAuthFrameBytes, never above maxFrameBytes) and a
+// compressed frame is refused without being decompressed, so a stranger
+// cannot make the node allocate more than n bytes per connection.
+func WithPreAuthLimit(n int) ChannelOption {
+	return func(c *Channel) {
+		if n <= 0 {
+			n = DefaultPreAuthFrameBytes
+		}
+		c.preAuthMax = n
+	}
 }
 
 // NewChannel wraps conn. maxFrameBytes caps every incoming frame and every
 // decompressed payload (≤ 0 means DefaultMaxFrameBytes).
-func NewChannel(conn net.Conn, maxFrameBytes int) *Channel {
+func NewChannel(conn net.Conn, maxFrameBytes int, opts ...ChannelOption) *Channel {
 	if maxFrameBytes <= 0 {
 		maxFrameBytes = DefaultMaxFrameBytes
 	}
-	return &Channel{
+	c := &Channel{
 		conn:     conn,
 		maxFrame: maxFrameBytes,
 		quality:  DefaultBrotliQuality,
 		br:       bufio.NewReaderSize(conn, 16<<10),
 	}
+	for _, o := range opts {
+		o(c)
+	}
+	c.preAuthMax = min(c.preAuthMax, c.maxFrame)
+	c.authed.Store(c.preAuthMax == 0)
+	return c
+}
+
+// MarkAuthenticated lifts the pre-authentication limits: call it once the
+// peer has proven membership (and its identity). From then on frames up to
+// maxFrameBytes and compressed frames are accepted.
+func (c *Channel) MarkAuthenticated() { c.authed.Store(true) }
+
+// IsAuthenticated reports whether the pre-authentication limits are lifted
+// (always true on a channel built without WithPreAuthLimit).
+func (c *Channel) IsAuthenticated() bool { return c.authed.Load() }
+
+// recvLimit is the frame cap in force now.
+func (c *Channel) recvLimit() int {
+	if c.authed.Load() {
+		return c.maxFrame
+	}
+	return c.preAuthMax
+}
+
+// errFailed answers every use of a channel whose handshake failed, so a
+// caller that ignores the handshake error still cannot talk in the clear.
+func errFailed(op string) error {
+	return domain.Errorf(domain.CodeUnauthorized, op, "the channel's handshake failed")
 }
 
 // Conn returns the underlying connection (for deadlines and Close).
 func (c *Channel) Conn() net.Conn { return c.conn }
 
-// Secure reports whether the key exchange has completed.
+// Secure reports whether a key exchange (legacy or Noise) has completed.
 func (c *Channel) Secure() bool { return c.secured.Load() }
 
 // SecureAsClient runs the key exchange as the connecting side: it encrypts
@@ -65,8 +132,8 @@ func (c *Channel) secure(client bool, priv *ecdh.PrivateKey) error {
 	defer c.rmu.Unlock()
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if c.out != nil {
-		return domain.Errorf(domain.CodeInternal, "protocol.Secure", "channel is already secure")
+	if c.out != nil || c.failed.Load() {
+		return domain.Errorf(domain.CodeInternal, "protocol.Secure", "channel is already secure (or failed its handshake)")
 	}
 	if priv == nil {
 		k, err := newEphemeralKey()
@@ -83,12 +150,15 @@ func (c *Channel) secure(client bool, priv *ecdh.PrivateKey) error {
 	if !client {
 		sendKey, recvKey = keys.K2, keys.K1
 	}
-	if c.out, err = newSealer(sendKey); err != nil {
+	out, err := newSealer(sendKey)
+	if err != nil {
 		return err
 	}
-	if c.in, err = newSealer(recvKey); err != nil {
+	in, err := newSealer(recvKey)
+	if err != nil {
 		return err
 	}
+	c.out, c.in = out, in
 	c.secured.Store(true)
 	return nil
 }
@@ -106,7 +176,7 @@ func (c *Channel) SetCompressionQuality(q int) {
 }
 
 // Send marshals m and writes it as one frame of type t (sealed in a
-// SecureEnvelope on a secure channel).
+// SecureEnv or NoiseEnv envelope on a secure channel).
 func (c *Channel) Send(t MsgType, m proto.Message) error {
 	payload, err := proto.Marshal(m)
 	if err != nil {
@@ -117,11 +187,14 @@ func (c *Channel) Send(t MsgType, m proto.Message) error {
 
 // SendRaw writes an already-marshalled payload as a frame of type t.
 func (c *Channel) SendRaw(t MsgType, payload []byte) error {
-	if !t.Valid() || t == SecureEnv {
+	if !t.Valid() || t.transport() {
 		return domain.Errorf(domain.CodeInternal, "protocol.Send", "cannot send message type %d", uint8(t))
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if c.failed.Load() {
+		return errFailed("protocol.Send")
+	}
 	compressed := false
 	if c.compress.Load() && len(payload) > CompressThreshold {
 		payload, compressed = Compress(payload, c.quality), true
@@ -132,32 +205,45 @@ func (c *Channel) SendRaw(t MsgType, payload []byte) error {
 		if err != nil {
 			return err
 		}
-		f = Frame{Type: SecureEnv, Payload: env}
+		f = Frame{Type: c.out.outer(), Payload: env}
 	}
 	return WriteFrame(c.conn, f)
 }
 
 // Recv reads the next message: its type and its payload, opened and
-// decompressed (capped at maxFrameBytes). Any error means the connection
-// is no longer usable and must be closed.
+// decompressed (capped at maxFrameBytes, or at the pre-authentication
+// limit, which also refuses compressed frames). Any error means the
+// connection is no longer usable and must be closed.
 func (c *Channel) Recv() (MsgType, []byte, error) {
 	const op = "protocol.Recv"
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
-	f, err := ReadFrame(c.br, c.maxFrame)
+	if c.failed.Load() {
+		return 0, nil, errFailed(op)
+	}
+	authed := c.authed.Load()
+	f, err := ReadFrame(c.br, c.recvLimit())
 	if err != nil {
+		if !authed && domain.CodeOf(err) == domain.CodeTooLarge {
+			return 0, nil, domain.Errorf(domain.CodeTooLarge, op, "before authentication: %w", err)
+		}
 		return 0, nil, err
 	}
 	t, compressed, payload := f.Type, f.Compressed, f.Payload
 	switch {
-	case c.in != nil && (t != SecureEnv || compressed):
-		return 0, nil, domain.Errorf(domain.CodeNetwork, op, "plaintext %s frame on a secure channel", t)
-	case c.in == nil && t == SecureEnv:
-		return 0, nil, domain.Errorf(domain.CodeNetwork, op, "secure envelope on a plaintext channel (is SecureMode on for both nodes?)")
+	case c.in != nil && (t != c.in.outer() || compressed):
+		return 0, nil, domain.Errorf(domain.CodeNetwork, op, "%s frame on a channel secured by %s envelopes", t, c.in.outer())
+	case c.in == nil && t.transport():
+		return 0, nil, domain.Errorf(domain.CodeNetwork, op, "%s frame on a plaintext channel (do both nodes use the same security mode?)", t)
 	case c.in != nil:
 		if t, compressed, payload, err = c.in.open(payload); err != nil {
 			return 0, nil, err
 		}
+	}
+	if compressed && !authed {
+		// Refused unread: a few dozen compressed bytes can expand to
+		// the frame cap, which a stranger must not make us allocate.
+		return 0, nil, domain.Errorf(domain.CodeUnauthorized, op, "compressed %s frame before authentication", t)
 	}
 	if compressed {
 		if payload, err = Decompress(payload, c.maxFrame); err != nil {

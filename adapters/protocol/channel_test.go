@@ -248,7 +248,7 @@ func TestReadFrameRejects(t *testing.T) {
 		{"negative length", hdr(-1, 1, 0), domain.CodeNetwork},
 		{"over the cap", hdr(1025, 6, 0), domain.CodeTooLarge},
 		{"unknown type 0", hdr(0, 0, 0), domain.CodeNetwork},
-		{"unknown type 16", hdr(0, 16, 0), domain.CodeNetwork},
+		{"unknown type 18", hdr(0, 18, 0), domain.CodeNetwork},
 		{"unknown compression", hdr(0, 3, 2), domain.CodeNetwork},
 		{"truncated header", []byte{1, 0, 0}, domain.CodeNetwork},
 		{"truncated payload", append(hdr(10, 6, 0), 1, 2, 3), domain.CodeNetwork},
@@ -290,9 +290,13 @@ func TestReadFrameTimeoutIsTimeoutError(t *testing.T) {
 func TestMsgTypeString(t *testing.T) {
 	assert.Equal(t, "HandshakeReq", HandshakeReq.String())
 	assert.Equal(t, "SnapshotChunkMsg", SnapshotChunkMsg.String())
-	assert.Equal(t, "MsgType(16)", MsgType(16).String())
+	assert.Equal(t, "NoiseEnv", NoiseEnv.String())
+	assert.Equal(t, "MsgType(18)", MsgType(18).String())
 	for typ := HandshakeReq; typ <= SnapshotChunkMsg; typ++ {
 		assert.NotNil(t, NewMessage(typ), typ.String())
 	}
 	assert.Nil(t, NewMessage(0))
+	// The Noise frames carry raw bytes, never a message.
+	assert.Nil(t, NewMessage(NoiseHandshake))
+	assert.Nil(t, NewMessage(NoiseEnv))
 }

@@ -57,16 +57,11 @@ func (s *sealer) seal(t MsgType, compressed bool, payload []byte) ([]byte, error
 // sealWithIV is seal with a chosen IV: the known-answer vectors fix it.
 func (s *sealer) sealWithIV(iv []byte, t MsgType, compressed bool, payload []byte) ([]byte, error) {
 	// plaintext = [type][compression flag][payload], then PKCS#7 padding.
-	n := 2 + len(payload)
+	n := innerHeader + len(payload)
 	pad := ivSize - n%ivSize
-	buf := make([]byte, n+pad)
-	buf[0] = byte(t)
-	if compressed {
-		buf[1] = 1
-	}
-	copy(buf[2:], payload)
-	for i := n; i < len(buf); i++ {
-		buf[i] = byte(pad)
+	buf := appendInner(make([]byte, 0, n+pad), t, compressed, payload)
+	for range pad {
+		buf = append(buf, byte(pad))
 	}
 	cipher.NewCBCEncrypter(s.block, iv).CryptBlocks(buf, buf)
 	env := &pb.SecureEnvelope{Ciphertext: buf, Nonce: iv, AuthTag: s.tag(iv, buf)}
@@ -112,16 +107,38 @@ func (s *sealer) open(envelope []byte) (t MsgType, compressed bool, payload []by
 			return 0, false, nil, errEnvelopeRejected()
 		}
 	}
-	plain = plain[:len(plain)-pad]
-	if len(plain) < 2 {
-		return 0, false, nil, domain.Errorf(domain.CodeNetwork, op, "secure envelope holds %d bytes, want at least 2", len(plain))
+	return splitInner(op, "secure envelope", plain[:len(plain)-pad])
+}
+
+// outer is the frame type that carries this sealer's envelopes.
+func (s *sealer) outer() MsgType { return SecureEnv }
+
+// innerHeader is the [inner type][inner compression flag] prefix that both
+// envelopes (SecureEnv and NoiseEnv) encrypt in front of the payload.
+const innerHeader = 2
+
+// appendInner appends the plaintext of an envelope to b.
+func appendInner(b []byte, t MsgType, compressed bool, payload []byte) []byte {
+	var c byte
+	if compressed {
+		c = 1
 	}
-	t = MsgType(plain[0])
-	if !t.Valid() || t == SecureEnv {
+	b = append(b, byte(t), c)
+	return append(b, payload...)
+}
+
+// splitInner parses a decrypted envelope: only conversation messages may
+// travel inside one, never another envelope or a handshake frame.
+func splitInner(op, what string, plain []byte) (MsgType, bool, []byte, error) {
+	if len(plain) < innerHeader {
+		return 0, false, nil, domain.Errorf(domain.CodeNetwork, op, "%s holds %d bytes, want at least %d", what, len(plain), innerHeader)
+	}
+	t := MsgType(plain[0])
+	if !t.Valid() || t.transport() {
 		return 0, false, nil, domain.Errorf(domain.CodeNetwork, op, "unknown inner message type %d", plain[0])
 	}
 	if plain[1] > 1 {
 		return 0, false, nil, domain.Errorf(domain.CodeNetwork, op, "unknown inner compression flag %d", plain[1])
 	}
-	return t, plain[1] == 1, plain[2:], nil
+	return t, plain[1] == 1, plain[innerHeader:], nil
 }

@@ -12,7 +12,9 @@ import (
 // MsgType is the one-byte message type of a frame (PROTOCOL.md §1).
 type MsgType uint8
 
-// Message types 1–9 are protocol v4, 10–15 were added by v5.
+// Message types 1–9 are protocol v4, 10–15 were added by v5, 16–17 carry
+// the Noise channel between Go nodes (noise.go) and never reach a node of
+// the C#/TypeScript family.
 const (
 	HandshakeReq      MsgType = 1
 	HandshakeRes      MsgType = 2
@@ -29,6 +31,8 @@ const (
 	VectorClockRes    MsgType = 13
 	GetSnapshotReq    MsgType = 14
 	SnapshotChunkMsg  MsgType = 15
+	NoiseHandshake    MsgType = 16
+	NoiseEnv          MsgType = 17
 )
 
 var msgTypeNames = [...]string{
@@ -47,10 +51,17 @@ var msgTypeNames = [...]string{
 	VectorClockRes:    "VectorClockRes",
 	GetSnapshotReq:    "GetSnapshotReq",
 	SnapshotChunkMsg:  "SnapshotChunkMsg",
+	NoiseHandshake:    "NoiseHandshake",
+	NoiseEnv:          "NoiseEnv",
 }
 
-// Valid reports whether t is one of the 15 message types.
-func (t MsgType) Valid() bool { return t >= HandshakeReq && t <= SnapshotChunkMsg }
+// Valid reports whether t is one of the 17 message types.
+func (t MsgType) Valid() bool { return t >= HandshakeReq && t <= NoiseEnv }
+
+// transport reports whether t belongs to the channel itself (key exchange
+// and envelopes) rather than to the conversation: such frames are never
+// sent through Send, never sealed inside an envelope and never decoded.
+func (t MsgType) transport() bool { return t == SecureEnv || t == NoiseHandshake || t == NoiseEnv }
 
 func (t MsgType) String() string {
 	if t.Valid() {

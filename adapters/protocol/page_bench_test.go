@@ -78,7 +78,7 @@ func BenchmarkPageDecompress(b *testing.B) {
 func BenchmarkPageChannel(b *testing.B) {
 	page := benchPage()
 	size := proto.Size(page)
-	cc, sc := channelPair(b, true)
+	cc, sc := channelPair(b, "secure")
 	noDeadline(cc, sc)
 	cc.SetCompression(true)
 	sc.SetCompression(true)

@@ -22,9 +22,9 @@ const shutdownGrace = 20 * time.Second
 
 func addServeCommand(root *cobra.Command) {
 	var (
-		cfgPath, db, httpAddr, nodeID string
-		tcpPort, udpPort              int
-		peers                         []string
+		cfgPath, db, httpAddr, nodeID, join string
+		tcpPort, udpPort                    int
+		peers                               []string
 	)
 	serve := &cobra.Command{
 		Use:   "serve",
@@ -55,6 +55,9 @@ func addServeCommand(root *cobra.Command) {
 			if err != nil {
 				return err
 			}
+			if cfg, err = clusterSecret(cmd, cfg, join); err != nil {
+				return err
+			}
 			return serveNode(cmd.Context(), cfg)
 		},
 	}
@@ -66,7 +69,60 @@ func addServeCommand(root *cobra.Command) {
 	f.StringVar(&httpAddr, "http", "", "HTTP API address (Http.Address)")
 	f.StringVar(&nodeID, "node-id", "", "node id (NodeId)")
 	f.StringArrayVar(&peers, "peer", nil, "static peer host:port (repeatable)")
+	f.StringVar(&join, "join", "", "join the cluster of this token (printed by `entgldb token` on a member)")
 	root.AddCommand(serve)
+
+	var tokenCfg, tokenDB string
+	token := &cobra.Command{
+		Use:   "token [--config FILE] [--db PATH]",
+		Short: "Print the join token of this machine's node: `entgldb serve --join TOKEN` on another node makes it a member",
+		Args:  checkArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			overrides := map[string]any{}
+			if cmd.Flags().Changed("db") {
+				overrides["Persistence.DatabasePath"] = tokenDB
+			}
+			cfg, err := config.Load(config.FindFile(tokenCfg), os.Environ(), overrides)
+			if err != nil {
+				return err
+			}
+			if cfg.Security.OpenCluster && cfg.AuthToken == "" {
+				return domain.Errorf(domain.CodeConfig, "token", "this node runs an open cluster (Security.OpenCluster): there is no secret to join with")
+			}
+			tok, err := entgldb.JoinToken(cfg)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), tok)
+			return nil
+		},
+	}
+	token.Flags().StringVar(&tokenCfg, "config", "", "configuration file (default ./appsettings.json when present)")
+	token.Flags().StringVar(&tokenDB, "db", "", "database path (Persistence.DatabasePath): the secret is kept beside it")
+	root.AddCommand(token)
+}
+
+// clusterSecret applies --join, then resolves the node's secret; a secret
+// made just now is announced once, with the command another node joins by.
+func clusterSecret(cmd *cobra.Command, cfg config.Config, join string) (config.Config, error) {
+	if join != "" {
+		if cfg.AuthToken != "" || cfg.Security.OpenCluster {
+			return cfg, domain.Errorf(domain.CodeConfig, "serve", "--join cannot be combined with AuthToken or Security.OpenCluster")
+		}
+		if err := entgldb.Join(cfg, join); err != nil {
+			return cfg, err
+		}
+	}
+	secret, created, err := entgldb.ClusterSecret(cfg)
+	if err != nil {
+		return cfg, err
+	}
+	if created {
+		fmt.Fprintf(cmd.ErrOrStderr(), "This node started a new cluster (secret kept in %s).\nTo add another node, run on it:\n\n    entgldb serve --join %s\n\n(`entgldb token` prints the token again.)\n",
+			cfg.SecretPath(), secret)
+	}
+	cfg.AuthToken = secret
+	return cfg, nil
 }
 
 // serveNode runs the node until a signal, then stops it gracefully; a second

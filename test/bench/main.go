@@ -23,18 +23,19 @@ import (
 )
 
 type options struct {
-	out      string
-	docs     int
-	puts     int
-	gets     int
-	finds    int
-	meshSize int
-	writes   int
-	noops    int
-	keep     bool
-	timeout  time.Duration
-	cpuProf  string
-	only     string
+	out        string
+	docs       int
+	puts       int
+	gets       int
+	finds      int
+	meshSize   int
+	writes     int
+	noops      int
+	handshakes int
+	keep       bool
+	timeout    time.Duration
+	cpuProf    string
+	only       string
 }
 
 func main() {
@@ -47,10 +48,11 @@ func main() {
 	flag.IntVar(&o.meshSize, "mesh", 10, "nodes in the convergence mesh")
 	flag.IntVar(&o.writes, "writes", 200, "writes timed in the convergence mesh")
 	flag.IntVar(&o.noops, "noops", 9, "in-sync rounds timed")
+	flag.IntVar(&o.handshakes, "handshakes", 400, "sessions opened for the handshake row (half each way)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory")
 	flag.DurationVar(&o.timeout, "timeout", 9*time.Minute+30*time.Second, "overall bound")
 	flag.StringVar(&o.cpuProf, "cpuprofile", "", "write a CPU profile of the in-process rows to this file (go tool pprof)")
-	flag.StringVar(&o.only, "only", "", "run only these row groups, comma-separated: local, converge, rss (default all)")
+	flag.StringVar(&o.only, "only", "", "run only these row groups, comma-separated: local, converge, handshake, rss (default all)")
 	flag.Parse()
 	if o.docs < 1000 || o.docs%1000 != 0 {
 		fmt.Fprintln(os.Stderr, "bench: -docs must be a positive multiple of 1000")
@@ -66,6 +68,7 @@ type summary struct {
 	rawPut, put, rawBatch, batch float64
 	bootstrap                    float64
 	convergeP99                  time.Duration
+	handshakeP50                 time.Duration
 	idleRSS                      int64
 }
 
@@ -121,6 +124,18 @@ func run(ctx context.Context, o options) int {
 			fmt.Sprintf("p50 %.1f ms · p99 %.1f ms", ms(lat.pct(50)), ms(lat.pct(99))), "target p99 < 100 ms"})
 	}
 
+	// Session set-up: the Go handshake beside the family's, same run.
+	if !want("handshake") {
+		logf("handshake: skipped")
+	} else if noise, legacy, err := handshakeRates(ctx, root, o.handshakes/2); err != nil {
+		add(result{"handshake", "new sync session to a node (TCP + handshake)", na(firstLine(err.Error())), "—"})
+	} else {
+		s.handshakeP50 = noise.pct(50)
+		add(result{"handshake", fmt.Sprintf("new sync session to a node, TCP + Noise NNpsk0 + ed25519 identity proofs, %d sessions", len(noise)),
+			fmt.Sprintf("p50 %.2f ms · p99 %.2f ms", ms(noise.pct(50)), ms(noise.pct(99))),
+			fmt.Sprintf("family v5 secure handshake (P-256, token sent), same run: p50 %.2f ms · p99 %.2f ms", ms(legacy.pct(50)), ms(legacy.pct(99)))})
+	}
+
 	// Real processes for memory.
 	bin := filepath.Join(root, "entgldb")
 	if !want("rss") {
@@ -148,9 +163,9 @@ func run(ctx context.Context, o options) int {
 	}
 
 	table := renderTable(rows)
-	line := fmt.Sprintf("BENCH put_ratio=%s batch_ratio=%s bootstrap_docs_s=%s converge_p99_ms=%s idle_rss_mb=%s",
+	line := fmt.Sprintf("BENCH put_ratio=%s batch_ratio=%s bootstrap_docs_s=%s converge_p99_ms=%s idle_rss_mb=%s handshake_p50_ms=%s",
 		ratio(s.put, s.rawPut), ratio(s.batch, s.rawBatch), orNA(s.bootstrap, "%.0f"),
-		orNA(ms(s.convergeP99), "%.1f"), orNA(mb(s.idleRSS), "%.1f"))
+		orNA(ms(s.convergeP99), "%.1f"), orNA(mb(s.idleRSS), "%.1f"), orNA(ms(s.handshakeP50), "%.2f"))
 	fmt.Println(table)
 	fmt.Println()
 	fmt.Printf("total %.0f s; documents ~500 B; %d docs for batch/find/bootstrap; %s, %d CPUs\n",

@@ -30,8 +30,13 @@ type HandshakeRequest struct {
 	AuthToken              string                 `protobuf:"bytes,2,opt,name=auth_token,json=authToken,proto3" json:"auth_token,omitempty"`
 	SupportedCompression   []string               `protobuf:"bytes,3,rep,name=supported_compression,json=supportedCompression,proto3" json:"supported_compression,omitempty"`
 	InterestingCollections []string               `protobuf:"bytes,4,rep,name=interesting_collections,json=interestingCollections,proto3" json:"interesting_collections,omitempty"`
-	unknownFields          protoimpl.UnknownFields
-	sizeCache              protoimpl.SizeCache
+	// Go nodes only (Noise channels): the sender's long-term ed25519 public
+	// key and its signature binding it to this connection (identity.go).
+	// Nodes of the C#/TypeScript family never send them and skip them.
+	IdentityKey   []byte `protobuf:"bytes,100,opt,name=identity_key,json=identityKey,proto3" json:"identity_key,omitempty"`
+	IdentityProof []byte `protobuf:"bytes,101,opt,name=identity_proof,json=identityProof,proto3" json:"identity_proof,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HandshakeRequest) Reset() {
@@ -92,12 +97,28 @@ func (x *HandshakeRequest) GetInterestingCollections() []string {
 	return nil
 }
 
+func (x *HandshakeRequest) GetIdentityKey() []byte {
+	if x != nil {
+		return x.IdentityKey
+	}
+	return nil
+}
+
+func (x *HandshakeRequest) GetIdentityProof() []byte {
+	if x != nil {
+		return x.IdentityProof
+	}
+	return nil
+}
+
 type HandshakeResponse struct {
 	state                  protoimpl.MessageState `protogen:"open.v1"`
 	NodeId                 string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
 	Accepted               bool                   `protobuf:"varint,2,opt,name=accepted,proto3" json:"accepted,omitempty"`
 	SelectedCompression    string                 `protobuf:"bytes,3,opt,name=selected_compression,json=selectedCompression,proto3" json:"selected_compression,omitempty"`
 	InterestingCollections []string               `protobuf:"bytes,4,rep,name=interesting_collections,json=interestingCollections,proto3" json:"interesting_collections,omitempty"`
+	IdentityKey            []byte                 `protobuf:"bytes,100,opt,name=identity_key,json=identityKey,proto3" json:"identity_key,omitempty"`
+	IdentityProof          []byte                 `protobuf:"bytes,101,opt,name=identity_proof,json=identityProof,proto3" json:"identity_proof,omitempty"`
 	unknownFields          protoimpl.UnknownFields
 	sizeCache              protoimpl.SizeCache
 }
@@ -156,6 +177,20 @@ func (x *HandshakeResponse) GetSelectedCompression() string {
 func (x *HandshakeResponse) GetInterestingCollections() []string {
 	if x != nil {
 		return x.InterestingCollections
+	}
+	return nil
+}
+
+func (x *HandshakeResponse) GetIdentityKey() []byte {
+	if x != nil {
+		return x.IdentityKey
+	}
+	return nil
+}
+
+func (x *HandshakeResponse) GetIdentityProof() []byte {
+	if x != nil {
+		return x.IdentityProof
 	}
 	return nil
 }
@@ -968,18 +1003,22 @@ var File_entgldb_proto protoreflect.FileDescriptor
 
 const file_entgldb_proto_rawDesc = "" +
 	"\n" +
-	"\rentgldb.proto\x12\x15EntglDb.Network.Proto\"\xb8\x01\n" +
+	"\rentgldb.proto\x12\x15EntglDb.Network.Proto\"\x82\x02\n" +
 	"\x10HandshakeRequest\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1d\n" +
 	"\n" +
 	"auth_token\x18\x02 \x01(\tR\tauthToken\x123\n" +
 	"\x15supported_compression\x18\x03 \x03(\tR\x14supportedCompression\x127\n" +
-	"\x17interesting_collections\x18\x04 \x03(\tR\x16interestingCollections\"\xb4\x01\n" +
+	"\x17interesting_collections\x18\x04 \x03(\tR\x16interestingCollections\x12!\n" +
+	"\fidentity_key\x18d \x01(\fR\videntityKey\x12%\n" +
+	"\x0eidentity_proof\x18e \x01(\fR\ridentityProof\"\xfe\x01\n" +
 	"\x11HandshakeResponse\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1a\n" +
 	"\baccepted\x18\x02 \x01(\bR\baccepted\x121\n" +
 	"\x14selected_compression\x18\x03 \x01(\tR\x13selectedCompression\x127\n" +
-	"\x17interesting_collections\x18\x04 \x03(\tR\x16interestingCollections\"\x11\n" +
+	"\x17interesting_collections\x18\x04 \x03(\tR\x16interestingCollections\x12!\n" +
+	"\fidentity_key\x18d \x01(\fR\videntityKey\x12%\n" +
+	"\x0eidentity_proof\x18e \x01(\fR\ridentityProof\"\x11\n" +
 	"\x0fGetClockRequest\"b\n" +
 	"\rClockResponse\x12\x19\n" +
 	"\bhlc_wall\x18\x01 \x01(\x03R\ahlcWall\x12\x1b\n" +

@@ -1,0 +1,176 @@
+// Package secrets keeps the cluster secret on disk: the join token a node
+// generates at first start, or the one it was given with `serve --join`.
+// The token is 32 random bytes in unpadded base64url; nothing here invents
+// cryptography: the bytes come from crypto/rand and are used as key
+// material by adapters/protocol (HKDF-SHA256 into the Noise PSK and the
+// discovery beacon key).
+package secrets
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"github.com/entgldb/entgldb-go/domain"
+)
+
+// tokenBytes is the secret's size: 256 bits, so guessing it offline from a
+// captured handshake or beacon is hopeless.
+const tokenBytes = 32
+
+var encoding = base64.RawURLEncoding
+
+// NewToken returns a fresh join token.
+func NewToken() (string, error) {
+	b := make([]byte, tokenBytes)
+	if _, err := rand.Read(b); err != nil {
+		return "", domain.Errorf(domain.CodeInternal, "secrets.NewToken", "reading random bytes: %w", err)
+	}
+	return encoding.EncodeToString(b), nil
+}
+
+// CheckToken reports whether s is a join token (43 base64url characters
+// holding 32 bytes); the error says what is wrong without repeating s.
+func CheckToken(s string) error {
+	const op = "secrets.CheckToken"
+	b, err := encoding.DecodeString(s)
+	if err != nil || len(b) != tokenBytes {
+		return domain.Errorf(domain.CodeInvalidArgument, op,
+			"a join token is %d base64url characters (the output of `entgldb token`); got %d characters",
+			encoding.EncodedLen(tokenBytes), len(s))
+	}
+	return nil
+}
+
+// Read returns the token kept at path.
+func Read(path string) (string, error) {
+	const op = "secrets.Read"
+	if err := checkPrivate(path); err != nil {
+		return "", err
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return "", domain.Errorf(domain.CodeNotFound, op, "no cluster secret at %s (a node creates it at first start)", path)
+		}
+		return "", domain.Errorf(domain.CodePersistence, op, "reading %s: %w", path, err)
+	}
+	tok := string(bytes.TrimSpace(b))
+	if err := CheckToken(tok); err != nil {
+		return "", domain.Errorf(domain.CodeConfig, op, "%s does not hold a join token: %w", path, err)
+	}
+	return tok, nil
+}
+
+// LoadOrCreate returns the token kept at path, creating a new one (0600, in
+// a 0700 directory if it has to make it) when there is none; created says
+// which. Of several processes starting at once, exactly one creates it.
+func LoadOrCreate(path string) (token string, created bool, err error) {
+	tok, err := Read(path)
+	if err == nil {
+		return tok, false, nil
+	}
+	if !errors.Is(err, domain.ErrNotFound) {
+		return "", false, err
+	}
+	if tok, err = NewToken(); err != nil {
+		return "", false, err
+	}
+	switch err := writeNew(path, tok); {
+	case err == nil:
+		return tok, true, nil
+	case errors.Is(err, os.ErrExist):
+		tok, err := Read(path) // another process won the race
+		return tok, false, err
+	default:
+		return "", false, err
+	}
+}
+
+// Join keeps token at path. The same token already there is fine; a
+// different one is a CONFIG_ERROR: a node belongs to one cluster, and its
+// data was shared with the members of that one.
+func Join(path, token string) error {
+	const op = "secrets.Join"
+	if err := CheckToken(token); err != nil {
+		return domain.Errorf(domain.CodeConfig, op, "--join: %s", domain.Message(err))
+	}
+	old, err := Read(path)
+	switch {
+	case err == nil && old == token:
+		return nil
+	case err == nil:
+		return domain.Errorf(domain.CodeConfig, op,
+			"this node already belongs to another cluster (secret in %s); remove that file (and the data shared with that cluster) to join a different one", path)
+	case !errors.Is(err, domain.ErrNotFound):
+		return err
+	}
+	if err := writeNew(path, token); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	return nil
+}
+
+// writeNew writes token to a temporary file and links it into place, so a
+// crash leaves no half-written secret and an existing file is never replaced.
+func writeNew(path, token string) error {
+	const op = "secrets.write"
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return domain.Errorf(domain.CodePersistence, op, "creating %s: %w", dir, err)
+	}
+	tmp, err := os.CreateTemp(dir, ".cluster-secret-*")
+	if err != nil {
+		return domain.Errorf(domain.CodePersistence, op, "creating a file in %s: %w", dir, err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return domain.Errorf(domain.CodePersistence, op, "chmod: %w", err)
+	}
+	if _, err := tmp.WriteString(token + "\n"); err != nil {
+		tmp.Close()
+		return domain.Errorf(domain.CodePersistence, op, "writing %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return domain.Errorf(domain.CodePersistence, op, "syncing %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Close(); err != nil {
+		return domain.Errorf(domain.CodePersistence, op, "closing %s: %w", tmp.Name(), err)
+	}
+	if err := os.Link(tmp.Name(), path); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return err
+		}
+		return domain.Errorf(domain.CodePersistence, op, "linking %s: %w", path, err)
+	}
+	return nil
+}
+
+// checkPrivate refuses a secret file others can read, as ssh refuses such
+// keys: a secret that leaked is no secret.
+func checkPrivate(path string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil // Read reports a missing file
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return domain.Errorf(domain.CodeConfig, "secrets.Read",
+			"%s is readable by others (mode %04o); run: chmod 600 %s", path, st.Mode().Perm(), path)
+	}
+	return nil
+}
+
+// JoinCommand is the line that tells an operator how another node joins.
+func JoinCommand(token string) string {
+	return fmt.Sprintf("entgldb serve --join %s", token)
+}
