@@ -12,6 +12,7 @@ import (
 	"github.com/entgldb/entgldb-go/adapters/cache"
 	"github.com/entgldb/entgldb-go/adapters/config"
 	"github.com/entgldb/entgldb-go/adapters/httpapi"
+	"github.com/entgldb/entgldb-go/adapters/protocol"
 	"github.com/entgldb/entgldb-go/adapters/retry"
 	"github.com/entgldb/entgldb-go/adapters/sqlite"
 	"github.com/entgldb/entgldb-go/adapters/tcp"
@@ -101,20 +102,24 @@ type network struct {
 	server           *tcp.Server
 	discovery        *udp.Discovery
 	discoveryEnabled bool
+	openCluster      bool
 }
 
 func (n network) state() app.NetworkState {
 	return app.NetworkState{
-		ListenerUp:       n.server.Listening(),
-		DiscoveryEnabled: n.discoveryEnabled,
-		DiscoveryRunning: n.discovery.Running(),
+		ListenerUp:        n.server.Listening(),
+		DiscoveryEnabled:  n.discoveryEnabled,
+		DiscoveryRunning:  n.discovery.Running(),
+		OpenCluster:       n.openCluster,
+		HandshakesRefused: int64(n.server.Stats().Refused()),
 	}
 }
 
 func provideHealth(store ports.Store, status *app.StatusTracker, c *cache.Cache, server *tcp.Server, disc *udp.Discovery,
 	cfg config.Config, logger *zap.Logger) *app.HealthCheck {
 	return app.NewHealthCheck(store, status, logger.Named("health"), app.HealthOptions{
-		Network:       network{server: server, discovery: disc, discoveryEnabled: cfg.Network.EnableDiscovery}.state,
+		Network: network{server: server, discovery: disc, discoveryEnabled: cfg.Network.EnableDiscovery,
+			openCluster: cfg.Security.OpenCluster}.state,
 		CacheStats:    c.Stats,
 		CheckInterval: time.Duration(cfg.Health.CheckIntervalMinutes) * time.Minute,
 	})
@@ -149,10 +154,22 @@ type retryObserver struct{ m *telemetry.Metrics }
 func (o retryObserver) OnRetry(peer string)               { o.m.Retry(peer) }
 func (o retryObserver) OnBreakerState(peer, state string) { o.m.BreakerState(peer, state) }
 
-func provideDialer(cfg config.Config, id nodeID, exec *retry.Executor, logger *zap.Logger) (*tcp.Dialer, func()) {
+// provideTrust is what the sync plane proves and checks on every connection
+// (SECURITY.md): the cluster secret as Noise PSK, the node's identity key,
+// the peers' first-seen keys kept in the store, and the listed legacy peers.
+func provideTrust(cfg config.Config, ident protocol.Identity, store *sqlite.Store) tcp.Trust {
+	return tcp.Trust{
+		PSK:         protocol.DerivePSK([]byte(cfg.AuthToken)),
+		Identity:    ident,
+		PeerKeys:    store,
+		LegacyToken: cfg.AuthToken,
+		LegacyPeers: cfg.Security.LegacyPeers,
+	}
+}
+
+func provideDialer(cfg config.Config, trust tcp.Trust, exec *retry.Executor, logger *zap.Logger) (*tcp.Dialer, func()) {
 	d := tcp.NewDialer(tcp.DialerOptions{
-		NodeID:         string(id),
-		AuthToken:      cfg.AuthToken,
+		Trust:          trust,
 		Secure:         cfg.Network.Secure,
 		Compression:    cfg.Network.Compression,
 		ConnectTimeout: time.Duration(cfg.Network.ConnectionTimeoutMs) * time.Millisecond,
@@ -175,17 +192,45 @@ func pageBytes(cfg config.Config) int {
 	return min(domain.DefaultMaxPageBytes, cfg.Network.MaxFrameBytes/2)
 }
 
-func provideTCPServer(cfg config.Config, id nodeID, svc *app.SyncService, logger *zap.Logger) (*tcp.Server, error) {
-	return tcp.NewServer(tcp.ServerOptions{
-		NodeID:         string(id),
-		AuthToken:      cfg.AuthToken,
-		BindAddress:    cfg.Network.BindAddress,
-		Port:           cfg.Network.TcpPort,
-		Secure:         cfg.Network.Secure,
-		Compression:    cfg.Network.Compression,
-		MaxConnections: cfg.Network.MaxConnections,
-		MaxFrameBytes:  cfg.Network.MaxFrameBytes,
+func provideTCPServer(cfg config.Config, trust tcp.Trust, svc *app.SyncService, reg *prometheus.Registry,
+	disc *udp.Discovery, logger *zap.Logger) (*tcp.Server, error) {
+	s, err := tcp.NewServer(tcp.ServerOptions{
+		Trust:                  trust,
+		BindAddress:            cfg.Network.BindAddress,
+		Port:                   cfg.Network.TcpPort,
+		Secure:                 cfg.Network.Secure,
+		Compression:            cfg.Network.Compression,
+		MaxConnections:         cfg.Network.MaxConnections,
+		MaxFrameBytes:          cfg.Network.MaxFrameBytes,
+		MaxPreAuthPerSource:    cfg.Security.MaxPreAuthPerSource,
+		MaxConcurrentSnapshots: cfg.Security.MaxConcurrentSnapshots,
 	}, svc, logger.Named("tcp"))
+	if err != nil {
+		return nil, err
+	}
+	if err := telemetry.RegisterSyncPlane(reg, telemetry.SyncPlane{
+		OpenCluster:       cfg.Security.OpenCluster,
+		HandshakesRefused: func() map[string]int64 { return refusedByReason(s.Stats()) },
+		Beacons:           func() map[string]int64 { return beaconsByOutcome(disc.Stats()) },
+	}); err != nil {
+		return nil, domain.Wrap(domain.CodeInternal, "provideTCPServer", err)
+	}
+	return s, nil
+}
+
+func refusedByReason(st tcp.Stats) map[string]int64 {
+	return map[string]int64{
+		"wrong_key": int64(st.RefusedWrongKey), "legacy_not_allowed": int64(st.RefusedLegacy),
+		"identity_mismatch": int64(st.RefusedIdentity), "bad_proof": int64(st.RefusedBadProof),
+		"self": int64(st.RefusedSelf), "malformed": int64(st.RefusedMalformed), "timeout": int64(st.RefusedTimeout),
+	}
+}
+
+func beaconsByOutcome(st udp.Stats) map[string]int64 {
+	return map[string]int64{
+		"accepted": int64(st.Accepted), "malformed": int64(st.DroppedMalformed), "bad_mac": int64(st.DroppedBadMAC),
+		"stale": int64(st.DroppedStale), "over_cap": int64(st.DroppedOverCap),
+	}
 }
 
 func provideDiscovery(cfg config.Config, id nodeID, logger *zap.Logger) (*udp.Discovery, error) {

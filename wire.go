@@ -20,7 +20,7 @@ var (
 	storeSet = wire.NewSet(provideStore, wire.Bind(new(ports.Store), new(*sqlite.Store)), provideNodeID, provideClock)
 	appSet   = wire.NewSet(provideCache, telemetry.NewRegistry, provideMetrics, provideResolver, provideOutbox, provideDatabase, provideQueue,
 		provideStatus, provideHealth, provideBackups)
-	netSet  = wire.NewSet(provideExecutor, provideDialer, provideSyncService, provideTCPServer, provideDiscovery, provideSyncEngine)
+	netSet  = wire.NewSet(provideIdentity, provideTrust, provideExecutor, provideDialer, provideSyncService, provideTCPServer, provideDiscovery, provideSyncEngine)
 	httpSet = wire.NewSet(provideHTTP)
 )
 

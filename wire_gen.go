@@ -54,13 +54,20 @@ func newNode(ctx context.Context, cfg config.Config, logger *zap.Logger) (*app.N
 		return nil, nil, err
 	}
 	statusTracker := provideStatus(entgldbNodeID, offlineQueue, cache, metrics, discovery)
+	identity, err := provideIdentity(cfg, entgldbNodeID, logger)
+	if err != nil {
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	trust := provideTrust(cfg, identity, store)
 	syncService, err := provideSyncService(database, store, clock, statusTracker, cfg, logger)
 	if err != nil {
 		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
-	server, err := provideTCPServer(cfg, entgldbNodeID, syncService, logger)
+	server, err := provideTCPServer(cfg, trust, syncService, registry, discovery, logger)
 	if err != nil {
 		cleanup2()
 		cleanup()
@@ -68,7 +75,7 @@ func newNode(ctx context.Context, cfg config.Config, logger *zap.Logger) (*app.N
 	}
 	healthCheck := provideHealth(store, statusTracker, cache, server, discovery, cfg, logger)
 	executor := provideExecutor(cfg, metrics, logger)
-	dialer, cleanup3 := provideDialer(cfg, entgldbNodeID, executor, logger)
+	dialer, cleanup3 := provideDialer(cfg, trust, executor, logger)
 	syncEngine, err := provideSyncEngine(database, store, dialer, executor, discovery, offlineQueue, statusTracker, clock, outbox, cfg, entgldbNodeID, logger)
 	if err != nil {
 		cleanup3()
@@ -93,6 +100,6 @@ var (
 	storeSet = wire.NewSet(provideStore, wire.Bind(new(ports.Store), new(*sqlite.Store)), provideNodeID, provideClock)
 	appSet   = wire.NewSet(provideCache, telemetry.NewRegistry, provideMetrics, provideResolver, provideOutbox, provideDatabase, provideQueue,
 		provideStatus, provideHealth, provideBackups)
-	netSet  = wire.NewSet(provideExecutor, provideDialer, provideSyncService, provideTCPServer, provideDiscovery, provideSyncEngine)
+	netSet  = wire.NewSet(provideIdentity, provideTrust, provideExecutor, provideDialer, provideSyncService, provideTCPServer, provideDiscovery, provideSyncEngine)
 	httpSet = wire.NewSet(provideHTTP)
 )

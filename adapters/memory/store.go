@@ -40,6 +40,8 @@ type Store struct {
 	queue   []domain.PendingOperation
 	queueID int64
 	peers   map[string]domain.Peer
+	// peerKeys: node id -> identity key first seen (peerkeys.go); nil until the first.
+	peerKeys map[string][]byte
 }
 
 var (

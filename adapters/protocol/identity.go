@@ -67,7 +67,7 @@ func (id Identity) Prove(role Role, binding []byte) ([]byte, error) {
 // Any failure is an UNAUTHORIZED error that says only that.
 func VerifyProof(pub ed25519.PublicKey, role Role, binding []byte, nodeID string, proof []byte) error {
 	if len(pub) != ed25519.PublicKeySize || len(binding) != bindingSize || len(proof) != ed25519.SignatureSize ||
-		!ed25519.Verify(pub, identityMessage(role, binding, nodeID), proof) {
+		isSmallOrderKey(pub) || !ed25519.Verify(pub, identityMessage(role, binding, nodeID), proof) {
 		return domain.Errorf(domain.CodeUnauthorized, "protocol.VerifyProof", "the identity proof of node %q does not verify", Truncate(nodeID, LogFieldMax))
 	}
 	return nil

@@ -89,7 +89,7 @@ func TestMigrateV1ToV2(t *testing.T) {
 		return v
 	}
 	require.Equal(t, strconv.Itoa(SchemaVersion), meta(metaSchemaVersion))
-	require.Equal(t, "2", meta(metaSchemaVersion))
+	require.Equal(t, strconv.Itoa(SchemaVersion), meta(metaSchemaVersion))
 	require.Equal(t, "60", meta(metaMaterializedSeq), "materialized_seq is max(seq)")
 	require.NoError(t, s.writer.DB.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN ('oplog_stamp', 'oplog_hash')`).Scan(&idx))
 	require.Zero(t, idx, "version 2 drops oplog_stamp and oplog_hash")
@@ -147,7 +147,7 @@ func TestMigrateV1ToV2(t *testing.T) {
 	// Reopened, it stays at version 2 with the new write in place.
 	require.NoError(t, s.Close())
 	s = pendOpen(t, path)
-	require.Equal(t, "2", meta(metaSchemaVersion))
+	require.Equal(t, strconv.Itoa(SchemaVersion), meta(metaSchemaVersion))
 	d, err := s.Get(ctx, "c", "k4")
 	require.NoError(t, err)
 	require.Equal(t, got[0].Stamp, d.Stamp)

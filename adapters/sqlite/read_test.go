@@ -143,7 +143,7 @@ func TestEveryReadSeesPendingWrites(t *testing.T) {
 	// Methods that read no document, oplog entry or clock, or that write.
 	notReads := []string{
 		"Commit", "ApplyRemote", "ApplySnapshot", "Prune", "EnsureIndex", // writes
-		"SavePeer", "Peers", "RemovePeer", "GetMeta", "SetMeta", // peers and meta
+		"SavePeer", "Peers", "RemovePeer", "CheckPeerKey", "GetMeta", "SetMeta", // peers, their keys and meta
 		"Enqueue", "Peek", "Ack", "QueueLen", "ClearQueue", // the offline queue
 		"CheckIntegrity", "Ping", "Path", "RestoredFromBackup", "Close",
 	}

@@ -11,7 +11,7 @@ import (
 )
 
 // SchemaVersion is the newest schema this binary knows.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // migrations[i] brings the schema from version i to i+1. They are frozen SQL
 // text, never edited once released: a model change is a new migration.
@@ -108,6 +108,13 @@ var migrations = [][]string{
 		`DROP INDEX IF EXISTS oplog_hash`,
 		`INSERT INTO meta (key, value) SELECT 'materialized_seq', coalesce(max(seq), 0) FROM oplog WHERE true
 			ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+	},
+	{ // 2 → 3: the identity key first seen for each peer node id (peerkeys.go).
+		`CREATE TABLE IF NOT EXISTS peer_keys (
+			node_id    TEXT    PRIMARY KEY,
+			public_key BLOB    NOT NULL,
+			first_seen INTEGER NOT NULL
+		)`,
 	},
 }
 

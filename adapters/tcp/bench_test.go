@@ -15,17 +15,24 @@ import (
 )
 
 // BenchmarkGetClockRoundTrip measures request/response round trips of the
-// smallest request over loopback, plaintext and secure, beside the raw-TCP
-// ceiling (a 6-byte ping-pong on a bare socket) measured in the same run.
+// smallest request over loopback, over Noise (Go peers) and the v5 modes of
+// listed legacy peers, beside the raw-TCP ceiling (a 6-byte ping-pong on a
+// bare socket) measured in the same run.
 func BenchmarkGetClockRoundTrip(b *testing.B) {
 	b.Run("raw-tcp-ceiling", benchRawPingPong)
-	for _, mode := range []struct {
-		name   string
-		secure bool
-	}{{"plaintext", false}, {"secure", true}} {
+	for _, mode := range transportModes {
 		b.Run(mode.name, func(b *testing.B) {
-			srv := startServer(b, &fakeHandler{}, nil, func(o *ServerOptions) { o.Secure = mode.secure })
-			d := newDialer(b, dialerOpts(mode.secure), nil)
+			srv := startServer(b, &fakeHandler{}, nil, func(o *ServerOptions) {
+				o.Secure = mode.secure
+				if mode.legacy {
+					legacyLoopback(o)
+				}
+			})
+			o := dialerOpts(mode.secure)
+			if mode.legacy {
+				legacyTo(&o, srv.Addr().String())
+			}
+			d := newDialer(b, o, nil)
 			ctx := context.Background()
 			s, err := d.Dial(ctx, srv.Addr().String())
 			require.NoError(b, err)

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/entgldb/entgldb-go/adapters/protocol"
 	"github.com/entgldb/entgldb-go/adapters/protocol/pb"
@@ -156,7 +155,8 @@ func (d *Dialer) open(ctx context.Context, address string) (*conn, error) {
 	if tc, ok := raw.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
-	c := &conn{raw: raw, ch: protocol.NewChannel(raw, o.MaxFrameBytes), address: address}
+	// Until the peer has proven itself: small frames, nothing inflated.
+	c := &conn{raw: raw, ch: protocol.NewChannel(raw, o.MaxFrameBytes, protocol.WithPreAuthLimit(0)), address: address}
 	ok := false
 	defer func() {
 		if !ok {
@@ -166,46 +166,25 @@ func (d *Dialer) open(ctx context.Context, address string) (*conn, error) {
 	stop := c.bound(ctx, o.ConnectTimeout)
 	defer stop()
 
-	if o.Secure {
-		if err := c.ch.SecureAsClient(); err != nil {
-			return nil, handshakeErr(ctx, op, address, "key exchange failed (is the peer in plaintext mode?)", err)
-		}
+	var res *pb.HandshakeResponse
+	legacy := o.Trust.isLegacyPeer(address)
+	if legacy {
+		res, err = d.legacyHandshake(ctx, c)
+	} else {
+		res, err = d.noiseHandshake(ctx, c)
 	}
-	req := &pb.HandshakeRequest{NodeId: o.NodeID, AuthToken: o.AuthToken, InterestingCollections: o.Interests}
-	if o.Compression {
-		req.SupportedCompression = []string{compressionBrotli}
-	}
-	if err := c.ch.Send(protocol.HandshakeReq, req); err != nil {
-		return nil, handshakeErr(ctx, op, address, "sending handshake failed", err)
-	}
-	t, payload, err := c.ch.Recv()
 	if err != nil {
-		hint := "no handshake response"
-		if !o.Secure {
-			hint = "no handshake response (is the peer in secure mode?)"
-		}
-		return nil, handshakeErr(ctx, op, address, hint, err)
+		return nil, err
 	}
-	if t != protocol.HandshakeRes {
-		return nil, retry.Permanent(domain.Errorf(domain.CodeNetwork, op,
-			"peer %s answered the handshake with message type %d (secure/plaintext mismatch?)", address, t))
-	}
-	var res pb.HandshakeResponse
-	if err := proto.Unmarshal(payload, &res); err != nil {
-		return nil, retry.Permanent(domain.Errorf(domain.CodeNetwork, op, "peer %s sent a malformed handshake response: %w", address, err))
-	}
-	if !res.GetAccepted() {
-		return nil, domain.Errorf(domain.CodeUnauthorized, op,
-			"cluster key rejected by peer %s (or it refused our node id %q as its own)", address, o.NodeID)
-	}
+	c.ch.MarkAuthenticated()
 	if o.Compression && res.GetSelectedCompression() == compressionBrotli {
 		c.ch.SetCompression(true)
 	}
 	c.peerID = res.GetNodeId()
 	c.interests = res.GetInterestingCollections()
 	ok = true
-	d.logger.Debug("connected", zap.String("address", address), zap.String("peer", c.peerID),
-		zap.Bool("secure", o.Secure), zap.String("compression", res.GetSelectedCompression()))
+	d.logger.Debug("connected", zap.String("address", address), zap.String("peer", protocol.Truncate(c.peerID, protocol.LogFieldMax)),
+		zap.Bool("legacy", legacy), zap.String("compression", res.GetSelectedCompression()))
 	return c, nil
 }
 
@@ -215,6 +194,9 @@ func (d *Dialer) open(ctx context.Context, address string) (*conn, error) {
 // attempt will not fix, typically a secure node talking to a plaintext one.
 func handshakeErr(ctx context.Context, op, address, hint string, err error) error {
 	var ne net.Error
+	if domain.CodeOf(err) == domain.CodeUnauthorized {
+		return refusedErr(op, address, err)
+	}
 	if callerErr(ctx, err) != nil || isClosedConn(err) || errors.As(err, &ne) || isTimeout(err) {
 		return domain.Errorf(domain.CodeOf(transportErr(ctx, op, err)), op, "peer %s: %s: %w", address, hint, err)
 	}

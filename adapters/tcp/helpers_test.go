@@ -1,7 +1,9 @@
 package tcp
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"net"
@@ -159,7 +161,7 @@ type serverOpt func(*ServerOptions)
 // when the test ends.
 func startServer(t testing.TB, h ports.SyncHandler, logger *zap.Logger, opts ...serverOpt) *Server {
 	t.Helper()
-	o := ServerOptions{NodeID: serverNode, AuthToken: testKey, BindAddress: "127.0.0.1", Compression: true,
+	o := ServerOptions{Trust: testTrust(serverIdentity), BindAddress: "127.0.0.1", Compression: true,
 		HandshakeTimeout: 2 * time.Second, IdleTimeout: 5 * time.Second}
 	for _, f := range opts {
 		f(&o)
@@ -176,9 +178,33 @@ func startServer(t testing.TB, h ports.SyncHandler, logger *zap.Logger, opts ...
 }
 
 func dialerOpts(secure bool) DialerOptions {
-	return DialerOptions{NodeID: clientNode, AuthToken: testKey, Secure: secure, Compression: true,
+	return DialerOptions{Trust: testTrust(clientIdentity), Secure: secure, Compression: true,
 		ConnectTimeout: 2 * time.Second, RequestTimeout: 5 * time.Second}
 }
+
+var (
+	testPSK        = protocol.DerivePSK([]byte(testKey))
+	serverIdentity = testIdentity(serverNode, 1)
+	clientIdentity = testIdentity(clientNode, 2)
+)
+
+// testIdentity is a node identity with a key derived from seed (repeatable,
+// and cheaper than generating one per test).
+func testIdentity(nodeID string, seed byte) protocol.Identity {
+	return protocol.Identity{NodeID: nodeID, Private: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{seed}, ed25519.SeedSize))}
+}
+
+// testTrust is the trust of a cluster member of testKey.
+func testTrust(id protocol.Identity) Trust {
+	return Trust{PSK: testPSK, Identity: id, LegacyToken: testKey}
+}
+
+// legacyLoopback lets a server accept the v5 handshake from 127.0.0.1 (the
+// port of a listed peer does not matter to the server).
+func legacyLoopback(o *ServerOptions) { o.Trust.LegacyPeers = []string{"127.0.0.1:1"} }
+
+// legacyTo makes a dialer speak the v5 handshake to addr.
+func legacyTo(o *DialerOptions, addr string) { o.Trust.LegacyPeers = []string{addr} }
 
 // newDialer returns a dialer whose pool is emptied when the test ends.
 func newDialer(t testing.TB, o DialerOptions, exec ports.Executor) *Dialer {
@@ -229,9 +255,23 @@ func dialRaw(t testing.TB, addr string) *rawClient {
 	return &rawClient{conn: c, ch: protocol.NewChannel(c, 1<<20)}
 }
 
-func (r *rawClient) handshake(t testing.TB, nodeID, key string) *pb.HandshakeResponse {
+func (r *rawClient) handshake(t testing.TB, id protocol.Identity) *pb.HandshakeResponse {
 	t.Helper()
-	require.NoError(t, r.ch.Send(protocol.HandshakeReq, &pb.HandshakeRequest{NodeId: nodeID, AuthToken: key}))
+	require.NoError(t, r.ch.NoiseAsClient(testPSK))
+	req := &pb.HandshakeRequest{NodeId: id.NodeID}
+	require.NoError(t, id.SignRequest(req, r.ch.ChannelBinding()))
+	return r.exchange(t, req)
+}
+
+// legacyHandshake sends the v5 plaintext handshake with token.
+func (r *rawClient) legacyHandshake(t testing.TB, nodeID, token string) *pb.HandshakeResponse {
+	t.Helper()
+	return r.exchange(t, &pb.HandshakeRequest{NodeId: nodeID, AuthToken: token})
+}
+
+func (r *rawClient) exchange(t testing.TB, req *pb.HandshakeRequest) *pb.HandshakeResponse {
+	t.Helper()
+	require.NoError(t, r.ch.Send(protocol.HandshakeReq, req))
 	typ, payload, err := r.ch.Recv()
 	require.NoError(t, err)
 	require.Equal(t, protocol.HandshakeRes, typ)

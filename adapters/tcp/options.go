@@ -1,7 +1,10 @@
 // Package tcp is the EntglDb transport over TCP (docs/PROTOCOL.md §1, §3,
 // §4): a Server that answers peers' requests through a ports.SyncHandler,
 // and a Dialer that opens handshaken ports.PeerSession connections to peers.
-// Framing, compression and the secure channel live in adapters/protocol.
+// Go peers meet over Noise keyed by the cluster secret and prove their
+// identity keys (Trust); the v5 handshake that sends the cluster key is kept
+// for listed C#/TypeScript peers only. Framing, compression and both secure
+// channels live in adapters/protocol.
 package tcp
 
 import (
@@ -13,13 +16,16 @@ import (
 
 // ServerOptions configures a Server. Zero values take the defaults noted.
 type ServerOptions struct {
-	NodeID    string
-	AuthToken string // the cluster key a client must present
+	// Trust is who we are and whom we let in; Trust.Identity.NodeID is the
+	// node id we announce.
+	Trust Trust
 	// BindAddress and Port are where to listen; Port 0 picks a free port
 	// (see Server.Addr).
 	BindAddress string
 	Port        int
-	Secure      bool // ECDH + AES-CBC/HMAC channel before the handshake
+	// Secure selects the legacy channel mode (ECDH + AES-CBC/HMAC before the
+	// handshake) expected from Trust.LegacyPeers; Go peers always use Noise.
+	Secure      bool
 	Compression bool // offer Brotli in the handshake
 	// Interests are our collections of interest, announced in HandshakeRes.
 	Interests []string
@@ -35,8 +41,16 @@ type ServerOptions struct {
 	// HandshakeTimeout bounds the key exchange and the handshake together
 	// (default 5 s).
 	HandshakeTimeout time.Duration
-	// WriteTimeout bounds writing one response frame (default 30 s).
+	// WriteTimeout bounds writing one response frame (default 30 s), and
+	// how long a snapshot request waits for a serving slot.
 	WriteTimeout time.Duration
+	// MaxPreAuthPerSource caps the connections one source IP may hold open
+	// before completing a handshake (default 8): a newer one closes its
+	// oldest, so silent connections cannot pile up.
+	MaxPreAuthPerSource int
+	// MaxConcurrentSnapshots caps the snapshots encoded and sent at once
+	// (default 2): each holds the whole encoded database in memory.
+	MaxConcurrentSnapshots int
 }
 
 const (
@@ -47,6 +61,8 @@ const (
 	defaultConnectTimeout   = 5 * time.Second
 	defaultRequestTimeout   = 30 * time.Second
 	keepAlivePeriod         = 30 * time.Second
+	defaultMaxPreAuth       = 8
+	defaultMaxSnapshots     = 2
 )
 
 func (o ServerOptions) withDefaults() ServerOptions {
@@ -65,13 +81,22 @@ func (o ServerOptions) withDefaults() ServerOptions {
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = defaultWriteTimeout
 	}
+	if o.MaxPreAuthPerSource <= 0 {
+		o.MaxPreAuthPerSource = defaultMaxPreAuth
+	}
+	if o.MaxConcurrentSnapshots <= 0 {
+		o.MaxConcurrentSnapshots = defaultMaxSnapshots
+	}
 	return o
 }
 
 // DialerOptions configures a Dialer. Zero values take the defaults noted.
 type DialerOptions struct {
-	NodeID      string
-	AuthToken   string
+	// Trust is who we are and how we check the peers we dial;
+	// Trust.Identity.NodeID is the node id we announce.
+	Trust Trust
+	// Secure selects the legacy channel mode used with Trust.LegacyPeers;
+	// Go peers always use Noise.
 	Secure      bool
 	Compression bool
 	// ConnectTimeout bounds the TCP connect, and again the key exchange plus

@@ -34,7 +34,7 @@ func TestPushedEntriesThatCannotBeDecodedAreRecorded(t *testing.T) {
 	h := &recordingHandler{fakeHandler: &fakeHandler{}}
 	s := startServer(t, h, zap.NewNop())
 	r := dialRaw(t, s.Addr().String())
-	require.True(t, r.handshake(t, clientNode, testKey).GetAccepted())
+	require.True(t, r.handshake(t, clientIdentity).GetAccepted())
 
 	good := protocol.EntryToProto(&testEntries(1)[0])
 	bad := proto.Clone(good).(*pb.ProtoOplogEntry)

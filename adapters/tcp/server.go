@@ -2,7 +2,7 @@ package tcp
 
 import (
 	"context"
-	"crypto/subtle"
+	"crypto/ed25519"
 	"errors"
 	"net"
 	"strconv"
@@ -30,21 +30,37 @@ type Server struct {
 
 	mu      sync.Mutex
 	ln      net.Listener
-	conns   map[net.Conn]struct{} // guarded by mu
-	started bool                  // guarded by mu
+	conns   map[net.Conn]struct{}    // guarded by mu
+	preAuth map[net.Conn]preAuthConn // guarded by mu; the not yet authenticated among conns
+	admits  uint64                   // guarded by mu; admission counter for preAuth's order
+	started bool                     // guarded by mu
 
-	stopping  atomic.Bool
-	listening atomic.Bool
-	active    atomic.Int64
-	rejected  atomic.Int64
-	wg        sync.WaitGroup
+	legacy     *legacySources
+	snapshots  chan struct{} // a slot per snapshot being served
+	refusalLog refusalLimiter
+
+	stopping         atomic.Bool
+	listening        atomic.Bool
+	active           atomic.Int64
+	rejected         atomic.Int64
+	evicted          atomic.Uint64
+	handshakes       atomic.Uint64
+	snapshotsRefused atomic.Uint64
+	refused          [numRefusals]atomic.Uint64
+	wg               sync.WaitGroup
 }
 
 // NewServer checks the options and builds a Server; Start makes it listen.
 func NewServer(opts ServerOptions, handler ports.SyncHandler, logger *zap.Logger) (*Server, error) {
 	const op = "tcp.NewServer"
-	if opts.NodeID == "" {
+	if opts.Trust.Identity.NodeID == "" {
 		return nil, domain.Errorf(domain.CodeConfig, op, "node id is empty")
+	}
+	if len(opts.Trust.Identity.Private) != ed25519.PrivateKeySize {
+		return nil, domain.Errorf(domain.CodeConfig, op, "no identity key")
+	}
+	if opts.Trust.PSK == [32]byte{} {
+		return nil, domain.Errorf(domain.CodeConfig, op, "no pre-shared key (derive it from the cluster secret)")
 	}
 	if handler == nil {
 		return nil, domain.Errorf(domain.CodeConfig, op, "no sync handler")
@@ -56,13 +72,17 @@ func NewServer(opts ServerOptions, handler ports.SyncHandler, logger *zap.Logger
 		logger = zap.NewNop()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	opts = opts.withDefaults()
 	return &Server{
-		opts:    opts.withDefaults(),
-		handler: handler,
-		logger:  logger.Named("tcp.server"),
-		ctx:     ctx,
-		cancel:  cancel,
-		conns:   make(map[net.Conn]struct{}),
+		opts:      opts,
+		handler:   handler,
+		logger:    logger.Named("tcp.server"),
+		ctx:       ctx,
+		cancel:    cancel,
+		conns:     make(map[net.Conn]struct{}),
+		preAuth:   make(map[net.Conn]preAuthConn),
+		legacy:    newLegacySources(opts.Trust.LegacyPeers),
+		snapshots: make(chan struct{}, opts.MaxConcurrentSnapshots),
 	}, nil
 }
 
@@ -80,13 +100,15 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return domain.Errorf(domain.CodeNetwork, op, "listen on %s: %w", addr, err)
 	}
+	s.legacy.resolve()
 	s.ln = ln
 	s.started = true
 	s.listening.Store(true)
 	s.wg.Add(1)
 	go s.acceptLoop(ln)
 	s.logger.Info("listening", zap.String("address", ln.Addr().String()),
-		zap.Bool("secure", s.opts.Secure), zap.Bool("compression", s.opts.Compression))
+		zap.Bool("compression", s.opts.Compression), zap.Int("legacy_peers", len(s.opts.Trust.LegacyPeers)),
+		zap.Bool("legacy_secure", s.opts.Secure))
 	return nil
 }
 
@@ -111,7 +133,7 @@ func (s *Server) Listening() bool { return s.listening.Load() }
 func (s *Server) ActiveConnections() int { return int(s.active.Load()) }
 
 // RejectedConnections counts connections closed at once because
-// MaxConnections were already being served.
+// MaxConnections authenticated connections were already being served.
 func (s *Server) RejectedConnections() int64 { return s.rejected.Load() }
 
 // Stop closes the listener, lets requests in flight finish and closes idle
@@ -180,8 +202,12 @@ func (s *Server) acceptLoop(ln net.Listener) {
 	}
 }
 
-// admit registers conn, or closes it at once when the server is full or
-// stopping. It adds to wg for the serving goroutine.
+// admit registers conn, or closes it at once when the server is stopping,
+// or full of authenticated connections. Room is made by closing the oldest
+// unauthenticated connection: of conn's source when it already holds
+// MaxPreAuthPerSource of them, of any source at MaxConnections; so silent
+// connections cannot lock out a real peer. It adds to wg for the serving
+// goroutine.
 func (s *Server) admit(conn net.Conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -189,14 +215,20 @@ func (s *Server) admit(conn net.Conn) bool {
 		_ = conn.Close()
 		return false
 	}
-	if len(s.conns) >= s.opts.MaxConnections {
+	src := sourceIP(conn)
+	if s.preAuthFrom(src) >= s.opts.MaxPreAuthPerSource {
+		s.evictOldestLocked(src)
+	}
+	if len(s.conns) >= s.opts.MaxConnections && !s.evictOldestLocked("") {
 		s.rejected.Add(1)
 		s.logger.Warn("connection refused: too many connections",
 			zap.String("remote", conn.RemoteAddr().String()), zap.Int("max", s.opts.MaxConnections))
 		_ = conn.Close()
 		return false
 	}
+	s.admits++
 	s.conns[conn] = struct{}{}
+	s.preAuth[conn] = preAuthConn{src: src, seq: s.admits}
 	s.active.Add(1)
 	s.wg.Add(1)
 	return true
@@ -206,22 +238,8 @@ func (s *Server) release(conn net.Conn) {
 	_ = conn.Close()
 	s.mu.Lock()
 	delete(s.conns, conn)
+	delete(s.preAuth, conn)
 	s.mu.Unlock()
 	s.active.Add(-1)
 	s.wg.Done()
-}
-
-// checkHandshake decides whether a handshake is accepted; reason is for the
-// log when it is not.
-func (s *Server) checkHandshake(nodeID, token string) (ok bool, reason string) {
-	if subtle.ConstantTimeCompare([]byte(token), []byte(s.opts.AuthToken)) != 1 {
-		return false, "wrong cluster key"
-	}
-	if nodeID == "" {
-		return false, "empty node id"
-	}
-	if nodeID == s.opts.NodeID {
-		return false, "peer announced our own node id (self-connection)"
-	}
-	return true, ""
 }

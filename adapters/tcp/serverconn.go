@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net"
 	"slices"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -23,6 +22,7 @@ type serverConn struct {
 	s    *Server
 	conn net.Conn
 	ch   *protocol.Channel
+	src  string // the remote IP, the key of per-source limits
 	peer ports.PeerInfo
 	log  *zap.Logger
 	// ahead is the next PullChanges page, read while the current one is
@@ -60,7 +60,9 @@ func (s *Server) serve(conn net.Conn) {
 	c = &serverConn{
 		s:    s,
 		conn: conn,
-		ch:   protocol.NewChannel(conn, s.opts.MaxFrameBytes),
+		// Until the handshake proves membership: small frames, nothing inflated.
+		ch:   protocol.NewChannel(conn, s.opts.MaxFrameBytes, protocol.WithPreAuthLimit(0)),
+		src:  sourceIP(conn),
 		peer: ports.PeerInfo{Address: conn.RemoteAddr().String()},
 		log:  s.logger.With(zap.String("remote", conn.RemoteAddr().String())),
 	}
@@ -102,68 +104,6 @@ func (c *serverConn) logRecvError(err error) {
 	default:
 		c.log.Warn("bad frame; closing connection", zap.String("peer", c.peer.NodeID), zap.Error(err))
 	}
-}
-
-// handshake runs the key exchange (secure mode) and the handshake under
-// HandshakeTimeout. It answers nothing but a HandshakeReq.
-func (c *serverConn) handshake() bool {
-	o := c.s.opts
-	if err := c.conn.SetDeadline(time.Now().Add(o.HandshakeTimeout)); err != nil || c.s.stopping.Load() {
-		return false
-	}
-	if o.Secure {
-		if err := c.ch.SecureAsServer(); err != nil {
-			c.log.Warn("key exchange failed (is the peer in plaintext mode?)", zap.Error(err))
-			return false
-		}
-	}
-	t, payload, err := c.ch.Recv()
-	if err != nil {
-		if o.Secure || isClosedConn(err) {
-			c.log.Warn("no handshake from peer", zap.Error(err))
-		} else {
-			c.log.Warn("no handshake from peer (is it in secure mode?)", zap.Error(err))
-		}
-		return false
-	}
-	if t != protocol.HandshakeReq {
-		c.log.Warn("first message is not a handshake; closing", zap.Int("type", int(t)))
-		return false
-	}
-	var req pb.HandshakeRequest
-	if err := proto.Unmarshal(payload, &req); err != nil {
-		c.log.Warn("malformed handshake; closing", zap.Error(err))
-		return false
-	}
-	res := &pb.HandshakeResponse{NodeId: o.NodeID, InterestingCollections: o.Interests}
-	ok, reason := c.s.checkHandshake(req.GetNodeId(), req.GetAuthToken())
-	res.Accepted = ok
-	compress := false
-	if ok && o.Compression {
-		for _, alg := range req.GetSupportedCompression() {
-			if strings.EqualFold(alg, compressionBrotli) {
-				compress = true
-				res.SelectedCompression = compressionBrotli
-				break
-			}
-		}
-	}
-	if err := c.ch.Send(protocol.HandshakeRes, res); err != nil {
-		c.log.Warn("writing handshake response failed", zap.Error(err))
-		return false
-	}
-	if !ok {
-		c.log.Warn("handshake refused", zap.String("peer", req.GetNodeId()), zap.String("reason", reason))
-		return false
-	}
-	c.ch.SetCompression(compress)
-	c.peer.NodeID = req.GetNodeId()
-	c.peer.Interests = req.GetInterestingCollections()
-	c.log = c.log.With(zap.String("peer", c.peer.NodeID))
-	c.log.Debug("handshake accepted", zap.Bool("compression", compress))
-	// Clear the handshake's write deadline; each response sets its own.
-	_ = c.conn.SetWriteDeadline(time.Time{})
-	return true
 }
 
 func (c *serverConn) send(t protocol.MsgType, m proto.Message) error {
@@ -303,6 +243,13 @@ func (c *serverConn) dropAhead() {
 // frames of protocol.SnapshotChunkBytes, the last one (always sent, even
 // empty) flagged is_last.
 func (c *serverConn) streamSnapshot() error {
+	release, ok := c.s.snapshotSlot()
+	if !ok {
+		c.log.Warn("no snapshot slot free within the write timeout; closing connection",
+			zap.Int("max_concurrent", c.s.opts.MaxConcurrentSnapshots))
+		return errClose
+	}
+	defer release()
 	sn, err := c.s.handler.GetSnapshot(c.s.ctx, c.peer)
 	if err != nil {
 		// There is no error answer to a snapshot request; closing tells the peer.
@@ -319,4 +266,20 @@ func (c *serverConn) streamSnapshot() error {
 		data = data[protocol.SnapshotChunkBytes:]
 	}
 	return c.send(protocol.SnapshotChunkMsg, &pb.SnapshotChunk{Data: data, IsLast: true})
+}
+
+// snapshotSlot waits up to WriteTimeout for one of the
+// MaxConcurrentSnapshots slots: every snapshot served holds the whole
+// encoded database in memory, so their number is what bounds it.
+func (s *Server) snapshotSlot() (release func(), ok bool) {
+	t := time.NewTimer(s.opts.WriteTimeout)
+	defer t.Stop()
+	select {
+	case s.snapshots <- struct{}{}:
+		return func() { <-s.snapshots }, true
+	case <-t.C:
+	case <-s.ctx.Done():
+	}
+	s.snapshotsRefused.Add(1)
+	return nil, false
 }

@@ -17,7 +17,7 @@ func TestSnapshotStreamedInChunks(t *testing.T) {
 	h := &fakeHandler{snapshot: bigSnapshot()}
 	s := startServer(t, h, zap.NewNop())
 	r := dialRaw(t, s.Addr().String())
-	require.True(t, r.handshake(t, clientNode, testKey).GetAccepted())
+	require.True(t, r.handshake(t, clientIdentity).GetAccepted())
 
 	require.NoError(t, r.ch.Send(protocol.GetSnapshotReq, &pb.GetSnapshotRequest{}))
 	var chunks []*pb.SnapshotChunk

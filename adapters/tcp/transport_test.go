@@ -18,77 +18,95 @@ import (
 	"github.com/entgldb/entgldb-go/ports"
 )
 
+// transportModes are the ways two nodes talk: Noise (Go peers) and the v5
+// handshake with a listed legacy peer, plain or in the legacy secure channel.
+var transportModes = []struct {
+	name           string
+	legacy, secure bool
+}{{"noise", false, false}, {"legacy-plain", true, false}, {"legacy-secure", true, true}}
+
 func TestRoundTripEveryRequest(t *testing.T) {
-	for _, tc := range []struct {
-		secure, compression bool
-	}{{false, false}, {false, true}, {true, false}, {true, true}} {
-		t.Run(fmt.Sprintf("secure=%v/compression=%v", tc.secure, tc.compression), func(t *testing.T) {
-			h := &fakeHandler{snapshot: bigSnapshot()}
-			srv := startServer(t, h, nil, func(o *ServerOptions) {
-				o.Secure = tc.secure
-				o.Interests = []string{"users"}
+	for _, mode := range transportModes {
+		for _, compression := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/compression=%v", mode.name, compression), func(t *testing.T) {
+				roundTripEveryRequest(t, mode.legacy, mode.secure, compression)
 			})
-			o := dialerOpts(tc.secure)
-			o.Compression = tc.compression
-			o.Interests = []string{"orders"}
-			d := newDialer(t, o, nil)
-			ctx := context.Background()
-
-			s, err := d.Dial(ctx, srv.Addr().String())
-			require.NoError(t, err)
-			defer s.Close()
-			assert.Equal(t, serverNode, s.PeerID())
-			assert.Equal(t, []string{"users"}, s.(*Session).PeerInterests())
-
-			// A pull before any clock request: the handler must be told, so it
-			// caps the page at 99 entries for such clients.
-			since := domain.Timestamp{Wall: 1764000000000, Logical: 2, Node: "x"}
-			got, err := s.PullChanges(ctx, ports.PullRequest{Since: since, Collections: []string{"users"}})
-			require.NoError(t, err)
-			assertEntries(t, testEntries(3), got)
-			p := h.lastPeer()
-			assert.False(t, p.AskedClock)
-			assert.Equal(t, clientNode, p.NodeID)
-			assert.Equal(t, []string{"orders"}, p.Interests)
-			// (The server may already be reading the next page ahead.)
-			h.mu.Lock()
-			firstPull := h.pulls[0]
-			h.mu.Unlock()
-			assert.Equal(t, ports.PullRequest{Since: since, Collections: []string{"users"}}, firstPull)
-
-			clock, err := s.GetClock(ctx)
-			require.NoError(t, err)
-			assert.Equal(t, testClock, clock)
-			assert.True(t, h.lastPeer().AskedClock)
-
-			vc, err := s.GetVectorClock(ctx)
-			require.NoError(t, err)
-			assert.Equal(t, testVC, vc)
-
-			push := testEntries(150) // big enough to be compressed when negotiated
-			snap, err := s.PushChanges(ctx, push)
-			require.NoError(t, err)
-			assert.True(t, snap)
-			assertEntries(t, push, h.pushed)
-
-			chain, snap, err := s.GetChainRange(ctx, "start", "end")
-			require.NoError(t, err)
-			assert.False(t, snap)
-			assertEntries(t, testEntries(2), chain)
-			assert.Equal(t, [2]string{"start", "end"}, h.ranges[0])
-			_, snap, err = s.GetChainRange(ctx, "pruned", "end")
-			require.NoError(t, err)
-			assert.True(t, snap)
-
-			data, err := s.GetSnapshot(ctx)
-			require.NoError(t, err)
-			assert.Equal(t, h.snapshot, data)
-
-			// The connection still works after a snapshot stream.
-			_, err = s.GetClock(ctx)
-			require.NoError(t, err)
-		})
+		}
 	}
+}
+
+func roundTripEveryRequest(t *testing.T, legacy, secure, compression bool) {
+	h := &fakeHandler{snapshot: bigSnapshot()}
+	srv := startServer(t, h, nil, func(o *ServerOptions) {
+		o.Secure = secure
+		o.Interests = []string{"users"}
+		if legacy {
+			legacyLoopback(o)
+		}
+	})
+	o := dialerOpts(secure)
+	o.Compression = compression
+	o.Interests = []string{"orders"}
+	if legacy {
+		legacyTo(&o, srv.Addr().String())
+	}
+	d := newDialer(t, o, nil)
+	ctx := context.Background()
+
+	s, err := d.Dial(ctx, srv.Addr().String())
+	require.NoError(t, err)
+	defer s.Close()
+	assert.Equal(t, serverNode, s.PeerID())
+	assert.Equal(t, []string{"users"}, s.(*Session).PeerInterests())
+
+	// A pull before any clock request: the handler must be told, so it
+	// caps the page at 99 entries for such clients.
+	since := domain.Timestamp{Wall: 1764000000000, Logical: 2, Node: "x"}
+	got, err := s.PullChanges(ctx, ports.PullRequest{Since: since, Collections: []string{"users"}})
+	require.NoError(t, err)
+	assertEntries(t, testEntries(3), got)
+	p := h.lastPeer()
+	assert.False(t, p.AskedClock)
+	assert.Equal(t, clientNode, p.NodeID)
+	assert.Equal(t, []string{"orders"}, p.Interests)
+	// (The server may already be reading the next page ahead.)
+	h.mu.Lock()
+	firstPull := h.pulls[0]
+	h.mu.Unlock()
+	assert.Equal(t, ports.PullRequest{Since: since, Collections: []string{"users"}}, firstPull)
+
+	clock, err := s.GetClock(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, testClock, clock)
+	assert.True(t, h.lastPeer().AskedClock)
+
+	vc, err := s.GetVectorClock(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, testVC, vc)
+
+	push := testEntries(150) // big enough to be compressed when negotiated
+	snap, err := s.PushChanges(ctx, push)
+	require.NoError(t, err)
+	assert.True(t, snap)
+	assertEntries(t, push, h.pushed)
+
+	chain, snap, err := s.GetChainRange(ctx, "start", "end")
+	require.NoError(t, err)
+	assert.False(t, snap)
+	assertEntries(t, testEntries(2), chain)
+	assert.Equal(t, [2]string{"start", "end"}, h.ranges[0])
+	_, snap, err = s.GetChainRange(ctx, "pruned", "end")
+	require.NoError(t, err)
+	assert.True(t, snap)
+
+	data, err := s.GetSnapshot(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, h.snapshot, data)
+
+	// The connection still works after a snapshot stream.
+	_, err = s.GetClock(ctx)
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, srv.Stats().HandshakesAccepted)
 }
 
 func assertEntries(t *testing.T, want, got []domain.Entry) {
@@ -106,47 +124,76 @@ func assertEntries(t *testing.T, want, got []domain.Entry) {
 	}
 }
 
+// A peer without the cluster key is refused on both sides with
+// UNAUTHORIZED, never retried, and counted by the server.
 func TestHandshakeWrongKeyRejected(t *testing.T) {
-	for _, secure := range []bool{false, true} {
-		t.Run(fmt.Sprint("secure=", secure), func(t *testing.T) {
+	for _, mode := range transportModes {
+		t.Run(mode.name, func(t *testing.T) {
 			logger, logs := observed()
-			srv := startServer(t, &fakeHandler{}, logger, func(o *ServerOptions) { o.Secure = secure })
-			o := dialerOpts(secure)
-			o.AuthToken = "wrong"
+			srv := startServer(t, &fakeHandler{}, logger, func(o *ServerOptions) {
+				o.Secure = mode.secure
+				if mode.legacy {
+					legacyLoopback(o)
+				}
+			})
+			o := dialerOpts(mode.secure)
+			o.Trust.PSK = protocol.DerivePSK([]byte("wrong"))
+			o.Trust.LegacyToken = "wrong"
+			if mode.legacy {
+				legacyTo(&o, srv.Addr().String())
+			}
 			attempts := &countingExec{}
 			d := newDialer(t, o, attempts)
 
 			_, err := d.Dial(context.Background(), srv.Addr().String())
 			require.Error(t, err)
 			assert.Equal(t, domain.CodeUnauthorized, domain.CodeOf(err))
-			assert.Contains(t, err.Error(), "cluster key rejected by peer")
+			assert.ErrorIs(t, err, domain.ErrUnauthorized)
+			if mode.legacy {
+				assert.Contains(t, err.Error(), "cluster key rejected by peer")
+			} else {
+				assert.Contains(t, err.Error(), "different cluster keys")
+			}
 			assert.False(t, retry.IsTransient(err), "a rejected key is not retried")
 			waitFor(t, 2*time.Second, "server log", func() bool { return logged(logs, "handshake refused") })
 			waitFor(t, 2*time.Second, "connection closed", func() bool { return srv.ActiveConnections() == 0 })
+			st := srv.Stats()
+			assert.EqualValues(t, 1, st.RefusedWrongKey)
+			assert.EqualValues(t, 1, st.Refused())
+			assert.Zero(t, st.HandshakesAccepted)
 		})
 	}
+}
+
+// The server, too, is refused by a client holding another key: the
+// client's own check, not the server's answer.
+func TestServerWithWrongKeyRefusedByClient(t *testing.T) {
+	srv := startServer(t, &fakeHandler{}, nil, func(o *ServerOptions) { o.Trust.PSK = protocol.DerivePSK([]byte("other")) })
+	_, err := newDialer(t, dialerOpts(false), nil).Dial(context.Background(), srv.Addr().String())
+	require.ErrorIs(t, err, domain.ErrUnauthorized)
+	assert.False(t, retry.IsTransient(err))
 }
 
 func TestHandshakeRejectedThenClosed(t *testing.T) {
 	srv := startServer(t, &fakeHandler{}, nil)
 	r := dialRaw(t, srv.Addr().String())
-	res := r.handshake(t, clientNode, "wrong")
-	assert.False(t, res.GetAccepted())
-	assert.Equal(t, serverNode, res.GetNodeId())
+	err := r.ch.NoiseAsClient(protocol.DerivePSK([]byte("wrong")))
+	assert.Equal(t, domain.CodeUnauthorized, domain.CodeOf(err))
 	r.closedWithin(t, 2*time.Second)
 }
 
 func TestHandshakeOwnNodeIDRefused(t *testing.T) {
 	srv := startServer(t, &fakeHandler{}, nil)
 	r := dialRaw(t, srv.Addr().String())
-	res := r.handshake(t, serverNode, testKey)
+	res := r.handshake(t, testIdentity(serverNode, 9))
 	assert.False(t, res.GetAccepted())
 	r.closedWithin(t, 2*time.Second)
 
 	o := dialerOpts(false)
-	o.NodeID = serverNode
+	o.Trust.Identity = testIdentity(serverNode, 9)
 	_, err := newDialer(t, o, nil).Dial(context.Background(), srv.Addr().String())
 	assert.Equal(t, domain.CodeUnauthorized, domain.CodeOf(err))
+	assert.EqualValues(t, 2, srv.Stats().RefusedSelf)
 }
 
 func TestRequestBeforeHandshakeClosesConnection(t *testing.T) {
@@ -163,14 +210,14 @@ func TestRequestBeforeHandshakeClosesConnection(t *testing.T) {
 func TestUnexpectedTypeClosesConnection(t *testing.T) {
 	srv := startServer(t, &fakeHandler{}, nil)
 	r := dialRaw(t, srv.Addr().String())
-	require.True(t, r.handshake(t, clientNode, testKey).GetAccepted())
+	require.True(t, r.handshake(t, clientIdentity).GetAccepted())
 	// A response type sent as a request: not something a server answers.
 	require.NoError(t, r.ch.Send(protocol.ClockRes, &pb.ClockResponse{}))
 	r.closedWithin(t, 2*time.Second)
 
 	// An unknown type byte: closed too.
 	r = dialRaw(t, srv.Addr().String())
-	require.True(t, r.handshake(t, clientNode, testKey).GetAccepted())
+	require.True(t, r.handshake(t, clientIdentity).GetAccepted())
 	_, err := r.conn.Write([]byte{0, 0, 0, 0, 99, 0})
 	require.NoError(t, err)
 	r.closedWithin(t, 2*time.Second)
@@ -179,7 +226,7 @@ func TestUnexpectedTypeClosesConnection(t *testing.T) {
 func TestOversizedFrameClosesConnection(t *testing.T) {
 	srv := startServer(t, &fakeHandler{}, nil, func(o *ServerOptions) { o.MaxFrameBytes = 4096 })
 	r := dialRaw(t, srv.Addr().String())
-	require.True(t, r.handshake(t, clientNode, testKey).GetAccepted())
+	require.True(t, r.handshake(t, clientIdentity).GetAccepted())
 	hdr := binary.LittleEndian.AppendUint32(nil, 1<<30) // announces 1 GiB
 	_, err := r.conn.Write(append(hdr, byte(protocol.PushChangesReq), 0))
 	require.NoError(t, err)
@@ -234,7 +281,7 @@ func TestSlowLorisCutByDeadline(t *testing.T) {
 
 	t.Run("trickling a request", func(t *testing.T) {
 		r := dialRaw(t, srv.Addr().String())
-		require.True(t, r.handshake(t, clientNode, testKey).GetAccepted())
+		require.True(t, r.handshake(t, clientIdentity).GetAccepted())
 		frame := protocol.AppendFrame(nil, protocol.Frame{Type: protocol.GetChainRangeReq, Payload: make([]byte, 64)})
 		start := time.Now()
 		// One byte every 50 ms keeps the socket busy but never completes a
@@ -256,6 +303,7 @@ func TestSlowLorisCutByDeadline(t *testing.T) {
 	})
 }
 
+// A listed legacy peer in the other legacy channel mode fails fast.
 func TestPlaintextSecureMismatch(t *testing.T) {
 	for _, serverSecure := range []bool{true, false} {
 		t.Run(fmt.Sprintf("server secure=%v, client secure=%v", serverSecure, !serverSecure), func(t *testing.T) {
@@ -263,9 +311,11 @@ func TestPlaintextSecureMismatch(t *testing.T) {
 			srv := startServer(t, &fakeHandler{}, logger, func(o *ServerOptions) {
 				o.Secure = serverSecure
 				o.HandshakeTimeout = 3 * time.Second
+				legacyLoopback(o)
 			})
 			o := dialerOpts(!serverSecure)
 			o.ConnectTimeout = 3 * time.Second
+			legacyTo(&o, srv.Addr().String())
 			d := newDialer(t, o, nil)
 			start := time.Now()
 			_, err := d.Dial(context.Background(), srv.Addr().String())
@@ -279,7 +329,7 @@ func TestPlaintextSecureMismatch(t *testing.T) {
 			}
 			t.Log("client:", err)
 			waitFor(t, time.Second, "server to log the failure", func() bool {
-				return logged(logs, "key exchange failed") || logged(logs, "no handshake from peer")
+				return logged(logs, "handshake refused")
 			})
 			for _, e := range logs.All() {
 				t.Log("server:", e.Message, e.ContextMap())

@@ -47,6 +47,7 @@ func RunStoreSuite(t *testing.T, open OpenStore) {
 		{"Concurrency", concurrencyCases},
 		{"Pruner", prunerCases},
 		{"Snapshotter", snapshotCases},
+		{"PeerKeys", peerKeysCases},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 
 	entgldb "github.com/entgldb/entgldb-go"
 	"github.com/entgldb/entgldb-go/adapters/config"
+	"github.com/entgldb/entgldb-go/adapters/protocol"
 	"github.com/entgldb/entgldb-go/adapters/retry"
 	"github.com/entgldb/entgldb-go/adapters/tcp"
 	"github.com/entgldb/entgldb-go/app"
@@ -25,10 +26,13 @@ type roundDriver struct {
 
 func newRoundDriver(n *entgldb.DB, cfg config.Config, peer string) (*roundDriver, error) {
 	db := database(n)
+	trust, err := nodeTrust(n, cfg)
+	if err != nil {
+		return nil, err
+	}
 	exec := retry.New(retry.Options{RetryAttempts: 1, AttemptTimeout: 2 * time.Minute}, nil)
 	d := tcp.NewDialer(tcp.DialerOptions{
-		NodeID:         n.ID(),
-		AuthToken:      cfg.AuthToken,
+		Trust:          trust,
 		Secure:         cfg.Network.Secure,
 		Compression:    cfg.Network.Compression,
 		ConnectTimeout: 5 * time.Second,
@@ -196,4 +200,15 @@ func benchConverge(ctx context.Context, root string, n, writes int) (latencies, 
 		}
 	}
 	return lat, nil
+}
+
+// nodeTrust is the trust of node n's own identity (its key file), so the
+// peers that already know n accept the round driver's sessions as n's.
+func nodeTrust(n *entgldb.DB, cfg config.Config) (tcp.Trust, error) {
+	key, _, err := protocol.LoadOrCreateIdentityKey(cfg.IdentityKeyPath())
+	if err != nil {
+		return tcp.Trust{}, err
+	}
+	return tcp.Trust{PSK: protocol.DerivePSK([]byte(cfg.AuthToken)),
+		Identity: protocol.Identity{NodeID: n.ID(), Private: key}, LegacyToken: cfg.AuthToken}, nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -142,15 +143,23 @@ func (c *cluster) intruder(ctx context.Context, n *node, d time.Duration, st *in
 		ch := protocol.NewChannel(conn, 1<<20)
 		func() {
 			defer conn.Close()
-			if c.secure {
-				if err := ch.SecureAsClient(); err != nil {
-					st.refused.Add(1)
-					return
-				}
-			}
+			// Every other attempt speaks the family's v5 handshake (refused
+			// on its first bytes: we are no listed legacy peer), the others
+			// Noise with a wrong key.
 			var res pb.HandshakeResponse
-			err := ch.Call(protocol.HandshakeReq, &pb.HandshakeRequest{NodeId: fmt.Sprintf("intruder-%d", i),
-				AuthToken: "not-the-cluster-key", SupportedCompression: []string{"brotli"}}, protocol.HandshakeRes, &res)
+			var err error
+			if i%2 == 0 {
+				if c.secure {
+					if err := ch.SecureAsClient(); err != nil {
+						st.refused.Add(1)
+						return
+					}
+				}
+				err = ch.Call(protocol.HandshakeReq, &pb.HandshakeRequest{NodeId: fmt.Sprintf("intruder-%d", i),
+					AuthToken: "not-the-cluster-key", SupportedCompression: []string{"brotli"}}, protocol.HandshakeRes, &res)
+			} else {
+				_, err = noiseHandshake(ch, "not-the-cluster-key", fmt.Sprintf("intruder-%d", i), &res)
+			}
 			if err == nil && res.GetAccepted() {
 				st.accepted.Add(1)
 			} else {
@@ -232,20 +241,14 @@ func (c *cluster) fuzzOne(conn net.Conn, rnd *mrand.Rand, mode int) (closedByNod
 	case 2: // a key-exchange length outside 1..10000, or a truncated key
 		l := []uint32{0, 10001, 0xffffffff, 91}[rnd.IntN(4)]
 		_, _ = conn.Write(append(binary.LittleEndian.AppendUint32(nil, l), randBytes(rnd.IntN(40))...))
-	default: // a valid session, then garbage inside it
+	default: // a valid session (a member with the key), then garbage inside it
 		ch := protocol.NewChannel(conn, 1<<20)
-		if c.secure {
-			if err := ch.SecureAsClient(); err != nil {
-				return true
-			}
-		}
 		var res pb.HandshakeResponse
-		if err := ch.Call(protocol.HandshakeReq, &pb.HandshakeRequest{NodeId: "fuzzer", AuthToken: c.authToken},
-			protocol.HandshakeRes, &res); err != nil || !res.GetAccepted() {
+		if _, err := noiseHandshake(ch, c.authToken, fmt.Sprintf("fuzzer-%d", rnd.Uint32()), &res); err != nil || !res.GetAccepted() {
 			return true
 		}
 		for j := 0; j < 1+rnd.IntN(4); j++ {
-			if mode == 3 || !c.secure {
+			if mode == 3 {
 				t := protocol.MsgType(1 + rnd.IntN(15))
 				if t == protocol.SecureEnv {
 					t = protocol.GetClockReq
@@ -253,12 +256,35 @@ func (c *cluster) fuzzOne(conn net.Conn, rnd *mrand.Rand, mode int) (closedByNod
 				if err := ch.SendRaw(t, randBytes(rnd.IntN(2048))); err != nil {
 					return true
 				}
-			} else { // raw bytes where an envelope frame belongs
-				_, _ = conn.Write(append(binary.LittleEndian.AppendUint32(nil, uint32(rnd.IntN(300))), append([]byte{9, 0}, randBytes(rnd.IntN(300))...)...))
+			} else { // raw bytes where a Noise transport frame belongs
+				_, _ = conn.Write(append(binary.LittleEndian.AppendUint32(nil, uint32(rnd.IntN(300))),
+					append([]byte{byte(protocol.NoiseEnv), 0}, randBytes(rnd.IntN(300))...)...))
 			}
 		}
 	}
 	return drain()
+}
+
+// noiseHandshake opens a Go↔Go session on ch as nodeID with a fresh
+// identity, holding secret as the cluster key; res is the node's answer.
+func noiseHandshake(ch *protocol.Channel, secret, nodeID string, res *pb.HandshakeResponse) (protocol.Identity, error) {
+	_, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		return protocol.Identity{}, err
+	}
+	id := protocol.Identity{NodeID: nodeID, Private: priv}
+	if err := ch.NoiseAsClient(protocol.DerivePSK([]byte(secret))); err != nil {
+		return id, err
+	}
+	req := &pb.HandshakeRequest{NodeId: nodeID, SupportedCompression: []string{"brotli"}}
+	if err := id.SignRequest(req, ch.ChannelBinding()); err != nil {
+		return id, err
+	}
+	if err := ch.Call(protocol.HandshakeReq, req, protocol.HandshakeRes, res); err != nil {
+		return id, err
+	}
+	ch.MarkAuthenticated()
+	return id, nil
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

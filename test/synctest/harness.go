@@ -7,6 +7,7 @@
 package synctest
 
 import (
+	"crypto/ed25519"
 	"github.com/entgldb/entgldb-go/ports/porttest"
 
 	"context"
@@ -22,6 +23,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/entgldb/entgldb-go/adapters/memnet"
+	"github.com/entgldb/entgldb-go/adapters/protocol"
 	"github.com/entgldb/entgldb-go/adapters/retry"
 	"github.com/entgldb/entgldb-go/adapters/sqlite"
 	"github.com/entgldb/entgldb-go/adapters/tcp"
@@ -32,7 +34,9 @@ import (
 
 // Options shape every node of a cluster. Zero values take the defaults.
 type Options struct {
-	AuthToken   string // cluster key (default "secret")
+	AuthToken string // cluster secret (default "secret"): the nodes' Noise PSK
+	// Secure selects the legacy channel mode, which only the v5 handshake
+	// with listed legacy peers uses: Go nodes always meet over Noise.
 	Secure      bool
 	Compression bool
 	// Interval between rounds; 0 means an hour (rounds only via SyncNow).
@@ -70,19 +74,21 @@ func (o Options) withDefaults() Options {
 
 // Node is one running node.
 type Node struct {
-	ID      string
-	Addr    string // its sync listener: 127.0.0.1:port, or id:1 in memory
-	Store   *sqlite.Store
-	Clock   *domain.Clock
-	DB      *app.Database
-	Queue   *app.OfflineQueue
-	Status  *app.StatusTracker
-	Service *app.SyncService
-	Server  *tcp.Server  // nil in memory
-	Dialer  *tcp.Dialer  // nil in memory
-	Host    *memnet.Host // nil on TCP
-	Exec    *retry.Executor
-	Engine  *app.SyncEngine
+	ID string
+	// identityKey is the node's ed25519 identity, made at its first start.
+	identityKey ed25519.PrivateKey
+	Addr        string // its sync listener: 127.0.0.1:port, or id:1 in memory
+	Store       *sqlite.Store
+	Clock       *domain.Clock
+	DB          *app.Database
+	Queue       *app.OfflineQueue
+	Status      *app.StatusTracker
+	Service     *app.SyncService
+	Server      *tcp.Server  // nil in memory
+	Dialer      *tcp.Dialer  // nil in memory
+	Host        *memnet.Host // nil on TCP
+	Exec        *retry.Executor
+	Engine      *app.SyncEngine
 	// Skew is added to the node's physical clock (ms).
 	Skew atomic.Int64
 
@@ -222,12 +228,19 @@ func (node *Node) listenTCP(t testing.TB, port int) {
 	t.Helper()
 	o := node.opts
 	var err error
-	node.Server, err = tcp.NewServer(tcp.ServerOptions{NodeID: node.ID, AuthToken: o.AuthToken, BindAddress: "127.0.0.1",
+	if node.identityKey == nil {
+		// One key for the node's life, restarts included, as on disk.
+		_, node.identityKey, err = ed25519.GenerateKey(nil)
+		require.NoError(t, err)
+	}
+	trust := tcp.Trust{PSK: protocol.DerivePSK([]byte(o.AuthToken)),
+		Identity: protocol.Identity{NodeID: node.ID, Private: node.identityKey}, LegacyToken: o.AuthToken}
+	node.Server, err = tcp.NewServer(tcp.ServerOptions{Trust: trust, BindAddress: "127.0.0.1",
 		Port: port, Secure: o.Secure, Compression: o.Compression, HandshakeTimeout: 2 * time.Second}, node.Service, o.Logger)
 	require.NoError(t, err)
 	require.NoError(t, node.Server.Start(t.Context()))
 	node.Addr = node.Server.Addr().String()
-	node.Dialer = tcp.NewDialer(tcp.DialerOptions{NodeID: node.ID, AuthToken: o.AuthToken, Secure: o.Secure,
+	node.Dialer = tcp.NewDialer(tcp.DialerOptions{Trust: trust, Secure: o.Secure,
 		Compression: o.Compression, ConnectTimeout: 2 * time.Second, RequestTimeout: 20 * time.Second}, node.Exec, o.Logger)
 	node.dialer = &faultyDialer{from: node.ID, faults: node.faults, inner: node.Dialer}
 }

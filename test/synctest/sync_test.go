@@ -24,8 +24,8 @@ var modes = []struct {
 	name string
 	opts synctest.Options
 }{
-	{"plaintext", synctest.Options{}},
-	{"secure+brotli", synctest.Options{Secure: true, Compression: true}},
+	{"noise", synctest.Options{}},
+	{"noise+brotli", synctest.Options{Compression: true}},
 }
 
 // transports are the networks a scenario that needs no handshake runs on:
