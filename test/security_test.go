@@ -56,7 +56,10 @@ func TestDefaultNodeRefusesKeylessPeer(t *testing.T) {
 	require.ErrorIs(t, err, fs.ErrNotExist, "b opted in to an open cluster: it keeps no secret")
 	assert.True(t, b.health().OpenCluster, "/healthz reports the open cluster b opted in to")
 	a.waitRefusedAbove(before, 10*time.Second)
-	neverWithin(t, 2*time.Second, "a's document reached the keyless node", func() bool { return b.has("guarded", "k") })
+	b.put("open", "k", `{"v":"from a stranger"}`)
+	neverWithin(t, 2*time.Second, "a document crossed between a and the keyless node", func() bool {
+		return b.has("guarded", "k") || a.has("open", "k")
+	})
 
 	for _, token := range []string{"", "not-the-secret"} {
 		require.NotEqual(t, secret, token)
@@ -410,12 +413,13 @@ func holdSilent(t *testing.T, addr string, n int, sources []string) *silentHolde
 }
 
 // With 100 silent connections held open (and re-opened when closed) by
-// attackers on other loopback addresses, a real peer still syncs within 5 s.
+// attackers on two other loopback addresses and on the peer's own, a real
+// peer still syncs within 5 s.
 func TestSilentConnectionsDoNotLockOutPeers(t *testing.T) {
 	secret := newToken(t)
 	a := newSecNode(t, secSpec{NodeID: "held-a", AuthToken: secret, LogLevel: "Information"})
 	a.start()
-	h := holdSilent(t, a.PeerAddr(), 100, []string{"127.0.0.66", "127.0.0.67"})
+	h := holdSilent(t, a.PeerAddr(), 100, []string{"127.0.0.66", "127.0.0.67", "127.0.0.1"})
 	// Every slot has connected once (a node that sheds silent connections
 	// never has all 100 open at the same time).
 	eventually(t, 10*time.Second, "100 silent connections opened", func() bool { return h.opened.Load() >= 100 })
