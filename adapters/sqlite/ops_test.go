@@ -299,15 +299,6 @@ func TestAutoRestoreOnCorruption(t *testing.T) {
 	})
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 func TestBusyBeyondTimeoutIsTimeoutError(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "db")
 	s, err := sqlite.Open(t.Context(), sqlite.Options{Path: path, EnableWAL: true, BusyTimeout: 50 * time.Millisecond})
