@@ -537,8 +537,11 @@ func TestBeaconFloodDoesNotStopReplication(t *testing.T) {
 	b := newSecNode(t, secSpec{NodeID: "lan-b", AuthToken: secret, Env: env, LogLevel: "Information"})
 	b.UDPPort = a.UDPPort
 	beacons := listenBeacons(t, a.UDPPort)
-	a.start()
-	b.start()
+	// Bound to the wildcard address, a node's TCP port can collide with a
+	// port another package's test holds on 127.0.0.1: pick again then.
+	for _, n := range []*testNode{a, b} {
+		require.NoError(t, n.StartOnFreshPorts(context.Background(), readyWithin, 3))
+	}
 	knows := func(n *testNode, id string) bool {
 		peers, err := n.Client().Peers(context.Background())
 		if err != nil {

@@ -134,9 +134,36 @@ func New(bin string, spec Spec) (*Proc, error) {
 	if spec.OnDefaults {
 		p.Config, p.HTTPAddr, p.TCPPort, p.UDPPort = "", client.DefaultAddr, 0, 0
 	}
+	p.setClient()
+	return p, nil
+}
+
+func (p *Proc) setClient() {
 	p.client = client.New(p.HTTPAddr, client.WithHTTPClient(&http.Client{
 		Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}))
-	return p, nil
+}
+
+// StartOnFreshPorts is Start for a node nobody addresses by its TCP or HTTP
+// port in advance (peers find it by discovery): when a port picked free was
+// taken by another process before the node bound it, it retries with new
+// ports, up to attempts times.
+func (p *Proc) StartOnFreshPorts(ctx context.Context, readyWithin time.Duration, attempts int) error {
+	for i := 1; ; i++ {
+		err := p.Start(ctx, readyWithin)
+		if err == nil || i >= attempts || !strings.Contains(err.Error(), "address already in use") {
+			return err
+		}
+		tcpPort, err := FreePort()
+		if err != nil {
+			return err
+		}
+		httpPort, err := FreePort()
+		if err != nil {
+			return err
+		}
+		p.TCPPort, p.HTTPAddr = tcpPort, fmt.Sprintf("127.0.0.1:%d", httpPort)
+		p.setClient()
+	}
 }
 
 // Client talks to the node's HTTP API.
