@@ -56,6 +56,7 @@ func (f *faultLog) fail(format string, args ...any) {
 // killRestart sends SIGKILL to a node and starts it again after pause.
 func (c *cluster) killRestart(ctx context.Context, n *node, pause time.Duration) error {
 	pid := n.proc.PID()
+	n.markChanged()
 	if err := n.proc.Kill(); err != nil {
 		return err
 	}
@@ -63,7 +64,9 @@ func (c *cluster) killRestart(ctx context.Context, n *node, pause time.Duration)
 	if err := sleepCtx(ctx, pause); err != nil {
 		return err
 	}
-	if err := n.proc.Start(ctx, 30*time.Second); err != nil {
+	err := n.proc.Start(ctx, 30*time.Second)
+	n.markChanged()
+	if err != nil {
 		return fmt.Errorf("restart %s: %w", n.name(), err)
 	}
 	n.restarts++
@@ -74,7 +77,14 @@ func (c *cluster) killRestart(ctx context.Context, n *node, pause time.Duration)
 // another sync port while its HTTP API keeps taking writes), then heals it.
 func (c *cluster) partition(ctx context.Context, n *node, d time.Duration) error {
 	realPort := n.proc.TCPPort
+	n.isolated.Store(true)
+	n.markChanged()
+	defer func() {
+		n.markChanged()
+		n.isolated.Store(false)
+	}()
 	isolated, err := n.proc.Isolate(ctx, 30*time.Second)
+	n.markChanged()
 	c.faults.add("partition %s for %s (restarted alone on sync port %d instead of %d)", n.name(), d, isolated, realPort)
 	if err != nil {
 		return err
@@ -92,6 +102,7 @@ func (c *cluster) partition(ctx context.Context, n *node, d time.Duration) error
 		}
 	}
 	// Healed even when the load has ended: the final convergence needs it.
+	n.markChanged()
 	if err := n.proc.Heal(context.Background(), 20*time.Second, 30*time.Second); err != nil {
 		return err
 	}

@@ -2,7 +2,8 @@
 // processes on loopback in a full mesh of static peers, a mixed load at a
 // fixed rate recording every acknowledged write, and faults on a schedule
 // (kill -9 and restart, a 30 s partition, a wrong-key client, a fuzzing
-// client, a backup mid-load). At the end the load stops and the soak
+// client, a backup mid-load, an attacker on the LAN, a relay on one link of
+// the mesh). At the end the load stops and the soak
 // checks convergence, every acknowledged write on every node, goroutine
 // and descriptor counts back near their baseline and bounded memory. The
 // last line is `SOAK ok …` or `SOAK FAIL …` (exit 1). See RELIABILITY.md.
@@ -20,9 +21,11 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/entgldb/entgldb-go/adapters/protocol"
 	"github.com/entgldb/entgldb-go/test/nodeproc"
 )
 
@@ -47,9 +50,23 @@ type node struct {
 	baseGor  float64
 	baseFDs  float64
 	basePID  int
+	// addr is the node's real sync address (a partition moves it for a
+	// while; the attackers keep aiming at the real one).
+	addr string
+	// changedNs is when the node was last killed, stopped or (re)started
+	// (Unix ns); isolated is set for the length of a partition. The LAN
+	// attacker reads both from its own goroutines.
+	changedNs atomic.Int64
+	isolated  atomic.Bool
 }
 
 func (n *node) name() string { return n.proc.Spec.NodeID }
+
+// markChanged records that the node's process is about to change or just
+// did (kill, start, isolation, healing).
+func (n *node) markChanged() { n.changedNs.Store(time.Now().UnixNano()) }
+
+func (n *node) changedAt() time.Time { return time.Unix(0, n.changedNs.Load()) }
 
 type cluster struct {
 	bin       string
@@ -58,6 +75,16 @@ type cluster struct {
 	nodes     []*node
 	faults    *faultLog
 	backups   int
+	// relay sits between the first node and the second: the first node's
+	// static peer for the second is the relay's address.
+	relay *relay
+}
+
+// secretNeedles are the byte strings that must never cross the wire: the
+// cluster secret and the key the handshake derives from it.
+func (c *cluster) secretNeedles() [][]byte {
+	psk := protocol.DerivePSK([]byte(c.authToken))
+	return [][]byte{[]byte(c.authToken), psk[:]}
 }
 
 // anotherNode is a running node other than n.
@@ -73,7 +100,11 @@ func (c *cluster) anotherNode(n *node) *node {
 func (c *cluster) peersOf(n *node) []string {
 	var peers []string
 	for _, o := range c.nodes {
-		if o != n {
+		switch {
+		case o == n:
+		case c.relay != nil && n == c.nodes[0] && o == c.nodes[1]:
+			peers = append(peers, c.relay.Addr())
+		default:
 			peers = append(peers, o.proc.PeerAddr())
 		}
 	}
@@ -132,12 +163,21 @@ func run(ctx context.Context, o options) int {
 	c := &cluster{bin: bin, secure: !o.plaintext, authToken: "soak-cluster", faults: &faultLog{}}
 	for i := 0; i < o.nodes; i++ {
 		p, err := nodeproc.New(bin, nodeproc.Spec{Dir: filepath.Join(root, fmt.Sprintf("node-%d", i)),
-			NodeID: fmt.Sprintf("soak-%d", i), AuthToken: c.authToken, Secure: c.secure, SyncIntervalMs: 500})
+			NodeID: fmt.Sprintf("soak-%d", i), AuthToken: c.authToken, Secure: c.secure, SyncIntervalMs: 500,
+			// Discovery on, its beacons addressed to the LAN attacker
+			// (lan.go says why), so every node's UDP port is open to it.
+			Env: []string{"ENTGLDB__NETWORK__ENABLEDISCOVERY=true", "ENTGLDB__NETWORK__BROADCASTADDRESS=" + attackerIP}})
 		if err != nil {
 			return fail("%v", err)
 		}
-		c.nodes = append(c.nodes, &node{idx: i, proc: p})
+		c.nodes = append(c.nodes, &node{idx: i, proc: p, addr: p.PeerAddr()})
 	}
+	relay, err := startRelay(c.nodes[1].addr, c.secretNeedles()...)
+	if err != nil {
+		return fail("relay: %v", err)
+	}
+	c.relay = relay
+	defer relay.Close()
 	// Every process started is stopped by its PID, whatever happens.
 	defer func() {
 		for _, n := range c.nodes {
@@ -151,6 +191,7 @@ func run(ctx context.Context, o options) int {
 		if err := n.proc.Start(ctx, 30*time.Second); err != nil {
 			return fail("start: %v", err)
 		}
+		n.markChanged()
 	}
 	if err := takeBaseline(ctx, c); err != nil {
 		return fail("baseline: %v", err)
@@ -175,7 +216,9 @@ func run(ctx context.Context, o options) int {
 	// The faults, on a schedule relative to the load's duration.
 	var ist intruderStats
 	var fst fuzzStats
-	schedErr := c.schedule(loadCtx, o, &ist, &fst, &wg)
+	var lst lanStats
+	var lan lanOutcome
+	schedErr := c.schedule(loadCtx, o, &ist, &fst, &lst, &lan, &wg)
 	<-loadCtx.Done()
 	wg.Wait() // workers, node faults, intruder and fuzzer have all returned
 	stopped := time.Now()
@@ -199,6 +242,7 @@ func run(ctx context.Context, o options) int {
 			if err := n.proc.Start(ctx, 30*time.Second); err != nil {
 				problems = append(problems, "restart after load: "+err.Error())
 			}
+			n.markChanged()
 			n.restarts++
 		}
 	}
@@ -229,10 +273,13 @@ func run(ctx context.Context, o options) int {
 	if n := ist.leaked.Load(); n > 0 {
 		problems = append(problems, fmt.Sprintf("wrong-key client received data %d times", n))
 	}
+	lan.relayConns, lan.relaySecretSeen = c.relay.conns.Load(), c.relay.secretSeen.Load()
+	problems = append(problems, lan.problems()...)
 	end := c.checkResources(ctx, o)
 	problems = append(problems, end.problems...)
 
 	printSummary(c, stats, &ist, &fst, snaps, end, loadTook, took, uncertain)
+	printLAN(&lst, lan, c.relay)
 	for _, e := range examples {
 		fmt.Println("  example:", e)
 	}
@@ -253,11 +300,11 @@ func run(ctx context.Context, o options) int {
 		if !o.keep {
 			fmt.Println("  (rerun with -keep to inspect the nodes' logs and databases)")
 		}
-		fmt.Printf("SOAK FAIL acked=%d lost=%d converged_s=%.1f faults=%d problems=%d first=%q\n",
-			stats.ackedWrites.Load(), lost, took.Seconds(), faults, len(problems), problems[0])
+		fmt.Printf("SOAK FAIL acked=%d lost=%d converged_s=%.1f faults=%d %s problems=%d first=%q\n",
+			stats.ackedWrites.Load(), lost, took.Seconds(), faults, lan.verdict(), len(problems), problems[0])
 		return 1
 	}
-	fmt.Printf("SOAK ok acked=%d lost=0 converged_s=%.1f faults=%d\n", stats.ackedWrites.Load(), took.Seconds(), faults)
+	fmt.Printf("SOAK ok acked=%d lost=0 converged_s=%.1f faults=%d %s\n", stats.ackedWrites.Load(), took.Seconds(), faults, lan.verdict())
 	return 0
 }
 
@@ -266,7 +313,8 @@ func run(ctx context.Context, o options) int {
 // their own goroutines, also owned by wg. Everything ends with ctx. The
 // returned func reports the first fault that could not be carried out
 // (read it after wg.Wait).
-func (c *cluster) schedule(ctx context.Context, o options, ist *intruderStats, fst *fuzzStats, wg *sync.WaitGroup) func() error {
+func (c *cluster) schedule(ctx context.Context, o options, ist *intruderStats, fst *fuzzStats, lst *lanStats, lan *lanOutcome,
+	wg *sync.WaitGroup) func() error {
 	d := o.duration
 	at := func(frac float64) time.Time { return c.faults.start.Add(time.Duration(frac * float64(d))) }
 	pick := func(salt uint64) *node { return c.nodes[(o.seed+salt)%uint64(len(c.nodes))] }
@@ -304,6 +352,20 @@ func (c *cluster) schedule(ctx context.Context, o options, ist *intruderStats, f
 			c.faults.fail("%s died under the fuzzing client:\n%s", n.name(), n.proc.LogTail(20))
 		}
 	})
+	// The LAN attacker: most of the load, node faults included.
+	lanFor := min(d*6/10, 3*time.Minute)
+	wg.Go(func() {
+		if sleepCtx(ctx, time.Until(at(0.10))) != nil {
+			*lan = lanOutcome{runErr: ctx.Err()}
+			return
+		}
+		c.faults.add("LAN attacker for %s: forged and replayed beacons at %d/s, %d silent connections per node, %d compressed pre-auth frames/s",
+			lanFor, beaconsPerSecond, silentPerNode, brotliPerSecond)
+		*lan = c.lanAttack(ctx, lanFor, lst)
+		c.faults.note("LAN attacker done: %d beacons sent, %d nodes' drops (%s), %d silent connections (%d closed by the nodes), %d compressed frames (%d answered)",
+			lst.beaconsSent(), int64(lan.seen.beacons["bad_mac"]+lan.seen.beacons["malformed"]+lan.seen.beacons["stale"]),
+			formatCounts(lan.seen.beacons), lst.silentOpened.Load(), lst.silentClosedByNode.Load(), lst.brotliSent.Load(), lst.brotliAnswered.Load())
+	})
 	// Node faults, sequential: kills spread over the run, one backup, one
 	// partition (which needs o.partition plus restarts to fit).
 	type event struct {
@@ -323,6 +385,7 @@ func (c *cluster) schedule(ctx context.Context, o options, ist *intruderStats, f
 	events = append(events, event{0.93, func() error {
 		n := pick(5)
 		pid := n.proc.PID()
+		n.markChanged()
 		if err := n.proc.Kill(); err != nil {
 			return err
 		}
