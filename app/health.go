@@ -3,6 +3,8 @@ package app
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -43,6 +45,10 @@ type HealthOptions struct {
 	// CheckInterval is how often the running component checks health
 	// (RunPeriodic between Start and Stop); <= 0: no periodic check.
 	CheckInterval time.Duration
+	// ReplicationStuckAfter bounds how long a peer may fail to replicate
+	// with us (see peerProblems) before the node reports itself unhealthy;
+	// refusals older than it are no longer listed (default 10 min).
+	ReplicationStuckAfter time.Duration
 }
 
 // HealthCheck answers "is this node fine?" (GET /healthz) from the database
@@ -83,6 +89,9 @@ func NewHealthCheck(db ports.Pinger, status *StatusTracker, logger *zap.Logger, 
 	if opts.MinCacheRequests <= 0 {
 		opts.MinCacheRequests = 100
 	}
+	if opts.ReplicationStuckAfter <= 0 {
+		opts.ReplicationStuckAfter = 10 * time.Minute
+	}
 	return &HealthCheck{db: db, status: status, log: logger, opts: opts}
 }
 
@@ -111,7 +120,11 @@ func (h *HealthCheck) Check(ctx context.Context) ports.HealthReport {
 			r.Warnings = append(r.Warnings, "security: open cluster (Security.OpenCluster): anyone who reaches the sync port can read and write every document")
 		}
 	}
+	r.ReplicationHealthy = true
 	if h.status != nil {
+		problems, stuck := h.peerProblems(h.status.Peers())
+		r.Errors = append(r.Errors, problems...)
+		r.ReplicationHealthy = !stuck
 		r.ConnectedPeers = h.status.ConnectedPeers()
 		r.LastSync = h.status.LastSync()
 		recent := h.status.RecentErrors()
@@ -124,8 +137,35 @@ func (h *HealthCheck) Check(ctx context.Context) ports.HealthReport {
 			r.Errors = append(r.Errors, msg)
 		}
 	}
-	r.IsHealthy = r.DatabaseHealthy && r.NetworkHealthy
+	r.IsHealthy = r.DatabaseHealthy && r.NetworkHealthy && r.ReplicationHealthy
 	return r
+}
+
+// peerProblems lists, per peer, the entries of its we refused lately and
+// whether we cannot replicate with it; stuck is true when one of those has
+// failed for longer than ReplicationStuckAfter. The rule: a peer that
+// sends entries we refuse is listed but leaves the node healthy (everything
+// else flows, and the fault is at the source); a peer we have been unable
+// to replicate with for longer than the bound (its rounds fail, or it does
+// not apply what we push) makes the node unhealthy, because replication is
+// stuck, not just slow: a short outage only lists it.
+func (h *HealthCheck) peerProblems(peers []ports.PeerStatus) (problems []string, stuck bool) {
+	now := h.opts.Now().UnixMilli()
+	bound := h.opts.ReplicationStuckAfter.Milliseconds()
+	for _, p := range peers {
+		name := peerLabel(p.NodeID, p.Address)
+		if len(p.Refused) > 0 && now-p.LastRefused < bound {
+			for _, cause := range slices.Sorted(maps.Keys(p.Refused)) {
+				problems = append(problems, fmt.Sprintf("peer %s: %d entries refused (%s)", name, p.Refused[cause], cause))
+			}
+		}
+		if p.ConsecutiveFailures > 0 {
+			problems = append(problems, fmt.Sprintf("peer %s: cannot replicate: %s (%d attempts failed since %s)",
+				name, p.LastError, p.ConsecutiveFailures, time.UnixMilli(p.FailingSince).UTC().Format(time.RFC3339)))
+			stuck = stuck || now-p.FailingSince > bound
+		}
+	}
+	return problems, stuck
 }
 
 // checkDatabase pings the store and runs its quick check, reusing a result

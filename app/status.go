@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -28,6 +29,8 @@ type StatusOptions struct {
 	// Discovery lists the peers known now, discovered or static (nil: the
 	// peers list shows only peers the tracker has heard of).
 	Discovery ports.Discovery
+	// Refusals counts refused entries and pushes (nil: none).
+	Refusals RefusalObserver
 }
 
 // StatusTracker records the node's sync state: online flag, peers, sync
@@ -52,6 +55,9 @@ func NewStatusTracker(nodeID string, opts StatusOptions) *StatusTracker {
 		opts.Now = time.Now
 	}
 	opts.Observer = orNop(opts.Observer)
+	if opts.Refusals == nil {
+		opts.Refusals = nopRefusals{}
+	}
 	return &StatusTracker{nodeID: nodeID, opts: opts, peers: make(map[string]*ports.PeerStatus)}
 }
 
@@ -116,6 +122,13 @@ func (t *StatusTracker) SetPeerConnected(nodeID, address string, connected bool)
 // RecordSyncSuccess records a completed sync round with a peer that moved
 // docs documents and bytes bytes (both directions).
 func (t *StatusTracker) RecordSyncSuccess(nodeID, address string, docs, bytes int64) {
+	t.RecordSyncRound(nodeID, address, docs, bytes, nil)
+}
+
+// RecordSyncRound records a completed sync round with a peer, like
+// RecordSyncSuccess; pushRefused, when not nil, says the peer did not apply
+// what we pushed, so the peer still counts as one we cannot replicate to.
+func (t *StatusTracker) RecordSyncRound(nodeID, address string, docs, bytes int64, pushRefused error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.nowMs()
@@ -127,7 +140,48 @@ func (t *StatusTracker) RecordSyncSuccess(nodeID, address string, docs, bytes in
 		p := t.peer(nodeID, address)
 		p.SuccessfulSyncs++
 		p.LastSeen = now
+		if pushRefused != nil {
+			t.failingLocked(p, pushRefused)
+		} else {
+			p.ConsecutiveFailures, p.FailingSince, p.LastError = 0, 0, ""
+		}
 	}
+}
+
+// failingLocked notes one more failed attempt to replicate with p.
+func (t *StatusTracker) failingLocked(p *ports.PeerStatus, err error) {
+	p.ConsecutiveFailures++
+	if p.FailingSince == 0 {
+		p.FailingSince = t.nowMs()
+	}
+	if err != nil {
+		p.LastError = domain.Message(err)
+	}
+}
+
+// RecordRefused counts n entries from peer that we refused for cause.
+func (t *StatusTracker) RecordRefused(peer, cause string, n int) {
+	if n <= 0 {
+		return
+	}
+	t.opts.Refusals.EntriesRefused(cause, n)
+	if peer == "" {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.peer(peer, "")
+	if p.Refused == nil {
+		p.Refused = map[string]int64{}
+	}
+	p.Refused[cause] += int64(n)
+	p.LastRefused = t.nowMs()
+}
+
+// RecordPushRefused counts a push of ours that a peer did not fully apply
+// (the round's outcome, RecordSyncRound, records it against the peer).
+func (t *StatusTracker) RecordPushRefused() {
+	t.opts.Refusals.PushRefused()
 }
 
 // RecordTransfer counts bytes received from and sent to peers (for the
@@ -142,7 +196,9 @@ func (t *StatusTracker) RecordSyncFailure(nodeID, address string, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if nodeID != "" {
-		t.peer(nodeID, address).FailedSyncs++
+		p := t.peer(nodeID, address)
+		p.FailedSyncs++
+		t.failingLocked(p, err)
 	}
 	peer := peerLabel(nodeID, address)
 	t.opts.Observer.SyncRound(peer, false)
@@ -243,7 +299,7 @@ func (t *StatusTracker) peersLocked() []ports.PeerStatus {
 	if t.opts.Discovery == nil {
 		out = make([]ports.PeerStatus, 0, len(t.peers))
 		for _, p := range t.peers {
-			out = append(out, *p)
+			out = append(out, copyPeerStatus(p))
 		}
 	} else {
 		out = t.knownPeersLocked(t.opts.Discovery.Peers())
@@ -285,15 +341,24 @@ func (t *StatusTracker) knownPeersLocked(known []domain.Peer) []ports.PeerStatus
 			ps.SuccessfulSyncs = rec.SuccessfulSyncs
 			ps.FailedSyncs = rec.FailedSyncs
 			ps.LastSeen = max(ps.LastSeen, rec.LastSeen)
+			ps.Refused, ps.LastRefused = maps.Clone(rec.Refused), rec.LastRefused
+			ps.ConsecutiveFailures, ps.FailingSince, ps.LastError = rec.ConsecutiveFailures, rec.FailingSince, rec.LastError
 		}
 		out = append(out, ps)
 	}
 	for _, p := range t.peers {
 		if !used[p] && p.Connected {
-			out = append(out, *p)
+			out = append(out, copyPeerStatus(p))
 		}
 	}
 	return out
+}
+
+// copyPeerStatus copies p, its map included, for a caller outside mu.
+func copyPeerStatus(p *ports.PeerStatus) ports.PeerStatus {
+	c := *p
+	c.Refused = maps.Clone(p.Refused)
+	return c
 }
 
 // Snapshot returns the whole status (GET /v1/status). The queue length and
