@@ -120,11 +120,10 @@ func (h *HealthCheck) Check(ctx context.Context) ports.HealthReport {
 			r.Warnings = append(r.Warnings, "security: open cluster (Security.OpenCluster): anyone who reaches the sync port can read and write every document")
 		}
 	}
-	r.ReplicationHealthy = true
 	if h.status != nil {
 		problems, stuck := h.peerProblems(h.status.Peers())
 		r.Errors = append(r.Errors, problems...)
-		r.ReplicationHealthy = !stuck
+		r.ReplicationStuck = stuck
 		r.ConnectedPeers = h.status.ConnectedPeers()
 		r.LastSync = h.status.LastSync()
 		recent := h.status.RecentErrors()
@@ -137,7 +136,7 @@ func (h *HealthCheck) Check(ctx context.Context) ports.HealthReport {
 			r.Errors = append(r.Errors, msg)
 		}
 	}
-	r.IsHealthy = r.DatabaseHealthy && r.NetworkHealthy && r.ReplicationHealthy
+	r.IsHealthy = r.DatabaseHealthy && r.NetworkHealthy && !r.ReplicationStuck
 	return r
 }
 
@@ -236,6 +235,7 @@ func (h *HealthCheck) tick(ctx context.Context) {
 		h.log.Warn("node unhealthy",
 			zap.Bool("database_healthy", r.DatabaseHealthy),
 			zap.Bool("network_healthy", r.NetworkHealthy),
+			zap.Bool("replication_stuck", r.ReplicationStuck),
 			zap.Int("connected_peers", r.ConnectedPeers),
 			zap.Strings("errors", r.Errors))
 	}

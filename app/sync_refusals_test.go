@@ -76,7 +76,7 @@ func TestSyncRefusedPushIsReportedAndTheRestFlows(t *testing.T) {
 	assert.Equal(t, 1, pushRefusals.pushes)
 	r := NewHealthCheck(nil, s.status, nil, HealthOptions{}).Check(ctx)
 	assert.Contains(t, strings.Join(r.Errors, "\n"), "peer b: cannot replicate: ")
-	assert.True(t, r.ReplicationHealthy, "not stuck yet")
+	assert.False(t, r.ReplicationStuck, "not stuck yet")
 
 	// The receiver: s's entries keep being refused, by cause.
 	pb := peerByID(t, b.status.Peers(), "s")
@@ -131,20 +131,20 @@ func TestHealthListsRefusalsAndStuckReplication(t *testing.T) {
 	r := h.Check(ctx)
 	assert.Contains(t, r.Errors, "peer p: 3 entries refused (too_large)")
 	assert.Contains(t, strings.Join(r.Errors, "\n"), "peer q: cannot replicate: connection refused (1 attempts failed since")
-	assert.True(t, r.ReplicationHealthy)
+	assert.False(t, r.ReplicationStuck)
 	assert.True(t, r.IsHealthy, "a short outage is listed, not unhealthy")
 
 	now = now.Add(time.Minute + time.Millisecond)
 	st.RecordSyncRound("q", "q:1", 0, 0, domain.Errorf(domain.CodeSync, "memnet.PushChanges", "peer q did not apply"))
 	r = h.Check(ctx)
-	assert.False(t, r.ReplicationHealthy, "stuck for longer than the bound")
+	assert.True(t, r.ReplicationStuck, "stuck for longer than the bound")
 	assert.False(t, r.IsHealthy)
 	assert.Contains(t, strings.Join(r.Errors, "\n"), "peer q: cannot replicate: peer q did not apply (2 attempts failed since")
 	assert.NotContains(t, r.Errors, "peer p: 3 entries refused (too_large)", "old refusals are no longer listed")
 
 	st.RecordSyncSuccess("q", "q:1", 1, 1)
 	r = h.Check(ctx)
-	assert.True(t, r.ReplicationHealthy)
+	assert.False(t, r.ReplicationStuck)
 	assert.True(t, r.IsHealthy)
 	assert.NotContains(t, strings.Join(r.Errors, "\n"), "cannot replicate")
 }

@@ -22,7 +22,7 @@ type PeerStatus struct {
 	// (rounds, and rounds whose push it did not apply) that failed since the
 	// last one that fully worked; FailingSince is when the first of them
 	// failed (Unix ms, 0 = not failing) and LastError why the latest did.
-	ConsecutiveFailures int64  `json:"consecutive_failures"`
+	ConsecutiveFailures int64  `json:"consecutive_failures,omitempty"`
 	FailingSince        int64  `json:"failing_since,omitempty"`
 	LastError           string `json:"last_error,omitempty"`
 }
@@ -75,8 +75,8 @@ type HealthReport struct {
 	// (wrong key, unknown identity, legacy handshake not allowed, ...).
 	HandshakesRefused int64    `json:"handshakes_refused"`
 	Warnings          []string `json:"warnings"`
-	// ReplicationHealthy is false while some peer has failed to replicate
+	// ReplicationStuck is true while some peer has failed to replicate
 	// with us for longer than the health check's bound (the peer is listed
 	// in Errors); it makes IsHealthy false.
-	ReplicationHealthy bool `json:"replication_healthy"`
+	ReplicationStuck bool `json:"replication_stuck,omitempty"`
 }
