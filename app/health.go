@@ -121,7 +121,7 @@ func (h *HealthCheck) Check(ctx context.Context) ports.HealthReport {
 		}
 	}
 	if h.status != nil {
-		problems, stuck := h.peerProblems(h.status.Peers())
+		problems, stuck := h.peerProblems(h.status.refusedPeers(), h.status.Peers())
 		r.Errors = append(r.Errors, problems...)
 		r.ReplicationStuck = stuck
 		r.ConnectedPeers = h.status.ConnectedPeers()
@@ -140,27 +140,32 @@ func (h *HealthCheck) Check(ctx context.Context) ports.HealthReport {
 	return r
 }
 
-// peerProblems lists, per peer, the entries of its we refused lately and
-// whether we cannot replicate with it; stuck is true when one of those has
+// peerProblems lists, per peer, the entries of its we refused lately
+// (refused: every peer with refusals) and whether we cannot replicate with
+// it (known: the peers known now); stuck is true when one of those has
 // failed for longer than ReplicationStuckAfter. The rule: a peer that
 // sends entries we refuse is listed but leaves the node healthy (everything
 // else flows, and the fault is at the source); a peer we have been unable
 // to replicate with for longer than the bound (its rounds fail, or it does
 // not apply what we push) makes the node unhealthy, because replication is
 // stuck, not just slow: a short outage only lists it.
-func (h *HealthCheck) peerProblems(peers []ports.PeerStatus) (problems []string, stuck bool) {
+func (h *HealthCheck) peerProblems(refused, known []ports.PeerStatus) (problems []string, stuck bool) {
 	now := h.opts.Now().UnixMilli()
 	bound := h.opts.ReplicationStuckAfter.Milliseconds()
-	for _, p := range peers {
-		name := peerLabel(p.NodeID, p.Address)
-		if len(p.Refused) > 0 && now-p.LastRefused < bound {
-			for _, cause := range slices.Sorted(maps.Keys(p.Refused)) {
-				problems = append(problems, fmt.Sprintf("peer %s: %d entries refused (%s)", name, p.Refused[cause], cause))
-			}
+	for _, p := range refused {
+		if now-p.LastRefused >= bound {
+			continue
 		}
+		for _, cause := range slices.Sorted(maps.Keys(p.Refused)) {
+			problems = append(problems, fmt.Sprintf("peer %s: %d entries refused (%s)",
+				peerLabel(p.NodeID, p.Address), p.Refused[cause], cause))
+		}
+	}
+	for _, p := range known {
 		if p.ConsecutiveFailures > 0 {
 			problems = append(problems, fmt.Sprintf("peer %s: cannot replicate: %s (%d attempts failed since %s)",
-				name, p.LastError, p.ConsecutiveFailures, time.UnixMilli(p.FailingSince).UTC().Format(time.RFC3339)))
+				peerLabel(p.NodeID, p.Address), p.LastError, p.ConsecutiveFailures,
+				time.UnixMilli(p.FailingSince).UTC().Format(time.RFC3339)))
 			stuck = stuck || now-p.FailingSince > bound
 		}
 	}

@@ -109,6 +109,7 @@ func (t *StatusTracker) SetPeerConnected(nodeID, address string, connected bool)
 	p.Connected = connected
 	if connected {
 		p.LastSeen = t.nowMs()
+		t.adoptUnnamedLocked(nodeID, address, p)
 	}
 	n := 0
 	for _, q := range t.peers {
@@ -138,6 +139,7 @@ func (t *StatusTracker) RecordSyncRound(nodeID, address string, docs, bytes int6
 	t.opts.Observer.SyncRound(peerLabel(nodeID, address), true)
 	if nodeID != "" {
 		p := t.peer(nodeID, address)
+		t.adoptUnnamedLocked(nodeID, address, p)
 		p.SuccessfulSyncs++
 		p.LastSeen = now
 		if pushRefused != nil {
@@ -146,6 +148,24 @@ func (t *StatusTracker) RecordSyncRound(nodeID, address string, docs, bytes int6
 			p.ConsecutiveFailures, p.FailingSince, p.LastError = 0, 0, ""
 		}
 	}
+}
+
+// adoptUnnamedLocked folds the failure run recorded under address while
+// the peer's node id was unknown into p, the record of nodeID, and drops
+// that record.
+func (t *StatusTracker) adoptUnnamedLocked(nodeID, address string, p *ports.PeerStatus) {
+	u := t.peers[address]
+	if nodeID == "" || address == "" || u == nil || u.NodeID != "" || u == p {
+		return
+	}
+	p.ConsecutiveFailures += u.ConsecutiveFailures
+	if u.FailingSince != 0 && (p.FailingSince == 0 || u.FailingSince < p.FailingSince) {
+		p.FailingSince = u.FailingSince
+	}
+	if p.LastError == "" {
+		p.LastError = u.LastError
+	}
+	delete(t.peers, address)
 }
 
 // failingLocked notes one more failed attempt to replicate with p.
@@ -195,12 +215,20 @@ func (t *StatusTracker) RecordTransfer(bytesIn, bytesOut int64) {
 func (t *StatusTracker) RecordSyncFailure(nodeID, address string, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if nodeID != "" {
-		p := t.peer(nodeID, address)
+	peer := peerLabel(nodeID, address)
+	if peer != "" {
+		// A peer never reached has no node id yet: its record is keyed by
+		// address until it has one, so health can name it.
+		p := t.peers[peer]
+		if p == nil {
+			p = &ports.PeerStatus{NodeID: nodeID}
+			t.peers[peer] = p
+		}
+		p.Address = address
+		t.adoptUnnamedLocked(nodeID, address, p)
 		p.FailedSyncs++
 		t.failingLocked(p, err)
 	}
-	peer := peerLabel(nodeID, address)
 	t.opts.Observer.SyncRound(peer, false)
 	t.recordLocked(peer, err)
 }
@@ -351,6 +379,22 @@ func (t *StatusTracker) knownPeersLocked(known []domain.Peer) []ports.PeerStatus
 			out = append(out, copyPeerStatus(p))
 		}
 	}
+	return out
+}
+
+// refusedPeers lists every peer with refused entries, known to discovery
+// or not (a peer that only pushes to us may be neither static nor
+// discovered): old refusals age out of the health report by LastRefused.
+func (t *StatusTracker) refusedPeers() []ports.PeerStatus {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []ports.PeerStatus
+	for _, p := range t.peers {
+		if len(p.Refused) > 0 {
+			out = append(out, copyPeerStatus(p))
+		}
+	}
+	slices.SortFunc(out, func(a, b ports.PeerStatus) int { return strings.Compare(a.NodeID, b.NodeID) })
 	return out
 }
 

@@ -153,6 +153,29 @@ type okDB struct{}
 
 func (okDB) Ping(context.Context) error { return nil }
 
+// A peer never reached has no node id: health names it by address, and
+// the run of failures follows it once its id is known.
+func TestHealthNamesAPeerNeverReached(t *testing.T) {
+	ctx := context.Background()
+	net := newSyncNet()
+	nodes := net.mesh(t, 2, syncNodeOpts{})
+	a, b := nodes[0], nodes[1]
+	h := NewHealthCheck(okDB{}, a.status, nil, HealthOptions{})
+	net.setDown(b.addr, true)
+	require.Error(t, a.engine.SyncNow(ctx))
+	require.Error(t, a.engine.SyncNow(ctx))
+	r := h.Check(ctx)
+	assert.Contains(t, strings.Join(r.Errors, "\n"), "peer "+b.addr+": cannot replicate: ")
+	assert.Contains(t, strings.Join(r.Errors, "\n"), "(2 attempts failed since")
+
+	net.setDown(b.addr, false)
+	require.NoError(t, a.engine.SyncNow(ctx))
+	r = h.Check(ctx)
+	assert.NotContains(t, strings.Join(r.Errors, "\n"), ": cannot replicate: ")
+	require.Len(t, a.status.Peers(), 1, "the record kept by address is gone")
+	assert.Zero(t, a.status.Peers()[0].ConsecutiveFailures)
+}
+
 func TestRefusalCauseIsTheInnermostCode(t *testing.T) {
 	for name, tc := range map[string]struct {
 		err  error
