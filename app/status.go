@@ -29,8 +29,9 @@ type StatusOptions struct {
 	// Discovery lists the peers known now, discovered or static (nil: the
 	// peers list shows only peers the tracker has heard of).
 	Discovery ports.Discovery
-	// Refusals counts refused entries and pushes (nil: none).
-	Refusals RefusalObserver
+	// Replication counts refused entries and pushes, and failing peers, for
+	// the metrics (nil: none).
+	Replication ReplicationObserver
 }
 
 // StatusTracker records the node's sync state: online flag, peers, sync
@@ -55,8 +56,8 @@ func NewStatusTracker(nodeID string, opts StatusOptions) *StatusTracker {
 		opts.Now = time.Now
 	}
 	opts.Observer = orNop(opts.Observer)
-	if opts.Refusals == nil {
-		opts.Refusals = nopRefusals{}
+	if opts.Replication == nil {
+		opts.Replication = nopReplication{}
 	}
 	return &StatusTracker{nodeID: nodeID, opts: opts, peers: make(map[string]*ports.PeerStatus)}
 }
@@ -96,6 +97,7 @@ func (t *StatusTracker) ForgetPeer(nodeID string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	delete(t.peers, nodeID)
+	t.reportFailingLocked()
 }
 
 // SetPeerConnected records that a session with the peer opened or closed.
@@ -110,6 +112,7 @@ func (t *StatusTracker) SetPeerConnected(nodeID, address string, connected bool)
 	if connected {
 		p.LastSeen = t.nowMs()
 		t.adoptUnnamedLocked(nodeID, address, p)
+		t.reportFailingLocked()
 	}
 	n := 0
 	for _, q := range t.peers {
@@ -147,6 +150,7 @@ func (t *StatusTracker) RecordSyncRound(nodeID, address string, docs, bytes int6
 		} else {
 			p.ConsecutiveFailures, p.FailingSince, p.LastError = 0, 0, ""
 		}
+		t.reportFailingLocked()
 	}
 }
 
@@ -168,6 +172,17 @@ func (t *StatusTracker) adoptUnnamedLocked(nodeID, address string, p *ports.Peer
 	delete(t.peers, address)
 }
 
+// reportFailingLocked tells the metrics how many peers are failing.
+func (t *StatusTracker) reportFailingLocked() {
+	n := 0
+	for _, p := range t.peers {
+		if p.ConsecutiveFailures > 0 {
+			n++
+		}
+	}
+	t.opts.Replication.PeersFailing(n)
+}
+
 // failingLocked notes one more failed attempt to replicate with p.
 func (t *StatusTracker) failingLocked(p *ports.PeerStatus, err error) {
 	p.ConsecutiveFailures++
@@ -184,7 +199,7 @@ func (t *StatusTracker) RecordRefused(peer, cause string, n int) {
 	if n <= 0 {
 		return
 	}
-	t.opts.Refusals.EntriesRefused(cause, n)
+	t.opts.Replication.EntriesRefused(cause, n)
 	if peer == "" {
 		return
 	}
@@ -201,7 +216,7 @@ func (t *StatusTracker) RecordRefused(peer, cause string, n int) {
 // RecordPushRefused counts a push of ours that a peer did not fully apply
 // (the round's outcome, RecordSyncRound, records it against the peer).
 func (t *StatusTracker) RecordPushRefused() {
-	t.opts.Refusals.PushRefused()
+	t.opts.Replication.PushRefused()
 }
 
 // RecordTransfer counts bytes received from and sent to peers (for the
@@ -228,6 +243,7 @@ func (t *StatusTracker) RecordSyncFailure(nodeID, address string, err error) {
 		t.adoptUnnamedLocked(nodeID, address, p)
 		p.FailedSyncs++
 		t.failingLocked(p, err)
+		t.reportFailingLocked()
 	}
 	t.opts.Observer.SyncRound(peer, false)
 	t.recordLocked(peer, err)

@@ -11,20 +11,23 @@ import (
 	"github.com/entgldb/entgldb-go/domain"
 )
 
-// RefusalObserver counts refusals for the metrics. The telemetry adapter's
-// Metrics implements it.
-type RefusalObserver interface {
+// ReplicationObserver receives the counts behind the refusal and
+// replication metrics. The telemetry adapter's Metrics implements it.
+type ReplicationObserver interface {
 	// EntriesRefused counts n entries a peer sent that we refused, by cause
 	// (a lowercase error code: a small, fixed set).
 	EntriesRefused(cause string, n int)
 	// PushRefused counts one push of ours a peer did not fully apply.
 	PushRefused()
+	// PeersFailing is how many peers' latest replication attempt failed.
+	PeersFailing(n int)
 }
 
-type nopRefusals struct{}
+type nopReplication struct{}
 
-func (nopRefusals) EntriesRefused(string, int) {}
-func (nopRefusals) PushRefused()               {}
+func (nopReplication) EntriesRefused(string, int) {}
+func (nopReplication) PushRefused()               {}
+func (nopReplication) PeersFailing(int)           {}
 
 // refusalCause names why an entry was refused: the innermost error code,
 // lowercase (clock_drift, invalid_argument, too_large, sync_error, ...).

@@ -56,9 +56,9 @@ func TestSyncRefusedPushIsReportedAndTheRestFlows(t *testing.T) {
 	refusals := &countingRefusals{}
 	s := net.addNode(t, "s", syncNodeOpts{peers: []string{q.addr}})
 	b := net.addNode(t, "b", syncNodeOpts{})
-	b.status.opts.Refusals = refusals
+	b.status.opts.Replication = refusals
 	pushRefusals := &countingRefusals{}
-	s.status.opts.Refusals = pushRefusals
+	s.status.opts.Replication = pushRefusals
 	q.put(t, "c", "from-q", `{"ok":true}`)
 	require.NoError(t, s.engine.SyncNow(ctx)) // s holds q's entry
 	s.skew.Store(2 * testMaxDrift)            // s's clock now runs two minutes ahead
@@ -74,6 +74,7 @@ func TestSyncRefusedPushIsReportedAndTheRestFlows(t *testing.T) {
 	assert.Equal(t, int64(1), ps.ConsecutiveFailures)
 	assert.Contains(t, ps.LastError, "did not apply")
 	assert.Equal(t, 1, pushRefusals.pushes)
+	assert.Equal(t, 1, pushRefusals.failing, "b is a failing peer")
 	r := NewHealthCheck(nil, s.status, nil, HealthOptions{}).Check(ctx)
 	assert.Contains(t, strings.Join(r.Errors, "\n"), "peer b: cannot replicate: ")
 	assert.False(t, r.ReplicationStuck, "not stuck yet")
@@ -194,7 +195,10 @@ func TestRefusalCauseIsTheInnermostCode(t *testing.T) {
 type countingRefusals struct {
 	byCause map[string]int
 	pushes  int
+	failing int
 }
+
+func (c *countingRefusals) PeersFailing(n int) { c.failing = n }
 
 func (c *countingRefusals) EntriesRefused(cause string, n int) {
 	if c.byCause == nil {

@@ -50,6 +50,7 @@ type Metrics struct {
 	driftRejections  prometheus.Counter
 	entriesRefused   *prometheus.CounterVec
 	pushesRefused    prometheus.Counter
+	peersFailing     prometheus.Gauge
 	backupsMade      prometheus.Counter
 
 	// cacheStats feeds the cache metrics at scrape time (nil: zeros).
@@ -88,6 +89,8 @@ func NewMetrics(reg prometheus.Registerer, cacheStats func() ports.CacheStats) *
 	m.entriesRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "entries_refused_total",
 		Help: "Entries from peers refused (pulled or pushed to us), by cause."}, []string{"cause"})
 	m.pushesRefused = counter("pushes_refused_total", "Pushes of ours that a peer did not fully apply (answered success=false).")
+	m.peersFailing = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "peers_failing",
+		Help: "Peers whose latest replication attempt failed (a failed round, or a push they did not apply)."})
 	m.backupsMade = counter("backups_total", "Backups written.")
 
 	cache := func(f func(ports.CacheStats) float64) func() float64 {
@@ -101,7 +104,7 @@ func NewMetrics(reg prometheus.Registerer, cacheStats func() ports.CacheStats) *
 	reg.MustRegister(
 		m.documentsWritten, m.documentsApplied, m.syncRounds, m.syncFailures, m.bytesIn, m.bytesOut,
 		m.retries, m.breakerState, m.offlineQueue, m.peersConnected, m.driftRejections, m.backupsMade,
-		m.entriesRefused, m.pushesRefused,
+		m.entriesRefused, m.pushesRefused, m.peersFailing,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: Namespace, Name: "cache_hits_total",
 			Help: "Document cache hits."}, cache(func(s ports.CacheStats) float64 { return float64(s.Hits) })),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: Namespace, Name: "cache_misses_total",
@@ -233,6 +236,13 @@ func (m *Metrics) EntriesRefused(cause string, n int) {
 func (m *Metrics) PushRefused() {
 	if m != nil {
 		m.pushesRefused.Inc()
+	}
+}
+
+// PeersFailing sets how many peers' latest replication attempt failed.
+func (m *Metrics) PeersFailing(n int) {
+	if m != nil {
+		m.peersFailing.Set(float64(n))
 	}
 }
 

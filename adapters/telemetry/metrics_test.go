@@ -155,6 +155,7 @@ func TestNilMetricsIsANoop(t *testing.T) {
 	m.ClockDriftRejected()
 	m.EntriesRefused("clock_drift", 1)
 	m.PushRefused()
+	m.PeersFailing(1)
 	m.BackupMade(time.Now())
 }
 
@@ -179,4 +180,9 @@ func TestMetricsRefusalsByCauseOnly(t *testing.T) {
 	v, ok = value(t, reg, "entgldb_pushes_refused_total", nil)
 	require.True(t, ok)
 	assert.Equal(t, 2.0, v)
+	m.PeersFailing(3)
+	m.PeersFailing(1)
+	v, ok = value(t, reg, "entgldb_peers_failing", nil)
+	require.True(t, ok)
+	assert.Equal(t, 1.0, v)
 }
