@@ -93,7 +93,8 @@ func provideQueue(store ports.Store, m *telemetry.Metrics, cfg config.Config, lo
 }
 
 func provideStatus(id nodeID, q *app.OfflineQueue, c *cache.Cache, m *telemetry.Metrics, disc *udp.Discovery) *app.StatusTracker {
-	return app.NewStatusTracker(string(id), app.StatusOptions{QueueLen: q.Len, CacheStats: c.Stats, Observer: m, Discovery: disc})
+	return app.NewStatusTracker(string(id), app.StatusOptions{QueueLen: q.Len, CacheStats: c.Stats, Observer: m, Discovery: disc,
+		Replication: m})
 }
 
 // network answers the health check's questions about the sync listener and

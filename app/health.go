@@ -3,6 +3,8 @@ package app
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -43,6 +45,10 @@ type HealthOptions struct {
 	// CheckInterval is how often the running component checks health
 	// (RunPeriodic between Start and Stop); <= 0: no periodic check.
 	CheckInterval time.Duration
+	// ReplicationStuckAfter bounds how long a peer may fail to replicate
+	// with us (see peerProblems) before the node reports itself unhealthy;
+	// refusals older than it are no longer listed (default 10 min).
+	ReplicationStuckAfter time.Duration
 }
 
 // HealthCheck answers "is this node fine?" (GET /healthz) from the database
@@ -83,6 +89,9 @@ func NewHealthCheck(db ports.Pinger, status *StatusTracker, logger *zap.Logger, 
 	if opts.MinCacheRequests <= 0 {
 		opts.MinCacheRequests = 100
 	}
+	if opts.ReplicationStuckAfter <= 0 {
+		opts.ReplicationStuckAfter = 10 * time.Minute
+	}
 	return &HealthCheck{db: db, status: status, log: logger, opts: opts}
 }
 
@@ -112,6 +121,9 @@ func (h *HealthCheck) Check(ctx context.Context) ports.HealthReport {
 		}
 	}
 	if h.status != nil {
+		problems, stuck := h.peerProblems(h.status.refusedPeers(), h.status.Peers())
+		r.Errors = append(r.Errors, problems...)
+		r.ReplicationStuck = stuck
 		r.ConnectedPeers = h.status.ConnectedPeers()
 		r.LastSync = h.status.LastSync()
 		recent := h.status.RecentErrors()
@@ -124,8 +136,40 @@ func (h *HealthCheck) Check(ctx context.Context) ports.HealthReport {
 			r.Errors = append(r.Errors, msg)
 		}
 	}
-	r.IsHealthy = r.DatabaseHealthy && r.NetworkHealthy
+	r.IsHealthy = r.DatabaseHealthy && r.NetworkHealthy && !r.ReplicationStuck
 	return r
+}
+
+// peerProblems lists, per peer, the entries of its we refused lately
+// (refused: every peer with refusals) and whether we cannot replicate with
+// it (known: the peers known now); stuck is true when one of those has
+// failed for longer than ReplicationStuckAfter. The rule: a peer that
+// sends entries we refuse is listed but leaves the node healthy (everything
+// else flows, and the fault is at the source); a peer we have been unable
+// to replicate with for longer than the bound (its rounds fail, or it does
+// not apply what we push) makes the node unhealthy, because replication is
+// stuck, not just slow: a short outage only lists it.
+func (h *HealthCheck) peerProblems(refused, known []ports.PeerStatus) (problems []string, stuck bool) {
+	now := h.opts.Now().UnixMilli()
+	bound := h.opts.ReplicationStuckAfter.Milliseconds()
+	for _, p := range refused {
+		if now-p.LastRefused >= bound {
+			continue
+		}
+		for _, cause := range slices.Sorted(maps.Keys(p.Refused)) {
+			problems = append(problems, fmt.Sprintf("peer %s: %d entries refused (%s)",
+				peerLabel(p.NodeID, p.Address), p.Refused[cause], cause))
+		}
+	}
+	for _, p := range known {
+		if p.ConsecutiveFailures > 0 {
+			problems = append(problems, fmt.Sprintf("peer %s: cannot replicate: %s (%d attempts failed since %s)",
+				peerLabel(p.NodeID, p.Address), p.LastError, p.ConsecutiveFailures,
+				time.UnixMilli(p.FailingSince).UTC().Format(time.RFC3339)))
+			stuck = stuck || now-p.FailingSince > bound
+		}
+	}
+	return problems, stuck
 }
 
 // checkDatabase pings the store and runs its quick check, reusing a result
@@ -196,6 +240,7 @@ func (h *HealthCheck) tick(ctx context.Context) {
 		h.log.Warn("node unhealthy",
 			zap.Bool("database_healthy", r.DatabaseHealthy),
 			zap.Bool("network_healthy", r.NetworkHealthy),
+			zap.Bool("replication_stuck", r.ReplicationStuck),
 			zap.Int("connected_peers", r.ConnectedPeers),
 			zap.Strings("errors", r.Errors))
 	}

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -28,6 +29,9 @@ type StatusOptions struct {
 	// Discovery lists the peers known now, discovered or static (nil: the
 	// peers list shows only peers the tracker has heard of).
 	Discovery ports.Discovery
+	// Replication counts refused entries and pushes, and failing peers, for
+	// the metrics (nil: none).
+	Replication ReplicationObserver
 }
 
 // StatusTracker records the node's sync state: online flag, peers, sync
@@ -52,6 +56,9 @@ func NewStatusTracker(nodeID string, opts StatusOptions) *StatusTracker {
 		opts.Now = time.Now
 	}
 	opts.Observer = orNop(opts.Observer)
+	if opts.Replication == nil {
+		opts.Replication = nopReplication{}
+	}
 	return &StatusTracker{nodeID: nodeID, opts: opts, peers: make(map[string]*ports.PeerStatus)}
 }
 
@@ -90,6 +97,7 @@ func (t *StatusTracker) ForgetPeer(nodeID string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	delete(t.peers, nodeID)
+	t.reportFailingLocked()
 }
 
 // SetPeerConnected records that a session with the peer opened or closed.
@@ -103,6 +111,8 @@ func (t *StatusTracker) SetPeerConnected(nodeID, address string, connected bool)
 	p.Connected = connected
 	if connected {
 		p.LastSeen = t.nowMs()
+		t.adoptUnnamedLocked(nodeID, address, p)
+		t.reportFailingLocked()
 	}
 	n := 0
 	for _, q := range t.peers {
@@ -116,6 +126,13 @@ func (t *StatusTracker) SetPeerConnected(nodeID, address string, connected bool)
 // RecordSyncSuccess records a completed sync round with a peer that moved
 // docs documents and bytes bytes (both directions).
 func (t *StatusTracker) RecordSyncSuccess(nodeID, address string, docs, bytes int64) {
+	t.RecordSyncRound(nodeID, address, docs, bytes, nil)
+}
+
+// RecordSyncRound records a completed sync round with a peer, like
+// RecordSyncSuccess; pushRefused, when not nil, says the peer did not apply
+// what we pushed, so the peer still counts as one we cannot replicate to.
+func (t *StatusTracker) RecordSyncRound(nodeID, address string, docs, bytes int64, pushRefused error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.nowMs()
@@ -125,9 +142,81 @@ func (t *StatusTracker) RecordSyncSuccess(nodeID, address string, docs, bytes in
 	t.opts.Observer.SyncRound(peerLabel(nodeID, address), true)
 	if nodeID != "" {
 		p := t.peer(nodeID, address)
+		t.adoptUnnamedLocked(nodeID, address, p)
 		p.SuccessfulSyncs++
 		p.LastSeen = now
+		if pushRefused != nil {
+			t.failingLocked(p, pushRefused)
+		} else {
+			p.ConsecutiveFailures, p.FailingSince, p.LastError = 0, 0, ""
+		}
+		t.reportFailingLocked()
 	}
+}
+
+// adoptUnnamedLocked folds the failure run recorded under address while
+// the peer's node id was unknown into p, the record of nodeID, and drops
+// that record.
+func (t *StatusTracker) adoptUnnamedLocked(nodeID, address string, p *ports.PeerStatus) {
+	u := t.peers[address]
+	if nodeID == "" || address == "" || u == nil || u.NodeID != "" || u == p {
+		return
+	}
+	p.ConsecutiveFailures += u.ConsecutiveFailures
+	if u.FailingSince != 0 && (p.FailingSince == 0 || u.FailingSince < p.FailingSince) {
+		p.FailingSince = u.FailingSince
+	}
+	if p.LastError == "" {
+		p.LastError = u.LastError
+	}
+	delete(t.peers, address)
+}
+
+// reportFailingLocked tells the metrics how many peers are failing.
+func (t *StatusTracker) reportFailingLocked() {
+	n := 0
+	for _, p := range t.peers {
+		if p.ConsecutiveFailures > 0 {
+			n++
+		}
+	}
+	t.opts.Replication.PeersFailing(n)
+}
+
+// failingLocked notes one more failed attempt to replicate with p.
+func (t *StatusTracker) failingLocked(p *ports.PeerStatus, err error) {
+	p.ConsecutiveFailures++
+	if p.FailingSince == 0 {
+		p.FailingSince = t.nowMs()
+	}
+	if err != nil {
+		p.LastError = domain.Message(err)
+	}
+}
+
+// RecordRefused counts n entries from peer that we refused for cause.
+func (t *StatusTracker) RecordRefused(peer, cause string, n int) {
+	if n <= 0 {
+		return
+	}
+	t.opts.Replication.EntriesRefused(cause, n)
+	if peer == "" {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.peer(peer, "")
+	if p.Refused == nil {
+		p.Refused = map[string]int64{}
+	}
+	p.Refused[cause] += int64(n)
+	p.LastRefused = t.nowMs()
+}
+
+// RecordPushRefused counts a push of ours that a peer did not fully apply
+// (the round's outcome, RecordSyncRound, records it against the peer).
+func (t *StatusTracker) RecordPushRefused() {
+	t.opts.Replication.PushRefused()
 }
 
 // RecordTransfer counts bytes received from and sent to peers (for the
@@ -141,10 +230,21 @@ func (t *StatusTracker) RecordTransfer(bytesIn, bytesOut int64) {
 func (t *StatusTracker) RecordSyncFailure(nodeID, address string, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if nodeID != "" {
-		t.peer(nodeID, address).FailedSyncs++
-	}
 	peer := peerLabel(nodeID, address)
+	if peer != "" {
+		// A peer never reached has no node id yet: its record is keyed by
+		// address until it has one, so health can name it.
+		p := t.peers[peer]
+		if p == nil {
+			p = &ports.PeerStatus{NodeID: nodeID}
+			t.peers[peer] = p
+		}
+		p.Address = address
+		t.adoptUnnamedLocked(nodeID, address, p)
+		p.FailedSyncs++
+		t.failingLocked(p, err)
+		t.reportFailingLocked()
+	}
 	t.opts.Observer.SyncRound(peer, false)
 	t.recordLocked(peer, err)
 }
@@ -243,7 +343,7 @@ func (t *StatusTracker) peersLocked() []ports.PeerStatus {
 	if t.opts.Discovery == nil {
 		out = make([]ports.PeerStatus, 0, len(t.peers))
 		for _, p := range t.peers {
-			out = append(out, *p)
+			out = append(out, copyPeerStatus(p))
 		}
 	} else {
 		out = t.knownPeersLocked(t.opts.Discovery.Peers())
@@ -285,15 +385,40 @@ func (t *StatusTracker) knownPeersLocked(known []domain.Peer) []ports.PeerStatus
 			ps.SuccessfulSyncs = rec.SuccessfulSyncs
 			ps.FailedSyncs = rec.FailedSyncs
 			ps.LastSeen = max(ps.LastSeen, rec.LastSeen)
+			ps.Refused, ps.LastRefused = maps.Clone(rec.Refused), rec.LastRefused
+			ps.ConsecutiveFailures, ps.FailingSince, ps.LastError = rec.ConsecutiveFailures, rec.FailingSince, rec.LastError
 		}
 		out = append(out, ps)
 	}
 	for _, p := range t.peers {
 		if !used[p] && p.Connected {
-			out = append(out, *p)
+			out = append(out, copyPeerStatus(p))
 		}
 	}
 	return out
+}
+
+// refusedPeers lists every peer with refused entries, known to discovery
+// or not (a peer that only pushes to us may be neither static nor
+// discovered): old refusals age out of the health report by LastRefused.
+func (t *StatusTracker) refusedPeers() []ports.PeerStatus {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []ports.PeerStatus
+	for _, p := range t.peers {
+		if len(p.Refused) > 0 {
+			out = append(out, copyPeerStatus(p))
+		}
+	}
+	slices.SortFunc(out, func(a, b ports.PeerStatus) int { return strings.Compare(a.NodeID, b.NodeID) })
+	return out
+}
+
+// copyPeerStatus copies p, its map included, for a caller outside mu.
+func copyPeerStatus(p *ports.PeerStatus) ports.PeerStatus {
+	c := *p
+	c.Refused = maps.Clone(p.Refused)
+	return c
 }
 
 // Snapshot returns the whole status (GET /v1/status). The queue length and

@@ -134,6 +134,7 @@ type SyncEngine struct {
 	// Anti-entropy carries them: the oplog is the source of truth.
 	queueFull atomic.Bool
 	stats     engineCounters
+	refusals  *refusalReporter
 }
 
 // SyncEngineDeps are the collaborators of a SyncEngine.
@@ -204,6 +205,7 @@ func NewSyncEngine(deps SyncEngineDeps, opts EngineOptions) (*SyncEngine, error)
 		peerSems: map[string]chan struct{}{}, legacy: map[string]*legacyPeer{}, nodeIDs: map[string]string{},
 		kick: make(chan struct{}, 1)}
 	e.snapshotter, _ = deps.Store.(ports.Snapshotter)
+	e.refusals = newRefusalReporter(e.logger, e.status)
 	return e, nil
 }
 
@@ -322,6 +324,7 @@ type roundResult struct {
 	pushed, rejected  int
 	bytesIn, bytesOut int64
 	snapshot          bool
+	pushRefused       error // the peer did not apply a push of ours (the last reason)
 }
 
 // syncPeer runs one session with a peer and records the outcome.

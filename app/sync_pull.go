@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 
 	"go.uber.org/zap"
 
@@ -52,31 +53,36 @@ func (e *SyncEngine) pullFrom(ctx context.Context, s ports.PeerSession, st *pull
 	for {
 		f := <-next
 		next = nil
+		var resume domain.Timestamp // where unreadable entries end, if any
 		if f.err != nil {
 			if domain.CodeOf(f.err) != domain.CodeSync {
 				return f.err
 			}
-			if len(f.page) == 0 {
-				// Nothing of the page converted: the cursor cannot move past
-				// it. Stop pulling from this peer this round.
-				res.rejected++
-				e.reportRejected(st.peer, f.err)
-				return gapError("")
-			}
 			// Some entries of the page did not convert (unknown operation,
-			// invalid JSON): they are refused, the rest flows. Their
-			// authors' chains now have holes that no range or snapshot
-			// from this peer would fill without the same entries, so this
-			// round recovers no gaps.
+			// invalid JSON): they are refused, the rest flows, and the
+			// cursor moves past them. Their authors' chains now have holes
+			// that no range or snapshot from this peer would fill without
+			// the same entries, so this round recovers no gaps.
 			res.rejected++
 			e.reportRejected(st.peer, f.err)
 			st.tainted = true
+			var unreadable *ports.UnreadableEntriesError
+			if errors.As(f.err, &unreadable) {
+				resume = unreadable.Resume
+			} else if len(f.page) == 0 {
+				// Nothing says where the page ended: stop pulling from
+				// this peer this round.
+				return gapError("")
+			}
 		}
 		page := f.page
-		if len(page) == 0 {
+		if len(page) == 0 && resume.IsZero() {
 			break
 		}
-		last := page[len(page)-1].Stamp
+		last := resume
+		if len(page) > 0 && page[len(page)-1].Stamp.After(last) {
+			last = page[len(page)-1].Stamp
+		}
 		progressed := last.GroupAfter(since) // else stop rather than loop
 		if progressed {
 			since = last

@@ -11,7 +11,8 @@ import (
 
 // pushAuthor pushes our entries of one author strictly after since, in
 // pages. A peer answering snapshot_required could not link them (it lacks
-// history we no longer have): it will bootstrap when it pulls from us.
+// history we no longer have): it will bootstrap when it pulls from us. A
+// peer answering success=false is reported, and ends this author's push.
 func (e *SyncEngine) pushAuthor(ctx context.Context, s ports.PeerSession, author string, since domain.Timestamp, res *roundResult) error {
 	for {
 		page, err := e.store.AuthorEntriesAfter(ctx, author, since, e.opts.BatchSize)
@@ -23,6 +24,13 @@ func (e *SyncEngine) pushAuthor(ctx context.Context, s ports.PeerSession, author
 		}
 		for _, chunk := range domain.ChunkBySize(page, e.opts.MaxPushBytes) {
 			snapReq, err := s.PushChanges(ctx, chunk)
+			if refusedPush(ctx, err) {
+				// The peer applied what it accepted: the rest of this
+				// author's chain cannot link past what it refused, other
+				// authors still go.
+				e.reportPushRefused(s.PeerID(), err, res)
+				return nil
+			}
 			if err != nil {
 				return err
 			}
@@ -39,4 +47,11 @@ func (e *SyncEngine) pushAuthor(ctx context.Context, s ports.PeerSession, author
 		}
 		since = page[len(page)-1].Stamp
 	}
+}
+
+// refusedPush says whether err is a peer's success=false answer to a push
+// (a SYNC_ERROR on a session that stays usable), rather than a failure of
+// the session itself.
+func refusedPush(ctx context.Context, err error) bool {
+	return err != nil && ctx.Err() == nil && domain.CodeOf(err) == domain.CodeSync
 }

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync/atomic"
 
 	"go.uber.org/zap"
@@ -49,6 +50,7 @@ type SyncService struct {
 	opts   SyncOptions
 
 	rejected atomic.Int64
+	refusals *refusalReporter
 }
 
 var _ ports.SyncHandler = (*SyncService)(nil)
@@ -62,7 +64,8 @@ func NewSyncService(db *Database, store ports.Store, clock *domain.Clock, status
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	return &SyncService{db: db, store: store, clock: clock, status: status, logger: logger, opts: opts.withDefaults()}, nil
+	return &SyncService{db: db, store: store, clock: clock, status: status, logger: logger, opts: opts.withDefaults(),
+		refusals: newRefusalReporter(logger, status)}, nil
 }
 
 // Rejected is the number of pushed entries refused so far (drift, bad hash).
@@ -108,26 +111,43 @@ func (s *SyncService) PullChanges(ctx context.Context, peer ports.PeerInfo, req 
 }
 
 // PushChanges applies a peer's entries. Each entry is checked on its own:
-// one with a clock too far ahead or a hash that does not match its contents
-// is refused, counted and reported (SYNC_ERROR / CLOCK_DRIFT with the peer),
-// never applied, and never fails the session. Entries that do not link to
-// the hash chain we hold for their author are not applied either (a gap:
-// applying them would advance our vector clock past entries we lack, and
-// anti-entropy would never fetch those); the answer then says
+// one the checks refuse (a clock too far ahead, a hash that does not match
+// its contents, invalid content) is counted and reported (at most once per
+// peer and cause a minute), never applied, and never fails the session:
+// the others are applied, and the answer is an error wrapping
+// ports.ErrEntriesRefused (success=false on the wire). Entries that do not
+// link to the hash chain we hold for their author are not applied either (a
+// gap: applying them would advance our vector clock past entries we lack,
+// and anti-entropy would never fetch those); the answer then says
 // snapshot_required so the pusher knows, and our own rounds fill the gap.
 func (s *SyncService) PushChanges(ctx context.Context, peer ports.PeerInfo, entries []domain.Entry) (bool, error) {
 	const op = "sync.PushChanges"
 	valid, rejected := validateEntries(s.clock, entries)
 	for _, r := range rejected {
 		s.rejected.Add(1)
-		s.reportRejected(peer, r.err)
+		s.refusals.report(peer.NodeID, r.err)
 	}
+	gaps, err := s.applyPushed(ctx, peer, valid)
+	if err != nil {
+		return false, domain.Wrap(domain.CodePersistence, op, err)
+	}
+	if len(rejected) > 0 {
+		return gaps, &domain.Error{Code: domain.CodeSync, Op: op,
+			Msg: strconv.Itoa(len(rejected)) + " of " + strconv.Itoa(len(entries)) + " entries refused, first: " +
+				domain.Message(rejected[0].err), Err: ports.ErrEntriesRefused}
+	}
+	return gaps, nil
+}
+
+// applyPushed applies the entries that link to our chains and says whether
+// some did not.
+func (s *SyncService) applyPushed(ctx context.Context, peer ports.PeerInfo, valid []domain.Entry) (bool, error) {
 	if len(valid) == 0 {
 		return false, nil
 	}
 	vc, heads, err := chainState(ctx, s.store)
 	if err != nil {
-		return false, domain.Wrap(domain.CodePersistence, op, err)
+		return false, err
 	}
 	linked, gaps := domain.LinkEntries(valid, vc, heads)
 	if len(gaps) > 0 {
@@ -136,7 +156,7 @@ func (s *SyncService) PushChanges(ctx context.Context, peer ports.PeerInfo, entr
 	}
 	if len(linked) > 0 {
 		if _, err := s.db.ApplyRemote(ctx, linked); err != nil {
-			return false, domain.Wrap(domain.CodePersistence, op, err)
+			return false, err
 		}
 	}
 	return len(gaps) > 0, nil
@@ -148,14 +168,7 @@ func (s *SyncService) PushChanges(ctx context.Context, peer ports.PeerInfo, entr
 func (s *SyncService) RecordRejected(peer ports.PeerInfo, errs []error) {
 	for _, err := range errs {
 		s.rejected.Add(1)
-		s.reportRejected(peer, domain.Wrap(domain.CodeSync, "sync.PushChanges", err))
-	}
-}
-
-func (s *SyncService) reportRejected(peer ports.PeerInfo, err error) {
-	s.logger.Warn("rejected a pushed entry", zap.String("peer", peer.NodeID), zap.Error(err))
-	if s.status != nil {
-		s.status.RecordError(peer.NodeID, err)
+		s.refusals.report(peer.NodeID, domain.Wrap(domain.CodeSync, "sync.PushChanges", err))
 	}
 }
 

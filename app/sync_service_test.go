@@ -98,7 +98,9 @@ func TestSyncServicePushChangesChecksEachEntry(t *testing.T) {
 	batch = append(batch, gap...)
 	batch = append(batch, unchained)
 	snapReq, err := n.svc.PushChanges(ctx, ports.PeerInfo{NodeID: "peer"}, batch)
-	require.NoError(t, err, "bad entries never fail the session")
+	require.ErrorIs(t, err, ports.ErrEntriesRefused, "refused entries are answered success=false")
+	assert.Equal(t, domain.CodeSync, domain.CodeOf(err), "a refusal, not a failure of the session")
+	assert.Contains(t, err.Error(), "2 of 7 entries refused")
 	assert.True(t, snapReq, "a gap is signalled")
 	assert.Equal(t, int64(2), n.svc.Rejected())
 

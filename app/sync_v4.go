@@ -95,7 +95,9 @@ func (e *SyncEngine) roundV4(ctx context.Context, s ports.PeerSession, legacy *l
 		if len(page) == 0 {
 			return nil
 		}
-		if _, err := s.PushChanges(ctx, page); err != nil {
+		if _, err := s.PushChanges(ctx, page); refusedPush(ctx, err) {
+			e.reportPushRefused(s.PeerID(), err, res) // it applied the rest: go on
+		} else if err != nil {
 			return err
 		}
 		res.pushed += len(page)

@@ -13,6 +13,18 @@ type PeerStatus struct {
 	LastSeen        int64  `json:"last_seen"` // Unix ms, 0 = never
 	SuccessfulSyncs int64  `json:"successful_syncs"`
 	FailedSyncs     int64  `json:"failed_syncs"`
+	// Refused counts the peer's entries we refused since start, by cause
+	// (clock_drift, invalid_argument, ...); LastRefused is when the latest
+	// was (Unix ms, 0 = never).
+	Refused     map[string]int64 `json:"refused,omitempty"`
+	LastRefused int64            `json:"last_refused,omitempty"`
+	// ConsecutiveFailures counts the replication attempts with the peer
+	// (rounds, and rounds whose push it did not apply) that failed since the
+	// last one that fully worked; FailingSince is when the first of them
+	// failed (Unix ms, 0 = not failing) and LastError why the latest did.
+	ConsecutiveFailures int64  `json:"consecutive_failures,omitempty"`
+	FailingSince        int64  `json:"failing_since,omitempty"`
+	LastError           string `json:"last_error,omitempty"`
 }
 
 // ErrorRecord is one recent error.
@@ -63,4 +75,8 @@ type HealthReport struct {
 	// (wrong key, unknown identity, legacy handshake not allowed, ...).
 	HandshakesRefused int64    `json:"handshakes_refused"`
 	Warnings          []string `json:"warnings"`
+	// ReplicationStuck is true while some peer has failed to replicate
+	// with us for longer than the health check's bound (the peer is listed
+	// in Errors); it makes IsHealthy false.
+	ReplicationStuck bool `json:"replication_stuck,omitempty"`
 }

@@ -124,7 +124,8 @@ func (h *Host) filterPull(op string, es []domain.Entry) ([]domain.Entry, error) 
 		}
 	}
 	if lost := len(es) - len(kept); lost > 0 && h.reject.Load() {
-		return kept, domain.Errorf(domain.CodeSync, op, "%d of %d received entries rejected", lost, len(es))
+		return kept, &ports.UnreadableEntriesError{Resume: es[len(es)-1].Stamp,
+			Err: domain.Errorf(domain.CodeSync, op, "%d of %d received entries rejected", lost, len(es))}
 	}
 	return kept, nil
 }

@@ -1,11 +1,13 @@
 package tcp
 
 import (
+	"context"
 	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/entgldb/entgldb-go/adapters/protocol"
@@ -57,4 +59,51 @@ func TestPushedEntriesThatCannotBeDecodedAreRecorded(t *testing.T) {
 	typ, _, err = r.ch.Recv()
 	require.NoError(t, err)
 	require.Equal(t, protocol.ClockRes, typ)
+}
+
+// refusingHandler applies what it is pushed but the last entry, which it
+// refuses the way app.SyncService does.
+type refusingHandler struct{ *fakeHandler }
+
+func (h refusingHandler) PushChanges(ctx context.Context, p ports.PeerInfo, entries []domain.Entry) (bool, error) {
+	_, _ = h.fakeHandler.PushChanges(ctx, p, entries[:len(entries)-1])
+	return true, domain.Wrap(domain.CodeSync, "sync.PushChanges", ports.ErrEntriesRefused)
+}
+
+// A push the handler partly refuses is acked success=false (with
+// snapshot_required as the handler said), the rest is applied, and the
+// server leaves the logging to the handler, which bounds it.
+func TestPushWithRefusedEntriesIsAckedUnsuccessful(t *testing.T) {
+	core, logs := observer.New(zap.DebugLevel)
+	h := refusingHandler{&fakeHandler{}}
+	s := startServer(t, h, zap.New(core))
+	r := dialRaw(t, s.Addr().String())
+	require.True(t, r.handshake(t, clientIdentity).GetAccepted())
+
+	require.NoError(t, r.ch.Send(protocol.PushChangesReq, &pb.PushChangesRequest{Entries: protocol.EntriesToProto(testEntries(3))}))
+	typ, payload, err := r.ch.Recv()
+	require.NoError(t, err)
+	require.Equal(t, protocol.AckRes, typ)
+	var ack pb.AckResponse
+	require.NoError(t, proto.Unmarshal(payload, &ack))
+	require.False(t, ack.GetSuccess(), "refused entries are not acked as applied")
+	require.True(t, ack.GetSnapshotRequired())
+	h.mu.Lock()
+	require.Len(t, h.pushed, 2, "the others were applied")
+	h.mu.Unlock()
+	require.Zero(t, logs.FilterMessage("applying pushed entries failed").Len(), "a refusal is not a failure to log per push")
+}
+
+// Entries of an answer that cannot be read come with an error saying where
+// a pull resumes: the answer's last entry, read or not.
+func TestUnreadableEntriesSayWhereAPullResumes(t *testing.T) {
+	in := protocol.EntriesToProto(testEntries(3))
+	in[1].Operation = "Upsert"
+	in[2].Operation = "Upsert"
+	entries, err := convertReceived("tcp.PullChanges", in)
+	require.Len(t, entries, 1)
+	require.Equal(t, domain.CodeSync, domain.CodeOf(err))
+	var unreadable *ports.UnreadableEntriesError
+	require.ErrorAs(t, err, &unreadable)
+	require.Equal(t, testEntries(3)[2].Stamp, unreadable.Resume)
 }

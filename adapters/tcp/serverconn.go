@@ -167,16 +167,15 @@ func (c *serverConn) dispatch(t protocol.MsgType, payload []byte) error {
 			return err
 		}
 		entries, bad := entriesFromProto(req.GetEntries())
-		for _, err := range bad {
-			c.log.Warn("rejected pushed entry", zap.Error(err))
-		}
 		if rec, ok := h.(RejectionRecorder); ok && len(bad) > 0 {
-			rec.RecordRejected(c.peer, bad)
+			rec.RecordRejected(c.peer, bad) // it logs them, bounded per peer
+		} else if len(bad) > 0 {
+			c.log.Warn("rejected pushed entries", zap.Int("rejected", len(bad)), zap.Error(bad[0]))
 		}
 		snapshot, err := h.PushChanges(ctx, c.peer, entries)
-		if err != nil {
+		if err != nil && !errors.Is(err, ports.ErrEntriesRefused) {
 			// Keep the connection: the peer learns from success=false and
-			// may try again later.
+			// may try again later. Refusals are the handler's to report.
 			c.log.Warn("applying pushed entries failed", zap.Int("entries", len(entries)), zap.Error(err))
 		}
 		return c.send(protocol.AckRes, &pb.AckResponse{Success: err == nil && len(bad) == 0, SnapshotRequired: snapshot})

@@ -244,11 +244,16 @@ func (s *Session) downloadSnapshot(ctx context.Context) ([]byte, error) {
 const maxSnapshotBytes = 1 << 30
 
 // convertReceived converts a peer's entries; one that does not convert is a
-// SYNC_ERROR for the whole response (the connection itself stays usable).
+// SYNC_ERROR for the whole response (the connection itself stays usable),
+// a ports.UnreadableEntriesError saying where a pull resumes.
 func convertReceived(op string, in []*pb.ProtoOplogEntry) ([]domain.Entry, error) {
 	entries, bad := entriesFromProto(in)
 	if len(bad) > 0 {
-		return entries, domain.Errorf(domain.CodeSync, op, "%d of %d received entries rejected, first: %w", len(bad), len(in), bad[0])
+		last := in[len(in)-1]
+		return entries, &ports.UnreadableEntriesError{
+			Resume: domain.Timestamp{Wall: last.GetHlcWall(), Logical: last.GetHlcLogic(), Node: last.GetHlcNode()},
+			Err:    domain.Errorf(domain.CodeSync, op, "%d of %d received entries rejected, first: %w", len(bad), len(in), bad[0]),
+		}
 	}
 	return entries, nil
 }

@@ -48,6 +48,9 @@ type Metrics struct {
 	offlineQueue     prometheus.Gauge
 	peersConnected   prometheus.Gauge
 	driftRejections  prometheus.Counter
+	entriesRefused   *prometheus.CounterVec
+	pushesRefused    prometheus.Counter
+	peersFailing     prometheus.Gauge
 	backupsMade      prometheus.Counter
 
 	// cacheStats feeds the cache metrics at scrape time (nil: zeros).
@@ -83,6 +86,11 @@ func NewMetrics(reg prometheus.Registerer, cacheStats func() ports.CacheStats) *
 	m.peersConnected = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "peers_connected",
 		Help: "Peers currently connected."})
 	m.driftRejections = counter("hlc_drift_rejections_total", "Remote timestamps rejected for being too far ahead of our clock.")
+	m.entriesRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "entries_refused_total",
+		Help: "Entries from peers refused (pulled or pushed to us), by cause."}, []string{"cause"})
+	m.pushesRefused = counter("pushes_refused_total", "Pushes of ours that a peer did not fully apply (answered success=false).")
+	m.peersFailing = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "peers_failing",
+		Help: "Peers whose latest replication attempt failed (a failed round, or a push they did not apply)."})
 	m.backupsMade = counter("backups_total", "Backups written.")
 
 	cache := func(f func(ports.CacheStats) float64) func() float64 {
@@ -96,6 +104,7 @@ func NewMetrics(reg prometheus.Registerer, cacheStats func() ports.CacheStats) *
 	reg.MustRegister(
 		m.documentsWritten, m.documentsApplied, m.syncRounds, m.syncFailures, m.bytesIn, m.bytesOut,
 		m.retries, m.breakerState, m.offlineQueue, m.peersConnected, m.driftRejections, m.backupsMade,
+		m.entriesRefused, m.pushesRefused, m.peersFailing,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: Namespace, Name: "cache_hits_total",
 			Help: "Document cache hits."}, cache(func(s ports.CacheStats) float64 { return float64(s.Hits) })),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: Namespace, Name: "cache_misses_total",
@@ -212,6 +221,28 @@ func (m *Metrics) PeersConnected(n int) {
 func (m *Metrics) ClockDriftRejected() {
 	if m != nil {
 		m.driftRejections.Inc()
+	}
+}
+
+// EntriesRefused counts n entries from peers refused for cause (a small,
+// fixed set: the label never carries a peer).
+func (m *Metrics) EntriesRefused(cause string, n int) {
+	if m != nil && n > 0 {
+		m.entriesRefused.WithLabelValues(cause).Add(float64(n))
+	}
+}
+
+// PushRefused counts one push a peer did not fully apply.
+func (m *Metrics) PushRefused() {
+	if m != nil {
+		m.pushesRefused.Inc()
+	}
+}
+
+// PeersFailing sets how many peers' latest replication attempt failed.
+func (m *Metrics) PeersFailing(n int) {
+	if m != nil {
+		m.peersFailing.Set(float64(n))
 	}
 }
 

@@ -153,5 +153,36 @@ func TestNilMetricsIsANoop(t *testing.T) {
 	m.OfflineQueueLength(1)
 	m.PeersConnected(1)
 	m.ClockDriftRejected()
+	m.EntriesRefused("clock_drift", 1)
+	m.PushRefused()
+	m.PeersFailing(1)
 	m.BackupMade(time.Now())
+}
+
+func TestMetricsRefusalsByCauseOnly(t *testing.T) {
+	reg := NewRegistry()
+	m := NewMetrics(reg, nil)
+	m.EntriesRefused("clock_drift", 3)
+	m.EntriesRefused("clock_drift", 2)
+	m.EntriesRefused("invalid_argument", 1)
+	m.EntriesRefused("too_large", 0) // nothing refused: no series
+	m.PushRefused()
+	m.PushRefused()
+
+	v, ok := value(t, reg, "entgldb_entries_refused_total", map[string]string{"cause": "clock_drift"})
+	require.True(t, ok)
+	assert.Equal(t, 5.0, v)
+	v, ok = value(t, reg, "entgldb_entries_refused_total", map[string]string{"cause": "invalid_argument"})
+	require.True(t, ok)
+	assert.Equal(t, 1.0, v)
+	_, ok = value(t, reg, "entgldb_entries_refused_total", map[string]string{"cause": "too_large"})
+	assert.False(t, ok)
+	v, ok = value(t, reg, "entgldb_pushes_refused_total", nil)
+	require.True(t, ok)
+	assert.Equal(t, 2.0, v)
+	m.PeersFailing(3)
+	m.PeersFailing(1)
+	v, ok = value(t, reg, "entgldb_peers_failing", nil)
+	require.True(t, ok)
+	assert.Equal(t, 1.0, v)
 }

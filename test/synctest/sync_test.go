@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/entgldb/entgldb-go/app"
 	"github.com/entgldb/entgldb-go/domain"
 	"github.com/entgldb/entgldb-go/test/synctest"
 )
@@ -294,4 +295,46 @@ func restartMidSync(t *testing.T, c *synctest.Cluster) {
 			require.Equal(t, v, n.Body(t, "c", k), "%s lost %s", n.ID, k)
 		}
 	}
+}
+
+// Over real sockets: a push holding entries the receiver refuses is acked
+// success=false, the others in it are applied, and the receiver's status
+// and health name the peer and the cause.
+func TestPushWithRefusedEntriesAckedUnsuccessfulOthersApplied(t *testing.T) {
+	ctx := context.Background()
+	c := synctest.Start(t, 2, synctest.Options{})
+	a, b := c.Nodes[0], c.Nodes[1]
+	x := c.AddNode("x", synctest.Options{}, []string{})
+	s := c.AddNode("skewed", synctest.Options{}, []string{})
+	s.Skew.Store(5 * 60_000) // five minutes ahead; the limit is one
+	x.Put(t, "c", "x1", `{"ok":1}`)
+	x.Put(t, "c", "x2", `{"ok":2}`)
+	s.Put(t, "c", "s1", `{"skewed":true}`)
+	good, err := x.Store.AuthorEntriesAfter(ctx, "x", domain.Timestamp{}, 10)
+	require.NoError(t, err)
+	skewed, err := s.Store.AuthorEntriesAfter(ctx, "skewed", domain.Timestamp{}, 10)
+	require.NoError(t, err)
+
+	sess, err := a.Dialer.Dial(ctx, b.Addr)
+	require.NoError(t, err)
+	defer sess.Close()
+	_, err = sess.PushChanges(ctx, append(good, skewed...))
+	require.Error(t, err, "acked success=false")
+	assert.Equal(t, domain.CodeSync, domain.CodeOf(err))
+	assert.Equal(t, `{"ok":1}`, b.Body(t, "c", "x1"), "the valid entries were applied")
+	assert.Equal(t, `{"ok":2}`, b.Body(t, "c", "x2"))
+	assert.Equal(t, "", b.Body(t, "c", "s1"))
+	_, err = sess.GetVectorClock(ctx)
+	require.NoError(t, err, "the session stays usable")
+
+	var refused int64
+	for _, p := range b.Status.Peers() {
+		if p.NodeID == a.ID {
+			refused = p.Refused["clock_drift"]
+		}
+	}
+	assert.Equal(t, int64(1), refused)
+	r := app.NewHealthCheck(b.Store, b.Status, nil, app.HealthOptions{}).Check(ctx)
+	assert.Contains(t, r.Errors, "peer "+a.ID+": 1 entries refused (clock_drift)")
+	assert.True(t, r.IsHealthy, "refusals alone leave the node healthy")
 }
