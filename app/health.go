@@ -145,10 +145,12 @@ func (h *HealthCheck) Check(ctx context.Context) ports.HealthReport {
 // it (known: the peers known now); stuck is true when one of those has
 // failed for longer than ReplicationStuckAfter. The rule: a peer that
 // sends entries we refuse is listed but leaves the node healthy (everything
-// else flows, and the fault is at the source); a peer we have been unable
-// to replicate with for longer than the bound (its rounds fail, or it does
-// not apply what we push) makes the node unhealthy, because replication is
-// stuck, not just slow: a short outage only lists it.
+// else flows, and the fault is at the source); a peer we reach but have
+// been unable to replicate with for longer than the bound (its rounds fail,
+// or it does not apply what we push) makes the node unhealthy, because
+// replication is stuck, not just slow: a short outage only lists it. A peer
+// that does not answer at all (switched off, out of range) is only listed:
+// an offline-first node is not broken because a peer is away.
 func (h *HealthCheck) peerProblems(refused, known []ports.PeerStatus) (problems []string, stuck bool) {
 	now := h.opts.Now().UnixMilli()
 	bound := h.opts.ReplicationStuckAfter.Milliseconds()
@@ -163,10 +165,14 @@ func (h *HealthCheck) peerProblems(refused, known []ports.PeerStatus) (problems 
 	}
 	for _, p := range known {
 		if p.ConsecutiveFailures > 0 {
-			problems = append(problems, fmt.Sprintf("peer %s: cannot replicate: %s (%d attempts failed since %s)",
-				peerLabel(p.NodeID, p.Address), p.LastError, p.ConsecutiveFailures,
+			what := "cannot replicate"
+			if p.Unreachable {
+				what = "unreachable"
+			}
+			problems = append(problems, fmt.Sprintf("peer %s: %s: %s (%d attempts failed since %s)",
+				peerLabel(p.NodeID, p.Address), what, p.LastError, p.ConsecutiveFailures,
 				time.UnixMilli(p.FailingSince).UTC().Format(time.RFC3339)))
-			stuck = stuck || now-p.FailingSince > bound
+			stuck = stuck || (!p.Unreachable && now-p.FailingSince > bound)
 		}
 	}
 	return problems, stuck

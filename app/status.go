@@ -148,7 +148,7 @@ func (t *StatusTracker) RecordSyncRound(nodeID, address string, docs, bytes int6
 		if pushRefused != nil {
 			t.failingLocked(p, pushRefused)
 		} else {
-			p.ConsecutiveFailures, p.FailingSince, p.LastError = 0, 0, ""
+			p.ConsecutiveFailures, p.FailingSince, p.LastError, p.Unreachable = 0, 0, "", false
 		}
 		t.reportFailingLocked()
 	}
@@ -191,6 +191,8 @@ func (t *StatusTracker) failingLocked(p *ports.PeerStatus, err error) {
 	}
 	if err != nil {
 		p.LastError = domain.Message(err)
+		code := domain.CodeOf(err)
+		p.Unreachable = code == domain.CodeNetwork || code == domain.CodeTimeout
 	}
 }
 

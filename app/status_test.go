@@ -62,7 +62,7 @@ func TestStatusTracker(t *testing.T) {
 	assert.Equal(t, int64(1000), s.Cache.MaxBytes)
 	require.Len(t, s.Peers, 2)
 	assert.Equal(t, ports.PeerStatus{NodeID: "a", Address: "10.0.0.1:5000", FailedSyncs: 1,
-		ConsecutiveFailures: 1, FailingSince: 1_001_000, LastError: "no answer"}, s.Peers[0])
+		ConsecutiveFailures: 1, FailingSince: 1_001_000, LastError: "no answer", Unreachable: true}, s.Peers[0])
 	assert.Equal(t, ports.PeerStatus{NodeID: "b", Address: "10.0.0.2:5000", Source: "discovered", Connected: true,
 		LastSeen: 1_000_000, SuccessfulSyncs: 1}, s.Peers[1])
 	require.Len(t, s.RecentErrors, 1)

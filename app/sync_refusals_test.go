@@ -119,7 +119,8 @@ func TestRefusalLoggingIsBoundedPerPeerAndCause(t *testing.T) {
 
 // The health rule: refusals are listed while recent; a peer we cannot
 // replicate to is listed at once, and makes the node unhealthy once that
-// has lasted longer than ReplicationStuckAfter; one good round clears it.
+// has lasted longer than ReplicationStuckAfter — unless it simply does not
+// answer (away, switched off), which is only listed; one good round clears it.
 func TestHealthListsRefusalsAndStuckReplication(t *testing.T) {
 	ctx := context.Background()
 	now := time.UnixMilli(10_000_000)
@@ -131,16 +132,22 @@ func TestHealthListsRefusalsAndStuckReplication(t *testing.T) {
 	st.RecordSyncFailure("q", "q:1", domain.Errorf(domain.CodeNetwork, "tcp.Dial", "connection refused"))
 	r := h.Check(ctx)
 	assert.Contains(t, r.Errors, "peer p: 3 entries refused (too_large)")
-	assert.Contains(t, strings.Join(r.Errors, "\n"), "peer q: cannot replicate: connection refused (1 attempts failed since")
+	assert.Contains(t, strings.Join(r.Errors, "\n"), "peer q: unreachable: connection refused (1 attempts failed since")
 	assert.False(t, r.ReplicationStuck)
 	assert.True(t, r.IsHealthy, "a short outage is listed, not unhealthy")
 
 	now = now.Add(time.Minute + time.Millisecond)
+	st.RecordSyncFailure("q", "q:1", domain.Errorf(domain.CodeTimeout, "tcp.Dial", "no answer"))
+	r = h.Check(ctx)
+	assert.Contains(t, strings.Join(r.Errors, "\n"), "peer q: unreachable: no answer (2 attempts failed since")
+	assert.False(t, r.ReplicationStuck, "a peer that is away is listed, never stuck")
+	assert.True(t, r.IsHealthy)
+
 	st.RecordSyncRound("q", "q:1", 0, 0, domain.Errorf(domain.CodeSync, "memnet.PushChanges", "peer q did not apply"))
 	r = h.Check(ctx)
 	assert.True(t, r.ReplicationStuck, "stuck for longer than the bound")
 	assert.False(t, r.IsHealthy)
-	assert.Contains(t, strings.Join(r.Errors, "\n"), "peer q: cannot replicate: peer q did not apply (2 attempts failed since")
+	assert.Contains(t, strings.Join(r.Errors, "\n"), "peer q: cannot replicate: peer q did not apply (3 attempts failed since")
 	assert.NotContains(t, r.Errors, "peer p: 3 entries refused (too_large)", "old refusals are no longer listed")
 
 	st.RecordSyncSuccess("q", "q:1", 1, 1)
@@ -166,13 +173,13 @@ func TestHealthNamesAPeerNeverReached(t *testing.T) {
 	require.Error(t, a.engine.SyncNow(ctx))
 	require.Error(t, a.engine.SyncNow(ctx))
 	r := h.Check(ctx)
-	assert.Contains(t, strings.Join(r.Errors, "\n"), "peer "+b.addr+": cannot replicate: ")
+	assert.Contains(t, strings.Join(r.Errors, "\n"), "peer "+b.addr+": unreachable: ")
 	assert.Contains(t, strings.Join(r.Errors, "\n"), "(2 attempts failed since")
 
 	net.setDown(b.addr, false)
 	require.NoError(t, a.engine.SyncNow(ctx))
 	r = h.Check(ctx)
-	assert.NotContains(t, strings.Join(r.Errors, "\n"), ": cannot replicate: ")
+	assert.NotContains(t, strings.Join(r.Errors, "\n"), ": unreachable: ")
 	require.Len(t, a.status.Peers(), 1, "the record kept by address is gone")
 	assert.Zero(t, a.status.Peers()[0].ConsecutiveFailures)
 }

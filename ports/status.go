@@ -25,6 +25,10 @@ type PeerStatus struct {
 	ConsecutiveFailures int64  `json:"consecutive_failures,omitempty"`
 	FailingSince        int64  `json:"failing_since,omitempty"`
 	LastError           string `json:"last_error,omitempty"`
+	// Unreachable: the latest failure was the peer not answering (a network
+	// error or a timeout), as when it is switched off; an offline-first
+	// node expects that, so it is listed but never makes the node unhealthy.
+	Unreachable bool `json:"unreachable,omitempty"`
 }
 
 // ErrorRecord is one recent error.
