@@ -38,6 +38,7 @@ func TestBadInputOverHTTP(t *testing.T) {
 	require.Equal(t, http.StatusOK, status)
 
 	big := `{"x":"` + strings.Repeat("a", 1<<20+10) + `"}`
+	deep := strings.Repeat(`{"a":`, 2000) + `1` + strings.Repeat(`}`, 2000)
 	cases := []struct {
 		name, method, path, body string
 		status                   int
@@ -47,6 +48,10 @@ func TestBadInputOverHTTP(t *testing.T) {
 		{"malformed JSON", http.MethodPut, "/v1/collections/users/docs/a", `{"a":`, 400, "INVALID_ARGUMENT", ""},
 		{"non-object body", http.MethodPut, "/v1/collections/users/docs/a", `[1,2]`, 400, "INVALID_ARGUMENT", ""},
 		{"oversized body", http.MethodPut, "/v1/collections/users/docs/a", big, 413, "TOO_LARGE", ""},
+		// Accepted once, this stalled replication: protobuf cannot send it.
+		{"invalid UTF-8 in a string", http.MethodPut, "/v1/collections/users/docs/a", "{\"a\":\"\xff\xfe\"}", 400, "INVALID_ARGUMENT", "UTF-8"},
+		// Accepted once, this broke every filtered query of its collection.
+		{"nested 2000 levels", http.MethodPut, "/v1/collections/users/docs/a", deep, 400, "INVALID_ARGUMENT", "nests"},
 		{"bad collection characters", http.MethodPut, "/v1/collections/bad$name/docs/a", `{}`, 400, "INVALID_ARGUMENT", ""},
 		{"reserved collection", http.MethodPut, "/v1/collections/_system/docs/a", `{}`, 400, "INVALID_ARGUMENT", ""},
 		{"unknown filter operator", http.MethodGet, "/v1/collections/users/docs?where=" + urlq(`{"age":{"$regex":"x"}}`), "", 400, "INVALID_ARGUMENT", "$regex"},
