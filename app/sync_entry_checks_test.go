@@ -176,3 +176,39 @@ func TestPullRefusesUnfitEntriesAndAppliesTheRest(t *testing.T) {
 	requireUnfitAbsent(t, a.store, unfit)
 	assert.Equal(t, int64(len(unfit)), a.engine.Stats().EntriesRejected)
 }
+
+// A snapshot holding the unfit entries' documents (the peer's history of
+// them pruned) is applied without them.
+func TestSnapshotRefusesUnfitDocuments(t *testing.T) {
+	ctx := t.Context()
+	net := newSyncNet()
+	a := net.addNode(t, "a", syncNodeOpts{})
+	unfit := unfitEntries(time.Now().UnixMilli())
+	for _, u := range unfit {
+		_, err := a.store.ApplyRemote(ctx, domain.LastWriteWins{}, []domain.Entry{u.entry})
+		require.NoError(t, err, u.name)
+	}
+	a.put(t, "c", "good", `{"ok":true}`)
+	_, err := a.store.Prune(ctx, time.Now().UnixMilli()+1)
+	require.NoError(t, err)
+
+	c := net.addNode(t, "c", syncNodeOpts{peers: []string{a.addr}})
+	require.NoError(t, c.engine.SyncNow(ctx))
+	require.Equal(t, int64(1), c.engine.Stats().Snapshots)
+	assert.Equal(t, `{"ok":true}`, c.body(t, "c", "good"))
+	for _, u := range unfit {
+		if u.entry.PrevHash != "" {
+			continue // unfit for its hashes: a snapshot's documents carry none
+		}
+		_, err := c.store.Get(ctx, u.entry.Collection, u.entry.Key)
+		require.Equal(t, domain.CodeNotFound, domain.CodeOf(err), "%s was stored", u.name)
+	}
+	for author := range c.vc(t) {
+		require.NoError(t, domain.ValidateNodeID(author), "an author no entry could carry")
+	}
+	found := false
+	for _, e := range c.status.RecentErrors() {
+		found = found || e.Peer == "a" && strings.Contains(e.Message, "snapshot documents refused")
+	}
+	assert.True(t, found, "the refusal is reported with the peer: %+v", c.status.RecentErrors())
+}

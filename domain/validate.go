@@ -182,10 +182,19 @@ func ValidateEntry(e *Entry, lim EntryLimits) error {
 	return nil
 }
 
-func isHashOrEmpty(h string) bool {
-	if h == "" {
-		return true
+// ValidateDocument checks a document from a peer's snapshot as the entry
+// that wrote it would be checked (ValidateEntry).
+func ValidateDocument(d *Document, lim EntryLimits) error {
+	e := Entry{Collection: d.Collection, Key: d.Key, Op: OpPut, Data: d.Data, Stamp: d.Stamp}
+	if d.Deleted {
+		e.Op = OpDelete
 	}
+	return ValidateEntry(&e, lim)
+}
+
+// IsChainHash reports whether h has the form of a v5 chain hash: 64
+// lowercase hex digits.
+func IsChainHash(h string) bool {
 	if len(h) != hashHexLen {
 		return false
 	}
@@ -196,3 +205,5 @@ func isHashOrEmpty(h string) bool {
 	}
 	return true
 }
+
+func isHashOrEmpty(h string) bool { return h == "" || IsChainHash(h) }

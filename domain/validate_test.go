@@ -296,3 +296,22 @@ func FuzzValidateEntry(f *testing.F) {
 		}
 	})
 }
+
+func TestValidateDocument(t *testing.T) {
+	d := Document{Collection: "c", Key: "k", Data: []byte(`[1]`), Stamp: Timestamp{Wall: 1, Node: "n"}}
+	require.NoError(t, ValidateDocument(&d, EntryLimits{}), "any JSON value, as from a family node")
+	tomb := Document{Collection: "c", Key: "k", Stamp: Timestamp{Wall: 1, Node: "n"}, Deleted: true}
+	require.NoError(t, ValidateDocument(&tomb, EntryLimits{}), "a tombstone has no body")
+	d.Collection = "_system"
+	require.Equal(t, CodeInvalidArgument, CodeOf(ValidateDocument(&d, EntryLimits{})))
+	d.Collection, d.Data = "c", []byte(nested(MaxNestingDepth+1))
+	require.Equal(t, CodeInvalidArgument, CodeOf(ValidateDocument(&d, EntryLimits{})))
+}
+
+func TestIsChainHash(t *testing.T) {
+	h := ComputeHash("c", "k", OpPut, Timestamp{Wall: 1, Node: "n"}, "")
+	require.True(t, IsChainHash(h))
+	for _, bad := range []string{"", h[:63], h + "0", strings.ToUpper(h), strings.Repeat("g", 64)} {
+		require.False(t, IsChainHash(bad), bad)
+	}
+}
