@@ -99,6 +99,11 @@ func NewDatabase(store ports.Store, cache ports.DocumentCache, clock *domain.Clo
 	if clock == nil {
 		return nil, domain.Errorf(domain.CodeConfig, op, "a clock is required")
 	}
+	// Every entry this node writes carries its id: peers refuse one they
+	// could not store, so refuse it once here rather than on every write.
+	if err := domain.ValidateNodeID(clock.Node()); err != nil {
+		return nil, domain.Errorf(domain.CodeConfig, op, "the clock's node id: %w", err)
+	}
 	if cache == nil {
 		cache = noCache{}
 	}
@@ -138,6 +143,12 @@ func NewDatabase(store ports.Store, cache ports.DocumentCache, clock *domain.Clo
 
 // Clock returns the node's hybrid logical clock.
 func (db *Database) Clock() *domain.Clock { return db.clock }
+
+// entryLimits are the limits peers' entries are held to: those of our
+// own writes.
+func (db *Database) entryLimits() domain.EntryLimits {
+	return domain.EntryLimits{MaxDocumentBytes: db.maxDoc}
+}
 
 // Store returns the underlying store (for the sync side's oplog reads).
 func (db *Database) Store() ports.Store { return db.store }

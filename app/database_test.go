@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/entgldb/entgldb-go/adapters/memory"
 	"github.com/entgldb/entgldb-go/app"
 	"github.com/entgldb/entgldb-go/domain"
 	"github.com/entgldb/entgldb-go/ports"
@@ -185,6 +186,51 @@ func TestNewDatabaseRequiresStoreAndClock(t *testing.T) {
 	assert.ErrorIs(t, err, domain.ErrConfig)
 	_, err = app.NewDatabase(newSQLiteStore(t), nil, nil, nil, app.DatabaseOptions{})
 	assert.ErrorIs(t, err, domain.ErrConfig)
+	// Peers would refuse every entry such a node wrote.
+	_, err = app.NewDatabase(memory.New(), nil, newClock(strings.Repeat("n", domain.MaxNodeIDBytes+1)), nil, app.DatabaseOptions{})
+	assert.ErrorIs(t, err, domain.ErrConfig)
+	assert.ErrorIs(t, err, domain.ErrInvalidArgument)
+}
+
+// A local write that no peer would accept is refused at the door: invalid
+// UTF-8 in a string (protobuf could never send it) and nesting past the
+// limit (SQLite's JSON functions fail on it), alone or in a batch.
+func TestLocalWritesNoPeerWouldAcceptAreRefused(t *testing.T) {
+	e := newEnv(t, newSQLiteStore, 1<<20, app.DatabaseOptions{})
+	ctx := t.Context()
+	deep := func(levels int) []byte {
+		return []byte(strings.Repeat(`{"a":`, levels) + `1` + strings.Repeat(`}`, levels))
+	}
+	for name, body := range map[string][]byte{
+		"invalid UTF-8 in a string":      []byte("{\"name\":\"\xff\xfe\"}"),
+		"invalid UTF-8 in a member name": []byte("{\"\xc3\":1}"),
+		"nested past the limit":          deep(domain.MaxNestingDepth + 1),
+		"nested 2000 levels":             deep(2000),
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := e.db.Put(ctx, "c", "k", body, nil)
+			assert.ErrorIs(t, err, domain.ErrInvalidArgument)
+			_, err = e.db.Batch(ctx, "c", app.Batch{Puts: map[string][]byte{"k": body}})
+			assert.ErrorIs(t, err, domain.ErrInvalidArgument)
+			_, err = e.db.Get(ctx, "c", "k")
+			assert.ErrorIs(t, err, domain.ErrNotFound, "nothing was written")
+		})
+	}
+	t.Run("nested to the limit, and queries still work", func(t *testing.T) {
+		_, err := e.db.Put(ctx, "q", "deep", deep(domain.MaxNestingDepth), nil)
+		require.NoError(t, err)
+		_, err = e.db.Put(ctx, "q", "flat", []byte(`{"a":2}`), nil)
+		require.NoError(t, err)
+		f, err := domain.ParseFilter([]byte(`{"a":{"$gt":1}}`))
+		require.NoError(t, err)
+		docs, err := e.db.Find(ctx, "q", domain.Query{Filter: f, OrderBy: &domain.Order{Path: "a"}})
+		require.NoError(t, err)
+		require.Len(t, docs, 1)
+		assert.Equal(t, "flat", docs[0].Key)
+		docs, err = e.db.Find(ctx, "q", domain.Query{OrderBy: &domain.Order{Path: "a.a", Desc: true}})
+		require.NoError(t, err)
+		assert.Len(t, docs, 2)
+	})
 }
 
 func TestNewDatabaseRestoresClock(t *testing.T) {

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 
 	"go.uber.org/zap"
 
@@ -34,14 +33,19 @@ func (e *SyncEngine) bootstrap(ctx context.Context, s ports.PeerSession, st *pul
 	return e.reloadState(ctx, st)
 }
 
+// filterSnapshot leaves out of a peer's snapshot what its entries would be
+// refused for: documents that fail a local write's checks or are stamped
+// too far ahead, and authors whose id or head no entry could carry.
 func (e *SyncEngine) filterSnapshot(peer string, sn domain.Snapshot) domain.Snapshot {
+	lim := e.db.entryLimits()
 	docs := sn.Documents[:0]
 	var dropped int
 	var firstErr error
-	for _, d := range sn.Documents {
-		err := e.clock.CheckDrift(d.Stamp)
-		if err == nil && !d.Deleted && !json.Valid(d.Data) {
-			err = domain.Errorf(domain.CodeSync, "sync.snapshot", "document %s/%s is not valid JSON", d.Collection, d.Key)
+	for i := range sn.Documents {
+		d := &sn.Documents[i]
+		err := domain.ValidateDocument(d, lim)
+		if err == nil {
+			err = e.clock.CheckDrift(d.Stamp)
 		}
 		if err != nil {
 			dropped++
@@ -50,15 +54,21 @@ func (e *SyncEngine) filterSnapshot(peer string, sn domain.Snapshot) domain.Snap
 			}
 			continue
 		}
-		docs = append(docs, d)
+		docs = append(docs, *d)
 	}
 	if dropped > 0 {
-		e.reportRejected(peer, domain.Errorf(domain.CodeClockDrift, "sync.snapshot",
-			"%d snapshot documents refused: %w", dropped, firstErr))
+		e.reportRejected(peer, domain.Errorf(domain.CodeSync, "sync.snapshot",
+			"%d snapshot documents refused, the first: %w", dropped, firstErr))
 	}
 	sn.Documents = docs
 	for author, ts := range sn.VectorClock {
-		if e.clock.CheckDrift(ts) != nil {
+		if domain.ValidateNodeID(author) != nil || e.clock.CheckDrift(ts) != nil {
+			delete(sn.VectorClock, author)
+			delete(sn.Heads, author)
+		}
+	}
+	for author, head := range sn.Heads {
+		if domain.ValidateNodeID(author) != nil || head != "" && !domain.IsChainHash(head) {
 			delete(sn.VectorClock, author)
 			delete(sn.Heads, author)
 		}

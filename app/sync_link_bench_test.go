@@ -24,13 +24,13 @@ func benchChain(n int) []domain.Entry {
 }
 
 // BenchmarkPageChecks is the per-page work of the applying goroutine
-// besides storage: validation (hashes, drift) and chain linking.
+// besides storage: validation (content, hashes, drift) and chain linking.
 func BenchmarkPageChecks(b *testing.B) {
 	page := benchChain(1000)
 	clock := domain.NewClock("me", func() int64 { return time.Now().UnixMilli() }, 60_000)
 	b.ReportAllocs()
 	for b.Loop() {
-		valid, rejected := validateEntries(clock, page)
+		valid, rejected := validateEntries(clock, domain.EntryLimits{}, page)
 		linked, gaps := domain.LinkEntries(valid, domain.VectorClock{}, map[string]string{})
 		if len(rejected) > 0 || len(gaps) > 0 || len(linked) != len(page) {
 			b.Fatal(len(rejected), len(gaps), len(linked))

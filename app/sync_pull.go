@@ -43,7 +43,7 @@ func (e *SyncEngine) pullFrom(ctx context.Context, s ports.PeerSession, st *pull
 		ch := make(chan fetched, 1)
 		go func() {
 			page, err := ls.PullChanges(ctx, ports.PullRequest{Since: since})
-			valid, rejected := validateEntries(e.clock, page)
+			valid, rejected := validateEntries(e.clock, e.db.entryLimits(), page)
 			ch <- fetched{page, checkedPage{valid, rejected}, err}
 		}()
 		return ch
@@ -202,7 +202,7 @@ func (e *SyncEngine) fillGap(ctx context.Context, s ports.PeerSession, st *pullS
 		res.pulled += len(rng)
 		res.bytesIn += domain.EntriesSize(rng)
 		cand := append(rng, leftovers...)
-		valid, rejected := validateEntries(e.clock, cand)
+		valid, rejected := validateEntries(e.clock, e.db.entryLimits(), cand)
 		e.refuse(st, rejected, res)
 		linked, gaps := domain.LinkEntries(valid, st.vc, st.heads)
 		if err := e.apply(ctx, st, linked, res); err != nil {

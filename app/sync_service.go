@@ -122,7 +122,7 @@ func (s *SyncService) PullChanges(ctx context.Context, peer ports.PeerInfo, req 
 // snapshot_required so the pusher knows, and our own rounds fill the gap.
 func (s *SyncService) PushChanges(ctx context.Context, peer ports.PeerInfo, entries []domain.Entry) (bool, error) {
 	const op = "sync.PushChanges"
-	valid, rejected := validateEntries(s.clock, entries)
+	valid, rejected := validateEntries(s.clock, s.db.entryLimits(), entries)
 	for _, r := range rejected {
 		s.rejected.Add(1)
 		s.refusals.report(peer.NodeID, r.err)

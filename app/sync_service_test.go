@@ -125,7 +125,7 @@ func TestSyncServicePushChangesChecksEachEntry(t *testing.T) {
 	assert.Contains(t, joined, "hash does not match")
 	assert.Contains(t, joined, "ahead of local time")
 
-	_, rejected := validateEntries(n.clock, future)
+	_, rejected := validateEntries(n.clock, domain.EntryLimits{}, future)
 	require.Len(t, rejected, 1)
 	assert.ErrorIs(t, rejected[0].err, domain.ErrSync)
 	assert.ErrorIs(t, rejected[0].err, domain.ErrClockDrift)

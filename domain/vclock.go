@@ -92,11 +92,16 @@ func (v VectorClock) Max() Timestamp {
 	return m
 }
 
-// Normalize returns a copy of v with every stamp's node set to its author:
-// the wire carries the author once, as the map key.
+// Normalize returns a copy of a peer's vector clock with every stamp's node
+// set to its author (the wire carries the author once, as the map key) and
+// without the authors whose id ValidateNodeID refuses: every entry of
+// theirs would be refused, so there is nothing to ask the peer for.
 func (v VectorClock) Normalize() VectorClock {
 	out := make(VectorClock, len(v))
 	for author, ts := range v {
+		if ValidateNodeID(author) != nil {
+			continue
+		}
 		ts.Node = author
 		out[author] = ts
 	}

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -65,7 +66,8 @@ func TestVectorClockObserveCloneMax(t *testing.T) {
 }
 
 func TestVectorClockNormalize(t *testing.T) {
-	vc := VectorClock{"a": {Wall: 1}, "b": {Wall: 2, Node: "other"}}
+	vc := VectorClock{"a": {Wall: 1}, "b": {Wall: 2, Node: "other"},
+		strings.Repeat("n", MaxNodeIDBytes+1): {Wall: 3}, "\xff": {Wall: 4}}
 	got := vc.Normalize()
 	require.Equal(t, VectorClock{"a": {Wall: 1, Node: "a"}, "b": {Wall: 2, Node: "b"}}, got)
 	require.Equal(t, "", vc["a"].Node, "the original is left alone")

@@ -10,8 +10,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/entgldb/entgldb-go/adapters/protocol"
+	"github.com/entgldb/entgldb-go/adapters/protocol/pb"
+	"github.com/entgldb/entgldb-go/domain"
 )
 
 // errorBody is the API's error shape.
@@ -38,6 +44,7 @@ func TestBadInputOverHTTP(t *testing.T) {
 	require.Equal(t, http.StatusOK, status)
 
 	big := `{"x":"` + strings.Repeat("a", 1<<20+10) + `"}`
+	deep := strings.Repeat(`{"a":`, 2000) + `1` + strings.Repeat(`}`, 2000)
 	cases := []struct {
 		name, method, path, body string
 		status                   int
@@ -47,6 +54,10 @@ func TestBadInputOverHTTP(t *testing.T) {
 		{"malformed JSON", http.MethodPut, "/v1/collections/users/docs/a", `{"a":`, 400, "INVALID_ARGUMENT", ""},
 		{"non-object body", http.MethodPut, "/v1/collections/users/docs/a", `[1,2]`, 400, "INVALID_ARGUMENT", ""},
 		{"oversized body", http.MethodPut, "/v1/collections/users/docs/a", big, 413, "TOO_LARGE", ""},
+		// Accepted once, this stalled replication: protobuf cannot send it.
+		{"invalid UTF-8 in a string", http.MethodPut, "/v1/collections/users/docs/a", "{\"a\":\"\xff\xfe\"}", 400, "INVALID_ARGUMENT", "UTF-8"},
+		// Accepted once, this broke every filtered query of its collection.
+		{"nested 2000 levels", http.MethodPut, "/v1/collections/users/docs/a", deep, 400, "INVALID_ARGUMENT", "nests"},
 		{"bad collection characters", http.MethodPut, "/v1/collections/bad$name/docs/a", `{}`, 400, "INVALID_ARGUMENT", ""},
 		{"reserved collection", http.MethodPut, "/v1/collections/_system/docs/a", `{}`, 400, "INVALID_ARGUMENT", ""},
 		{"unknown filter operator", http.MethodGet, "/v1/collections/users/docs?where=" + urlq(`{"age":{"$regex":"x"}}`), "", 400, "INVALID_ARGUMENT", "$regex"},
@@ -223,4 +234,52 @@ func TestBackupDuringWritesAndRestore(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, before, after, "a refused restore leaves the database untouched")
 	})
+}
+
+// A member (it holds the cluster secret) pushes, over a real session, every
+// kind of entry no local write could be, among good ones: only the good
+// ones are stored. Each unfit entry is in a collection of its own name, so
+// the collection list shows whether any got in.
+func TestUnfitEntriesFromAMemberAreRefused(t *testing.T) {
+	secret := newToken(t)
+	a := newSecNode(t, secSpec{NodeID: "strict-a", AuthToken: secret})
+	a.start()
+	ch, res, err := noiseClient(a.PeerAddr(), secret, freshIdentity(t, "member"))
+	require.NoError(t, err)
+	defer ch.Conn().Close()
+	require.True(t, res.GetAccepted())
+	require.NoError(t, ch.Conn().SetDeadline(time.Now().Add(time.Minute)))
+
+	wall := time.Now().UnixMilli()
+	entry := func(collection, key, author, data string) *pb.ProtoOplogEntry {
+		e := domain.Entry{Collection: collection, Key: key, Op: domain.OpPut, Data: []byte(data),
+			Stamp: domain.Timestamp{Wall: wall, Node: author}}
+		e.Seal("")
+		return protocol.EntryToProto(&e)
+	}
+	deep := strings.Repeat(`{"a":`, 2000) + `1` + strings.Repeat(`}`, 2000)
+	pushes := [][]*pb.ProtoOplogEntry{
+		{
+			entry("_system", "k", "unfit-1", `{}`),
+			entry("good", "g1", "good-1", `{"v":1}`),
+			entry("../../etc/passwd", "k", "unfit-2", `{}`),
+			entry(strings.Repeat("c", 100<<10), "k", "unfit-3", `{}`),
+			entry("longkey", strings.Repeat("k", 1<<20), "unfit-4", `{}`),
+			entry("longauthor", "k", strings.Repeat("n", 1<<20), `{}`),
+			entry("deep", "k", "unfit-5", deep),
+			entry("good", "g2", "good-2", `{"v":2}`),
+		},
+		{entry("huge", "k", "unfit-6", `{"a":"`+strings.Repeat("x", 12<<20)+`"}`), entry("good", "g3", "good-3", `{"v":3}`)},
+	}
+	for _, entries := range pushes {
+		var ack pb.AckResponse
+		require.NoError(t, ch.Call(protocol.PushChangesReq, &pb.PushChangesRequest{Entries: entries}, protocol.AckRes, &ack),
+			"unfit entries never end the session")
+	}
+	for _, k := range []string{"g1", "g2", "g3"} {
+		eventually(t, 5*time.Second, "good entry "+k+" stored", func() bool { return a.has("good", k) })
+	}
+	colls, err := a.Client().Collections(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, []string{"good"}, colls, "no unfit entry was stored")
 }

@@ -134,6 +134,8 @@ func TestBadRequests(t *testing.T) {
 	big := `{"pad":"` + strings.Repeat("x", 2000) + `"}`     // over the 1024-byte limit, within the slack
 	huge := `{"pad":"` + strings.Repeat("x", 100_000) + `"}` // beyond the slack: cut off while reading
 	longKey := strings.Repeat("k", 257)
+	badUTF8 := "{\"a\":\"\xff\xfe\"}"                                                                                       // encoding/json takes it; protobuf could never send it
+	deep := `{"a":` + strings.Repeat("[", domain.MaxNestingDepth) + `1` + strings.Repeat("]", domain.MaxNestingDepth) + `}` // one level past the limit
 
 	tests := []struct {
 		name, method, path, body string
@@ -144,6 +146,8 @@ func TestBadRequests(t *testing.T) {
 		{"malformed JSON", "PUT", "/v1/collections/users/docs/a", `{"a":`, 400, "INVALID_ARGUMENT", "JSON"},
 		{"non-object body", "PUT", "/v1/collections/users/docs/a", `[1,2]`, 400, "INVALID_ARGUMENT", "object"},
 		{"empty body", "PUT", "/v1/collections/users/docs/a", ``, 400, "INVALID_ARGUMENT", ""},
+		{"invalid UTF-8 in a string", "PUT", "/v1/collections/users/docs/a", badUTF8, 400, "INVALID_ARGUMENT", "UTF-8"},
+		{"nested past the limit", "PUT", "/v1/collections/users/docs/a", deep, 400, "INVALID_ARGUMENT", "100 levels"},
 		{"body over the document limit", "PUT", "/v1/collections/users/docs/a", big, 413, "TOO_LARGE", "1024"},
 		{"body far over the limit", "PUT", "/v1/collections/users/docs/a", huge, 413, "TOO_LARGE", ""},
 		{"bad collection characters", "PUT", "/v1/collections/bad$name/docs/a", `{}`, 400, "INVALID_ARGUMENT", "bad$name"},
@@ -163,6 +167,8 @@ func TestBadRequests(t *testing.T) {
 		{"batch unknown field", "POST", "/v1/collections/users/batch", `{"puts":{}}`, 400, "INVALID_ARGUMENT", "puts"},
 		{"batch document not an object", "POST", "/v1/collections/users/batch", `{"put":{"a":1}}`, 400, "INVALID_ARGUMENT", `"a"`},
 		{"batch null document", "POST", "/v1/collections/users/batch", `{"put":{"a":null}}`, 400, "INVALID_ARGUMENT", ""},
+		{"batch document not UTF-8", "POST", "/v1/collections/users/batch", `{"put":{"a":` + badUTF8 + `}}`, 400, "INVALID_ARGUMENT", "UTF-8"},
+		{"batch document nested past the limit", "POST", "/v1/collections/users/batch", `{"put":{"a":` + deep + `}}`, 400, "INVALID_ARGUMENT", "100 levels"},
 		{"batch document too large", "POST", "/v1/collections/users/batch", `{"put":{"a":` + big + `}}`, 413, "TOO_LARGE", ""},
 		{"batch body too large", "POST", "/v1/collections/users/batch", `{"put":{"a":` + huge + `}}`, 413, "TOO_LARGE", ""},
 		{"batch put and delete one key", "POST", "/v1/collections/users/batch", `{"put":{"a":{}},"delete":["a"]}`, 400, "INVALID_ARGUMENT", "both"},
