@@ -144,7 +144,7 @@ func TestPushRefusesUnfitEntriesAndAppliesTheRest(t *testing.T) {
 		}
 	}
 	_, err = svc.PushChanges(ctx, ports.PeerInfo{NodeID: "peer"}, batch)
-	require.NoError(t, err, "unfit entries never fail the session")
+	require.ErrorIs(t, err, ports.ErrEntriesRefused, "the push is answered success=false, the session goes on")
 	assert.Equal(t, int64(len(unfit)), svc.Rejected())
 	for _, e := range good {
 		d, err := store.Get(ctx, "c", e.Key)

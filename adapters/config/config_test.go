@@ -325,6 +325,16 @@ func TestValidate(t *testing.T) {
 		{"log level and format", func(c *Config) { c.Logging.Level = "Verbose"; c.Logging.Format = "xml" },
 			[]string{"EntglDb.Logging.Format", "EntglDb.Logging.Level"}},
 		{"http address", func(c *Config) { c.Http.Address = "localhost" }, []string{"EntglDb.Http.Address"}},
+		{"node id longer than any peer accepts", func(c *Config) { c.NodeId = strings.Repeat("n", 129) }, []string{"EntglDb.NodeId"}},
+		{"node id not UTF-8", func(c *Config) { c.NodeId = "node-\xff" }, []string{"EntglDb.NodeId"}},
+		{"security", func(c *Config) {
+			c.Security.LegacyPeers = []string{"csharp:5000", "nope"}
+			c.Security.OpenCluster = true
+			c.AuthToken = "secret"
+			c.Security.MaxPreAuthPerSource = 0
+			c.Security.MaxConcurrentSnapshots = 0
+		}, []string{"EntglDb.Security.LegacyPeers[1]", "EntglDb.Security.MaxConcurrentSnapshots",
+			"EntglDb.Security.MaxPreAuthPerSource", "EntglDb.Security.OpenCluster"}},
 		{"http address on all interfaces", func(c *Config) { c.Http.Address = ":5080" }, nil},
 		{"http disabled and empty", func(c *Config) { c.Http.Enabled = false; c.Http.Address = "" }, nil},
 		{"addresses", func(c *Config) { c.Network.BindAddress = "not an ip"; c.Network.BroadcastAddress = "::1" },

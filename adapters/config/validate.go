@@ -78,6 +78,12 @@ func (c Config) problems() Problems {
 		}
 	}
 
+	if c.NodeId != "" {
+		if err := domain.ValidateNodeID(c.NodeId); err != nil {
+			add("NodeId", c.NodeId, domain.Message(err))
+		}
+	}
+
 	n := c.Network
 	port("Network.TcpPort", n.TcpPort)
 	port("Network.UdpPort", n.UdpPort)
