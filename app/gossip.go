@@ -33,7 +33,9 @@ func (e *SyncEngine) gossipLoop(ctx context.Context) {
 }
 
 // pushGossip pushes entries to up to GossipFanout reachable peers, in
-// parallel. When none can be reached it parks them in the offline queue.
+// parallel. When none can be reached it parks them in the offline queue. A
+// peer that refused them was reached: re-sending cannot change its
+// decision, so that push counts as delivered.
 func (e *SyncEngine) pushGossip(ctx context.Context, entries []domain.Entry) {
 	targets := e.pick(e.opts.GossipFanout)
 	delivered, busy := 0, 0
@@ -86,6 +88,7 @@ func (e *SyncEngine) gossipTo(ctx context.Context, t peerTarget, entries []domai
 	}
 	defer release()
 	var bytesOut int64
+	var pushed int
 	err = func() error {
 		s, err := e.dialer.Dial(ctx, t.addr)
 		if err != nil {
@@ -95,14 +98,19 @@ func (e *SyncEngine) gossipTo(ctx context.Context, t peerTarget, entries []domai
 		t.nodeID = s.PeerID()
 		e.learnNodeID(t.addr, t.nodeID)
 		e.flushQueue(ctx, s)
-		bytesOut = 0
+		bytesOut, pushed = 0, 0
 		gap := false
 		for _, chunk := range domain.ChunkBySize(entries, e.opts.MaxPushBytes) {
 			snapReq, err := s.PushChanges(ctx, chunk)
+			if e.deliveredRefused(ctx, s.PeerID(), err) {
+				// Our later entries cannot link past what it refused.
+				return nil
+			}
 			if err != nil {
 				return err
 			}
 			bytesOut += domain.EntriesSize(chunk)
+			pushed += len(chunk)
 			gap = gap || snapReq
 		}
 		if gap {
@@ -120,13 +128,27 @@ func (e *SyncEngine) gossipTo(ctx context.Context, t peerTarget, entries []domai
 		return err
 	}
 	e.stats.gossipPushes.Add(1)
-	e.stats.entriesPushed.Add(int64(len(entries)))
+	e.stats.entriesPushed.Add(int64(pushed))
 	e.stats.bytesOut.Add(bytesOut)
 	if e.status != nil {
 		e.status.RecordTransfer(0, bytesOut)
 	}
 	e.setPeerConnected(t, true)
 	return nil
+}
+
+// deliveredRefused says whether err is the peer's success=false answer to
+// a push outside a round (gossip, the offline queue), and then reports it
+// as a round's refused push is. Such entries count as delivered: the peer
+// received them and decided. A peer's transient failure answers
+// success=false too, and is indistinguishable here; the entries are still
+// in our oplog, and the next round pushes what the peer lacks.
+func (e *SyncEngine) deliveredRefused(ctx context.Context, peer string, err error) bool {
+	if !refusedPush(ctx, err) {
+		return false
+	}
+	e.reportPushRefused(peer, err, &roundResult{})
+	return true
 }
 
 // catchUpPush asks the peer's vector clock and pushes our own chain from

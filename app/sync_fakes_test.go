@@ -204,3 +204,13 @@ func requireConverged(t *testing.T, nodes []*syncNode) {
 		require.Equal(t, want, n.stateHash(t), "%s differs from %s", n.id, nodes[0].id)
 	}
 }
+
+// localEntries returns the node's own oplog entry sealed at ts, as the
+// outbox hands it to gossip.
+func (n *syncNode) localEntries(t *testing.T, ts domain.Timestamp) []domain.Entry {
+	t.Helper()
+	es, err := n.store.AuthorEntriesAfter(context.Background(), n.id, ts.Prev(), 1)
+	require.NoError(t, err)
+	require.Len(t, es, 1)
+	return es
+}

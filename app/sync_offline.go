@@ -36,9 +36,11 @@ func (e *SyncEngine) enqueueOffline(ctx context.Context, entries []domain.Entry)
 
 // flushQueue pushes the queued operations to a peer that just became
 // reachable, oldest first, before anything else goes to it. Operations whose
-// push fails stay queued in order. The queue holds only what identifies a
-// change, so each one is pushed as the sealed entry from our oplog; one that
-// is gone (pruned) counts as delivered: a snapshot carries it.
+// push fails stay queued in order; one the peer refuses was delivered and
+// leaves the queue, or every flush would send it again, forever. The queue
+// holds only what identifies a change, so each one is pushed as the sealed
+// entry from our oplog; one that is gone (pruned) counts as delivered: a
+// snapshot carries it.
 func (e *SyncEngine) flushQueue(ctx context.Context, s ports.PeerSession) {
 	// Clear the flag before reading the queue: an operation queued while
 	// this flush runs sets it again, so a later flush picks it up.
@@ -51,6 +53,9 @@ func (e *SyncEngine) flushQueue(ctx context.Context, s ports.PeerSession) {
 			return err
 		}
 		_, err = s.PushChanges(ctx, []domain.Entry{en})
+		if e.deliveredRefused(ctx, s.PeerID(), err) {
+			return nil
+		}
 		return err
 	})
 	if err != nil || failed > 0 {
