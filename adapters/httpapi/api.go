@@ -195,6 +195,9 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.log.Debug("http request", zap.String("method", r.Method), zap.String("path", r.URL.Path),
 			zap.Int("status", sw.status), zap.Duration("duration", time.Since(start)))
 	}()
+	if !jsonBodyRequired(sw, r) {
+		return
+	}
 	if h, pattern := a.mux.Handler(r); pattern == "" {
 		a.unrouted(sw, r, h)
 		return

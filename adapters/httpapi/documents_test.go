@@ -23,6 +23,10 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func do(t *testing.T, h http.Handler, method, path, body string, headers ...string) *httptest.ResponseRecorder {
 	t.Helper()
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.Host = "localhost:5080"
+	if method == http.MethodPost || method == http.MethodPut {
+		req.Header.Set("Content-Type", "application/json") // what the client sends; tests override it
+	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
@@ -338,3 +342,30 @@ func TestPanicBecomes500(t *testing.T) {
 type panicDocs struct{ *fakeDocs }
 
 func (panicDocs) Collections(context.Context) ([]string, error) { panic("boom") }
+
+// A cross-site form or "simple" fetch can POST text/plain without a
+// preflight: no write may happen, whatever the body says.
+func TestNonJSONBodiesAreRefused(t *testing.T) {
+	api, docs := newTestAPI(t)
+	_, err := docs.Put(context.Background(), "users", "a", []byte(`{"n":1}`), nil)
+	require.NoError(t, err)
+	for _, tc := range []struct{ method, path, ctype string }{
+		{"POST", "/v1/collections/users/batch", "text/plain"},
+		{"POST", "/v1/collections/users/batch", "application/x-www-form-urlencoded"},
+		{"POST", "/v1/collections/users/batch", ""},
+		{"PUT", "/v1/collections/users/docs/b", "text/plain;charset=UTF-8"},
+		{"POST", "/v1/admin/backup", "multipart/form-data; boundary=x"},
+	} {
+		t.Run(tc.method+" "+tc.ctype, func(t *testing.T) {
+			rec := do(t, api, tc.method, tc.path, `{"put":{"b":{"n":2}},"delete":["a"]}`, "Content-Type", tc.ctype)
+			require.Equal(t, http.StatusUnsupportedMediaType, rec.Code, rec.Body.String())
+			assert.Equal(t, "INVALID_ARGUMENT", errOf(t, rec).Code)
+		})
+	}
+	_, err = docs.Get(context.Background(), "users", "a")
+	require.NoError(t, err, "the refused batch must not have deleted a")
+	_, err = docs.Get(context.Background(), "users", "b")
+	require.Error(t, err, "the refused requests must not have written b")
+	rec := do(t, api, "POST", "/v1/collections/users/batch", `{"delete":["a"]}`, "Content-Type", "application/json; charset=utf-8")
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+}

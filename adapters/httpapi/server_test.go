@@ -112,6 +112,7 @@ func TestOversizedBodyOverASocket(t *testing.T) {
 
 	req, err := http.NewRequest(http.MethodPut, "http://"+s.Addr()+"/v1/collections/c/docs/k", strings.NewReader(body))
 	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
 	resp, err = http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
