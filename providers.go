@@ -299,6 +299,7 @@ func provideHTTP(cfg config.Config, db *app.Database, status *app.StatusTracker,
 		Metrics:          reg,
 		Logger:           logger.Named("http"),
 		MaxDocumentBytes: cfg.Persistence.MaxDocumentBytes,
+		AllowedHosts:     httpapi.AllowedHosts(cfg.Http.Address, cfg.Http.AllowedHosts),
 	})
 	return httpapi.NewServer(cfg.Http.Address, api, logger.Named("http"))
 }

@@ -71,6 +71,9 @@ type Options struct {
 	// RequestTimeout bounds each document request (0: 30 s). Not applied to
 	// the change feed or backups.
 	RequestTimeout time.Duration
+	// AllowedHosts are the Host names answered (see AllowedHosts; empty:
+	// the loopback names). Others get 421, except on /healthz and /readyz.
+	AllowedHosts []string
 	// Heartbeat is how often an idle change feed sends a comment, which
 	// keeps proxies from closing it and notices gone clients (0: 15 s).
 	Heartbeat time.Duration
@@ -78,9 +81,10 @@ type Options struct {
 
 // API is the http.Handler of the node.
 type API struct {
-	opts Options
-	log  *zap.Logger
-	mux  *http.ServeMux
+	opts  Options
+	log   *zap.Logger
+	mux   *http.ServeMux
+	hosts []string // normalized AllowedHosts
 
 	// closing is closed by CloseStreams: open change feeds end so a server
 	// shutdown does not wait for clients that never hang up.
@@ -112,7 +116,8 @@ func New(opts Options) *API {
 	if opts.Heartbeat <= 0 {
 		opts.Heartbeat = 15 * time.Second
 	}
-	a := &API{opts: opts, log: opts.Logger, mux: http.NewServeMux(), closing: make(chan struct{})}
+	a := &API{opts: opts, log: opts.Logger, mux: http.NewServeMux(), closing: make(chan struct{}),
+		hosts: AllowedHosts("", opts.AllowedHosts)}
 	a.routes()
 	return a
 }
@@ -195,7 +200,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.log.Debug("http request", zap.String("method", r.Method), zap.String("path", r.URL.Path),
 			zap.Int("status", sw.status), zap.Duration("duration", time.Since(start)))
 	}()
-	if !jsonBodyRequired(sw, r) {
+	if !a.hostAllowed(sw, r) || !jsonBodyRequired(sw, r) {
 		return
 	}
 	if h, pattern := a.mux.Handler(r); pattern == "" {

@@ -28,6 +28,10 @@ func do(t *testing.T, h http.Handler, method, path, body string, headers ...stri
 		req.Header.Set("Content-Type", "application/json") // what the client sends; tests override it
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i] == "Host" {
+			req.Host = headers[i+1]
+			continue
+		}
 		req.Header.Set(headers[i], headers[i+1])
 	}
 	rec := httptest.NewRecorder()

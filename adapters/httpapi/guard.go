@@ -2,7 +2,10 @@ package httpapi
 
 import (
 	"mime"
+	"net"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/entgldb/entgldb-go/domain"
 )
@@ -37,4 +40,52 @@ func quoteOrNone(s string) string {
 		return "none"
 	}
 	return `"` + s + `"`
+}
+
+// loopbackHosts are the names a local client reaches the node by.
+var loopbackHosts = []string{"localhost", "127.0.0.1", "::1"}
+
+// AllowedHosts is the Host names the API answers for a node listening on
+// address: the loopback names, the address's own host unless it is a
+// wildcard (a wildcard names no host a client would type), and extra
+// (Http.AllowedHosts). Ports are not compared.
+func AllowedHosts(address string, extra []string) []string {
+	hosts := slices.Clone(loopbackHosts)
+	if h, _, err := net.SplitHostPort(address); err == nil && h != "" {
+		if ip := net.ParseIP(h); ip == nil || !ip.IsUnspecified() {
+			hosts = append(hosts, h)
+		}
+	}
+	for _, h := range extra {
+		hosts = append(hosts, hostName(h))
+	}
+	return hosts
+}
+
+// hostName is a Host header or configured name without port, brackets,
+// case or trailing dot.
+func hostName(hostport string) string {
+	h := hostport
+	if host, _, err := net.SplitHostPort(hostport); err == nil {
+		h = host
+	}
+	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+	return strings.TrimSuffix(strings.ToLower(h), ".")
+}
+
+// hostAllowed refuses a request whose Host is not one of the node's names:
+// a DNS-rebinding page reaches the node under the attacker's name, and the
+// browser then treats the answers as same-origin. /healthz and /readyz stay
+// open to any Host: orchestrator probes address the node by its pod or
+// machine IP, and they answer no document data.
+func (a *API) hostAllowed(w http.ResponseWriter, r *http.Request) bool {
+	if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+		return true
+	}
+	if h := hostName(r.Host); h != "" && slices.Contains(a.hosts, h) {
+		return true
+	}
+	refuse(w, http.StatusMisdirectedRequest, domain.CodeInvalidArgument,
+		"Host "+quoteOrNone(r.Host)+" is not a name of this node (Http.AllowedHosts)")
+	return false
 }

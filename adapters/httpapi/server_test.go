@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/entgldb/entgldb-go/domain"
+	"github.com/entgldb/entgldb-go/ports"
 )
 
 func TestServerLifecycle(t *testing.T) {
@@ -120,4 +121,33 @@ func TestOversizedBodyOverASocket(t *testing.T) {
 	var e errorBody
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&e))
 	assert.Equal(t, "TOO_LARGE", e.Error.Code)
+}
+
+// A DNS-rebinding page reaches the node under a foreign name: nothing but
+// the probes may answer it.
+func TestForeignHostIsRefused(t *testing.T) {
+	docs := newFakeDocs()
+	_, err := docs.Put(context.Background(), "users", "a", []byte(`{"n":1}`), nil)
+	require.NoError(t, err)
+	api := New(Options{Documents: docs, Health: func(context.Context) ports.HealthReport { return ports.HealthReport{IsHealthy: true} },
+		AllowedHosts: []string{"Node1.LAN."}})
+	for _, host := range []string{"evil.example", "evil.example:5080", "127.0.0.2", "localhost.evil.example", ""} {
+		rec := do(t, api, "GET", "/v1/collections/users/docs/a", "", "Host", host)
+		require.Equal(t, http.StatusMisdirectedRequest, rec.Code, "Host %q: %s", host, rec.Body)
+		assert.Equal(t, "INVALID_ARGUMENT", errOf(t, rec).Code)
+		rec = do(t, api, "POST", "/v1/collections/users/batch", `{"delete":["a"]}`, "Host", host)
+		require.Equal(t, http.StatusMisdirectedRequest, rec.Code, "Host %q: %s", host, rec.Body)
+		assert.Equal(t, http.StatusOK, do(t, api, "GET", "/healthz", "", "Host", host).Code, "probes answer any Host")
+		assert.Equal(t, http.StatusOK, do(t, api, "GET", "/readyz", "", "Host", host).Code, "probes answer any Host")
+	}
+	for _, host := range []string{"localhost", "LOCALHOST:5080", "127.0.0.1:1", "[::1]:5080", "node1.lan:5080", "node1.lan"} {
+		assert.Equal(t, http.StatusOK, do(t, api, "GET", "/v1/collections/users/docs/a", "", "Host", host).Code, "Host %q", host)
+	}
+}
+
+func TestAllowedHostsFromAddress(t *testing.T) {
+	assert.Equal(t, []string{"localhost", "127.0.0.1", "::1"}, AllowedHosts("0.0.0.0:5080", nil))
+	assert.Equal(t, []string{"localhost", "127.0.0.1", "::1"}, AllowedHosts("[::]:5080", nil))
+	assert.Equal(t, []string{"localhost", "127.0.0.1", "::1"}, AllowedHosts(":5080", nil))
+	assert.Equal(t, []string{"localhost", "127.0.0.1", "::1", "192.168.1.5", "db.lan"}, AllowedHosts("192.168.1.5:5080", []string{"DB.lan"}))
 }
