@@ -300,6 +300,7 @@ func provideHTTP(cfg config.Config, db *app.Database, status *app.StatusTracker,
 		Logger:           logger.Named("http"),
 		MaxDocumentBytes: cfg.Persistence.MaxDocumentBytes,
 		AllowedHosts:     httpapi.AllowedHosts(cfg.Http.Address, cfg.Http.AllowedHosts),
+		AllowedOrigins:   cfg.Http.AllowedOrigins,
 	})
 	return httpapi.NewServer(cfg.Http.Address, api, logger.Named("http"))
 }

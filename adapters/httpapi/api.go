@@ -74,6 +74,9 @@ type Options struct {
 	// AllowedHosts are the Host names answered (see AllowedHosts; empty:
 	// the loopback names). Others get 421, except on /healthz and /readyz.
 	AllowedHosts []string
+	// AllowedOrigins are the browser origins CORS admits, exactly as the
+	// Origin header spells them; empty: none (no CORS headers at all).
+	AllowedOrigins []string
 	// Heartbeat is how often an idle change feed sends a comment, which
 	// keeps proxies from closing it and notices gone clients (0: 15 s).
 	Heartbeat time.Duration
@@ -200,7 +203,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.log.Debug("http request", zap.String("method", r.Method), zap.String("path", r.URL.Path),
 			zap.Int("status", sw.status), zap.Duration("duration", time.Since(start)))
 	}()
-	if !a.hostAllowed(sw, r) || !jsonBodyRequired(sw, r) {
+	if !a.hostAllowed(sw, r) || !a.cors(sw, r) || !jsonBodyRequired(sw, r) {
 		return
 	}
 	if h, pattern := a.mux.Handler(r); pattern == "" {

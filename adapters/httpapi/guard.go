@@ -89,3 +89,37 @@ func (a *API) hostAllowed(w http.ResponseWriter, r *http.Request) bool {
 		"Host "+quoteOrNone(r.Host)+" is not a name of this node (Http.AllowedHosts)")
 	return false
 }
+
+// cors lets the configured browser origins in and no one else: without
+// AllowedOrigins no Access-Control-Allow-* header is ever sent, so browsers
+// keep other sites from reading answers, and preflights (which any write
+// from another origin needs, being application/json) are refused with 403.
+// It reports whether the request still has to be served.
+func (a *API) cors(w http.ResponseWriter, r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	allowed := slices.Contains(a.opts.AllowedOrigins, origin)
+	preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
+	w.Header().Add("Vary", "Origin")
+	switch {
+	case preflight && !allowed:
+		refuse(w, http.StatusForbidden, domain.CodeUnauthorized,
+			"origin "+quoteOrNone(origin)+" is not allowed (Http.AllowedOrigins)")
+		return false
+	case !allowed:
+		return true
+	}
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Set("Access-Control-Expose-Headers", "ETag")
+	if !preflight {
+		return true
+	}
+	h.Set("Access-Control-Allow-Methods", "GET, PUT, POST, DELETE")
+	h.Set("Access-Control-Allow-Headers", "Content-Type, If-Match, If-None-Match, Last-Event-ID, Authorization")
+	h.Set("Access-Control-Max-Age", "600")
+	w.WriteHeader(http.StatusNoContent)
+	return false
+}

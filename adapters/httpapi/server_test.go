@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -150,4 +151,39 @@ func TestAllowedHostsFromAddress(t *testing.T) {
 	assert.Equal(t, []string{"localhost", "127.0.0.1", "::1"}, AllowedHosts("[::]:5080", nil))
 	assert.Equal(t, []string{"localhost", "127.0.0.1", "::1"}, AllowedHosts(":5080", nil))
 	assert.Equal(t, []string{"localhost", "127.0.0.1", "::1", "192.168.1.5", "db.lan"}, AllowedHosts("192.168.1.5:5080", []string{"DB.lan"}))
+}
+
+// CORS is closed unless origins are configured: no Access-Control-Allow-*
+// header by default, and preflights from other origins are refused.
+func TestCORSClosedUnlessConfigured(t *testing.T) {
+	noCORS := func(t *testing.T, h http.Header) {
+		t.Helper()
+		for name := range h {
+			assert.NotContains(t, strings.ToLower(name), "access-control-allow", "header %s", name)
+		}
+	}
+	preflight := func(api *API, origin string) *httptest.ResponseRecorder {
+		return do(t, api, "OPTIONS", "/v1/collections/users/batch", "",
+			"Origin", origin, "Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "content-type")
+	}
+	closed := New(Options{Documents: newFakeDocs()})
+	rec := do(t, closed, "GET", "/v1/collections", "", "Origin", "https://evil.example")
+	require.Equal(t, http.StatusOK, rec.Code)
+	noCORS(t, rec.Header())
+	rec = preflight(closed, "https://evil.example")
+	require.Equal(t, http.StatusForbidden, rec.Code, rec.Body.String())
+	assert.Equal(t, "UNAUTHORIZED", errOf(t, rec).Code)
+	noCORS(t, rec.Header())
+
+	open := New(Options{Documents: newFakeDocs(), AllowedOrigins: []string{"https://app.example"}})
+	rec = preflight(open, "https://app.example")
+	require.Equal(t, http.StatusNoContent, rec.Code, rec.Body.String())
+	assert.Equal(t, "https://app.example", rec.Header().Get("Access-Control-Allow-Origin"))
+	assert.Contains(t, rec.Header().Get("Access-Control-Allow-Headers"), "Content-Type")
+	rec = do(t, open, "GET", "/v1/collections", "", "Origin", "https://app.example")
+	require.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, "https://app.example", rec.Header().Get("Access-Control-Allow-Origin"))
+	rec = preflight(open, "https://evil.example")
+	require.Equal(t, http.StatusForbidden, rec.Code)
+	noCORS(t, rec.Header())
 }
