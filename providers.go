@@ -301,6 +301,7 @@ func provideHTTP(cfg config.Config, db *app.Database, status *app.StatusTracker,
 		MaxDocumentBytes: cfg.Persistence.MaxDocumentBytes,
 		AllowedHosts:     httpapi.AllowedHosts(cfg.Http.Address, cfg.Http.AllowedHosts),
 		AllowedOrigins:   cfg.Http.AllowedOrigins,
+		MaxChangeFeeds:   cfg.Http.MaxChangeFeeds,
 	})
 	return httpapi.NewServer(cfg.Http.Address, api, logger.Named("http"))
 }

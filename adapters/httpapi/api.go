@@ -8,6 +8,7 @@ import (
 	"context"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -77,6 +78,9 @@ type Options struct {
 	// AllowedOrigins are the browser origins CORS admits, exactly as the
 	// Origin header spells them; empty: none (no CORS headers at all).
 	AllowedOrigins []string
+	// MaxChangeFeeds caps open /v1/changes subscribers; more get 503
+	// QUEUE_FULL (0: DefaultMaxChangeFeeds).
+	MaxChangeFeeds int
 	// Heartbeat is how often an idle change feed sends a comment, which
 	// keeps proxies from closing it and notices gone clients (0: 15 s).
 	Heartbeat time.Duration
@@ -87,13 +91,19 @@ type API struct {
 	opts  Options
 	log   *zap.Logger
 	mux   *http.ServeMux
-	hosts []string // normalized AllowedHosts
+	hosts []string     // normalized AllowedHosts
+	feeds atomic.Int64 // open change feeds
 
 	// closing is closed by CloseStreams: open change feeds end so a server
 	// shutdown does not wait for clients that never hang up.
 	closeOnce sync.Once
 	closing   chan struct{}
 }
+
+// DefaultMaxChangeFeeds is the change feed subscriber cap when none is
+// configured: each feed holds a goroutine, a buffer and a subscription the
+// write path fans out to.
+const DefaultMaxChangeFeeds = 256
 
 // bodySlack lets a body a little over the document limit be read whole, so
 // the 413 can say by how much it is over.
@@ -115,6 +125,9 @@ func New(opts Options) *API {
 	}
 	if opts.RequestTimeout <= 0 {
 		opts.RequestTimeout = 30 * time.Second
+	}
+	if opts.MaxChangeFeeds <= 0 {
+		opts.MaxChangeFeeds = DefaultMaxChangeFeeds
 	}
 	if opts.Heartbeat <= 0 {
 		opts.Heartbeat = 15 * time.Second
