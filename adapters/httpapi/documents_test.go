@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -306,7 +307,7 @@ func TestFindCountCollections(t *testing.T) {
 	assert.JSONEq(t, `{"count":4}`, rec.Body.String())
 
 	rec = do(t, api, "GET", "/v1/collections/empty/docs", "")
-	assert.JSONEq(t, `{"documents":[],"count":0}`, rec.Body.String())
+	assert.JSONEq(t, `{"documents":[],"count":0,"more":false}`, rec.Body.String())
 
 	rec = do(t, api, "GET", "/v1/collections", "")
 	require.Equal(t, http.StatusOK, rec.Code)
@@ -372,4 +373,39 @@ func TestNonJSONBodiesAreRefused(t *testing.T) {
 	require.Error(t, err, "the refused requests must not have written b")
 	rec := do(t, api, "POST", "/v1/collections/users/batch", `{"delete":["a"]}`, "Content-Type", "application/json; charset=utf-8")
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+}
+
+// find answers bounded pages: DefaultPageSize without take, at most
+// MaxPageSize with any take, and says when more remain and where they start.
+func TestFindPages(t *testing.T) {
+	api, docs := newTestAPI(t)
+	for i := range MaxPageSize + 5 {
+		_, err := docs.Put(context.Background(), "big", fmt.Sprintf("k%05d", i), []byte(`{}`), nil)
+		require.NoError(t, err)
+	}
+	page := func(query string) findReply {
+		t.Helper()
+		rec := do(t, api, "GET", "/v1/collections/big/docs"+query, "")
+		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+		var r findReply
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &r))
+		require.Equal(t, len(r.Documents), r.Count)
+		return r
+	}
+	r := page("")
+	assert.Equal(t, DefaultPageSize, r.Count)
+	assert.True(t, r.More)
+	assert.Equal(t, DefaultPageSize, r.NextSkip)
+	assert.Equal(t, fmt.Sprintf("k%05d", DefaultPageSize), page(fmt.Sprintf("?skip=%d", r.NextSkip)).Documents[0].Key)
+
+	r = page("?take=1000000")
+	assert.Equal(t, MaxPageSize, r.Count, "take is capped")
+	assert.True(t, r.More)
+	r = page(fmt.Sprintf("?skip=%d&take=1000000", MaxPageSize))
+	assert.Equal(t, 5, r.Count)
+	assert.False(t, r.More, "the last page says nothing remains")
+	assert.Zero(t, r.NextSkip)
+	r = page("?take=3")
+	assert.Equal(t, 3, r.Count)
+	assert.True(t, r.More)
 }
