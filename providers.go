@@ -303,7 +303,9 @@ func provideHTTP(cfg config.Config, db *app.Database, status *app.StatusTracker,
 		AllowedOrigins:   cfg.Http.AllowedOrigins,
 		MaxChangeFeeds:   cfg.Http.MaxChangeFeeds,
 	})
-	return httpapi.NewServer(cfg.Http.Address, api, logger.Named("http"))
+	srv := httpapi.NewServer(cfg.Http.Address, api, logger.Named("http"))
+	srv.SetMaxConnections(cfg.Http.MaxConnections)
+	return srv
 }
 
 // provideNode lists the components in start order; they stop in reverse.
