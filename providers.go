@@ -299,8 +299,13 @@ func provideHTTP(cfg config.Config, db *app.Database, status *app.StatusTracker,
 		Metrics:          reg,
 		Logger:           logger.Named("http"),
 		MaxDocumentBytes: cfg.Persistence.MaxDocumentBytes,
+		AllowedHosts:     httpapi.AllowedHosts(cfg.Http.Address, cfg.Http.AllowedHosts),
+		AllowedOrigins:   cfg.Http.AllowedOrigins,
+		MaxChangeFeeds:   cfg.Http.MaxChangeFeeds,
 	})
-	return httpapi.NewServer(cfg.Http.Address, api, logger.Named("http"))
+	srv := httpapi.NewServer(cfg.Http.Address, api, logger.Named("http"))
+	srv.SetMaxConnections(cfg.Http.MaxConnections)
+	return srv
 }
 
 // provideNode lists the components in start order; they stop in reverse.

@@ -3,10 +3,18 @@ package app
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/entgldb/entgldb-go/domain"
 )
+
+// ManualBackupDir is the subdirectory of BackupOptions.Dir that backups
+// asked for go to. Keep rotates each directory on its own, so no number of
+// requests can rotate the automatic backups out of existence.
+const ManualBackupDir = "manual"
 
 // BackupStore writes a consistent, time-named copy of the database into dir
 // and keeps only the newest keep of them (keep <= 0: all); it returns the
@@ -23,9 +31,11 @@ type BackupObserver interface {
 
 // BackupOptions configure a BackupService.
 type BackupOptions struct {
-	// Dir is where backups go (Persistence.BackupPath).
+	// Dir is where automatic backups go (Persistence.BackupPath); the ones
+	// asked for go to its ManualBackupDir.
 	Dir string
-	// Keep is how many backups are kept (Persistence.BackupKeep; <= 0: all).
+	// Keep is how many backups of each kind, automatic and asked for, are
+	// kept (Persistence.BackupKeep; <= 0: all).
 	Keep int
 	// Interval is the time between automatic backups while the service
 	// runs; <= 0: none (Persistence.EnableAutoBackup off).
@@ -48,6 +58,9 @@ type BackupService struct {
 	opts  BackupOptions
 	log   *zap.Logger
 	auto  loop
+	// running holds a token while a backup is written: one at a time, so
+	// concurrent requests cannot multiply the disk the copies take.
+	running chan struct{}
 }
 
 // NewBackupService returns a stopped service writing through store.
@@ -55,13 +68,26 @@ func NewBackupService(store BackupStore, logger *zap.Logger, opts BackupOptions)
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	return &BackupService{store: store, opts: opts, log: logger}
+	return &BackupService{store: store, opts: opts, log: logger, running: make(chan struct{}, 1)}
 }
 
-// BackupNow writes a backup now and reports it. The size is 0 when the new
-// file cannot be read back (the backup itself succeeded).
+// BackupNow writes a backup now, into Dir's ManualBackupDir, and reports it.
+// While another backup runs it fails at once with CONFLICT. The size is 0
+// when the new file cannot be read back (the backup itself succeeded).
 func (b *BackupService) BackupNow(ctx context.Context) (BackupFile, error) {
-	path, err := b.store.BackupNow(ctx, b.opts.Dir, b.opts.Keep)
+	select {
+	case b.running <- struct{}{}:
+	default:
+		return BackupFile{}, domain.Errorf(domain.CodeConflict, "backup.BackupNow", "a backup is already running; try again when it is done")
+	}
+	defer func() { <-b.running }()
+	return b.write(ctx, filepath.Join(b.opts.Dir, ManualBackupDir))
+}
+
+// write makes one backup in dir, rotating dir by Keep, and reports it; the
+// caller holds the running token.
+func (b *BackupService) write(ctx context.Context, dir string) (BackupFile, error) {
+	path, err := b.store.BackupNow(ctx, dir, b.opts.Keep)
 	if err != nil {
 		return BackupFile{}, err
 	}
@@ -96,10 +122,16 @@ func (b *BackupService) runAuto(ctx context.Context) {
 	tickEvery(ctx, b.opts.Interval, b.autoBackup)
 }
 
-// autoBackup is one automatic backup; a failure is logged and the next tick
-// tries again.
+// autoBackup is one automatic backup, into Dir, after any backup asked for
+// has finished; a failure is logged and the next tick tries again.
 func (b *BackupService) autoBackup(ctx context.Context) {
-	if _, err := b.BackupNow(ctx); err != nil && ctx.Err() == nil {
+	select {
+	case b.running <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
+	defer func() { <-b.running }()
+	if _, err := b.write(ctx, b.opts.Dir); err != nil && ctx.Err() == nil {
 		b.log.Error("automatic backup failed", zap.String("dir", b.opts.Dir), zap.Error(err))
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/entgldb/entgldb-go/adapters/sqlite"
 	"github.com/entgldb/entgldb-go/adapters/telemetry"
 	"github.com/entgldb/entgldb-go/app"
+	"github.com/entgldb/entgldb-go/domain"
 )
 
 // gauge reads one unlabelled counter or gauge from reg (false: absent).
@@ -89,4 +90,59 @@ func TestBackupNowReportsTheFile(t *testing.T) {
 	assert.Equal(t, st.Size(), f.Bytes)
 	n, _ := gauge(t, reg, "entgldb_backups_total")
 	assert.Equal(t, 1.0, n)
+}
+
+// blockingBackups is a BackupStore whose backups wait for release; it
+// counts the files each directory keeps the way Keep would.
+type blockingBackups struct {
+	started chan string
+	release chan struct{}
+}
+
+func (s *blockingBackups) BackupNow(ctx context.Context, dir string, _ int) (string, error) {
+	s.started <- dir
+	select {
+	case <-s.release:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	return filepath.Join(dir, "b.db"), nil
+}
+
+// One backup at a time: a request while one runs is a CONFLICT at once,
+// and the next one after it finishes works.
+func TestBackupNowOneAtATime(t *testing.T) {
+	store := &blockingBackups{started: make(chan string, 4), release: make(chan struct{})}
+	b := app.NewBackupService(store, nil, app.BackupOptions{Dir: "/backups", Keep: 2})
+	first := make(chan error, 1)
+	go func() { _, err := b.BackupNow(t.Context()); first <- err }()
+	require.Equal(t, filepath.Join("/backups", app.ManualBackupDir), <-store.started, "backups asked for go to their own directory")
+
+	_, err := b.BackupNow(t.Context())
+	require.ErrorIs(t, err, domain.ErrConflict)
+
+	close(store.release)
+	require.NoError(t, <-first)
+	_, err = b.BackupNow(t.Context())
+	require.NoError(t, err)
+}
+
+// However many backups are asked for, Keep rotates only their directory:
+// the automatic backups stay.
+func TestManualBackupsNeverRotateAutomaticOnes(t *testing.T) {
+	store := newBackupStore(t)
+	dir := filepath.Join(t.TempDir(), "backups")
+	b := app.NewBackupService(store, nil, app.BackupOptions{Dir: dir, Keep: 2})
+	auto, err := store.BackupNow(t.Context(), dir, 2) // an automatic backup, where the service writes them
+	require.NoError(t, err)
+
+	for range 5 {
+		_, err := b.BackupNow(t.Context())
+		require.NoError(t, err)
+	}
+	_, err = os.Stat(auto)
+	require.NoError(t, err, "the automatic backup must survive backups asked for")
+	manual, err := os.ReadDir(filepath.Join(dir, app.ManualBackupDir))
+	require.NoError(t, err)
+	assert.Len(t, manual, 2, "Keep bounds the backups asked for too")
 }

@@ -83,7 +83,8 @@ func (c *Client) Do(ctx context.Context, method, path string, body []byte, heade
 	if err != nil {
 		return Response{}, domain.Errorf(domain.CodeInvalidArgument, op, "bad node address %q: %v", c.base, err)
 	}
-	if body != nil {
+	// The node refuses any POST or PUT that is not application/json, bodyless ones too.
+	if body != nil || method == http.MethodPost || method == http.MethodPut {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	for i := 0; i+1 < len(header); i += 2 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -91,8 +92,9 @@ func (d *docs) Batch(ctx context.Context, c string, puts map[string][]byte, dele
 	return out, nil
 }
 
-// Find ignores the filter: the client only carries it.
-func (d *docs) Find(_ context.Context, c string, _ domain.Query) ([]domain.Document, error) {
+// Find ignores the filter (the client only carries it) but pages by skip
+// and take as the node does.
+func (d *docs) Find(_ context.Context, c string, q domain.Query) ([]domain.Document, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var out []domain.Document
@@ -100,6 +102,10 @@ func (d *docs) Find(_ context.Context, c string, _ domain.Query) ([]domain.Docum
 		out = append(out, doc)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	out = out[min(q.Skip, len(out)):]
+	if q.Take > 0 {
+		out = out[:min(q.Take, len(out))]
+	}
 	return out, nil
 }
 
@@ -301,4 +307,26 @@ garbage
 	_, labelled := m["entgldb_sync_rounds_total"]
 	assert.False(t, labelled)
 	assert.Len(t, m, 4)
+}
+
+// The node answers find in bounded pages; Find follows them until all (or
+// Take) documents are read.
+func TestFindFollowsPages(t *testing.T) {
+	n := newNode(t)
+	ctx := t.Context()
+	const total = httpapi.DefaultPageSize*2 + 7
+	puts := map[string]json.RawMessage{}
+	for i := range total {
+		puts[fmt.Sprintf("k%04d", i)] = json.RawMessage(`{}`)
+	}
+	_, err := n.Batch(ctx, "many", puts, nil)
+	require.NoError(t, err)
+	found, err := n.Find(ctx, "many", client.Query{})
+	require.NoError(t, err)
+	require.Len(t, found, total)
+	assert.Equal(t, fmt.Sprintf("k%04d", total-1), found[total-1].Key)
+	found, err = n.Find(ctx, "many", client.Query{Skip: 5, Take: httpapi.DefaultPageSize + 1})
+	require.NoError(t, err)
+	require.Len(t, found, httpapi.DefaultPageSize+1)
+	assert.Equal(t, "k0005", found[0].Key)
 }

@@ -23,7 +23,7 @@ type Query struct {
 	OrderBy string // dotted path
 	Desc    bool
 	Skip    int
-	Take    int // 0: all
+	Take    int // 0: all (Find follows the node's pages)
 }
 
 func (q Query) values() url.Values {
@@ -111,13 +111,34 @@ func (c *Client) Batch(ctx context.Context, collection string, puts map[string]j
 	return out.Versions, err
 }
 
-// Find returns the documents matching q.
+// Find returns the documents matching q. The node answers in pages of a
+// bounded size; Find asks for the next one while the node says more remain
+// and q.Take is not reached.
 func (c *Client) Find(ctx context.Context, collection string, q Query) ([]Document, error) {
-	var out struct {
-		Documents []Document `json:"documents"`
+	var all []Document
+	for {
+		var out struct {
+			Documents []Document `json:"documents"`
+			More      bool       `json:"more"`
+			NextSkip  int        `json:"next_skip"`
+		}
+		if _, err := c.call(ctx, "client.Find", http.MethodGet, collectionPath(collection)+"/docs?"+q.values().Encode(), nil, &out); err != nil {
+			return nil, err
+		}
+		if all == nil && !out.More {
+			return out.Documents, nil
+		}
+		all = append(all, out.Documents...)
+		if q.Take > 0 {
+			if q.Take -= len(out.Documents); q.Take <= 0 {
+				return all, nil
+			}
+		}
+		if !out.More || out.NextSkip <= q.Skip {
+			return all, nil
+		}
+		q.Skip = out.NextSkip
 	}
-	_, err := c.call(ctx, "client.Find", http.MethodGet, collectionPath(collection)+"/docs?"+q.values().Encode(), nil, &out)
-	return out.Documents, err
 }
 
 // Count returns the number of documents matching where (empty: all).

@@ -124,10 +124,27 @@ type Sync struct {
 	ConflictResolution string `koanf:"ConflictResolution" json:"ConflictResolution"`
 }
 
+// HTTP API limits by default (docs/CONFIGURATION.md).
+const (
+	DefaultHTTPMaxConnections = 1024
+	DefaultHTTPMaxChangeFeeds = 256
+)
+
 // Http configures the local HTTP API.
 type Http struct {
 	Enabled bool   `koanf:"Enabled" json:"Enabled"`
 	Address string `koanf:"Address" json:"Address"`
+	// AllowedHosts are Host names answered besides the loopback names and
+	// Address's own host (DNS-rebinding guard; ports are not compared).
+	AllowedHosts []string `koanf:"AllowedHosts" json:"AllowedHosts"`
+	// AllowedOrigins are the browser origins CORS lets in ("https://app.example");
+	// empty: none, no Access-Control-Allow-* header is ever sent.
+	AllowedOrigins []string `koanf:"AllowedOrigins" json:"AllowedOrigins"`
+	// MaxConnections caps open HTTP connections; at the cap the oldest idle
+	// one is closed for a new one, or the new one refused (0: the default).
+	MaxConnections int `koanf:"MaxConnections" json:"MaxConnections"`
+	// MaxChangeFeeds caps open /v1/changes subscribers; more get 503 (0: the default).
+	MaxChangeFeeds int `koanf:"MaxChangeFeeds" json:"MaxChangeFeeds"`
 }
 
 // Logging configures the zap logger (adapters/telemetry).
@@ -194,7 +211,8 @@ func Default() Config {
 			BatchSize:       domain.DefaultSyncBatchSize,
 			MaxClockDriftMs: 60000, ConflictResolution: ConflictLWW,
 		},
-		Http:     Http{Enabled: true, Address: "127.0.0.1:5080"},
+		Http: Http{Enabled: true, Address: "127.0.0.1:5080", AllowedHosts: []string{}, AllowedOrigins: []string{},
+			MaxConnections: DefaultHTTPMaxConnections, MaxChangeFeeds: DefaultHTTPMaxChangeFeeds},
 		Logging:  Logging{Level: LevelInformation, Format: FormatConsole, MaxFileSizeMb: 10, MaxFiles: 5},
 		Health:   Health{CheckIntervalMinutes: 5},
 		Security: Security{LegacyPeers: []string{}, MaxPreAuthPerSource: 8, MaxConcurrentSnapshots: 2},

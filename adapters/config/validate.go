@@ -2,6 +2,7 @@ package config
 
 import (
 	"net"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -150,6 +151,13 @@ func (c Config) problems() Problems {
 	if c.Http.Enabled || c.Http.Address != "" {
 		if reason := hostPortProblem(c.Http.Address, true); reason != "" {
 			add("Http.Address", c.Http.Address, reason)
+		}
+	}
+	atLeast("Http.MaxConnections", c.Http.MaxConnections, 0)
+	atLeast("Http.MaxChangeFeeds", c.Http.MaxChangeFeeds, 0)
+	for i, o := range c.Http.AllowedOrigins {
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			add("Http.AllowedOrigins["+strconv.Itoa(i)+"]", o, "must be an origin: scheme://host[:port]")
 		}
 	}
 

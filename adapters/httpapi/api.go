@@ -8,6 +8,7 @@ import (
 	"context"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -71,6 +72,15 @@ type Options struct {
 	// RequestTimeout bounds each document request (0: 30 s). Not applied to
 	// the change feed or backups.
 	RequestTimeout time.Duration
+	// AllowedHosts are the Host names answered (see AllowedHosts; empty:
+	// the loopback names). Others get 421, except on /healthz and /readyz.
+	AllowedHosts []string
+	// AllowedOrigins are the browser origins CORS admits, exactly as the
+	// Origin header spells them; empty: none (no CORS headers at all).
+	AllowedOrigins []string
+	// MaxChangeFeeds caps open /v1/changes subscribers; more get 503
+	// QUEUE_FULL (0: DefaultMaxChangeFeeds).
+	MaxChangeFeeds int
 	// Heartbeat is how often an idle change feed sends a comment, which
 	// keeps proxies from closing it and notices gone clients (0: 15 s).
 	Heartbeat time.Duration
@@ -78,15 +88,22 @@ type Options struct {
 
 // API is the http.Handler of the node.
 type API struct {
-	opts Options
-	log  *zap.Logger
-	mux  *http.ServeMux
+	opts  Options
+	log   *zap.Logger
+	mux   *http.ServeMux
+	hosts []string     // normalized AllowedHosts
+	feeds atomic.Int64 // open change feeds
 
 	// closing is closed by CloseStreams: open change feeds end so a server
 	// shutdown does not wait for clients that never hang up.
 	closeOnce sync.Once
 	closing   chan struct{}
 }
+
+// DefaultMaxChangeFeeds is the change feed subscriber cap when none is
+// configured: each feed holds a goroutine, a buffer and a subscription the
+// write path fans out to.
+const DefaultMaxChangeFeeds = 256
 
 // bodySlack lets a body a little over the document limit be read whole, so
 // the 413 can say by how much it is over.
@@ -109,10 +126,14 @@ func New(opts Options) *API {
 	if opts.RequestTimeout <= 0 {
 		opts.RequestTimeout = 30 * time.Second
 	}
+	if opts.MaxChangeFeeds <= 0 {
+		opts.MaxChangeFeeds = DefaultMaxChangeFeeds
+	}
 	if opts.Heartbeat <= 0 {
 		opts.Heartbeat = 15 * time.Second
 	}
-	a := &API{opts: opts, log: opts.Logger, mux: http.NewServeMux(), closing: make(chan struct{})}
+	a := &API{opts: opts, log: opts.Logger, mux: http.NewServeMux(), closing: make(chan struct{}),
+		hosts: AllowedHosts("", opts.AllowedHosts)}
 	a.routes()
 	return a
 }
@@ -195,6 +216,9 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.log.Debug("http request", zap.String("method", r.Method), zap.String("path", r.URL.Path),
 			zap.Int("status", sw.status), zap.Duration("duration", time.Since(start)))
 	}()
+	if !a.hostAllowed(sw, r) || !a.cors(sw, r) || !jsonBodyRequired(sw, r) {
+		return
+	}
 	if h, pattern := a.mux.Handler(r); pattern == "" {
 		a.unrouted(sw, r, h)
 		return

@@ -58,6 +58,13 @@ func (a *API) changes(w http.ResponseWriter, r *http.Request) {
 		return
 	default:
 	}
+	if n := a.feeds.Add(1); n > int64(a.opts.MaxChangeFeeds) {
+		a.feeds.Add(-1)
+		a.writeError(w, r, domain.Errorf(domain.CodeQueueFull, op,
+			"too many change feed subscribers (%d, Http.MaxChangeFeeds); try again later", a.opts.MaxChangeFeeds))
+		return
+	}
+	defer a.feeds.Add(-1)
 
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()

@@ -224,3 +224,32 @@ func TestChangeFeedHeartbeatAndCloseStreams(t *testing.T) {
 	rec := do(t, api, http.MethodGet, "/v1/changes", "")
 	assert.Equal(t, http.StatusServiceUnavailable, rec.Code, "no new feeds while shutting down")
 }
+
+// Subscribers beyond MaxChangeFeeds get 503 QUEUE_FULL; a closed feed
+// frees its place.
+func TestChangeFeedSubscriberCap(t *testing.T) {
+	docs := newFakeDocs()
+	feed := newFakeFeed()
+	docs.feed = feed
+	srv := httptest.NewServer(New(Options{Documents: docs, Changes: feed, Heartbeat: time.Hour, MaxChangeFeeds: 3}))
+	t.Cleanup(srv.Close)
+
+	var open []*feedClient
+	for range 3 {
+		c := openFeed(t, srv.URL, "")
+		require.Equal(t, http.StatusOK, c.resp.StatusCode)
+		open = append(open, c)
+	}
+	over := openFeed(t, srv.URL, "")
+	require.Equal(t, http.StatusServiceUnavailable, over.resp.StatusCode)
+	var e errorBody
+	require.NoError(t, json.NewDecoder(over.resp.Body).Decode(&e))
+	assert.Equal(t, "QUEUE_FULL", e.Error.Code)
+
+	require.NoError(t, open[0].resp.Body.Close())
+	require.Eventually(t, func() bool {
+		c := openFeed(t, srv.URL, "")
+		defer c.resp.Body.Close()
+		return c.resp.StatusCode == http.StatusOK
+	}, 10*time.Second, 20*time.Millisecond, "a closed feed frees its place")
+}

@@ -26,10 +26,22 @@ type docReply struct {
 	Data    json.RawMessage `json:"data"`
 }
 
+// findReply is one page of a find. More says documents remain after it;
+// NextSkip is then the skip that asks for the next page.
 type findReply struct {
 	Documents []docReply `json:"documents"`
 	Count     int        `json:"count"`
+	More      bool       `json:"more"`
+	NextSkip  int        `json:"next_skip,omitempty"`
 }
+
+// Page sizes of find: take=0 (or none) asks for DefaultPageSize documents,
+// a larger take than MaxPageSize gets MaxPageSize; a page is held whole in
+// memory, so neither may be unbounded.
+const (
+	DefaultPageSize = 100
+	MaxPageSize     = 1000
+)
 
 type countReply struct {
 	Count int `json:"count"`
@@ -177,6 +189,7 @@ func (a *API) batch(w http.ResponseWriter, r *http.Request) {
 }
 
 // GET /v1/collections/{c}/docs?where=FILTER&order_by=F&desc=true&skip=N&take=N
+// answers one page (see DefaultPageSize).
 func (a *API) find(w http.ResponseWriter, r *http.Request) {
 	const op = "httpapi.Find"
 	c := r.PathValue("c")
@@ -212,12 +225,22 @@ func (a *API) find(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
+	page := min(q.Take, MaxPageSize)
+	if page == 0 {
+		page = DefaultPageSize
+	}
+	q.Take = page + 1 // the one past the page says whether more remain
 	docs, err := a.opts.Documents.Find(r.Context(), c, q)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	reply := findReply{Documents: make([]docReply, 0, len(docs)), Count: len(docs)}
+	reply := findReply{}
+	if len(docs) > page {
+		docs = docs[:page]
+		reply.More, reply.NextSkip = true, q.Skip+page
+	}
+	reply.Documents, reply.Count = make([]docReply, 0, len(docs)), len(docs)
 	for _, d := range docs {
 		reply.Documents = append(reply.Documents, docReply{Key: d.Key, Version: d.Stamp.String(), Data: d.Data})
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -23,7 +24,15 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func do(t *testing.T, h http.Handler, method, path, body string, headers ...string) *httptest.ResponseRecorder {
 	t.Helper()
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.Host = "localhost:5080"
+	if method == http.MethodPost || method == http.MethodPut {
+		req.Header.Set("Content-Type", "application/json") // what the client sends; tests override it
+	}
 	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i] == "Host" {
+			req.Host = headers[i+1]
+			continue
+		}
 		req.Header.Set(headers[i], headers[i+1])
 	}
 	rec := httptest.NewRecorder()
@@ -298,7 +307,7 @@ func TestFindCountCollections(t *testing.T) {
 	assert.JSONEq(t, `{"count":4}`, rec.Body.String())
 
 	rec = do(t, api, "GET", "/v1/collections/empty/docs", "")
-	assert.JSONEq(t, `{"documents":[],"count":0}`, rec.Body.String())
+	assert.JSONEq(t, `{"documents":[],"count":0,"more":false}`, rec.Body.String())
 
 	rec = do(t, api, "GET", "/v1/collections", "")
 	require.Equal(t, http.StatusOK, rec.Code)
@@ -338,3 +347,65 @@ func TestPanicBecomes500(t *testing.T) {
 type panicDocs struct{ *fakeDocs }
 
 func (panicDocs) Collections(context.Context) ([]string, error) { panic("boom") }
+
+// A cross-site form or "simple" fetch can POST text/plain without a
+// preflight: no write may happen, whatever the body says.
+func TestNonJSONBodiesAreRefused(t *testing.T) {
+	api, docs := newTestAPI(t)
+	_, err := docs.Put(context.Background(), "users", "a", []byte(`{"n":1}`), nil)
+	require.NoError(t, err)
+	for _, tc := range []struct{ method, path, ctype string }{
+		{"POST", "/v1/collections/users/batch", "text/plain"},
+		{"POST", "/v1/collections/users/batch", "application/x-www-form-urlencoded"},
+		{"POST", "/v1/collections/users/batch", ""},
+		{"PUT", "/v1/collections/users/docs/b", "text/plain;charset=UTF-8"},
+		{"POST", "/v1/admin/backup", "multipart/form-data; boundary=x"},
+	} {
+		t.Run(tc.method+" "+tc.ctype, func(t *testing.T) {
+			rec := do(t, api, tc.method, tc.path, `{"put":{"b":{"n":2}},"delete":["a"]}`, "Content-Type", tc.ctype)
+			require.Equal(t, http.StatusUnsupportedMediaType, rec.Code, rec.Body.String())
+			assert.Equal(t, "INVALID_ARGUMENT", errOf(t, rec).Code)
+		})
+	}
+	_, err = docs.Get(context.Background(), "users", "a")
+	require.NoError(t, err, "the refused batch must not have deleted a")
+	_, err = docs.Get(context.Background(), "users", "b")
+	require.Error(t, err, "the refused requests must not have written b")
+	rec := do(t, api, "POST", "/v1/collections/users/batch", `{"delete":["a"]}`, "Content-Type", "application/json; charset=utf-8")
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+}
+
+// find answers bounded pages: DefaultPageSize without take, at most
+// MaxPageSize with any take, and says when more remain and where they start.
+func TestFindPages(t *testing.T) {
+	api, docs := newTestAPI(t)
+	for i := range MaxPageSize + 5 {
+		_, err := docs.Put(context.Background(), "big", fmt.Sprintf("k%05d", i), []byte(`{}`), nil)
+		require.NoError(t, err)
+	}
+	page := func(query string) findReply {
+		t.Helper()
+		rec := do(t, api, "GET", "/v1/collections/big/docs"+query, "")
+		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+		var r findReply
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &r))
+		require.Equal(t, len(r.Documents), r.Count)
+		return r
+	}
+	r := page("")
+	assert.Equal(t, DefaultPageSize, r.Count)
+	assert.True(t, r.More)
+	assert.Equal(t, DefaultPageSize, r.NextSkip)
+	assert.Equal(t, fmt.Sprintf("k%05d", DefaultPageSize), page(fmt.Sprintf("?skip=%d", r.NextSkip)).Documents[0].Key)
+
+	r = page("?take=1000000")
+	assert.Equal(t, MaxPageSize, r.Count, "take is capped")
+	assert.True(t, r.More)
+	r = page(fmt.Sprintf("?skip=%d&take=1000000", MaxPageSize))
+	assert.Equal(t, 5, r.Count)
+	assert.False(t, r.More, "the last page says nothing remains")
+	assert.Zero(t, r.NextSkip)
+	r = page("?take=3")
+	assert.Equal(t, 3, r.Count)
+	assert.True(t, r.More)
+}

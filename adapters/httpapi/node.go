@@ -77,8 +77,14 @@ func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
 }
 
 // POST /v1/admin/backup. No request timeout: a large database takes long.
+// One runs at a time: the app's CONFLICT is 409 here, not the 412 of a
+// failed document precondition.
 func (a *API) backup(w http.ResponseWriter, r *http.Request) {
 	path, n, err := a.opts.Backup(r.Context())
+	if err != nil && codeOf(err) == domain.CodeConflict {
+		writeJSON(w, http.StatusConflict, errorBody{Error: errorDetail{Code: string(domain.CodeConflict), Message: domain.Message(err)}})
+		return
+	}
 	if err != nil {
 		a.writeError(w, r, err)
 		return

@@ -128,3 +128,13 @@ func TestStatusNeverShowsAuthToken(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, strings.Contains(strings.ToLower(string(b)), "token"))
 }
+
+// A backup asked for while one runs is 409 CONFLICT.
+func TestBackupWhileOneRunsIsConflict(t *testing.T) {
+	api := New(Options{Documents: newFakeDocs(), Backup: func(context.Context) (string, int64, error) {
+		return "", 0, domain.Errorf(domain.CodeConflict, "backup.BackupNow", "a backup is already running")
+	}})
+	rec := do(t, api, "POST", "/v1/admin/backup", "")
+	require.Equal(t, http.StatusConflict, rec.Code, rec.Body.String())
+	assert.Equal(t, "CONFLICT", errOf(t, rec).Code)
+}

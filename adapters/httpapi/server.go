@@ -15,21 +15,23 @@ import (
 
 // Server timeouts. Reads are bounded so a slow client cannot hold a
 // connection; WriteTimeout bounds ordinary responses (the change feed lifts
-// it for its own stream).
+// it for its own stream). IdleTimeout closes keep-alive connections no
+// client reuses; the connection cap (SetMaxConnections) bounds the rest.
 const (
 	ReadHeaderTimeout = 5 * time.Second
 	ReadTimeout       = 30 * time.Second
 	WriteTimeout      = 60 * time.Second
-	IdleTimeout       = 2 * time.Minute
+	IdleTimeout       = 30 * time.Second
 	MaxHeaderBytes    = 64 << 10
 )
 
 // Server runs the API on one address. Start binds and serves in a goroutine
 // the Server owns; Stop shuts it down and waits for that goroutine.
 type Server struct {
-	addr string
-	srv  *http.Server
-	log  *zap.Logger
+	addr  string
+	srv   *http.Server
+	log   *zap.Logger
+	limit *connLimit
 
 	mu   sync.Mutex
 	ln   net.Listener
@@ -43,8 +45,9 @@ func NewServer(addr string, handler http.Handler, logger *zap.Logger) *Server {
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	s := &Server{addr: addr, log: logger}
+	s := &Server{addr: addr, log: logger, limit: newConnLimit(0)}
 	s.srv = &http.Server{
+		ConnState:         func(c net.Conn, st http.ConnState) { s.limit.track(c, st) },
 		Handler:           handler,
 		ReadHeaderTimeout: ReadHeaderTimeout,
 		ReadTimeout:       ReadTimeout,
@@ -57,6 +60,13 @@ func NewServer(addr string, handler http.Handler, logger *zap.Logger) *Server {
 		s.srv.RegisterOnShutdown(c.CloseStreams)
 	}
 	return s
+}
+
+// SetMaxConnections caps open connections (Http.MaxConnections; <= 0:
+// DefaultMaxConnections): at the cap a new connection replaces the longest
+// idle one, or is closed when all are busy.
+func (s *Server) SetMaxConnections(n int) {
+	s.limit.setMax(n)
 }
 
 // Start binds the address (so a port in use fails here, as NETWORK_ERROR)
@@ -74,6 +84,7 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return domain.Errorf(domain.CodeNetwork, op, "cannot listen on %s: %w", s.addr, err)
 	}
+	ln = limitListener{Listener: ln, limit: s.limit}
 	s.ln = ln
 	s.done = make(chan struct{})
 	addr := ln.Addr().String()

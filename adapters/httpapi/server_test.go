@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/entgldb/entgldb-go/domain"
+	"github.com/entgldb/entgldb-go/ports"
 )
 
 func TestServerLifecycle(t *testing.T) {
@@ -112,6 +114,7 @@ func TestOversizedBodyOverASocket(t *testing.T) {
 
 	req, err := http.NewRequest(http.MethodPut, "http://"+s.Addr()+"/v1/collections/c/docs/k", strings.NewReader(body))
 	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
 	resp, err = http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
@@ -119,4 +122,68 @@ func TestOversizedBodyOverASocket(t *testing.T) {
 	var e errorBody
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&e))
 	assert.Equal(t, "TOO_LARGE", e.Error.Code)
+}
+
+// A DNS-rebinding page reaches the node under a foreign name: nothing but
+// the probes may answer it.
+func TestForeignHostIsRefused(t *testing.T) {
+	docs := newFakeDocs()
+	_, err := docs.Put(context.Background(), "users", "a", []byte(`{"n":1}`), nil)
+	require.NoError(t, err)
+	api := New(Options{Documents: docs, Health: func(context.Context) ports.HealthReport { return ports.HealthReport{IsHealthy: true} },
+		AllowedHosts: []string{"Node1.LAN."}})
+	for _, host := range []string{"evil.example", "evil.example:5080", "127.0.0.2", "localhost.evil.example", ""} {
+		rec := do(t, api, "GET", "/v1/collections/users/docs/a", "", "Host", host)
+		require.Equal(t, http.StatusMisdirectedRequest, rec.Code, "Host %q: %s", host, rec.Body)
+		assert.Equal(t, "INVALID_ARGUMENT", errOf(t, rec).Code)
+		rec = do(t, api, "POST", "/v1/collections/users/batch", `{"delete":["a"]}`, "Host", host)
+		require.Equal(t, http.StatusMisdirectedRequest, rec.Code, "Host %q: %s", host, rec.Body)
+		assert.Equal(t, http.StatusOK, do(t, api, "GET", "/healthz", "", "Host", host).Code, "probes answer any Host")
+		assert.Equal(t, http.StatusOK, do(t, api, "GET", "/readyz", "", "Host", host).Code, "probes answer any Host")
+	}
+	for _, host := range []string{"localhost", "LOCALHOST:5080", "127.0.0.1:1", "[::1]:5080", "node1.lan:5080", "node1.lan"} {
+		assert.Equal(t, http.StatusOK, do(t, api, "GET", "/v1/collections/users/docs/a", "", "Host", host).Code, "Host %q", host)
+	}
+}
+
+func TestAllowedHostsFromAddress(t *testing.T) {
+	assert.Equal(t, []string{"localhost", "127.0.0.1", "::1"}, AllowedHosts("0.0.0.0:5080", nil))
+	assert.Equal(t, []string{"localhost", "127.0.0.1", "::1"}, AllowedHosts("[::]:5080", nil))
+	assert.Equal(t, []string{"localhost", "127.0.0.1", "::1"}, AllowedHosts(":5080", nil))
+	assert.Equal(t, []string{"localhost", "127.0.0.1", "::1", "192.168.1.5", "db.lan"}, AllowedHosts("192.168.1.5:5080", []string{"DB.lan"}))
+}
+
+// CORS is closed unless origins are configured: no Access-Control-Allow-*
+// header by default, and preflights from other origins are refused.
+func TestCORSClosedUnlessConfigured(t *testing.T) {
+	noCORS := func(t *testing.T, h http.Header) {
+		t.Helper()
+		for name := range h {
+			assert.NotContains(t, strings.ToLower(name), "access-control-allow", "header %s", name)
+		}
+	}
+	preflight := func(api *API, origin string) *httptest.ResponseRecorder {
+		return do(t, api, "OPTIONS", "/v1/collections/users/batch", "",
+			"Origin", origin, "Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "content-type")
+	}
+	closed := New(Options{Documents: newFakeDocs()})
+	rec := do(t, closed, "GET", "/v1/collections", "", "Origin", "https://evil.example")
+	require.Equal(t, http.StatusOK, rec.Code)
+	noCORS(t, rec.Header())
+	rec = preflight(closed, "https://evil.example")
+	require.Equal(t, http.StatusForbidden, rec.Code, rec.Body.String())
+	assert.Equal(t, "UNAUTHORIZED", errOf(t, rec).Code)
+	noCORS(t, rec.Header())
+
+	open := New(Options{Documents: newFakeDocs(), AllowedOrigins: []string{"https://app.example"}})
+	rec = preflight(open, "https://app.example")
+	require.Equal(t, http.StatusNoContent, rec.Code, rec.Body.String())
+	assert.Equal(t, "https://app.example", rec.Header().Get("Access-Control-Allow-Origin"))
+	assert.Contains(t, rec.Header().Get("Access-Control-Allow-Headers"), "Content-Type")
+	rec = do(t, open, "GET", "/v1/collections", "", "Origin", "https://app.example")
+	require.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, "https://app.example", rec.Header().Get("Access-Control-Allow-Origin"))
+	rec = preflight(open, "https://evil.example")
+	require.Equal(t, http.StatusForbidden, rec.Code)
+	noCORS(t, rec.Header())
 }
