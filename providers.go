@@ -26,7 +26,7 @@ import (
 func provideStore(ctx context.Context, cfg config.Config, logger *zap.Logger) (*sqlite.Store, func(), error) {
 	p := cfg.Persistence
 	if dir := filepath.Dir(p.DatabasePath); dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := os.MkdirAll(dir, 0o700); err != nil { // the database is the owner's alone
 			return nil, nil, domain.Errorf(domain.CodePersistence, "open database", "cannot create directory %s: %w", dir, err)
 		}
 	}

@@ -205,12 +205,16 @@ func TestBackupDuringWritesAndRestore(t *testing.T) {
 	out, errOut, code = runCLI(t, "check", "--db", backup)
 	require.Equal(t, 0, code, errOut)
 	require.Equal(t, "ok", out)
+	requirePrivate(t, backup)
+	requirePrivate(t, filepath.Dir(n.DBPath)) // the node made its data directory
+	requirePrivate(t, filepath.Join(n.Spec.Dir, "backups"))
 
 	fresh := newNode(t, nodeSpec{NodeID: "restored"})
 	db := fresh.DBPath
 	require.NoError(t, os.MkdirAll(filepath.Dir(db), 0o755))
 	_, errOut, code = runCLI(t, "restore", "--db", db, "--from", backup)
 	require.Equal(t, 0, code, errOut)
+	requirePrivate(t, db)
 	fresh.start()
 	for i := 0; i < 100; i++ {
 		status, _, _ := fresh.httpDo(http.MethodGet, fmt.Sprintf("/v1/collections/c/docs/before-%d", i), nil)

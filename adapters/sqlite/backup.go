@@ -33,6 +33,10 @@ func vacuumInto(ctx context.Context, db *sql.DB, path string) (int64, error) {
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
 	tmp := path + ".tmp-" + hex.EncodeToString(rnd[:])
+	// VACUUM INTO fills an empty file, which keeps the mode it was made with.
+	if err := createPrivate(tmp); err != nil {
+		return 0, domain.Wrap(domain.CodePersistence, op, err)
+	}
 	if _, err := db.ExecContext(ctx, "VACUUM INTO ?", tmp); err != nil {
 		_ = os.Remove(tmp)
 		return 0, mapErr(op, err)
@@ -74,8 +78,8 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// Backup makes a consistent online copy of the database at path and returns
-// its size in bytes.
+// Backup makes a consistent online copy of the database at path (0600) and
+// returns its size in bytes.
 func (s *Store) Backup(ctx context.Context, path string) (int64, error) {
 	start := time.Now()
 	// read: the copy holds every document, and needs no replay when opened.
@@ -103,11 +107,11 @@ func BackupFile(ctx context.Context, dbPath, out string) (int64, error) {
 	return vacuumInto(ctx, db, out)
 }
 
-// BackupNow writes a time-named backup into dir and keeps only the newest
-// keep of them (keep <= 0: all). It returns the new file's path.
+// BackupNow writes a time-named backup into dir (created 0700 if missing)
+// and keeps only the newest keep of them (keep <= 0: all). It returns the new file's path.
 func (s *Store) BackupNow(ctx context.Context, dir string, keep int) (string, error) {
 	const op = "sqlite.BackupNow"
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, privateDir); err != nil {
 		return "", domain.Wrap(domain.CodePersistence, op, err)
 	}
 	path := filepath.Join(dir, backupPrefix+nowStamp()+backupSuffix)
@@ -175,7 +179,11 @@ func copyFile(src, dst string) error {
 	}
 	defer in.Close()
 	tmp := dst + ".tmp-restore"
-	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	// A temporary file left by a crash would keep its mode through O_TRUNC.
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, privateFile)
 	if err != nil {
 		return err
 	}

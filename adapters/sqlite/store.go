@@ -145,7 +145,8 @@ func dsn(path string, busy time.Duration, wal, syncFull, writer bool, walLimit i
 }
 
 // Open opens (creating if needed) the database at opts.Path, checks it with
-// quick_check and migrates its schema. A corrupt file is refused with
+// quick_check and migrates its schema. A database it creates is 0600 (its
+// WAL and shared-memory index too) in directories it creates 0700. A corrupt file is refused with
 // CORRUPTION, or replaced from a backup when AutoRestoreOnCorruption is set.
 func Open(ctx context.Context, opts Options) (*Store, error) {
 	const op = "sqlite.Open"
@@ -188,8 +189,13 @@ func open(ctx context.Context, opts Options, log *zap.Logger) (*Store, error) {
 		if err := CheckFile(ctx, opts.Path, false); err != nil {
 			return nil, domain.Wrap(domain.CodeCorruption, op, err)
 		}
-	} else if err := os.MkdirAll(filepath.Dir(opts.Path), 0o755); err != nil {
-		return nil, domain.Wrap(domain.CodePersistence, op, err)
+	} else {
+		if err := os.MkdirAll(filepath.Dir(opts.Path), privateDir); err != nil {
+			return nil, domain.Wrap(domain.CodePersistence, op, err)
+		}
+		if err := createPrivate(opts.Path); err != nil {
+			return nil, domain.Wrap(domain.CodePersistence, op, err)
+		}
 	}
 	wdb, err := sql.Open("sqlite", dsn(opts.Path, opts.BusyTimeout, opts.EnableWAL, opts.SyncFull, true, opts.walLimits().soft))
 	if err != nil {

@@ -127,12 +127,14 @@ func newLogger(cfg config.Logging, isTTY bool, stderr zapcore.WriteSyncer) (*zap
 }
 
 // checkWritable creates the log directory and opens the file for append,
-// so a bad path fails at start.
+// so a bad path fails at start. Logs describe the data and the peers, so a
+// directory it makes is 0700 and a file it makes 0600; lumberjack gives
+// rotated files the mode of the one they replace. Existing ones keep theirs.
 func checkWritable(path string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}

@@ -151,8 +151,13 @@ func TestLoggerFormat(t *testing.T) {
 	require.ErrorIs(t, err, domain.ErrConfig)
 }
 
+// TestLoggerFileRotation also checks that log files, rotated ones included,
+// are 0600 in a directory made 0700, whatever the umask, and that a
+// directory the user made keeps its mode.
 func TestLoggerFileRotation(t *testing.T) {
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "user")
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	require.NoError(t, os.Chmod(dir, 0o755))
 	cfg := logCfg("Information", "auto")
 	cfg.FilePath = filepath.Join(dir, "logs", "node.log") // directory made on demand
 	cfg.MaxFileSizeMb = 1
@@ -183,6 +188,11 @@ func TestLoggerFileRotation(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	require.Len(t, names, 2, "the current file and MaxFiles=1 backup: %v", names)
+	for _, name := range names {
+		requireMode(t, filepath.Join(dir, "logs", name), 0o600)
+	}
+	requireMode(t, filepath.Join(dir, "logs"), 0o700)
+	requireMode(t, dir, 0o755)
 	data, err := os.ReadFile(cfg.FilePath)
 	require.NoError(t, err)
 	assert.LessOrEqual(t, len(data), 1<<20)
@@ -199,4 +209,12 @@ func TestLoggerUnwritablePath(t *testing.T) {
 	require.ErrorIs(t, err, domain.ErrConfig)
 	assert.Contains(t, err.Error(), "Logging.FilePath")
 	assert.Contains(t, err.Error(), blocker)
+}
+
+// requireMode requires path's permission bits to be want.
+func requireMode(t *testing.T, path string, want os.FileMode) {
+	t.Helper()
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	require.Equal(t, want, fi.Mode().Perm(), "mode of %s", path)
 }

@@ -147,6 +147,9 @@ func TestBackupThroughNodeCopiesWhatTheNodeWroteElsewhere(t *testing.T) {
 	got, err := readFile(want)
 	require.NoError(t, err)
 	require.Equal(t, "backup bytes", got)
+	fi, err := os.Stat(want)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "a backup holds every document")
 }
 
 func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o644) }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -139,6 +140,8 @@ func backupThroughNode(ctx context.Context, w io.Writer, c *client.Client, out s
 	return nil
 }
 
+// copyFile copies src to dst through a temporary file, 0600 like the
+// node's own backups: a backup holds every document.
 func copyFile(src, dst string) error {
 	in, err := os.Open(src)
 	if err != nil {
@@ -146,7 +149,11 @@ func copyFile(src, dst string) error {
 	}
 	defer in.Close()
 	tmp := dst + ".tmp"
-	f, err := os.Create(tmp)
+	// A temporary file left by a crash would keep its mode through O_TRUNC.
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}
