@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 
-	"github.com/entgldb/entgldb-go/domain"
 	"github.com/entgldb/entgldb-go/ports"
 )
 
@@ -14,8 +13,8 @@ var _ ports.PeerKeys = (*Store)(nil)
 // id is seen and refuses (UNAUTHORIZED) any other key afterwards.
 func (s *Store) CheckPeerKey(ctx context.Context, nodeID string, key []byte) error {
 	const op = "memory.CheckPeerKey"
-	if nodeID == "" || len(key) == 0 {
-		return domain.Errorf(domain.CodeInvalidArgument, op, "node id and key must not be empty")
+	if err := ports.CheckPeerKeyArgs(op, nodeID, key); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -30,8 +29,5 @@ func (s *Store) CheckPeerKey(ctx context.Context, nodeID string, key []byte) err
 		s.peerKeys[nodeID] = bytes.Clone(key)
 		return nil
 	}
-	if !bytes.Equal(recorded, key) {
-		return domain.Errorf(domain.CodeUnauthorized, op, "node %q presented an identity key other than the one first seen for it", nodeID)
-	}
-	return nil
+	return ports.ComparePeerKey(op, nodeID, recorded, key)
 }

@@ -25,7 +25,7 @@ const (
 	BeaconFlagMAC = 1 << 0
 
 	// MaxBeaconNodeID bounds the node id a beacon carries.
-	MaxBeaconNodeID = 128
+	MaxBeaconNodeID = domain.MaxNodeIDBytes
 	// MaxBeaconInterests bounds how many collections a beacon announces.
 	MaxBeaconInterests = 32
 	// MaxBeaconInterest bounds one announced collection name.

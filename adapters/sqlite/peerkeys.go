@@ -1,13 +1,11 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"time"
 
-	"github.com/entgldb/entgldb-go/domain"
 	"github.com/entgldb/entgldb-go/ports"
 )
 
@@ -19,15 +17,15 @@ var _ ports.PeerKeys = (*Store)(nil)
 // connections racing record one key and the loser is compared against it.
 func (s *Store) CheckPeerKey(ctx context.Context, nodeID string, key []byte) error {
 	const op = "sqlite.CheckPeerKey"
-	if nodeID == "" || len(key) == 0 {
-		return domain.Errorf(domain.CodeInvalidArgument, op, "node id and key must not be empty")
+	if err := ports.CheckPeerKeyArgs(op, nodeID, key); err != nil {
+		return err
 	}
 	// Every handshake asks: answer a known peer from the readers, and take
 	// the single writer connection only for a node id seen the first time.
 	var recorded []byte
 	switch err := s.reader.NewRaw(`SELECT public_key FROM peer_keys WHERE node_id = ?`, nodeID).Scan(ctx, &recorded); {
 	case err == nil:
-		return compareKey(op, nodeID, recorded, key)
+		return ports.ComparePeerKey(op, nodeID, recorded, key)
 	case !errors.Is(err, sql.ErrNoRows):
 		return mapErr(op, err)
 	}
@@ -38,12 +36,5 @@ func (s *Store) CheckPeerKey(ctx context.Context, nodeID string, key []byte) err
 	if err := s.writer.NewRaw(`SELECT public_key FROM peer_keys WHERE node_id = ?`, nodeID).Scan(ctx, &recorded); err != nil {
 		return mapErr(op, err)
 	}
-	return compareKey(op, nodeID, recorded, key)
-}
-
-func compareKey(op, nodeID string, recorded, key []byte) error {
-	if !bytes.Equal(recorded, key) {
-		return domain.Errorf(domain.CodeUnauthorized, op, "node %q presented an identity key other than the one first seen for it", nodeID)
-	}
-	return nil
+	return ports.ComparePeerKey(op, nodeID, recorded, key)
 }
