@@ -51,6 +51,18 @@ type Entry struct {
 	// Seq is this node's local commit sequence (the change feed position).
 	// It is assigned by the store, never sent on the wire.
 	Seq int64
+	// Link is the entry's content link (authorproof.go), computed and kept
+	// by the store, never sent; nil when unknown: an entry accepted
+	// without proof (Legacy) or held from before links existed.
+	Link []byte
+	// Proof proves this entry and its author's entries before it in a
+	// page (authorproof.go); on the wire only on the last entry of each
+	// author's run, in a store on the entries whose proof arrived.
+	Proof *AuthorProof
+	// Legacy marks an entry accepted without proof of its author, from the
+	// C#/TypeScript family (Security.LegacyPeers). It never extends the
+	// chain of an author whose identity key is known.
+	Legacy bool
 }
 
 // Author is the node that made the entry.
@@ -96,7 +108,11 @@ func (e *Entry) VerifyHash() bool {
 // Size is the approximate number of bytes the entry costs on the wire; used
 // to cap pages by bytes.
 func (e *Entry) Size() int {
-	return len(e.Collection) + len(e.Key) + len(e.Data) + len(e.Stamp.Node) + len(e.Hash) + len(e.PrevHash) + 32
+	n := len(e.Collection) + len(e.Key) + len(e.Data) + len(e.Stamp.Node) + len(e.Hash) + len(e.PrevHash) + 32
+	if p := e.Proof; p != nil {
+		n += len(p.PublicKey) + len(p.LinkBefore) + len(p.Signature) + LinkSize*len(p.Tail)
+	}
+	return n
 }
 
 // VerifyChain checks that entries (one author's, in stamp order) link up:
