@@ -37,9 +37,21 @@ const MaxProofTail = 1 << 16
 var (
 	entryDigestTag   = []byte("entgldb/entry/v1\x00")
 	headStatementTag = []byte("entgldb/author-head/v1\x00")
+	boundaryLinkTag  = []byte("entgldb/boundary/v1\x00")
 	// GenesisLink is the link before an author's first entry.
 	GenesisLink = make([]byte, LinkSize)
 )
+
+// BoundaryLink stands for the link before an entry whose predecessor we
+// hold without a link (a chain that starts after a pruned or snapshot
+// boundary, or entries kept from before links existed). It is derived from
+// the predecessor's hash, so nodes holding the same boundary agree on it.
+func BoundaryLink(prevHash string) []byte {
+	h := sha256.New()
+	h.Write(boundaryLinkTag)
+	io.WriteString(h, prevHash)
+	return h.Sum(nil)
+}
 
 // AuthorProof proves a run of one author's entries. On the wire it rides on
 // the run's last entry; in a store it is kept on the entry whose proof
