@@ -119,6 +119,14 @@ func TestEveryReadSeesPendingWrites(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, []string{f.updated.Hash, f.created.Hash}, entryHashes(es))
 		},
+		"CountAuthorEntries": func(t *testing.T, f readFixture) {
+			n, err := f.s.CountAuthorEntries(t.Context(), "A", f.updated.Stamp, 0, f.created.Seq)
+			require.NoError(t, err)
+			require.Equal(t, 1, n, "the write after updated")
+			n, err = f.s.CountAuthorEntries(t.Context(), "A", domain.Timestamp{}, f.updated.Seq-1, f.updated.Seq)
+			require.NoError(t, err)
+			require.Equal(t, 1, n, "only the seq range asked")
+		},
 		"LastSeq": func(t *testing.T, f readFixture) {
 			seq, err := f.s.LastSeq(t.Context())
 			require.NoError(t, err)
@@ -144,7 +152,6 @@ func TestEveryReadSeesPendingWrites(t *testing.T) {
 	notReads := []string{
 		"Commit", "ApplyRemote", "ApplySnapshot", "Prune", "EnsureIndex", // writes
 		"SavePeer", "Peers", "RemovePeer", "CheckPeerKey", "GetMeta", "SetMeta", // peers, their keys and meta
-		"Enqueue", "Peek", "Ack", "QueueLen", "ClearQueue", // the offline queue
 		"CheckIntegrity", "Ping", "Path", "RestoredFromBackup", "Close",
 	}
 	typ := reflect.TypeFor[*Store]()
