@@ -11,21 +11,25 @@ import (
 )
 
 // HTTPCertificate is the certificate the HTTP API of the node configured by
-// cfg serves: none (ok false) with TLS off; the configured files
-// (Http.TLSCertFile, Http.TLSKeyFile); or the self-signed one kept beside
-// the database (Http.TLSAuto), made at the first start (created says so).
-// Its Fingerprint is what clients pin.
-func HTTPCertificate(cfg Config) (cert tlscert.Cert, created, ok bool, err error) {
+// cfg serves: nil with TLS off; the configured files (Http.TLSCertFile,
+// Http.TLSKeyFile); or the self-signed one kept beside the database
+// (Http.TLSAuto), made at the first start (created says so). Its
+// Fingerprint is what clients pin.
+func HTTPCertificate(cfg Config) (cert *tlscert.Cert, created bool, err error) {
 	certFile, keyFile := cfg.TLSFiles()
+	var c tlscert.Cert
 	switch {
 	case !cfg.Http.TLSEnabled():
-		return tlscert.Cert{}, false, false, nil
+		return nil, false, nil
 	case cfg.Http.TLSCertFile != "":
-		cert, err = tlscert.Load(certFile, keyFile)
-		return cert, false, err == nil, err
+		c, err = tlscert.Load(certFile, keyFile)
+	default:
+		c, created, err = tlscert.LoadOrCreateSelfSigned(certFile, keyFile, certHosts(cfg))
 	}
-	cert, created, err = tlscert.LoadOrCreateSelfSigned(certFile, keyFile, certHosts(cfg))
-	return cert, created, err == nil, err
+	if err != nil {
+		return nil, false, err
+	}
+	return &c, created, nil
 }
 
 // certHosts are the names a self-signed certificate is made for: those the
@@ -48,8 +52,8 @@ func serveTLS(srv *httpapi.Server, cfg config.Config, logger *zap.Logger) error 
 		logger.Warn("INSECURE HTTP: Http.AllowInsecure is on, so the HTTP API serves plain HTTP on a non-loopback address: anyone on the network path can read and alter requests and answers, API keys included; set Http.TLSAuto or Http.TLSCertFile/TLSKeyFile",
 			zap.String("address", cfg.Http.Address))
 	}
-	cert, created, ok, err := HTTPCertificate(cfg)
-	if err != nil || !ok {
+	cert, created, err := HTTPCertificate(cfg)
+	if err != nil || cert == nil {
 		return err
 	}
 	if created {
@@ -58,6 +62,6 @@ func serveTLS(srv *httpapi.Server, cfg config.Config, logger *zap.Logger) error 
 	}
 	logger.Info("HTTP API serves TLS; clients pin this certificate fingerprint (SHA-256)",
 		zap.String("fingerprint", cert.Fingerprint), zap.String("cert_file", cert.CertFile))
-	srv.SetTLS(tlscert.ServerConfig(cert))
+	srv.SetTLS(tlscert.ServerConfig(*cert))
 	return nil
 }

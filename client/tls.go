@@ -18,14 +18,15 @@ import (
 // `openssl x509 -noout -fingerprint -sha256` prints it.
 func Fingerprint(der []byte) string {
 	sum := sha256.Sum256(der)
-	out := make([]byte, 0, len(sum)*3)
+	return formatFingerprint(sum[:])
+}
+
+func formatFingerprint(sum []byte) string {
+	parts := make([]string, len(sum))
 	for i, b := range sum {
-		if i > 0 {
-			out = append(out, ':')
-		}
-		out = append(out, strings.ToUpper(hex.EncodeToString([]byte{b}))...)
+		parts[i] = strings.ToUpper(hex.EncodeToString([]byte{b}))
 	}
-	return string(out)
+	return strings.Join(parts, ":")
 }
 
 // ParseFingerprint reads a pinned fingerprint: 64 hex digits, in either
@@ -42,11 +43,7 @@ func ParseFingerprint(s string) (string, error) {
 		return "", domain.Errorf(domain.CodeInvalidArgument, "client.ParseFingerprint",
 			"a certificate fingerprint is 64 hex digits (SHA-256, colons optional, as `entgldb tls fingerprint` prints it); got %q", s)
 	}
-	parts := make([]string, len(b))
-	for i, x := range b {
-		parts[i] = strings.ToUpper(hex.EncodeToString([]byte{x}))
-	}
-	return strings.Join(parts, ":"), nil
+	return formatFingerprint(b), nil
 }
 
 // PinMismatchError is a node whose certificate is not the pinned one: a

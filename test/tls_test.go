@@ -1,7 +1,6 @@
 package test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -10,7 +9,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,27 +26,9 @@ type lanNode struct {
 	dir      string
 	port     int
 	cmd      *exec.Cmd
-	out, log lockedBuffer // stdout, stderr
+	out, log recorder // stdout, stderr
 	done     chan struct{}
 	exitCode int
-}
-
-// lockedBuffer is a bytes.Buffer the process writes while the test reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // startLANNode writes the node's appsettings.json with the given Http
@@ -104,6 +84,8 @@ func (n *lanNode) exited() bool {
 	}
 }
 
+func (n *lanNode) logText() string { return string(n.log.Bytes()) }
+
 // loopback is the node's API address as the tests reach it.
 func (n *lanNode) loopback() string { return "127.0.0.1:" + strconv.Itoa(n.port) }
 
@@ -114,8 +96,8 @@ func (n *lanNode) fingerprint() string {
 	n.t.Helper()
 	var fp string
 	eventually(n.t, readyWithin, "the node to print its certificate fingerprint", func() bool {
-		require.False(n.t, n.exited(), "node exited:\n%s", n.log.String())
-		if m := fingerprintLine.FindStringSubmatch(n.out.String()); m != nil {
+		require.False(n.t, n.exited(), "node exited:\n%s", n.logText())
+		if m := fingerprintLine.FindStringSubmatch(string(n.out.Bytes())); m != nil {
 			fp = m[1]
 		}
 		return fp != ""
@@ -127,7 +109,7 @@ func (n *lanNode) fingerprint() string {
 func (n *lanNode) waitReady(c *client.Client) {
 	n.t.Helper()
 	eventually(n.t, readyWithin, "the node to be ready", func() bool {
-		require.False(n.t, n.exited(), "node exited:\n%s", n.log.String())
+		require.False(n.t, n.exited(), "node exited:\n%s", n.logText())
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		return c.Ready(ctx) == nil
@@ -145,7 +127,7 @@ func TestLANNodeServesTLSAndTheCLIPinsIt(t *testing.T) {
 	c := client.New(base, client.WithPin(fp))
 	defer c.CloseIdle()
 	n.waitReady(c)
-	require.Contains(t, n.log.String(), fp, "the log names the fingerprint too")
+	require.Contains(t, n.logText(), fp, "the log names the fingerprint too")
 
 	out, errOut, code := runCLI(t, "--node", base, "--pin", fp, "put", "users", "ada", `{"name":"Ada"}`)
 	require.Equal(t, 0, code, errOut)
@@ -187,12 +169,12 @@ func TestLANNodeWithoutTLSRefusesToStart(t *testing.T) {
 	select {
 	case <-n.done:
 	case <-time.After(readyWithin):
-		t.Fatalf("the node did not refuse to start:\n%s", n.log.String())
+		t.Fatalf("the node did not refuse to start:\n%s", n.logText())
 	}
 	require.Equal(t, 2, n.exitCode)
-	require.Contains(t, n.log.String(), "error CONFIG_ERROR")
-	require.Contains(t, n.log.String(), "Http.TLSAuto")
-	require.Contains(t, n.log.String(), "Http.AllowInsecure")
+	require.Contains(t, n.logText(), "error CONFIG_ERROR")
+	require.Contains(t, n.logText(), "Http.TLSAuto")
+	require.Contains(t, n.logText(), "Http.AllowInsecure")
 }
 
 // With the explicit opt-in the node serves plain HTTP on the LAN address,
@@ -202,7 +184,7 @@ func TestLANNodeWithInsecureOptInWarns(t *testing.T) {
 	c := client.New(n.loopback())
 	defer c.CloseIdle()
 	n.waitReady(c)
-	require.Contains(t, n.log.String(), "INSECURE HTTP")
+	require.Contains(t, n.logText(), "INSECURE HTTP")
 
 	h, err := c.Health(t.Context())
 	require.NoError(t, err)

@@ -1,12 +1,9 @@
 package httpapi
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
-	"io"
 	"net"
-	"net/http"
 	"path/filepath"
 	"testing"
 	"time"
@@ -37,16 +34,7 @@ func tlsKeepAlive(t *testing.T, addr string) net.Conn {
 	t.Helper()
 	c, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // the cap, not the peer, is under test
 	require.NoError(t, err)
-	t.Cleanup(func() { c.Close() })
-	_, err = io.WriteString(c, "GET /readyz HTTP/1.1\r\nHost: localhost\r\n\r\n")
-	require.NoError(t, err)
-	require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	require.NoError(t, err)
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	return c
+	return idleAfterOneRequest(t, c)
 }
 
 // The connection cap holds with TLS: idle TLS connections beyond it close

@@ -99,8 +99,8 @@ func loopbackURL(addr string) bool {
 // node's HTTPS API serves (making the self-signed one first if need be), and
 // how a client pins it.
 func printFingerprint(cmd *cobra.Command, cfg config.Config) error {
-	cert, created, ok, err := entgldb.HTTPCertificate(cfg)
-	if err != nil || !ok {
+	cert, created, err := entgldb.HTTPCertificate(cfg)
+	if err != nil || cert == nil {
 		return err
 	}
 	w := cmd.OutOrStdout()
