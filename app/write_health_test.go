@@ -28,6 +28,13 @@ func (f *failingDisk) Commit(ctx context.Context, r domain.Resolver, writes ...p
 	return f.Store.Commit(ctx, r, writes...)
 }
 
+func (f *failingDisk) ApplyRemote(ctx context.Context, r domain.Resolver, entries []domain.Entry) (ports.ApplyResult, error) {
+	if f.full.Load() {
+		return ports.ApplyResult{}, domain.Errorf(domain.CodePersistence, "fake.ApplyRemote", "disk I/O error")
+	}
+	return f.Store.ApplyRemote(ctx, r, entries)
+}
+
 // A disk that refuses writes makes the node unhealthy although its reads
 // (the database check) still succeed, and the next accepted write makes it
 // healthy again.
@@ -62,6 +69,25 @@ func TestHealthReportsRefusedWritesUntilOneSucceeds(t *testing.T) {
 	require.NoError(t, err)
 	require.Nil(t, db.WriteFailure())
 	require.True(t, h.Check(ctx).IsHealthy)
+}
+
+// Writes from peers count too: a disk that refuses them is as broken.
+func TestHealthReportsRefusedRemoteApplies(t *testing.T) {
+	ctx := t.Context()
+	disk := &failingDisk{Store: memory.New()}
+	db, err := app.NewDatabase(disk, nil, newClock("n1"), nil, app.DatabaseOptions{})
+	require.NoError(t, err)
+	peer := newRemoteAuthor("n2")
+
+	disk.full.Store(true)
+	_, err = db.ApplyRemote(ctx, []domain.Entry{peer.entry("c", "k", domain.OpPut, `{"a":1}`)})
+	require.ErrorIs(t, err, domain.ErrPersistence)
+	require.NotNil(t, db.WriteFailure())
+
+	disk.full.Store(false)
+	_, err = db.ApplyRemote(ctx, []domain.Entry{peer.entry("c", "k2", domain.OpPut, `{"a":2}`)})
+	require.NoError(t, err)
+	require.Nil(t, db.WriteFailure())
 }
 
 // A client's mistakes, or a client that gave up, never look like a failing
