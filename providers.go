@@ -119,13 +119,15 @@ func (n network) state() app.NetworkState {
 	}
 }
 
-func provideHealth(store ports.Store, status *app.StatusTracker, c *cache.Cache, server *tcp.Server, disc *udp.Discovery,
+func provideHealth(store ports.Store, db *app.Database, status *app.StatusTracker, c *cache.Cache, server *tcp.Server, disc *udp.Discovery,
 	cfg config.Config, logger *zap.Logger) *app.HealthCheck {
 	return app.NewHealthCheck(store, status, logger.Named("health"), app.HealthOptions{
 		Network: network{server: server, discovery: disc, discoveryEnabled: cfg.Network.EnableDiscovery,
 			openCluster: cfg.Security.OpenCluster}.state,
 		CacheStats:    c.Stats,
 		CheckInterval: time.Duration(cfg.Health.CheckIntervalMinutes) * time.Minute,
+		WriteFailure:  db.WriteFailure,
+		InsecureHTTP:  cfg.InsecureHTTP(),
 	})
 }
 
@@ -279,9 +281,9 @@ func (c changes) Watch(ctx context.Context, since int64) (httpapi.ChangeStream, 
 }
 
 func provideHTTP(cfg config.Config, db *app.Database, status *app.StatusTracker, health *app.HealthCheck,
-	store *sqlite.Store, server *tcp.Server, backups *app.BackupService, reg *prometheus.Registry, logger *zap.Logger) *httpapi.Server {
+	store *sqlite.Store, server *tcp.Server, backups *app.BackupService, reg *prometheus.Registry, logger *zap.Logger) (*httpapi.Server, error) {
 	if !cfg.Http.Enabled {
-		return nil
+		return nil, nil
 	}
 	api := httpapi.New(httpapi.Options{
 		Documents: documents{db},
@@ -308,7 +310,10 @@ func provideHTTP(cfg config.Config, db *app.Database, status *app.StatusTracker,
 	})
 	srv := httpapi.NewServer(cfg.Http.Address, api, logger.Named("http"))
 	srv.SetMaxConnections(cfg.Http.MaxConnections)
-	return srv
+	if err := serveTLS(srv, cfg, logger.Named("http")); err != nil {
+		return nil, err
+	}
+	return srv, nil
 }
 
 // provideNode lists the components in start order; they stop in reverse.

@@ -74,7 +74,7 @@ func newNode(ctx context.Context, cfg config.Config, logger *zap.Logger) (*app.N
 		cleanup()
 		return nil, nil, err
 	}
-	healthCheck := provideHealth(store, statusTracker, cache, server, discovery, cfg, logger)
+	healthCheck := provideHealth(store, database, statusTracker, cache, server, discovery, cfg, logger)
 	executor := provideExecutor(cfg, metrics, logger)
 	dialer, cleanup3 := provideDialer(cfg, trust, executor, logger)
 	syncEngine, err := provideSyncEngine(database, store, dialer, executor, discovery, offlineQueue, peerClocks, statusTracker, clock, outbox, cfg, entgldbNodeID, logger)
@@ -85,7 +85,13 @@ func newNode(ctx context.Context, cfg config.Config, logger *zap.Logger) (*app.N
 		return nil, nil, err
 	}
 	backupService := provideBackups(store, metrics, cfg, logger)
-	httpapiServer := provideHTTP(cfg, database, statusTracker, healthCheck, store, server, backupService, registry, logger)
+	httpapiServer, err := provideHTTP(cfg, database, statusTracker, healthCheck, store, server, backupService, registry, logger)
+	if err != nil {
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
 	node := provideNode(entgldbNodeID, database, statusTracker, healthCheck, store, server, discovery, syncEngine, backupService, httpapiServer, logger)
 	return node, func() {
 		cleanup3()

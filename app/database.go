@@ -77,6 +77,8 @@ type Database struct {
 	feed feed
 
 	obs Observer
+
+	writes writeHealth // the store's last write failure, for the health check
 }
 
 const fillStripes = 256
@@ -331,6 +333,7 @@ func (db *Database) ApplyRemote(ctx context.Context, entries []domain.Entry) (po
 	if len(accepted) > 0 {
 		var err error
 		res, err = db.store.ApplyRemote(ctx, db.resolver, accepted)
+		db.writes.record(ctx, err)
 		if err != nil {
 			// Applies run in bounded transactions: some may have landed.
 			// Forget every key we sent so no reader is served a stale copy.
@@ -372,6 +375,7 @@ func (db *Database) ApplySnapshot(ctx context.Context, sn ports.Snapshotter, sna
 	// the store while the cache kept the write.
 	snap = db.foldSnapshotStamps(snap)
 	res, err := sn.ApplySnapshot(ctx, db.resolver, snap)
+	db.writes.record(ctx, err)
 	if err != nil {
 		for _, d := range snap.Documents {
 			db.updateCache(d.Collection, d.Key, nil)
@@ -461,6 +465,7 @@ func (db *Database) commit(ctx context.Context, op string, specs []writeSpec) ([
 		}
 	}
 	entries, err := db.store.Commit(ctx, db.resolver, writes...)
+	db.writes.record(ctx, err)
 	if err != nil {
 		return nil, domain.Wrap(domain.CodePersistence, op, err)
 	}

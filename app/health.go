@@ -45,6 +45,14 @@ type HealthOptions struct {
 	// CheckInterval is how often the running component checks health
 	// (RunPeriodic between Start and Stop); <= 0: no periodic check.
 	CheckInterval time.Duration
+	// WriteFailure reports the store's last refused write (Database.
+	// WriteFailure): a disk that refuses writes makes the node unhealthy
+	// even while reads, and so the database check, still succeed (nil: not
+	// watched).
+	WriteFailure func() *WriteFailure
+	// InsecureHTTP: the HTTP API serves plain HTTP on a non-loopback
+	// address (Http.AllowInsecure); deliberate, so a warning, not an error.
+	InsecureHTTP bool
 	// ReplicationStuckAfter bounds how long a peer may fail to replicate
 	// with us (see peerProblems) before the node reports itself unhealthy;
 	// refusals older than it are no longer listed (default 10 min).
@@ -103,6 +111,17 @@ func (h *HealthCheck) Check(ctx context.Context) ports.HealthReport {
 		r.Errors = append(r.Errors, "database: "+domain.Message(err))
 	} else {
 		r.DatabaseHealthy = true
+	}
+	if h.opts.WriteFailure != nil {
+		if f := h.opts.WriteFailure(); f != nil {
+			r.DatabaseHealthy = false
+			r.Errors = append(r.Errors, fmt.Sprintf("disk: writes are failing (since %s): %s",
+				f.Since.UTC().Format(time.RFC3339), domain.Message(f.Err)))
+		}
+	}
+	if h.opts.InsecureHTTP {
+		r.InsecureHTTP = true
+		r.Warnings = append(r.Warnings, "security: the HTTP API serves plain HTTP on a non-loopback address (Http.AllowInsecure): anyone on the path can read the traffic, API keys included")
 	}
 	r.NetworkHealthy = true
 	if h.opts.Network != nil {

@@ -9,6 +9,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -26,6 +27,12 @@ const DefaultAddr = "127.0.0.1:5080"
 type Client struct {
 	base string
 	http *http.Client
+
+	// TLS (tls.go): a pinned fingerprint or CA roots, or why the options
+	// giving them were refused.
+	pin    string
+	roots  *x509.CertPool
+	tlsErr error
 }
 
 // Option configures a Client.
@@ -34,8 +41,9 @@ type Option func(*Client)
 // WithHTTPClient sends the requests through hc (timeouts, transport).
 func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.http = hc } }
 
-// New returns a client of the node at addr: host:port or a URL. An empty
-// addr means $ENTGLDB_NODE, else DefaultAddr. Requests time out after
+// New returns a client of the node at addr: host:port (plain HTTP) or a URL
+// (https://host:port for a node serving TLS; see WithPin and WithCA). An
+// empty addr means $ENTGLDB_NODE, else DefaultAddr. Requests time out after
 // 60 s unless WithHTTPClient says otherwise.
 func New(addr string, opts ...Option) *Client {
 	if addr == "" {
@@ -51,6 +59,7 @@ func New(addr string, opts ...Option) *Client {
 	for _, o := range opts {
 		o(c)
 	}
+	c.applyTLS()
 	return c
 }
 
@@ -75,6 +84,9 @@ type Response struct {
 // a bad address).
 func (c *Client) Do(ctx context.Context, method, path string, body []byte, header ...string) (Response, error) {
 	const op = "client.Do"
+	if c.tlsErr != nil {
+		return Response{}, c.tlsErr
+	}
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -92,12 +104,16 @@ func (c *Client) Do(ctx context.Context, method, path string, body []byte, heade
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return Response{}, domain.Wrap(domain.CodeNetwork, op, &UnreachableError{Node: c.base, Err: err})
+		return Response{}, transportError(op, c.base, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return Response{Status: resp.StatusCode, Header: resp.Header}, domain.Wrap(domain.CodeNetwork, op, &UnreachableError{Node: c.base, Reading: true, Err: err})
+	}
+	if plainToTLS(resp.StatusCode, data) {
+		return Response{}, domain.Errorf(domain.CodeInvalidArgument, op,
+			"the node at %s serves HTTPS: address it as https://%s (and pin its certificate: --pin, or ENTGLDB_PIN)", c.base, req.URL.Host)
 	}
 	return Response{Status: resp.StatusCode, Header: resp.Header, Body: data}, nil
 }

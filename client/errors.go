@@ -1,10 +1,12 @@
 package client
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 
@@ -57,4 +59,21 @@ func apiError(op string, status int, body []byte) error {
 		return domain.Errorf(domain.CodeInternal, op, "HTTP %d: %s", status, strings.TrimSpace(string(body)))
 	}
 	return &domain.Error{Code: domain.Code(e.Error.Code), Op: op, Msg: e.Error.Message}
+}
+
+// transportError classifies a request that got no answer: a certificate
+// that is not the pinned one is a NETWORK_ERROR holding the
+// *PinMismatchError (the node did answer, so it is not unreachable); the
+// rest holds an *UnreachableError.
+func transportError(op, node string, err error) error {
+	var pm *PinMismatchError
+	if errors.As(err, &pm) {
+		return domain.Wrap(domain.CodeNetwork, op, pm)
+	}
+	return domain.Wrap(domain.CodeNetwork, op, &UnreachableError{Node: node, Err: err})
+}
+
+// plainToTLS recognizes Go's answer to plain HTTP sent to its TLS port.
+func plainToTLS(status int, body []byte) bool {
+	return status == http.StatusBadRequest && bytes.Contains(body, []byte("HTTP request to an HTTPS server"))
 }

@@ -77,8 +77,12 @@ type HealthReport struct {
 	OpenCluster bool `json:"open_cluster"`
 	// HandshakesRefused counts the sync connections refused since start
 	// (wrong key, unknown identity, legacy handshake not allowed, ...).
-	HandshakesRefused int64    `json:"handshakes_refused"`
-	Warnings          []string `json:"warnings"`
+	HandshakesRefused int64 `json:"handshakes_refused"`
+	// InsecureHTTP is true when the HTTP API serves plain HTTP on a
+	// non-loopback address (Http.AllowInsecure): deliberate, so not
+	// unhealthy, but listed in Warnings.
+	InsecureHTTP bool     `json:"insecure_http,omitempty"`
+	Warnings     []string `json:"warnings"`
 	// ReplicationStuck is true while some peer has failed to replicate
 	// with us for longer than the health check's bound (the peer is listed
 	// in Errors); it makes IsHealthy false.

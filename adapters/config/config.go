@@ -151,6 +151,17 @@ type Http struct {
 	MaxConnections int `koanf:"MaxConnections" json:"MaxConnections"`
 	// MaxChangeFeeds caps open /v1/changes subscribers; more get 503 (0: the default).
 	MaxChangeFeeds int `koanf:"MaxChangeFeeds" json:"MaxChangeFeeds"`
+	// TLSCertFile and TLSKeyFile are PEM files of the certificate (chain)
+	// and key the API serves HTTPS with (tls.go).
+	TLSCertFile string `koanf:"TLSCertFile" json:"TLSCertFile"`
+	TLSKeyFile  string `koanf:"TLSKeyFile" json:"TLSKeyFile"`
+	// TLSAuto serves HTTPS with a self-signed certificate made at the first
+	// start and kept beside the database (tls.crt, tls.key); clients pin
+	// its fingerprint.
+	TLSAuto bool `koanf:"TLSAuto" json:"TLSAuto"`
+	// AllowInsecure is the explicit opt-in to plain HTTP on a non-loopback
+	// Address: warned at start and reported by /healthz.
+	AllowInsecure bool `koanf:"AllowInsecure" json:"AllowInsecure"`
 }
 
 // Logging configures the zap logger (adapters/telemetry).

@@ -335,7 +335,21 @@ func TestValidate(t *testing.T) {
 			c.Security.MaxConcurrentSnapshots = 0
 		}, []string{"EntglDb.Security.LegacyPeers[1]", "EntglDb.Security.MaxConcurrentSnapshots",
 			"EntglDb.Security.MaxPreAuthPerSource", "EntglDb.Security.OpenCluster"}},
-		{"http address on all interfaces", func(c *Config) { c.Http.Address = ":5080" }, nil},
+		{"plain http on all interfaces is refused", func(c *Config) { c.Http.Address = ":5080" }, []string{"EntglDb.Http.Address"}},
+		{"plain http on a LAN name is refused", func(c *Config) { c.Http.Address = "db.lan:5080" }, []string{"EntglDb.Http.Address"}},
+		{"plain http on all interfaces with the insecure opt-in", func(c *Config) { c.Http.Address = "0.0.0.0:5080"; c.Http.AllowInsecure = true }, nil},
+		{"https on all interfaces", func(c *Config) { c.Http.Address = ":5080"; c.Http.TLSAuto = true }, nil},
+		{"https with certificate files", func(c *Config) {
+			c.Http.Address = "[::]:5080"
+			c.Http.TLSCertFile, c.Http.TLSKeyFile = "c.pem", "k.pem"
+		}, nil},
+		{"plain http on loopback names", func(c *Config) { c.Http.Address = "localhost:5080" }, nil},
+		{"plain http on another loopback address", func(c *Config) { c.Http.Address = "127.0.0.2:5080" }, nil},
+		{"plain http when the api is off", func(c *Config) { c.Http.Enabled = false; c.Http.Address = "0.0.0.0:5080" }, nil},
+		{"tls certificate without key, and both kinds of certificate", func(c *Config) {
+			c.Http.TLSCertFile = "c.pem"
+			c.Http.TLSAuto = true
+		}, []string{"EntglDb.Http.TLSAuto", "EntglDb.Http.TLSKeyFile"}},
 		{"http disabled and empty", func(c *Config) { c.Http.Enabled = false; c.Http.Address = "" }, nil},
 		{"addresses", func(c *Config) { c.Network.BindAddress = "not an ip"; c.Network.BroadcastAddress = "::1" },
 			[]string{"EntglDb.Network.BindAddress", "EntglDb.Network.BroadcastAddress"}},

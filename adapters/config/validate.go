@@ -155,6 +155,7 @@ func (c Config) problems() Problems {
 	}
 	atLeast("Http.MaxConnections", c.Http.MaxConnections, 0)
 	atLeast("Http.MaxChangeFeeds", c.Http.MaxChangeFeeds, 0)
+	ps = append(ps, c.httpTLSProblems()...)
 	for i, o := range c.Http.AllowedOrigins {
 		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
 			add("Http.AllowedOrigins["+strconv.Itoa(i)+"]", o, "must be an origin: scheme://host[:port]")

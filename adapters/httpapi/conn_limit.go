@@ -67,7 +67,13 @@ func (l *connLimit) admit(c net.Conn) bool {
 	l.conns[c] = connEntry{since: time.Now()}
 	l.mu.Unlock()
 	if victim != nil {
-		_ = victim.Close() // the server sees the read fail and reports it closed
+		// The server sees the read fail and reports it closed. A TLS
+		// connection is closed underneath: tls.Conn.Close would first
+		// write an alert, which a client that reads nothing can stall.
+		if tc, ok := victim.(interface{ NetConn() net.Conn }); ok {
+			victim = tc.NetConn()
+		}
+		_ = victim.Close()
 	}
 	return true
 }

@@ -19,8 +19,14 @@ func keepAlive(t *testing.T, addr string) net.Conn {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
+	return idleAfterOneRequest(t, c)
+}
+
+// idleAfterOneRequest completes one request on c and leaves it idle.
+func idleAfterOneRequest(t *testing.T, c net.Conn) net.Conn {
+	t.Helper()
 	t.Cleanup(func() { c.Close() })
-	_, err = io.WriteString(c, "GET /readyz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+	_, err := io.WriteString(c, "GET /readyz HTTP/1.1\r\nHost: localhost\r\n\r\n")
 	require.NoError(t, err)
 	require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"net/http"
@@ -32,6 +33,7 @@ type Server struct {
 	srv   *http.Server
 	log   *zap.Logger
 	limit *connLimit
+	tls   *tls.Config // nil: plain HTTP
 
 	mu   sync.Mutex
 	ln   net.Listener
@@ -69,6 +71,14 @@ func (s *Server) SetMaxConnections(n int) {
 	s.limit.setMax(n)
 }
 
+// SetTLS makes the server speak TLS with cfg (before Start). HTTP/2 stays
+// off: one request at a time per connection keeps the connection cap a cap
+// on concurrent requests.
+func (s *Server) SetTLS(cfg *tls.Config) {
+	s.tls = cfg
+	s.srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
+}
+
 // Start binds the address (so a port in use fails here, as NETWORK_ERROR)
 // and serves in the background. It logs where it listens, and warns when
 // that is not a loopback address: the API has no authentication.
@@ -84,13 +94,20 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return domain.Errorf(domain.CodeNetwork, op, "cannot listen on %s: %w", s.addr, err)
 	}
+	if s.tls != nil {
+		// The cap counts the *tls.Conn the server tracks (conn_limit.go).
+		ln = tls.NewListener(ln, s.tls)
+	}
 	ln = limitListener{Listener: ln, limit: s.limit}
 	s.ln = ln
 	s.done = make(chan struct{})
 	addr := ln.Addr().String()
-	if isLoopback(ln.Addr()) {
+	switch {
+	case s.tls != nil:
+		s.log.Info("HTTPS API listening", zap.String("address", addr))
+	case isLoopback(ln.Addr()):
 		s.log.Info("HTTP API listening", zap.String("address", addr))
-	} else {
+	default:
 		s.log.Warn("HTTP API listening on a non-loopback interface: anyone who can reach it can read and write data",
 			zap.String("address", addr))
 	}

@@ -49,8 +49,9 @@ func printJSON(w io.Writer, v any) error {
 
 func addClientCommands(root *cobra.Command) {
 	var nodeAddr string
-	root.PersistentFlags().StringVar(&nodeAddr, "node", "", "node HTTP address (default $ENTGLDB_NODE, else 127.0.0.1:5080)")
-	node := func() *client.Client { return client.New(nodeAddr) }
+	root.PersistentFlags().StringVar(&nodeAddr, "node", "", "node HTTP address, host:port or https://host:port (default $ENTGLDB_NODE, else 127.0.0.1:5080)")
+	tlsOpts := addTLSFlags(root)
+	node := func() *client.Client { return tlsOpts.client(nodeAddr) }
 
 	root.AddCommand(&cobra.Command{
 		Use:   "put COLLECTION KEY JSON",

@@ -116,6 +116,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	addClientCommands(root)
 	addFileCommands(root)
 	addServeCommand(root)
+	addTLSCommand(root)
 	root.AddCommand(newVersionCmd())
 	return root
 }

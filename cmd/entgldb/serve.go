@@ -58,6 +58,9 @@ func addServeCommand(root *cobra.Command) {
 			if cfg, err = clusterSecret(cmd, cfg, join); err != nil {
 				return err
 			}
+			if err := printFingerprint(cmd, cfg); err != nil {
+				return err
+			}
 			return serveNode(cmd.Context(), cfg)
 		},
 	}
