@@ -13,8 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"runtime"
 
 	"github.com/entgldb/entgldb-go/domain"
 )
@@ -50,7 +48,7 @@ func CheckToken(s string) error {
 // Read returns the token kept at path.
 func Read(path string) (string, error) {
 	const op = "secrets.Read"
-	if err := checkPrivate(path); err != nil {
+	if err := CheckPrivate(path); err != nil {
 		return "", err
 	}
 	b, err := os.ReadFile(path)
@@ -81,7 +79,7 @@ func LoadOrCreate(path string) (token string, created bool, err error) {
 	if tok, err = NewToken(); err != nil {
 		return "", false, err
 	}
-	switch err := writeNew(path, tok); {
+	switch err := WriteNew(path, []byte(tok+"\n")); {
 	case err == nil:
 		return tok, true, nil
 	case errors.Is(err, os.ErrExist):
@@ -110,62 +108,8 @@ func Join(path, token string) error {
 	case !errors.Is(err, domain.ErrNotFound):
 		return err
 	}
-	if err := writeNew(path, token); err != nil && !errors.Is(err, os.ErrExist) {
+	if err := WriteNew(path, []byte(token+"\n")); err != nil && !errors.Is(err, os.ErrExist) {
 		return err
-	}
-	return nil
-}
-
-// writeNew writes token to a temporary file and links it into place, so a
-// crash leaves no half-written secret and an existing file is never replaced.
-func writeNew(path, token string) error {
-	const op = "secrets.write"
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return domain.Errorf(domain.CodePersistence, op, "creating %s: %w", dir, err)
-	}
-	tmp, err := os.CreateTemp(dir, ".cluster-secret-*")
-	if err != nil {
-		return domain.Errorf(domain.CodePersistence, op, "creating a file in %s: %w", dir, err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return domain.Errorf(domain.CodePersistence, op, "chmod: %w", err)
-	}
-	if _, err := tmp.WriteString(token + "\n"); err != nil {
-		tmp.Close()
-		return domain.Errorf(domain.CodePersistence, op, "writing %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return domain.Errorf(domain.CodePersistence, op, "syncing %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return domain.Errorf(domain.CodePersistence, op, "closing %s: %w", tmp.Name(), err)
-	}
-	if err := os.Link(tmp.Name(), path); err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return err
-		}
-		return domain.Errorf(domain.CodePersistence, op, "linking %s: %w", path, err)
-	}
-	return nil
-}
-
-// checkPrivate refuses a secret file others can read, as ssh refuses such
-// keys: a secret that leaked is no secret.
-func checkPrivate(path string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil // Read reports a missing file
-	}
-	if st.Mode().Perm()&0o077 != 0 {
-		return domain.Errorf(domain.CodeConfig, "secrets.Read",
-			"%s is readable by others (mode %04o); run: chmod 600 %s", path, st.Mode().Perm(), path)
 	}
 	return nil
 }
