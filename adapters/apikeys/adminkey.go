@@ -1,0 +1,56 @@
+package apikeys
+
+import (
+	"errors"
+	"os"
+	"strings"
+
+	"github.com/entgldb/entgldb-go/adapters/secrets"
+	"github.com/entgldb/entgldb-go/domain"
+)
+
+// ReadAdminKey returns the admin key kept at path: NOT_FOUND when there is
+// none, CONFIG_ERROR when others may read the file or it holds no key. The
+// CLI reads it to talk to the node on the same machine.
+func ReadAdminKey(path string) (string, error) {
+	const op = "apikeys.ReadAdminKey"
+	if err := secrets.CheckPrivate(path); err != nil {
+		return "", err
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return "", domain.Errorf(domain.CodeNotFound, op, "no admin key at %s (a node with the HTTP API creates it at first start)", path)
+		}
+		return "", domain.Errorf(domain.CodePersistence, op, "reading %s: %w", path, err)
+	}
+	key := strings.TrimSpace(string(b))
+	if len(key) < minAdminKeyLen || len(key) > MaxKeyLen || strings.ContainsAny(key, " \t\r\n") {
+		return "", domain.Errorf(domain.CodeConfig, op,
+			"%s does not hold an admin key (one line of %d to %d characters); remove it and restart the node to make a new one",
+			path, minAdminKeyLen, MaxKeyLen)
+	}
+	return key, nil
+}
+
+// LoadOrCreateAdminKey returns the admin key kept at path, creating it (0600,
+// in a 0700 directory when it has to make it) when there is none; created
+// says which. Of several processes starting at once, exactly one creates it.
+func LoadOrCreateAdminKey(path string) (key string, created bool, err error) {
+	key, err = ReadAdminKey(path)
+	if !errors.Is(err, domain.ErrNotFound) {
+		return key, false, err
+	}
+	if key, _, err = newKey(AdminID); err != nil {
+		return "", false, err
+	}
+	switch err := secrets.WriteNew(path, []byte(key+"\n")); {
+	case err == nil:
+		return key, true, nil
+	case errors.Is(err, os.ErrExist):
+		key, err := ReadAdminKey(path) // another process won the race
+		return key, false, err
+	default:
+		return "", false, err
+	}
+}
