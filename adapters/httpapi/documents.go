@@ -267,17 +267,21 @@ func (a *API) count(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, countReply{Count: n})
 }
 
-// GET /v1/collections
+// GET /v1/collections: the collections the key may read.
 func (a *API) collections(w http.ResponseWriter, r *http.Request) {
 	names, err := a.opts.Documents.Collections(r.Context())
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	if names == nil {
-		names = []string{}
+	who := callerOf(r)
+	readable := make([]string, 0, len(names))
+	for _, c := range names {
+		if who.access.CanRead(c) {
+			readable = append(readable, c)
+		}
 	}
-	writeJSON(w, http.StatusOK, collectionsReply{Collections: names})
+	writeJSON(w, http.StatusOK, collectionsReply{Collections: readable})
 }
 
 // condition turns If-Match / If-None-Match into Put's ifVersion:
