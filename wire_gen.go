@@ -84,7 +84,14 @@ func newNode(ctx context.Context, cfg config.Config, logger *zap.Logger) (*app.N
 		return nil, nil, err
 	}
 	backupService := provideBackups(store, metrics, cfg, logger)
-	httpapiServer := provideHTTP(cfg, database, statusTracker, healthCheck, store, server, backupService, registry, logger)
+	keys, err := provideAPIKeys(cfg, logger)
+	if err != nil {
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	httpapiServer := provideHTTP(cfg, database, statusTracker, healthCheck, store, server, backupService, registry, keys, logger)
 	node := provideNode(entgldbNodeID, database, statusTracker, healthCheck, store, server, discovery, syncEngine, backupService, httpapiServer, logger)
 	return node, func() {
 		cleanup3()
@@ -101,5 +108,5 @@ var (
 	appSet   = wire.NewSet(provideCache, telemetry.NewRegistry, provideMetrics, provideResolver, provideOutbox, provideDatabase, provideQueue,
 		provideStatus, provideHealth, provideBackups)
 	netSet  = wire.NewSet(provideIdentity, provideTrust, provideExecutor, provideDialer, provideSyncService, provideTCPServer, provideDiscovery, provideSyncEngine)
-	httpSet = wire.NewSet(provideHTTP)
+	httpSet = wire.NewSet(provideAPIKeys, provideHTTP)
 )

@@ -145,6 +145,15 @@ type Http struct {
 	MaxConnections int `koanf:"MaxConnections" json:"MaxConnections"`
 	// MaxChangeFeeds caps open /v1/changes subscribers; more get 503 (0: the default).
 	MaxChangeFeeds int `koanf:"MaxChangeFeeds" json:"MaxChangeFeeds"`
+	// AdminKeyFile holds the API's admin key, 0600, made at first start;
+	// empty: admin.key beside the database (see AdminKeyPath).
+	AdminKeyFile string `koanf:"AdminKeyFile" json:"AdminKeyFile"`
+	// KeysFile holds the hashes of the keys made with `entgldb keys create`;
+	// empty: api-keys.json beside the database (see APIKeysPath).
+	KeysFile string `koanf:"KeysFile" json:"KeysFile"`
+	// PublicMetrics serves /metrics without a key (otherwise a key with
+	// the metrics or admin scope is needed).
+	PublicMetrics bool `koanf:"PublicMetrics" json:"PublicMetrics"`
 }
 
 // Logging configures the zap logger (adapters/telemetry).
