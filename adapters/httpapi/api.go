@@ -100,7 +100,7 @@ type API struct {
 	mux   *http.ServeMux
 	needs map[string]need // route pattern → what it asks of the caller
 	hosts []string        // normalized AllowedHosts
-	feeds atomic.Int64 // open change feeds
+	feeds atomic.Int64    // open change feeds
 
 	// closing is closed by CloseStreams: open change feeds end so a server
 	// shutdown does not wait for clients that never hang up.
