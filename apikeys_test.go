@@ -11,6 +11,7 @@ import (
 
 	entgldb "github.com/entgldb/entgldb-go"
 	"github.com/entgldb/entgldb-go/adapters/apikeys"
+	"github.com/entgldb/entgldb-go/client"
 )
 
 // A node with the HTTP API makes its admin key at the first start (0600
@@ -48,6 +49,28 @@ func TestTheHTTPAPINeedsTheAdminKey(t *testing.T) {
 	}
 	require.Equal(t, http.StatusUnauthorized, get(""))
 	require.Equal(t, http.StatusOK, get(admin))
+
+	// The client makes, lists and revokes keys with the admin key.
+	node := client.New(addr, client.WithKey(admin))
+	made, err := node.CreateKey(t.Context(), "app", []string{"users:rw", "orders:r"})
+	require.NoError(t, err)
+	require.Equal(t, []string{"users:rw", "orders:r"}, made.Scopes)
+	app := client.New(addr, client.WithKey(made.Secret))
+	_, err = app.Put(t.Context(), "users", "u1", []byte(`{}`))
+	require.NoError(t, err)
+	_, err = app.Put(t.Context(), "orders", "o1", []byte(`{}`))
+	require.ErrorIs(t, err, entgldb.ErrForbidden)
+	_, err = app.Status(t.Context())
+	require.ErrorIs(t, err, entgldb.ErrForbidden)
+	keys, err := node.Keys(t.Context())
+	require.NoError(t, err)
+	require.Len(t, keys, 1)
+	require.Equal(t, made.ID, keys[0].ID)
+	require.NoError(t, node.RevokeKey(t.Context(), made.ID))
+	_, err = app.Get(t.Context(), "users", "u1")
+	require.ErrorIs(t, err, entgldb.ErrUnauthorized)
+	_, err = node.CreateKey(t.Context(), "bad name", []string{"users:r"})
+	require.ErrorIs(t, err, entgldb.ErrInvalidArgument)
 
 	embedded := t.TempDir()
 	other, err := entgldb.Open(t.Context(), entgldb.Options{Config: entgldb.LocalConfig(embedded)})

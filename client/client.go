@@ -26,6 +26,7 @@ const DefaultAddr = "127.0.0.1:5080"
 type Client struct {
 	base string
 	http *http.Client
+	key  string // API key sent as Authorization: Bearer (see WithKey)
 }
 
 // Option configures a Client.
@@ -86,6 +87,9 @@ func (c *Client) Do(ctx context.Context, method, path string, body []byte, heade
 	// The node refuses any POST or PUT that is not application/json, bodyless ones too.
 	if body != nil || method == http.MethodPost || method == http.MethodPut {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.key != "" {
+		req.Header.Set("Authorization", "Bearer "+c.key)
 	}
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
