@@ -23,6 +23,9 @@ func nodeErr(err error) error {
 	if errors.As(err, &ue) {
 		return &cliError{exit: exitUnreachable, code: string(domain.CodeNetwork), msg: ue.Error()}
 	}
+	if errors.Is(err, domain.ErrUnauthorized) {
+		return &cliError{exit: exitFailure, code: string(domain.CodeUnauthorized), msg: domain.Message(err) + " (" + keyHint + ")"}
+	}
 	return err
 }
 
@@ -50,7 +53,7 @@ func printJSON(w io.Writer, v any) error {
 func addClientCommands(root *cobra.Command) {
 	var nodeAddr string
 	root.PersistentFlags().StringVar(&nodeAddr, "node", "", "node HTTP address (default $ENTGLDB_NODE, else 127.0.0.1:5080)")
-	node := func() *client.Client { return client.New(nodeAddr) }
+	node := func() *client.Client { return nodeClient(root) }
 
 	root.AddCommand(&cobra.Command{
 		Use:   "put COLLECTION KEY JSON",
