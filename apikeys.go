@@ -23,22 +23,5 @@ func provideAPIKeys(cfg config.Config, logger *zap.Logger) (httpapi.Keys, error)
 		logger.Info("created the HTTP API's admin key; the entgldb CLI on this machine reads it from there",
 			zap.String("file", cfg.AdminKeyPath()))
 	}
-	return apiKeys{store}, nil
-}
-
-// apiKeys adapts the key store to the HTTP API's consumer interface.
-type apiKeys struct{ *apikeys.Store }
-
-func (k apiKeys) Create(name string, scopes []string) (httpapi.KeyInfo, string, error) {
-	info, key, err := k.Store.Create(name, scopes)
-	return httpapi.KeyInfo(info), key, err
-}
-
-func (k apiKeys) List() []httpapi.KeyInfo {
-	keys := k.Store.List()
-	out := make([]httpapi.KeyInfo, len(keys))
-	for i, info := range keys {
-		out[i] = httpapi.KeyInfo(info)
-	}
-	return out
+	return store, nil
 }

@@ -5,7 +5,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"time"
+
+	"github.com/entgldb/entgldb-go/ports"
 )
 
 // PathKeys is the route of the node's API keys (admin scope).
@@ -16,18 +17,9 @@ const PathKeys = "/v1/admin/keys"
 // /readyz answer.
 func WithKey(key string) Option { return func(c *Client) { c.key = key } }
 
-// Key is what the node shows of an API key: never its secret.
-type Key struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	Scopes    []string  `json:"scopes"`
-	CreatedAt time.Time `json:"created_at"`
-	LastUsed  time.Time `json:"last_used,omitzero"` // zero: unused since the node started
-}
-
-// CreatedKey is a key just made: Key is the key itself, shown this once.
+// CreatedKey is a key just made: Secret is the key itself, shown this once.
 type CreatedKey struct {
-	Key
+	ports.APIKey
 	Secret string `json:"key"`
 }
 
@@ -44,9 +36,9 @@ func (c *Client) CreateKey(ctx context.Context, name string, scopes []string) (C
 }
 
 // Keys lists the keys made on the node (the admin key is not among them).
-func (c *Client) Keys(ctx context.Context) ([]Key, error) {
+func (c *Client) Keys(ctx context.Context) ([]ports.APIKey, error) {
 	var out struct {
-		Keys []Key `json:"keys"`
+		Keys []ports.APIKey `json:"keys"`
 	}
 	_, err := c.call(ctx, "client.Keys", http.MethodGet, PathKeys, nil, &out)
 	return out.Keys, err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/entgldb/entgldb-go/adapters/secrets"
 	"github.com/entgldb/entgldb-go/domain"
+	"github.com/entgldb/entgldb-go/ports"
 )
 
 // fileVersion is the format of api-keys.json this code reads and writes.
@@ -63,7 +64,7 @@ func readKeys(path string) (map[string]*entry, error) {
 		if err != nil {
 			return nil, domain.Errorf(domain.CodeConfig, op, "%s: key %s: %s", path, r.ID, domain.Message(err))
 		}
-		out[r.ID] = &entry{info: Key{ID: r.ID, Name: r.Name, Scopes: access.Scopes(), CreatedAt: r.CreatedAt}, hash: h, access: access}
+		out[r.ID] = &entry{info: ports.APIKey{ID: r.ID, Name: r.Name, Scopes: access.Scopes(), CreatedAt: r.CreatedAt}, hash: h, access: access}
 	}
 	return out, nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/entgldb/entgldb-go/domain"
+	"github.com/entgldb/entgldb-go/ports"
 )
 
 // Limits of what the API may create.
@@ -18,19 +19,8 @@ const (
 	MaxNameLen = 64
 )
 
-// Key is what may be shown of a key: never its secret or hash.
-type Key struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	Scopes    []string  `json:"scopes"`
-	CreatedAt time.Time `json:"created_at"`
-	// LastUsed is the last request the key authenticated since the node
-	// started (zero: none); it is not kept across restarts.
-	LastUsed time.Time `json:"last_used,omitzero"`
-}
-
 type entry struct {
-	info     Key // LastUsed unset: lastUsed holds it
+	info     ports.APIKey // LastUsed unset: lastUsed holds it
 	hash     hash
 	access   domain.Access
 	lastUsed atomic.Int64 // unix nanoseconds
@@ -100,31 +90,31 @@ func (s *Store) Active(id string) bool {
 
 // Create makes a key named name with scopes and returns its record and the
 // key itself, which exists nowhere else: the caller shows it once.
-func (s *Store) Create(name string, scopes []string) (Key, string, error) {
+func (s *Store) Create(name string, scopes []string) (ports.APIKey, string, error) {
 	const op = "apikeys.Create"
 	if err := validName(name); err != nil {
-		return Key{}, "", domain.Wrap(domain.CodeInvalidArgument, op, err)
+		return ports.APIKey{}, "", domain.Wrap(domain.CodeInvalidArgument, op, err)
 	}
 	access, err := domain.ParseScopes(scopes)
 	if err != nil {
-		return Key{}, "", domain.Wrap(domain.CodeInvalidArgument, op, err)
+		return ports.APIKey{}, "", domain.Wrap(domain.CodeInvalidArgument, op, err)
 	}
 	s.write.Lock()
 	defer s.write.Unlock()
 	current := s.entries()
 	if len(current) >= MaxKeys {
-		return Key{}, "", domain.Errorf(domain.CodeTooLarge, op, "a node keeps at most %d API keys; revoke unused ones first", MaxKeys)
+		return ports.APIKey{}, "", domain.Errorf(domain.CodeTooLarge, op, "a node keeps at most %d API keys; revoke unused ones first", MaxKeys)
 	}
 	var key, id string
 	for id == "" || s.exists(id) {
 		if key, id, err = newKey(""); err != nil {
-			return Key{}, "", err
+			return ports.APIKey{}, "", err
 		}
 	}
-	e := &entry{info: Key{ID: id, Name: name, Scopes: access.Scopes(), CreatedAt: s.now().UTC().Truncate(time.Second)},
+	e := &entry{info: ports.APIKey{ID: id, Name: name, Scopes: access.Scopes(), CreatedAt: s.now().UTC().Truncate(time.Second)},
 		hash: hashOf(key), access: access}
 	if err := writeKeys(s.path, append(current, e)); err != nil {
-		return Key{}, "", domain.Wrap(domain.CodePersistence, op, err)
+		return ports.APIKey{}, "", domain.Wrap(domain.CodePersistence, op, err)
 	}
 	s.mu.Lock()
 	s.keys[id] = e
@@ -133,9 +123,9 @@ func (s *Store) Create(name string, scopes []string) (Key, string, error) {
 }
 
 // List returns every key but the admin key, oldest first.
-func (s *Store) List() []Key {
+func (s *Store) List() []ports.APIKey {
 	entries := s.entries()
-	out := make([]Key, 0, len(entries))
+	out := make([]ports.APIKey, 0, len(entries))
 	for _, e := range entries {
 		k := e.info
 		k.Scopes = slices.Clone(k.Scopes)

@@ -4,9 +4,9 @@ import (
 	"context"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/entgldb/entgldb-go/domain"
+	"github.com/entgldb/entgldb-go/ports"
 )
 
 // Keys is what the API needs of the key store (adapters/apikeys).
@@ -18,19 +18,11 @@ type Keys interface {
 	// Active reports whether the key with this id is still valid (false
 	// once revoked): the change feed rechecks it while it streams.
 	Active(id string) bool
-	Create(name string, scopes []string) (KeyInfo, string, error)
-	List() []KeyInfo
+	// Create returns the key itself besides its record: shown once.
+	Create(name string, scopes []string) (ports.APIKey, string, error)
+	List() []ports.APIKey
 	// Revoke is in force for the next request; NOT_FOUND for an unknown id.
 	Revoke(id string) error
-}
-
-// KeyInfo is what may be shown of a key: never its secret or hash.
-type KeyInfo struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	Scopes    []string  `json:"scopes"`
-	CreatedAt time.Time `json:"created_at"`
-	LastUsed  time.Time `json:"last_used,omitzero"`
 }
 
 // need is what a route asks of the caller. The zero value asks for a valid

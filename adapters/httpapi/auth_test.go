@@ -18,23 +18,6 @@ import (
 	"github.com/entgldb/entgldb-go/ports"
 )
 
-// storeKeys is the node's key store as the API sees it (the root package
-// wires the same shim).
-type storeKeys struct{ *apikeys.Store }
-
-func (s storeKeys) Create(name string, scopes []string) (KeyInfo, string, error) {
-	k, key, err := s.Store.Create(name, scopes)
-	return KeyInfo(k), key, err
-}
-
-func (s storeKeys) List() []KeyInfo {
-	var out []KeyInfo
-	for _, k := range s.Store.List() {
-		out = append(out, KeyInfo(k))
-	}
-	return out
-}
-
 // authNode is an API with every route and a real key store, served on a
 // loopback socket.
 type authNode struct {
@@ -66,7 +49,7 @@ func newAuthNode(t *testing.T) *authNode {
 		Ready:     func(context.Context) error { return nil },
 		Backup:    func(context.Context) (string, int64, error) { return "/b/entgldb-1.db", 1, nil },
 		Metrics:   prometheus.NewRegistry(),
-		Keys:      storeKeys{store},
+		Keys:      store,
 		Heartbeat: 50 * time.Millisecond,
 	})
 	srv := NewServer("127.0.0.1:0", api, nil)
@@ -224,7 +207,7 @@ func TestMalformedAuthorizationIs401(t *testing.T) {
 }
 
 func TestPublicMetrics(t *testing.T) {
-	api := New(Options{Documents: newFakeDocs(), Metrics: prometheus.NewRegistry(), Keys: storeKeys{}, PublicMetrics: true})
+	api := New(Options{Documents: newFakeDocs(), Metrics: prometheus.NewRegistry(), Keys: &apikeys.Store{}, PublicMetrics: true})
 	require.Equal(t, needNothing, api.needs["GET /metrics"])
 	rec := do(t, api, http.MethodGet, "/metrics", "")
 	require.Equal(t, http.StatusOK, rec.Code)

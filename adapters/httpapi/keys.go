@@ -6,6 +6,8 @@ import (
 	"net/http"
 
 	"go.uber.org/zap"
+
+	"github.com/entgldb/entgldb-go/ports"
 )
 
 // createKeyRequest is the body of POST /v1/admin/keys.
@@ -16,12 +18,12 @@ type createKeyRequest struct {
 
 // createdKey is its answer: the key itself appears here and nowhere else.
 type createdKey struct {
-	KeyInfo
+	ports.APIKey
 	Key string `json:"key"`
 }
 
 type keysReply struct {
-	Keys []KeyInfo `json:"keys"`
+	Keys []ports.APIKey `json:"keys"`
 }
 
 type revokedReply struct {
@@ -55,14 +57,14 @@ func (a *API) createKey(w http.ResponseWriter, r *http.Request) {
 	}
 	a.log.Info("API key created", zap.String("id", info.ID), zap.String("name", info.Name),
 		zap.Strings("scopes", info.Scopes), zap.String("by", callerOf(r).keyID))
-	writeJSON(w, http.StatusCreated, createdKey{KeyInfo: info, Key: key})
+	writeJSON(w, http.StatusCreated, createdKey{APIKey: info, Key: key})
 }
 
 // GET /v1/admin/keys: every key made through the API, without secrets.
 func (a *API) listKeys(w http.ResponseWriter, r *http.Request) {
 	keys := a.opts.Keys.List()
 	if keys == nil {
-		keys = []KeyInfo{}
+		keys = []ports.APIKey{}
 	}
 	writeJSON(w, http.StatusOK, keysReply{Keys: keys})
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/entgldb/entgldb-go/adapters/config"
 	"github.com/entgldb/entgldb-go/client"
 	"github.com/entgldb/entgldb-go/domain"
+	"github.com/entgldb/entgldb-go/ports"
 )
 
 // EnvAPIKey is the environment variable the CLI takes its API key from
@@ -151,7 +152,7 @@ func addKeysCommands(root *cobra.Command) {
 	root.AddCommand(keys)
 }
 
-func printKeys(w io.Writer, keys []client.Key) error {
+func printKeys(w io.Writer, keys []ports.APIKey) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tNAME\tSCOPES\tCREATED\tLAST USED")
 	for _, k := range keys {
