@@ -14,17 +14,10 @@ import (
 // CLI reads it to talk to the node on the same machine.
 func ReadAdminKey(path string) (string, error) {
 	const op = "apikeys.ReadAdminKey"
-	if err := secrets.CheckPrivate(path); err != nil {
+	key, err := secrets.ReadPrivate(path, "HTTP API admin key")
+	if err != nil {
 		return "", err
 	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return "", domain.Errorf(domain.CodeNotFound, op, "no admin key at %s (a node with the HTTP API creates it at first start)", path)
-		}
-		return "", domain.Errorf(domain.CodePersistence, op, "reading %s: %w", path, err)
-	}
-	key := strings.TrimSpace(string(b))
 	if len(key) < minAdminKeyLen || len(key) > MaxKeyLen || strings.ContainsAny(key, " \t\r\n") {
 		return "", domain.Errorf(domain.CodeConfig, op,
 			"%s does not hold an admin key (one line of %d to %d characters); remove it and restart the node to make a new one",

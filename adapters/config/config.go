@@ -69,18 +69,21 @@ const (
 
 // SecretPath is where the generated cluster secret is kept.
 func (c Config) SecretPath() string {
-	if c.Security.SecretFile != "" {
-		return c.Security.SecretFile
-	}
-	return filepath.Join(filepath.Dir(c.Persistence.DatabasePath), DefaultSecretFileName)
+	return c.besideDatabase(c.Security.SecretFile, DefaultSecretFileName)
 }
 
 // IdentityKeyPath is where the node's identity key is kept.
 func (c Config) IdentityKeyPath() string {
-	if c.Security.IdentityKeyFile != "" {
-		return c.Security.IdentityKeyFile
+	return c.besideDatabase(c.Security.IdentityKeyFile, DefaultIdentityKeyFileName)
+}
+
+// besideDatabase is configured when set, else the file name in the
+// database's directory.
+func (c Config) besideDatabase(configured, name string) string {
+	if configured != "" {
+		return configured
 	}
-	return filepath.Join(filepath.Dir(c.Persistence.DatabasePath), DefaultIdentityKeyFileName)
+	return filepath.Join(filepath.Dir(c.Persistence.DatabasePath), name)
 }
 
 // Network configures the sync listener, discovery and peer connections.

@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
-	"encoding/json"
 	"net/http"
 
 	"go.uber.org/zap"
@@ -44,10 +42,8 @@ func (a *API) createKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req createKeyRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil || dec.More() {
-		a.writeError(w, r, badRequest(op, `a key request is {"name":"app","scopes":["users:rw","orders:r"]}`))
+	if err := decodeStrict(body, &req); err != nil {
+		a.writeError(w, r, badRequest(op, `a key request is {"name":"app","scopes":["users:rw","orders:r"]}: %v`, err))
 		return
 	}
 	info, key, err := a.opts.Keys.Create(req.Name, req.Scopes)

@@ -1,6 +1,7 @@
 package secrets
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -70,6 +71,24 @@ func writePrivate(path string, data []byte, replace bool) error {
 		}
 	}
 	return nil
+}
+
+// ReadPrivate returns the content of the private file at path without
+// surrounding space: NOT_FOUND when there is none (naming what, which a
+// node makes at its first start), CONFIG_ERROR when others may read it.
+func ReadPrivate(path, what string) (string, error) {
+	const op = "secrets.ReadPrivate"
+	if err := CheckPrivate(path); err != nil {
+		return "", err
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return "", domain.Errorf(domain.CodeNotFound, op, "no %s at %s (a node creates it at first start)", what, path)
+		}
+		return "", domain.Errorf(domain.CodePersistence, op, "reading %s: %w", path, err)
+	}
+	return string(bytes.TrimSpace(b)), nil
 }
 
 // CheckPrivate refuses a secret file others can read, as ssh refuses such

@@ -7,7 +7,6 @@
 package secrets
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -48,17 +47,10 @@ func CheckToken(s string) error {
 // Read returns the token kept at path.
 func Read(path string) (string, error) {
 	const op = "secrets.Read"
-	if err := CheckPrivate(path); err != nil {
+	tok, err := ReadPrivate(path, "cluster secret")
+	if err != nil {
 		return "", err
 	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return "", domain.Errorf(domain.CodeNotFound, op, "no cluster secret at %s (a node creates it at first start)", path)
-		}
-		return "", domain.Errorf(domain.CodePersistence, op, "reading %s: %w", path, err)
-	}
-	tok := string(bytes.TrimSpace(b))
 	if err := CheckToken(tok); err != nil {
 		return "", domain.Errorf(domain.CodeConfig, op, "%s does not hold a join token: %w", path, err)
 	}

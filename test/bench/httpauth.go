@@ -65,43 +65,34 @@ func benchHTTPAuth(ctx context.Context, root string, n int) (httpAuthResult, err
 	}
 	defer stopAPI(without)
 
-	keyed := client.New(withKey.Addr(), client.WithKey(key))
-	open := client.New(without.Addr())
-	var withRates, withoutRates []float64
-	keyedRound := func(round int) error {
-		rate, lat, err := httpPuts(ctx, keyed, "k", round, n)
-		if err != nil {
-			return fmt.Errorf("with key: %w", err)
-		}
-		withRates, r.withLat = append(withRates, rate), append(r.withLat, lat...)
-		return nil
+	type side struct {
+		name   string
+		prefix string // of the document keys, distinct per side
+		client *client.Client
+		rates  []float64
+		lat    *latencies
 	}
-	openRound := func(round int) error {
-		rate, lat, err := httpPuts(ctx, open, "o", round, n)
-		if err != nil {
-			return fmt.Errorf("without key: %w", err)
-		}
-		withoutRates, r.withoutLat = append(withoutRates, rate), append(r.withoutLat, lat...)
-		return nil
-	}
+	keyed := &side{"with key", "k", client.New(withKey.Addr(), client.WithKey(key)), nil, &r.withLat}
+	open := &side{"without key", "o", client.New(without.Addr()), nil, &r.withoutLat}
 	// A warm-up round each, then three each, the side going first
 	// alternating: the database grows and checkpoints as it goes, and
 	// neither side should always meet that first.
 	for round := -1; round < 3; round++ {
-		first, second := keyedRound, openRound
+		order := []*side{keyed, open}
 		if round%2 != 0 {
-			first, second = openRound, keyedRound
+			order = []*side{open, keyed}
 		}
-		if err := first(round); err != nil {
-			return r, err
-		}
-		if err := second(round); err != nil {
-			return r, err
-		}
-		if round < 0 {
-			withRates, withoutRates, r.withLat, r.withoutLat = nil, nil, nil, nil
+		for _, sd := range order {
+			rate, lat, err := httpPuts(ctx, sd.client, sd.prefix, round, n)
+			if err != nil {
+				return r, fmt.Errorf("%s: %w", sd.name, err)
+			}
+			if round >= 0 {
+				sd.rates, *sd.lat = append(sd.rates, rate), append(*sd.lat, lat...)
+			}
 		}
 	}
+	withRates, withoutRates := keyed.rates, open.rates
 	r.withKey, r.without = median(withRates), median(withoutRates)
 	return r, nil
 }
