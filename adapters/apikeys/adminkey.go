@@ -1,8 +1,6 @@
 package apikeys
 
 import (
-	"errors"
-	"os"
 	"strings"
 
 	"github.com/entgldb/entgldb-go/adapters/secrets"
@@ -30,20 +28,8 @@ func ReadAdminKey(path string) (string, error) {
 // in a 0700 directory when it has to make it) when there is none; created
 // says which. Of several processes starting at once, exactly one creates it.
 func LoadOrCreateAdminKey(path string) (key string, created bool, err error) {
-	key, err = ReadAdminKey(path)
-	if !errors.Is(err, domain.ErrNotFound) {
-		return key, false, err
-	}
-	if key, _, err = newKey(AdminID); err != nil {
-		return "", false, err
-	}
-	switch err := secrets.WriteNew(path, []byte(key+"\n")); {
-	case err == nil:
-		return key, true, nil
-	case errors.Is(err, os.ErrExist):
-		key, err := ReadAdminKey(path) // another process won the race
-		return key, false, err
-	default:
-		return "", false, err
-	}
+	return secrets.LoadOrCreateWith(path, ReadAdminKey, func() (string, error) {
+		key, _, err := newKey(AdminID)
+		return key, err
+	})
 }

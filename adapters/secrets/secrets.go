@@ -61,22 +61,26 @@ func Read(path string) (string, error) {
 // a 0700 directory if it has to make it) when there is none; created says
 // which. Of several processes starting at once, exactly one creates it.
 func LoadOrCreate(path string) (token string, created bool, err error) {
-	tok, err := Read(path)
-	if err == nil {
-		return tok, false, nil
-	}
+	return LoadOrCreateWith(path, Read, NewToken)
+}
+
+// LoadOrCreateWith is LoadOrCreate for any one-line secret: read returns
+// the one kept at path (NOT_FOUND when there is none), generate makes a new
+// one, written 0600 through WriteNew.
+func LoadOrCreateWith(path string, read func(string) (string, error), generate func() (string, error)) (string, bool, error) {
+	secret, err := read(path)
 	if !errors.Is(err, domain.ErrNotFound) {
+		return secret, false, err
+	}
+	if secret, err = generate(); err != nil {
 		return "", false, err
 	}
-	if tok, err = NewToken(); err != nil {
-		return "", false, err
-	}
-	switch err := WriteNew(path, []byte(tok+"\n")); {
+	switch err := WriteNew(path, []byte(secret+"\n")); {
 	case err == nil:
-		return tok, true, nil
+		return secret, true, nil
 	case errors.Is(err, os.ErrExist):
-		tok, err := Read(path) // another process won the race
-		return tok, false, err
+		secret, err := read(path) // another process won the race
+		return secret, false, err
 	default:
 		return "", false, err
 	}
