@@ -30,10 +30,11 @@ type Access struct {
 	scopes            []string // canonical, as parsed
 }
 
+// adminAccess is shared: an Access is never changed once made.
+var adminAccess = Access{admin: true, metrics: true, readAll: true, writeAll: true, scopes: []string{ScopeAdmin}}
+
 // AdminAccess allows everything.
-func AdminAccess() Access {
-	return Access{admin: true, metrics: true, readAll: true, writeAll: true, scopes: []string{ScopeAdmin}}
-}
+func AdminAccess() Access { return adminAccess }
 
 // ParseScopes checks scopes and returns what they allow. Surrounding spaces
 // are dropped and repeats removed; an empty list, an unknown form or an
