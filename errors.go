@@ -25,6 +25,7 @@ const (
 	CodeTooLarge        = domain.CodeTooLarge
 	CodeClockDrift      = domain.CodeClockDrift
 	CodeUnauthorized    = domain.CodeUnauthorized
+	CodeForbidden       = domain.CodeForbidden
 	CodeInternal        = domain.CodeInternal
 )
 
@@ -43,6 +44,7 @@ var (
 	ErrTooLarge        = domain.ErrTooLarge
 	ErrClockDrift      = domain.ErrClockDrift
 	ErrUnauthorized    = domain.ErrUnauthorized
+	ErrForbidden       = domain.ErrForbidden
 )
 
 // CodeOf returns err's code (CodeInternal for an error without one, "" for

@@ -281,7 +281,8 @@ func (c changes) Watch(ctx context.Context, since int64) (httpapi.ChangeStream, 
 }
 
 func provideHTTP(cfg config.Config, db *app.Database, status *app.StatusTracker, health *app.HealthCheck,
-	store *sqlite.Store, server *tcp.Server, backups *app.BackupService, reg *prometheus.Registry, logger *zap.Logger) (*httpapi.Server, error) {
+	store *sqlite.Store, server *tcp.Server, backups *app.BackupService, reg *prometheus.Registry, keys httpapi.Keys,
+	logger *zap.Logger) (*httpapi.Server, error) {
 	if !cfg.Http.Enabled {
 		return nil, nil
 	}
@@ -307,6 +308,8 @@ func provideHTTP(cfg config.Config, db *app.Database, status *app.StatusTracker,
 		AllowedHosts:     httpapi.AllowedHosts(cfg.Http.Address, cfg.Http.AllowedHosts),
 		AllowedOrigins:   cfg.Http.AllowedOrigins,
 		MaxChangeFeeds:   cfg.Http.MaxChangeFeeds,
+		Keys:             keys,
+		PublicMetrics:    cfg.Http.PublicMetrics,
 	})
 	srv := httpapi.NewServer(cfg.Http.Address, api, logger.Named("http"))
 	srv.SetMaxConnections(cfg.Http.MaxConnections)

@@ -21,7 +21,7 @@ var (
 	appSet   = wire.NewSet(provideCache, telemetry.NewRegistry, provideMetrics, provideResolver, provideOutbox, provideDatabase, provideQueue, providePeerClocks,
 		provideStatus, provideHealth, provideBackups)
 	netSet  = wire.NewSet(provideIdentity, provideTrust, provideExecutor, provideDialer, provideSyncService, provideTCPServer, provideDiscovery, provideSyncEngine)
-	httpSet = wire.NewSet(provideHTTP)
+	httpSet = wire.NewSet(provideAPIKeys, provideHTTP)
 )
 
 // newNode is the injector: Wire generates its body in wire_gen.go from the

@@ -85,7 +85,14 @@ func newNode(ctx context.Context, cfg config.Config, logger *zap.Logger) (*app.N
 		return nil, nil, err
 	}
 	backupService := provideBackups(store, metrics, cfg, logger)
-	httpapiServer, err := provideHTTP(cfg, database, statusTracker, healthCheck, store, server, backupService, registry, logger)
+	keys, err := provideAPIKeys(cfg, logger)
+	if err != nil {
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	httpapiServer, err := provideHTTP(cfg, database, statusTracker, healthCheck, store, server, backupService, registry, keys, logger)
 	if err != nil {
 		cleanup3()
 		cleanup2()
@@ -108,5 +115,5 @@ var (
 	appSet   = wire.NewSet(provideCache, telemetry.NewRegistry, provideMetrics, provideResolver, provideOutbox, provideDatabase, provideQueue, providePeerClocks,
 		provideStatus, provideHealth, provideBackups)
 	netSet  = wire.NewSet(provideIdentity, provideTrust, provideExecutor, provideDialer, provideSyncService, provideTCPServer, provideDiscovery, provideSyncEngine)
-	httpSet = wire.NewSet(provideHTTP)
+	httpSet = wire.NewSet(provideAPIKeys, provideHTTP)
 )

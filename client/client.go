@@ -33,6 +33,7 @@ type Client struct {
 	pin    string
 	roots  *x509.CertPool
 	tlsErr error
+	key    string // API key sent as Authorization: Bearer (see WithKey)
 }
 
 // Option configures a Client.
@@ -98,6 +99,9 @@ func (c *Client) Do(ctx context.Context, method, path string, body []byte, heade
 	// The node refuses any POST or PUT that is not application/json, bodyless ones too.
 	if body != nil || method == http.MethodPost || method == http.MethodPut {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.key != "" {
+		req.Header.Set("Authorization", "Bearer "+c.key)
 	}
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])

@@ -28,6 +28,9 @@ const (
 	CodeTooLarge        Code = "TOO_LARGE"
 	CodeClockDrift      Code = "CLOCK_DRIFT"
 	CodeUnauthorized    Code = "UNAUTHORIZED"
+	// CodeForbidden is a caller who proved who it is but may not do this
+	// (an API key without the scope).
+	CodeForbidden Code = "FORBIDDEN"
 	// CodeInternal marks errors that carry no domain code (bugs, unexpected causes).
 	CodeInternal Code = "INTERNAL_ERROR"
 )
@@ -121,6 +124,7 @@ var (
 	ErrTooLarge        = &Error{Code: CodeTooLarge}
 	ErrClockDrift      = &Error{Code: CodeClockDrift}
 	ErrUnauthorized    = &Error{Code: CodeUnauthorized}
+	ErrForbidden       = &Error{Code: CodeForbidden}
 )
 
 // Errorf builds an *Error whose message is formatted; a %w verb in format

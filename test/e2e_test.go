@@ -29,14 +29,18 @@ func TestServeOnDefaults(t *testing.T) {
 	p := track(t, proc)
 	p.start()
 
-	out, errOut, code := runCLI(t, "put", "users", "alice", `{"name":"Alice","age":31}`)
+	// In the node's directory with no flags at all, as after `make run`: the
+	// CLI finds the admin key the node made (data/admin.key).
+	dir := p.Spec.Dir
+	out, errOut, code := runCLIIn(t, dir, "put", "users", "alice", `{"name":"Alice","age":31}`)
 	require.Equal(t, 0, code, errOut)
 	require.NotEmpty(t, out, "put prints the version")
-	out, errOut, code = runCLI(t, "get", "users", "alice")
+	out, errOut, code = runCLIIn(t, dir, "get", "users", "alice")
 	require.Equal(t, 0, code, errOut)
 	require.JSONEq(t, `{"name":"Alice","age":31}`, out)
+	requirePrivate(t, filepath.Join(dir, "data", "admin.key"))
 
-	_, errOut, code = runCLI(t, "get", "users", "nobody")
+	_, errOut, code = runCLIIn(t, dir, "get", "users", "nobody")
 	require.Equal(t, 3, code)
 	require.Contains(t, errOut, "error NOT_FOUND:")
 
@@ -102,7 +106,7 @@ func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			node := client.New(n.HTTPAddr, client.WithHTTPClient(&http.Client{Timeout: 5 * time.Second}))
+			node := client.New(n.HTTPAddr, client.WithHTTPClient(&http.Client{Timeout: 5 * time.Second}), client.WithKey(n.AdminKey()))
 			for i := 0; i < 5000; i++ {
 				select {
 				case <-stop:

@@ -108,9 +108,11 @@ func (n *testNode) kill() {
 }
 
 // cli runs the entgldb binary against this node and returns stdout, stderr
-// and the exit code.
+// and the exit code. It runs in the node's directory, as an operator on the
+// node's machine would: the CLI finds the node's admin key through the
+// appsettings.json there.
 func (n *testNode) cli(args ...string) (string, string, int) {
-	return runCLI(n.t, append([]string{"--node", n.HTTPAddr}, args...)...)
+	return runCLIIn(n.t, n.Spec.Dir, append([]string{"--node", n.HTTPAddr}, args...)...)
 }
 
 func runCLI(t *testing.T, args ...string) (string, string, int) {

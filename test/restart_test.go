@@ -28,7 +28,8 @@ func TestKill9MidSyncConverges(t *testing.T) {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			node := client.New(nodes[w].HTTPAddr, client.WithHTTPClient(&http.Client{Timeout: 5 * time.Second}))
+			node := client.New(nodes[w].HTTPAddr, client.WithHTTPClient(&http.Client{Timeout: 5 * time.Second}),
+				client.WithKey(nodes[w].AdminKey()))
 			for i := 0; i < 3000; i++ {
 				select {
 				case <-stop:

@@ -69,18 +69,21 @@ const (
 
 // SecretPath is where the generated cluster secret is kept.
 func (c Config) SecretPath() string {
-	if c.Security.SecretFile != "" {
-		return c.Security.SecretFile
-	}
-	return filepath.Join(filepath.Dir(c.Persistence.DatabasePath), DefaultSecretFileName)
+	return c.besideDatabase(c.Security.SecretFile, DefaultSecretFileName)
 }
 
 // IdentityKeyPath is where the node's identity key is kept.
 func (c Config) IdentityKeyPath() string {
-	if c.Security.IdentityKeyFile != "" {
-		return c.Security.IdentityKeyFile
+	return c.besideDatabase(c.Security.IdentityKeyFile, DefaultIdentityKeyFileName)
+}
+
+// besideDatabase is configured when set, else the file name in the
+// database's directory.
+func (c Config) besideDatabase(configured, name string) string {
+	if configured != "" {
+		return configured
 	}
-	return filepath.Join(filepath.Dir(c.Persistence.DatabasePath), DefaultIdentityKeyFileName)
+	return filepath.Join(filepath.Dir(c.Persistence.DatabasePath), name)
 }
 
 // Network configures the sync listener, discovery and peer connections.
@@ -162,6 +165,15 @@ type Http struct {
 	// AllowInsecure is the explicit opt-in to plain HTTP on a non-loopback
 	// Address: warned at start and reported by /healthz.
 	AllowInsecure bool `koanf:"AllowInsecure" json:"AllowInsecure"`
+	// AdminKeyFile holds the API's admin key, 0600, made at first start;
+	// empty: admin.key beside the database (see AdminKeyPath).
+	AdminKeyFile string `koanf:"AdminKeyFile" json:"AdminKeyFile"`
+	// KeysFile holds the hashes of the keys made with `entgldb keys create`;
+	// empty: api-keys.json beside the database (see APIKeysPath).
+	KeysFile string `koanf:"KeysFile" json:"KeysFile"`
+	// PublicMetrics serves /metrics without a key (otherwise a key with
+	// the metrics or admin scope is needed).
+	PublicMetrics bool `koanf:"PublicMetrics" json:"PublicMetrics"`
 }
 
 // Logging configures the zap logger (adapters/telemetry).

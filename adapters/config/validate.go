@@ -161,6 +161,9 @@ func (c Config) problems() Problems {
 			add("Http.AllowedOrigins["+strconv.Itoa(i)+"]", o, "must be an origin: scheme://host[:port]")
 		}
 	}
+	if key, value, reason := c.keyFilesProblem(); reason != "" {
+		add(key, value, reason)
+	}
 
 	l := c.Logging
 	if _, ok := canonicalLevel(l.Level); !ok {

@@ -84,6 +84,13 @@ type Options struct {
 	// Heartbeat is how often an idle change feed sends a comment, which
 	// keeps proxies from closing it and notices gone clients (0: 15 s).
 	Heartbeat time.Duration
+	// Keys checks the Bearer key of every request but /healthz and /readyz
+	// (and /metrics when PublicMetrics) and serves /v1/admin/keys. Nil
+	// builds an API without authentication, where every caller is admin:
+	// for tests and measurements only, the node always sets it.
+	Keys Keys
+	// PublicMetrics serves /metrics without a key (Http.PublicMetrics).
+	PublicMetrics bool
 }
 
 // API is the http.Handler of the node.
@@ -91,8 +98,9 @@ type API struct {
 	opts  Options
 	log   *zap.Logger
 	mux   *http.ServeMux
-	hosts []string     // normalized AllowedHosts
-	feeds atomic.Int64 // open change feeds
+	needs map[string]need // route pattern → what it asks of the caller
+	hosts []string        // normalized AllowedHosts
+	feeds atomic.Int64    // open change feeds
 
 	// closing is closed by CloseStreams: open change feeds end so a server
 	// shutdown does not wait for clients that never hang up.
@@ -132,44 +140,59 @@ func New(opts Options) *API {
 	if opts.Heartbeat <= 0 {
 		opts.Heartbeat = 15 * time.Second
 	}
-	a := &API{opts: opts, log: opts.Logger, mux: http.NewServeMux(), closing: make(chan struct{}),
-		hosts: AllowedHosts("", opts.AllowedHosts)}
+	a := &API{opts: opts, log: opts.Logger, mux: http.NewServeMux(), needs: map[string]need{},
+		closing: make(chan struct{}), hosts: AllowedHosts("", opts.AllowedHosts)}
 	a.routes()
 	return a
 }
 
 func (a *API) routes() {
-	m := a.mux
 	timed := a.withTimeout
-	m.HandleFunc("PUT /v1/collections/{c}/docs/{key}", timed(a.putDocument))
-	m.HandleFunc("GET /v1/collections/{c}/docs/{key}", timed(a.getDocument))
-	m.HandleFunc("DELETE /v1/collections/{c}/docs/{key}", timed(a.deleteDocument))
-	m.HandleFunc("POST /v1/collections/{c}/batch", timed(a.batch))
-	m.HandleFunc("GET /v1/collections/{c}/docs", timed(a.find))
-	m.HandleFunc("GET /v1/collections/{c}/count", timed(a.count))
-	m.HandleFunc("GET /v1/collections", timed(a.collections))
+	a.handle("PUT /v1/collections/{c}/docs/{key}", needWrite, timed(a.putDocument))
+	a.handle("GET /v1/collections/{c}/docs/{key}", needRead, timed(a.getDocument))
+	a.handle("DELETE /v1/collections/{c}/docs/{key}", needWrite, timed(a.deleteDocument))
+	a.handle("POST /v1/collections/{c}/batch", needWrite, timed(a.batch))
+	a.handle("GET /v1/collections/{c}/docs", needRead, timed(a.find))
+	a.handle("GET /v1/collections/{c}/count", needRead, timed(a.count))
+	a.handle("GET /v1/collections", needKey, timed(a.collections))
 	if a.opts.Changes != nil {
-		m.HandleFunc("GET /v1/changes", a.changes)
+		a.handle("GET /v1/changes", needKey, http.HandlerFunc(a.changes))
 	}
 	if a.opts.Peers != nil {
-		m.HandleFunc("GET /v1/peers", timed(a.peers))
+		a.handle("GET /v1/peers", needAdmin, timed(a.peers))
 	}
 	if a.opts.Status != nil {
-		m.HandleFunc("GET /v1/status", timed(a.status))
+		a.handle("GET /v1/status", needAdmin, timed(a.status))
 	}
 	if a.opts.Backup != nil {
-		m.HandleFunc("POST /v1/admin/backup", a.backup)
+		a.handle("POST /v1/admin/backup", needAdmin, http.HandlerFunc(a.backup))
+	}
+	if a.opts.Keys != nil {
+		a.handle("POST /v1/admin/keys", needAdmin, timed(a.createKey))
+		a.handle("GET /v1/admin/keys", needAdmin, timed(a.listKeys))
+		a.handle("DELETE /v1/admin/keys/{id}", needAdmin, timed(a.revokeKey))
 	}
 	if a.opts.Health != nil {
-		m.HandleFunc("GET /healthz", timed(a.healthz))
+		a.handle("GET /healthz", needNothing, timed(a.healthz))
 	}
-	m.HandleFunc("GET /readyz", timed(a.readyz))
+	a.handle("GET /readyz", needNothing, timed(a.readyz))
 	if a.opts.Metrics != nil {
-		m.Handle("GET /metrics", promhttp.HandlerFor(a.opts.Metrics, promhttp.HandlerOpts{
+		n := needMetrics
+		if a.opts.PublicMetrics {
+			n = needNothing
+		}
+		a.handle("GET /metrics", n, promhttp.HandlerFor(a.opts.Metrics, promhttp.HandlerOpts{
 			ErrorLog:      zap.NewStdLog(a.log),
 			ErrorHandling: promhttp.ContinueOnError,
 		}))
 	}
+}
+
+// handle registers a route with what it asks of the caller. Every route
+// goes through here, so none can be added without saying who may use it.
+func (a *API) handle(pattern string, n need, h http.Handler) {
+	a.needs[pattern] = n
+	a.mux.Handle(pattern, a.authorized(n, h))
 }
 
 // unrouted answers a request no pattern matched with a JSON error: 405
@@ -219,7 +242,16 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !a.hostAllowed(sw, r) || !a.cors(sw, r) || !jsonBodyRequired(sw, r) {
 		return
 	}
-	if h, pattern := a.mux.Handler(r); pattern == "" {
+	// A request that no route takes needs a key too (the zero need): who
+	// has none learns nothing, not even which routes exist.
+	h, pattern := a.mux.Handler(r)
+	if a.needs[pattern] != needNothing {
+		var ok bool
+		if r, ok = a.authenticate(sw, r); !ok {
+			return
+		}
+	}
+	if pattern == "" {
 		a.unrouted(sw, r, h)
 		return
 	}

@@ -31,7 +31,9 @@ type changeEvent struct {
 // position), so the last id stays the one to resume from; a resume does not
 // repeat them. The stream ends when the client goes, the server shuts
 // down, or the subscription fails (an `event: error` is sent first;
-// QUEUE_FULL means the client read too slowly and should reconnect).
+// QUEUE_FULL means the client read too slowly and should reconnect;
+// UNAUTHORIZED that the key was revoked). A key sees only the changes of
+// the collections it may read.
 func (a *API) changes(w http.ResponseWriter, r *http.Request) {
 	const op = "httpapi.Changes"
 	since := int64(-1)
@@ -93,6 +95,7 @@ func (a *API) changes(w http.ResponseWriter, r *http.Request) {
 
 	heartbeat := time.NewTicker(a.opts.Heartbeat)
 	defer heartbeat.Stop()
+	who := callerOf(r)
 	for {
 		var frame []byte
 		select {
@@ -105,13 +108,22 @@ func (a *API) changes(w http.ResponseWriter, r *http.Request) {
 		case c, ok := <-stream.C():
 			if !ok {
 				if err := stream.Err(); err != nil && ctx.Err() == nil {
-					b, _ := json.Marshal(errorBody{Error: errorDetail{Code: string(codeOf(err)), Message: domain.Message(err)}})
-					_, _ = w.Write([]byte("event: error\ndata: " + string(b) + "\n\n"))
-					_ = rc.Flush()
+					a.endFeed(w, rc, err)
 				}
 				return
 			}
+			// Filtered here, event by event: a key never sees a change of a
+			// collection it may not read, not even its name.
+			if !who.access.CanRead(c.Collection) {
+				continue
+			}
 			frame = eventFrame(c)
+		}
+		// A key revoked while its feed is open loses the feed at the next
+		// event or heartbeat.
+		if !a.stillValid(who) {
+			a.endFeed(w, rc, domain.Errorf(domain.CodeUnauthorized, op, "the API key was revoked"))
+			return
 		}
 		if _, err := w.Write(frame); err != nil {
 			return
@@ -120,6 +132,13 @@ func (a *API) changes(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// endFeed sends the event that says why a feed ends.
+func (a *API) endFeed(w http.ResponseWriter, rc *http.ResponseController, err error) {
+	b, _ := json.Marshal(errorBody{Error: errorDetail{Code: string(codeOf(err)), Message: domain.Message(err)}})
+	_, _ = w.Write([]byte("event: error\ndata: " + string(b) + "\n\n"))
+	_ = rc.Flush()
 }
 
 // eventFrame renders one change as an SSE event; the JSON is one line, as

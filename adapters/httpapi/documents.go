@@ -144,14 +144,8 @@ func (a *API) batch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req batchRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	if err := decodeStrict(body, &req); err != nil {
 		a.writeError(w, r, badRequest(op, `batch must be {"put":{"key":{...}},"delete":["key"]}: %v`, err))
-		return
-	}
-	if dec.More() {
-		a.writeError(w, r, badRequest(op, "batch has data after the JSON object"))
 		return
 	}
 	puts := make(map[string][]byte, len(req.Put))
@@ -267,17 +261,21 @@ func (a *API) count(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, countReply{Count: n})
 }
 
-// GET /v1/collections
+// GET /v1/collections: the collections the key may read.
 func (a *API) collections(w http.ResponseWriter, r *http.Request) {
 	names, err := a.opts.Documents.Collections(r.Context())
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	if names == nil {
-		names = []string{}
+	who := callerOf(r)
+	readable := make([]string, 0, len(names))
+	for _, c := range names {
+		if who.access.CanRead(c) {
+			readable = append(readable, c)
+		}
 	}
-	writeJSON(w, http.StatusOK, collectionsReply{Collections: names})
+	writeJSON(w, http.StatusOK, collectionsReply{Collections: readable})
 }
 
 // condition turns If-Match / If-None-Match into Put's ifVersion:
@@ -332,6 +330,20 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int) ([]byte, error)
 		return nil, badRequest(op, "cannot read the request body: %v", err)
 	}
 	return body, nil
+}
+
+// decodeStrict decodes one JSON object with only the fields v has and
+// nothing after it.
+func decodeStrict(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("data after the JSON object")
+	}
+	return nil
 }
 
 func nonNegative(qs map[string][]string, name string) (int, error) {

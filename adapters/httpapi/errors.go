@@ -21,6 +21,8 @@ var statusOf = map[domain.Code]int{
 	domain.CodeQueueFull:       http.StatusServiceUnavailable,
 	domain.CodeNetwork:         http.StatusServiceUnavailable,
 	domain.CodeTimeout:         http.StatusGatewayTimeout,
+	domain.CodeUnauthorized:    http.StatusUnauthorized,
+	domain.CodeForbidden:       http.StatusForbidden,
 }
 
 // StatusOf returns the HTTP status for an error (500 for codes not in the table).

@@ -105,7 +105,7 @@ func (a *API) cors(w http.ResponseWriter, r *http.Request) bool {
 	w.Header().Add("Vary", "Origin")
 	switch {
 	case preflight && !allowed:
-		refuse(w, http.StatusForbidden, domain.CodeUnauthorized,
+		refuse(w, http.StatusForbidden, domain.CodeForbidden,
 			"origin "+quoteOrNone(origin)+" is not allowed (Http.AllowedOrigins)")
 		return false
 	case !allowed:

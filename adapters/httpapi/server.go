@@ -81,7 +81,8 @@ func (s *Server) SetTLS(cfg *tls.Config) {
 
 // Start binds the address (so a port in use fails here, as NETWORK_ERROR)
 // and serves in the background. It logs where it listens, and warns when
-// that is not a loopback address: the API has no authentication.
+// it serves plain HTTP beyond loopback: keys and documents cross the
+// network readable (only reached with Http.AllowInsecure).
 func (s *Server) Start(ctx context.Context) error {
 	const op = "httpapi.Start"
 	s.mu.Lock()
@@ -108,7 +109,7 @@ func (s *Server) Start(ctx context.Context) error {
 	case isLoopback(ln.Addr()):
 		s.log.Info("HTTP API listening", zap.String("address", addr))
 	default:
-		s.log.Warn("HTTP API listening on a non-loopback interface: anyone who can reach it can read and write data",
+		s.log.Warn("HTTP API serving plain HTTP on a non-loopback interface: API keys and documents cross the network readable",
 			zap.String("address", addr))
 	}
 	go func() {

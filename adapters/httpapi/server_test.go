@@ -172,7 +172,7 @@ func TestCORSClosedUnlessConfigured(t *testing.T) {
 	noCORS(t, rec.Header())
 	rec = preflight(closed, "https://evil.example")
 	require.Equal(t, http.StatusForbidden, rec.Code, rec.Body.String())
-	assert.Equal(t, "UNAUTHORIZED", errOf(t, rec).Code)
+	assert.Equal(t, "FORBIDDEN", errOf(t, rec).Code)
 	noCORS(t, rec.Header())
 
 	open := New(Options{Documents: newFakeDocs(), AllowedOrigins: []string{"https://app.example"}})

@@ -7,14 +7,11 @@
 package secrets
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"runtime"
 
 	"github.com/entgldb/entgldb-go/domain"
 )
@@ -50,17 +47,10 @@ func CheckToken(s string) error {
 // Read returns the token kept at path.
 func Read(path string) (string, error) {
 	const op = "secrets.Read"
-	if err := checkPrivate(path); err != nil {
+	tok, err := ReadPrivate(path, "cluster secret")
+	if err != nil {
 		return "", err
 	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return "", domain.Errorf(domain.CodeNotFound, op, "no cluster secret at %s (a node creates it at first start)", path)
-		}
-		return "", domain.Errorf(domain.CodePersistence, op, "reading %s: %w", path, err)
-	}
-	tok := string(bytes.TrimSpace(b))
 	if err := CheckToken(tok); err != nil {
 		return "", domain.Errorf(domain.CodeConfig, op, "%s does not hold a join token: %w", path, err)
 	}
@@ -71,22 +61,26 @@ func Read(path string) (string, error) {
 // a 0700 directory if it has to make it) when there is none; created says
 // which. Of several processes starting at once, exactly one creates it.
 func LoadOrCreate(path string) (token string, created bool, err error) {
-	tok, err := Read(path)
-	if err == nil {
-		return tok, false, nil
-	}
+	return LoadOrCreateWith(path, Read, NewToken)
+}
+
+// LoadOrCreateWith is LoadOrCreate for any one-line secret: read returns
+// the one kept at path (NOT_FOUND when there is none), generate makes a new
+// one, written 0600 through WriteNew.
+func LoadOrCreateWith(path string, read func(string) (string, error), generate func() (string, error)) (string, bool, error) {
+	secret, err := read(path)
 	if !errors.Is(err, domain.ErrNotFound) {
+		return secret, false, err
+	}
+	if secret, err = generate(); err != nil {
 		return "", false, err
 	}
-	if tok, err = NewToken(); err != nil {
-		return "", false, err
-	}
-	switch err := writeNew(path, tok); {
+	switch err := WriteNew(path, []byte(secret+"\n")); {
 	case err == nil:
-		return tok, true, nil
+		return secret, true, nil
 	case errors.Is(err, os.ErrExist):
-		tok, err := Read(path) // another process won the race
-		return tok, false, err
+		secret, err := read(path) // another process won the race
+		return secret, false, err
 	default:
 		return "", false, err
 	}
@@ -110,62 +104,8 @@ func Join(path, token string) error {
 	case !errors.Is(err, domain.ErrNotFound):
 		return err
 	}
-	if err := writeNew(path, token); err != nil && !errors.Is(err, os.ErrExist) {
+	if err := WriteNew(path, []byte(token+"\n")); err != nil && !errors.Is(err, os.ErrExist) {
 		return err
-	}
-	return nil
-}
-
-// writeNew writes token to a temporary file and links it into place, so a
-// crash leaves no half-written secret and an existing file is never replaced.
-func writeNew(path, token string) error {
-	const op = "secrets.write"
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return domain.Errorf(domain.CodePersistence, op, "creating %s: %w", dir, err)
-	}
-	tmp, err := os.CreateTemp(dir, ".cluster-secret-*")
-	if err != nil {
-		return domain.Errorf(domain.CodePersistence, op, "creating a file in %s: %w", dir, err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return domain.Errorf(domain.CodePersistence, op, "chmod: %w", err)
-	}
-	if _, err := tmp.WriteString(token + "\n"); err != nil {
-		tmp.Close()
-		return domain.Errorf(domain.CodePersistence, op, "writing %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return domain.Errorf(domain.CodePersistence, op, "syncing %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return domain.Errorf(domain.CodePersistence, op, "closing %s: %w", tmp.Name(), err)
-	}
-	if err := os.Link(tmp.Name(), path); err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return err
-		}
-		return domain.Errorf(domain.CodePersistence, op, "linking %s: %w", path, err)
-	}
-	return nil
-}
-
-// checkPrivate refuses a secret file others can read, as ssh refuses such
-// keys: a secret that leaked is no secret.
-func checkPrivate(path string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil // Read reports a missing file
-	}
-	if st.Mode().Perm()&0o077 != 0 {
-		return domain.Errorf(domain.CodeConfig, "secrets.Read",
-			"%s is readable by others (mode %04o); run: chmod 600 %s", path, st.Mode().Perm(), path)
 	}
 	return nil
 }

@@ -23,6 +23,9 @@ func nodeErr(err error) error {
 	if errors.As(err, &ue) {
 		return &cliError{exit: exitUnreachable, code: string(domain.CodeNetwork), msg: ue.Error()}
 	}
+	if errors.Is(err, domain.ErrUnauthorized) {
+		return &cliError{exit: exitFailure, code: string(domain.CodeUnauthorized), msg: domain.Message(err) + " (" + keyHint + ")"}
+	}
 	return err
 }
 
@@ -50,8 +53,8 @@ func printJSON(w io.Writer, v any) error {
 func addClientCommands(root *cobra.Command) {
 	var nodeAddr string
 	root.PersistentFlags().StringVar(&nodeAddr, "node", "", "node HTTP address, host:port or https://host:port (default $ENTGLDB_NODE, else 127.0.0.1:5080)")
-	tlsOpts := addTLSFlags(root)
-	node := func() *client.Client { return tlsOpts.client(nodeAddr) }
+	addTLSFlags(root)
+	node := func() *client.Client { return nodeClient(root) }
 
 	root.AddCommand(&cobra.Command{
 		Use:   "put COLLECTION KEY JSON",

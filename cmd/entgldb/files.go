@@ -61,8 +61,7 @@ func addFileCommands(root *cobra.Command) {
 				fmt.Fprintf(cmd.OutOrStdout(), "%s %d bytes\n", absOut, n)
 				return nil
 			}
-			nodeAddr, _ := cmd.Flags().GetString("node")
-			return backupThroughNode(cmd.Context(), cmd.OutOrStdout(), client.New(nodeAddr), absOut)
+			return backupThroughNode(cmd.Context(), cmd.OutOrStdout(), nodeClient(cmd.Root()), absOut)
 		},
 	}
 	backup.Flags().StringVar(&dbPath, "db", "", "database file of a stopped node")

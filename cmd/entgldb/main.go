@@ -114,6 +114,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		return cmd.Help()
 	}
 	addClientCommands(root)
+	addKeysCommands(root)
 	addFileCommands(root)
 	addServeCommand(root)
 	addTLSCommand(root)

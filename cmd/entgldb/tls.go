@@ -15,27 +15,23 @@ import (
 	"github.com/entgldb/entgldb-go/domain"
 )
 
-// tlsFlags are the client commands' TLS settings: a pinned certificate
-// fingerprint or a CA file.
-type tlsFlags struct{ pin, ca string }
-
-func addTLSFlags(root *cobra.Command) *tlsFlags {
-	f := &tlsFlags{}
+// addTLSFlags adds the client commands' TLS settings: a pinned certificate
+// fingerprint or a CA file (read by nodeClient).
+func addTLSFlags(root *cobra.Command) {
 	pf := root.PersistentFlags()
-	pf.StringVar(&f.pin, "pin", "", "trust the node's certificate with this SHA-256 fingerprint (default $ENTGLDB_PIN; the local node's own certificate is pinned by itself)")
-	pf.StringVar(&f.ca, "ca", "", "trust node certificates signed by a CA of this PEM file")
-	return f
+	pf.String("pin", "", "trust the node's certificate with this SHA-256 fingerprint (default $ENTGLDB_PIN; the local node's own certificate is pinned by itself)")
+	pf.String("ca", "", "trust node certificates signed by a CA of this PEM file")
 }
 
-// client returns the client of the node at addr (--node). With neither a pin
-// nor a CA given, a node on this machine whose configuration (./appsettings.json,
+// tlsOptions returns the address of the node at addr (--node) and the
+// client options that trust its certificate. With neither a pin nor a CA
+// given, a node on this machine whose configuration (./appsettings.json,
 // ENTGLDB__ variables) serves TLS is reached over HTTPS with its own
 // certificate pinned, so the commands work with no flags, as with plain HTTP.
-func (f *tlsFlags) client(addr string) *client.Client {
+func tlsOptions(local *localNode, addr, pin, ca string) (string, []client.Option) {
 	if addr == "" {
 		addr = os.Getenv("ENTGLDB_NODE")
 	}
-	pin := f.pin
 	if pin == "" {
 		pin = os.Getenv("ENTGLDB_PIN")
 	}
@@ -43,26 +39,26 @@ func (f *tlsFlags) client(addr string) *client.Client {
 	switch {
 	case pin != "":
 		opts = append(opts, client.WithPin(pin))
-	case f.ca == "":
-		if fp, localAddr, ok := localNodeTLS(); ok && (addr == "" || loopbackURL(addr)) {
+	case ca == "":
+		if fp, localAddr, ok := local.tls(); ok && (addr == "" || loopbackURL(addr)) {
 			if addr == "" {
 				addr = localAddr
 			}
 			opts = append(opts, client.WithPin(fp))
 		}
 	}
-	if f.ca != "" {
-		opts = append(opts, client.WithCA(f.ca))
+	if ca != "" {
+		opts = append(opts, client.WithCA(ca))
 	}
-	return client.New(addr, opts...)
+	return addr, opts
 }
 
-// localNodeTLS is the fingerprint and https:// address of the node this
-// machine's configuration describes, when it serves TLS and its certificate
-// file is readable. Any problem just means "no local TLS node".
-func localNodeTLS() (fingerprint, addr string, ok bool) {
-	cfg, err := config.Load(config.FindFile(""), os.Environ(), nil)
-	if err != nil || !cfg.Http.Enabled || !cfg.Http.TLSEnabled() {
+// tls is the fingerprint and https:// address of the local node, when it
+// serves TLS and its certificate file is readable. Any problem just means
+// "no local TLS node".
+func (n *localNode) tls() (fingerprint, addr string, ok bool) {
+	cfg, found := n.config()
+	if !found || !cfg.Http.Enabled || !cfg.Http.TLSEnabled() {
 		return "", "", false
 	}
 	certFile, _ := cfg.TLSFiles()

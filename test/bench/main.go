@@ -32,6 +32,7 @@ type options struct {
 	writes     int
 	noops      int
 	handshakes int
+	httpPuts   int
 	keep       bool
 	timeout    time.Duration
 	cpuProf    string
@@ -49,10 +50,11 @@ func main() {
 	flag.IntVar(&o.writes, "writes", 200, "writes timed in the convergence mesh")
 	flag.IntVar(&o.noops, "noops", 9, "in-sync rounds timed")
 	flag.IntVar(&o.handshakes, "handshakes", 400, "sessions opened for the handshake row (half each way)")
+	flag.IntVar(&o.httpPuts, "httpputs", 2_000, "single Puts over HTTP per round and side for the put-http row")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory")
 	flag.DurationVar(&o.timeout, "timeout", 9*time.Minute+30*time.Second, "overall bound")
 	flag.StringVar(&o.cpuProf, "cpuprofile", "", "write a CPU profile of the in-process rows to this file (go tool pprof)")
-	flag.StringVar(&o.only, "only", "", "run only these row groups, comma-separated: local, converge, handshake, rss (default all)")
+	flag.StringVar(&o.only, "only", "", "run only these row groups, comma-separated: local, http, converge, handshake, rss (default all)")
 	flag.Parse()
 	if o.docs < 1000 || o.docs%1000 != 0 {
 		fmt.Fprintln(os.Stderr, "bench: -docs must be a positive multiple of 1000")
@@ -110,6 +112,15 @@ func run(ctx context.Context, o options) int {
 		for _, r := range local.rows(o, s) {
 			add(r)
 		}
+	}
+
+	// The cost of the API key check on a single Put over HTTP, same run.
+	if !want("http") {
+		logf("put-http: skipped")
+	} else if r, err := benchHTTPAuth(ctx, root, o.httpPuts); err != nil {
+		add(result{"put-http", "single acknowledged Put over loopback HTTP, with and without the API key check", na(firstLine(err.Error())), "—"})
+	} else {
+		add(r.row(o.httpPuts))
 	}
 
 	// Convergence in a 10-node in-process mesh.

@@ -14,6 +14,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/entgldb/entgldb-go/adapters/apikeys"
+	"github.com/entgldb/entgldb-go/adapters/config"
 )
 
 // Ports are the same on every node: each namespace has its own port space.
@@ -44,14 +47,22 @@ func TestDiscoveryAcrossNamespaces(t *testing.T) {
 	ids := []string{"netns-a", "netns-b", "netns-c"}
 	token := fmt.Sprintf("netns-cluster-%d", time.Now().UnixNano())
 	nodes := make([]*proc, len(ids))
+	dirs := make([]string, len(ids))
 	for i, id := range ids {
 		cfg := writeConfig(t, id, token)
+		dirs[i] = filepath.Dir(cfg)
 		nodes[i] = startIn(t, l.nodes[i], id, nil, bin, "serve", "--config", cfg)
 	}
 	started := time.Now()
 
+	// The CLI runs in the namespace, not in the node's directory: it is
+	// given the admin key the node made beside its database.
 	cli := func(ctx context.Context, i int, args ...string) (string, error) {
-		return execIn(ctx, l.nodes[i], append([]string{bin, "--node", httpAddr}, args...)...)
+		key, err := apikeys.ReadAdminKey(filepath.Join(dirs[i], config.DefaultAdminKeyFileName))
+		if err != nil {
+			return "", err
+		}
+		return execIn(ctx, l.nodes[i], append([]string{"env", "ENTGLDB_API_KEY=" + key, bin, "--node", httpAddr}, args...)...)
 	}
 	peersOf := func(i int) (map[string]peerStatus, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)

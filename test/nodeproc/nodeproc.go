@@ -1,9 +1,10 @@
 // Package nodeproc is the process harness of the black-box tests, the soak
 // and the benchmark: it builds the entgldb binary, writes an
 // appsettings.json per node, starts `entgldb serve`, waits for /readyz,
-// hands out a client of the node's HTTP API, stops or kills the process by
-// its PID, and isolates a node from its peers and heals it (the partition
-// scenario). Every address it uses is 127.0.0.1.
+// hands out a client of the node's HTTP API (sending the admin key the node
+// made), stops or kills the process by its PID, and isolates a node from
+// its peers and heals it (the partition scenario). Every address it uses
+// is 127.0.0.1.
 package nodeproc
 
 import (
@@ -22,6 +23,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/entgldb/entgldb-go/adapters/apikeys"
+	"github.com/entgldb/entgldb-go/adapters/config"
 	"github.com/entgldb/entgldb-go/client"
 )
 
@@ -98,11 +101,12 @@ type Proc struct {
 	DBPath   string
 	LogPath  string
 
-	peers  []string
-	cmd    *exec.Cmd
-	done   chan error // receives the Wait result once; re-sent for later readers
-	logf   *os.File
-	client *client.Client
+	peers    []string
+	adminKey string // the node's API admin key, read once it is ready
+	cmd      *exec.Cmd
+	done     chan error // receives the Wait result once; re-sent for later readers
+	logf     *os.File
+	client   *client.Client
 
 	// While isolated: the sync port and peers Heal restores.
 	realTCPPort int
@@ -140,7 +144,31 @@ func New(bin string, spec Spec) (*Proc, error) {
 
 func (p *Proc) setClient() {
 	p.client = client.New(p.HTTPAddr, client.WithHTTPClient(&http.Client{
-		Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}))
+		Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}), client.WithKey(p.adminKey))
+}
+
+// AdminKeyPath is where the node keeps its API admin key (the default:
+// beside its database).
+func (p *Proc) AdminKeyPath() string {
+	return filepath.Join(filepath.Dir(p.DBPath), config.DefaultAdminKeyFileName)
+}
+
+// AdminKey is the node's API admin key ("" before its first start): the
+// harness's client sends it.
+func (p *Proc) AdminKey() string { return p.adminKey }
+
+// loadAdminKey reads the admin key the node made (or kept) and gives it to
+// the client.
+func (p *Proc) loadAdminKey() error {
+	key, err := apikeys.ReadAdminKey(p.AdminKeyPath())
+	if err != nil {
+		return fmt.Errorf("node %s admin key: %w", p.Spec.NodeID, err)
+	}
+	if key != p.adminKey {
+		p.adminKey = key
+		p.setClient()
+	}
+	return nil
 }
 
 // StartOnFreshPorts is Start for a node nobody addresses by its TCP or HTTP
@@ -274,7 +302,10 @@ func (p *Proc) Start(ctx context.Context, readyWithin time.Duration) error {
 		logf.Close()
 		done <- err
 	}(cmd, p.done, logf)
-	return p.WaitReady(ctx, readyWithin)
+	if err := p.WaitReady(ctx, readyWithin); err != nil {
+		return err
+	}
+	return p.loadAdminKey()
 }
 
 // WaitReady polls /readyz until 200, the process exits, or the deadline.
