@@ -47,7 +47,7 @@ func TestHealthzReportsADiskThatRefusesWrites(t *testing.T) {
 	cfg.Persistence.EnableAutoBackup = false
 	db, addr := openHTTP(t, cfg)
 	defer func() { _ = db.Close() }()
-	c := client.New(addr)
+	c := client.New(addr, adminKey(t, cfg))
 	defer c.CloseIdle()
 
 	_, err := c.Put(ctx, "docs", "first", []byte(`{"n":0}`))

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	entgldb "github.com/entgldb/entgldb-go"
+	"github.com/entgldb/entgldb-go/adapters/apikeys"
 	"github.com/entgldb/entgldb-go/client"
 	"github.com/entgldb/entgldb-go/domain"
 	"github.com/entgldb/entgldb-go/test/nodeproc"
@@ -27,6 +28,14 @@ func openHTTP(t *testing.T, cfg entgldb.Config) (*entgldb.DB, string) {
 	db, err := entgldb.Open(t.Context(), entgldb.Options{Config: cfg})
 	require.NoError(t, err)
 	return db, cfg.Http.Address
+}
+
+// adminKey is the admin key the node configured by cfg made at its start.
+func adminKey(t *testing.T, cfg entgldb.Config) client.Option {
+	t.Helper()
+	key, err := apikeys.ReadAdminKey(cfg.AdminKeyPath())
+	require.NoError(t, err)
+	return client.WithKey(key)
 }
 
 // TLS round trip: a node with Http.TLSAuto serves HTTPS with a self-signed
@@ -53,14 +62,15 @@ func TestTLSAutoRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, cert.Fingerprint, fromFile)
 
-	pinned := client.New("https://"+addr, client.WithPin(cert.Fingerprint))
+	admin := adminKey(t, cfg)
+	pinned := client.New("https://"+addr, client.WithPin(cert.Fingerprint), admin)
 	_, err = pinned.Put(ctx, "users", "ada", []byte(`{"name":"Ada"}`))
 	require.NoError(t, err)
 	doc, err := pinned.Get(ctx, "users", "ada")
 	require.NoError(t, err)
 	require.JSONEq(t, `{"name":"Ada"}`, string(doc.Data))
 
-	wrong := client.New("https://"+addr, client.WithPin("00"+cert.Fingerprint[2:]))
+	wrong := client.New("https://"+addr, client.WithPin("00"+cert.Fingerprint[2:]), admin)
 	_, err = wrong.Get(ctx, "users", "ada")
 	var pm *client.PinMismatchError
 	require.ErrorAs(t, err, &pm)
@@ -68,17 +78,17 @@ func TestTLSAutoRoundTrip(t *testing.T) {
 	var unreachable *client.UnreachableError
 	require.False(t, errors.As(err, &unreachable), "the node answered: it is not unreachable")
 
-	unpinned := client.New("https://" + addr)
+	unpinned := client.New("https://"+addr, admin)
 	_, err = unpinned.Get(ctx, "users", "ada")
 	require.Error(t, err, "a self-signed certificate is not trusted without a pin")
 
-	plain := client.New("http://" + addr)
+	plain := client.New("http://"+addr, admin)
 	_, err = plain.Get(ctx, "users", "ada")
 	require.ErrorIs(t, err, domain.ErrInvalidArgument)
 	require.Contains(t, err.Error(), "https://")
 
 	// The certificate also works as its own CA for the names it was made for.
-	byCA := client.New("https://"+addr, client.WithCA(cert.CertFile))
+	byCA := client.New("https://"+addr, client.WithCA(cert.CertFile), admin)
 	_, err = byCA.Get(ctx, "users", "ada")
 	require.NoError(t, err)
 
