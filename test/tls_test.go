@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/entgldb/entgldb-go/adapters/apikeys"
 	"github.com/entgldb/entgldb-go/client"
 	"github.com/entgldb/entgldb-go/test/nodeproc"
 )
@@ -105,6 +106,14 @@ func (n *lanNode) fingerprint() string {
 	return fp
 }
 
+// adminKey is the admin key the node made at its start.
+func (n *lanNode) adminKey() string {
+	n.t.Helper()
+	key, err := apikeys.ReadAdminKey(filepath.Join(n.dir, "data", "admin.key"))
+	require.NoError(n.t, err)
+	return key
+}
+
 // waitReady polls /readyz through c.
 func (n *lanNode) waitReady(c *client.Client) {
 	n.t.Helper()
@@ -129,10 +138,11 @@ func TestLANNodeServesTLSAndTheCLIPinsIt(t *testing.T) {
 	n.waitReady(c)
 	require.Contains(t, n.logText(), fp, "the log names the fingerprint too")
 
-	out, errOut, code := runCLI(t, "--node", base, "--pin", fp, "put", "users", "ada", `{"name":"Ada"}`)
+	key := n.adminKey()
+	out, errOut, code := runCLI(t, "--node", base, "--pin", fp, "--key", key, "put", "users", "ada", `{"name":"Ada"}`)
 	require.Equal(t, 0, code, errOut)
 	require.NotEmpty(t, out)
-	out, errOut, code = runCLI(t, "--node", base, "--pin", strings.ToLower(strings.ReplaceAll(fp, ":", "")), "get", "users", "ada")
+	out, errOut, code = runCLI(t, "--node", base, "--pin", strings.ToLower(strings.ReplaceAll(fp, ":", "")), "--key", key, "get", "users", "ada")
 	require.Equal(t, 0, code, errOut)
 	require.JSONEq(t, `{"name":"Ada"}`, out)
 
