@@ -77,6 +77,10 @@ type Database struct {
 	feed feed
 
 	obs Observer
+
+	// ephemeral is the identity key of a node built without one (an
+	// embedder's tests): its engine and service sign with the same key.
+	ephemeral ephemeralIdentity
 }
 
 const fillStripes = 256
