@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -423,4 +424,60 @@ func TestAdmitSkipsHeldEntries(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, got)
 	assert.Empty(t, rejected)
+}
+
+// proven returns entries with each author's run proven by testKey(author),
+// as that author's node would send them (the run's LinkBefore derived as a
+// store without the predecessor's link would).
+func proven(entries ...domain.Entry) []domain.Entry {
+	out := slices.Clone(entries)
+	for author, idx := range byAuthorInOrder(out) {
+		run := make([]domain.Entry, len(idx))
+		for k, i := range idx {
+			run[k] = out[i]
+		}
+		before := domain.LinkBefore(run[0].PrevHash, nil)
+		links := domain.LinkRun(before, run)
+		key := testKey(author)
+		out[idx[len(idx)-1]].Proof = &domain.AuthorProof{PublicKey: key.Public().(ed25519.PublicKey), LinkBefore: before,
+			Signature: domain.SignHead(key, author, links[len(links)-1])}
+	}
+	return out
+}
+
+// Our own run whose first link came from an entry we pruned is signed over
+// the links after that entry's boundary, and a receiver that lacks the
+// entry too keeps those links, so it can prove the run onward.
+func TestProveOwnRunAfterPruning(t *testing.T) {
+	ctx := t.Context()
+	chain := linkedChain("a", 4, "", nil)
+	src := newFakeProofs()
+	src.hold(chain[2:]...) // 0 and 1 pruned
+	out, err := authorsOver(src, "a", testKey("a"), false).prove(ctx, chain[2:])
+	require.NoError(t, err)
+	require.NotNil(t, out[1].Proof)
+	assert.Equal(t, domain.BoundaryLink(chain[1].Hash), out[1].Proof.LinkBefore)
+	assert.Zero(t, src.setProof, "not kept: it is not over the stored links")
+
+	got, rejected, err := authorsOver(newFakeProofs(), "b", testKey("b"), false).admit(ctx, checkProofs(wire(out)), false,
+		chainView{vc: domain.VectorClock{"a": chain[1].Stamp}, heads: map[string]string{"a": chain[1].Hash}})
+	require.NoError(t, err)
+	require.Empty(t, rejected)
+	want := domain.LinkRun(domain.BoundaryLink(chain[1].Hash), chain[2:])
+	assert.Equal(t, want[1], got[1].Link)
+}
+
+// An unproven entry that would not link to what we hold is left out
+// without a refusal: the round fills that gap (chain range, snapshot),
+// where what arrives is proven or refused.
+func TestAdmitLeavesUnprovenGapsOut(t *testing.T) {
+	chain := wire(linkedChain("x", 4, "", nil))
+	cv := chainView{vc: domain.VectorClock{"x": chain[0].Stamp}, heads: map[string]string{"x": chain[0].Hash}}
+	got, rejected, err := authorsOver(newFakeProofs(), "b", testKey("b"), false).admit(t.Context(), checkProofs(chain[2:]), false, cv)
+	require.NoError(t, err)
+	assert.Empty(t, got)
+	assert.Empty(t, rejected)
+	_, rejected, err = authorsOver(newFakeProofs(), "b", testKey("b"), false).admit(t.Context(), checkProofs(chain[1:]), false, cv)
+	require.NoError(t, err)
+	assert.Len(t, rejected, 3, "following our head, and each other")
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 
 	"github.com/entgldb/entgldb-go/domain"
+	"github.com/entgldb/entgldb-go/ports"
 )
 
 // prove returns entries (one page, push or chain range, each author's
@@ -63,11 +64,17 @@ func provableRuns(entries []domain.Entry) []proofRun {
 // proven; stored is the proof the store keeps on that entry (nil: none).
 func (a *authors) proveRun(ctx context.Context, entries []domain.Entry, run proofRun, stored *domain.AuthorProof) error {
 	first, last := &entries[run[0]], &entries[run[len(run)-1]]
+	author := first.Author()
 	before, err := a.linkBefore(ctx, first)
-	if err != nil || before == nil {
+	if err != nil {
 		return err
 	}
-	author := first.Author()
+	if before == nil {
+		if author == a.self {
+			a.signRebased(entries, run)
+		}
+		return nil // the receiver decides
+	}
 	var proof domain.AuthorProof
 	switch {
 	case stored != nil:
@@ -94,29 +101,57 @@ func (a *authors) proveRun(ctx context.Context, entries []domain.Entry, run proo
 	return nil
 }
 
-// linkBefore is the link before first that the store used for first's
-// link: the genesis link, its predecessor's link, or the boundary link of
-// its predecessor's hash; nil when none gives first's link (then the run
-// cannot be proven).
-func (a *authors) linkBefore(ctx context.Context, first *domain.Entry) ([]byte, error) {
-	digest := domain.EntryDigest(first)
-	fits := func(before []byte) bool { return bytes.Equal(domain.NextLink(before, digest), first.Link) }
-	if first.PrevHash == "" {
-		if fits(domain.GenesisLink) {
-			return domain.GenesisLink, nil
-		}
-		return nil, nil
+// signRebased proves a run of our own entries whose first link came from
+// an entry we no longer hold (pruned): we sign the links the run has after
+// the boundary of that entry, which is what a receiver that does not hold
+// it either computes and keeps (domain.LinkBefore), so it can prove the
+// run onward. That proof is not kept: it is not over our stored links.
+func (a *authors) signRebased(entries []domain.Entry, run proofRun) {
+	es := make([]domain.Entry, len(run))
+	for k, i := range run {
+		es[k] = entries[i]
 	}
-	prev, err := a.store.LinkOf(ctx, first.PrevHash)
-	if err != nil {
-		return nil, domain.Wrap(domain.CodePersistence, "sync.prove", err)
-	}
-	if prev != nil && fits(prev) {
-		return prev, nil
-	}
-	if b := domain.BoundaryLink(first.PrevHash); fits(b) {
-		return b, nil
-	}
-	return nil, nil
+	before := domain.LinkBefore(es[0].PrevHash, nil)
+	links := domain.LinkRun(before, es)
+	entries[run[len(run)-1]].Proof = &domain.AuthorProof{PublicKey: a.pub, LinkBefore: before,
+		Signature: domain.SignHead(a.key, a.self, links[len(links)-1])}
 }
 
+// linkBefore is the link before first that the store used for first's
+// link (domain.LinkBefore: the genesis link, its predecessor's link, or the
+// boundary link of its predecessor's hash); nil when that does not give
+// first's link (then the run cannot be proven).
+func (a *authors) linkBefore(ctx context.Context, first *domain.Entry) ([]byte, error) {
+	var prev []byte
+	if first.PrevHash != "" {
+		var err error
+		if prev, err = a.store.LinkOf(ctx, first.PrevHash); err != nil {
+			return nil, domain.Wrap(domain.CodePersistence, "sync.prove", err)
+		}
+	}
+	before := domain.LinkBefore(first.PrevHash, prev)
+	if !bytes.Equal(domain.NextLink(before, domain.EntryDigest(first)), first.Link) {
+		return nil, nil
+	}
+	return before, nil
+}
+
+// legacySession is implemented by sessions that know whether the peer was
+// reached by the v5 handshake of the C#/TypeScript family
+// (Security.LegacyPeers): it sends no proofs and reads none.
+type legacySession interface {
+	Legacy() bool
+}
+
+func isLegacySession(s ports.PeerSession) bool {
+	l, ok := s.(legacySession)
+	return ok && l.Legacy()
+}
+
+// provePush proves entries we push to s (none for a legacy peer).
+func (e *SyncEngine) provePush(ctx context.Context, s ports.PeerSession, entries []domain.Entry) ([]domain.Entry, error) {
+	if isLegacySession(s) {
+		return entries, nil
+	}
+	return e.authors.prove(ctx, entries)
+}

@@ -100,12 +100,14 @@ type chainView struct {
 // session, or marked legacy by a Go peer while this node has a legacy
 // opt-in; never for our node id or an author whose key we know (so legacy
 // entries never rewrite a Go node's history), and hashless only for an
-// author whose chain we do not hold. Every other entry is refused,
-// UNAUTHORIZED; entries we hold already are left out silently.
+// author whose chain we do not hold. Every other entry that would be
+// applied is refused, UNAUTHORIZED; entries we hold already, and unproven
+// ones that do not link to what we hold (a gap), are left out silently.
 func (a *authors) admit(ctx context.Context, pp provenPage, legacySession bool, cv chainView) ([]domain.Entry, []rejection, error) {
 	accepted := make([]domain.Entry, 0, len(pp.entries))
 	var rejected []rejection
 	checked := map[string]error{} // author and key → result of the key check, this page
+	var linking []bool            // linkingEntries, once an unproven entry needs it
 	hasKey := map[string]bool{}   // author → a key is known for it, this page
 	refuse := func(en *domain.Entry, cause error) {
 		rejected = append(rejected, rejection{author: en.Author(), err: refusal(en, cause)})
@@ -141,13 +143,43 @@ func (a *authors) admit(ctx context.Context, pp provenPage, legacySession bool, 
 			return nil, nil, err
 		}
 		if !ok {
-			refuse(en, unproven(author, "no proof of its author"))
+			if linking == nil {
+				linking = linkingEntries(pp.entries, cv)
+			}
+			if linking[i] {
+				refuse(en, unproven(author, "no proof of its author"))
+			}
+			// Else it could not be applied anyway (a gap): left out, so the
+			// round fills the gap with a chain range or a snapshot, where
+			// it is proven or refused.
 			continue
 		}
 		en.Legacy, en.Link, en.Proof = true, nil, nil
 		accepted = append(accepted, *en)
 	}
 	return accepted, rejected, nil
+}
+
+// linkingEntries says which entries would be applied if all were taken
+// (domain.LinkEntries' rule): hashless ones (unchained), all of an author
+// whose chain we hold unchained, and those that continue the chain we hold
+// of their author, directly or through other entries of the page.
+func linkingEntries(entries []domain.Entry, cv chainView) []bool {
+	out := make([]bool, len(entries))
+	for author, idx := range byAuthorInOrder(entries) {
+		head := cv.heads[author]
+		unchained := head == "" && !cv.vc[author].IsZero()
+		for _, i := range idx {
+			en := &entries[i]
+			switch {
+			case en.Hash == "" || unchained:
+				out[i] = true
+			case en.PrevHash == head:
+				out[i], head = true, en.Hash
+			}
+		}
+	}
+	return out
 }
 
 // unproven is the cause of an entry refused for want of a valid proof.

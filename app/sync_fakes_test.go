@@ -13,6 +13,7 @@ import (
 	"github.com/entgldb/entgldb-go/adapters/memnet"
 	"github.com/entgldb/entgldb-go/adapters/memory"
 	"github.com/entgldb/entgldb-go/domain"
+	"github.com/entgldb/entgldb-go/ports"
 	"github.com/entgldb/entgldb-go/ports/porttest"
 )
 
@@ -94,6 +95,9 @@ type syncNodeOpts struct {
 	interval time.Duration
 	peers    []string // addresses; default: every other node
 	batch    int
+	// serve wraps the store the node's SyncService reads (default: the
+	// store itself).
+	serve func(*memory.Store) ports.Store
 }
 
 const testMaxDrift = 60_000
@@ -109,7 +113,11 @@ func (n *syncNet) addNode(t *testing.T, id string, o syncNodeOpts) *syncNode {
 	require.NoError(t, err)
 	node.queue = NewOfflineQueue(node.store, QueueOptions{Enabled: o.queue, MaxSize: 1000}, zap.NewNop())
 	node.status = NewStatusTracker(id, StatusOptions{})
-	node.svc, err = NewSyncService(node.db, node.store, node.clock, node.status, zap.NewNop(), SyncOptions{BatchSize: o.batch})
+	var served ports.Store = node.store
+	if o.serve != nil {
+		served = o.serve(node.store)
+	}
+	node.svc, err = NewSyncService(node.db, served, node.clock, node.status, zap.NewNop(), SyncOptions{BatchSize: o.batch})
 	require.NoError(t, err)
 	interval := o.interval
 	if interval == 0 {

@@ -52,7 +52,11 @@ func (e *SyncEngine) flushQueue(ctx context.Context, s ports.PeerSession) {
 		if err != nil || !found {
 			return err
 		}
-		_, err = s.PushChanges(ctx, []domain.Entry{en})
+		proven, err := e.provePush(ctx, s, []domain.Entry{en})
+		if err != nil {
+			return err
+		}
+		_, err = s.PushChanges(ctx, proven)
 		if e.deliveredRefused(ctx, s.PeerID(), err) {
 			return nil
 		}
