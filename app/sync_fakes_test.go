@@ -98,6 +98,8 @@ type syncNodeOpts struct {
 	// serve wraps the store the node's SyncService reads (default: the
 	// store itself).
 	serve func(*memory.Store) ports.Store
+	// acceptLegacy: the node has a legacy opt-in (Security.LegacyPeers).
+	acceptLegacy bool
 }
 
 const testMaxDrift = 60_000
@@ -117,7 +119,7 @@ func (n *syncNet) addNode(t *testing.T, id string, o syncNodeOpts) *syncNode {
 	if o.serve != nil {
 		served = o.serve(node.store)
 	}
-	node.svc, err = NewSyncService(node.db, served, node.clock, node.status, zap.NewNop(), SyncOptions{BatchSize: o.batch})
+	node.svc, err = NewSyncService(node.db, served, node.clock, node.status, zap.NewNop(), SyncOptions{BatchSize: o.batch, AcceptLegacy: o.acceptLegacy})
 	require.NoError(t, err)
 	interval := o.interval
 	if interval == 0 {
@@ -127,7 +129,7 @@ func (n *syncNet) addNode(t *testing.T, id string, o syncNodeOpts) *syncNode {
 		Dialer: n.Dialer(id), Executor: passExec{}, Clock: node.clock, Outbox: outbox,
 		Queue: node.queue, Status: node.status, Logger: zap.NewNop()},
 		EngineOptions{NodeID: id, Interval: interval, BatchSize: o.batch, StaticPeers: o.peers,
-			VectorClockTimeout: time.Second, GossipLockWait: 200 * time.Millisecond})
+			VectorClockTimeout: time.Second, GossipLockWait: 200 * time.Millisecond, AcceptLegacy: o.acceptLegacy})
 	require.NoError(t, err)
 	node.host = n.Listen(node.addr, id, node.svc)
 	node.level, node.dropInPull, node.convertErr = levelSwitch{node.host}, dropSwitch{node.host}, rejectSwitch{node.host}
