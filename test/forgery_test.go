@@ -33,15 +33,7 @@ func secCluster(t *testing.T, prefix string, n int) (string, []*testNode) {
 	for i := range nodes {
 		nodes[i] = newSecNode(t, secSpec{NodeID: fmt.Sprintf("%s-%d", prefix, i), AuthToken: secret})
 	}
-	for i, nd := range nodes {
-		var peers []string
-		for j, m := range nodes {
-			if j != i {
-				peers = append(peers, m.PeerAddr())
-			}
-		}
-		nd.SetPeers(peers)
-	}
+	meshPeers(nodes)
 	for _, nd := range nodes {
 		nd.start()
 	}
