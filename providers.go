@@ -184,10 +184,15 @@ func provideDialer(cfg config.Config, trust tcp.Trust, exec *retry.Executor, log
 	return d, func() { _ = d.Close() }
 }
 
-func provideSyncService(db *app.Database, store ports.Store, clock *domain.Clock, status *app.StatusTracker, cfg config.Config, logger *zap.Logger) (*app.SyncService, error) {
+// provideSyncService answers peers; the identity key signs the entries
+// this node authors (SECURITY.md, "Authors are proven").
+func provideSyncService(db *app.Database, store ports.Store, clock *domain.Clock, status *app.StatusTracker, ident protocol.Identity,
+	cfg config.Config, logger *zap.Logger) (*app.SyncService, error) {
 	return app.NewSyncService(db, store, clock, status, logger.Named("sync"), app.SyncOptions{
 		BatchSize:    cfg.Sync.BatchSize,
 		MaxPageBytes: pageBytes(cfg),
+		Identity:     ident.Private,
+		AcceptLegacy: len(cfg.Security.LegacyPeers) > 0,
 	})
 }
 
@@ -253,8 +258,8 @@ func provideDiscovery(cfg config.Config, id nodeID, logger *zap.Logger) (*udp.Di
 }
 
 func provideSyncEngine(db *app.Database, store ports.Store, dialer *tcp.Dialer, exec *retry.Executor, disc *udp.Discovery,
-	q *app.OfflineQueue, clocks *app.PeerClocks, status *app.StatusTracker, clock *domain.Clock, outbox *app.Outbox, cfg config.Config, id nodeID,
-	logger *zap.Logger) (*app.SyncEngine, error) {
+	q *app.OfflineQueue, clocks *app.PeerClocks, status *app.StatusTracker, clock *domain.Clock, outbox *app.Outbox, ident protocol.Identity,
+	cfg config.Config, id nodeID, logger *zap.Logger) (*app.SyncEngine, error) {
 	return app.NewSyncEngine(app.SyncEngineDeps{Database: db, Store: store, Dialer: dialer, Executor: exec,
 		Clock: clock, Outbox: outbox, Discovery: disc, Queue: q, PeerClocks: clocks, Status: status, Logger: logger.Named("sync")},
 		app.EngineOptions{
@@ -264,6 +269,8 @@ func provideSyncEngine(db *app.Database, store ports.Store, dialer *tcp.Dialer, 
 			BatchSize:    cfg.Sync.BatchSize,
 			StaticPeers:  cfg.Network.StaticPeers,
 			MaxPushBytes: pageBytes(cfg),
+			Identity:     ident.Private,
+			AcceptLegacy: len(cfg.Security.LegacyPeers) > 0,
 		})
 }
 

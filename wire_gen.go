@@ -62,7 +62,7 @@ func newNode(ctx context.Context, cfg config.Config, logger *zap.Logger) (*app.N
 		return nil, nil, err
 	}
 	trust := provideTrust(cfg, identity, store)
-	syncService, err := provideSyncService(database, store, clock, statusTracker, cfg, logger)
+	syncService, err := provideSyncService(database, store, clock, statusTracker, identity, cfg, logger)
 	if err != nil {
 		cleanup2()
 		cleanup()
@@ -77,7 +77,7 @@ func newNode(ctx context.Context, cfg config.Config, logger *zap.Logger) (*app.N
 	healthCheck := provideHealth(store, database, statusTracker, cache, server, discovery, cfg, logger)
 	executor := provideExecutor(cfg, metrics, logger)
 	dialer, cleanup3 := provideDialer(cfg, trust, executor, logger)
-	syncEngine, err := provideSyncEngine(database, store, dialer, executor, discovery, offlineQueue, peerClocks, statusTracker, clock, outbox, cfg, entgldbNodeID, logger)
+	syncEngine, err := provideSyncEngine(database, store, dialer, executor, discovery, offlineQueue, peerClocks, statusTracker, clock, outbox, identity, cfg, entgldbNodeID, logger)
 	if err != nil {
 		cleanup3()
 		cleanup2()

@@ -79,6 +79,9 @@ type Database struct {
 	obs Observer
 
 	writes writeHealth // the store's last write failure, for the health check
+	// ephemeral is the identity key of a node built without one (an
+	// embedder's tests): its engine and service sign with the same key.
+	ephemeral ephemeralIdentity
 }
 
 const fillStripes = 256

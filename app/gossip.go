@@ -40,13 +40,24 @@ func (e *SyncEngine) pushGossip(ctx context.Context, entries []domain.Entry) {
 	targets := e.pick(e.opts.GossipFanout)
 	delivered, busy := 0, 0
 	if len(targets) > 0 {
+		// Proven once for every peer: each push is one chunk, and each
+		// chunk carries the proofs of its runs.
+		chunks, err := e.proveChunks(ctx, entries)
+		if err != nil {
+			if ctx.Err() == nil {
+				e.logger.Warn("could not prove local commits for gossip; a round will carry them", zap.Error(err))
+				e.recordError("", err)
+				e.kickRound()
+			}
+			return
+		}
 		var (
 			mu sync.Mutex
 			wg sync.WaitGroup
 		)
 		for _, t := range targets {
 			wg.Go(func() {
-				err := e.gossipTo(ctx, t, entries)
+				err := e.gossipTo(ctx, t, chunks)
 				mu.Lock()
 				defer mu.Unlock()
 				switch {
@@ -68,11 +79,24 @@ func (e *SyncEngine) pushGossip(ctx context.Context, entries []domain.Entry) {
 // errPeerBusy: a round with that peer held its session slot too long.
 var errPeerBusy = errors.New("peer busy with a sync round")
 
-// gossipTo pushes entries to one peer. It waits a bounded time for a round
-// in progress with that peer (one session per peer at a time); when the wait
-// is too long it gives up on the push: that round or the next one will
-// carry the entries.
-func (e *SyncEngine) gossipTo(ctx context.Context, t peerTarget, entries []domain.Entry) error {
+// proveChunks cuts entries into pushes and proves each.
+func (e *SyncEngine) proveChunks(ctx context.Context, entries []domain.Entry) ([][]domain.Entry, error) {
+	chunks := domain.ChunkBySize(entries, e.opts.MaxPushBytes)
+	for i, chunk := range chunks {
+		proven, err := e.authors.prove(ctx, chunk)
+		if err != nil {
+			return nil, err
+		}
+		chunks[i] = proven
+	}
+	return chunks, nil
+}
+
+// gossipTo pushes proven chunks to one peer. It waits a bounded time for a
+// round in progress with that peer (one session per peer at a time); when
+// the wait is too long it gives up on the push: that round or the next one
+// will carry the entries.
+func (e *SyncEngine) gossipTo(ctx context.Context, t peerTarget, chunks [][]domain.Entry) error {
 	lockCtx, cancel := context.WithTimeout(ctx, e.opts.GossipLockWait)
 	release, err := e.acquire(lockCtx, t.addr)
 	cancel()
@@ -97,7 +121,7 @@ func (e *SyncEngine) gossipTo(ctx context.Context, t peerTarget, entries []domai
 		s = e.confirming(s)
 		bytesOut, pushed = 0, 0
 		gap := false
-		for _, chunk := range domain.ChunkBySize(entries, e.opts.MaxPushBytes) {
+		for _, chunk := range chunks {
 			snapReq, err := s.PushChanges(ctx, chunk)
 			if e.deliveredRefused(ctx, s.PeerID(), err) {
 				// Our later entries cannot link past what it refused.

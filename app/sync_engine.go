@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"slices"
@@ -51,6 +52,13 @@ type EngineOptions struct {
 	// domain.DefaultMaxPageBytes; keep it well under Network.MaxFrameBytes,
 	// e.g. half).
 	MaxPushBytes int
+	// Identity is the node's identity key, which signs the entries it
+	// authors (the one the handshake proves; nil: a key generated for the
+	// Database, shared with a SyncService given none).
+	Identity ed25519.PrivateKey
+	// AcceptLegacy: this node has a legacy opt-in (Security.LegacyPeers),
+	// so entries a Go peer sends marked legacy may be taken unproven.
+	AcceptLegacy bool
 }
 
 func (o EngineOptions) withDefaults() EngineOptions {
@@ -131,6 +139,7 @@ type SyncEngine struct {
 	kick     chan struct{}
 	stats    engineCounters
 	refusals *refusalReporter
+	authors  *authors
 }
 
 // SyncEngineDeps are the collaborators of a SyncEngine.
@@ -208,6 +217,11 @@ func NewSyncEngine(deps SyncEngineDeps, opts EngineOptions) (*SyncEngine, error)
 		e.clocks = NewPeerClocks(nil)
 	}
 	e.refusals = newRefusalReporter(e.logger, e.status)
+	au, err := newAuthors(deps.Store, opts.NodeID, deps.Database.syncIdentity(opts.Identity), opts.AcceptLegacy)
+	if err != nil {
+		return nil, domain.Wrap(domain.CodeConfig, op, err)
+	}
+	e.authors = au
 	return e, nil
 }
 

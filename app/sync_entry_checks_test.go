@@ -134,7 +134,7 @@ func TestPushRefusesUnfitEntriesAndAppliesTheRest(t *testing.T) {
 	require.NoError(t, err)
 
 	now := time.Now().UnixMilli()
-	good := chainOf("g", now, 3, "")
+	good := proven(chainOf("g", now, 3, "")...)
 	unfit := unfitEntries(now)
 	var batch []domain.Entry
 	for i, u := range unfit {

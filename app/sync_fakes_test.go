@@ -13,6 +13,7 @@ import (
 	"github.com/entgldb/entgldb-go/adapters/memnet"
 	"github.com/entgldb/entgldb-go/adapters/memory"
 	"github.com/entgldb/entgldb-go/domain"
+	"github.com/entgldb/entgldb-go/ports"
 	"github.com/entgldb/entgldb-go/ports/porttest"
 )
 
@@ -95,6 +96,11 @@ type syncNodeOpts struct {
 	interval time.Duration
 	peers    []string // addresses; default: every other node
 	batch    int
+	// serve wraps the store the node's SyncService reads (default: the
+	// store itself).
+	serve func(*memory.Store) ports.Store
+	// acceptLegacy: the node has a legacy opt-in (Security.LegacyPeers).
+	acceptLegacy bool
 }
 
 const testMaxDrift = 60_000
@@ -111,7 +117,11 @@ func (n *syncNet) addNode(t *testing.T, id string, o syncNodeOpts) *syncNode {
 	node.clocks = NewPeerClocks(node.store)
 	node.queue = NewOfflineQueue(node.store, node.clocks, id, QueueOptions{Enabled: o.queue, MaxSize: 1000}, zap.NewNop())
 	node.status = NewStatusTracker(id, StatusOptions{})
-	node.svc, err = NewSyncService(node.db, node.store, node.clock, node.status, zap.NewNop(), SyncOptions{BatchSize: o.batch})
+	var served ports.Store = node.store
+	if o.serve != nil {
+		served = o.serve(node.store)
+	}
+	node.svc, err = NewSyncService(node.db, served, node.clock, node.status, zap.NewNop(), SyncOptions{BatchSize: o.batch, AcceptLegacy: o.acceptLegacy})
 	require.NoError(t, err)
 	interval := o.interval
 	if interval == 0 {
@@ -121,7 +131,7 @@ func (n *syncNet) addNode(t *testing.T, id string, o syncNodeOpts) *syncNode {
 		Dialer: n.Dialer(id), Executor: passExec{}, Clock: node.clock, Outbox: outbox,
 		Queue: node.queue, PeerClocks: node.clocks, Status: node.status, Logger: zap.NewNop()},
 		EngineOptions{NodeID: id, Interval: interval, BatchSize: o.batch, StaticPeers: o.peers,
-			VectorClockTimeout: time.Second, GossipLockWait: 200 * time.Millisecond})
+			VectorClockTimeout: time.Second, GossipLockWait: 200 * time.Millisecond, AcceptLegacy: o.acceptLegacy})
 	require.NoError(t, err)
 	node.host = n.Listen(node.addr, id, node.svc)
 	node.level, node.dropInPull, node.convertErr = levelSwitch{node.host}, dropSwitch{node.host}, rejectSwitch{node.host}

@@ -63,6 +63,13 @@ func (l *lockedSession) GetSnapshot(ctx context.Context) (domain.Snapshot, error
 	return l.s.GetSnapshot(ctx)
 }
 
+// Legacy forwards the session's legacy flag (isLegacySession).
+func (l *lockedSession) Legacy() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return isLegacySession(l.s)
+}
+
 func (l *lockedSession) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()

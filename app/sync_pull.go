@@ -37,14 +37,14 @@ func (e *SyncEngine) pullFrom(ctx context.Context, s ports.PeerSession, st *pull
 		err     error
 	}
 	// The fetching goroutine also checks each entry on its own (hash,
-	// drift): that needs nothing of the round's state, and it keeps the
-	// applying goroutine, the slower stage, to linking and storing.
+	// drift) and the page's proofs of authorship: that needs nothing of
+	// the round's state, and it keeps the applying goroutine, the slower
+	// stage, to deciding, linking and storing.
 	fetch := func(since domain.Timestamp) <-chan fetched {
 		ch := make(chan fetched, 1)
 		go func() {
 			page, err := ls.PullChanges(ctx, ports.PullRequest{Since: since})
-			valid, rejected := validateEntries(e.clock, e.db.entryLimits(), page)
-			ch <- fetched{page, checkedPage{valid, rejected}, err}
+			ch <- fetched{page, e.checkPage(page), err}
 		}()
 		return ch
 	}
@@ -113,6 +113,7 @@ func (e *SyncEngine) pullFrom(ctx context.Context, s ports.PeerSession, st *pull
 // pullState is what a round knows of our chains while it applies pages.
 type pullState struct {
 	peer     string
+	legacy   bool // the peer is of the C#/TypeScript family (isLegacySession)
 	vc       domain.VectorClock
 	heads    map[string]string
 	poisoned map[string]bool // authors with an entry rejected this round
@@ -120,12 +121,12 @@ type pullState struct {
 	tainted  bool            // the peer sent entries that did not convert
 }
 
-func (e *SyncEngine) newPullState(ctx context.Context, peer string) (*pullState, error) {
+func (e *SyncEngine) newPullState(ctx context.Context, s ports.PeerSession) (*pullState, error) {
 	vc, heads, err := chainState(ctx, e.store)
 	if err != nil {
 		return nil, err
 	}
-	return &pullState{peer: peer, vc: vc, heads: heads, poisoned: map[string]bool{}}, nil
+	return &pullState{peer: s.PeerID(), legacy: isLegacySession(s), vc: vc, heads: heads, poisoned: map[string]bool{}}, nil
 }
 
 func (e *SyncEngine) reloadState(ctx context.Context, st *pullState) error {
@@ -137,20 +138,41 @@ func (e *SyncEngine) reloadState(ctx context.Context, st *pullState) error {
 	return nil
 }
 
-// checkedPage is a page through validateEntries.
+// checkedPage is a page through validateEntries and checkProofs.
 type checkedPage struct {
-	valid    []domain.Entry
+	valid    provenPage
 	rejected []rejection
 }
 
-// applyPage reports a validated page's rejected entries, applies the
-// valid ones that link to our chains and, with fillGaps, fills chain gaps
-// from the peer (GetChainRange, then a snapshot when that history is
+// checkPage runs the checks of a peer's page that need no round state.
+func (e *SyncEngine) checkPage(page []domain.Entry) checkedPage {
+	valid, rejected := validateEntries(e.clock, e.db.entryLimits(), page)
+	return checkedPage{checkProofs(valid), rejected}
+}
+
+// admit reports a checked page's rejected entries and those whose authors
+// are not proven, and returns the others.
+func (e *SyncEngine) admit(ctx context.Context, st *pullState, page checkedPage, res *roundResult) ([]domain.Entry, error) {
+	e.refuse(st, page.rejected, res)
+	admitted, unproven, err := e.authors.admit(ctx, page.valid, st.legacy, chainView{st.vc, st.heads})
+	if err != nil {
+		return nil, err
+	}
+	e.refuse(st, unproven, res)
+	return admitted, nil
+}
+
+// applyPage reports a checked page's rejected entries, applies the
+// admitted ones that link to our chains and, with fillGaps, fills chain
+// gaps from the peer (GetChainRange, then a snapshot when that history is
 // pruned).
 func (e *SyncEngine) applyPage(ctx context.Context, s ports.PeerSession, st *pullState, page checkedPage,
 	gaps gapHandling, res *roundResult) error {
-	e.refuse(st, page.rejected, res)
-	linked, unlinked := domain.LinkEntries(page.valid, st.vc, st.heads)
+	admitted, err := e.admit(ctx, st, page, res)
+	if err != nil {
+		return err
+	}
+	linked, unlinked := domain.LinkEntries(admitted, st.vc, st.heads)
 	if err := e.apply(ctx, st, linked, res); err != nil {
 		return err
 	}
@@ -201,10 +223,12 @@ func (e *SyncEngine) fillGap(ctx context.Context, s ports.PeerSession, st *pullS
 	if !snapReq {
 		res.pulled += len(rng)
 		res.bytesIn += domain.EntriesSize(rng)
-		cand := append(rng, leftovers...)
-		valid, rejected := validateEntries(e.clock, e.db.entryLimits(), cand)
-		e.refuse(st, rejected, res)
-		linked, gaps := domain.LinkEntries(valid, st.vc, st.heads)
+		// The leftovers were admitted with their page.
+		admitted, err := e.admit(ctx, st, e.checkPage(rng), res)
+		if err != nil {
+			return err
+		}
+		linked, gaps := domain.LinkEntries(append(admitted, leftovers...), st.vc, st.heads)
 		if err := e.apply(ctx, st, linked, res); err != nil {
 			return err
 		}

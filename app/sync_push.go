@@ -23,7 +23,11 @@ func (e *SyncEngine) pushAuthor(ctx context.Context, s ports.PeerSession, author
 			return nil
 		}
 		for _, chunk := range domain.ChunkBySize(page, e.opts.MaxPushBytes) {
-			snapReq, err := s.PushChanges(ctx, chunk)
+			proven, err := e.provePush(ctx, s, chunk)
+			if err != nil {
+				return err
+			}
+			snapReq, err := s.PushChanges(ctx, proven)
 			if refusedPush(ctx, err) {
 				// The peer applied what it accepted: the rest of this
 				// author's chain cannot link past what it refused, other
@@ -35,7 +39,7 @@ func (e *SyncEngine) pushAuthor(ctx context.Context, s ports.PeerSession, author
 				return err
 			}
 			res.pushed += len(chunk)
-			res.bytesOut += domain.EntriesSize(chunk)
+			res.bytesOut += domain.EntriesSize(proven)
 			if snapReq {
 				e.logger.Debug("peer cannot link our entries; it must bootstrap",
 					zap.String("peer", s.PeerID()), zap.String("author", author))

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"strconv"
 	"sync/atomic"
@@ -27,6 +28,13 @@ type SyncOptions struct {
 	// domain.DefaultMaxPageBytes; keep it well under Network.MaxFrameBytes
 	// (half of it is safe), or peers close the connection on our answers.
 	MaxPageBytes int
+	// Identity is the node's identity key, which signs the entries it
+	// authors (the one the handshake proves; nil: a key generated for
+	// this Database, which peers will not know after a restart).
+	Identity ed25519.PrivateKey
+	// AcceptLegacy: this node has a legacy opt-in (Security.LegacyPeers),
+	// so entries a Go peer sends marked legacy may be taken unproven.
+	AcceptLegacy bool
 }
 
 func (o SyncOptions) withDefaults() SyncOptions {
@@ -51,6 +59,7 @@ type SyncService struct {
 
 	rejected atomic.Int64
 	refusals *refusalReporter
+	authors  *authors
 }
 
 var _ ports.SyncHandler = (*SyncService)(nil)
@@ -64,8 +73,21 @@ func NewSyncService(db *Database, store ports.Store, clock *domain.Clock, status
 	if logger == nil {
 		logger = zap.NewNop()
 	}
+	au, err := newAuthors(store, clock.Node(), db.syncIdentity(opts.Identity), opts.AcceptLegacy)
+	if err != nil {
+		return nil, domain.Wrap(domain.CodeConfig, op, err)
+	}
 	return &SyncService{db: db, store: store, clock: clock, status: status, logger: logger, opts: opts.withDefaults(),
-		refusals: newRefusalReporter(logger, status)}, nil
+		refusals: newRefusalReporter(logger, status), authors: au}, nil
+}
+
+// proveFor proves entries served to peer; a legacy peer (C#/TypeScript)
+// reads no proofs, so it gets none.
+func (s *SyncService) proveFor(ctx context.Context, peer ports.PeerInfo, entries []domain.Entry) ([]domain.Entry, error) {
+	if peer.Legacy {
+		return entries, nil
+	}
+	return s.authors.prove(ctx, entries)
 }
 
 // Rejected is the number of pushed entries refused so far (drift, bad hash).
@@ -81,8 +103,21 @@ func (s *SyncService) GetClock(ctx context.Context, _ ports.PeerInfo) (domain.Ti
 }
 
 // PullChanges serves entries strictly after (since_wall, since_logic), in HLC
-// order, one page at a time.
+// order, one page at a time, each author's run in it proven.
 func (s *SyncService) PullChanges(ctx context.Context, peer ports.PeerInfo, req ports.PullRequest) ([]domain.Entry, error) {
+	entries, err := s.pullPage(ctx, peer, req)
+	if err != nil {
+		return nil, err
+	}
+	entries, err = s.proveFor(ctx, peer, entries)
+	if err != nil {
+		return nil, domain.Wrap(domain.CodePersistence, "sync.PullChanges", err)
+	}
+	return entries, nil
+}
+
+// pullPage reads the page PullChanges serves.
+func (s *SyncService) pullPage(ctx context.Context, peer ports.PeerInfo, req ports.PullRequest) ([]domain.Entry, error) {
 	limit := s.opts.BatchSize
 	if !peer.AskedClock && limit > legacyPullCap {
 		limit = legacyPullCap
@@ -112,7 +147,8 @@ func (s *SyncService) PullChanges(ctx context.Context, peer ports.PeerInfo, req 
 
 // PushChanges applies a peer's entries. Each entry is checked on its own:
 // one the checks refuse (a clock too far ahead, a hash that does not match
-// its contents, invalid content) is counted and reported (at most once per
+// its contents, invalid content, no valid proof of its author:
+// sync_authors.go) is counted and reported (at most once per
 // peer and cause a minute), never applied, and never fails the session:
 // the others are applied, and the answer is an error wrapping
 // ports.ErrEntriesRefused (success=false on the wire). Entries that do not
@@ -123,11 +159,12 @@ func (s *SyncService) PullChanges(ctx context.Context, peer ports.PeerInfo, req 
 func (s *SyncService) PushChanges(ctx context.Context, peer ports.PeerInfo, entries []domain.Entry) (bool, error) {
 	const op = "sync.PushChanges"
 	valid, rejected := validateEntries(s.clock, s.db.entryLimits(), entries)
+	gaps, unproven, err := s.applyPushed(ctx, peer, valid)
+	rejected = append(rejected, unproven...)
 	for _, r := range rejected {
 		s.rejected.Add(1)
 		s.refusals.report(peer.NodeID, r.err)
 	}
-	gaps, err := s.applyPushed(ctx, peer, valid)
 	if err != nil {
 		return false, domain.Wrap(domain.CodePersistence, op, err)
 	}
@@ -139,27 +176,32 @@ func (s *SyncService) PushChanges(ctx context.Context, peer ports.PeerInfo, entr
 	return gaps, nil
 }
 
-// applyPushed applies the entries that link to our chains and says whether
-// some did not.
-func (s *SyncService) applyPushed(ctx context.Context, peer ports.PeerInfo, valid []domain.Entry) (bool, error) {
+// applyPushed applies the entries whose authors are proven (or that are
+// taken as legacy) and that link to our chains; it says whether some did
+// not link, and returns those refused for their authors.
+func (s *SyncService) applyPushed(ctx context.Context, peer ports.PeerInfo, valid []domain.Entry) (bool, []rejection, error) {
 	if len(valid) == 0 {
-		return false, nil
+		return false, nil, nil
 	}
 	vc, heads, err := chainState(ctx, s.store)
 	if err != nil {
-		return false, err
+		return false, nil, err
 	}
-	linked, gaps := domain.LinkEntries(valid, vc, heads)
+	admitted, unproven, err := s.authors.admit(ctx, checkProofs(valid), peer.Legacy, chainView{vc, heads})
+	if err != nil {
+		return false, nil, err
+	}
+	linked, gaps := domain.LinkEntries(admitted, vc, heads)
 	if len(gaps) > 0 {
 		s.logger.Debug("pushed entries do not link to our chains; left to anti-entropy",
 			zap.String("peer", peer.NodeID), zap.Strings("authors", sortedKeys(gaps)))
 	}
 	if len(linked) > 0 {
 		if _, err := s.db.ApplyRemote(ctx, linked); err != nil {
-			return false, err
+			return false, unproven, err
 		}
 	}
-	return len(gaps) > 0, nil
+	return len(gaps) > 0, unproven, nil
 }
 
 // RecordRejected counts and reports entries a peer sent that the protocol
@@ -183,12 +225,15 @@ func (s *SyncService) GetVectorClock(ctx context.Context, _ ports.PeerInfo) (dom
 
 // GetChainRange answers one author's entries strictly after startHash up to
 // and including endHash, or snapshot_required when that history was pruned.
-func (s *SyncService) GetChainRange(ctx context.Context, _ ports.PeerInfo, startHash, endHash string) ([]domain.Entry, bool, error) {
+func (s *SyncService) GetChainRange(ctx context.Context, peer ports.PeerInfo, startHash, endHash string) ([]domain.Entry, bool, error) {
 	entries, err := s.store.ChainRange(ctx, startHash, endHash)
 	if errors.Is(err, ports.ErrHistoryPruned) || domain.CodeOf(err) == domain.CodeNotFound {
 		// An unknown end is history we do not hold either (pruned, or we
 		// bootstrapped past it): only a snapshot can help the peer.
 		return nil, true, nil
+	}
+	if err == nil {
+		entries, err = s.proveFor(ctx, peer, entries)
 	}
 	if err != nil {
 		return nil, false, domain.Wrap(domain.CodePersistence, "sync.GetChainRange", err)

@@ -82,12 +82,12 @@ func TestSyncServicePushChangesChecksEachEntry(t *testing.T) {
 	net := newSyncNet()
 	n := net.addNode(t, "srv", syncNodeOpts{})
 	now := time.Now().UnixMilli()
-	good := chainOf("g", now, 3, "")
+	good := proven(chainOf("g", now, 3, "")...)
 	badHash := chainOf("h", now, 1, "")
 	badHash[0].Data = []byte(`{"tampered":true}`) // data is not hashed: still valid
 	badHash[0].Key = "tampered"                   // the key is: hash mismatch
 	future := chainOf("f", now+10*testMaxDrift, 1, "")
-	gap := chainOf("k", now, 3, "")[2:] // lacks its first two entries
+	gap := proven(chainOf("k", now, 3, "")[2:]...) // lacks its first two entries
 	unchained := domain.Entry{Collection: "c", Key: "v4", Op: domain.OpPut, Data: []byte(`[1,2]`),
 		Stamp: domain.Timestamp{Wall: now, Node: "ts-node"}}
 
@@ -97,7 +97,9 @@ func TestSyncServicePushChangesChecksEachEntry(t *testing.T) {
 	batch = append(batch, future...)
 	batch = append(batch, gap...)
 	batch = append(batch, unchained)
-	snapReq, err := n.svc.PushChanges(ctx, ports.PeerInfo{NodeID: "peer"}, batch)
+	// From a legacy (C#/TypeScript) peer, whose unchained entry is taken
+	// unproven (sync_authors.go).
+	snapReq, err := n.svc.PushChanges(ctx, ports.PeerInfo{NodeID: "peer", Legacy: true}, batch)
 	require.ErrorIs(t, err, ports.ErrEntriesRefused, "refused entries are answered success=false")
 	assert.Equal(t, domain.CodeSync, domain.CodeOf(err), "a refusal, not a failure of the session")
 	assert.Contains(t, err.Error(), "2 of 7 entries refused")
@@ -134,6 +136,14 @@ func TestSyncServicePushChangesChecksEachEntry(t *testing.T) {
 	snapReq, err = n.svc.PushChanges(ctx, ports.PeerInfo{NodeID: "peer"}, good)
 	require.NoError(t, err)
 	assert.False(t, snapReq)
+
+	// The same unchained entry from a Go peer proves no author: refused.
+	other := unchained
+	other.Stamp.Node, other.Key = "other-node", "v4-go"
+	_, err = n.svc.PushChanges(ctx, ports.PeerInfo{NodeID: "peer"}, []domain.Entry{other})
+	require.ErrorIs(t, err, ports.ErrEntriesRefused)
+	assert.Contains(t, err.Error(), "no proof of its author")
+	assert.Equal(t, "", n.body(t, "c", "v4-go"))
 }
 
 func TestSyncServiceChainRangeAndSnapshot(t *testing.T) {

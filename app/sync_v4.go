@@ -67,7 +67,7 @@ func (e *SyncEngine) roundV4(ctx context.Context, s ports.PeerSession, legacy *l
 		}
 		return errors.Join(errNoClock, err)
 	}
-	st, err := e.newPullState(ctx, s.PeerID())
+	st, err := e.newPullState(ctx, s)
 	if err != nil {
 		return err
 	}
@@ -95,13 +95,17 @@ func (e *SyncEngine) roundV4(ctx context.Context, s ports.PeerSession, legacy *l
 		if len(page) == 0 {
 			return nil
 		}
-		if _, err := s.PushChanges(ctx, page); refusedPush(ctx, err) {
+		proven, err := e.provePush(ctx, s, page)
+		if err != nil {
+			return err
+		}
+		if _, err := s.PushChanges(ctx, proven); refusedPush(ctx, err) {
 			e.reportPushRefused(s.PeerID(), err, res) // it applied the rest: go on
 		} else if err != nil {
 			return err
 		}
 		res.pushed += len(page)
-		res.bytesOut += domain.EntriesSize(page)
+		res.bytesOut += domain.EntriesSize(proven)
 		cursor = page[len(page)-1].Stamp.GroupCeiling()
 	}
 }
@@ -109,7 +113,7 @@ func (e *SyncEngine) roundV4(ctx context.Context, s ports.PeerSession, legacy *l
 // roundPullOnly pulls from a peer that answers no clock request.
 func (e *SyncEngine) roundPullOnly(ctx context.Context, s ports.PeerSession, legacy *legacyPeer, res *roundResult) error {
 	res.level = "pull-only"
-	st, err := e.newPullState(ctx, s.PeerID())
+	st, err := e.newPullState(ctx, s)
 	if err != nil {
 		return err
 	}

@@ -23,7 +23,7 @@ func (e *SyncEngine) roundV5(ctx context.Context, s ports.PeerSession, res *roun
 		return errors.Join(errNoVectorClock, err)
 	}
 	theirVC = theirVC.Normalize()
-	st, err := e.newPullState(ctx, s.PeerID())
+	st, err := e.newPullState(ctx, s)
 	if err != nil {
 		return err
 	}

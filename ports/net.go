@@ -39,6 +39,10 @@ type PeerInfo struct {
 	Address    string
 	Interests  []string
 	AskedClock bool // the peer sent GetClock or GetVectorClock on this session
+	// Legacy: the peer was admitted by the v5 handshake of the C#/TypeScript
+	// family (Security.LegacyPeers), whose entries carry no proof of their
+	// authors.
+	Legacy bool
 }
 
 // SyncHandler answers peers' requests (implemented by app.SyncService and

@@ -22,6 +22,7 @@ import (
 
 	"github.com/entgldb/entgldb-go/adapters/protocol"
 	"github.com/entgldb/entgldb-go/adapters/protocol/pb"
+	"github.com/entgldb/entgldb-go/domain"
 	"github.com/entgldb/entgldb-go/ports"
 	"github.com/entgldb/entgldb-go/test/nodeproc"
 )
@@ -348,4 +349,67 @@ func isClosed(conn net.Conn, wait time.Duration) bool {
 		return !(errors.As(err, &ne) && ne.Timeout())
 	}
 	return false
+}
+
+// fakeAuthor writes entries of one node's chain as that node would send
+// them: sealed after the previous one, the run of each batch proven by a
+// signature of the author's key over its last link (domain/authorproof.go).
+// The key may be another node's: a forgery.
+type fakeAuthor struct {
+	id   string
+	key  ed25519.PrivateKey
+	prev string // hash of the last entry written
+	link []byte // its content link
+	wall int64
+}
+
+// newFakeAuthor starts the chain of id, signed with key (nil: a new key).
+func newFakeAuthor(t *testing.T, id string, key ed25519.PrivateKey) *fakeAuthor {
+	t.Helper()
+	if key == nil {
+		var err error
+		_, key, err = ed25519.GenerateKey(rand.Reader)
+		require.NoError(t, err)
+	}
+	return &fakeAuthor{id: id, key: key, link: domain.GenesisLink}
+}
+
+// after continues the chain after the entry with hash head (whose link the
+// forger cannot know: its boundary link stands in).
+func (a *fakeAuthor) after(head string) *fakeAuthor {
+	a.prev, a.link = head, domain.LinkBefore(head, nil)
+	return a
+}
+
+// op is one write of a batch: a put when data is set, else a delete.
+type op struct{ collection, key, data string }
+
+// batch writes ops as the next run of the chain, proven on its last entry.
+func (a *fakeAuthor) batch(ops ...op) []domain.Entry {
+	before := a.link
+	out := make([]domain.Entry, len(ops))
+	for i, o := range ops {
+		a.wall = max(a.wall+1, time.Now().UnixMilli())
+		e := domain.Entry{Collection: o.collection, Key: o.key, Op: domain.OpPut, Data: []byte(o.data),
+			Stamp: domain.Timestamp{Wall: a.wall, Node: a.id}}
+		if o.data == "" {
+			e.Op, e.Data = domain.OpDelete, nil
+		}
+		e.Seal(a.prev)
+		a.link = domain.NextLink(a.link, domain.EntryDigest(&e))
+		a.prev = e.Hash
+		out[i] = e
+	}
+	out[len(out)-1].Proof = &domain.AuthorProof{PublicKey: a.key.Public().(ed25519.PublicKey), LinkBefore: before,
+		Signature: domain.SignHead(a.key, a.id, a.link)}
+	return out
+}
+
+// wireEntries converts entries for a push or a page.
+func wireEntries(batches ...[]domain.Entry) []*pb.ProtoOplogEntry {
+	var all []domain.Entry
+	for _, b := range batches {
+		all = append(all, b...)
+	}
+	return protocol.EntriesToProto(all)
 }

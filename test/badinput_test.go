@@ -261,19 +261,23 @@ func TestUnfitEntriesFromAMemberAreRefused(t *testing.T) {
 		e.Seal("")
 		return protocol.EntryToProto(&e)
 	}
+	// The good ones come proven by their authors, as from a Go node.
+	good := func(author, key, data string) *pb.ProtoOplogEntry {
+		return wireEntries(newFakeAuthor(t, author, nil).batch(op{"good", key, data}))[0]
+	}
 	deep := strings.Repeat(`{"a":`, 2000) + `1` + strings.Repeat(`}`, 2000)
 	pushes := [][]*pb.ProtoOplogEntry{
 		{
 			entry("_system", "k", "unfit-1", `{}`),
-			entry("good", "g1", "good-1", `{"v":1}`),
+			good("good-1", "g1", `{"v":1}`),
 			entry("../../etc/passwd", "k", "unfit-2", `{}`),
 			entry(strings.Repeat("c", 100<<10), "k", "unfit-3", `{}`),
 			entry("longkey", strings.Repeat("k", 1<<20), "unfit-4", `{}`),
 			entry("longauthor", "k", strings.Repeat("n", 1<<20), `{}`),
 			entry("deep", "k", "unfit-5", deep),
-			entry("good", "g2", "good-2", `{"v":2}`),
+			good("good-2", "g2", `{"v":2}`),
 		},
-		{entry("huge", "k", "unfit-6", `{"a":"`+strings.Repeat("x", 12<<20)+`"}`), entry("good", "g3", "good-3", `{"v":3}`)},
+		{entry("huge", "k", "unfit-6", `{"a":"`+strings.Repeat("x", 12<<20)+`"}`), good("good-3", "g3", `{"v":3}`)},
 	}
 	for _, entries := range pushes {
 		var ack pb.AckResponse

@@ -178,6 +178,15 @@ func startMesh(t *testing.T, n int, spec nodeSpec) []*testNode {
 		s.NodeID = fmt.Sprintf("%s-%d", spec.NodeID, i)
 		nodes[i] = newNode(t, s)
 	}
+	meshPeers(nodes)
+	for _, p := range nodes {
+		p.start()
+	}
+	return nodes
+}
+
+// meshPeers makes each node a static peer of every other.
+func meshPeers(nodes []*testNode) {
 	for i, p := range nodes {
 		var peers []string
 		for j, m := range nodes {
@@ -187,10 +196,6 @@ func startMesh(t *testing.T, n int, spec nodeSpec) []*testNode {
 		}
 		p.SetPeers(peers)
 	}
-	for _, p := range nodes {
-		p.start()
-	}
-	return nodes
 }
 
 // eventually polls cond until it is true or the deadline passes.

@@ -271,8 +271,9 @@ func TestImpostorOfKnownNodeIsRefused(t *testing.T) {
 	defer ch.Conn().Close()
 	require.True(t, res.GetAccepted(), "b's real key is accepted")
 	var ack pb.AckResponse
-	require.NoError(t, ch.Call(protocol.PushChangesReq, &pb.PushChangesRequest{Entries: []*pb.ProtoOplogEntry{
-		forgedEntry("c", "control", "control-author")}}, protocol.AckRes, &ack))
+	control := newFakeAuthor(t, "control-author", nil).batch(op{"c", "control", `{"forged":true}`})
+	require.NoError(t, ch.Call(protocol.PushChangesReq, &pb.PushChangesRequest{Entries: wireEntries(control)},
+		protocol.AckRes, &ack))
 	require.True(t, ack.GetSuccess())
 	eventually(t, 5*time.Second, "the control push stored on a", func() bool { return a.has("c", "control") })
 }

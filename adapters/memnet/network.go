@@ -22,6 +22,10 @@ type Network struct {
 	hosts map[string]*Host // by address
 	down  map[string]bool  // address → unreachable
 	cut   map[link]bool
+	// legacy holds the node ids of the C#/TypeScript family: their
+	// sessions are legacy ones on both sides (ports.PeerInfo.Legacy,
+	// Session.Legacy), as the TCP adapter's with Trust.LegacyPeers.
+	legacy map[string]bool
 }
 
 // link is one direction between two nodes: who dials, and where.
@@ -29,7 +33,7 @@ type link struct{ from, to string } // {node id, address}
 
 // New returns an empty network.
 func New() *Network {
-	return &Network{hosts: map[string]*Host{}, down: map[string]bool{}, cut: map[link]bool{}}
+	return &Network{hosts: map[string]*Host{}, down: map[string]bool{}, cut: map[link]bool{}, legacy: map[string]bool{}}
 }
 
 // Listen makes h answer, as node id, the sessions dialed to addr. A host
@@ -52,6 +56,16 @@ func (n *Network) SetDown(addr string, down bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.down[addr] = down
+}
+
+// SetLegacy makes node id a node of the C#/TypeScript family (true) or a
+// Go node again (false), for the sessions dialed from then on: the hosts
+// it dials see a legacy peer, and its host is a legacy peer to those who
+// dial it.
+func (n *Network) SetLegacy(id string, legacy bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.legacy[id] = legacy
 }
 
 // Cut cuts (true) or heals (false) the link from node fromID to toAddr, in
@@ -116,5 +130,8 @@ func (d *Dialer) Dial(ctx context.Context, addr string) (ports.PeerSession, erro
 	if host == nil {
 		return nil, domain.Errorf(domain.CodeNetwork, op, "connection refused: %s", addr)
 	}
-	return &Session{host: host, from: d.from, peer: ports.PeerInfo{NodeID: d.from}}, nil
+	d.net.mu.Lock()
+	legacy := d.net.legacy[d.from] || d.net.legacy[host.id]
+	d.net.mu.Unlock()
+	return &Session{host: host, from: d.from, legacy: legacy, peer: ports.PeerInfo{NodeID: d.from, Legacy: legacy}}, nil
 }

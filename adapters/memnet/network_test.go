@@ -212,3 +212,42 @@ func TestCloseWaitsForRequestsInTheHandler(t *testing.T) {
 	require.True(t, h.done.Load(), "Close returned before the handler did")
 	require.NoError(t, <-pulled)
 }
+
+// peerRecorder remembers what the host's handler was told of its peer.
+type peerRecorder struct {
+	pageHandler
+	peer ports.PeerInfo
+}
+
+func (h *peerRecorder) GetClock(_ context.Context, p ports.PeerInfo) (domain.Timestamp, error) {
+	h.peer = p
+	return domain.Timestamp{Wall: 1}, nil
+}
+
+// A node of the C#/TypeScript family makes its sessions legacy on both
+// sides, as the TCP adapter does with Trust.LegacyPeers.
+func TestLegacySessions(t *testing.T) {
+	n := memnet.New()
+	goH, csH := &peerRecorder{}, &peerRecorder{}
+	n.Listen("go:1", "go", goH)
+	n.Listen("cs:1", "cs", csH)
+	n.SetLegacy("cs", true)
+	dial := func(from, addr string, h *peerRecorder) (sessionLegacy, handlerLegacy bool) {
+		s, err := n.Dialer(from).Dial(t.Context(), addr)
+		require.NoError(t, err)
+		defer s.Close()
+		_, err = s.GetClock(t.Context())
+		require.NoError(t, err)
+		return s.(interface{ Legacy() bool }).Legacy(), h.peer.Legacy
+	}
+	s, h := dial("go", "cs:1", csH)
+	require.True(t, s, "a session dialed to a legacy node")
+	require.True(t, h, "the legacy node's handler sees a legacy session too")
+	s, h = dial("cs", "go:1", goH)
+	require.True(t, s)
+	require.True(t, h, "the Go node's handler sees a legacy peer")
+	n.SetLegacy("cs", false)
+	s, h = dial("cs", "go:1", goH)
+	require.False(t, s)
+	require.False(t, h)
+}

@@ -15,8 +15,9 @@ import (
 // Like a TCP session, any failed request but a refused push breaks it: the
 // next request fails without reaching the host, and the caller dials again.
 type Session struct {
-	host *Host
-	from string
+	host   *Host
+	from   string
+	legacy bool // Network.SetLegacy, when dialed
 
 	// mu guards the session's state, not the handler calls: a session is
 	// not for concurrent requests, but a caller breaking that rule must not
@@ -43,6 +44,10 @@ const (
 
 // PeerID is the node id of the host the session reached.
 func (s *Session) PeerID() string { return s.host.id }
+
+// Legacy reports whether the session joins a node of the C#/TypeScript
+// family (Network.SetLegacy), on either side.
+func (s *Session) Legacy() bool { return s.legacy }
 
 // Close ends the session; further requests fail. Calling it again is a no-op.
 func (s *Session) Close() error {

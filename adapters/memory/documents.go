@@ -19,6 +19,7 @@ type tx struct {
 	s       *Store
 	docs    map[docKey]domain.Document
 	entries []domain.Entry
+	byHash  map[string]int // index into entries
 	ids     map[entryID]struct{}
 	heads   map[string]string
 	vclock  map[string]domain.Timestamp
@@ -29,6 +30,7 @@ func (s *Store) begin() *tx {
 	return &tx{
 		s:      s,
 		docs:   map[docKey]domain.Document{},
+		byHash: map[string]int{},
 		ids:    map[entryID]struct{}{},
 		heads:  map[string]string{},
 		vclock: map[string]domain.Timestamp{},
@@ -71,11 +73,28 @@ func (x *tx) newest(author string) (domain.Timestamp, bool) {
 	return ts, ok
 }
 
+// linkOf is the link of the entry with hash, staged or held (nil:
+// unknown).
+func (x *tx) linkOf(hash string) []byte {
+	if i, ok := x.byHash[hash]; ok {
+		return x.entries[i].Link
+	}
+	if i, ok := x.s.byHash[hash]; ok {
+		return x.s.log[i].Link
+	}
+	return nil
+}
+
 // add stages e (already sealed) in the oplog: Seq assigned, identity
 // recorded, and the author's head and clock moved when e is its newest.
+// Its link, proof (without LinkBefore) and legacy mark are kept as given.
 func (x *tx) add(e domain.Entry) domain.Entry {
-	e.Data = bytes.Clone(e.Data)
+	e = cloneEntry(e)
+	if e.Proof != nil {
+		e.Proof.LinkBefore = nil
+	}
 	e.Seq = x.s.seq + int64(len(x.entries)) + 1
+	x.byHash[e.Hash] = len(x.entries)
 	x.entries = append(x.entries, e)
 	x.ids[idOf(&e)] = struct{}{}
 	author := e.Author()
@@ -194,6 +213,10 @@ func (s *Store) Commit(ctx context.Context, r domain.Resolver, writes ...ports.W
 		}
 		e.Seq = 0
 		e.Seal(x.head(e.Author()))
+		// A local entry's link chains from its predecessor's; it carries
+		// no proof and is never legacy.
+		e.Link = domain.NextLink(domain.LinkBefore(e.PrevHash, x.linkOf(e.PrevHash)), domain.EntryDigest(&e))
+		e.Proof, e.Legacy = nil, false
 		e = x.add(e)
 		x.resolve(r, &e)
 		out = append(out, cloneEntry(e))

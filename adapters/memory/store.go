@@ -170,7 +170,25 @@ func (s *Store) RemovePeer(ctx context.Context, nodeID string) error {
 
 func cloneEntry(e domain.Entry) domain.Entry {
 	e.Data = bytes.Clone(e.Data)
+	e.Link = bytes.Clone(e.Link)
+	e.Proof = cloneProof(e.Proof)
 	return e
+}
+
+// cloneProof copies p; a stored proof has no LinkBefore.
+func cloneProof(p *domain.AuthorProof) *domain.AuthorProof {
+	if p == nil {
+		return nil
+	}
+	c := &domain.AuthorProof{
+		PublicKey:  bytes.Clone(p.PublicKey),
+		LinkBefore: bytes.Clone(p.LinkBefore),
+		Signature:  bytes.Clone(p.Signature),
+	}
+	for _, d := range p.Tail {
+		c.Tail = append(c.Tail, bytes.Clone(d))
+	}
+	return c
 }
 
 func cloneDoc(d domain.Document) domain.Document {

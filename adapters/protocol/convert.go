@@ -22,7 +22,28 @@ func EntryToProto(e *domain.Entry) *pb.ProtoOplogEntry {
 		HlcNode:      e.Stamp.Node,
 		Hash:         e.Hash,
 		PreviousHash: e.PrevHash,
+		Proof:        proofToProto(e.Proof),
+		Legacy:       e.Legacy,
 	}
+}
+
+// proofToProto converts an author's proof; nil stays nil, so an entry
+// without one encodes exactly as before proofs existed.
+func proofToProto(p *domain.AuthorProof) *pb.ProtoAuthorProof {
+	if p == nil {
+		return nil
+	}
+	return &pb.ProtoAuthorProof{PublicKey: p.PublicKey, LinkBefore: p.LinkBefore, Tail: p.Tail, Signature: p.Signature}
+}
+
+// proofFromProto converts a wire proof as it is: its shape is checked when
+// it is verified (domain.VerifyRun), where a malformed one is refused with
+// the entries it claims to prove.
+func proofFromProto(p *pb.ProtoAuthorProof) *domain.AuthorProof {
+	if p == nil {
+		return nil
+	}
+	return &domain.AuthorProof{PublicKey: p.GetPublicKey(), LinkBefore: p.GetLinkBefore(), Tail: p.GetTail(), Signature: p.GetSignature()}
 }
 
 // EntryFromProto converts a wire entry. An unknown operation or json_data
@@ -53,6 +74,8 @@ func EntryFromProto(p *pb.ProtoOplogEntry) (domain.Entry, error) {
 		Stamp:      domain.Timestamp{Wall: p.GetHlcWall(), Logical: p.GetHlcLogic(), Node: p.GetHlcNode()},
 		Hash:       p.GetHash(),
 		PrevHash:   p.GetPreviousHash(),
+		Proof:      proofFromProto(p.GetProof()),
+		Legacy:     p.GetLegacy(),
 	}, nil
 }
 

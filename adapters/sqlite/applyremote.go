@@ -7,13 +7,18 @@ import (
 	"github.com/entgldb/entgldb-go/ports"
 )
 
-// ApplyRemote stores peers' entries in transactions of at most BatchSize.
+// ApplyRemote stores peers' entries in transactions of at most BatchSize,
+// with the link, proof and legacy mark each carries (the app verified
+// them; a proof is kept without its LinkBefore).
 // Entries already held are skipped (the oplog's unique key makes re-delivery
 // a no-op). Batches committed before an error stay committed; the result
 // reports them.
 func (s *Store) ApplyRemote(ctx context.Context, r domain.Resolver, entries []domain.Entry) (ports.ApplyResult, error) {
 	const op = "sqlite.ApplyRemote"
 	res := ports.ApplyResult{Applied: make([]domain.Entry, 0, len(entries))}
+	if err := checkProofs(op, entries); err != nil {
+		return res, err
+	}
 	changedAt := map[[2]string]int{} // one Changed document per key, its final state
 	lww := isLWW(r)
 	if lww && len(entries) > 0 {

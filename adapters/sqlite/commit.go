@@ -37,7 +37,9 @@ func (s *Store) commitOne(ctx context.Context, w ports.Write) ([]domain.Entry, e
 	out := make([]domain.Entry, 1)
 	err := s.writeKeepPending(ctx, opCommit, func(t *writeTx) error {
 		e := w.Entry
-		t.seal(&e)
+		if err := t.seal(&e); err != nil {
+			return err
+		}
 		if _, err := t.insertEntry(&e, false); err != nil {
 			return err
 		}
@@ -67,7 +69,9 @@ func (s *Store) commitBatch(ctx context.Context, writes []ports.Write) ([]domain
 	err := s.write(ctx, opCommit, func(t *writeTx) error {
 		for i := range writes {
 			e := writes[i].Entry
-			t.seal(&e)
+			if err := t.seal(&e); err != nil {
+				return err
+			}
 			out[i] = e
 		}
 		seqs, err := t.insertRows(out)
@@ -110,7 +114,9 @@ func (s *Store) commitChecked(ctx context.Context, r domain.Resolver, writes []p
 			if err := checkPrecondition(w, cur); err != nil {
 				return err
 			}
-			t.seal(&e)
+			if err := t.seal(&e); err != nil {
+				return err
+			}
 			doc, changed, err := t.resolve(r, cur, &e, false)
 			if err != nil {
 				return err

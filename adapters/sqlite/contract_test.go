@@ -40,7 +40,7 @@ func TestStoreContractSmallBatches(t *testing.T) {
 	// the others run once, in TestStoreContract.
 	porttest.RunStoreSuite(t, func(t *testing.T) ports.Store {
 		group := strings.Split(t.Name(), "/")[1]
-		if !slices.Contains([]string{"ApplyRemote", "Oplog", "Concurrency", "Pruner", "Snapshotter"}, group) {
+		if !slices.Contains([]string{"ApplyRemote", "Oplog", "Concurrency", "Pruner", "Snapshotter", "Proofs"}, group) {
 			t.Skipf("%s does not depend on the batch size", group)
 		}
 		s, err := sqlite.Open(t.Context(), sqlite.Options{Path: filepath.Join(t.TempDir(), "db"), EnableWAL: true, BatchSize: 2})

@@ -139,7 +139,7 @@ func (s *Store) loadState(ctx context.Context) error {
 	for i := range replay {
 		e := &replay[i]
 		if h, ok := st.heads[e.Stamp.Node]; !ok || h.before(e.Stamp.Wall, e.Stamp.Logical) {
-			st.heads[e.Stamp.Node] = head{e.Stamp.Wall, e.Stamp.Logical, e.Hash}
+			st.heads[e.Stamp.Node] = head{wall: e.Stamp.Wall, logic: e.Stamp.Logical, hash: e.Hash, link: e.Link, linkKnown: true}
 			st.dirty[e.Stamp.Node] = true
 		}
 		addPendingLocked(st, domain.DocumentFromEntry(e))

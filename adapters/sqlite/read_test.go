@@ -127,6 +127,20 @@ func TestEveryReadSeesPendingWrites(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, 1, n, "only the seq range asked")
 		},
+		"LinkOf": func(t *testing.T, f readFixture) {
+			link, err := f.s.LinkOf(t.Context(), f.created.Hash)
+			require.NoError(t, err)
+			require.NotNil(t, f.created.Link)
+			require.Equal(t, f.created.Link, link)
+		},
+		"ProofAfter": func(t *testing.T, f readFixture) {
+			proof := domain.AuthorProof{PublicKey: make([]byte, 32), Signature: make([]byte, 64)}
+			require.NoError(t, f.s.SetProof(t.Context(), f.created.Hash, proof))
+			tail, got, err := f.s.ProofAfter(t.Context(), "A", f.updated.Stamp)
+			require.NoError(t, err)
+			require.NotNil(t, got)
+			require.Equal(t, [][]byte{domain.EntryDigest(&f.created)}, tail)
+		},
 		"LastSeq": func(t *testing.T, f readFixture) {
 			seq, err := f.s.LastSeq(t.Context())
 			require.NoError(t, err)
@@ -151,7 +165,8 @@ func TestEveryReadSeesPendingWrites(t *testing.T) {
 	// Methods that read no document, oplog entry or clock, or that write.
 	notReads := []string{
 		"Commit", "ApplyRemote", "ApplySnapshot", "Prune", "EnsureIndex", // writes
-		"SavePeer", "Peers", "RemovePeer", "CheckPeerKey", "GetMeta", "SetMeta", // peers, their keys and meta
+		"SavePeer", "Peers", "RemovePeer", "CheckPeerKey", "PeerKey", "GetMeta", "SetMeta", // peers, their keys and meta
+		"SetProof", // a write
 		"CheckIntegrity", "Ping", "Path", "RestoredFromBackup", "Close",
 	}
 	typ := reflect.TypeFor[*Store]()

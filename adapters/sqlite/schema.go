@@ -11,7 +11,7 @@ import (
 )
 
 // SchemaVersion is the newest schema this binary knows.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // migrations[i] brings the schema from version i to i+1. They are frozen SQL
 // text, never edited once released: a model change is a new migration.
@@ -116,6 +116,21 @@ var migrations = [][]string{
 			first_seen INTEGER NOT NULL
 		)`,
 	},
+	{ // 3 → 4: proven authors (domain/authorproof.go): each entry's content
+		// link (NULL: unknown), the proof that arrived with it or that we
+		// signed (proofcodec.go), and whether it was taken without proof
+		// from the C#/TypeScript family. linkHeldChains then links the
+		// entries already held.
+		`ALTER TABLE oplog ADD COLUMN link BLOB`,
+		`ALTER TABLE oplog ADD COLUMN proof BLOB`,
+		`ALTER TABLE oplog ADD COLUMN legacy INTEGER NOT NULL DEFAULT 0`,
+	},
+}
+
+// migrationCode[i] runs after the SQL of migrations[i], for what SQL cannot
+// compute.
+var migrationCode = map[int]func(ctx context.Context, tx bun.Tx) error{
+	3: linkHeldChains,
 }
 
 const metaSchemaVersion = "schema_version"
@@ -148,6 +163,11 @@ func migrate(ctx context.Context, db *bun.DB) error {
 		for ; current < SchemaVersion; current++ {
 			for _, stmt := range migrations[current] {
 				if _, err := tx.ExecContext(ctx, stmt); err != nil {
+					return mapErr(op, err)
+				}
+			}
+			if code := migrationCode[current]; code != nil {
+				if err := code(ctx, tx); err != nil {
 					return mapErr(op, err)
 				}
 			}

@@ -125,7 +125,7 @@ func (s *Store) ApplySnapshot(ctx context.Context, r domain.Resolver, snap domai
 			if t.newHeads == nil {
 				t.newHeads = map[string]head{}
 			}
-			t.newHeads[author] = head{ts.Wall, ts.Logical, hash}
+			t.newHeads[author] = head{wall: ts.Wall, logic: ts.Logical, hash: hash}
 			if _, err := t.tx.ExecContext(ctx, `INSERT INTO pruned (author, wall, logic, hash) VALUES (?, ?, ?, ?)
 				ON CONFLICT (author) DO UPDATE SET wall = excluded.wall, logic = excluded.logic, hash = excluded.hash
 				WHERE (excluded.wall, excluded.logic) > (pruned.wall, pruned.logic)`, author, ts.Wall, ts.Logical, hash); err != nil {

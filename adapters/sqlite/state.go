@@ -18,6 +18,10 @@ type head struct {
 	wall  int64
 	logic int32
 	hash  string
+	// link is the content link of the head entry once linkKnown (nil:
+	// the entry has none, or is not held); local commits chain from it.
+	link      []byte
+	linkKnown bool
 }
 
 func (h head) before(wall int64, logic int32) bool {

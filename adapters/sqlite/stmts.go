@@ -26,6 +26,7 @@ type stmts struct {
 	vclock, setMeta, upsertOplog *sql.Stmt
 	upsertOplogQuiet             *sql.Stmt // upsertOplog without RETURNING
 	maxSeq, seqRange             *sql.Stmt
+	headLink                     *sql.Stmt
 
 	// Multi-row statements for ApplyRemote and ApplySnapshot, prepared
 	// on first use (prepareRows).
@@ -38,7 +39,7 @@ type stmts struct {
 	docIndexed atomic.Bool
 }
 
-const entryCols = `seq, collection, key, op, data, wall, logic, node, hash, prev_hash`
+const entryCols = `seq, collection, key, op, data, wall, logic, node, hash, prev_hash, link, proof, legacy`
 
 // upsertFromOplogSQL copies the oplog entries from a seq on into documents;
 // a tail adds the last-write-wins rule (docNewerTail) and maybe RETURNING.
@@ -47,8 +48,8 @@ const upsertFromOplogSQL = `INSERT INTO documents (collection, key, data, wall, 
 	FROM oplog WHERE seq >= ? ORDER BY seq`
 
 func (p *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
-	const oplogInsert = ` INTO oplog (collection, key, op, data, wall, logic, node, hash, prev_hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	const oplogInsert = ` INTO oplog (collection, key, op, data, wall, logic, node, hash, prev_hash, link, proof, legacy)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	list := []struct {
 		dst *(*sql.Stmt)
 		db  *sql.DB
@@ -71,6 +72,9 @@ func (p *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 		{&p.upsertOplogQuiet, w, upsertFromOplogSQL + docNewerTail},
 		{&p.maxSeq, w, `SELECT coalesce(max(seq), 0) FROM oplog`},
 		{&p.seqRange, w, `SELECT seq FROM oplog WHERE seq BETWEEN ? AND ?`},
+		// The link a local commit chains from (writeTx.headLink), by the
+		// unique key's prefix.
+		{&p.headLink, w, `SELECT link FROM oplog WHERE node = ? AND wall = ? AND logic = ? AND hash = ? LIMIT 1`},
 		// An author's clock and head only move forward.
 		{&p.vclock, w, `INSERT INTO vclock (author, wall, logic, hash) VALUES (?, ?, ?, ?)
 			ON CONFLICT (author) DO UPDATE SET wall = excluded.wall, logic = excluded.logic, hash = excluded.hash
@@ -87,7 +91,7 @@ func (p *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 }
 
 func (p *stmts) close() {
-	for _, st := range []*sql.Stmt{p.getDocW, p.upsertDoc, p.insertOplog, p.insertIgnore, p.keyEntries, p.getDoc, p.vclock, p.setMeta, p.upsertOplog, p.upsertOplogQuiet, p.maxSeq, p.seqRange} {
+	for _, st := range []*sql.Stmt{p.getDocW, p.upsertDoc, p.insertOplog, p.insertIgnore, p.keyEntries, p.getDoc, p.vclock, p.setMeta, p.upsertOplog, p.upsertOplogQuiet, p.maxSeq, p.seqRange, p.headLink} {
 		if st != nil {
 			_ = st.Close()
 		}
@@ -122,7 +126,7 @@ func boolInt(b bool) int {
 	return 0
 }
 
-// maxRows bounds the rows of one multi-row statement: 512 rows of 10
+// maxRows bounds the rows of one multi-row statement: 512 rows of 13
 // parameters stay far below SQLite's 32,766 variables, and a 1,000-entry
 // batch needs two statements instead of two thousand.
 const (
@@ -187,7 +191,7 @@ const (
 	// costs SQLite a trigger program and a temporary table per statement
 	// (BENCHMARKS.md, third pass). An entry the oplog already holds leaves
 	// its seq unused: seq only grows, with gaps.
-	oplogRowsHead = `INSERT INTO oplog (seq, collection, key, op, data, wall, logic, node, hash, prev_hash) VALUES `
+	oplogRowsHead = `INSERT INTO oplog (seq, collection, key, op, data, wall, logic, node, hash, prev_hash, link, proof, legacy) VALUES `
 	oplogRowsTail = ` ON CONFLICT DO NOTHING`
 	docRowsHead   = `INSERT INTO documents (collection, key, data, wall, logic, node, deleted) VALUES `
 	// The last-write-wins rule for many rows: a row changes only for a
@@ -209,7 +213,7 @@ func (p *stmts) prepareRows(ctx context.Context, w *sql.DB, n int) error {
 	if p.insOplogRows.head == "" {
 		// The JSON is bound as bytes (no copy into a Go string) and
 		// stored as TEXT, which json_extract reads.
-		p.insOplogRows = rowsStmt{head: oplogRowsHead, row: `(?,?,?,?,CAST(? AS TEXT),?,?,?,?,?)`, tail: oplogRowsTail}
+		p.insOplogRows = rowsStmt{head: oplogRowsHead, row: `(?,?,?,?,CAST(? AS TEXT),?,?,?,?,?,?,?,?)`, tail: oplogRowsTail}
 		const docRow = `(?,?,?,?,?,?,?)`
 		p.upsertRows = rowsStmt{head: docRowsHead, row: docRow, tail: docRowsTail}
 		p.materializeRows = rowsStmt{head: docRowsHead, row: docRow, tail: docNewerTail}
@@ -222,15 +226,22 @@ func (p *stmts) prepareRows(ctx context.Context, w *sql.DB, n int) error {
 	return nil
 }
 
+// scanEntry reads a row of entryCols.
 func scanEntry(rows *sql.Rows) (domain.Entry, error) {
 	var e domain.Entry
 	var op int
 	var data sql.NullString
-	err := rows.Scan(&e.Seq, &e.Collection, &e.Key, &op, &data, &e.Stamp.Wall, &e.Stamp.Logical, &e.Stamp.Node, &e.Hash, &e.PrevHash)
+	var proof []byte
+	err := rows.Scan(&e.Seq, &e.Collection, &e.Key, &op, &data, &e.Stamp.Wall, &e.Stamp.Logical, &e.Stamp.Node, &e.Hash, &e.PrevHash,
+		&e.Link, &proof, &e.Legacy)
+	if err != nil {
+		return e, err
+	}
 	e.Op = domain.Op(op)
 	if data.Valid {
 		e.Data = []byte(data.String)
 	}
+	e.Proof, err = decodeProof(proof)
 	return e, err
 }
 

@@ -1,10 +1,12 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"strconv"
+	"strings"
 
 	"github.com/entgldb/entgldb-go/domain"
 )
@@ -24,12 +26,13 @@ type writeTx struct {
 	setMeta, upsertOplog                *sql.Stmt
 	upsertOplogQuiet                    *sql.Stmt
 	maxSeqSt, seqRangeSt                *sql.Stmt
+	headLinkSt                          *sql.Stmt
 
 	// What the transaction does to the in-memory state once it commits
 	// (state.go).
 	st           *state
 	newHeads     map[string]head
-	sealed       map[string]string // author → hash of this transaction's last local write
+	sealed       map[string]sealedTip // author → this transaction's last local write
 	maxSeq       int64
 	addPending   []domain.Document
 	materialized bool // the pending documents were written
@@ -145,7 +148,7 @@ func (t *writeTx) insertEntry(e *domain.Entry, ignore bool) (inserted bool, err 
 		st = t.stmt(&t.insIgn, t.p.insertIgnore)
 	}
 	res, err := st.ExecContext(t.ctx, e.Collection, e.Key, int(e.Op), nullText(e.Data),
-		e.Stamp.Wall, e.Stamp.Logical, e.Stamp.Node, e.Hash, e.PrevHash)
+		e.Stamp.Wall, e.Stamp.Logical, e.Stamp.Node, e.Hash, e.PrevHash, nullBytes(e.Link), encodeProof(e.Proof), boolInt(e.Legacy))
 	if err != nil {
 		return false, err
 	}
@@ -235,7 +238,7 @@ func (t *writeTx) rowsArgs(r *rowsStmt, n int, add func(args []any, i int) []any
 	if r.bySize[slot] == nil {
 		return nil, nil, errors.New("multi-row statement for " + strconv.Itoa(size) + " rows not prepared")
 	}
-	args := make([]any, 0, size*10)
+	args := make([]any, 0, size*strings.Count(r.row, "?"))
 	for i := range size {
 		args = add(args, min(i, n-1))
 	}
@@ -282,7 +285,8 @@ func (t *writeTx) insertRows(batch []domain.Entry) ([]int64, error) {
 			e := &chunk[i]
 			// int64, not int or int32: database/sql converts other
 			// integer types by reflection, per argument.
-			return append(args, first+int64(i), e.Collection, e.Key, int64(e.Op), nullBytes(e.Data), e.Stamp.Wall, int64(e.Stamp.Logical), e.Stamp.Node, e.Hash, e.PrevHash)
+			return append(args, first+int64(i), e.Collection, e.Key, int64(e.Op), nullBytes(e.Data), e.Stamp.Wall, int64(e.Stamp.Logical), e.Stamp.Node, e.Hash, e.PrevHash,
+				nullBytes(e.Link), encodeProof(e.Proof), int64(boolInt(e.Legacy)))
 		})
 		if err != nil {
 			return nil, err
@@ -486,19 +490,56 @@ func (t *writeTx) effectiveHead(author string) (head, bool) {
 
 // seal links e into its author's chain: after the author's head, or after
 // this transaction's previous write of the author (write order, whatever
-// the stamps).
-func (t *writeTx) seal(e *domain.Entry) {
+// the stamps), and computes its content link from that entry's. A local
+// entry carries no proof and is never legacy.
+func (t *writeTx) seal(e *domain.Entry) error {
 	a := e.Author()
 	prev, ok := t.sealed[a]
 	if !ok {
 		h, _ := t.effectiveHead(a)
-		prev = h.hash
+		link, err := t.headLink(a, h)
+		if err != nil {
+			return err
+		}
+		prev = sealedTip{hash: h.hash, link: link}
 	}
-	e.Seal(prev)
+	e.Seal(prev.hash)
+	e.Link = domain.NextLink(domain.LinkBefore(prev.hash, prev.link), domain.EntryDigest(e))
+	e.Proof, e.Legacy = nil, false
 	if t.sealed == nil {
-		t.sealed = map[string]string{}
+		t.sealed = map[string]sealedTip{}
 	}
-	t.sealed[a] = e.Hash
+	t.sealed[a] = sealedTip{hash: e.Hash, link: e.Link}
+	return nil
+}
+
+// sealedTip is the entry a local write chains after.
+type sealedTip struct {
+	hash string
+	link []byte
+}
+
+// headLink is the link of author's head entry h (nil: none or not held).
+// It is read from the oplog once per head and kept with the head, so a
+// commit costs no extra query.
+func (t *writeTx) headLink(author string, h head) ([]byte, error) {
+	if h.hash == "" || h.linkKnown {
+		return h.link, nil
+	}
+	var link []byte
+	err := t.stmt(&t.headLinkSt, t.p.headLink).QueryRowContext(t.ctx, author, h.wall, h.logic, h.hash).Scan(&link)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, err
+	}
+	// The link of a held entry never changes, so it is kept even if this
+	// transaction rolls back.
+	t.st.mu.Lock()
+	if cur, ok := t.st.heads[author]; ok && cur.hash == h.hash {
+		cur.link, cur.linkKnown = link, true
+		t.st.heads[author] = cur
+	}
+	t.st.mu.Unlock()
+	return link, nil
 }
 
 // advanceClocks moves each author's head to its newest entry among entries
@@ -513,7 +554,7 @@ func (t *writeTx) advanceClocks(entries []domain.Entry) {
 			if t.newHeads == nil {
 				t.newHeads = map[string]head{}
 			}
-			t.newHeads[e.Stamp.Node] = head{e.Stamp.Wall, e.Stamp.Logical, e.Hash}
+			t.newHeads[e.Stamp.Node] = head{wall: e.Stamp.Wall, logic: e.Stamp.Logical, hash: e.Hash, link: e.Link, linkKnown: true}
 		}
 		t.maxSeq = max(t.maxSeq, e.Seq)
 	}
@@ -583,6 +624,7 @@ func (t *writeTx) afterCommit() {
 	}
 	for a, h := range t.newHeads {
 		if cur, ok := st.heads[a]; !ok || cur.before(h.wall, h.logic) {
+			h.link = bytes.Clone(h.link) // a remote entry's link is the caller's
 			st.heads[a] = h
 			if !t.persisted {
 				st.dirty[a] = true

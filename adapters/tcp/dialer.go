@@ -182,6 +182,7 @@ func (d *Dialer) open(ctx context.Context, address string) (*conn, error) {
 	}
 	c.peerID = res.GetNodeId()
 	c.interests = res.GetInterestingCollections()
+	c.legacy = legacy
 	ok = true
 	d.logger.Debug("connected", zap.String("address", address), zap.String("peer", protocol.Truncate(c.peerID, protocol.LogFieldMax)),
 		zap.Bool("legacy", legacy), zap.String("compression", res.GetSelectedCompression()))

@@ -115,6 +115,9 @@ func (c *serverConn) legacyHandshake() bool {
 		c.refuseAnswer(refusedSelf, req)
 		return false
 	}
+	// Its entries carry no proof of their authors: the handler takes them
+	// as legacy ones.
+	c.peer.Legacy = true
 	return c.sendHandshakeRes(c.accept(req))
 }
 

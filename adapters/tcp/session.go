@@ -23,6 +23,7 @@ type conn struct {
 	address   string
 	peerID    string
 	interests []string
+	legacy    bool // reached by the v5 handshake (Trust.LegacyPeers)
 	broken    bool // any error: never reuse
 	lastUsed  time.Time
 	closeOnce sync.Once
@@ -63,6 +64,11 @@ func (s *Session) PeerID() string {
 	}
 	return s.c.peerID
 }
+
+// Legacy reports whether the peer was reached by the v5 handshake of the
+// C#/TypeScript family (Trust.LegacyPeers): its entries carry no proof of
+// their authors.
+func (s *Session) Legacy() bool { return s.c != nil && s.c.legacy }
 
 // PeerInterests are the collections the peer announced in the handshake.
 func (s *Session) PeerInterests() []string {

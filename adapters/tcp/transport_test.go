@@ -1,6 +1,7 @@
 package tcp
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -58,6 +59,7 @@ func roundTripEveryRequest(t *testing.T, legacy, secure, compression bool) {
 	defer s.Close()
 	assert.Equal(t, serverNode, s.PeerID())
 	assert.Equal(t, []string{"users"}, s.(*Session).PeerInterests())
+	assert.Equal(t, legacy, s.(*Session).Legacy(), "the dialer knows a legacy peer")
 
 	// A pull before any clock request: the handler must be told, so it
 	// caps the page at 99 entries for such clients.
@@ -67,6 +69,7 @@ func roundTripEveryRequest(t *testing.T, legacy, secure, compression bool) {
 	assertEntries(t, testEntries(3), got)
 	p := h.lastPeer()
 	assert.False(t, p.AskedClock)
+	assert.Equal(t, legacy, p.Legacy, "the handler knows a legacy peer")
 	assert.Equal(t, clientNode, p.NodeID)
 	assert.Equal(t, []string{"orders"}, p.Interests)
 	// (The server may already be reading the next page ahead.)
@@ -85,6 +88,10 @@ func roundTripEveryRequest(t *testing.T, legacy, secure, compression bool) {
 	assert.Equal(t, testVC, vc)
 
 	push := testEntries(150) // big enough to be compressed when negotiated
+	// Proofs of authorship and the legacy mark cross the wire.
+	push[149].Proof = &domain.AuthorProof{PublicKey: bytes.Repeat([]byte{1}, 32), LinkBefore: make([]byte, 32),
+		Tail: [][]byte{bytes.Repeat([]byte{2}, 32)}, Signature: bytes.Repeat([]byte{3}, 64)}
+	push[0].Legacy = true
 	snap, err := s.PushChanges(ctx, push)
 	require.NoError(t, err)
 	assert.True(t, snap)
@@ -121,6 +128,8 @@ func assertEntries(t *testing.T, want, got []domain.Entry) {
 		assert.Equal(t, w.Stamp, g.Stamp)
 		assert.Equal(t, w.Hash, g.Hash)
 		assert.Equal(t, w.PrevHash, g.PrevHash)
+		assert.Equal(t, w.Proof, g.Proof)
+		assert.Equal(t, w.Legacy, g.Legacy)
 	}
 }
 

@@ -17,6 +17,7 @@ type OpenStoreAt func(t *testing.T, dir string) ports.Store
 // Close and reopen with the same dir.
 func RunDurabilitySuite(t *testing.T, open OpenStoreAt) {
 	t.Run("PeerKeysSurviveReopen", func(t *testing.T) { peerKeysSurviveReopen(t, open) })
+	t.Run("LinksSurviveReopen", func(t *testing.T) { linksSurviveReopen(t, open) })
 	t.Run("ReopenKeepsEverything", func(t *testing.T) {
 		dir := t.TempDir()
 		ctx := t.Context()

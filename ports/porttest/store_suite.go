@@ -48,6 +48,7 @@ func RunStoreSuite(t *testing.T, open OpenStore) {
 		{"Pruner", prunerCases},
 		{"Snapshotter", snapshotCases},
 		{"PeerKeys", peerKeysCases},
+		{"Proofs", proofCases},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -54,7 +54,7 @@ func main() {
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory")
 	flag.DurationVar(&o.timeout, "timeout", 9*time.Minute+30*time.Second, "overall bound")
 	flag.StringVar(&o.cpuProf, "cpuprofile", "", "write a CPU profile of the in-process rows to this file (go tool pprof)")
-	flag.StringVar(&o.only, "only", "", "run only these row groups, comma-separated: local, http, converge, handshake, rss (default all)")
+	flag.StringVar(&o.only, "only", "", "run only these row groups, comma-separated: local, http, verify, converge, handshake, rss (default all)")
 	flag.Parse()
 	if o.docs < 1000 || o.docs%1000 != 0 {
 		fmt.Fprintln(os.Stderr, "bench: -docs must be a positive multiple of 1000")
@@ -69,6 +69,7 @@ func main() {
 type summary struct {
 	rawPut, put, rawBatch, batch float64
 	bootstrap                    float64
+	verifyNs                     float64
 	convergeP99                  time.Duration
 	handshakeP50                 time.Duration
 	idleRSS                      int64
@@ -122,6 +123,20 @@ func run(ctx context.Context, o options) int {
 	} else {
 		add(r.row(o.httpPuts))
 	}
+	// Checking the authors of a peer's entries (issue 15), per entry.
+	if !want("verify") {
+		logf("verify: skipped")
+	} else if ns, err := benchVerify(); err != nil {
+		add(result{"verify", "entry verification (proof of author), per entry", na(firstLine(err.Error())), "—"})
+	} else {
+		s.verifyNs = ns
+		beside := "—"
+		if local.bootRate > 0 {
+			beside = fmt.Sprintf("%.1f %% of a bootstrapped document's time, same run", 100*ns/(1e9/local.bootRate))
+		}
+		add(result{"verify", fmt.Sprintf("entry verification (hash, content link, one ed25519 signature per %d-entry run), ~500 B docs", verifyPage),
+			fmt.Sprintf("%.0f ns/entry", ns), beside})
+	}
 
 	// Convergence in a 10-node in-process mesh.
 	logf("converge: %d-node mesh, %d writes", o.meshSize, o.writes)
@@ -174,8 +189,8 @@ func run(ctx context.Context, o options) int {
 	}
 
 	table := renderTable(rows)
-	line := fmt.Sprintf("BENCH put_ratio=%s batch_ratio=%s bootstrap_docs_s=%s converge_p99_ms=%s idle_rss_mb=%s handshake_p50_ms=%s",
-		ratio(s.put, s.rawPut), ratio(s.batch, s.rawBatch), orNA(s.bootstrap, "%.0f"),
+	line := fmt.Sprintf("BENCH put_ratio=%s batch_ratio=%s bootstrap_docs_s=%s verify_ns_entry=%s converge_p99_ms=%s idle_rss_mb=%s handshake_p50_ms=%s",
+		ratio(s.put, s.rawPut), ratio(s.batch, s.rawBatch), orNA(s.bootstrap, "%.0f"), orNA(s.verifyNs, "%.0f"),
 		orNA(ms(s.convergeP99), "%.1f"), orNA(mb(s.idleRSS), "%.1f"), orNA(ms(s.handshakeP50), "%.2f"))
 	fmt.Println(table)
 	fmt.Println()

@@ -45,6 +45,7 @@ func newRoundDriver(n *entgldb.DB, cfg config.Config, peer string) (*roundDriver
 		Interval:    time.Hour,
 		BatchSize:   cfg.Sync.BatchSize,
 		StaticPeers: []string{peer},
+		Identity:    trust.Identity.Private, // the node's own: it signs what the node authors
 	})
 	if err != nil {
 		d.Close()

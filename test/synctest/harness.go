@@ -212,7 +212,14 @@ func (node *Node) open(t testing.TB, port int) {
 	node.clocks = app.NewPeerClocks(store)
 	node.Queue = app.NewOfflineQueue(store, node.clocks, node.ID, app.QueueOptions{Enabled: o.Queue, MaxSize: 10_000}, o.Logger)
 	node.Status = app.NewStatusTracker(node.ID, app.StatusOptions{QueueLen: node.Queue.Len})
-	node.Service, err = app.NewSyncService(node.DB, store, node.Clock, node.Status, o.Logger, app.SyncOptions{BatchSize: o.BatchSize})
+	if node.identityKey == nil {
+		// One key for the node's life, restarts included, as on disk: it
+		// proves the node in handshakes and signs the entries it authors.
+		_, node.identityKey, err = ed25519.GenerateKey(nil)
+		require.NoError(t, err)
+	}
+	node.Service, err = app.NewSyncService(node.DB, store, node.Clock, node.Status, o.Logger,
+		app.SyncOptions{BatchSize: o.BatchSize, Identity: node.identityKey})
 	require.NoError(t, err)
 	node.Exec = retry.New(retry.Options{RetryAttempts: 1, AttemptTimeout: 10 * time.Second,
 		BreakerFailures: 1000, BreakerDelay: 50 * time.Millisecond}, o.Logger)
@@ -230,11 +237,6 @@ func (node *Node) listenTCP(t testing.TB, port int) {
 	t.Helper()
 	o := node.opts
 	var err error
-	if node.identityKey == nil {
-		// One key for the node's life, restarts included, as on disk.
-		_, node.identityKey, err = ed25519.GenerateKey(nil)
-		require.NoError(t, err)
-	}
 	trust := tcp.Trust{PSK: protocol.DerivePSK([]byte(o.AuthToken)),
 		Identity: protocol.Identity{NodeID: node.ID, Private: node.identityKey}, LegacyToken: o.AuthToken}
 	node.Server, err = tcp.NewServer(tcp.ServerOptions{Trust: trust, BindAddress: "127.0.0.1",
@@ -280,7 +282,8 @@ func (c *Cluster) attachEngine(node *Node, peers []string) {
 		Dialer: node.dialer, Executor: node.Exec,
 		Clock: node.Clock, Outbox: node.outbox, Queue: node.Queue, PeerClocks: node.clocks, Status: node.Status, Logger: node.opts.Logger},
 		app.EngineOptions{NodeID: node.ID, Interval: node.opts.Interval, Fanout: fanout, BatchSize: node.opts.BatchSize,
-			StaticPeers: peers, VectorClockTimeout: 2 * time.Second, GossipLockWait: 500 * time.Millisecond})
+			StaticPeers: peers, VectorClockTimeout: 2 * time.Second, GossipLockWait: 500 * time.Millisecond,
+			Identity: node.identityKey})
 	require.NoError(t, err)
 	if node.opts.Run {
 		require.NoError(t, node.Engine.Start(context.Background()))

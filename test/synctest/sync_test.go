@@ -14,6 +14,7 @@ import (
 
 	"github.com/entgldb/entgldb-go/app"
 	"github.com/entgldb/entgldb-go/domain"
+	"github.com/entgldb/entgldb-go/ports"
 	"github.com/entgldb/entgldb-go/test/synctest"
 )
 
@@ -310,7 +311,8 @@ func TestPushWithRefusedEntriesAckedUnsuccessfulOthersApplied(t *testing.T) {
 	x.Put(t, "c", "x1", `{"ok":1}`)
 	x.Put(t, "c", "x2", `{"ok":2}`)
 	s.Put(t, "c", "s1", `{"skewed":true}`)
-	good, err := x.Store.AuthorEntriesAfter(ctx, "x", domain.Timestamp{}, 10)
+	// x's entries as x serves them, proven by x.
+	good, err := x.Service.PullChanges(ctx, ports.PeerInfo{NodeID: "t", AskedClock: true}, ports.PullRequest{})
 	require.NoError(t, err)
 	skewed, err := s.Store.AuthorEntriesAfter(ctx, "skewed", domain.Timestamp{}, 10)
 	require.NoError(t, err)

@@ -500,16 +500,22 @@ func (x *AckResponse) GetSnapshotRequired() bool {
 }
 
 type ProtoOplogEntry struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
-	Key           string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
-	Operation     string                 `protobuf:"bytes,3,opt,name=operation,proto3" json:"operation,omitempty"`
-	JsonData      string                 `protobuf:"bytes,4,opt,name=json_data,json=jsonData,proto3" json:"json_data,omitempty"`
-	HlcWall       int64                  `protobuf:"varint,5,opt,name=hlc_wall,json=hlcWall,proto3" json:"hlc_wall,omitempty"`
-	HlcLogic      int32                  `protobuf:"varint,6,opt,name=hlc_logic,json=hlcLogic,proto3" json:"hlc_logic,omitempty"`
-	HlcNode       string                 `protobuf:"bytes,7,opt,name=hlc_node,json=hlcNode,proto3" json:"hlc_node,omitempty"`
-	Hash          string                 `protobuf:"bytes,8,opt,name=hash,proto3" json:"hash,omitempty"`
-	PreviousHash  string                 `protobuf:"bytes,9,opt,name=previous_hash,json=previousHash,proto3" json:"previous_hash,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Collection   string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	Key          string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	Operation    string                 `protobuf:"bytes,3,opt,name=operation,proto3" json:"operation,omitempty"`
+	JsonData     string                 `protobuf:"bytes,4,opt,name=json_data,json=jsonData,proto3" json:"json_data,omitempty"`
+	HlcWall      int64                  `protobuf:"varint,5,opt,name=hlc_wall,json=hlcWall,proto3" json:"hlc_wall,omitempty"`
+	HlcLogic     int32                  `protobuf:"varint,6,opt,name=hlc_logic,json=hlcLogic,proto3" json:"hlc_logic,omitempty"`
+	HlcNode      string                 `protobuf:"bytes,7,opt,name=hlc_node,json=hlcNode,proto3" json:"hlc_node,omitempty"`
+	Hash         string                 `protobuf:"bytes,8,opt,name=hash,proto3" json:"hash,omitempty"`
+	PreviousHash string                 `protobuf:"bytes,9,opt,name=previous_hash,json=previousHash,proto3" json:"previous_hash,omitempty"`
+	// Proof of the author (Go nodes, issue 15): only on the last entry of each
+	// author's run in a page. Foreign nodes ignore unknown fields.
+	Proof *ProtoAuthorProof `protobuf:"bytes,100,opt,name=proof,proto3" json:"proof,omitempty"`
+	// The entry was accepted without proof of its author (a C#/TypeScript
+	// peer's); such entries go out marked, never with a proof.
+	Legacy        bool `protobuf:"varint,101,opt,name=legacy,proto3" json:"legacy,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -607,6 +613,90 @@ func (x *ProtoOplogEntry) GetPreviousHash() string {
 	return ""
 }
 
+func (x *ProtoOplogEntry) GetProof() *ProtoAuthorProof {
+	if x != nil {
+		return x.Proof
+	}
+	return nil
+}
+
+func (x *ProtoOplogEntry) GetLegacy() bool {
+	if x != nil {
+		return x.Legacy
+	}
+	return false
+}
+
+// ProtoAuthorProof proves one author's run of entries in a page
+// (domain.AuthorProof; docs/PROTOCOL-NOTES.md).
+type ProtoAuthorProof struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PublicKey     []byte                 `protobuf:"bytes,1,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	LinkBefore    []byte                 `protobuf:"bytes,2,opt,name=link_before,json=linkBefore,proto3" json:"link_before,omitempty"`
+	Tail          [][]byte               `protobuf:"bytes,3,rep,name=tail,proto3" json:"tail,omitempty"`
+	Signature     []byte                 `protobuf:"bytes,4,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProtoAuthorProof) Reset() {
+	*x = ProtoAuthorProof{}
+	mi := &file_entgldb_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProtoAuthorProof) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProtoAuthorProof) ProtoMessage() {}
+
+func (x *ProtoAuthorProof) ProtoReflect() protoreflect.Message {
+	mi := &file_entgldb_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProtoAuthorProof.ProtoReflect.Descriptor instead.
+func (*ProtoAuthorProof) Descriptor() ([]byte, []int) {
+	return file_entgldb_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ProtoAuthorProof) GetPublicKey() []byte {
+	if x != nil {
+		return x.PublicKey
+	}
+	return nil
+}
+
+func (x *ProtoAuthorProof) GetLinkBefore() []byte {
+	if x != nil {
+		return x.LinkBefore
+	}
+	return nil
+}
+
+func (x *ProtoAuthorProof) GetTail() [][]byte {
+	if x != nil {
+		return x.Tail
+	}
+	return nil
+}
+
+func (x *ProtoAuthorProof) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
 type SecureEnvelope struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Ciphertext    []byte                 `protobuf:"bytes,1,opt,name=ciphertext,proto3" json:"ciphertext,omitempty"`
@@ -618,7 +708,7 @@ type SecureEnvelope struct {
 
 func (x *SecureEnvelope) Reset() {
 	*x = SecureEnvelope{}
-	mi := &file_entgldb_proto_msgTypes[9]
+	mi := &file_entgldb_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -630,7 +720,7 @@ func (x *SecureEnvelope) String() string {
 func (*SecureEnvelope) ProtoMessage() {}
 
 func (x *SecureEnvelope) ProtoReflect() protoreflect.Message {
-	mi := &file_entgldb_proto_msgTypes[9]
+	mi := &file_entgldb_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -643,7 +733,7 @@ func (x *SecureEnvelope) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecureEnvelope.ProtoReflect.Descriptor instead.
 func (*SecureEnvelope) Descriptor() ([]byte, []int) {
-	return file_entgldb_proto_rawDescGZIP(), []int{9}
+	return file_entgldb_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SecureEnvelope) GetCiphertext() []byte {
@@ -677,7 +767,7 @@ type GetChainRangeRequest struct {
 
 func (x *GetChainRangeRequest) Reset() {
 	*x = GetChainRangeRequest{}
-	mi := &file_entgldb_proto_msgTypes[10]
+	mi := &file_entgldb_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -689,7 +779,7 @@ func (x *GetChainRangeRequest) String() string {
 func (*GetChainRangeRequest) ProtoMessage() {}
 
 func (x *GetChainRangeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_entgldb_proto_msgTypes[10]
+	mi := &file_entgldb_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -702,7 +792,7 @@ func (x *GetChainRangeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetChainRangeRequest.ProtoReflect.Descriptor instead.
 func (*GetChainRangeRequest) Descriptor() ([]byte, []int) {
-	return file_entgldb_proto_rawDescGZIP(), []int{10}
+	return file_entgldb_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetChainRangeRequest) GetStartHash() string {
@@ -729,7 +819,7 @@ type ChainRangeResponse struct {
 
 func (x *ChainRangeResponse) Reset() {
 	*x = ChainRangeResponse{}
-	mi := &file_entgldb_proto_msgTypes[11]
+	mi := &file_entgldb_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -741,7 +831,7 @@ func (x *ChainRangeResponse) String() string {
 func (*ChainRangeResponse) ProtoMessage() {}
 
 func (x *ChainRangeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_entgldb_proto_msgTypes[11]
+	mi := &file_entgldb_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -754,7 +844,7 @@ func (x *ChainRangeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChainRangeResponse.ProtoReflect.Descriptor instead.
 func (*ChainRangeResponse) Descriptor() ([]byte, []int) {
-	return file_entgldb_proto_rawDescGZIP(), []int{11}
+	return file_entgldb_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ChainRangeResponse) GetEntries() []*ProtoOplogEntry {
@@ -779,7 +869,7 @@ type GetVectorClockRequest struct {
 
 func (x *GetVectorClockRequest) Reset() {
 	*x = GetVectorClockRequest{}
-	mi := &file_entgldb_proto_msgTypes[12]
+	mi := &file_entgldb_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -791,7 +881,7 @@ func (x *GetVectorClockRequest) String() string {
 func (*GetVectorClockRequest) ProtoMessage() {}
 
 func (x *GetVectorClockRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_entgldb_proto_msgTypes[12]
+	mi := &file_entgldb_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -804,7 +894,7 @@ func (x *GetVectorClockRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVectorClockRequest.ProtoReflect.Descriptor instead.
 func (*GetVectorClockRequest) Descriptor() ([]byte, []int) {
-	return file_entgldb_proto_rawDescGZIP(), []int{12}
+	return file_entgldb_proto_rawDescGZIP(), []int{13}
 }
 
 type VectorClockResponse struct {
@@ -816,7 +906,7 @@ type VectorClockResponse struct {
 
 func (x *VectorClockResponse) Reset() {
 	*x = VectorClockResponse{}
-	mi := &file_entgldb_proto_msgTypes[13]
+	mi := &file_entgldb_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -828,7 +918,7 @@ func (x *VectorClockResponse) String() string {
 func (*VectorClockResponse) ProtoMessage() {}
 
 func (x *VectorClockResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_entgldb_proto_msgTypes[13]
+	mi := &file_entgldb_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -841,7 +931,7 @@ func (x *VectorClockResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VectorClockResponse.ProtoReflect.Descriptor instead.
 func (*VectorClockResponse) Descriptor() ([]byte, []int) {
-	return file_entgldb_proto_rawDescGZIP(), []int{13}
+	return file_entgldb_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *VectorClockResponse) GetEntries() []*VectorClockEntry {
@@ -862,7 +952,7 @@ type VectorClockEntry struct {
 
 func (x *VectorClockEntry) Reset() {
 	*x = VectorClockEntry{}
-	mi := &file_entgldb_proto_msgTypes[14]
+	mi := &file_entgldb_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -874,7 +964,7 @@ func (x *VectorClockEntry) String() string {
 func (*VectorClockEntry) ProtoMessage() {}
 
 func (x *VectorClockEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_entgldb_proto_msgTypes[14]
+	mi := &file_entgldb_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -887,7 +977,7 @@ func (x *VectorClockEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VectorClockEntry.ProtoReflect.Descriptor instead.
 func (*VectorClockEntry) Descriptor() ([]byte, []int) {
-	return file_entgldb_proto_rawDescGZIP(), []int{14}
+	return file_entgldb_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *VectorClockEntry) GetNodeId() string {
@@ -919,7 +1009,7 @@ type GetSnapshotRequest struct {
 
 func (x *GetSnapshotRequest) Reset() {
 	*x = GetSnapshotRequest{}
-	mi := &file_entgldb_proto_msgTypes[15]
+	mi := &file_entgldb_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -931,7 +1021,7 @@ func (x *GetSnapshotRequest) String() string {
 func (*GetSnapshotRequest) ProtoMessage() {}
 
 func (x *GetSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_entgldb_proto_msgTypes[15]
+	mi := &file_entgldb_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -944,7 +1034,7 @@ func (x *GetSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*GetSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_entgldb_proto_rawDescGZIP(), []int{15}
+	return file_entgldb_proto_rawDescGZIP(), []int{16}
 }
 
 type SnapshotChunk struct {
@@ -957,7 +1047,7 @@ type SnapshotChunk struct {
 
 func (x *SnapshotChunk) Reset() {
 	*x = SnapshotChunk{}
-	mi := &file_entgldb_proto_msgTypes[16]
+	mi := &file_entgldb_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -969,7 +1059,7 @@ func (x *SnapshotChunk) String() string {
 func (*SnapshotChunk) ProtoMessage() {}
 
 func (x *SnapshotChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_entgldb_proto_msgTypes[16]
+	mi := &file_entgldb_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -982,7 +1072,7 @@ func (x *SnapshotChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotChunk.ProtoReflect.Descriptor instead.
 func (*SnapshotChunk) Descriptor() ([]byte, []int) {
-	return file_entgldb_proto_rawDescGZIP(), []int{16}
+	return file_entgldb_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SnapshotChunk) GetData() []byte {
@@ -1038,7 +1128,7 @@ const file_entgldb_proto_rawDesc = "" +
 	"\aentries\x18\x01 \x03(\v2&.EntglDb.Network.Proto.ProtoOplogEntryR\aentries\"T\n" +
 	"\vAckResponse\x12\x18\n" +
 	"\asuccess\x18\x01 \x01(\bR\asuccess\x12+\n" +
-	"\x11snapshot_required\x18\x02 \x01(\bR\x10snapshotRequired\"\x8a\x02\n" +
+	"\x11snapshot_required\x18\x02 \x01(\bR\x10snapshotRequired\"\xe1\x02\n" +
 	"\x0fProtoOplogEntry\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -1050,7 +1140,16 @@ const file_entgldb_proto_rawDesc = "" +
 	"\thlc_logic\x18\x06 \x01(\x05R\bhlcLogic\x12\x19\n" +
 	"\bhlc_node\x18\a \x01(\tR\ahlcNode\x12\x12\n" +
 	"\x04hash\x18\b \x01(\tR\x04hash\x12#\n" +
-	"\rprevious_hash\x18\t \x01(\tR\fpreviousHash\"a\n" +
+	"\rprevious_hash\x18\t \x01(\tR\fpreviousHash\x12=\n" +
+	"\x05proof\x18d \x01(\v2'.EntglDb.Network.Proto.ProtoAuthorProofR\x05proof\x12\x16\n" +
+	"\x06legacy\x18e \x01(\bR\x06legacy\"\x84\x01\n" +
+	"\x10ProtoAuthorProof\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x01 \x01(\fR\tpublicKey\x12\x1f\n" +
+	"\vlink_before\x18\x02 \x01(\fR\n" +
+	"linkBefore\x12\x12\n" +
+	"\x04tail\x18\x03 \x03(\fR\x04tail\x12\x1c\n" +
+	"\tsignature\x18\x04 \x01(\fR\tsignature\"a\n" +
 	"\x0eSecureEnvelope\x12\x1e\n" +
 	"\n" +
 	"ciphertext\x18\x01 \x01(\fR\n" +
@@ -1088,7 +1187,7 @@ func file_entgldb_proto_rawDescGZIP() []byte {
 	return file_entgldb_proto_rawDescData
 }
 
-var file_entgldb_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_entgldb_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_entgldb_proto_goTypes = []any{
 	(*HandshakeRequest)(nil),      // 0: EntglDb.Network.Proto.HandshakeRequest
 	(*HandshakeResponse)(nil),     // 1: EntglDb.Network.Proto.HandshakeResponse
@@ -1099,25 +1198,27 @@ var file_entgldb_proto_goTypes = []any{
 	(*PushChangesRequest)(nil),    // 6: EntglDb.Network.Proto.PushChangesRequest
 	(*AckResponse)(nil),           // 7: EntglDb.Network.Proto.AckResponse
 	(*ProtoOplogEntry)(nil),       // 8: EntglDb.Network.Proto.ProtoOplogEntry
-	(*SecureEnvelope)(nil),        // 9: EntglDb.Network.Proto.SecureEnvelope
-	(*GetChainRangeRequest)(nil),  // 10: EntglDb.Network.Proto.GetChainRangeRequest
-	(*ChainRangeResponse)(nil),    // 11: EntglDb.Network.Proto.ChainRangeResponse
-	(*GetVectorClockRequest)(nil), // 12: EntglDb.Network.Proto.GetVectorClockRequest
-	(*VectorClockResponse)(nil),   // 13: EntglDb.Network.Proto.VectorClockResponse
-	(*VectorClockEntry)(nil),      // 14: EntglDb.Network.Proto.VectorClockEntry
-	(*GetSnapshotRequest)(nil),    // 15: EntglDb.Network.Proto.GetSnapshotRequest
-	(*SnapshotChunk)(nil),         // 16: EntglDb.Network.Proto.SnapshotChunk
+	(*ProtoAuthorProof)(nil),      // 9: EntglDb.Network.Proto.ProtoAuthorProof
+	(*SecureEnvelope)(nil),        // 10: EntglDb.Network.Proto.SecureEnvelope
+	(*GetChainRangeRequest)(nil),  // 11: EntglDb.Network.Proto.GetChainRangeRequest
+	(*ChainRangeResponse)(nil),    // 12: EntglDb.Network.Proto.ChainRangeResponse
+	(*GetVectorClockRequest)(nil), // 13: EntglDb.Network.Proto.GetVectorClockRequest
+	(*VectorClockResponse)(nil),   // 14: EntglDb.Network.Proto.VectorClockResponse
+	(*VectorClockEntry)(nil),      // 15: EntglDb.Network.Proto.VectorClockEntry
+	(*GetSnapshotRequest)(nil),    // 16: EntglDb.Network.Proto.GetSnapshotRequest
+	(*SnapshotChunk)(nil),         // 17: EntglDb.Network.Proto.SnapshotChunk
 }
 var file_entgldb_proto_depIdxs = []int32{
 	8,  // 0: EntglDb.Network.Proto.ChangeSetResponse.entries:type_name -> EntglDb.Network.Proto.ProtoOplogEntry
 	8,  // 1: EntglDb.Network.Proto.PushChangesRequest.entries:type_name -> EntglDb.Network.Proto.ProtoOplogEntry
-	8,  // 2: EntglDb.Network.Proto.ChainRangeResponse.entries:type_name -> EntglDb.Network.Proto.ProtoOplogEntry
-	14, // 3: EntglDb.Network.Proto.VectorClockResponse.entries:type_name -> EntglDb.Network.Proto.VectorClockEntry
-	4,  // [4:4] is the sub-list for method output_type
-	4,  // [4:4] is the sub-list for method input_type
-	4,  // [4:4] is the sub-list for extension type_name
-	4,  // [4:4] is the sub-list for extension extendee
-	0,  // [0:4] is the sub-list for field type_name
+	9,  // 2: EntglDb.Network.Proto.ProtoOplogEntry.proof:type_name -> EntglDb.Network.Proto.ProtoAuthorProof
+	8,  // 3: EntglDb.Network.Proto.ChainRangeResponse.entries:type_name -> EntglDb.Network.Proto.ProtoOplogEntry
+	15, // 4: EntglDb.Network.Proto.VectorClockResponse.entries:type_name -> EntglDb.Network.Proto.VectorClockEntry
+	5,  // [5:5] is the sub-list for method output_type
+	5,  // [5:5] is the sub-list for method input_type
+	5,  // [5:5] is the sub-list for extension type_name
+	5,  // [5:5] is the sub-list for extension extendee
+	0,  // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_entgldb_proto_init() }
@@ -1131,7 +1232,7 @@ func file_entgldb_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_entgldb_proto_rawDesc), len(file_entgldb_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   17,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

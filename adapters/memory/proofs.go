@@ -1,0 +1,90 @@
+package memory
+
+import (
+	"bytes"
+	"context"
+
+	"github.com/entgldb/entgldb-go/domain"
+	"github.com/entgldb/entgldb-go/ports"
+)
+
+var (
+	_ ports.ProofStore    = (*Store)(nil)
+	_ ports.PeerKeyReader = (*Store)(nil)
+)
+
+// LinkOf implements ports.ProofStore.
+func (s *Store) LinkOf(ctx context.Context, hash string) ([]byte, error) {
+	const op = "memory.LinkOf"
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.check(ctx, op); err != nil {
+		return nil, err
+	}
+	i, ok := s.byHash[hash]
+	if !ok || hash == "" {
+		return nil, nil
+	}
+	return bytes.Clone(s.log[i].Link), nil
+}
+
+// ProofAfter implements ports.ProofStore. An entry on the way without a
+// link, or whose link does not follow the one before it, ends the search
+// with no proof (the digests would not reach the signed link); so does a
+// tail longer than a proof may carry.
+func (s *Store) ProofAfter(ctx context.Context, author string, after domain.Timestamp) ([][]byte, *domain.AuthorProof, error) {
+	const op = "memory.ProofAfter"
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.check(ctx, op); err != nil {
+		return nil, nil, err
+	}
+	var tail [][]byte
+	var prevLink []byte
+	for _, e := range s.authorChain(author) {
+		if !e.Stamp.After(after) {
+			continue
+		}
+		d := domain.EntryDigest(&e)
+		if e.Link == nil || len(tail) == domain.MaxProofTail ||
+			(prevLink != nil && !bytes.Equal(domain.NextLink(prevLink, d), e.Link)) {
+			return nil, nil, nil
+		}
+		tail = append(tail, d)
+		prevLink = e.Link
+		if e.Proof != nil {
+			return tail, cloneProof(e.Proof), nil
+		}
+	}
+	return nil, nil, nil
+}
+
+// SetProof implements ports.ProofStore; NOT_FOUND when no entry has hash.
+func (s *Store) SetProof(ctx context.Context, hash string, proof domain.AuthorProof) error {
+	const op = "memory.SetProof"
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(ctx, op); err != nil {
+		return err
+	}
+	i, ok := s.byHash[hash]
+	if !ok || hash == "" {
+		return domain.Errorf(domain.CodeNotFound, op, "no entry with hash %q", hash)
+	}
+	p := cloneProof(&proof)
+	p.LinkBefore = nil
+	s.log[i].Proof = p
+	return nil
+}
+
+// PeerKey implements ports.PeerKeyReader (peerkeys.go).
+func (s *Store) PeerKey(ctx context.Context, nodeID string) ([]byte, bool, error) {
+	const op = "memory.PeerKey"
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.check(ctx, op); err != nil {
+		return nil, false, err
+	}
+	key, ok := s.peerKeys[nodeID]
+	return bytes.Clone(key), ok, nil
+}

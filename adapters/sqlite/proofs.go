@@ -1,0 +1,113 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/entgldb/entgldb-go/domain"
+	"github.com/entgldb/entgldb-go/ports"
+)
+
+var (
+	_ ports.ProofStore    = (*Store)(nil)
+	_ ports.PeerKeyReader = (*Store)(nil)
+)
+
+// oplogSeqByHash finds an entry by hash, newest first, like
+// oplogHashLookup (no index by hash: the scan backwards stops early for
+// the recent entries proofs are asked about).
+const oplogSeqByHash = `SELECT seq FROM oplog WHERE hash = ?1 ORDER BY seq DESC LIMIT 1`
+
+// LinkOf returns the content link of the entry with hash (nil: unknown).
+func (s *Store) LinkOf(ctx context.Context, hash string) ([]byte, error) {
+	const op = "sqlite.LinkOf"
+	if hash == "" {
+		return nil, nil
+	}
+	var link []byte
+	err := s.reader.DB.QueryRowContext(ctx, `SELECT link FROM oplog WHERE seq = (`+oplogSeqByHash+`)`, hash).Scan(&link)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return link, mapErr(op, err)
+}
+
+// ProofAfter returns the digests of author's entries after after up to
+// and including the first that holds a proof, and that proof. An entry on
+// the way without a link, or whose link does not follow the one before
+// it, ends the search with no proof: the digests would not reach the
+// signed link. So does a tail longer than a proof may carry.
+func (s *Store) ProofAfter(ctx context.Context, author string, after domain.Timestamp) ([][]byte, *domain.AuthorProof, error) {
+	const op = "sqlite.ProofAfter"
+	rows, err := s.reader.DB.QueryContext(ctx, `SELECT hash, data, link, proof FROM oplog
+		WHERE node = ? AND (wall, logic, node) > (?, ?, ?) ORDER BY wall, logic, seq LIMIT ?`,
+		author, after.Wall, after.Logical, after.Node, domain.MaxProofTail)
+	if err != nil {
+		return nil, nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	var tail [][]byte
+	var prevLink []byte
+	for rows.Next() {
+		var e domain.Entry
+		var data sql.RawBytes
+		var link, proof []byte
+		if err := rows.Scan(&e.Hash, &data, &link, &proof); err != nil {
+			return nil, nil, mapErr(op, err)
+		}
+		e.Data = data
+		d := domain.EntryDigest(&e)
+		if link == nil || (prevLink != nil && !bytes.Equal(domain.NextLink(prevLink, d), link)) {
+			return nil, nil, nil
+		}
+		tail = append(tail, d)
+		prevLink = link
+		if proof != nil {
+			p, err := decodeProof(proof)
+			if err != nil {
+				return nil, nil, mapErr(op, err)
+			}
+			return tail, p, nil
+		}
+	}
+	return nil, nil, mapErr(op, rows.Err())
+}
+
+// SetProof keeps proof (without its LinkBefore) on the entry with hash;
+// NOT_FOUND when no entry has that hash.
+func (s *Store) SetProof(ctx context.Context, hash string, proof domain.AuthorProof) error {
+	const op = "sqlite.SetProof"
+	if err := checkProof(op, &proof); err != nil {
+		return err
+	}
+	if hash == "" {
+		return domain.Errorf(domain.CodeNotFound, op, "an entry without hash cannot hold a proof")
+	}
+	res, err := s.writer.DB.ExecContext(ctx, `UPDATE oplog SET proof = ?2 WHERE seq = (`+oplogSeqByHash+`)`, hash, encodeProof(&proof))
+	if err != nil {
+		return mapErr(op, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		if err != nil {
+			return mapErr(op, err)
+		}
+		return domain.Errorf(domain.CodeNotFound, op, "no entry with hash %q", hash)
+	}
+	return nil
+}
+
+// PeerKey returns the identity key recorded for nodeID (peerkeys.go).
+func (s *Store) PeerKey(ctx context.Context, nodeID string) ([]byte, bool, error) {
+	const op = "sqlite.PeerKey"
+	var key []byte
+	err := s.reader.NewRaw(`SELECT public_key FROM peer_keys WHERE node_id = ?`, nodeID).Scan(ctx, &key)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, false, nil
+	case err != nil:
+		return nil, false, mapErr(op, err)
+	}
+	return key, true, nil
+}
