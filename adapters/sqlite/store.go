@@ -80,6 +80,7 @@ type Store struct {
 	stmts   stmts
 	queries *queryCache
 	st      state // pending documents and heads (state.go, pending.go)
+	recent  recentEntries
 
 	idxMu   sync.RWMutex
 	indexed map[string]bool // JSON paths with an expression index
