@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"database/sql"
 	"fmt"
 	"path/filepath"
@@ -241,6 +242,12 @@ func remoteBatch(batch, size int) []domain.Entry {
 		prev = e.Hash
 		out[j] = e
 	}
+	// As a Go peer's entries arrive once verified: each with its link,
+	// the last with its author's proof.
+	for j, l := range domain.LinkRun(domain.GenesisLink, out) {
+		out[j].Link = l
+	}
+	out[size-1].Proof = &domain.AuthorProof{PublicKey: make([]byte, ed25519.PublicKeySize), Signature: make([]byte, ed25519.SignatureSize)}
 	return out
 }
 

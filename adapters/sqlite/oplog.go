@@ -18,6 +18,7 @@ func (s *Store) queryEntries(ctx context.Context, op, query string, args ...any)
 		return nil, mapErr(op, err)
 	}
 	out, err := scanEntries(rows)
+	s.recent.remember(out)
 	return out, mapErr(op, err)
 }
 
@@ -118,6 +119,7 @@ func (s *Store) EntriesAfter(ctx context.Context, since domain.Timestamp, collec
 			}
 		}
 		if !p.add(merged) || cut == nil {
+			s.recent.remember(p.out)
 			return p.out, nil
 		}
 		last := merged[len(merged)-1].Stamp

@@ -26,6 +26,9 @@ func (s *Store) LinkOf(ctx context.Context, hash string) ([]byte, error) {
 	if hash == "" {
 		return nil, nil
 	}
+	if e, ok := s.recent.lookup(hash); ok {
+		return bytes.Clone(e.link), nil
+	}
 	var link []byte
 	err := s.reader.DB.QueryRowContext(ctx, `SELECT link FROM oplog WHERE seq = (`+oplogSeqByHash+`)`, hash).Scan(&link)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -85,17 +88,29 @@ func (s *Store) SetProof(ctx context.Context, hash string, proof domain.AuthorPr
 	if hash == "" {
 		return domain.Errorf(domain.CodeNotFound, op, "an entry without hash cannot hold a proof")
 	}
-	res, err := s.writer.DB.ExecContext(ctx, `UPDATE oplog SET proof = ?2 WHERE seq = (`+oplogSeqByHash+`)`, hash, encodeProof(&proof))
+	encoded := encodeProof(&proof)
+	if e, ok := s.recent.lookup(hash); ok {
+		n, err := s.setProof(ctx, `UPDATE oplog SET proof = ?2 WHERE seq = ?3 AND hash = ?1`, hash, encoded, e.seq)
+		if n > 0 || err != nil {
+			return mapErr(op, err)
+		}
+	}
+	n, err := s.setProof(ctx, `UPDATE oplog SET proof = ?2 WHERE seq = (`+oplogSeqByHash+`)`, hash, encoded)
 	if err != nil {
 		return mapErr(op, err)
 	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		if err != nil {
-			return mapErr(op, err)
-		}
+	if n == 0 {
 		return domain.Errorf(domain.CodeNotFound, op, "no entry with hash %q", hash)
 	}
 	return nil
+}
+
+func (s *Store) setProof(ctx context.Context, query string, args ...any) (int64, error) {
+	res, err := s.writer.DB.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // PeerKey returns the identity key recorded for nodeID (peerkeys.go).

@@ -38,5 +38,6 @@ func (s *Store) Prune(ctx context.Context, beforeWall int64) (int, error) {
 		n, err = res.RowsAffected()
 		return err
 	})
+	s.recent.forget()
 	return int(n), err
 }

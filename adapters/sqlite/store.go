@@ -12,8 +12,11 @@
 // in-memory pending documents and heads; stmts.go the prepared statements.
 // pending.go materializes pending documents, for writes and for every read
 // (Store.read). Reads: documents.go with query.go (filters to SQL) and
-// querycache.go; oplog.go (entries and clocks). Maintenance: schema.go,
-// checkpointer.go, backup.go, integrity.go.
+// querycache.go; oplog.go (entries and clocks); proofs.go (content links
+// and proofs, domain/authorproof.go: what proving entries to peers reads,
+// helped by recententries.go; proofcodec.go is the stored proof).
+// Maintenance: schema.go (with linkmigration.go), checkpointer.go,
+// backup.go, integrity.go.
 package sqlite
 
 import (
@@ -80,6 +83,7 @@ type Store struct {
 	stmts   stmts
 	queries *queryCache
 	st      state // pending documents and heads (state.go, pending.go)
+	recent  recentEntries
 
 	idxMu   sync.RWMutex
 	indexed map[string]bool // JSON paths with an expression index
