@@ -32,10 +32,18 @@ type authors struct {
 	// pinned caches the authors whose key matched their pin: a pin never
 	// changes, so the store is asked once per author, not once per page.
 	pinned map[string]string
+	// signed caches our signatures by the hash of the entry whose link
+	// they sign, so a page served to several peers is signed once. They are
+	// not written to the store: a write while serving would make the
+	// store's readers drop their page cache on every page.
+	signed map[string][]byte
 }
 
 // maxPinnedCache bounds the cached pins (a peer may invent authors).
 const maxPinnedCache = 4096
+
+// maxSignedCache bounds the cached signatures of our own entries.
+const maxSignedCache = 1024
 
 func newAuthors(store ports.Store, self string, key ed25519.PrivateKey, acceptLegacy bool) (*authors, error) {
 	as, ok := store.(authorStore)

@@ -80,11 +80,7 @@ func (a *authors) proveRun(ctx context.Context, entries []domain.Entry, run proo
 	case stored != nil:
 		proof = *stored
 	case author == a.self:
-		proof = domain.AuthorProof{PublicKey: a.pub, Signature: domain.SignHead(a.key, author, last.Link)}
-		// Kept, so each entry of ours is signed once, not once per peer.
-		if err := a.store.SetProof(ctx, last.Hash, proof); err != nil {
-			return domain.Wrap(domain.CodePersistence, "sync.prove", err)
-		}
+		proof = domain.AuthorProof{PublicKey: a.pub, Signature: a.signOwn(last)}
 	default:
 		tail, after, err := a.store.ProofAfter(ctx, author, last.Stamp)
 		if err != nil {
@@ -99,6 +95,24 @@ func (a *authors) proveRun(ctx context.Context, entries []domain.Entry, run proo
 	proof.LinkBefore = before
 	last.Proof = &proof
 	return nil
+}
+
+// signOwn signs the link of last, an entry of ours.
+func (a *authors) signOwn(last *domain.Entry) []byte {
+	a.mu.Lock()
+	sig, ok := a.signed[last.Hash]
+	a.mu.Unlock()
+	if ok {
+		return sig
+	}
+	sig = domain.SignHead(a.key, a.self, last.Link)
+	a.mu.Lock()
+	if a.signed == nil || len(a.signed) >= maxSignedCache {
+		a.signed = map[string][]byte{}
+	}
+	a.signed[last.Hash] = sig
+	a.mu.Unlock()
+	return sig
 }
 
 // signRebased proves a run of our own entries whose first link came from
