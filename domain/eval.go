@@ -17,17 +17,19 @@ import (
 // documents.
 type Matcher struct {
 	match func(doc any) bool
+	// fields are the top-level fields the filter reads.
+	fields map[string]struct{}
 }
 
 // CompileFilter checks f (paths, values, operators, the MaxFilter* limits)
 // and compiles it. A nil f matches everything.
 func CompileFilter(f Filter) (*Matcher, error) {
-	c := compiler{}
+	c := compiler{fields: map[string]struct{}{}}
 	m, err := c.compile(f, 0, false)
 	if err != nil {
 		return nil, err
 	}
-	return &Matcher{match: m}, nil
+	return &Matcher{match: m, fields: c.fields}, nil
 }
 
 // Match reports whether the filter matches doc, a value from DecodeJSON.
@@ -57,7 +59,10 @@ func Match(f Filter, data []byte) (bool, error) {
 
 const compileOp = "domain.ValidateQuery"
 
-type compiler struct{ terms int }
+type compiler struct {
+	terms  int
+	fields map[string]struct{}
+}
 
 type pred = func(v any) bool
 
@@ -118,7 +123,7 @@ func (c *compiler) compile(f Filter, depth int, inElem bool) (pred, error) {
 		p, err := c.in(x.Path, x.Values, inElem)
 		return not(p), err
 	case Exists:
-		segs, err := fieldPath(x.Path, inElem)
+		segs, err := c.fieldPath(x.Path, inElem)
 		if err != nil {
 			return nil, err
 		}
@@ -237,7 +242,7 @@ func not(p pred) pred { return func(v any) bool { return !p(v) } }
 // leaf applies p to each value path reaches and, with expand, to the
 // elements of each that is an array.
 func (c *compiler) leaf(path string, inElem, expand bool, p pred) (pred, error) {
-	segs, err := fieldPath(path, inElem)
+	segs, err := c.fieldPath(path, inElem)
 	if err != nil {
 		return nil, err
 	}
@@ -340,16 +345,20 @@ func contains(v, want any) bool {
 	return false
 }
 
-// fieldPath validates and splits a path; the empty path, the element
-// itself, exists only inside $elemMatch.
-func fieldPath(path string, inElem bool) ([]string, error) {
+// fieldPath validates and splits a path, noting its first field; the empty
+// path, the element itself, exists only inside $elemMatch.
+func (c *compiler) fieldPath(path string, inElem bool) ([]string, error) {
 	if path == "" && inElem {
 		return nil, nil
 	}
 	if err := ValidatePath(path); err != nil {
 		return nil, err
 	}
-	return splitPath(path), nil
+	segs := splitPath(path)
+	if !inElem {
+		c.fields[segs[0]] = struct{}{}
+	}
+	return segs, nil
 }
 
 func splitPath(path string) []string {

@@ -68,7 +68,7 @@ func sqlMatch(_ *msqlite.FunctionContext, args []driver.Value) (driver.Value, er
 	if !ok {
 		return int64(0), nil // no document (a tombstone): never a match
 	}
-	match, err := lf.m.MatchJSON(data)
+	match, err := lf.m.MatchText(data)
 	if err != nil {
 		lf.mu.Lock()
 		if lf.err == nil {
@@ -90,19 +90,19 @@ func sqlSortKey(_ *msqlite.FunctionContext, args []driver.Value) (driver.Value, 
 	}
 	path, _ := args[1].(string)
 	desc, _ := args[2].(int64)
-	doc, err := domain.DecodeJSON(data)
+	key, err := domain.SortKeyText(data, path, desc != 0)
 	if err != nil {
-		return nil, fmt.Errorf("entgl_sortkey: document is not valid JSON: %w", err)
+		return nil, fmt.Errorf("entgl_sortkey: %w", err)
 	}
-	return domain.SortKey(doc, path, desc != 0), nil
+	return key, nil
 }
 
-func textArg(v driver.Value) ([]byte, bool) {
+func textArg(v driver.Value) (string, bool) {
 	switch x := v.(type) {
 	case string:
-		return []byte(x), true
-	case []byte:
 		return x, true
+	case []byte:
+		return string(x), true
 	}
-	return nil, false
+	return "", false
 }
