@@ -100,6 +100,7 @@ var documentCases = []storeCase{
 		}
 	}},
 	{"RandomQueriesMatchReference", randomQueriesMatchReference},
+	{"MongoDBExamples", mongoExampleCase},
 	{"FindOverNonObjectDocuments", func(t *testing.T, open OpenStore) {
 		// Values other than objects (from foreign nodes) have no fields:
 		// every path is missing in them, exactly as the reference says.
