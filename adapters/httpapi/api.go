@@ -146,6 +146,7 @@ func (a *API) routes() {
 	m.HandleFunc("DELETE /v1/collections/{c}/docs/{key}", timed(a.deleteDocument))
 	m.HandleFunc("POST /v1/collections/{c}/batch", timed(a.batch))
 	m.HandleFunc("GET /v1/collections/{c}/docs", timed(a.find))
+	m.HandleFunc("POST /v1/collections/{c}/find", timed(a.findByBody))
 	m.HandleFunc("GET /v1/collections/{c}/count", timed(a.count))
 	m.HandleFunc("GET /v1/collections", timed(a.collections))
 	if a.opts.Changes != nil {
