@@ -29,7 +29,7 @@ var mongoCollections = map[string][]string{
 		`{"item":"planner","instock":[{"warehouse":"A","qty":40},{"warehouse":"B","qty":5}]}`,
 		`{"item":"postcard","instock":[{"warehouse":"B","qty":15},{"warehouse":"C","qty":35}]}`,
 	},
-	"nulls": {`{"item":"with null","v":null}`, `{"item":"without"}`},
+	"nulls":  {`{"item":"with null","v":null}`, `{"item":"without"}`},
 	"prices": {`{"item":"cheap","price":1.99}`, `{"item":"dear","price":2.99}`, `{"item":"unpriced"}`},
 	"products": {
 		`{"item":"100","sku":"abc123","description":"Single line description."}`,
@@ -37,7 +37,7 @@ var mongoCollections = map[string][]string{
 		`{"item":"102","sku":"xyz456","description":"Many spaces before     line"}`,
 		`{"item":"103","sku":"xyz789","description":"Multiple\nline description"}`,
 	},
-	"zips": {`{"item":"text","zipCode":"43103"}`, `{"item":"int","zipCode":43103}`, `{"item":"double","zipCode":43103.5}`, `{"item":"mixed","zipCode":["43103",1]}`},
+	"zips":  {`{"item":"text","zipCode":"43103"}`, `{"item":"int","zipCode":43103}`, `{"item":"double","zipCode":43103.5}`, `{"item":"mixed","zipCode":["43103",1]}`},
 	"stock": {`{"item":"five","qty":5}`, `{"item":"fifteen","qty":15}`, `{"item":"twenty","qty":20}`, `{"item":"none"}`},
 }
 
