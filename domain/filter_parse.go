@@ -168,6 +168,15 @@ func operatorObject(path string, obj map[string]any) (bool, error) {
 	return false, Errorf(CodeInvalidArgument, parseOp, "field %q: an object mixes operators and fields", path)
 }
 
+func hasOperatorKey(obj map[string]any) bool {
+	for k := range obj {
+		if strings.HasPrefix(k, "$") {
+			return true
+		}
+	}
+	return false
+}
+
 // parseField handles "path": value.
 func parseField(path string, val any) ([]Filter, error) {
 	obj, isObj := val.(map[string]any)
@@ -221,6 +230,11 @@ func parseOperator(path, name string, arg any, all map[string]any) (Filter, erro
 		arr, ok := arg.([]any)
 		if !ok {
 			return nil, Errorf(CodeInvalidArgument, parseOp, "field %q: %s needs an array, got %s", path, name, jsonKind(arg))
+		}
+		for _, el := range arr {
+			if obj, ok := el.(map[string]any); ok && hasOperatorKey(obj) {
+				return nil, Errorf(CodeInvalidArgument, parseOp, "field %q: %s lists values; operators such as $elemMatch are not supported inside it", path, name)
+			}
 		}
 		switch name {
 		case "$in":

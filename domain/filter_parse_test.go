@@ -118,6 +118,8 @@ func TestParseFilterErrors(t *testing.T) {
 		{"type unknown", `{"a":{"$type":"date"}}`, "date"},
 		{"type code unknown", `{"a":{"$type":9}}`, "$type"},
 		{"all without array", `{"a":{"$all":1}}`, "$all needs an array"},
+		{"all of elemMatch", `{"a":{"$all":[{"$elemMatch":{"b":1}}]}}`, "not supported"},
+		{"in of operators", `{"a":{"$in":[{"$gt":1}]}}`, "not supported"},
 		{"too deep", strings.Repeat(`{"$and":[`, 60) + `{}` + strings.Repeat(`]}`, 60), "100 levels"},
 		{"too many terms", `{"a":{"$in":[` + strings.Repeat(`1,`, MaxFilterTerms) + `1]}}`, "100000 terms"},
 		{"too large", `{"a":"` + strings.Repeat("x", MaxFilterBytes) + `"}`, "the limit is"},
