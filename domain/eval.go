@@ -62,6 +62,8 @@ const compileOp = "domain.ValidateQuery"
 type compiler struct {
 	terms  int
 	fields map[string]struct{}
+	// namesField: the $elemMatch filter being compiled names a field.
+	namesField bool
 }
 
 type pred = func(v any) bool
@@ -178,11 +180,16 @@ func (c *compiler) compile(f Filter, depth int, inElem bool) (pred, error) {
 			return ok && len(arr) == x.Len
 		})
 	case ElemMatch:
+		// A filter naming fields looks only at object elements, as
+		// MongoDB's does; one on the element itself ("") at every element.
+		outer := c.namesField
+		c.namesField = false
 		sub, err := c.compile(x.Filter, depth+1, true)
+		objectsOnly := c.namesField
+		c.namesField = outer
 		if err != nil {
 			return nil, err
 		}
-		objectsOnly := usesFieldPath(x.Filter)
 		return c.leaf(x.Path, inElem, false, func(v any) bool {
 			arr, ok := v.([]any)
 			if !ok {
@@ -355,7 +362,9 @@ func (c *compiler) fieldPath(path string, inElem bool) ([]string, error) {
 		return nil, err
 	}
 	segs := splitPath(path)
-	if !inElem {
+	if inElem {
+		c.namesField = true
+	} else {
 		c.fields[segs[0]] = struct{}{}
 	}
 	return segs, nil
@@ -366,49 +375,6 @@ func splitPath(path string) []string {
 		return nil
 	}
 	return strings.Split(path, ".")
-}
-
-// usesFieldPath reports whether a filter names a field (not only the
-// element itself): such an $elemMatch looks only at object elements, as
-// MongoDB's does.
-func usesFieldPath(f Filter) bool {
-	switch x := f.(type) {
-	case Cmp:
-		return x.Path != ""
-	case *Cmp:
-		return x.Path != ""
-	case In:
-		return x.Path != ""
-	case *In:
-		return x.Path != ""
-	case NotIn:
-		return x.Path != ""
-	case Exists:
-		return x.Path != ""
-	case Regex:
-		return x.Path != ""
-	case All:
-		return x.Path != ""
-	case Size:
-		return x.Path != ""
-	case ElemMatch:
-		return x.Path != ""
-	case Type:
-		return x.Path != ""
-	case Not:
-		return usesFieldPath(x.Filter)
-	case And:
-		return slices.ContainsFunc(x.Filters, usesFieldPath)
-	case *And:
-		return slices.ContainsFunc(x.Filters, usesFieldPath)
-	case Or:
-		return slices.ContainsFunc(x.Filters, usesFieldPath)
-	case *Or:
-		return slices.ContainsFunc(x.Filters, usesFieldPath)
-	case Nor:
-		return slices.ContainsFunc(x.Filters, usesFieldPath)
-	}
-	return false
 }
 
 // walkPath appends to out the values segs reach from v, MongoDB style: an

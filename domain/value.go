@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"math"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -214,26 +215,10 @@ func NormalizeValue(v any) (any, error) {
 			return nil, Errorf(CodeInvalidArgument, op, "number %s does not fit a double", string(x))
 		}
 		return x, nil
-	case int:
-		return json.Number(strconv.FormatInt(int64(x), 10)), nil
-	case int8:
-		return json.Number(strconv.FormatInt(int64(x), 10)), nil
-	case int16:
-		return json.Number(strconv.FormatInt(int64(x), 10)), nil
-	case int32:
-		return json.Number(strconv.FormatInt(int64(x), 10)), nil
-	case int64:
-		return json.Number(strconv.FormatInt(x, 10)), nil
-	case uint:
-		return json.Number(strconv.FormatUint(uint64(x), 10)), nil
-	case uint8:
-		return json.Number(strconv.FormatUint(uint64(x), 10)), nil
-	case uint16:
-		return json.Number(strconv.FormatUint(uint64(x), 10)), nil
-	case uint32:
-		return json.Number(strconv.FormatUint(uint64(x), 10)), nil
-	case uint64:
-		return json.Number(strconv.FormatUint(x, 10)), nil
+	case int, int8, int16, int32, int64:
+		return json.Number(strconv.FormatInt(reflect.ValueOf(x).Int(), 10)), nil
+	case uint, uint8, uint16, uint32, uint64:
+		return json.Number(strconv.FormatUint(reflect.ValueOf(x).Uint(), 10)), nil
 	case float32:
 		return floatNumber(float64(x), 32)
 	case float64:

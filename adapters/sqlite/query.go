@@ -22,8 +22,6 @@ import (
 // literally so the planner can match the expression index (it cannot match
 // an expression holding a parameter).
 
-const op = "sqlite.query"
-
 type queryBuilder struct {
 	sb      strings.Builder
 	args    []any
