@@ -69,8 +69,9 @@ func (q *queryBuilder) where(collection string, f domain.Filter, filterID int64)
 	q.collection = q.arg(collection)
 	outer := q.sb
 	q.sb = strings.Builder{}
+	shortcut := ""
 	if filterID != 0 {
-		q.prefilter(f)
+		shortcut = q.prefilter(f)
 	}
 	candidates := q.sb.String()
 	q.sb = outer
@@ -82,7 +83,11 @@ func (q *queryBuilder) where(collection string, f domain.Filter, filterID int64)
 		q.w(" FROM documents")
 	}
 	q.w(" WHERE documents.collection = ", q.collection, " AND documents.deleted = 0")
-	if filterID != 0 {
+	switch {
+	case filterID == 0:
+	case shortcut != "":
+		q.w(" AND (", shortcut, " OR entgl_match(documents.data, ", q.arg(filterID), "))")
+	default:
 		q.w(" AND entgl_match(documents.data, ", q.arg(filterID), ")")
 	}
 }
@@ -90,9 +95,15 @@ func (q *queryBuilder) where(collection string, f domain.Filter, filterID int64)
 // prefilter writes a query of candidate rowids, a superset of the matches,
 // for the first conjunct that an index can narrow: equalities and $in
 // first, ranges otherwise. It writes nothing when no conjunct can.
-func (q *queryBuilder) prefilter(f domain.Filter) {
+//
+// When that conjunct is the whole filter and its values are plain strings
+// or integers, it also returns a shortcut: an SQL condition that implies a
+// match, so most candidates need no call into Go (the others, array
+// fields holding the value among them, still get entgl_match).
+func (q *queryBuilder) prefilter(f domain.Filter) (shortcut string) {
+	all := conjuncts(f, nil)
 	var ranges []domain.Cmp
-	for _, c := range conjuncts(f, nil) {
+	for _, c := range all {
 		switch x := c.(type) {
 		case domain.Cmp:
 			if !q.indexable(x.Path) {
@@ -100,8 +111,12 @@ func (q *queryBuilder) prefilter(f domain.Filter) {
 			}
 			if x.Op == domain.OpEq {
 				if v, ok := exactIndexValue(x.Value); ok {
-					q.supersetOf(x.Path, func(e string) { q.w(e, " = ", q.arg(v)) })
-					return
+					ref := q.arg(v)
+					q.supersetOf(x.Path, plainKind(x.Value) != "", func(e string) { q.w(e, " = ", ref) })
+					if len(all) == 1 {
+						shortcut = plainMatch(x.Path, plainKind(x.Value), " = "+ref)
+					}
+					return shortcut
 				}
 			}
 			if x.Op == domain.OpGt || x.Op == domain.OpGte || x.Op == domain.OpLt || x.Op == domain.OpLte || x.Op == domain.OpEq {
@@ -112,17 +127,65 @@ func (q *queryBuilder) prefilter(f domain.Filter) {
 				continue
 			}
 			if list, ok := inIndexList(x.Values); ok {
-				q.supersetOf(x.Path, func(e string) { q.w(e, " IN (SELECT value FROM json_each(", q.arg(list), "))") })
-				return
+				in := " IN (SELECT value FROM json_each(" + q.arg(list) + "))"
+				kind := plainKind(x.Values...)
+				q.supersetOf(x.Path, kind != "", func(e string) { q.w(e, in) })
+				if len(all) == 1 {
+					shortcut = plainMatch(x.Path, kind, in)
+				}
+				return shortcut
 			}
 		}
 	}
 	for _, c := range ranges {
 		if cond, ok := q.rangeCond(c); ok {
-			q.supersetOf(c.Path, cond)
-			return
+			q.supersetOf(c.Path, false, cond)
+			return ""
 		}
 	}
+	return ""
+}
+
+// plainKind is "text" when every value is a string json_extract returns
+// as it is and no array or object text can equal (no leading '[' or '{',
+// no NUL), "integer" when every value is an integer exactIndexValue keeps,
+// "" otherwise.
+func plainKind(values ...any) string {
+	kind := ""
+	for _, v := range values {
+		k := ""
+		n, err := domain.NormalizeValue(v)
+		switch x := n.(type) {
+		case string:
+			if err == nil && !strings.HasPrefix(x, "[") && !strings.HasPrefix(x, "{") && !strings.ContainsRune(x, 0) {
+				k = "text"
+			}
+		case json.Number:
+			if i, err := strconv.ParseInt(string(x), 10, 64); err == nil && i <= maxExactInt && i >= -maxExactInt {
+				k = "integer"
+			}
+		}
+		if k == "" || kind != "" && k != kind {
+			return ""
+		}
+		kind = k
+	}
+	return kind
+}
+
+// plainMatch is the condition, on the outer row, that the field at path is
+// of kind and meets cond: for text, json_extract's value is the string;
+// an integer literal's is exactly its value (json_type 'integer'; other
+// spellings of the same number are left to entgl_match).
+func plainMatch(path, kind, cond string) string {
+	e := "json_extract(documents.data, '" + jsonPath(path) + "')"
+	switch kind {
+	case "text":
+		return e + cond
+	case "integer":
+		return "(json_type(documents.data, '" + jsonPath(path) + "') = 'integer' AND " + e + cond + ")"
+	}
+	return ""
 }
 
 func (q *queryBuilder) indexable(path string) bool {
@@ -133,17 +196,22 @@ func (q *queryBuilder) indexable(path string) bool {
 // cond, or is an array (json_extract gives its JSON text, starting with
 // '['; the filter may match one of its elements), or, on a dotted path, is
 // NULL (a path crossing an array extracts NULL). Each branch is its own
-// index search: written as one OR, the planner often scans instead. UNION
-// drops the rowids two branches share.
-func (q *queryBuilder) supersetOf(path string, cond func(expr string)) {
+// index search: written as one OR, the planner often scans instead.
+// disjoint says cond holds for no array text, so the branches share no
+// rowid and need no UNION to drop duplicates.
+func (q *queryBuilder) supersetOf(path string, disjoint bool, cond func(expr string)) {
 	q.usesIndex = true
 	e := "json_extract(documents.data, '" + jsonPath(path) + "')"
 	branch := " FROM documents WHERE documents.collection = " + q.collection + " AND "
+	union := " UNION SELECT rowid"
+	if disjoint {
+		union = " UNION ALL SELECT rowid"
+	}
 	q.w("SELECT rowid AS rid", branch)
 	cond(e)
-	q.w(" UNION SELECT rowid", branch, e, " >= '[' AND ", e, " < '\\'")
+	q.w(union, branch, e, " >= '[' AND ", e, " < '\\'")
 	if strings.Contains(path, ".") {
-		q.w(" UNION SELECT rowid", branch, e, " IS NULL")
+		q.w(union, branch, e, " IS NULL")
 	}
 }
 
