@@ -119,3 +119,57 @@ func benchFind(ctx context.Context, db *app.Database, docs, n int) (latencies, e
 	}
 	return lat, nil
 }
+
+// benchIn1000 runs n queries of $in with 1,000 values on the indexed
+// category field: one category present (~docs/1000 hits) and 999 absent,
+// so the index must do the work, not the result size.
+func benchIn1000(ctx context.Context, db *app.Database, docs, n int) (latencies, error) {
+	c := db.Collection(docsCollection)
+	want := docs / 1000
+	lat := make(latencies, 0, n)
+	for i := 0; i < n; i++ {
+		cat := (i * 37) % 1000
+		vals := make([]any, 1000)
+		for j := range vals {
+			vals[j] = fmt.Sprintf("x%03d", j)
+		}
+		vals[i%1000] = fmt.Sprintf("c%03d", cat)
+		q := domain.Query{Filter: domain.In{Path: "cat", Values: vals}}
+		t0 := time.Now()
+		res, err := c.Find(ctx, q)
+		el := time.Since(t0)
+		if err != nil {
+			return nil, fmt.Errorf("find $in: %w", err)
+		}
+		if len(res) < want || len(res) > want+1 {
+			return nil, fmt.Errorf("find $in with c%03d: %d results, want ~%d", cat, len(res), want)
+		}
+		lat = append(lat, el)
+	}
+	return lat, nil
+}
+
+// benchElemMatch runs n $elemMatch queries over the documents' arrays of
+// objects (no index helps: each reads the whole collection).
+func benchElemMatch(ctx context.Context, db *app.Database, docs, n int) (latencies, error) {
+	c := db.Collection(docsCollection)
+	lat := make(latencies, 0, n)
+	for i := 0; i < n; i++ {
+		k := (i * 13) % 1000
+		q := domain.Query{Filter: domain.ElemMatch{Path: "items", Filter: domain.And{Filters: []domain.Filter{
+			domain.Cmp{Op: domain.OpEq, Path: "k", Value: k},
+			domain.Cmp{Op: domain.OpGte, Path: "q", Value: 5},
+		}}}}
+		t0 := time.Now()
+		res, err := c.Find(ctx, q)
+		el := time.Since(t0)
+		if err != nil {
+			return nil, fmt.Errorf("find $elemMatch: %w", err)
+		}
+		if len(res) == 0 || len(res) > docs/1000+1 {
+			return nil, fmt.Errorf("find $elemMatch k=%d: %d results", k, len(res))
+		}
+		lat = append(lat, el)
+	}
+	return lat, nil
+}
