@@ -69,9 +69,10 @@ func (q *queryBuilder) where(collection string, f domain.Filter, filterID int64)
 	q.collection = q.arg(collection)
 	outer := q.sb
 	q.sb = strings.Builder{}
-	shortcut := ""
+	plain, maybe := "", ""
 	if filterID != 0 {
-		shortcut = q.prefilter(f)
+		q.prefilter(f)
+		plain, maybe = q.plainFilter(f)
 	}
 	candidates := q.sb.String()
 	q.sb = outer
@@ -85,25 +86,61 @@ func (q *queryBuilder) where(collection string, f domain.Filter, filterID int64)
 	q.w(" WHERE documents.collection = ", q.collection, " AND documents.deleted = 0")
 	switch {
 	case filterID == 0:
-	case shortcut != "":
-		q.w(" AND (", shortcut, " OR entgl_match(documents.data, ", q.arg(filterID), "))")
+	case plain != "":
+		q.w(" AND (", plain, " OR (", maybe, " AND entgl_match(documents.data, ", q.arg(filterID), ")))")
 	default:
 		q.w(" AND entgl_match(documents.data, ", q.arg(filterID), ")")
 	}
 }
 
+// plainFilter decides in SQL, at SQLite's speed, the commonest filter: one
+// equality or $in of plain values (plainKind) on a path of the index
+// allowlist. plain implies a match; maybe holds for the rows plain cannot
+// decide (array fields, which may hold the value; numbers spelled as
+// reals; dotted paths crossing an array, which extract NULL), left to
+// entgl_match. Any other row does not match. Both are "" for other filters.
+func (q *queryBuilder) plainFilter(f domain.Filter) (plain, maybe string) {
+	all := conjuncts(f, nil)
+	if len(all) != 1 {
+		return "", ""
+	}
+	var path, kind, cond string
+	switch x := all[0].(type) {
+	case domain.Cmp:
+		v, ok := exactIndexValue(x.Value)
+		if x.Op != domain.OpEq || !ok {
+			return "", ""
+		}
+		path, kind, cond = x.Path, plainKind(x.Value), " = "+q.arg(v)
+	case domain.In:
+		list, ok := inIndexList(x.Values)
+		if len(x.Values) == 0 || !ok {
+			return "", ""
+		}
+		path, kind, cond = x.Path, plainKind(x.Values...), " IN (SELECT value FROM json_each("+q.arg(list)+"))"
+	}
+	if kind == "" || !indexablePath(path) {
+		return "", ""
+	}
+	jp := "'" + jsonPath(path) + "'"
+	e, t := "json_extract(documents.data, "+jp+")", "json_type(documents.data, "+jp+")"
+	if kind == "text" {
+		plain, maybe = e+cond, t+" = 'array'"
+	} else {
+		plain, maybe = "("+t+" = 'integer' AND "+e+cond+")", t+" IN ('array', 'real')"
+	}
+	if strings.Contains(path, ".") {
+		maybe = "(" + maybe + " OR " + e + " IS NULL)"
+	}
+	return plain, maybe
+}
+
 // prefilter writes a query of candidate rowids, a superset of the matches,
 // for the first conjunct that an index can narrow: equalities and $in
 // first, ranges otherwise. It writes nothing when no conjunct can.
-//
-// When that conjunct is the whole filter and its values are plain strings
-// or integers, it also returns a shortcut: an SQL condition that implies a
-// match, so most candidates need no call into Go (the others, array
-// fields holding the value among them, still get entgl_match).
-func (q *queryBuilder) prefilter(f domain.Filter) (shortcut string) {
-	all := conjuncts(f, nil)
+func (q *queryBuilder) prefilter(f domain.Filter) {
 	var ranges []domain.Cmp
-	for _, c := range all {
+	for _, c := range conjuncts(f, nil) {
 		switch x := c.(type) {
 		case domain.Cmp:
 			if !q.indexable(x.Path) {
@@ -113,10 +150,7 @@ func (q *queryBuilder) prefilter(f domain.Filter) (shortcut string) {
 				if v, ok := exactIndexValue(x.Value); ok {
 					ref := q.arg(v)
 					q.supersetOf(x.Path, plainKind(x.Value) != "", func(e string) { q.w(e, " = ", ref) })
-					if len(all) == 1 {
-						shortcut = plainMatch(x.Path, plainKind(x.Value), " = "+ref)
-					}
-					return shortcut
+					return
 				}
 			}
 			if x.Op == domain.OpGt || x.Op == domain.OpGte || x.Op == domain.OpLt || x.Op == domain.OpLte || x.Op == domain.OpEq {
@@ -127,23 +161,18 @@ func (q *queryBuilder) prefilter(f domain.Filter) (shortcut string) {
 				continue
 			}
 			if list, ok := inIndexList(x.Values); ok {
-				in := " IN (SELECT value FROM json_each(" + q.arg(list) + "))"
-				kind := plainKind(x.Values...)
-				q.supersetOf(x.Path, kind != "", func(e string) { q.w(e, in) })
-				if len(all) == 1 {
-					shortcut = plainMatch(x.Path, kind, in)
-				}
-				return shortcut
+				ref := q.arg(list)
+				q.supersetOf(x.Path, plainKind(x.Values...) != "", func(e string) { q.w(e, " IN (SELECT value FROM json_each(", ref, "))") })
+				return
 			}
 		}
 	}
 	for _, c := range ranges {
 		if cond, ok := q.rangeCond(c); ok {
 			q.supersetOf(c.Path, false, cond)
-			return ""
+			return
 		}
 	}
-	return ""
 }
 
 // plainKind is "text" when every value is a string json_extract returns
@@ -171,21 +200,6 @@ func plainKind(values ...any) string {
 		kind = k
 	}
 	return kind
-}
-
-// plainMatch is the condition, on the outer row, that the field at path is
-// of kind and meets cond: for text, json_extract's value is the string;
-// an integer literal's is exactly its value (json_type 'integer'; other
-// spellings of the same number are left to entgl_match).
-func plainMatch(path, kind, cond string) string {
-	e := "json_extract(documents.data, '" + jsonPath(path) + "')"
-	switch kind {
-	case "text":
-		return e + cond
-	case "integer":
-		return "(json_type(documents.data, '" + jsonPath(path) + "') = 'integer' AND " + e + cond + ")"
-	}
-	return ""
 }
 
 func (q *queryBuilder) indexable(path string) bool {

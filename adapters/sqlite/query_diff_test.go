@@ -304,6 +304,33 @@ func TestFindMatchesReferenceEvaluator(t *testing.T) {
 			}
 			// The generator must produce selective queries, not only empty ones.
 			require.Greater(t, nonEmpty, cases/3)
+
+			// Every plain equality and $in (decided in SQL where it can be)
+			// on every path, against every value the documents hold.
+			var plain []any
+			for _, v := range diffStrings {
+				plain = append(plain, v)
+			}
+			for _, row := range diffNumbers {
+				plain = append(plain, json.Number(row[0]))
+				if i, err := strconv.ParseInt(row[0], 10, 64); err == nil {
+					plain = append(plain, i)
+				}
+			}
+			for _, path := range diffPaths {
+				for i, v := range plain {
+					for _, f := range []domain.Filter{
+						domain.Cmp{Op: domain.OpEq, Path: path, Value: v},
+						domain.In{Path: path, Values: []any{v, plain[(i+1)%len(plain)]}},
+					} {
+						want, err := domain.ApplyQuery(domain.Query{Filter: f}, docs)
+						require.NoError(t, err)
+						got, err := s.Find(ctx, "docs", domain.Query{Filter: f})
+						require.NoError(t, err)
+						require.Equal(t, keysOf(want), keysOf(got), "filter %s", describeFilter(f))
+					}
+				}
+			}
 		})
 	}
 }
