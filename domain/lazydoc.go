@@ -138,31 +138,110 @@ func decodeString(lit string) (string, error) {
 	return s, nil
 }
 
-// decodeValue decodes one JSON value; scalars without escapes take no
-// decoder.
+// decodeValue decodes one JSON value, as DecodeJSON would, without
+// encoding/json's reflection for the common shapes.
 func decodeValue(text string) (any, error) {
-	switch text {
-	case "null":
-		return nil, nil
-	case "true":
-		return true, nil
-	case "false":
-		return false, nil
-	}
-	switch c := text[0]; {
-	case c == '"':
-		return decodeString(text)
-	case c == '-' || c >= '0' && c <= '9':
-		if !isJSONNumber(text) {
-			return nil, Errorf(CodeCorruption, decodeOp, "document is not valid JSON: bad number %q", text)
-		}
-		return json.Number(text), nil
-	}
-	v, err := DecodeJSON([]byte(text))
+	v, end, err := parseValue(text, 0)
 	if err != nil {
-		return nil, Errorf(CodeCorruption, decodeOp, "document is not valid JSON: %w", err)
+		return nil, err
+	}
+	if skipSpace(text, end) != len(text) {
+		return nil, Errorf(CodeCorruption, decodeOp, "document is not valid JSON: data after a value")
 	}
 	return v, nil
+}
+
+// parseValue parses the JSON value at s[i:] (leading space allowed) and
+// returns it and where it ends.
+func parseValue(s string, i int) (any, int, error) {
+	i = skipSpace(s, i)
+	if i >= len(s) {
+		return nil, 0, Errorf(CodeCorruption, decodeOp, "document is not valid JSON: unexpected end")
+	}
+	switch c := s[i]; {
+	case c == '{':
+		obj := map[string]any{}
+		i = skipSpace(s, i+1)
+		if i < len(s) && s[i] == '}' {
+			return obj, i + 1, nil
+		}
+		for {
+			i = skipSpace(s, i)
+			if i >= len(s) || s[i] != '"' {
+				return nil, 0, Errorf(CodeCorruption, decodeOp, "document is not valid JSON: expected a key at byte %d", i)
+			}
+			end, err := skipString(s, i)
+			if err != nil {
+				return nil, 0, err
+			}
+			key, err := decodeString(s[i:end])
+			if err != nil {
+				return nil, 0, err
+			}
+			i = skipSpace(s, end)
+			if i >= len(s) || s[i] != ':' {
+				return nil, 0, Errorf(CodeCorruption, decodeOp, "document is not valid JSON: expected ':' at byte %d", i)
+			}
+			v, end, err := parseValue(s, i+1)
+			if err != nil {
+				return nil, 0, err
+			}
+			obj[key] = v
+			i = skipSpace(s, end)
+			if i < len(s) && s[i] == ',' {
+				i++
+				continue
+			}
+			if i < len(s) && s[i] == '}' {
+				return obj, i + 1, nil
+			}
+			return nil, 0, Errorf(CodeCorruption, decodeOp, "document is not valid JSON: expected ',' or '}' at byte %d", i)
+		}
+	case c == '[':
+		arr := []any{}
+		i = skipSpace(s, i+1)
+		if i < len(s) && s[i] == ']' {
+			return arr, i + 1, nil
+		}
+		for {
+			v, end, err := parseValue(s, i)
+			if err != nil {
+				return nil, 0, err
+			}
+			arr = append(arr, v)
+			i = skipSpace(s, end)
+			if i < len(s) && s[i] == ',' {
+				i++
+				continue
+			}
+			if i < len(s) && s[i] == ']' {
+				return arr, i + 1, nil
+			}
+			return nil, 0, Errorf(CodeCorruption, decodeOp, "document is not valid JSON: expected ',' or ']' at byte %d", i)
+		}
+	case c == '"':
+		end, err := skipString(s, i)
+		if err != nil {
+			return nil, 0, err
+		}
+		str, err := decodeString(s[i:end])
+		return str, end, err
+	}
+	end, err := skipValue(s, i)
+	if err != nil {
+		return nil, 0, err
+	}
+	switch lit := s[i:end]; {
+	case lit == "null":
+		return nil, end, nil
+	case lit == "true":
+		return true, end, nil
+	case lit == "false":
+		return false, end, nil
+	case isJSONNumber(lit):
+		return json.Number(lit), end, nil
+	}
+	return nil, 0, Errorf(CodeCorruption, decodeOp, "document is not valid JSON: unexpected %q", s[i:end])
 }
 
 // MatchText matches a document's JSON text, decoding only the top-level
