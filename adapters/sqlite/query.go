@@ -14,8 +14,10 @@ import (
 // narrows the rows. When a conjunct of the filter is an equality, $in or
 // range on an indexed path, a prefilter on the expression index is added:
 // a superset of that conjunct's matches, so the index finds the candidates
-// and entgl_match keeps exactly the matching ones. Ordering is by
-// entgl_sortkey, domain's sort key, then key.
+// and entgl_match keeps exactly the matching ones. A filter that is one
+// plain equality or $in is decided by SQLite's JSON functions where they
+// can (plainFilter), indexed or not. Ordering is by entgl_sortkey,
+// domain's sort key, then key.
 //
 // Every value and filter is a bound parameter. Only indexed paths appear
 // in SQL text: they passed a strict allowlist in EnsureIndex and are written
@@ -108,18 +110,25 @@ func (q *queryBuilder) plainFilter(f domain.Filter) (plain, maybe string) {
 	switch x := all[0].(type) {
 	case domain.Cmp:
 		v, ok := exactIndexValue(x.Value)
-		if x.Op != domain.OpEq || !ok {
+		if x.Op != domain.OpEq || !ok || !indexablePath(x.Path) {
 			return "", ""
 		}
-		path, kind, cond = x.Path, plainKind(x.Value), " = "+q.arg(v)
+		if path, kind = x.Path, plainKind(x.Value); kind != "" {
+			cond = " = " + q.arg(v)
+		}
 	case domain.In:
-		list, ok := inIndexList(x.Values)
-		if len(x.Values) == 0 || !ok {
+		if len(x.Values) == 0 || !indexablePath(x.Path) {
 			return "", ""
 		}
-		path, kind, cond = x.Path, plainKind(x.Values...), " IN (SELECT value FROM json_each("+q.arg(list)+"))"
+		if path, kind = x.Path, plainKind(x.Values...); kind != "" {
+			list, ok := inIndexList(x.Values)
+			if !ok {
+				return "", ""
+			}
+			cond = " IN (SELECT value FROM json_each(" + q.arg(list) + "))"
+		}
 	}
-	if kind == "" || !indexablePath(path) {
+	if kind == "" {
 		return "", ""
 	}
 	jp := "'" + jsonPath(path) + "'"
