@@ -49,6 +49,18 @@ func TestTypedHelpers(t *testing.T) {
 	require.Len(t, found, 2)
 	assert.Equal(t, "bob", found[0].Handle)
 
+	// MongoDB filters and sort documents, several fields.
+	_, _, err = entgldb.Put(ctx, users, user{Handle: "cid", Name: "Cid", Age: 36})
+	require.NoError(t, err)
+	f, err := entgldb.ParseFilter([]byte(`{"name":{"$regex":"^[ac]","$options":"i"}}`))
+	require.NoError(t, err)
+	sort, err := entgldb.ParseSort([]byte(`{"age":-1,"name":-1}`))
+	require.NoError(t, err)
+	found, err = entgldb.Find[user](ctx, users, entgldb.Query{Filter: f, Sort: sort})
+	require.NoError(t, err)
+	require.Len(t, found, 2)
+	assert.Equal(t, []string{"cid", "ada"}, []string{found[0].Handle, found[1].Handle})
+
 	// The ID field is the key when nothing is tagged; an empty key gets a UUID.
 	orders := db.Collection("orders")
 	o := &order{Total: 9.5}

@@ -330,3 +330,24 @@ func TestFindFollowsPages(t *testing.T) {
 	require.Len(t, found, httpapi.DefaultPageSize+1)
 	assert.Equal(t, "k0005", found[0].Key)
 }
+
+// With a sort document or a projection, Find posts the query and still
+// follows the pages.
+func TestFindByBodyFollowsPages(t *testing.T) {
+	n := newNode(t)
+	ctx := t.Context()
+	const total = httpapi.DefaultPageSize + 3
+	puts := map[string]json.RawMessage{}
+	for i := range total {
+		puts[fmt.Sprintf("k%04d", i)] = json.RawMessage(fmt.Sprintf(`{"a":%d,"b":"x"}`, i))
+	}
+	_, err := n.Batch(ctx, "many", puts, nil)
+	require.NoError(t, err)
+	found, err := n.Find(ctx, "many", client.Query{Sort: `{"a":-1}`, Fields: `["a"]`})
+	require.NoError(t, err)
+	require.Len(t, found, total)
+	assert.JSONEq(t, `{"a":0}`, string(found[0].Data))
+	found, err = n.Find(ctx, "many", client.Query{Where: `{"a":{"$in":[` + strings.Repeat("1,", 20_000) + `1]}}`, Take: 2})
+	require.NoError(t, err, "a filter too long for a URL goes in the body")
+	require.Len(t, found, 2)
+}

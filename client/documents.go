@@ -17,13 +17,61 @@ type Document struct {
 	Data    json.RawMessage `json:"data"`
 }
 
-// Query is the find route's parameters; zero values are left out.
+// Query is the find route's parameters; zero values are left out. With
+// Sort or Fields, or a Where too long for a URL, Find sends the query in
+// the body of POST /v1/collections/{c}/find.
 type Query struct {
 	Where   string // filter, e.g. {"age":{"$gt":30}}
-	OrderBy string // dotted path
+	OrderBy string // dotted path, sorted by before Sort's fields
 	Desc    bool
+	Sort    string // sort document, e.g. {"age":-1,"name":1}
+	Fields  string // projection, e.g. ["name","address.city"] or {"bio":0}
 	Skip    int
 	Take    int // 0: all (Find follows the node's pages)
+}
+
+// maxWhereInURL is the longest filter Find puts in a URL; the node takes
+// URLs up to 64 KiB.
+const maxWhereInURL = 16 << 10
+
+// usesBody says whether Find must send q as a POST body.
+func (q Query) usesBody() bool {
+	return q.Sort != "" || q.Fields != "" || len(q.Where) > maxWhereInURL
+}
+
+// body is q as the POST find body; Take is the page size asked for.
+func (q Query) body() ([]byte, error) {
+	sort := strings.TrimSpace(q.Sort)
+	if q.OrderBy != "" {
+		path, err := json.Marshal(q.OrderBy)
+		if err != nil {
+			return nil, err
+		}
+		dir := "1"
+		if q.Desc {
+			dir = "-1"
+		}
+		rest := strings.TrimSpace(strings.TrimPrefix(sort, "{"))
+		if rest != "" && rest != "}" {
+			rest = "," + rest
+		} else {
+			rest = "}"
+		}
+		sort = "{" + string(path) + ":" + dir + rest
+	}
+	raw := func(s string) json.RawMessage {
+		if strings.TrimSpace(s) == "" {
+			return nil
+		}
+		return json.RawMessage(s)
+	}
+	return json.Marshal(struct {
+		Filter json.RawMessage `json:"filter,omitempty"`
+		Sort   json.RawMessage `json:"sort,omitempty"`
+		Skip   int             `json:"skip,omitempty"`
+		Limit  int             `json:"limit,omitempty"`
+		Fields json.RawMessage `json:"fields,omitempty"`
+	}{raw(q.Where), raw(sort), q.Skip, q.Take, raw(q.Fields)})
 }
 
 func (q Query) values() url.Values {
@@ -122,7 +170,15 @@ func (c *Client) Find(ctx context.Context, collection string, q Query) ([]Docume
 			More      bool       `json:"more"`
 			NextSkip  int        `json:"next_skip"`
 		}
-		if _, err := c.call(ctx, "client.Find", http.MethodGet, collectionPath(collection)+"/docs?"+q.values().Encode(), nil, &out); err != nil {
+		if q.usesBody() {
+			body, err := q.body()
+			if err != nil {
+				return nil, err
+			}
+			if _, err := c.call(ctx, "client.Find", http.MethodPost, collectionPath(collection)+"/find", body, &out); err != nil {
+				return nil, err
+			}
+		} else if _, err := c.call(ctx, "client.Find", http.MethodGet, collectionPath(collection)+"/docs?"+q.values().Encode(), nil, &out); err != nil {
 			return nil, err
 		}
 		if all == nil && !out.More {

@@ -2,25 +2,47 @@ package domain
 
 import (
 	"bytes"
-	"cmp"
 	"encoding/json"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 )
 
 // This file is the reference evaluator of the query semantics documented in
 // query.go. Every store must return what ApplyQuery returns.
-//
-// Details the summary in query.go leaves implicit, fixed here:
-//   - Values are compared after decoding with encoding/json (numbers are
-//     float64). Filter values built in code may use any Go integer or float
-//     type; they are compared as float64.
-//   - Gt/Gte/Lt/Lte only hold between two bools, two numbers or two strings;
-//     null, arrays and objects never compare (null >= null is false).
-//   - Eq against a non-nil value never matches an array or object field.
-//   - Contains on a string field needs a string value; on an array field an
-//     element must be Eq to the value (so Contains nil matches a null element).
-//   - Deleted documents (tombstones) never appear in results.
+
+// Matcher is a compiled filter: paths split, values normalized, regular
+// expressions compiled and $in lists hashed once, then applied to many
+// documents.
+type Matcher struct {
+	match func(doc any) bool
+	// fields are the top-level fields the filter reads.
+	fields map[string]struct{}
+}
+
+// CompileFilter checks f (paths, values, operators, the MaxFilter* limits)
+// and compiles it. A nil f matches everything.
+func CompileFilter(f Filter) (*Matcher, error) {
+	c := compiler{fields: map[string]struct{}{}}
+	m, err := c.compile(f, 0, false)
+	if err != nil {
+		return nil, err
+	}
+	return &Matcher{match: m, fields: c.fields}, nil
+}
+
+// Match reports whether the filter matches doc, a value from DecodeJSON.
+func (m *Matcher) Match(doc any) bool { return m.match(doc) }
+
+// MatchJSON decodes a document's JSON text and matches it.
+func (m *Matcher) MatchJSON(data []byte) (bool, error) {
+	doc, err := DecodeJSON(data)
+	if err != nil {
+		return false, Errorf(CodeCorruption, "domain.Match", "document is not valid JSON: %w", err)
+	}
+	return m.match(doc), nil
+}
 
 // Match decodes data (a document's JSON text) and reports whether f matches
 // it. A nil f matches everything, even data that is not JSON.
@@ -28,360 +50,506 @@ func Match(f Filter, data []byte) (bool, error) {
 	if f == nil {
 		return true, nil
 	}
-	var v any
-	if err := json.Unmarshal(data, &v); err != nil {
-		return false, Errorf(CodeCorruption, "domain.Match", "document is not valid JSON: %w", err)
+	m, err := CompileFilter(f)
+	if err != nil {
+		return false, err
 	}
-	return MatchValue(f, v), nil
+	return m.MatchJSON(data)
 }
 
-// MatchValue reports whether f matches v, a value decoded by encoding/json
-// (map[string]any, []any, float64, string, bool, nil).
-func MatchValue(f Filter, v any) bool {
-	switch x := f.(type) {
-	case nil:
-		return true
-	case Cmp:
-		field, ok := LookupPath(v, x.Path)
-		return matchCmp(x.Op, field, ok, normalize(x.Value))
-	case *Cmp:
-		return MatchValue(*x, v)
-	case In:
-		field, ok := LookupPath(v, x.Path)
-		for _, want := range x.Values {
-			if eq(field, ok, normalize(want)) {
-				return true
-			}
-		}
-		return false
-	case *In:
-		return MatchValue(*x, v)
-	case And:
-		for _, sub := range x.Filters {
-			if !MatchValue(sub, v) {
-				return false
-			}
-		}
-		return true
-	case *And:
-		return MatchValue(*x, v)
-	case Or:
-		for _, sub := range x.Filters {
-			if MatchValue(sub, v) {
-				return true
-			}
-		}
-		return false
-	case *Or:
-		return MatchValue(*x, v)
-	}
-	return false
+const compileOp = "domain.ValidateQuery"
+
+type compiler struct {
+	terms  int
+	fields map[string]struct{}
+	// namesField: the $elemMatch filter being compiled names a field.
+	namesField bool
 }
 
-// LookupPath follows a dotted path of object keys through v. It returns the
-// value found (nil for a JSON null) and whether the path exists at all.
-func LookupPath(v any, path string) (any, bool) {
-	cur := v
-	for {
-		obj, ok := cur.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		seg, rest, more := strings.Cut(path, ".")
-		cur, ok = obj[seg]
-		if !ok {
-			return nil, false
-		}
-		if !more {
-			return cur, true
-		}
-		path = rest
-	}
-}
+type pred = func(v any) bool
 
-func matchCmp(op CmpOp, field any, ok bool, want any) bool {
-	switch op {
-	case OpEq:
-		return eq(field, ok, want)
-	case OpNe:
-		return !eq(field, ok, want)
-	case OpGt, OpGte, OpLt, OpLte:
-		if !ok {
-			return false
-		}
-		c, comparable := compareScalars(field, want)
-		if !comparable {
-			return false
-		}
-		switch op {
-		case OpGt:
-			return c > 0
-		case OpGte:
-			return c >= 0
-		case OpLt:
-			return c < 0
-		default:
-			return c <= 0
-		}
-	case OpContains:
-		return contains(field, ok, want)
-	case OpNotContains:
-		return !contains(field, ok, want)
-	}
-	return false
-}
-
-// eq: Eq nil matches null and missing; otherwise same kind and equal value.
-func eq(field any, ok bool, want any) bool {
-	if want == nil {
-		return !ok || field == nil
-	}
-	if !ok {
-		return false
-	}
-	c, comparable := compareScalars(field, want)
-	return comparable && c == 0
-}
-
-func contains(field any, ok bool, want any) bool {
-	if !ok {
-		return false
-	}
-	switch x := field.(type) {
-	case string:
-		s, isStr := want.(string)
-		return isStr && strings.Contains(x, s)
-	case []any:
-		for _, el := range x {
-			if eq(el, true, want) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// compareScalars orders two bools, two numbers or two strings; any other
-// pair is not comparable.
-func compareScalars(a, b any) (int, bool) {
-	switch x := a.(type) {
-	case bool:
-		y, ok := b.(bool)
-		if !ok {
-			return 0, false
-		}
-		return boolInt(x) - boolInt(y), true
-	case float64:
-		y, ok := b.(float64)
-		if !ok {
-			return 0, false
-		}
-		return cmp.Compare(x, y), true
-	case string:
-		y, ok := b.(string)
-		if !ok {
-			return 0, false
-		}
-		return strings.Compare(x, y), true
-	}
-	return 0, false
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-// normalize turns filter values built in code (ints, float32, json.Number)
-// into the float64 that decoded documents hold.
-func normalize(v any) any {
-	switch x := v.(type) {
-	case int:
-		return float64(x)
-	case int8:
-		return float64(x)
-	case int16:
-		return float64(x)
-	case int32:
-		return float64(x)
-	case int64:
-		return float64(x)
-	case uint:
-		return float64(x)
-	case uint8:
-		return float64(x)
-	case uint16:
-		return float64(x)
-	case uint32:
-		return float64(x)
-	case uint64:
-		return float64(x)
-	case float32:
-		return float64(x)
-	case json.Number:
-		if f, err := x.Float64(); err == nil {
-			return f
-		}
-	}
-	return v
-}
-
-// orderRank is the kind rank of the sort order: missing/null < bool <
-// number < string < array/object.
-func orderRank(v any, ok bool) int {
-	if !ok || v == nil {
-		return 0
-	}
-	switch v.(type) {
-	case bool:
-		return 1
-	case float64:
-		return 2
-	case string:
-		return 3
-	}
-	return 4
-}
-
-// CompareForOrder is the total order of query results on one field's value
-// (aok/bok say whether the field exists): kinds rank missing/null < bool <
-// number < string < array/object; within a kind bools false < true, numbers
-// numerically, strings by bytes, arrays and objects by their canonical JSON
-// text (object keys sorted, no HTML escaping).
-func CompareForOrder(a any, aok bool, b any, bok bool) int {
-	a, b = normalize(a), normalize(b)
-	ra, rb := orderRank(a, aok), orderRank(b, bok)
-	if ra != rb {
-		return cmp.Compare(ra, rb)
-	}
-	switch ra {
-	case 0:
-		return 0
-	case 4:
-		return bytes.Compare(canonicalJSON(a), canonicalJSON(b))
-	}
-	c, _ := compareScalars(a, b)
-	return c
-}
-
-// canonicalJSON is the JSON text used to order arrays and objects.
-func canonicalJSON(v any) []byte {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil // unreachable for values decoded from JSON
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})
-}
-
-// ValidateQuery checks a query built in code: valid paths, scalar filter
-// values and a non-negative Skip.
-func ValidateQuery(q Query) error {
-	const op = "domain.ValidateQuery"
-	if q.Skip < 0 {
-		return Errorf(CodeInvalidArgument, op, "skip must not be negative, got %d", q.Skip)
-	}
-	if q.OrderBy != nil {
-		if err := ValidatePath(q.OrderBy.Path); err != nil {
-			return err
-		}
-	}
-	return validateFilter(q.Filter)
-}
-
-func validateFilter(f Filter) error {
-	const op = "domain.ValidateQuery"
-	checkValue := func(path string, v any) error {
-		switch normalize(v).(type) {
-		case nil, bool, float64, string:
-			return nil
-		}
-		return Errorf(CodeInvalidArgument, op, "field %q: filter value %v is not a JSON scalar", path, v)
-	}
-	switch x := f.(type) {
-	case nil:
-		return nil
-	case Cmp:
-		if x.Op < OpEq || x.Op > OpNotContains {
-			return Errorf(CodeInvalidArgument, op, "field %q: unknown comparison operator %d", x.Path, int(x.Op))
-		}
-		if err := ValidatePath(x.Path); err != nil {
-			return err
-		}
-		return checkValue(x.Path, x.Value)
-	case *Cmp:
-		return validateFilter(*x)
-	case In:
-		if err := ValidatePath(x.Path); err != nil {
-			return err
-		}
-		for _, v := range x.Values {
-			if err := checkValue(x.Path, v); err != nil {
-				return err
-			}
-		}
-		return nil
-	case *In:
-		return validateFilter(*x)
-	case And:
-		return validateAll(x.Filters)
-	case *And:
-		return validateAll(x.Filters)
-	case Or:
-		return validateAll(x.Filters)
-	case *Or:
-		return validateAll(x.Filters)
-	}
-	return Errorf(CodeInvalidArgument, op, "unsupported filter node %T", f)
-}
-
-func validateAll(fs []Filter) error {
-	for _, f := range fs {
-		if err := validateFilter(f); err != nil {
-			return err
-		}
+// count charges n terms against MaxFilterTerms.
+func (c *compiler) count(n int) error {
+	c.terms += n
+	if c.terms > MaxFilterTerms {
+		return Errorf(CodeInvalidArgument, compileOp, "filter has more than %d terms (operators and listed values)", MaxFilterTerms)
 	}
 	return nil
 }
 
-// ApplyQuery runs q over docs in memory: drops tombstones, filters, orders
-// (by key ascending when OrderBy is nil; otherwise by CompareForOrder, ties by
-// key ascending, Desc reversing only the value order), then skips and takes.
-// The input slice is not modified.
-func ApplyQuery(q Query, docs []Document) ([]Document, error) {
-	if err := ValidateQuery(q); err != nil {
+// compile turns f into a predicate on a document; inElem allows the empty
+// path (the element itself) inside $elemMatch.
+func (c *compiler) compile(f Filter, depth int, inElem bool) (pred, error) {
+	if depth > MaxFilterDepth {
+		return nil, Errorf(CodeInvalidArgument, compileOp, "filter nests deeper than %d levels", MaxFilterDepth)
+	}
+	if err := c.count(1); err != nil {
 		return nil, err
 	}
+	switch x := f.(type) {
+	case nil:
+		return func(any) bool { return true }, nil
+	case *Cmp:
+		return c.compile(*x, depth, inElem)
+	case *In:
+		return c.compile(*x, depth, inElem)
+	case *And:
+		return c.compile(*x, depth, inElem)
+	case *Or:
+		return c.compile(*x, depth, inElem)
+	case And:
+		subs, err := c.list(x.Filters, depth, inElem)
+		return func(v any) bool {
+			for _, s := range subs {
+				if !s(v) {
+					return false
+				}
+			}
+			return true
+		}, err
+	case Or:
+		subs, err := c.list(x.Filters, depth, inElem)
+		return anyOf(subs), err
+	case Nor:
+		subs, err := c.list(x.Filters, depth, inElem)
+		return not(anyOf(subs)), err
+	case Not:
+		sub, err := c.compile(x.Filter, depth+1, inElem)
+		return not(sub), err
+	case Cmp:
+		return c.cmp(x, inElem)
+	case In:
+		p, err := c.in(x.Path, x.Values, inElem)
+		return p, err
+	case NotIn:
+		p, err := c.in(x.Path, x.Values, inElem)
+		return not(p), err
+	case Exists:
+		segs, err := c.fieldPath(x.Path, inElem)
+		if err != nil {
+			return nil, err
+		}
+		return func(doc any) bool {
+			found := false
+			for _, v := range walkPath(doc, segs, nil) {
+				if _, miss := v.(absent); !miss {
+					found = true
+					break
+				}
+			}
+			return found == x.Exists
+		}, nil
+	case Regex:
+		re, err := compileRegex(x.Pattern, x.Options)
+		if err != nil {
+			return nil, err
+		}
+		return c.leaf(x.Path, inElem, true, func(v any) bool {
+			s, ok := v.(string)
+			return ok && re.MatchString(s)
+		})
+	case All:
+		if err := c.count(len(x.Values)); err != nil {
+			return nil, err
+		}
+		if len(x.Values) == 0 {
+			return func(any) bool { return false }, nil
+		}
+		subs := make([]pred, 0, len(x.Values))
+		for _, want := range x.Values {
+			p, err := c.cmp(Cmp{Op: OpEq, Path: x.Path, Value: want}, inElem)
+			if err != nil {
+				return nil, err
+			}
+			subs = append(subs, p)
+		}
+		return func(v any) bool {
+			for _, s := range subs {
+				if !s(v) {
+					return false
+				}
+			}
+			return true
+		}, nil
+	case Size:
+		if x.Len < 0 {
+			return nil, Errorf(CodeInvalidArgument, compileOp, "field %q: $size must not be negative, got %d", x.Path, x.Len)
+		}
+		return c.leaf(x.Path, inElem, false, func(v any) bool {
+			arr, ok := v.([]any)
+			return ok && len(arr) == x.Len
+		})
+	case ElemMatch:
+		// A filter naming fields looks only at object elements, as
+		// MongoDB's does; one on the element itself ("") at every element.
+		outer := c.namesField
+		c.namesField = false
+		sub, err := c.compile(x.Filter, depth+1, true)
+		objectsOnly := c.namesField
+		c.namesField = outer
+		if err != nil {
+			return nil, err
+		}
+		return c.leaf(x.Path, inElem, false, func(v any) bool {
+			arr, ok := v.([]any)
+			if !ok {
+				return false
+			}
+			for _, el := range arr {
+				if _, isObj := el.(map[string]any); objectsOnly && !isObj {
+					continue
+				}
+				if sub(el) {
+					return true
+				}
+			}
+			return false
+		})
+	case Type:
+		if len(x.Types) == 0 {
+			return nil, Errorf(CodeInvalidArgument, compileOp, "field %q: $type needs at least one type", x.Path)
+		}
+		for _, t := range x.Types {
+			if !knownTypes[t] {
+				return nil, Errorf(CodeInvalidArgument, compileOp, "field %q: unknown $type %q", x.Path, t)
+			}
+		}
+		return c.leaf(x.Path, inElem, true, func(v any) bool {
+			return slices.ContainsFunc(x.Types, func(t string) bool { return hasType(v, t) })
+		})
+	}
+	return nil, Errorf(CodeInvalidArgument, compileOp, "unsupported filter node %T", f)
+}
+
+func (c *compiler) list(fs []Filter, depth int, inElem bool) ([]pred, error) {
+	subs := make([]pred, 0, len(fs))
+	for _, f := range fs {
+		p, err := c.compile(f, depth+1, inElem)
+		if err != nil {
+			return nil, err
+		}
+		subs = append(subs, p)
+	}
+	return subs, nil
+}
+
+func anyOf(subs []pred) pred {
+	return func(v any) bool {
+		for _, s := range subs {
+			if s(v) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func not(p pred) pred { return func(v any) bool { return !p(v) } }
+
+// leaf applies p to each value path reaches and, with expand, to the
+// elements of each that is an array.
+func (c *compiler) leaf(path string, inElem, expand bool, p pred) (pred, error) {
+	segs, err := c.fieldPath(path, inElem)
+	if err != nil {
+		return nil, err
+	}
+	expand = expand && len(segs) > 0
+	return func(doc any) bool {
+		var buf [4]any
+		for _, v := range walkPath(doc, segs, buf[:0]) {
+			if p(v) {
+				return true
+			}
+			if arr, ok := v.([]any); ok && expand {
+				if slices.ContainsFunc(arr, p) {
+					return true
+				}
+			}
+		}
+		return false
+	}, nil
+}
+
+func (c *compiler) cmp(x Cmp, inElem bool) (pred, error) {
+	want, err := NormalizeValue(x.Value)
+	if err != nil {
+		return nil, Errorf(CodeInvalidArgument, compileOp, "field %q: %w", x.Path, err)
+	}
+	switch x.Op {
+	case OpEq, OpNe:
+		p, err := c.leaf(x.Path, inElem, true, func(v any) bool { return compareValues(v, want) == 0 })
+		if x.Op == OpNe && err == nil {
+			p = not(p)
+		}
+		return p, err
+	case OpGt, OpGte, OpLt, OpLte:
+		kind := kindOf(want)
+		return c.leaf(x.Path, inElem, true, func(v any) bool {
+			if kindOf(v) != kind {
+				return false
+			}
+			r := compareValues(v, want)
+			switch x.Op {
+			case OpGt:
+				return r > 0
+			case OpGte:
+				return r >= 0
+			case OpLt:
+				return r < 0
+			}
+			return r <= 0
+		})
+	case OpContains, OpNotContains:
+		p, err := c.leaf(x.Path, inElem, false, func(v any) bool { return contains(v, want) })
+		if x.Op == OpNotContains && err == nil {
+			p = not(p)
+		}
+		return p, err
+	}
+	return nil, Errorf(CodeInvalidArgument, compileOp, "field %q: unknown comparison operator %d", x.Path, int(x.Op))
+}
+
+// smallIn is the list length up to which $in compares one by one instead of
+// hashing.
+const smallIn = 8
+
+func (c *compiler) in(path string, values []any, inElem bool) (pred, error) {
+	if err := c.count(len(values)); err != nil {
+		return nil, err
+	}
+	wants := make([]any, len(values))
+	for i, v := range values {
+		n, err := NormalizeValue(v)
+		if err != nil {
+			return nil, Errorf(CodeInvalidArgument, compileOp, "field %q: %w", path, err)
+		}
+		wants[i] = n
+	}
+	if len(wants) <= smallIn {
+		return c.leaf(path, inElem, true, func(v any) bool {
+			return slices.ContainsFunc(wants, func(w any) bool { return compareValues(v, w) == 0 })
+		})
+	}
+	set := make(map[string]struct{}, len(wants))
+	for _, w := range wants {
+		set[valueKey(w)] = struct{}{}
+	}
+	return c.leaf(path, inElem, true, func(v any) bool {
+		_, ok := set[valueKey(v)]
+		return ok
+	})
+}
+
+// contains is $contains: a substring of a string, or an element of an array.
+func contains(v, want any) bool {
+	switch x := v.(type) {
+	case string:
+		s, ok := want.(string)
+		return ok && strings.Contains(x, s)
+	case []any:
+		return slices.ContainsFunc(x, func(el any) bool { return compareValues(el, want) == 0 })
+	}
+	return false
+}
+
+// fieldPath validates and splits a path, noting its first field; the empty
+// path, the element itself, exists only inside $elemMatch.
+func (c *compiler) fieldPath(path string, inElem bool) ([]string, error) {
+	if path == "" && inElem {
+		return nil, nil
+	}
+	if err := ValidatePath(path); err != nil {
+		return nil, err
+	}
+	segs := splitPath(path)
+	if inElem {
+		c.namesField = true
+	} else {
+		c.fields[segs[0]] = struct{}{}
+	}
+	return segs, nil
+}
+
+func splitPath(path string) []string {
+	if path == "" {
+		return nil
+	}
+	return strings.Split(path, ".")
+}
+
+// walkPath appends to out the values segs reach from v, MongoDB style: an
+// object's field; in an array, the element a digits segment selects, or
+// else the field in each element that is an object. Where nothing is
+// reached it appends absent{}.
+func walkPath(v any, segs []string, out []any) []any {
+	if len(segs) == 0 {
+		return append(out, v)
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		child, ok := x[segs[0]]
+		if !ok {
+			return append(out, absent{})
+		}
+		return walkPath(child, segs[1:], out)
+	case []any:
+		if i, ok := arrayIndex(segs[0]); ok {
+			if i < len(x) {
+				return walkPath(x[i], segs[1:], out)
+			}
+			return append(out, absent{})
+		}
+		n := len(out)
+		for _, el := range x {
+			if _, isObj := el.(map[string]any); isObj {
+				out = walkPath(el, segs, out)
+			}
+		}
+		if len(out) == n {
+			out = append(out, absent{})
+		}
+		return out
+	}
+	return append(out, absent{})
+}
+
+// arrayIndex reads a path segment of decimal digits as an array index.
+func arrayIndex(seg string) (int, bool) {
+	if seg == "" || len(seg) > 9 {
+		return 0, false
+	}
+	for i := 0; i < len(seg); i++ {
+		if seg[i] < '0' || seg[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.Atoi(seg)
+	return n, err == nil
+}
+
+// compileRegex builds a $regex: RE2 (linear time by construction) with
+// MongoDB's options i, m and s.
+func compileRegex(pattern, options string) (*regexp.Regexp, error) {
+	flags := ""
+	for _, o := range options {
+		switch o {
+		case 'i', 'm', 's':
+			if !strings.ContainsRune(flags, o) {
+				flags += string(o)
+			}
+		default:
+			return nil, Errorf(CodeInvalidArgument, compileOp, "$options %q: only i, m and s are supported", options)
+		}
+	}
+	if flags != "" {
+		pattern = "(?" + flags + ")" + pattern
+	}
+	re, err := regexp.Compile(pattern)
+	if err != nil {
+		return nil, Errorf(CodeInvalidArgument, compileOp, "$regex is not valid RE2 syntax: %w", err)
+	}
+	return re, nil
+}
+
+var knownTypes = map[string]bool{
+	"double": true, "int": true, "long": true, "number": true, "string": true,
+	"object": true, "array": true, "bool": true, "null": true,
+}
+
+func hasType(v any, t string) bool {
+	switch x := v.(type) {
+	case nil:
+		return t == "null"
+	case bool:
+		return t == "bool"
+	case string:
+		return t == "string"
+	case map[string]any:
+		return t == "object"
+	case []any:
+		return t == "array"
+	case json.Number:
+		return t == "number" || t == numberType(x)
+	}
+	return false // missing has no type
+}
+
+// numberType is the BSON type mongoimport gives a JSON number.
+func numberType(n json.Number) string {
+	s := string(n)
+	if strings.ContainsAny(s, ".eE") {
+		return "double"
+	}
+	i, err := strconv.ParseInt(s, 10, 64)
+	switch {
+	case err != nil:
+		return "double"
+	case i >= -1<<31 && i < 1<<31:
+		return "int"
+	}
+	return "long"
+}
+
+// ValidateQuery checks a query built in code: the filter (CompileFilter),
+// valid sort paths and a non-negative Skip.
+func ValidateQuery(q Query) error {
+	_, err := validateQuery(q)
+	return err
+}
+
+func validateQuery(q Query) (*Matcher, error) {
+	const op = "domain.ValidateQuery"
+	if q.Skip < 0 {
+		return nil, Errorf(CodeInvalidArgument, op, "skip must not be negative, got %d", q.Skip)
+	}
+	orders := q.Orders()
+	if len(orders) > MaxSortFields {
+		return nil, Errorf(CodeInvalidArgument, op, "a query sorts by at most %d fields, got %d", MaxSortFields, len(orders))
+	}
+	for _, o := range orders {
+		if err := ValidatePath(o.Path); err != nil {
+			return nil, err
+		}
+	}
+	return CompileFilter(q.Filter)
+}
+
+// ApplyQuery runs q over docs in memory: drops tombstones, filters, orders
+// (by key ascending without sort keys; otherwise by each SortKey in turn,
+// then key ascending), then skips and takes. The input slice is not
+// modified.
+func ApplyQuery(q Query, docs []Document) ([]Document, error) {
+	m, err := validateQuery(q)
+	if err != nil {
+		return nil, err
+	}
+	orders := q.Orders()
 	type row struct {
-		doc   Document
-		val   any
-		found bool
+		doc  Document
+		keys [][]byte
 	}
 	rows := make([]row, 0, len(docs))
 	for _, d := range docs {
 		if d.Deleted {
 			continue
 		}
-		var v any
-		if err := json.Unmarshal(d.Data, &v); err != nil {
+		v, err := DecodeJSON(d.Data)
+		if err != nil {
 			return nil, Errorf(CodeCorruption, "domain.ApplyQuery", "document %s/%s is not valid JSON: %w", d.Collection, d.Key, err)
 		}
-		if !MatchValue(q.Filter, v) {
+		if !m.Match(v) {
 			continue
 		}
 		r := row{doc: d}
-		if q.OrderBy != nil {
-			r.val, r.found = LookupPath(v, q.OrderBy.Path)
+		for _, o := range orders {
+			r.keys = append(r.keys, SortKey(v, o.Path, o.Desc))
 		}
 		rows = append(rows, r)
 	}
 	slices.SortStableFunc(rows, func(a, b row) int {
-		if q.OrderBy != nil {
-			c := CompareForOrder(a.val, a.found, b.val, b.found)
-			if q.OrderBy.Desc {
+		for i, o := range orders {
+			c := bytes.Compare(a.keys[i], b.keys[i])
+			if o.Desc {
 				c = -c
 			}
 			if c != 0 {

@@ -3,6 +3,8 @@ package domain
 import (
 	"bytes"
 	"encoding/json"
+	"math"
+	"strconv"
 	"unicode/utf8"
 )
 
@@ -71,7 +73,8 @@ func validateText(op, what, s string, maxBytes int) error {
 
 // ValidateBody checks a document body for a user write: a JSON object of at
 // most maxBytes bytes (maxBytes <= 0 means DefaultMaxDocumentBytes), valid
-// UTF-8, nested at most MaxNestingDepth deep.
+// UTF-8, nested at most MaxNestingDepth deep, no key twice in one object and
+// no number beyond a double's range.
 func ValidateBody(body []byte, maxBytes int) error {
 	return validateJSON("domain.ValidateBody", body, maxBytes, true)
 }
@@ -102,7 +105,85 @@ func validateJSON(op string, body []byte, maxBytes int, objectOnly bool) error {
 	if !json.Valid(body) {
 		return Errorf(CodeInvalidArgument, op, "document is not valid JSON")
 	}
+	return checkKeysAndNumbers(op, body)
+}
+
+// checkKeysAndNumbers refuses, in valid JSON text, an object with the same
+// key twice (readers would disagree on which one counts: encoding/json
+// takes the last, others the first) and a number that does not fit a
+// double (1e400: it would read as infinity, which JSON cannot hold). One
+// pass over the text; only keys with escapes and long or exponent numbers
+// are decoded.
+func checkKeysAndNumbers(op string, b []byte) error {
+	// keys holds the keys seen in each open object, nil for arrays.
+	var keys []map[string]struct{}
+	expectKey := false
+	for i := 0; i < len(b); {
+		switch c := b[i]; {
+		case c == '{':
+			keys = append(keys, map[string]struct{}{})
+			expectKey = true
+			i++
+		case c == '[':
+			keys = append(keys, nil)
+			i++
+		case c == '}' || c == ']':
+			keys = keys[:len(keys)-1]
+			i++
+		case c == ',':
+			expectKey = len(keys) > 0 && keys[len(keys)-1] != nil
+			i++
+		case c == '"':
+			end := i + 1
+			escaped := false
+			for ; b[end] != '"'; end++ {
+				if b[end] == '\\' {
+					escaped = true
+					end++
+				}
+			}
+			end++
+			if expectKey {
+				key := string(b[i+1 : end-1])
+				if escaped {
+					if err := json.Unmarshal(b[i:end], &key); err != nil {
+						return Errorf(CodeInvalidArgument, op, "document is not valid JSON: %w", err)
+					}
+				}
+				seen := keys[len(keys)-1]
+				if _, dup := seen[key]; dup {
+					return Errorf(CodeInvalidArgument, op, "document has the key %q twice in one object", truncate(key, 64))
+				}
+				seen[key] = struct{}{}
+				expectKey = false
+			}
+			i = end
+		case c == '-' || c >= '0' && c <= '9':
+			end := i
+			long := false
+			for end < len(b) && (b[end] == '-' || b[end] == '+' || b[end] == '.' || b[end] == 'e' || b[end] == 'E' || b[end] >= '0' && b[end] <= '9') {
+				long = long || b[end] == 'e' || b[end] == 'E'
+				end++
+			}
+			if long || end-i > 15 {
+				if f, err := strconv.ParseFloat(string(b[i:end]), 64); err != nil && math.IsInf(f, 0) {
+					return Errorf(CodeInvalidArgument, op, "document holds the number %s, which does not fit a double", truncate(string(b[i:end]), 32))
+				}
+			}
+			i = end
+		default:
+			i++
+		}
+	}
 	return nil
+}
+
+// truncate shortens s for an error message.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 // NestingExceeds reports whether the JSON text nests arrays and objects

@@ -60,6 +60,16 @@ func TestValidateBody(t *testing.T) {
 		{"nested past the limit", nested(MaxNestingDepth + 1), 0, CodeInvalidArgument},
 		{"nested 2000 levels", nested(2000), 0, CodeInvalidArgument},
 		{"brackets inside strings do not nest", `{"a":"` + strings.Repeat("[{", 200) + `\"["}`, 0, ""},
+		{"duplicate key", `{"a":1,"b":2,"a":3}`, 0, CodeInvalidArgument},
+		{"duplicate key spelled with an escape", `{"a":1,"\u0061":2}`, 0, CodeInvalidArgument},
+		{"duplicate key in a nested object", `{"x":[{"k":1},{"k":2,"k":3}]}`, 0, CodeInvalidArgument},
+		{"same key in sibling objects", `{"x":[{"k":1},{"k":2}],"y":{"k":{"k":1}},"k":0}`, 0, ""},
+		{"key text as a value", `{"a":"a","b":["a","a"]}`, 0, ""},
+		{"number beyond a double", `{"a":1e400}`, 0, CodeInvalidArgument},
+		{"negative number beyond a double", `{"a":[-2e308]}`, 0, CodeInvalidArgument},
+		{"long integer beyond a double", `{"a":1` + strings.Repeat("0", 400) + `}`, 0, CodeInvalidArgument},
+		{"tiny number rounds to zero", `{"a":1e-400}`, 0, ""},
+		{"largest double", `{"a":1.7976931348623157e308,"b":-12345678901234567890123}`, 0, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -141,6 +151,8 @@ func TestValidateEntry(t *testing.T) {
 		{"document not UTF-8", sealed(func(e *Entry) { e.Data = []byte("\"\xff\"") }), EntryLimits{}, CodeInvalidArgument},
 		{"document nested too deep", sealed(func(e *Entry) { e.Data = []byte(nested(2000)) }), EntryLimits{}, CodeInvalidArgument},
 		{"document not JSON", sealed(func(e *Entry) { e.Data = []byte(`{"a":`) }), EntryLimits{}, CodeInvalidArgument},
+		{"document with a duplicate key", sealed(func(e *Entry) { e.Data = []byte(`[{"a":1,"a":2}]`) }), EntryLimits{}, CodeInvalidArgument},
+		{"document with a number beyond a double", sealed(func(e *Entry) { e.Data = []byte(`1e400`) }), EntryLimits{}, CodeInvalidArgument},
 		{"put without a document", sealed(func(e *Entry) { e.Data = nil }), EntryLimits{}, CodeInvalidArgument},
 		{"delete with a huge document", sealed(func(e *Entry) {
 			e.Op, e.Data = OpDelete, []byte(`"`+strings.Repeat("x", DefaultMaxDocumentBytes)+`"`)

@@ -60,7 +60,14 @@ func TestBadInputOverHTTP(t *testing.T) {
 		{"nested 2000 levels", http.MethodPut, "/v1/collections/users/docs/a", deep, 400, "INVALID_ARGUMENT", "nests"},
 		{"bad collection characters", http.MethodPut, "/v1/collections/bad$name/docs/a", `{}`, 400, "INVALID_ARGUMENT", ""},
 		{"reserved collection", http.MethodPut, "/v1/collections/_system/docs/a", `{}`, 400, "INVALID_ARGUMENT", ""},
-		{"unknown filter operator", http.MethodGet, "/v1/collections/users/docs?where=" + urlq(`{"age":{"$regex":"x"}}`), "", 400, "INVALID_ARGUMENT", "$regex"},
+		{"unknown filter operator", http.MethodGet, "/v1/collections/users/docs?where=" + urlq(`{"age":{"$where":"x"}}`), "", 400, "INVALID_ARGUMENT", "$where"},
+		// Read differently by different readers (issue 18).
+		{"duplicate key", http.MethodPut, "/v1/collections/users/docs/a", `{"a":1,"b":{"c":1,"c":2}}`, 400, "INVALID_ARGUMENT", "twice"},
+		// Accepted once, this broke the in-memory evaluator.
+		{"number beyond a double", http.MethodPut, "/v1/collections/users/docs/a", `{"a":1e400}`, 400, "INVALID_ARGUMENT", "double"},
+		// Once a 500 leaking SQL ("Recursion limit").
+		{"filter nested too deep", http.MethodPost, "/v1/collections/users/find",
+			`{"filter":` + strings.Repeat(`{"$or":[{"a":1},`, 900) + `{}` + strings.Repeat(`]}`, 900) + `}`, 400, "INVALID_ARGUMENT", "100 levels"},
 		{"filter not JSON", http.MethodGet, "/v1/collections/users/count?where=" + urlq(`{age`), "", 400, "INVALID_ARGUMENT", ""},
 		{"missing document", http.MethodGet, "/v1/collections/users/docs/nope", "", 404, "NOT_FOUND", ""},
 		{"delete missing", http.MethodDelete, "/v1/collections/users/docs/nope", "", 404, "NOT_FOUND", ""},

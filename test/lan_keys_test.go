@@ -65,6 +65,7 @@ func TestLANNodeEveryRouteNeedsItsKey(t *testing.T) {
 		{"POST", "/v1/collections/users/batch", `{"put":{"b":{}}}`, usersR, usersRW, 200},
 		{"GET", "/v1/collections/users/docs", "", ordersR, usersR, 200},
 		{"GET", "/v1/collections/users/count", "", ordersR, usersR, 200},
+		{"POST", "/v1/collections/users/find", `{"filter":{"a":1}}`, ordersR, usersR, 200},
 		{"GET", "/v1/collections", "", "", usersR, 200},
 		{"GET", "/v1/peers", "", usersRW, n.adminKey(), 200},
 		{"GET", "/v1/status", "", usersRW, n.adminKey(), 200},

@@ -153,6 +153,7 @@ func (a *API) routes() {
 	a.handle("DELETE /v1/collections/{c}/docs/{key}", needWrite, timed(a.deleteDocument))
 	a.handle("POST /v1/collections/{c}/batch", needWrite, timed(a.batch))
 	a.handle("GET /v1/collections/{c}/docs", needRead, timed(a.find))
+	a.handle("POST /v1/collections/{c}/find", needRead, timed(a.findByBody))
 	a.handle("GET /v1/collections/{c}/count", needRead, timed(a.count))
 	a.handle("GET /v1/collections", needKey, timed(a.collections))
 	if a.opts.Changes != nil {

@@ -130,6 +130,7 @@ func TestEveryRouteChecksItsKey(t *testing.T) {
 		"POST /v1/collections/{c}/batch":        {"POST", `{"put":{"b":{}}}`, fixed("/v1/collections/users/batch"), usersR, usersRW, 200},
 		"GET /v1/collections/{c}/docs":          {"GET", "", fixed("/v1/collections/users/docs"), ordersR, usersR, 200},
 		"GET /v1/collections/{c}/count":         {"GET", "", fixed("/v1/collections/users/count"), ordersR, usersR, 200},
+		"POST /v1/collections/{c}/find":         {"POST", `{"filter":{"a":1}}`, fixed("/v1/collections/users/find"), ordersR, usersR, 200},
 		"GET /v1/collections":                   {"GET", "", fixed("/v1/collections"), "", usersR, 200},
 		"GET /v1/changes":                       {"GET", "", fixed("/v1/changes"), "", usersR, 200},
 		"GET /v1/peers":                         {"GET", "", fixed("/v1/peers"), usersRW, n.admin, 200},

@@ -219,26 +219,7 @@ func (a *API) find(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	page := min(q.Take, MaxPageSize)
-	if page == 0 {
-		page = DefaultPageSize
-	}
-	q.Take = page + 1 // the one past the page says whether more remain
-	docs, err := a.opts.Documents.Find(r.Context(), c, q)
-	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	reply := findReply{}
-	if len(docs) > page {
-		docs = docs[:page]
-		reply.More, reply.NextSkip = true, q.Skip+page
-	}
-	reply.Documents, reply.Count = make([]docReply, 0, len(docs)), len(docs)
-	for _, d := range docs {
-		reply.Documents = append(reply.Documents, docReply{Key: d.Key, Version: d.Stamp.String(), Data: d.Data})
-	}
-	writeJSON(w, http.StatusOK, reply)
+	a.findPage(w, r, c, q, nil)
 }
 
 // GET /v1/collections/{c}/count?where=FILTER

@@ -163,7 +163,7 @@ func TestBadRequests(t *testing.T) {
 		{"reserved collection", "PUT", "/v1/collections/_system/docs/a", `{}`, 400, "INVALID_ARGUMENT", "reserved"},
 		{"key too long", "PUT", "/v1/collections/users/docs/" + longKey, `{}`, 400, "INVALID_ARGUMENT", "256"},
 		{"reserved collection on read", "GET", "/v1/collections/_system/docs", "", 400, "INVALID_ARGUMENT", ""},
-		{"unknown filter operator", "GET", "/v1/collections/users/docs?where=" + q(`{"age":{"$regex":"x"}}`), "", 400, "INVALID_ARGUMENT", "$regex"},
+		{"unknown filter operator", "GET", "/v1/collections/users/docs?where=" + q(`{"age":{"$where":"x"}}`), "", 400, "INVALID_ARGUMENT", "$where"},
 		{"unknown logical operator", "GET", "/v1/collections/users/count?where=" + q(`{"$nor":[]}`), "", 400, "INVALID_ARGUMENT", "$nor"},
 		{"filter not JSON", "GET", "/v1/collections/users/count?where=" + q(`{age`), "", 400, "INVALID_ARGUMENT", ""},
 		{"bad order_by path", "GET", "/v1/collections/users/docs?order_by=a..b", "", 400, "INVALID_ARGUMENT", ""},

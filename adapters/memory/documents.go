@@ -353,5 +353,5 @@ func (s *Store) EnsureIndex(ctx context.Context, collection, path string) error 
 	if err := s.check(ctx, op); err != nil {
 		return err
 	}
-	return domain.Wrap(domain.CodeInvalidArgument, op, domain.ValidatePath(path))
+	return domain.Wrap(domain.CodeInvalidArgument, op, domain.ValidateIndexPath(path))
 }

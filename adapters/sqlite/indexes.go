@@ -23,20 +23,16 @@ func (s *Store) EnsureIndex(ctx context.Context, collection, path string) error 
 	if collection == "" {
 		return domain.Errorf(domain.CodeInvalidArgument, op, "collection is empty")
 	}
-	if !indexablePath(path) {
-		return domain.Errorf(domain.CodeInvalidArgument, op,
-			"cannot index path %q: segments must be non-empty and use only letters, digits, '_' and '-'", path)
+	if err := domain.ValidateIndexPath(path); err != nil {
+		return domain.Wrap(domain.CodeInvalidArgument, op, err)
 	}
 	if s.isIndexed(path) {
 		return nil
 	}
-	jp, err := jsonPath(path)
-	if err != nil {
-		return domain.Wrap(domain.CodeInvalidArgument, op, err)
-	}
+	jp := jsonPath(path)
 	sum := sha256.Sum256([]byte(path))
 	name := "docidx_" + hex.EncodeToString(sum[:8])
-	err = s.writeKeepPending(ctx, op, func(t *writeTx) error {
+	err := s.writeKeepPending(ctx, op, func(t *writeTx) error {
 		if _, err := t.tx.ExecContext(ctx, `CREATE INDEX IF NOT EXISTS `+name+
 			` ON documents (collection, json_extract(data, '`+jp+`'))`); err != nil {
 			return err

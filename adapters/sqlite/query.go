@@ -2,23 +2,27 @@ package sqlite
 
 import (
 	"encoding/json"
+	"math"
 	"strconv"
 	"strings"
 
 	"github.com/entgldb/entgldb-go/domain"
 )
 
-// The query translation. Every value and every JSON path is a bound
-// parameter, except paths given to EnsureIndex: those passed a strict
-// allowlist there and are written literally so the planner can match the
-// expression index (it cannot match an expression holding a parameter).
+// The query translation. A filter is decided by entgl_match, domain's
+// evaluator run inside SQLite (queryfuncs.go); the SQL around it only
+// narrows the rows. When a conjunct of the filter is an equality, $in or
+// range on an indexed path, a prefilter on the expression index is added:
+// a superset of that conjunct's matches, so the index finds the candidates
+// and entgl_match keeps exactly the matching ones. A filter that is one
+// plain equality or $in is decided by SQLite's JSON functions where they
+// can (plainFilter), indexed or not. Ordering is by entgl_sortkey,
+// domain's sort key, then key.
 //
-// SQL booleans and json_extract cannot tell true from 1, so every predicate
-// checks the JSON type first with json_type, which is also what keeps bools,
-// numbers and strings from ever comparing equal. Every predicate is written
-// to be NULL-free, so NOT (Ne, NotContains) is exact.
-
-const op = "sqlite.query"
+// Every value and filter is a bound parameter. Only indexed paths appear
+// in SQL text: they passed a strict allowlist in EnsureIndex and are written
+// literally so the planner can match the expression index (it cannot match
+// an expression holding a parameter).
 
 type queryBuilder struct {
 	sb      strings.Builder
@@ -26,14 +30,13 @@ type queryBuilder struct {
 	indexed func(path string) bool
 	// usesIndex: the filter names an indexed path literally.
 	usesIndex bool
+	// collection is the parameter holding the collection name.
+	collection string
 }
 
-// jsonPath turns a dotted path into an SQLite JSON path with quoted labels
-// (domain.ValidatePath guarantees no segment holds '"').
-func jsonPath(path string) (string, error) {
-	if err := domain.ValidatePath(path); err != nil {
-		return "", err
-	}
+// jsonPath turns a dotted path that passed indexablePath into an SQLite
+// JSON path with quoted labels.
+func jsonPath(path string) string {
 	var b strings.Builder
 	b.WriteByte('$')
 	for seg := range strings.SplitSeq(path, ".") {
@@ -41,41 +44,11 @@ func jsonPath(path string) (string, error) {
 		b.WriteString(seg)
 		b.WriteByte('"')
 	}
-	return b.String(), nil
+	return b.String()
 }
 
 // indexablePath is the allowlist for paths that end up literally in SQL.
-func indexablePath(path string) bool {
-	if path == "" {
-		return false
-	}
-	for _, seg := range strings.Split(path, ".") {
-		if seg == "" {
-			return false
-		}
-		for i := 0; i < len(seg); i++ {
-			c := seg[i]
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// pathRef returns the SQL for the JSON path: a parameter, or a literal for
-// an indexed (allowlisted) path.
-func (q *queryBuilder) pathRef(path string) (string, error) {
-	jp, err := jsonPath(path)
-	if err != nil {
-		return "", err
-	}
-	if q.indexed != nil && q.indexed(path) && indexablePath(path) {
-		q.usesIndex = true
-		return "'" + jp + "'", nil
-	}
-	return q.arg(jp), nil
-}
+func indexablePath(path string) bool { return domain.ValidateIndexPath(path) == nil }
 
 func (q *queryBuilder) w(parts ...string) {
 	for _, p := range parts {
@@ -83,207 +56,302 @@ func (q *queryBuilder) w(parts ...string) {
 	}
 }
 
-// arg binds v and returns its numbered parameter, so one path can be
+// arg binds v and returns its numbered parameter, so one value can be
 // referred to several times in an expression.
 func (q *queryBuilder) arg(v any) string {
 	q.args = append(q.args, v)
 	return "?" + strconv.Itoa(len(q.args))
 }
 
-// typeExpr is the JSON type at a path, 'missing' when absent.
-func typeExpr(p string) string { return "IFNULL(json_type(documents.data, " + p + "), 'missing')" }
+// where writes the FROM and WHERE clauses: the collection's live
+// documents, found through an index when a conjunct allows (prefilter), and
+// the filter itself (filterID is its entgl_match registration; 0 means no
+// filter).
+func (q *queryBuilder) where(collection string, f domain.Filter, filterID int64) {
+	q.collection = q.arg(collection)
+	outer := q.sb
+	q.sb = strings.Builder{}
+	plain, maybe := "", ""
+	if filterID != 0 {
+		q.prefilter(f)
+		plain, maybe = q.plainFilter(f)
+	}
+	candidates := q.sb.String()
+	q.sb = outer
+	if candidates != "" {
+		// CROSS JOIN keeps the candidates the outer loop: left to
+		// itself, the planner walks the whole collection and probes them.
+		q.w(" FROM (", candidates, ") AS candidates CROSS JOIN documents ON documents.rowid = candidates.rid")
+	} else {
+		q.w(" FROM documents")
+	}
+	q.w(" WHERE documents.collection = ", q.collection, " AND documents.deleted = 0")
+	switch {
+	case filterID == 0:
+	case plain != "":
+		q.w(" AND (", plain, " OR (", maybe, " AND entgl_match(documents.data, ", q.arg(filterID), ")))")
+	default:
+		q.w(" AND entgl_match(documents.data, ", q.arg(filterID), ")")
+	}
+}
 
-func extractExpr(p string) string { return "json_extract(documents.data, " + p + ")" }
+// plainFilter decides in SQL, at SQLite's speed, the commonest filter: one
+// equality or $in of plain values (plainKind) on a path of the index
+// allowlist. plain implies a match; maybe holds for the rows plain cannot
+// decide (array fields, which may hold the value; numbers spelled as
+// reals; dotted paths crossing an array, which extract NULL), left to
+// entgl_match. Any other row does not match. Both are "" for other filters.
+func (q *queryBuilder) plainFilter(f domain.Filter) (plain, maybe string) {
+	all := conjuncts(f, nil)
+	if len(all) != 1 {
+		return "", ""
+	}
+	var path, kind, cond string
+	switch x := all[0].(type) {
+	case domain.Cmp:
+		v, ok := exactIndexValue(x.Value)
+		if x.Op != domain.OpEq || !ok || !indexablePath(x.Path) {
+			return "", ""
+		}
+		if path, kind = x.Path, plainKind(x.Value); kind != "" {
+			cond = " = " + q.arg(v)
+		}
+	case domain.In:
+		if len(x.Values) == 0 || !indexablePath(x.Path) {
+			return "", ""
+		}
+		if path, kind = x.Path, plainKind(x.Values...); kind != "" {
+			list, ok := inIndexList(x.Values)
+			if !ok {
+				return "", ""
+			}
+			cond = " IN (SELECT value FROM json_each(" + q.arg(list) + "))"
+		}
+	}
+	if kind == "" {
+		return "", ""
+	}
+	jp := "'" + jsonPath(path) + "'"
+	e, t := "json_extract(documents.data, "+jp+")", "json_type(documents.data, "+jp+")"
+	if kind == "text" {
+		plain, maybe = e+cond, t+" = 'array'"
+	} else {
+		plain, maybe = "("+t+" = 'integer' AND "+e+cond+")", t+" IN ('array', 'real')"
+	}
+	if strings.Contains(path, ".") {
+		maybe = "(" + maybe + " OR " + e + " IS NULL)"
+	}
+	return plain, maybe
+}
 
-// scalar normalises a filter value to nil, bool, float64 or string.
-func scalar(v any) (any, error) {
-	switch x := v.(type) {
-	case nil, bool, float64, string:
-		return x, nil
-	case float32:
-		return float64(x), nil
-	case int:
-		return float64(x), nil
-	case int8:
-		return float64(x), nil
-	case int16:
-		return float64(x), nil
-	case int32:
-		return float64(x), nil
-	case int64:
-		return float64(x), nil
-	case uint:
-		return float64(x), nil
-	case uint8:
-		return float64(x), nil
-	case uint16:
-		return float64(x), nil
-	case uint32:
-		return float64(x), nil
-	case uint64:
-		return float64(x), nil
+// prefilter writes a query of candidate rowids, a superset of the matches,
+// for the first conjunct that an index can narrow: equalities and $in
+// first, ranges otherwise. It writes nothing when no conjunct can.
+func (q *queryBuilder) prefilter(f domain.Filter) {
+	var ranges []domain.Cmp
+	for _, c := range conjuncts(f, nil) {
+		switch x := c.(type) {
+		case domain.Cmp:
+			if !q.indexable(x.Path) {
+				continue
+			}
+			if x.Op == domain.OpEq {
+				if v, ok := exactIndexValue(x.Value); ok {
+					ref := q.arg(v)
+					q.supersetOf(x.Path, plainKind(x.Value) != "", func(e string) { q.w(e, " = ", ref) })
+					return
+				}
+			}
+			if x.Op == domain.OpGt || x.Op == domain.OpGte || x.Op == domain.OpLt || x.Op == domain.OpLte || x.Op == domain.OpEq {
+				ranges = append(ranges, x)
+			}
+		case domain.In:
+			if !q.indexable(x.Path) || len(x.Values) == 0 {
+				continue
+			}
+			if list, ok := inIndexList(x.Values); ok {
+				ref := q.arg(list)
+				q.supersetOf(x.Path, plainKind(x.Values...) != "", func(e string) { q.w(e, " IN (SELECT value FROM json_each(", ref, "))") })
+				return
+			}
+		}
+	}
+	for _, c := range ranges {
+		if cond, ok := q.rangeCond(c); ok {
+			q.supersetOf(c.Path, false, cond)
+			return
+		}
+	}
+}
+
+// plainKind is "text" when every value is a string json_extract returns
+// as it is and no array or object text can equal (no leading '[' or '{',
+// no NUL), "integer" when every value is an integer exactIndexValue keeps,
+// "" otherwise.
+func plainKind(values ...any) string {
+	kind := ""
+	for _, v := range values {
+		k := ""
+		n, err := domain.NormalizeValue(v)
+		switch x := n.(type) {
+		case string:
+			if err == nil && !strings.HasPrefix(x, "[") && !strings.HasPrefix(x, "{") && !strings.ContainsRune(x, 0) {
+				k = "text"
+			}
+		case json.Number:
+			if i, err := strconv.ParseInt(string(x), 10, 64); err == nil && i <= maxExactInt && i >= -maxExactInt {
+				k = "integer"
+			}
+		}
+		if k == "" || kind != "" && k != kind {
+			return ""
+		}
+		kind = k
+	}
+	return kind
+}
+
+func (q *queryBuilder) indexable(path string) bool {
+	return q.indexed != nil && indexablePath(path) && q.indexed(path)
+}
+
+// supersetOf writes the rowids whose indexed expression of path meets
+// cond, or is an array (json_extract gives its JSON text, starting with
+// '['; the filter may match one of its elements), or, on a dotted path, is
+// NULL (a path crossing an array extracts NULL). Each branch is its own
+// index search: written as one OR, the planner often scans instead.
+// disjoint says cond holds for no array text, so the branches share no
+// rowid and need no UNION to drop duplicates.
+func (q *queryBuilder) supersetOf(path string, disjoint bool, cond func(expr string)) {
+	q.usesIndex = true
+	e := "json_extract(documents.data, '" + jsonPath(path) + "')"
+	branch := " FROM documents WHERE documents.collection = " + q.collection + " AND "
+	union := " UNION SELECT rowid"
+	if disjoint {
+		union = " UNION ALL SELECT rowid"
+	}
+	q.w("SELECT rowid AS rid", branch)
+	cond(e)
+	q.w(union, branch, e, " >= '[' AND ", e, " < '\\'")
+	if strings.Contains(path, ".") {
+		q.w(union, branch, e, " IS NULL")
+	}
+}
+
+// conjuncts lists the filters that must all hold for f to hold.
+func conjuncts(f domain.Filter, out []domain.Filter) []domain.Filter {
+	switch x := f.(type) {
+	case domain.And:
+		for _, g := range x.Filters {
+			out = conjuncts(g, out)
+		}
+	case *domain.And:
+		return conjuncts(*x, out)
+	case *domain.Cmp:
+		return append(out, *x)
+	case *domain.In:
+		return append(out, *x)
+	default:
+		out = append(out, f)
+	}
+	return out
+}
+
+// maxExactInt bounds the integers json_extract and a bound int64 compare
+// exactly with any spelling of the same number in a document.
+const maxExactInt = 1 << 53
+
+// exactIndexValue is the value json_extract yields for a document field
+// equal to v, when that is one value: strings, booleans (json_extract gives
+// 1 or 0) and integers of at most 2^53. Other numbers go through a range
+// (rangeCond): SQLite's and Go's parsing of the same decimal text may round
+// differently.
+func exactIndexValue(v any) (any, bool) {
+	n, err := domain.NormalizeValue(v)
+	if err != nil {
+		return nil, false
+	}
+	switch x := n.(type) {
+	case string:
+		return x, true
+	case bool:
+		if x {
+			return int64(1), true
+		}
+		return int64(0), true
+	case json.Number:
+		i, err := strconv.ParseInt(string(x), 10, 64)
+		if err == nil && i <= maxExactInt && i >= -maxExactInt {
+			return i, true
+		}
+	}
+	return nil, false
+}
+
+// inIndexList is $in's values as one JSON array for json_each, when each
+// has an exact index value.
+func inIndexList(values []any) (string, bool) {
+	list := make([]any, len(values))
+	for i, v := range values {
+		iv, ok := exactIndexValue(v)
+		if !ok {
+			return "", false
+		}
+		list[i] = iv
+	}
+	b, err := json.Marshal(list)
+	return string(b), err == nil
+}
+
+// rangeSlack widens a numeric bound by a few units in the last place, so
+// rounding differences between SQLite's and Go's number parsing never drop
+// a match from the superset.
+const rangeSlack = 4
+
+func widen(f, toward float64) float64 {
+	for range rangeSlack {
+		f = math.Nextafter(f, toward)
+	}
+	return f
+}
+
+// rangeCond is the index condition for a comparison with a number or a
+// string: a superset of the matching scalars. json_extract orders numbers
+// (booleans as 1 and 0 among them) before all text.
+func (q *queryBuilder) rangeCond(c domain.Cmp) (func(e string), bool) {
+	n, err := domain.NormalizeValue(c.Value)
+	if err != nil {
+		return nil, false
+	}
+	switch x := n.(type) {
 	case json.Number:
 		f, err := strconv.ParseFloat(string(x), 64)
 		if err != nil {
-			return nil, domain.Errorf(domain.CodeInvalidArgument, op, "bad number %q", x)
+			return nil, false
 		}
-		return f, nil
-	}
-	return nil, domain.Errorf(domain.CodeInvalidArgument, op, "filter value %v (%T) is not a JSON scalar", v, v)
-}
-
-func (q *queryBuilder) filter(f domain.Filter) error {
-	switch x := f.(type) {
-	case nil:
-		q.w("1")
-	case domain.And:
-		return q.list(x.Filters, " AND ", "1")
-	case *domain.And:
-		return q.list(x.Filters, " AND ", "1")
-	case domain.Or:
-		return q.list(x.Filters, " OR ", "0")
-	case *domain.Or:
-		return q.list(x.Filters, " OR ", "0")
-	case domain.In:
-		return q.in(x)
-	case *domain.In:
-		return q.in(*x)
-	case domain.Cmp:
-		return q.cmp(x)
-	case *domain.Cmp:
-		return q.cmp(*x)
-	default:
-		return domain.Errorf(domain.CodeInvalidArgument, op, "unknown filter %T", f)
-	}
-	return nil
-}
-
-func (q *queryBuilder) list(fs []domain.Filter, sep, empty string) error {
-	if len(fs) == 0 {
-		q.w(empty)
-		return nil
-	}
-	q.w("(")
-	for i, f := range fs {
-		if i > 0 {
-			q.w(sep)
+		lo, hi := widen(f, math.Inf(-1)), widen(f, math.Inf(1))
+		switch c.Op {
+		case domain.OpGt, domain.OpGte:
+			return func(e string) { q.w("(", e, " >= ", q.arg(lo), " AND ", e, " < '')") }, true
+		case domain.OpLt, domain.OpLte:
+			return func(e string) { q.w(e, " <= ", q.arg(hi)) }, true
 		}
-		if err := q.filter(f); err != nil {
-			return err
-		}
-	}
-	q.w(")")
-	return nil
-}
-
-func (q *queryBuilder) in(x domain.In) error {
-	if len(x.Values) == 0 {
-		q.w("0")
-		return nil
-	}
-	q.w("(")
-	for i, v := range x.Values {
-		if i > 0 {
-			q.w(" OR ")
-		}
-		if err := q.cmp(domain.Cmp{Op: domain.OpEq, Path: x.Path, Value: v}); err != nil {
-			return err
-		}
-	}
-	q.w(")")
-	return nil
-}
-
-func (q *queryBuilder) cmp(c domain.Cmp) error {
-	v, err := scalar(c.Value)
-	if err != nil {
-		return err
-	}
-	p, err := q.pathRef(c.Path)
-	if err != nil {
-		return err
-	}
-	t, x := typeExpr(p), extractExpr(p)
-	switch c.Op {
-	case domain.OpEq:
-		q.eq(t, x, v)
-	case domain.OpNe:
-		q.w("NOT ")
-		q.eq(t, x, v)
-	case domain.OpGt, domain.OpGte, domain.OpLt, domain.OpLte:
-		q.order(c.Op, t, x, v)
-	case domain.OpContains:
-		q.contains(p, t, x, v)
-	case domain.OpNotContains:
-		q.w("NOT ")
-		q.contains(p, t, x, v)
-	default:
-		return domain.Errorf(domain.CodeInvalidArgument, op, "unknown comparison operator %d", c.Op)
-	}
-	return nil
-}
-
-func (q *queryBuilder) eq(t, x string, v any) {
-	switch v := v.(type) {
-	case nil:
-		q.w("(", t, " IN ('missing', 'null'))")
-	case bool:
-		if v {
-			q.w("(", t, " = 'true')")
-		} else {
-			q.w("(", t, " = 'false')")
-		}
-	case float64:
-		q.w("(", t, " IN ('integer', 'real') AND ", x, " = ", q.arg(v), ")")
+		return func(e string) { q.w(e, " BETWEEN ", q.arg(lo), " AND ", q.arg(hi)) }, true
 	case string:
-		q.w("(", t, " = 'text' AND ", x, " = ", q.arg(v), ")")
-	}
-}
-
-var sqlOps = map[domain.CmpOp]string{domain.OpGt: " > ", domain.OpGte: " >= ", domain.OpLt: " < ", domain.OpLte: " <= "}
-
-func (q *queryBuilder) order(o domain.CmpOp, t, x string, v any) {
-	sop := sqlOps[o]
-	switch v := v.(type) {
-	case nil:
-		q.w("0") // null never orders against anything, not even null
-
-	case bool:
-		q.w("(", t, " IN ('true', 'false') AND (", t, " = 'true')", sop, q.arg(boolInt(v)), ")")
-	case float64:
-		q.w("(", t, " IN ('integer', 'real') AND ", x, sop, q.arg(v), ")")
-	case string:
-		q.w("(", t, " = 'text' AND ", x, sop, q.arg(v), ")")
-	}
-}
-
-func (q *queryBuilder) contains(p, t, x string, v any) {
-	q.w("(")
-	if s, ok := v.(string); ok {
-		q.w("(", t, " = 'text' AND instr(", x, ", ", q.arg(s), ") > 0) OR ")
-	}
-	q.w("(", t, " = 'array' AND EXISTS (SELECT 1 FROM json_each(documents.data, ", p, ") AS je WHERE ")
-	switch v := v.(type) {
-	case nil:
-		q.w("je.type = 'null'")
-	case bool:
-		if v {
-			q.w("je.type = 'true'")
-		} else {
-			q.w("je.type = 'false'")
+		switch c.Op {
+		case domain.OpGt, domain.OpGte:
+			return func(e string) { q.w(e, " >= ", q.arg(x)) }, true
+		case domain.OpLt, domain.OpLte:
+			return func(e string) { q.w("(", e, " <= ", q.arg(x), " AND ", e, " >= '')") }, true
 		}
-	case float64:
-		q.w("je.type IN ('integer', 'real') AND je.value = ", q.arg(v))
-	case string:
-		q.w("je.type = 'text' AND je.value = ", q.arg(v))
 	}
-	q.w(")))")
+	return nil, false
 }
 
-// orderBy writes the documented rank: missing/null < bool < number < string
-// < array/object, then the value, then key ascending.
-func (q *queryBuilder) orderBy(o *domain.Order) error {
-	if o == nil {
+// orderBy writes the sort keys (domain.SortKey, descending ones with DESC),
+// then key ascending.
+func (q *queryBuilder) orderBy(orders []domain.Order) {
+	if len(orders) == 0 {
 		if q.usesIndex {
 			// Without statistics the planner walks the key index to skip
 			// the sort, scanning the whole collection; "+" takes that
@@ -293,18 +361,15 @@ func (q *queryBuilder) orderBy(o *domain.Order) error {
 		} else {
 			q.w(" ORDER BY documents.key")
 		}
-		return nil
+		return
 	}
-	p, err := q.pathRef(o.Path)
-	if err != nil {
-		return err
+	q.w(" ORDER BY ")
+	for _, o := range orders {
+		if o.Desc {
+			q.w("entgl_sortkey(documents.data, ", q.arg(o.Path), ", 1) DESC, ")
+		} else {
+			q.w("entgl_sortkey(documents.data, ", q.arg(o.Path), ", 0), ")
+		}
 	}
-	dir := ""
-	if o.Desc {
-		dir = " DESC"
-	}
-	q.w(" ORDER BY CASE ", typeExpr(p), " WHEN 'missing' THEN 0 WHEN 'null' THEN 0 WHEN 'true' THEN 1 WHEN 'false' THEN 1",
-		" WHEN 'integer' THEN 2 WHEN 'real' THEN 2 WHEN 'text' THEN 3 ELSE 4 END", dir,
-		", ", extractExpr(p), dir, ", documents.key")
-	return nil
+	q.w("documents.key")
 }

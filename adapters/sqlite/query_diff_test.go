@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -17,11 +18,24 @@ import (
 // reference evaluator.
 
 var (
-	diffStrings = []string{"", "a", "ab", "b", "ba", "abc", "A", "é", "z", "a b", "ü1"}
-	diffNumbers = []float64{-3, -1.5, 0, 1, 1.5, 2, 3, 10, 100.25}
-	diffFields  = []string{"a", "b", "c", "n"}
-	diffPaths   = []string{"a", "b", "c", "n", "n.x", "n.y", "missing", "a.x"}
+	diffStrings = []string{"", "a", "ab", "b", "ba", "abc", "A", "é", "z", "a b", "ü1", "[x", "a\x00b", "\\"}
+	// diffNumbers: each row is one value in several spellings.
+	diffNumbers = [][]string{
+		{"-3"}, {"-1.5", "-15e-1"}, {"0", "-0", "0.0"}, {"1", "1.0", "1e0", "10E-1"}, {"1.5"}, {"2", "2.0", "0.2e1"},
+		{"3"}, {"10"}, {"100.25"}, {"9007199254740992", "9007199254740992.0"}, {"9007199254740993"},
+		{"18446744073709551617"}, {"1e300"},
+	}
+	diffFields = []string{"a", "b", "c", "n", "arr", "t"}
+	diffPaths  = []string{"a", "b", "c", "n", "n.x", "n.y", "missing", "a.x", "arr", "arr.x", "arr.0", "arr.1.y", "t", "t.0"}
 )
+
+// A diffNum is a number with the spelling it is written with.
+type diffNum string
+
+func randNumber(rng *rand.Rand) diffNum {
+	row := diffNumbers[rng.IntN(len(diffNumbers))]
+	return diffNum(row[rng.IntN(len(row))])
+}
 
 func randScalar(rng *rand.Rand) any {
 	switch rng.IntN(4) {
@@ -30,19 +44,19 @@ func randScalar(rng *rand.Rand) any {
 	case 1:
 		return rng.IntN(2) == 0
 	case 2:
-		return diffNumbers[rng.IntN(len(diffNumbers))]
+		return randNumber(rng)
 	}
 	return diffStrings[rng.IntN(len(diffStrings))]
 }
 
 func randValue(rng *rand.Rand, depth int) any {
 	switch k := rng.IntN(10); {
-	case k < 6 || depth > 1:
+	case k < 5 || depth > 2:
 		return randScalar(rng)
 	case k < 8:
 		arr := make([]any, rng.IntN(4))
 		for i := range arr {
-			arr[i] = randScalar(rng)
+			arr[i] = randValue(rng, depth+1)
 		}
 		return arr
 	default:
@@ -56,38 +70,149 @@ func randValue(rng *rand.Rand, depth int) any {
 	}
 }
 
-// encodeDoc writes compact JSON with sorted keys and no HTML escaping, the
-// canonical form the reference orders arrays and objects by.
-func encodeDoc(t *testing.T, v any) []byte {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	require.NoError(t, enc.Encode(v))
-	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})
+// writeJSON writes v with keys in random order, numbers in their chosen
+// spelling and strings with random escapes: the stores must not care.
+func writeJSON(rng *rand.Rand, b *bytes.Buffer, v any) {
+	switch x := v.(type) {
+	case nil:
+		b.WriteString("null")
+	case bool:
+		fmt.Fprint(b, x)
+	case diffNum:
+		b.WriteString(string(x))
+	case string:
+		b.WriteByte('"')
+		for _, r := range x {
+			switch {
+			case r == '"' || r == '\\':
+				b.WriteByte('\\')
+				b.WriteRune(r)
+			case r < 0x20 || rng.IntN(4) == 0:
+				fmt.Fprintf(b, "\\u%04x", r)
+			case r == '/' && rng.IntN(2) == 0:
+				b.WriteString("\\/")
+			default:
+				b.WriteRune(r)
+			}
+		}
+		b.WriteByte('"')
+	case []any:
+		b.WriteByte('[')
+		for i, el := range x {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			writeJSON(rng, b, el)
+		}
+		b.WriteByte(']')
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		rng.Shuffle(len(keys), func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
+		b.WriteString("{ ")
+		for i, k := range keys {
+			if i > 0 {
+				b.WriteString(" , ")
+			}
+			writeJSON(rng, b, k)
+			b.WriteByte(':')
+			writeJSON(rng, b, x[k])
+		}
+		b.WriteByte('}')
+	}
 }
 
+// filterValue turns a generated value into a filter value: numbers as
+// json.Number in their spelling, or as Go numbers when exact.
+func filterValue(rng *rand.Rand, v any) any {
+	switch x := v.(type) {
+	case diffNum:
+		if i, err := strconv.ParseInt(string(x), 10, 64); err == nil && rng.IntN(2) == 0 {
+			return i
+		}
+		return json.Number(x)
+	case []any:
+		out := make([]any, len(x))
+		for i, el := range x {
+			out[i] = filterValue(rng, el)
+		}
+		return out
+	case map[string]any:
+		out := map[string]any{}
+		for k, el := range x {
+			out[k] = filterValue(rng, el)
+		}
+		return out
+	}
+	return v
+}
+
+func randFilterValue(rng *rand.Rand) any {
+	if rng.IntN(8) == 0 {
+		return filterValue(rng, randValue(rng, 1))
+	}
+	return filterValue(rng, randScalar(rng))
+}
+
+func randValues(rng *rand.Rand) []any {
+	n := rng.IntN(4)
+	if rng.IntN(6) == 0 {
+		n = 9 + rng.IntN(20) // past the evaluator's small-list cut-off: hashed
+	}
+	vals := make([]any, n)
+	for i := range vals {
+		vals[i] = randFilterValue(rng)
+	}
+	return vals
+}
+
+var (
+	diffPatterns = []string{"^a", "b$", "^$", "a.b", "\\x00", "^\\[", "é"}
+	diffTypes    = []string{"double", "int", "long", "number", "string", "object", "array", "bool", "null"}
+)
+
 func randFilter(rng *rand.Rand, depth int) domain.Filter {
-	k := rng.IntN(12)
-	if depth < 2 && k >= 9 {
-		n := rng.IntN(4)
-		fs := make([]domain.Filter, n)
+	k := rng.IntN(22)
+	if depth < 2 && k >= 18 {
+		fs := make([]domain.Filter, rng.IntN(4))
 		for i := range fs {
 			fs[i] = randFilter(rng, depth+1)
 		}
-		if k == 9 {
+		switch k {
+		case 18:
 			return domain.Or{Filters: fs}
+		case 19:
+			return domain.Nor{Filters: fs}
+		case 20:
+			return domain.Not{Filter: randFilter(rng, depth+1)}
 		}
 		return domain.And{Filters: fs}
 	}
 	path := diffPaths[rng.IntN(len(diffPaths))]
-	if k == 8 {
-		vals := make([]any, rng.IntN(4))
-		for i := range vals {
-			vals[i] = randScalar(rng)
+	switch k {
+	case 8, 9:
+		return domain.In{Path: path, Values: randValues(rng)}
+	case 10:
+		return domain.NotIn{Path: path, Values: randValues(rng)}
+	case 11:
+		return domain.Exists{Path: path, Exists: rng.IntN(2) == 0}
+	case 12:
+		return domain.Regex{Path: path, Pattern: diffPatterns[rng.IntN(len(diffPatterns))], Options: []string{"", "i", "ms"}[rng.IntN(3)]}
+	case 13:
+		return domain.All{Path: path, Values: randValues(rng)}
+	case 14:
+		return domain.Size{Path: path, Len: rng.IntN(4)}
+	case 15:
+		if depth < 2 && rng.IntN(2) == 0 {
+			return domain.ElemMatch{Path: path, Filter: randFilter(rng, depth+1)}
 		}
-		return domain.In{Path: path, Values: vals}
+		return domain.ElemMatch{Path: path, Filter: domain.Cmp{Op: domain.CmpOp(rng.IntN(int(domain.OpNotContains) + 1)), Path: "", Value: randFilterValue(rng)}}
+	case 16:
+		return domain.Type{Path: path, Types: []string{diffTypes[rng.IntN(len(diffTypes))]}}
 	}
-	return domain.Cmp{Op: domain.CmpOp(rng.IntN(int(domain.OpNotContains) + 1)), Path: path, Value: randScalar(rng)}
+	return domain.Cmp{Op: domain.CmpOp(rng.IntN(int(domain.OpNotContains) + 1)), Path: path, Value: randFilterValue(rng)}
 }
 
 func randQuery(rng *rand.Rand) domain.Query {
@@ -97,6 +222,9 @@ func randQuery(rng *rand.Rand) domain.Query {
 	}
 	if rng.IntN(2) == 0 {
 		q.OrderBy = &domain.Order{Path: diffPaths[rng.IntN(len(diffPaths))], Desc: rng.IntN(2) == 0}
+	}
+	for range rng.IntN(3) {
+		q.Sort = append(q.Sort, domain.Order{Path: diffPaths[rng.IntN(len(diffPaths))], Desc: rng.IntN(2) == 0})
 	}
 	if rng.IntN(3) == 0 {
 		q.Skip = rng.IntN(20)
@@ -115,7 +243,7 @@ func TestFindMatchesReferenceEvaluator(t *testing.T) {
 			ctx := t.Context()
 			rng := rand.New(rand.NewPCG(42, uint64(len(fmt.Sprint(indexed)))))
 			if indexed {
-				for _, p := range []string{"a", "b", "n.x"} {
+				for _, p := range []string{"a", "b", "n.x", "arr.x", "t.0"} {
 					require.NoError(t, s.EnsureIndex(ctx, "docs", p))
 				}
 			}
@@ -129,8 +257,10 @@ func TestFindMatchesReferenceEvaluator(t *testing.T) {
 						obj[f] = randValue(rng, 0)
 					}
 				}
+				var data bytes.Buffer
+				writeJSON(rng, &data, obj)
 				e := domain.Entry{Collection: "docs", Key: fmt.Sprintf("k%03d", rng.IntN(400)), Op: domain.OpPut,
-					Data: encodeDoc(t, obj), Stamp: domain.Timestamp{Wall: 1_700_000_000_000 + int64(i), Node: "R"}}
+					Data: data.Bytes(), Stamp: domain.Timestamp{Wall: 1_700_000_000_000 + int64(i), Node: "R"}}
 				switch {
 				case i%17 == 0:
 					e.Op, e.Data = domain.OpDelete, nil
@@ -174,6 +304,33 @@ func TestFindMatchesReferenceEvaluator(t *testing.T) {
 			}
 			// The generator must produce selective queries, not only empty ones.
 			require.Greater(t, nonEmpty, cases/3)
+
+			// Every plain equality and $in (decided in SQL where it can be)
+			// on every path, against every value the documents hold.
+			var plain []any
+			for _, v := range diffStrings {
+				plain = append(plain, v)
+			}
+			for _, row := range diffNumbers {
+				plain = append(plain, json.Number(row[0]))
+				if i, err := strconv.ParseInt(row[0], 10, 64); err == nil {
+					plain = append(plain, i)
+				}
+			}
+			for _, path := range diffPaths {
+				for i, v := range plain {
+					for _, f := range []domain.Filter{
+						domain.Cmp{Op: domain.OpEq, Path: path, Value: v},
+						domain.In{Path: path, Values: []any{v, plain[(i+1)%len(plain)]}},
+					} {
+						want, err := domain.ApplyQuery(domain.Query{Filter: f}, docs)
+						require.NoError(t, err)
+						got, err := s.Find(ctx, "docs", domain.Query{Filter: f})
+						require.NoError(t, err)
+						require.Equal(t, keysOf(want), keysOf(got), "filter %s", describeFilter(f))
+					}
+				}
+			}
 		})
 	}
 }
@@ -190,6 +347,9 @@ func describe(q domain.Query) string {
 	s := fmt.Sprintf("filter=%s skip=%d take=%d", describeFilter(q.Filter), q.Skip, q.Take)
 	if q.OrderBy != nil {
 		s += fmt.Sprintf(" order=%s desc=%v", q.OrderBy.Path, q.OrderBy.Desc)
+	}
+	if len(q.Sort) > 0 {
+		s += fmt.Sprintf(" sort=%v", q.Sort)
 	}
 	return s
 }
@@ -212,6 +372,8 @@ func describeFilter(f domain.Filter) string {
 			s += describeFilter(g)
 		}
 		return s + "]"
+	case nil:
+		return "all"
 	}
-	return "all"
+	return fmt.Sprintf("%#v", f)
 }

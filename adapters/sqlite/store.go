@@ -11,11 +11,12 @@
 // the write transaction and its row-level operations; state.go the
 // in-memory pending documents and heads; stmts.go the prepared statements.
 // pending.go materializes pending documents, for writes and for every read
-// (Store.read). Reads: documents.go with query.go (filters to SQL) and
-// querycache.go; oplog.go (entries and clocks); proofs.go (content links
-// and proofs, domain/authorproof.go: what proving entries to peers reads,
-// helped by recententries.go; proofcodec.go is the stored proof).
-// Maintenance: schema.go (with linkmigration.go), checkpointer.go,
+// (Store.read). Reads: documents.go; find.go with query.go (the SQL around
+// a filter), queryfuncs.go (domain's evaluator and sort keys as SQL
+// functions) and querycache.go; oplog.go (entries and clocks); proofs.go
+// (content links and proofs, domain/authorproof.go: what proving entries
+// to peers reads, helped by recententries.go; proofcodec.go is the stored
+// proof). Maintenance: schema.go (with linkmigration.go), checkpointer.go,
 // backup.go, integrity.go.
 package sqlite
 

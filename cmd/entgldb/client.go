@@ -127,6 +127,8 @@ func addClientCommands(root *cobra.Command) {
 	find.Flags().StringVar(&q.Where, "where", "", `filter, e.g. '{"age":{"$gt":30}}'`)
 	find.Flags().StringVar(&q.OrderBy, "order-by", "", "field to order by (dotted path)")
 	find.Flags().BoolVar(&q.Desc, "desc", false, "descending order")
+	find.Flags().StringVar(&q.Sort, "sort", "", `sort by several fields, e.g. '{"age":-1,"name":1}' (after --order-by)`)
+	find.Flags().StringVar(&q.Fields, "fields", "", `projection, e.g. '["name","address.city"]' or '{"bio":0}'`)
 	find.Flags().IntVar(&q.Skip, "skip", 0, "documents to skip")
 	find.Flags().IntVar(&q.Take, "take", 0, "documents to return at most (0: all)")
 	root.AddCommand(find)

@@ -63,6 +63,7 @@ func TestClientCommandsOutput(t *testing.T) {
 	n.on("GET /v1/collections/users/docs/alice", 200, `{"name":"Alice"}`)
 	n.on("DELETE /v1/collections/users/docs/alice", 200, `{"version":"0000000000002-00000-n1"}`)
 	n.on("GET /v1/collections/users/docs", 200, `{"documents":[{"key":"a","version":"v1","data":{"x": 1, "s":"\u003cb\u003e"}},{"key":"b","version":"v2","data":{}}],"count":2}`)
+	n.on("POST /v1/collections/users/find", 200, `{"documents":[{"key":"c","version":"v3","data":{"y":2}}],"count":1}`)
 	n.on("GET /v1/collections/users/count", 200, `{"count":3}`)
 	n.on("GET /v1/collections", 200, `{"collections":["orders","users"]}`)
 	n.on("GET /v1/status", 200, `{"online":true,"node_id":"n1","peers":[]}`)
@@ -80,6 +81,9 @@ func TestClientCommandsOutput(t *testing.T) {
 			[]string{"find", "users", "--where", `{"x":1}`, "--order-by", "x", "--desc", "--skip", "1", "--take", "2"},
 			`{"key":"a","version":"v1","data":{"x":1,"s":"\u003cb\u003e"}}` + "\n" + `{"key":"b","version":"v2","data":{}}` + "\n",
 			"desc=true&order_by=x&skip=1&take=2&where=%7B%22x%22%3A1%7D"},
+		{"find with a sort document and fields posts the query",
+			[]string{"find", "users", "--where", `{"x":1}`, "--sort", `{"y":-1,"x":1}`, "--fields", `["y"]`},
+			`{"key":"c","version":"v3","data":{"y":2}}` + "\n", ""},
 		{"count prints the number", []string{"count", "users", "--where", `{"x":1}`}, "3\n", "where=%7B%22x%22%3A1%7D"},
 		{"collections prints one name a line", []string{"collections"}, "orders\nusers\n", ""},
 		{"status prints the answer indented", []string{"status"}, "{\n  \"node_id\": \"n1\",\n  \"online\": true,\n  \"peers\": []\n}\n", ""},

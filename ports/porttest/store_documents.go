@@ -2,6 +2,7 @@ package porttest
 
 import (
 	"fmt"
+	"math"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -99,6 +100,7 @@ var documentCases = []storeCase{
 		}
 	}},
 	{"RandomQueriesMatchReference", randomQueriesMatchReference},
+	{"MongoDBExamples", mongoExampleCase},
 	{"FindOverNonObjectDocuments", func(t *testing.T, open OpenStore) {
 		// Values other than objects (from foreign nodes) have no fields:
 		// every path is missing in them, exactly as the reference says.
@@ -141,7 +143,9 @@ var documentCases = []storeCase{
 		seedPeople(t, s)
 		for name, q := range map[string]domain.Query{
 			"EmptySegment": {Filter: domain.Cmp{Op: domain.OpEq, Path: "a..b", Value: 1}},
-			"Quote":        {Filter: domain.Cmp{Op: domain.OpEq, Path: `a"b`, Value: 1}},
+			"InvalidUTF8":  {Filter: domain.Cmp{Op: domain.OpEq, Path: "a\xffb", Value: 1}},
+			"DeepFilter":   {Filter: deepFilter(domain.MaxFilterDepth + 1)},
+			"NaN":          {Filter: domain.Cmp{Op: domain.OpEq, Path: "a", Value: math.NaN()}},
 			"OrderPath":    {OrderBy: &domain.Order{Path: ""}},
 			"NegativeSkip": {Skip: -1},
 		} {
@@ -209,7 +213,7 @@ var documentCases = []storeCase{
 		require.Equal(t, []string{"u3"}, docKeys(got))
 	}},
 	{"EnsureIndexInvalidPath", func(t *testing.T, open OpenStore) {
-		// Paths are validated like query paths (domain.ValidatePath): the
+		// Paths are validated by domain.ValidateIndexPath: the
 		// SQLite adapter builds index expressions from them.
 		s := open(t)
 		for _, p := range []string{"", "a..b", `a"b`, `x");DROP TABLE documents;--`} {
@@ -217,4 +221,13 @@ var documentCases = []storeCase{
 			requireCode(t, err, domain.CodeInvalidArgument)
 		}
 	}},
+}
+
+// deepFilter nests depth two-child Ands.
+func deepFilter(depth int) domain.Filter {
+	f := domain.Filter(domain.Cmp{Op: domain.OpEq, Path: "a", Value: 1})
+	for range depth {
+		f = domain.And{Filters: []domain.Filter{f, domain.Cmp{Op: domain.OpEq, Path: "b", Value: 1}}}
+	}
+	return f
 }

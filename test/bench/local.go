@@ -97,25 +97,73 @@ func benchGets(ctx context.Context, db *app.Database, docs, n int) (miss, hit la
 	return miss, hit, nil
 }
 
-// benchFind runs n indexed equality queries (1 of 1,000 categories, so
-// ~docs/1000 results each) and checks the result sizes.
-func benchFind(ctx context.Context, db *app.Database, docs, n int) (latencies, error) {
+// timeFinds times n queries, query(i) the i-th, and checks each result
+// (nil: acceptable).
+func timeFinds(ctx context.Context, db *app.Database, n int, query func(i int) domain.Query, check func(i int, res []domain.Document) error) (latencies, error) {
 	c := db.Collection(docsCollection)
-	want := docs / 1000
 	lat := make(latencies, 0, n)
 	for i := 0; i < n; i++ {
-		cat := (i * 37) % 1000
-		q := domain.Query{Filter: domain.Cmp{Op: domain.OpEq, Path: "cat", Value: fmt.Sprintf("c%03d", cat)}}
+		q := query(i)
 		t0 := time.Now()
 		res, err := c.Find(ctx, q)
 		el := time.Since(t0)
 		if err != nil {
-			return nil, fmt.Errorf("find: %w", err)
+			return nil, err
 		}
-		if len(res) < want || len(res) > want+1 {
-			return nil, fmt.Errorf("find cat=c%03d: %d results, want ~%d", cat, len(res), want)
+		if err := check(i, res); err != nil {
+			return nil, err
 		}
 		lat = append(lat, el)
 	}
 	return lat, nil
+}
+
+// benchFind runs n indexed equality queries (1 of 1,000 categories, so
+// ~docs/1000 results each) and checks the result sizes.
+func benchFind(ctx context.Context, db *app.Database, docs, n int) (latencies, error) {
+	want := docs / 1000
+	return timeFinds(ctx, db, n, func(i int) domain.Query {
+		return domain.Query{Filter: domain.Cmp{Op: domain.OpEq, Path: "cat", Value: fmt.Sprintf("c%03d", (i*37)%1000)}}
+	}, func(i int, res []domain.Document) error {
+		if len(res) < want || len(res) > want+1 {
+			return fmt.Errorf("find cat=c%03d: %d results, want ~%d", (i*37)%1000, len(res), want)
+		}
+		return nil
+	})
+}
+
+// benchIn1000 runs n queries of $in with 1,000 values on the indexed
+// category field: one category present (~docs/1000 hits) and 999 absent,
+// so the index must do the work, not the result size.
+func benchIn1000(ctx context.Context, db *app.Database, docs, n int) (latencies, error) {
+	want := docs / 1000
+	return timeFinds(ctx, db, n, func(i int) domain.Query {
+		vals := make([]any, 1000)
+		for j := range vals {
+			vals[j] = fmt.Sprintf("x%03d", j)
+		}
+		vals[i%1000] = fmt.Sprintf("c%03d", (i*37)%1000)
+		return domain.Query{Filter: domain.In{Path: "cat", Values: vals}}
+	}, func(i int, res []domain.Document) error {
+		if len(res) < want || len(res) > want+1 {
+			return fmt.Errorf("find $in with c%03d: %d results, want ~%d", (i*37)%1000, len(res), want)
+		}
+		return nil
+	})
+}
+
+// benchElemMatch runs n $elemMatch queries over the documents' arrays of
+// objects (no index helps: each reads the whole collection).
+func benchElemMatch(ctx context.Context, db *app.Database, docs, n int) (latencies, error) {
+	return timeFinds(ctx, db, n, func(i int) domain.Query {
+		return domain.Query{Filter: domain.ElemMatch{Path: "items", Filter: domain.And{Filters: []domain.Filter{
+			domain.Cmp{Op: domain.OpEq, Path: "k", Value: (i * 13) % 1000},
+			domain.Cmp{Op: domain.OpGte, Path: "q", Value: 5},
+		}}}}
+	}, func(i int, res []domain.Document) error {
+		if len(res) == 0 || len(res) > docs/1000+1 {
+			return fmt.Errorf("find $elemMatch k=%d: %d results", (i*13)%1000, len(res))
+		}
+		return nil
+	})
 }

@@ -23,20 +23,21 @@ import (
 )
 
 type options struct {
-	out        string
-	docs       int
-	puts       int
-	gets       int
-	finds      int
-	meshSize   int
-	writes     int
-	noops      int
-	handshakes int
-	httpPuts   int
-	keep       bool
-	timeout    time.Duration
-	cpuProf    string
-	only       string
+	out         string
+	docs        int
+	puts        int
+	gets        int
+	finds       int
+	elemMatches int
+	meshSize    int
+	writes      int
+	noops       int
+	handshakes  int
+	httpPuts    int
+	keep        bool
+	timeout     time.Duration
+	cpuProf     string
+	only        string
 }
 
 func main() {
@@ -46,6 +47,7 @@ func main() {
 	flag.IntVar(&o.puts, "puts", 5_000, "single Puts for the put row")
 	flag.IntVar(&o.gets, "gets", 5_000, "distinct keys read for the get rows")
 	flag.IntVar(&o.finds, "finds", 200, "queries for the find row")
+	flag.IntVar(&o.elemMatches, "elemmatches", 5, "queries for the $elemMatch row (each reads the whole collection)")
 	flag.IntVar(&o.meshSize, "mesh", 10, "nodes in the convergence mesh")
 	flag.IntVar(&o.writes, "writes", 200, "writes timed in the convergence mesh")
 	flag.IntVar(&o.noops, "noops", 9, "in-sync rounds timed")
@@ -73,6 +75,7 @@ type summary struct {
 	convergeP99                  time.Duration
 	handshakeP50                 time.Duration
 	idleRSS                      int64
+	in1000P50                    time.Duration
 }
 
 func run(ctx context.Context, o options) int {
@@ -189,9 +192,9 @@ func run(ctx context.Context, o options) int {
 	}
 
 	table := renderTable(rows)
-	line := fmt.Sprintf("BENCH put_ratio=%s batch_ratio=%s bootstrap_docs_s=%s verify_ns_entry=%s converge_p99_ms=%s idle_rss_mb=%s handshake_p50_ms=%s",
+	line := fmt.Sprintf("BENCH put_ratio=%s batch_ratio=%s bootstrap_docs_s=%s verify_ns_entry=%s converge_p99_ms=%s idle_rss_mb=%s handshake_p50_ms=%s in1000_p50_ms=%s",
 		ratio(s.put, s.rawPut), ratio(s.batch, s.rawBatch), orNA(s.bootstrap, "%.0f"), orNA(s.verifyNs, "%.0f"),
-		orNA(ms(s.convergeP99), "%.1f"), orNA(mb(s.idleRSS), "%.1f"), orNA(ms(s.handshakeP50), "%.2f"))
+		orNA(ms(s.convergeP99), "%.1f"), orNA(mb(s.idleRSS), "%.1f"), orNA(ms(s.handshakeP50), "%.2f"), orNA(ms(s.in1000P50), "%.2f"))
 	fmt.Println(table)
 	fmt.Println()
 	fmt.Printf("total %.0f s; documents ~500 B; %d docs for batch/find/bootstrap; %s, %d CPUs\n",
@@ -205,15 +208,16 @@ func run(ctx context.Context, o options) int {
 
 // localResult carries the single-node rows' figures to the table.
 type localResult struct {
-	putRate         float64
-	putLat          latencies
-	batchRate       float64
-	miss, hit, find latencies
-	bootRate        float64
-	bootTook        time.Duration
-	noop            latencies
-	errs            map[string]string
-	srcDB, srcErr   string
+	putRate           float64
+	putLat            latencies
+	batchRate         float64
+	miss, hit, find   latencies
+	in1000, elemMatch latencies
+	bootRate          float64
+	bootTook          time.Duration
+	noop              latencies
+	errs              map[string]string
+	srcDB, srcErr     string
 }
 
 // runLocal runs the single-node and two-node rows on node A (then B).
@@ -227,7 +231,7 @@ func runLocal(ctx context.Context, o options, root string, s *summary, logf func
 		}
 		logf("%s: %v", rows, err)
 	}
-	const later = "put,batch,get,find,bootstrap,noop"
+	const later = "put,batch,get,find,in1000,elemmatch,bootstrap,noop"
 	cfgA, err := nodeConfig(filepath.Join(root, "node-a"), "bench-a", nil)
 	if err != nil {
 		fail(later, err)
@@ -265,7 +269,7 @@ func runLocal(ctx context.Context, o options, root string, s *summary, logf func
 	// Batch: raw, app (which also loads the dataset of the later rows), raw.
 	raw1, err1 := rawBatch(ctx, filepath.Join(root, "raw-batch-1"), o.docs, batchSize)
 	if r.batchRate, err = benchBatch(ctx, database(a), o.docs); err != nil {
-		fail("batch,get,find,bootstrap,noop", err)
+		fail("batch,get,find,in1000,elemmatch,bootstrap,noop", err)
 		_ = stopNode(a)
 		r.srcErr = "batch failed"
 		return r
@@ -278,7 +282,7 @@ func runLocal(ctx context.Context, o options, root string, s *summary, logf func
 	}
 	s.batch = r.batchRate
 	if err := database(a).EnsureIndex(ctx, docsCollection, "cat"); err != nil {
-		fail("find", err)
+		fail("find,in1000,elemmatch", err)
 	}
 	if err := stopNode(a); err != nil {
 		fail(later, err)
@@ -290,7 +294,7 @@ func runLocal(ctx context.Context, o options, root string, s *summary, logf func
 	logf("get/find: node A reopened")
 	a, err = openNode(ctx, cfgA)
 	if err != nil {
-		fail("get,find,bootstrap,noop", err)
+		fail("get,find,in1000,elemmatch,bootstrap,noop", err)
 		r.srcErr = firstLine(err.Error())
 		return r
 	}
@@ -302,9 +306,16 @@ func runLocal(ctx context.Context, o options, root string, s *summary, logf func
 	if r.miss, r.hit, err = benchGets(ctx, database(a), o.docs, o.gets); err != nil {
 		fail("get", err)
 	}
-	if r.errs["find"] == "" {
+	if r.errs["find"] == "" { // the index the find rows need is there
 		if r.find, err = benchFind(ctx, database(a), o.docs, o.finds); err != nil {
 			fail("find", err)
+		}
+		if r.in1000, err = benchIn1000(ctx, database(a), o.docs, o.finds); err != nil {
+			fail("in1000", err)
+		}
+		s.in1000P50 = r.in1000.pct(50)
+		if r.elemMatch, err = benchElemMatch(ctx, database(a), o.docs, o.elemMatches); err != nil {
+			fail("elemmatch", err)
 		}
 	}
 
@@ -380,6 +391,14 @@ func (r localResult) rows(o options, s summary) []result {
 		cell("get", func() string { return fmt.Sprintf("p50 %s · p99 %s", fmtDur(r.miss.pct(50)), fmtDur(r.miss.pct(99))) }), "—"})
 	out = append(out, result{"find", fmt.Sprintf("indexed equality query over %d docs (%d hits each), %d queries", o.docs, o.docs/1000, len(r.find)),
 		cell("find", func() string { return fmt.Sprintf("p50 %s · p99 %s", fmtDur(r.find.pct(50)), fmtDur(r.find.pct(99))) }), "—"})
+	out = append(out, result{"find-in1000", fmt.Sprintf("$in of 1,000 values (1 present) on the indexed field over %d docs, %d queries", o.docs, len(r.in1000)),
+		cell("in1000", func() string {
+			return fmt.Sprintf("p50 %s · p99 %s", fmtDur(r.in1000.pct(50)), fmtDur(r.in1000.pct(99)))
+		}), "target p50 < 10 ms"})
+	out = append(out, result{"find-elemmatch", fmt.Sprintf("$elemMatch over arrays of objects, unindexed, %d docs, %d queries", o.docs, len(r.elemMatch)),
+		cell("elemmatch", func() string {
+			return fmt.Sprintf("p50 %s · max %s", fmtDur(r.elemMatch.pct(50)), fmtDur(r.elemMatch.pct(100)))
+		}), "—"})
 	out = append(out, result{"bootstrap", fmt.Sprintf("empty node pulls %d docs over loopback, secure + Brotli", o.docs+o.puts),
 		cell("bootstrap", func() string { return fmt.Sprintf("%.0f docs/s (%.2f s)", r.bootRate, r.bootTook.Seconds()) }),
 		fmt.Sprintf("batch row %.0f docs/s (ceiling); target ≥ 40,000 docs/s", s.batch)})

@@ -51,12 +51,13 @@ func rate(n int, d time.Duration) float64 {
 }
 
 // docBody returns a ~500-byte JSON object; cat spreads documents over
-// 1,000 categories so an indexed equality query matches ~0.1% of them.
+// 1,000 categories so an indexed equality query matches ~0.1% of them;
+// items is an array of two objects for the $elemMatch row.
 func docBody(i int, rnd *rand.Rand) []byte {
 	const filler = "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et dolore magna aliqua "
 	var b strings.Builder
-	fmt.Fprintf(&b, `{"id":%d,"cat":"c%03d","n":%d,"score":%.3f,"name":"user-%08d","active":%t,"tags":["a%d","b%d","c%d"],"address":{"city":"city-%d","zip":"%05d"},"text":"`,
-		i, i%1000, i, rnd.Float64()*1000, i, i%2 == 0, i%7, i%11, i%13, i%50, i%100000)
+	fmt.Fprintf(&b, `{"id":%d,"cat":"c%03d","n":%d,"score":%.3f,"name":"user-%08d","active":%t,"tags":["a%d","b%d","c%d"],"address":{"city":"city-%d","zip":"%05d"},"items":[{"k":%d,"q":%d},{"k":%d,"q":%d}],"text":"`,
+		i, i%1000, i, rnd.Float64()*1000, i, i%2 == 0, i%7, i%11, i%13, i%50, i%100000, i%1000, i%10, (i+500)%1000, (i+5)%10)
 	for b.Len() < 480 {
 		b.WriteString(filler[:min(len(filler), 480-b.Len())])
 	}

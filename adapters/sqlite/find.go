@@ -1,0 +1,132 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	msqlite "modernc.org/sqlite"
+
+	"github.com/entgldb/entgldb-go/domain"
+)
+
+// Find returns live documents matching q, ordered and paged in SQL.
+func (s *Store) Find(ctx context.Context, collection string, query domain.Query) ([]domain.Document, error) {
+	var out []domain.Document
+	err := s.read(ctx, func() (err error) {
+		out, err = s.find(ctx, collection, query)
+		return err
+	})
+	return out, err
+}
+
+// prepareQuery validates and compiles f and lends it to SQL; release ends
+// the loan.
+func (s *Store) prepareQuery(collection string, f domain.Filter) (q *queryBuilder, lf *liveFilter, release func(), err error) {
+	m, err := domain.CompileFilter(f)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	q = &queryBuilder{indexed: s.isIndexed}
+	var id int64
+	release = func() {}
+	if f != nil {
+		id, lf, release = lendFilter(m)
+	}
+	q.where(collection, f, id)
+	return q, lf, release, nil
+}
+
+func (s *Store) find(ctx context.Context, collection string, query domain.Query) ([]domain.Document, error) {
+	const op = "sqlite.Find"
+	if err := domain.ValidateQuery(domain.Query{OrderBy: query.OrderBy, Sort: query.Sort, Skip: query.Skip}); err != nil {
+		return nil, domain.Wrap(domain.CodeInvalidArgument, op, err)
+	}
+	q, lf, release, err := s.prepareQuery(collection, query.Filter)
+	if err != nil {
+		return nil, domain.Wrap(domain.CodeInvalidArgument, op, err)
+	}
+	defer release()
+	q.orderBy(query.Orders())
+	take, skip := int64(query.Take), int64(query.Skip)
+	if take <= 0 {
+		take = -1 // SQLite: no limit, so OFFSET works alone
+	}
+	q.w(" LIMIT ", q.arg(take), " OFFSET ", q.arg(max(skip, 0)))
+	rows, err := s.queries.query(ctx, "SELECT documents.key, documents.data, documents.wall, documents.logic, documents.node"+q.sb.String(), q.args...)
+	if err != nil {
+		return nil, queryErr(op, err, lf)
+	}
+	defer rows.Close()
+	var out []domain.Document
+	for rows.Next() {
+		d := domain.Document{Collection: collection}
+		var data sql.NullString
+		if err := rows.Scan(&d.Key, &data, &d.Stamp.Wall, &d.Stamp.Logical, &d.Stamp.Node); err != nil {
+			return nil, queryErr(op, err, lf)
+		}
+		if data.Valid {
+			d.Data = []byte(data.String)
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, queryErr(op, err, lf)
+	}
+	return out, nil
+}
+
+// Count returns the number of live documents matching f.
+func (s *Store) Count(ctx context.Context, collection string, f domain.Filter) (int, error) {
+	var n int
+	err := s.read(ctx, func() (err error) {
+		n, err = s.count(ctx, collection, f)
+		return err
+	})
+	return n, err
+}
+
+func (s *Store) count(ctx context.Context, collection string, f domain.Filter) (int, error) {
+	const op = "sqlite.Count"
+	q, lf, release, err := s.prepareQuery(collection, f)
+	if err != nil {
+		return 0, domain.Wrap(domain.CodeInvalidArgument, op, err)
+	}
+	defer release()
+	rows, err := s.queries.query(ctx, "SELECT count(*)"+q.sb.String(), q.args...)
+	if err != nil {
+		return 0, queryErr(op, err, lf)
+	}
+	defer rows.Close()
+	n := 0
+	if rows.Next() {
+		err = rows.Scan(&n)
+	}
+	if err == nil {
+		err = rows.Err()
+	}
+	if err != nil {
+		return 0, queryErr(op, err, lf)
+	}
+	return n, nil
+}
+
+// queryErr types a failed query without quoting SQLite: its messages may
+// carry SQL text, which must not reach a client. A document the filter
+// could not read is CORRUPTION, as domain.ApplyQuery says.
+func queryErr(op string, err error, lf *liveFilter) error {
+	if lf != nil {
+		if ferr := lf.failure(); ferr != nil {
+			return domain.Wrap(domain.CodeCorruption, op, ferr)
+		}
+	}
+	var de *domain.Error
+	if errors.As(err, &de) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return mapErr(op, err)
+	}
+	var se *msqlite.Error
+	if errors.As(err, &se) {
+		return domain.Errorf(codeOf(err), op, "query failed (SQLite result code %d)", se.Code())
+	}
+	return domain.Errorf(codeOf(err), op, "query failed")
+}
