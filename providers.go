@@ -84,8 +84,11 @@ func provideDatabase(store ports.Store, c *cache.Cache, clock *domain.Clock, r d
 	return db, db.Close, nil
 }
 
-func provideQueue(store ports.Store, m *telemetry.Metrics, cfg config.Config, logger *zap.Logger) *app.OfflineQueue {
-	return app.NewOfflineQueue(store, app.QueueOptions{
+// providePeerClocks keeps what peers confirm holding in the database's meta table.
+func providePeerClocks(store ports.Store) *app.PeerClocks { return app.NewPeerClocks(store) }
+
+func provideQueue(store ports.Store, clocks *app.PeerClocks, id nodeID, m *telemetry.Metrics, cfg config.Config, logger *zap.Logger) *app.OfflineQueue {
+	return app.NewOfflineQueue(store, clocks, string(id), app.QueueOptions{
 		Enabled:  cfg.Sync.EnableOfflineQueue,
 		MaxSize:  cfg.Sync.MaxQueueSize,
 		Observer: m,
@@ -248,10 +251,10 @@ func provideDiscovery(cfg config.Config, id nodeID, logger *zap.Logger) (*udp.Di
 }
 
 func provideSyncEngine(db *app.Database, store ports.Store, dialer *tcp.Dialer, exec *retry.Executor, disc *udp.Discovery,
-	q *app.OfflineQueue, status *app.StatusTracker, clock *domain.Clock, outbox *app.Outbox, cfg config.Config, id nodeID,
+	q *app.OfflineQueue, clocks *app.PeerClocks, status *app.StatusTracker, clock *domain.Clock, outbox *app.Outbox, cfg config.Config, id nodeID,
 	logger *zap.Logger) (*app.SyncEngine, error) {
 	return app.NewSyncEngine(app.SyncEngineDeps{Database: db, Store: store, Dialer: dialer, Executor: exec,
-		Clock: clock, Outbox: outbox, Discovery: disc, Queue: q, Status: status, Logger: logger.Named("sync")},
+		Clock: clock, Outbox: outbox, Discovery: disc, Queue: q, PeerClocks: clocks, Status: status, Logger: logger.Named("sync")},
 		app.EngineOptions{
 			NodeID:       string(id),
 			Interval:     time.Duration(cfg.Sync.IntervalMs) * time.Millisecond,

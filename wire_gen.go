@@ -46,7 +46,8 @@ func newNode(ctx context.Context, cfg config.Config, logger *zap.Logger) (*app.N
 		cleanup()
 		return nil, nil, err
 	}
-	offlineQueue := provideQueue(store, metrics, cfg, logger)
+	peerClocks := providePeerClocks(store)
+	offlineQueue := provideQueue(store, peerClocks, entgldbNodeID, metrics, cfg, logger)
 	discovery, err := provideDiscovery(cfg, entgldbNodeID, logger)
 	if err != nil {
 		cleanup2()
@@ -76,7 +77,7 @@ func newNode(ctx context.Context, cfg config.Config, logger *zap.Logger) (*app.N
 	healthCheck := provideHealth(store, statusTracker, cache, server, discovery, cfg, logger)
 	executor := provideExecutor(cfg, metrics, logger)
 	dialer, cleanup3 := provideDialer(cfg, trust, executor, logger)
-	syncEngine, err := provideSyncEngine(database, store, dialer, executor, discovery, offlineQueue, statusTracker, clock, outbox, cfg, entgldbNodeID, logger)
+	syncEngine, err := provideSyncEngine(database, store, dialer, executor, discovery, offlineQueue, peerClocks, statusTracker, clock, outbox, cfg, entgldbNodeID, logger)
 	if err != nil {
 		cleanup3()
 		cleanup2()
@@ -98,7 +99,7 @@ func newNode(ctx context.Context, cfg config.Config, logger *zap.Logger) (*app.N
 // The provider sets, one per layer (the providers are in providers.go).
 var (
 	storeSet = wire.NewSet(provideStore, wire.Bind(new(ports.Store), new(*sqlite.Store)), provideNodeID, provideClock)
-	appSet   = wire.NewSet(provideCache, telemetry.NewRegistry, provideMetrics, provideResolver, provideOutbox, provideDatabase, provideQueue,
+	appSet   = wire.NewSet(provideCache, telemetry.NewRegistry, provideMetrics, provideResolver, provideOutbox, provideDatabase, provideQueue, providePeerClocks,
 		provideStatus, provideHealth, provideBackups)
 	netSet  = wire.NewSet(provideIdentity, provideTrust, provideExecutor, provideDialer, provideSyncService, provideTCPServer, provideDiscovery, provideSyncEngine)
 	httpSet = wire.NewSet(provideHTTP)

@@ -33,8 +33,8 @@ func (e *SyncEngine) gossipLoop(ctx context.Context) {
 }
 
 // pushGossip pushes entries to up to GossipFanout reachable peers, in
-// parallel. When none can be reached it parks them in the offline queue. A
-// peer that refused them was reached: re-sending cannot change its
+// parallel. When none can be reached they wait in the oplog (the offline
+// queue counts them) for the next round with a peer. A peer that refused them was reached: re-sending cannot change its
 // decision, so that push counts as delivered.
 func (e *SyncEngine) pushGossip(ctx context.Context, entries []domain.Entry) {
 	targets := e.pick(e.opts.GossipFanout)
@@ -63,9 +63,6 @@ func (e *SyncEngine) pushGossip(ctx context.Context, entries []domain.Entry) {
 		return // a round in progress with a busy peer will carry the entries
 	}
 	e.setOnline(delivered > 0)
-	if delivered == 0 {
-		e.enqueueOffline(ctx, entries)
-	}
 }
 
 // errPeerBusy: a round with that peer held its session slot too long.
@@ -97,7 +94,7 @@ func (e *SyncEngine) gossipTo(ctx context.Context, t peerTarget, entries []domai
 		defer s.Close()
 		t.nodeID = s.PeerID()
 		e.learnNodeID(t.addr, t.nodeID)
-		e.flushQueue(ctx, s)
+		s = e.confirming(s)
 		bytesOut, pushed = 0, 0
 		gap := false
 		for _, chunk := range domain.ChunkBySize(entries, e.opts.MaxPushBytes) {
@@ -138,7 +135,7 @@ func (e *SyncEngine) gossipTo(ctx context.Context, t peerTarget, entries []domai
 }
 
 // deliveredRefused says whether err is the peer's success=false answer to
-// a push outside a round (gossip, the offline queue), and then reports it
+// a push outside a round (gossip), and then reports it
 // as a round's refused push is. Such entries count as delivered: the peer
 // received them and decided. A peer's transient failure answers
 // success=false too, and is indistinguishable here; the entries are still

@@ -8,11 +8,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// A gossip push the peer answers success=false reached it: the peer made
-// its decision, and pushing the same entries again cannot change it. So it
-// is not parked in the offline queue (whose flush would re-send it), the
-// node stays online, and the refusal is reported as a round's is.
-func TestSyncGossipRefusedByPeerIsDeliveredNotQueued(t *testing.T) {
+// A gossip push the peer answers success=false reached it: the node stays
+// online and the refusal is reported as a round's is. The peer does not
+// hold the change, so it is still counted as unconfirmed.
+func TestSyncGossipRefusedByPeerIsReportedNotConfirmed(t *testing.T) {
 	ctx := context.Background()
 	_, s, b, pushRefusals := newPusher(t)
 	s.skew.Store(2 * testMaxDrift) // b refuses s's entries: clock drift
@@ -23,14 +22,14 @@ func TestSyncGossipRefusedByPeerIsDeliveredNotQueued(t *testing.T) {
 	assert.Equal(t, "", b.body(t, "c", "k"), "b refused it")
 	n, err := s.queue.Len(ctx)
 	require.NoError(t, err)
-	assert.Zero(t, n, "a refused gossip push is not queued offline")
+	assert.Equal(t, 1, n, "a refused change is not confirmed by the peer")
 	assert.True(t, s.status.Online(), "b answered: s is online")
 	assert.Equal(t, 1, pushRefusals.pushes, "the refused push is counted")
 	assert.Equal(t, int64(1), peerByID(t, b.status.Peers(), "s").Refused["clock_drift"])
 }
 
-// An unreachable peer is still what the offline queue is for.
-func TestSyncGossipToNoReachablePeerIsQueued(t *testing.T) {
+// A change no peer could be reached for is counted; one a peer took is not.
+func TestSyncGossipCountsWhatNoPeerConfirmed(t *testing.T) {
 	ctx := context.Background()
 	net, s, b, pushRefusals := newPusher(t)
 	net.setDown(b.addr, true)
@@ -42,6 +41,14 @@ func TestSyncGossipToNoReachablePeerIsQueued(t *testing.T) {
 	assert.Equal(t, 1, n)
 	assert.False(t, s.status.Online())
 	assert.Zero(t, pushRefusals.pushes)
+
+	net.setDown(b.addr, false)
+	es = s.localEntries(t, s.put(t, "c", "k2", `{"v":2}`))
+	s.engine.pushGossip(ctx, es)
+	n, err = s.queue.Len(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, n, "b holds k2, and k before it (a chain links only in order)")
+	assert.Equal(t, `{"v":1}`, b.body(t, "c", "k"))
 }
 
 // newPusher builds node s, with an offline queue and b as its only peer,

@@ -46,12 +46,14 @@ func TestObserverGivenAtConstruction(t *testing.T) {
 	_, err := e.db.Collection("c").Put(ctx, "k", []byte(`{}`))
 	require.NoError(t, err)
 
-	q := app.NewOfflineQueue(newSQLiteStore(t), app.QueueOptions{Enabled: true, Observer: obs}, nil)
-	require.NoError(t, q.Enqueue(ctx, pending("a")))
-	require.NoError(t, q.Enqueue(ctx, pending("b")))
+	q := app.NewOfflineQueue(e.store, app.NewPeerClocks(nil), "nodeA", app.QueueOptions{Enabled: true, Observer: obs}, nil)
+	q.Check(ctx)
+	_, err = e.db.Collection("c").Put(ctx, "k2", []byte(`{}`))
+	require.NoError(t, err)
+	q.Check(ctx)
 
 	obs.mu.Lock()
 	defer obs.mu.Unlock()
-	assert.Equal(t, 1, obs.written)
+	assert.Equal(t, 2, obs.written)
 	assert.Equal(t, []int{1, 2}, obs.queueLen)
 }

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"sync"
-	"sync/atomic"
 
 	"go.uber.org/zap"
 
@@ -11,142 +10,108 @@ import (
 	"github.com/entgldb/entgldb-go/ports"
 )
 
-// flushPage is how many queued operations a flush reads at once.
-const flushPage = 100
-
-// OfflineQueue holds local changes made while no peer was reachable, durably
-// and in order, until a flush pushes them. It is bounded: a full queue
-// refuses new operations with QUEUE_FULL and never drops queued ones (the
-// oplog stays the source of truth, so a refused operation still reaches
-// peers through anti-entropy). Safe for concurrent use.
+// OfflineQueue reports the local changes no peer has confirmed yet: what
+// this disk alone holds, and what would be lost with it. It keeps nothing
+// itself — the oplog holds every change, and anti-entropy pushes each peer
+// what it lacks — so it never drops or refuses a write. Reaching MaxSize is
+// a warning, logged once each time the length crosses it, never an error:
+// a lone node is not failing. Safe for concurrent use.
 type OfflineQueue struct {
-	store   ports.QueueStore
+	counter ports.OplogCounter
+	clocks  *PeerClocks
+	self    string
 	enabled bool
 	maxSize int
 	log     *zap.Logger
-	flushMu sync.Mutex // one flush at a time: two would push operations twice
-	refused atomic.Int64
 	obs     Observer // nil: none
+
+	mu sync.Mutex
+	// What the last count saw: the confirmed stamp it counted after, the
+	// oplog sequence it counted up to, and the result. While the
+	// confirmation stays, only entries committed since are counted.
+	countedAfter domain.Timestamp
+	countedUpTo  int64
+	counted      int
+	over         bool // the length was at or above MaxSize at the last Check
 }
 
 // QueueOptions configure an OfflineQueue.
 type QueueOptions struct {
-	// Enabled: Enqueue keeps operations (Sync.EnableOfflineQueue). A
-	// disabled queue accepts nothing: Enqueue is a no-op returning nil, and
-	// Flush still drains whatever an earlier, enabled run left behind.
+	// Enabled: the queue is counted and reported (Sync.EnableOfflineQueue);
+	// disabled, its length reads 0 and nothing is logged. Either way every
+	// change is kept in the oplog and reaches peers.
 	Enabled bool
-	// MaxSize bounds the queue (Sync.MaxQueueSize; <= 0: unbounded).
+	// MaxSize is the length past which a warning is logged (Sync.MaxQueueSize;
+	// <= 0: never).
 	MaxSize int
-	// Observer is told the queue's length after every change (nil: none).
+	// Observer is told the queue's length at every Check (nil: none).
 	Observer Observer
 }
 
-// report tells the observer the queue's current length.
-func (q *OfflineQueue) report(ctx context.Context) {
-	if q.obs == nil {
-		return
-	}
-	if n, err := q.store.QueueLen(ctx); err == nil {
-		q.obs.OfflineQueueLength(n)
-	}
-}
-
-// NewOfflineQueue returns a queue over store.
-func NewOfflineQueue(store ports.QueueStore, opts QueueOptions, logger *zap.Logger) *OfflineQueue {
+// NewOfflineQueue returns the queue of node self's changes, counted in
+// counter against what clocks say peers hold.
+func NewOfflineQueue(counter ports.OplogCounter, clocks *PeerClocks, self string, opts QueueOptions, logger *zap.Logger) *OfflineQueue {
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	return &OfflineQueue{store: store, enabled: opts.Enabled, maxSize: opts.MaxSize, obs: opts.Observer, log: logger}
+	return &OfflineQueue{counter: counter, clocks: clocks, self: self, enabled: opts.Enabled,
+		maxSize: opts.MaxSize, obs: opts.Observer, log: logger}
 }
 
-// Enabled reports whether Enqueue keeps operations.
+// Enabled reports whether the queue is counted.
 func (q *OfflineQueue) Enabled() bool { return q.enabled }
 
-// MaxSize is the bound (<= 0: unbounded).
+// MaxSize is the warning threshold (<= 0: none).
 func (q *OfflineQueue) MaxSize() int { return q.maxSize }
 
-// Enqueue appends op; QUEUE_FULL when the queue already holds MaxSize
-// operations (then nothing changes). A no-op on a disabled queue.
-func (q *OfflineQueue) Enqueue(ctx context.Context, op domain.PendingOperation) error {
-	const name = "queue.Enqueue"
-	if !q.enabled {
-		return nil
-	}
-	if _, err := q.store.Enqueue(ctx, op, q.maxSize); err != nil {
-		if domain.CodeOf(err) == domain.CodeQueueFull {
-			q.refused.Add(1)
-			q.log.Warn("offline queue full; the change will reach peers by anti-entropy",
-				zap.Int("max_size", q.maxSize), zap.String("collection", op.Collection), zap.String("key", op.Key))
-		}
-		return domain.Wrap(domain.CodePersistence, name, err)
-	}
-	q.report(ctx)
-	return nil
-}
-
-// Flush runs exec on every queued operation, oldest first. Operations exec
-// accepts are removed; the ones it fails stay queued, in their order, for
-// the next flush. It stops early when ctx ends or the store fails (err),
-// reporting what it did so far.
-func (q *OfflineQueue) Flush(ctx context.Context, exec func(ctx context.Context, op domain.PendingOperation) error) (successful, failed int, err error) {
-	const name = "queue.Flush"
-	q.flushMu.Lock()
-	defer q.flushMu.Unlock()
-	defer q.report(context.WithoutCancel(ctx))
-	for {
-		if err := ctx.Err(); err != nil {
-			return successful, failed, domain.Wrap(domain.CodeTimeout, name, err)
-		}
-		// Failed operations stay at the head, in order: skip past them.
-		ops, err := q.store.Peek(ctx, failed+flushPage)
-		if err != nil {
-			return successful, failed, domain.Wrap(domain.CodePersistence, name, err)
-		}
-		if len(ops) <= failed {
-			return successful, failed, nil
-		}
-		ops = ops[failed:]
-		var acked []int64
-		for _, op := range ops {
-			if ctx.Err() != nil {
-				break
-			}
-			if err := exec(ctx, op); err != nil {
-				failed++
-				q.log.Debug("queued operation not flushed", zap.Int64("id", op.ID), zap.Error(err))
-				continue
-			}
-			acked = append(acked, op.ID)
-		}
-		if len(acked) > 0 {
-			// Record what was pushed even when ctx just ended: it is done.
-			if err := q.store.Ack(context.WithoutCancel(ctx), acked...); err != nil {
-				// Not removed: they will be pushed again, which peers treat
-				// as re-delivery (a no-op).
-				return successful, failed, domain.Wrap(domain.CodePersistence, name, err)
-			}
-			successful += len(acked)
-		}
-		if len(ops) < flushPage {
-			if err := ctx.Err(); err != nil {
-				return successful, failed, domain.Wrap(domain.CodeTimeout, name, err)
-			}
-			return successful, failed, nil
-		}
-	}
-}
-
-// Refused counts operations turned away because the queue was full (for
-// the metrics: each one degrades to anti-entropy, it is not lost).
-func (q *OfflineQueue) Refused() int64 { return q.refused.Load() }
-
-// Len returns how many operations are queued.
+// Len returns how many local changes no peer has confirmed yet.
 func (q *OfflineQueue) Len(ctx context.Context) (int, error) {
-	n, err := q.store.QueueLen(ctx)
-	return n, domain.Wrap(domain.CodePersistence, "queue.Len", err)
+	const op = "queue.Len"
+	if !q.enabled {
+		return 0, nil
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	upTo, err := q.counter.LastSeq(ctx)
+	if err != nil {
+		return 0, domain.Wrap(domain.CodePersistence, op, err)
+	}
+	confirmed := q.clocks.Confirmed(q.self)
+	from, base := q.countedUpTo, q.counted
+	if confirmed != q.countedAfter || upTo < q.countedUpTo {
+		from, base = 0, 0 // a peer confirmed more (or the oplog was replaced): count again
+	}
+	n, err := q.counter.CountAuthorEntries(ctx, q.self, confirmed, from, upTo)
+	if err != nil {
+		return 0, domain.Wrap(domain.CodePersistence, op, err)
+	}
+	q.countedAfter, q.countedUpTo, q.counted = confirmed, upTo, base+n
+	return q.counted, nil
 }
 
-// Clear drops every queued operation.
-func (q *OfflineQueue) Clear(ctx context.Context) error {
-	return domain.Wrap(domain.CodePersistence, "queue.Clear", q.store.ClearQueue(ctx))
+// Check reports the length to the observer and warns when it crosses
+// MaxSize upwards (once per crossing).
+func (q *OfflineQueue) Check(ctx context.Context) {
+	if !q.enabled {
+		return
+	}
+	n, err := q.Len(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			q.log.Warn("could not count the changes no peer has confirmed", zap.Error(err))
+		}
+		return
+	}
+	if q.obs != nil {
+		q.obs.OfflineQueueLength(n)
+	}
+	over := q.maxSize > 0 && n >= q.maxSize
+	q.mu.Lock()
+	crossed := over && !q.over
+	q.over = over
+	q.mu.Unlock()
+	if crossed {
+		q.log.Warn("local changes waiting for a peer reached Sync.MaxQueueSize; they are kept in the oplog and go to the first peer that comes",
+			zap.Int("unconfirmed", n), zap.Int("max_queue_size", q.maxSize))
+	}
 }

@@ -1,203 +1,132 @@
 package app_test
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
-	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/entgldb/entgldb-go/adapters/sqlite"
 	"github.com/entgldb/entgldb-go/app"
 	"github.com/entgldb/entgldb-go/domain"
-	"github.com/entgldb/entgldb-go/ports"
 )
 
-func pending(key string) domain.PendingOperation {
-	return domain.PendingOperation{Op: domain.OpPut, Collection: "c", Key: key, Data: []byte(`{}`),
-		Stamp: domain.Timestamp{Wall: 1, Node: "n"}, QueuedAt: 1}
+// queueEnv is a node's database with its offline queue over a real SQLite
+// file, and a log that records warnings.
+type queueEnv struct {
+	env
+	clocks *app.PeerClocks
+	queue  *app.OfflineQueue
+	logs   *observer.ObservedLogs
 }
 
-func TestOfflineQueueBound(t *testing.T) {
-	q := app.NewOfflineQueue(newSQLiteStore(t), app.QueueOptions{Enabled: true, MaxSize: 3}, nil)
-	ctx := t.Context()
-	for i := range 3 {
-		require.NoError(t, q.Enqueue(ctx, pending(fmt.Sprint(i))))
-	}
-	err := q.Enqueue(ctx, pending("overflow"))
-	require.ErrorIs(t, err, domain.ErrQueueFull)
-	n, err := q.Len(ctx)
-	require.NoError(t, err)
-	assert.Equal(t, 3, n, "nothing dropped, nothing added")
-	assert.Equal(t, int64(1), q.Refused())
-
-	var seen []string
-	ok, failed, err := q.Flush(ctx, func(_ context.Context, op domain.PendingOperation) error {
-		seen = append(seen, op.Key)
-		return nil
-	})
-	require.NoError(t, err)
-	assert.Equal(t, []string{"0", "1", "2"}, seen, "oldest first")
-	assert.Equal(t, 3, ok)
-	assert.Equal(t, 0, failed)
-	require.NoError(t, q.Enqueue(ctx, pending("room again")))
+func newQueueEnv(t *testing.T, opts app.QueueOptions) queueEnv {
+	t.Helper()
+	e := newEnv(t, newSQLiteStore, 1<<20, app.DatabaseOptions{})
+	core, logs := observer.New(zap.WarnLevel)
+	clocks := app.NewPeerClocks(e.store)
+	q := app.NewOfflineQueue(e.store, clocks, "nodeA", opts, zap.New(core))
+	return queueEnv{env: e, clocks: clocks, queue: q, logs: logs}
 }
 
-func TestOfflineQueueFlushKeepsFailuresInOrder(t *testing.T) {
-	q := app.NewOfflineQueue(newSQLiteStore(t), app.QueueOptions{Enabled: true}, nil)
-	ctx := t.Context()
-	const total = 250 // more than one page
-	for i := range total {
-		require.NoError(t, q.Enqueue(ctx, pending(fmt.Sprintf("%03d", i))))
-	}
-	var seen []string
-	ok, failed, err := q.Flush(ctx, func(_ context.Context, op domain.PendingOperation) error {
-		seen = append(seen, op.Key)
-		i, err := strconv.Atoi(op.Key)
+func (e queueEnv) put(t *testing.T, n int) []domain.Timestamp {
+	t.Helper()
+	var out []domain.Timestamp
+	for i := range n {
+		stamp, err := e.db.Collection("c").Put(t.Context(), fmt.Sprintf("k%d", i), []byte(`{"v":1}`))
 		require.NoError(t, err)
-		if i%3 == 0 {
-			return errors.New("peer hung up")
-		}
-		return nil
-	})
-	require.NoError(t, err)
-	require.Len(t, seen, total, "each operation tried exactly once")
-	for i, k := range seen {
-		assert.Equal(t, fmt.Sprintf("%03d", i), k)
+		out = append(out, stamp)
 	}
-	assert.Equal(t, 84, failed)
-	assert.Equal(t, total-84, ok)
-
-	// The next flush sees exactly the failures, in their order.
-	seen = nil
-	ok, failed, err = q.Flush(ctx, func(_ context.Context, op domain.PendingOperation) error {
-		seen = append(seen, op.Key)
-		return nil
-	})
-	require.NoError(t, err)
-	assert.Equal(t, 84, ok)
-	assert.Equal(t, 0, failed)
-	require.Len(t, seen, 84)
-	for j, k := range seen {
-		assert.Equal(t, fmt.Sprintf("%03d", j*3), k)
-	}
-	n, err := q.Len(ctx)
-	require.NoError(t, err)
-	assert.Zero(t, n)
+	return out
 }
 
-func TestOfflineQueueFlushStopsWithContext(t *testing.T) {
-	q := app.NewOfflineQueue(newSQLiteStore(t), app.QueueOptions{Enabled: true}, nil)
-	ctx, cancel := context.WithCancel(t.Context())
-	for i := range 5 {
-		require.NoError(t, q.Enqueue(ctx, pending(fmt.Sprint(i))))
+func (e queueEnv) len(t *testing.T) int {
+	t.Helper()
+	n, err := e.queue.Len(t.Context())
+	require.NoError(t, err)
+	return n
+}
+
+// The queue is what no peer has confirmed: every local change, until a
+// peer says it holds them; then only the ones after what it holds.
+func TestOfflineQueueCountsWhatNoPeerConfirmed(t *testing.T) {
+	e := newQueueEnv(t, app.QueueOptions{Enabled: true, MaxSize: 100})
+	stamps := e.put(t, 5)
+	require.Equal(t, 5, e.len(t))
+
+	e.clocks.Observe("peer1", domain.VectorClock{"nodeA": stamps[2]})
+	require.Equal(t, 2, e.len(t), "the two after what peer1 holds")
+	e.put(t, 3)
+	require.Equal(t, 5, e.len(t), "new writes count on top of what was counted")
+	e.clocks.Observe("peer2", domain.VectorClock{"nodeA": stamps[1]})
+	require.Equal(t, 5, e.len(t), "one peer holding more is enough")
+	e.clocks.Accepted("peer2", []domain.Entry{{Stamp: stamps[4]}})
+	require.Equal(t, 3, e.len(t))
+	e.clocks.Observe("peer3", domain.VectorClock{"other": stamps[4]})
+	require.Equal(t, 3, e.len(t), "another author's stamp confirms nothing of ours")
+}
+
+// A lone node is not failing: passing MaxSize is one warning per crossing,
+// the writes are all kept and counted, and nothing is an error.
+func TestOfflineQueuePastMaxSizeWarnsOncePerCrossing(t *testing.T) {
+	e := newQueueEnv(t, app.QueueOptions{Enabled: true, MaxSize: 3})
+	stamps := e.put(t, 2)
+	e.queue.Check(t.Context())
+	require.Zero(t, e.logs.Len())
+	stamps = append(stamps, e.put(t, 4)...)
+	for range 3 {
+		e.queue.Check(t.Context())
 	}
-	ok, failed, err := q.Flush(ctx, func(_ context.Context, op domain.PendingOperation) error {
-		if op.Key == "1" {
-			cancel()
-		}
-		return nil
-	})
-	require.ErrorIs(t, err, domain.ErrTimeout)
-	assert.Equal(t, 2, ok)
-	assert.Zero(t, failed)
-	n, err := q.Len(t.Context())
-	require.NoError(t, err)
-	assert.Equal(t, 3, n, "the untried operations stay queued")
+	require.Equal(t, 1, e.logs.Len(), "one warning for one crossing")
+	assert.EqualValues(t, 6, e.logs.All()[0].ContextMap()["unconfirmed"])
+	require.Equal(t, 6, e.len(t), "nothing dropped, nothing refused")
+
+	e.clocks.Observe("peer", domain.VectorClock{"nodeA": stamps[len(stamps)-1]})
+	e.queue.Check(t.Context())
+	e.put(t, 3)
+	e.queue.Check(t.Context())
+	require.Equal(t, 2, e.logs.Len(), "below, then above again: a second crossing")
 }
 
-func TestOfflineQueueDisabled(t *testing.T) {
-	q := app.NewOfflineQueue(newSQLiteStore(t), app.QueueOptions{Enabled: false, MaxSize: 10}, nil)
-	ctx := t.Context()
-	assert.False(t, q.Enabled())
-	require.NoError(t, q.Enqueue(ctx, pending("x")), "a disabled queue is a documented no-op")
-	n, err := q.Len(ctx)
-	require.NoError(t, err)
-	assert.Zero(t, n)
+func TestOfflineQueueDisabledCountsNothing(t *testing.T) {
+	e := newQueueEnv(t, app.QueueOptions{Enabled: false, MaxSize: 1})
+	e.put(t, 3)
+	e.queue.Check(t.Context())
+	require.Zero(t, e.len(t))
+	require.Zero(t, e.logs.Len())
 }
 
-func TestOfflineQueueSurvivesRestart(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "db")
-	ctx := t.Context()
-	s1, err := sqlite.Open(ctx, sqlite.Options{Path: path, EnableWAL: true})
+// What peers confirmed survives a restart: the clocks are kept in the
+// database.
+func TestPeerClocksSurviveRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "entgldb.db")
+	s1, err := sqlite.Open(t.Context(), sqlite.Options{Path: path, EnableWAL: true})
 	require.NoError(t, err)
-	q := app.NewOfflineQueue(s1, app.QueueOptions{Enabled: true, MaxSize: 10}, nil)
-	require.NoError(t, q.Enqueue(ctx, pending("a")))
-	require.NoError(t, q.Enqueue(ctx, pending("b")))
+	c1 := app.NewPeerClocks(s1)
+	stamp := domain.Timestamp{Wall: 1_700_000_000_000, Logical: 3, Node: "node:A"}
+	c1.Observe("peer", domain.VectorClock{"node:A": stamp})
+	require.NoError(t, c1.Save(t.Context()))
 	require.NoError(t, s1.Close())
 
-	s2, err := sqlite.Open(ctx, sqlite.Options{Path: path, EnableWAL: true})
+	s2, err := sqlite.Open(t.Context(), sqlite.Options{Path: path, EnableWAL: true})
 	require.NoError(t, err)
-	defer s2.Close()
-	q = app.NewOfflineQueue(s2, app.QueueOptions{Enabled: true, MaxSize: 10}, nil)
-	var seen []string
-	ok, _, err := q.Flush(ctx, func(_ context.Context, op domain.PendingOperation) error {
-		seen = append(seen, op.Key)
-		return nil
-	})
-	require.NoError(t, err)
-	assert.Equal(t, 2, ok)
-	assert.Equal(t, []string{"a", "b"}, seen)
+	t.Cleanup(func() { require.NoError(t, s2.Close()) })
+	c2 := app.NewPeerClocks(s2)
+	require.NoError(t, c2.Load(t.Context()))
+	require.Equal(t, stamp, c2.Confirmed("node:A"))
+	require.True(t, c2.Confirmed("other").IsZero())
 }
 
-// failingQueueStore fails the named method with a persistence error.
-type failingQueueStore struct {
-	ports.QueueStore
-	fail string
-}
-
-var errDisk = &domain.Error{Code: domain.CodePersistence, Op: "fake", Msg: "disk full"}
-
-func (s failingQueueStore) Peek(ctx context.Context, n int) ([]domain.PendingOperation, error) {
-	if s.fail == "peek" {
-		return nil, errDisk
-	}
-	return s.QueueStore.Peek(ctx, n)
-}
-
-func (s failingQueueStore) Ack(ctx context.Context, ids ...int64) error {
-	if s.fail == "ack" {
-		return errDisk
-	}
-	return s.QueueStore.Ack(ctx, ids...)
-}
-
-func (s failingQueueStore) QueueLen(ctx context.Context) (int, error) {
-	if s.fail == "len" {
-		return 0, errors.New("foreign failure")
-	}
-	return s.QueueStore.QueueLen(ctx)
-}
-
-func TestOfflineQueueStoreErrors(t *testing.T) {
-	for _, tc := range []struct {
-		fail string
-		call func(q *app.OfflineQueue) error
-	}{
-		{"peek", func(q *app.OfflineQueue) error {
-			_, _, err := q.Flush(t.Context(), func(context.Context, domain.PendingOperation) error { return nil })
-			return err
-		}},
-		{"ack", func(q *app.OfflineQueue) error {
-			_, _, err := q.Flush(t.Context(), func(context.Context, domain.PendingOperation) error { return nil })
-			return err
-		}},
-		{"len", func(q *app.OfflineQueue) error { _, err := q.Len(t.Context()); return err }},
-	} {
-		t.Run(tc.fail, func(t *testing.T) {
-			base := newSQLiteStore(t)
-			require.NoError(t, app.NewOfflineQueue(base, app.QueueOptions{Enabled: true}, nil).Enqueue(t.Context(), pending("a")))
-			q := app.NewOfflineQueue(failingQueueStore{QueueStore: base, fail: tc.fail}, app.QueueOptions{Enabled: true}, nil)
-			err := tc.call(q)
-			assert.ErrorIs(t, err, domain.ErrPersistence)
-			n, lerr := base.QueueLen(t.Context())
-			require.NoError(t, lerr)
-			assert.Equal(t, 1, n, "nothing lost")
-		})
-	}
+// A store that cannot count is an error of Len, not a wrong length.
+func TestOfflineQueueCountFailureIsAnError(t *testing.T) {
+	e := newQueueEnv(t, app.QueueOptions{Enabled: true, MaxSize: 10})
+	e.put(t, 1)
+	require.NoError(t, e.store.Close())
+	_, err := e.queue.Len(t.Context())
+	require.Error(t, err)
+	require.Equal(t, domain.CodePersistence, domain.CodeOf(err))
 }

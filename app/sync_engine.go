@@ -112,7 +112,8 @@ type SyncEngine struct {
 	dialer      ports.PeerDialer
 	exec        ports.Executor
 	discovery   ports.Discovery
-	queue       *OfflineQueue
+	queue       *OfflineQueue // nil: none
+	clocks      *PeerClocks
 	status      *StatusTracker
 	clock       *domain.Clock
 	logger      *zap.Logger
@@ -126,15 +127,10 @@ type SyncEngine struct {
 	legacy   map[string]*legacyPeer
 	nodeIDs  map[string]string // address → node id learned in a handshake
 
-	wg     sync.WaitGroup
-	kick   chan struct{}
-	queued atomic.Bool // the offline queue may hold something
-	// queueFull is set when the offline queue refused a change: later
-	// changes skip it (they would be refused too) until a flush makes room.
-	// Anti-entropy carries them: the oplog is the source of truth.
-	queueFull atomic.Bool
-	stats     engineCounters
-	refusals  *refusalReporter
+	wg       sync.WaitGroup
+	kick     chan struct{}
+	stats    engineCounters
+	refusals *refusalReporter
 }
 
 // SyncEngineDeps are the collaborators of a SyncEngine.
@@ -158,8 +154,11 @@ type SyncEngineDeps struct {
 	// Discovery lists peers found by broadcast (optional: nil means the
 	// static peers only).
 	Discovery ports.Discovery
-	// Queue parks local commits while no peer is reachable (optional: nil
-	// leaves them to anti-entropy).
+	// PeerClocks records what peers confirm holding (optional: nil keeps
+	// them in memory only); give the Queue's.
+	PeerClocks *PeerClocks
+	// Queue counts the local changes no peer has confirmed; the engine
+	// refreshes it after every round (optional: nil counts nothing).
 	Queue *OfflineQueue
 	// Status records peers' state and errors (optional: nil records nothing).
 	Status *StatusTracker
@@ -205,6 +204,9 @@ func NewSyncEngine(deps SyncEngineDeps, opts EngineOptions) (*SyncEngine, error)
 		peerSems: map[string]chan struct{}{}, legacy: map[string]*legacyPeer{}, nodeIDs: map[string]string{},
 		kick: make(chan struct{}, 1)}
 	e.snapshotter, _ = deps.Store.(ports.Snapshotter)
+	if e.clocks = deps.PeerClocks; e.clocks == nil {
+		e.clocks = NewPeerClocks(nil)
+	}
 	e.refusals = newRefusalReporter(e.logger, e.status)
 	return e, nil
 }
@@ -222,10 +224,9 @@ func (e *SyncEngine) Start(ctx context.Context) error {
 	if e.running {
 		return domain.Errorf(domain.CodeInternal, "sync.Start", "the sync engine is already running")
 	}
-	if e.queue != nil {
-		if n, err := e.queue.Len(ctx); err == nil && n > 0 {
-			e.queued.Store(true)
-		}
+	if err := e.clocks.Load(ctx); err != nil {
+		// Only the queue's length suffers: peers confirm again at the next round.
+		e.logger.Warn("could not read what peers confirmed holding", zap.Error(err))
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	e.cancel, e.running = cancel, true
@@ -289,6 +290,17 @@ func (e *SyncEngine) roundLoop(ctx context.Context) {
 		case <-e.kick:
 		}
 		e.round(ctx, e.pick(e.opts.Fanout))
+		e.afterRound(ctx)
+	}
+}
+
+// afterRound keeps what peers confirmed and refreshes the offline queue.
+func (e *SyncEngine) afterRound(ctx context.Context) {
+	if err := e.clocks.Save(ctx); err != nil && ctx.Err() == nil {
+		e.logger.Warn("could not keep what peers confirmed holding", zap.Error(err))
+	}
+	if e.queue != nil {
+		e.queue.Check(ctx)
 	}
 }
 

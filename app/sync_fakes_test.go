@@ -77,6 +77,7 @@ type syncNode struct {
 	clock    *domain.Clock
 	db       *Database
 	queue    *OfflineQueue
+	clocks   *PeerClocks
 	status   *StatusTracker
 	svc      *SyncService
 	engine   *SyncEngine
@@ -107,7 +108,8 @@ func (n *syncNet) addNode(t *testing.T, id string, o syncNodeOpts) *syncNode {
 	outbox := NewOutbox(0)
 	node.db, err = NewDatabase(node.store, nil, node.clock, zap.NewNop(), DatabaseOptions{Outbox: outbox})
 	require.NoError(t, err)
-	node.queue = NewOfflineQueue(node.store, QueueOptions{Enabled: o.queue, MaxSize: 1000}, zap.NewNop())
+	node.clocks = NewPeerClocks(node.store)
+	node.queue = NewOfflineQueue(node.store, node.clocks, id, QueueOptions{Enabled: o.queue, MaxSize: 1000}, zap.NewNop())
 	node.status = NewStatusTracker(id, StatusOptions{})
 	node.svc, err = NewSyncService(node.db, node.store, node.clock, node.status, zap.NewNop(), SyncOptions{BatchSize: o.batch})
 	require.NoError(t, err)
@@ -117,7 +119,7 @@ func (n *syncNet) addNode(t *testing.T, id string, o syncNodeOpts) *syncNode {
 	}
 	node.engine, err = NewSyncEngine(SyncEngineDeps{Database: node.db, Store: node.store,
 		Dialer: n.Dialer(id), Executor: passExec{}, Clock: node.clock, Outbox: outbox,
-		Queue: node.queue, Status: node.status, Logger: zap.NewNop()},
+		Queue: node.queue, PeerClocks: node.clocks, Status: node.status, Logger: zap.NewNop()},
 		EngineOptions{NodeID: id, Interval: interval, BatchSize: o.batch, StaticPeers: o.peers,
 			VectorClockTimeout: time.Second, GossipLockWait: 200 * time.Millisecond})
 	require.NoError(t, err)

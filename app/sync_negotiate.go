@@ -33,7 +33,7 @@ func (e *SyncEngine) syncSession(ctx context.Context, t *peerTarget, res *roundR
 		if err != nil {
 			return err
 		}
-		cur = s
+		cur = e.confirming(s)
 		return nil
 	}
 	if err := redial(); err != nil {
@@ -41,7 +41,6 @@ func (e *SyncEngine) syncSession(ctx context.Context, t *peerTarget, res *roundR
 	}
 	t.nodeID = cur.PeerID()
 	e.learnNodeID(t.addr, t.nodeID)
-	e.flushQueue(ctx, cur)
 
 	legacy := e.legacyState(t.addr)
 	if legacy == nil {

@@ -3,6 +3,7 @@ package domain
 import (
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"hash"
 	"io"
@@ -16,6 +17,7 @@ import (
 // document and to the link before it,
 //
 //	digest(e) = SHA-256("entgldb/entry/v1" 0x00 hash 0x00 data)
+//	            (with an expiry: "entgldb/entry-expiring/v1" 0x00 hash 0x00 expiry-int64-BE data)
 //	link(e)   = SHA-256(link(previous entry) ‖ digest(e))   (32 zero bytes before the first)
 //
 // and the author signs a link with its ed25519 identity key. One signature
@@ -35,9 +37,10 @@ const LinkSize = sha256.Size
 const MaxProofTail = 1 << 16
 
 var (
-	entryDigestTag   = []byte("entgldb/entry/v1\x00")
-	headStatementTag = []byte("entgldb/author-head/v1\x00")
-	boundaryLinkTag  = []byte("entgldb/boundary/v1\x00")
+	entryDigestTag    = []byte("entgldb/entry/v1\x00")
+	expiringDigestTag = []byte("entgldb/entry-expiring/v1\x00")
+	headStatementTag  = []byte("entgldb/author-head/v1\x00")
+	boundaryLinkTag   = []byte("entgldb/boundary/v1\x00")
 	// GenesisLink is the link before an author's first entry.
 	GenesisLink = make([]byte, LinkSize)
 )
@@ -77,12 +80,22 @@ func EntryDigest(e *Entry) []byte {
 	return entryDigest(sha256.New(), e, nil)
 }
 
-// entryDigest appends e's digest to dst, reusing h.
+// entryDigest appends e's digest to dst, reusing h. An expiry is covered
+// too (under its own tag, so entries without one digest as before): a
+// relay must not be able to make a document expire early.
 func entryDigest(h hash.Hash, e *Entry, dst []byte) []byte {
 	h.Reset()
-	h.Write(entryDigestTag)
-	io.WriteString(h, e.Hash)
-	h.Write([]byte{0})
+	if e.ExpiresAt == 0 {
+		h.Write(entryDigestTag)
+		io.WriteString(h, e.Hash)
+		h.Write([]byte{0})
+	} else {
+		h.Write(expiringDigestTag)
+		io.WriteString(h, e.Hash)
+		var b [9]byte
+		binary.BigEndian.PutUint64(b[1:], uint64(e.ExpiresAt))
+		h.Write(b[:])
+	}
 	h.Write(e.Data)
 	return h.Sum(dst)
 }

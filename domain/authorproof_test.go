@@ -201,3 +201,18 @@ func BenchmarkVerifyRun(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/entry")
 }
+
+// An expiry is part of what the author signed: changing it, or adding one,
+// changes the digest; entries without one digest as they always did.
+func TestEntryDigestCoversExpiry(t *testing.T) {
+	e := Entry{Collection: "c", Key: "k", Data: []byte(`{}`), Stamp: Timestamp{Wall: 1, Node: "a"}}
+	e.Seal("")
+	plain := EntryDigest(&e)
+	e.ExpiresAt = 1_800_000_000_000
+	expiring := EntryDigest(&e)
+	e.ExpiresAt++
+	require.NotEqual(t, plain, expiring)
+	require.NotEqual(t, expiring, EntryDigest(&e))
+	e.ExpiresAt = 0
+	require.Equal(t, plain, EntryDigest(&e))
+}

@@ -44,10 +44,14 @@ type Entry struct {
 	Op         Op
 	// Data is the document's JSON text exactly as its author wrote it; empty
 	// for a delete. Foreign nodes may send any JSON value, not only objects.
-	Data     []byte
-	Stamp    Timestamp
-	Hash     string
-	PrevHash string
+	Data []byte
+	// ExpiresAt is when the document written expires, in Unix
+	// milliseconds (0: never). It travels with the entry; an expired
+	// document reads as absent everywhere and is collected like a delete.
+	ExpiresAt int64
+	Stamp     Timestamp
+	Hash      string
+	PrevHash  string
 	// Seq is this node's local commit sequence (the change feed position).
 	// It is assigned by the store, never sent on the wire.
 	Seq int64

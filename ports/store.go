@@ -110,17 +110,13 @@ type MetaStore interface {
 	SetMeta(ctx context.Context, key, value string) error
 }
 
-// QueueStore is the durable offline queue, in order.
-type QueueStore interface {
-	// Enqueue appends op (ID assigned) unless the queue holds max or more
-	// (max <= 0: unbounded): then QUEUE_FULL and nothing changes.
-	Enqueue(ctx context.Context, op domain.PendingOperation, max int) (domain.PendingOperation, error)
-	// Peek returns up to n of the oldest operations, in order.
-	Peek(ctx context.Context, n int) ([]domain.PendingOperation, error)
-	// Ack removes the operations with these ids.
-	Ack(ctx context.Context, ids ...int64) error
-	QueueLen(ctx context.Context) (int, error)
-	ClearQueue(ctx context.Context) error
+// OplogCounter counts local changes for the offline queue.
+type OplogCounter interface {
+	// CountAuthorEntries counts author's entries stamped strictly after
+	// since whose Seq is in (seqAfter, seqUpTo].
+	CountAuthorEntries(ctx context.Context, author string, since domain.Timestamp, seqAfter, seqUpTo int64) (int, error)
+	// LastSeq is OplogReader's.
+	LastSeq(ctx context.Context) (int64, error)
 }
 
 // PeerStore remembers peers across restarts.
@@ -151,7 +147,7 @@ type Store interface {
 	DocumentStore
 	OplogReader
 	MetaStore
-	QueueStore
+	OplogCounter
 	PeerStore
 	Pinger
 	Close() error

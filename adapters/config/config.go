@@ -113,9 +113,15 @@ type Persistence struct {
 	AutoRestoreOnCorruption bool   `koanf:"AutoRestoreOnCorruption" json:"AutoRestoreOnCorruption"`
 }
 
-// Sync configures the sync engine and the offline queue.
+// Sync configures the sync engine and the offline queue. The offline queue
+// is the count of local changes no peer has confirmed holding (what this
+// disk alone has); every change is kept in the oplog whatever its length.
 type Sync struct {
-	EnableOfflineQueue bool   `koanf:"EnableOfflineQueue" json:"EnableOfflineQueue"`
+	// EnableOfflineQueue: count the queue and report it (/v1/status,
+	// entgldb_offline_queue_length) and warn past MaxQueueSize.
+	EnableOfflineQueue bool `koanf:"EnableOfflineQueue" json:"EnableOfflineQueue"`
+	// MaxQueueSize is the queue length past which a warning is logged, once
+	// per crossing. Nothing is refused or dropped there.
 	MaxQueueSize       int    `koanf:"MaxQueueSize" json:"MaxQueueSize"`
 	IntervalMs         int    `koanf:"IntervalMs" json:"IntervalMs"`
 	Fanout             int    `koanf:"Fanout" json:"Fanout"`

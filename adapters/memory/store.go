@@ -36,10 +36,8 @@ type Store struct {
 	vclock domain.VectorClock
 	heads  map[string]string
 
-	meta    map[string]string
-	queue   []domain.PendingOperation
-	queueID int64
-	peers   map[string]domain.Peer
+	meta  map[string]string
+	peers map[string]domain.Peer
 	// peerKeys: node id -> identity key first seen (peerkeys.go); nil until the first.
 	peerKeys map[string][]byte
 }
@@ -130,72 +128,6 @@ func (s *Store) SetMeta(ctx context.Context, key, value string) error {
 	return nil
 }
 
-// Enqueue implements ports.QueueStore.
-func (s *Store) Enqueue(ctx context.Context, op domain.PendingOperation, max int) (domain.PendingOperation, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.check(ctx, "memory.Enqueue"); err != nil {
-		return domain.PendingOperation{}, err
-	}
-	if err := (domain.QueuePolicy{MaxSize: max}).Admit(len(s.queue)); err != nil {
-		return domain.PendingOperation{}, err
-	}
-	s.queueID++
-	op.ID = s.queueID
-	op.Data = bytes.Clone(op.Data)
-	s.queue = append(s.queue, op)
-	return clonePending(op), nil
-}
-
-// Peek implements ports.QueueStore.
-func (s *Store) Peek(ctx context.Context, n int) ([]domain.PendingOperation, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if err := s.check(ctx, "memory.Peek"); err != nil {
-		return nil, err
-	}
-	n = max(0, min(n, len(s.queue)))
-	out := make([]domain.PendingOperation, n)
-	for i := range out {
-		out[i] = clonePending(s.queue[i])
-	}
-	return out, nil
-}
-
-// Ack implements ports.QueueStore; ids no longer queued are ignored.
-func (s *Store) Ack(ctx context.Context, ids ...int64) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.check(ctx, "memory.Ack"); err != nil {
-		return err
-	}
-	s.queue = slices.DeleteFunc(s.queue, func(op domain.PendingOperation) bool {
-		return slices.Contains(ids, op.ID)
-	})
-	return nil
-}
-
-// QueueLen implements ports.QueueStore.
-func (s *Store) QueueLen(ctx context.Context) (int, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if err := s.check(ctx, "memory.QueueLen"); err != nil {
-		return 0, err
-	}
-	return len(s.queue), nil
-}
-
-// ClearQueue implements ports.QueueStore. IDs keep increasing afterwards.
-func (s *Store) ClearQueue(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.check(ctx, "memory.ClearQueue"); err != nil {
-		return err
-	}
-	s.queue = nil
-	return nil
-}
-
 // SavePeer implements ports.PeerStore: it replaces a peer with the same id.
 func (s *Store) SavePeer(ctx context.Context, p domain.Peer) error {
 	s.mu.Lock()
@@ -262,11 +194,6 @@ func cloneProof(p *domain.AuthorProof) *domain.AuthorProof {
 func cloneDoc(d domain.Document) domain.Document {
 	d.Data = bytes.Clone(d.Data)
 	return d
-}
-
-func clonePending(op domain.PendingOperation) domain.PendingOperation {
-	op.Data = bytes.Clone(op.Data)
-	return op
 }
 
 func clonePeer(p domain.Peer) domain.Peer {

@@ -26,7 +26,7 @@ func TestClosedStoreFails(t *testing.T) {
 	require.ErrorIs(t, s.Ping(t.Context()), domain.ErrPersistence)
 	_, err = s.EntriesSinceSeq(t.Context(), 0, 0)
 	require.ErrorIs(t, err, domain.ErrPersistence)
-	_, err = s.Enqueue(t.Context(), domain.PendingOperation{}, 0)
+	_, err = s.CountAuthorEntries(t.Context(), "A", domain.Timestamp{}, 0, 1)
 	require.ErrorIs(t, err, domain.ErrPersistence)
 }
 

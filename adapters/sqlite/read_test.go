@@ -133,6 +133,14 @@ func TestEveryReadSeesPendingWrites(t *testing.T) {
 			require.NotNil(t, got)
 			require.Equal(t, [][]byte{domain.EntryDigest(&f.created)}, tail)
 		},
+		"CountAuthorEntries": func(t *testing.T, f readFixture) {
+			n, err := f.s.CountAuthorEntries(t.Context(), "A", f.updated.Stamp, 0, f.created.Seq)
+			require.NoError(t, err)
+			require.Equal(t, 1, n, "the write after updated")
+			n, err = f.s.CountAuthorEntries(t.Context(), "A", domain.Timestamp{}, f.updated.Seq-1, f.updated.Seq)
+			require.NoError(t, err)
+			require.Equal(t, 1, n, "only the seq range asked")
+		},
 		"LastSeq": func(t *testing.T, f readFixture) {
 			seq, err := f.s.LastSeq(t.Context())
 			require.NoError(t, err)
@@ -158,8 +166,7 @@ func TestEveryReadSeesPendingWrites(t *testing.T) {
 	notReads := []string{
 		"Commit", "ApplyRemote", "ApplySnapshot", "Prune", "EnsureIndex", // writes
 		"SavePeer", "Peers", "RemovePeer", "CheckPeerKey", "PeerKey", "GetMeta", "SetMeta", // peers, their keys and meta
-		"SetProof",                                         // a write
-		"Enqueue", "Peek", "Ack", "QueueLen", "ClearQueue", // the offline queue
+		"SetProof", // a write
 		"CheckIntegrity", "Ping", "Path", "RestoredFromBackup", "Close",
 	}
 	typ := reflect.TypeFor[*Store]()

@@ -82,7 +82,7 @@ func NewMetrics(reg prometheus.Registerer, cacheStats func() ports.CacheStats) *
 	m.breakerState = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "breaker_state",
 		Help: "Circuit breaker state per peer: 1 for the current state, 0 for the others."}, []string{"peer", "state"})
 	m.offlineQueue = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "offline_queue_length",
-		Help: "Operations waiting in the offline queue."})
+		Help: "Local changes no peer has confirmed holding yet (the offline queue)."})
 	m.peersConnected = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "peers_connected",
 		Help: "Peers currently connected."})
 	m.driftRejections = counter("hlc_drift_rejections_total", "Remote timestamps rejected for being too far ahead of our clock.")
@@ -203,7 +203,7 @@ func (m *Metrics) ForgetPeer(peer string) {
 	m.breakerState.DeletePartialMatch(labels)
 }
 
-// OfflineQueueLength sets the number of queued offline operations.
+// OfflineQueueLength sets the number of local changes no peer has confirmed.
 func (m *Metrics) OfflineQueueLength(n int) {
 	if m != nil {
 		m.offlineQueue.Set(float64(n))

@@ -10,140 +10,30 @@ import (
 	"github.com/entgldb/entgldb-go/ports"
 )
 
-func pending(key string, i int) domain.PendingOperation {
-	return domain.PendingOperation{
-		Op: domain.OpPut, Collection: "c", Key: key, Data: fmt.Appendf(nil, `{"i":%d}`, i),
-		Stamp: ts(int64(i), 0, "A"), QueuedAt: baseWall + int64(i),
-	}
-}
-
-func peekKeys(t *testing.T, s ports.Store, n int) []string {
+func countEntries(t *testing.T, s ports.Store, author string, since domain.Timestamp, seqAfter, seqUpTo int64) int {
 	t.Helper()
-	ops, err := s.Peek(t.Context(), n)
-	require.NoError(t, err)
-	keys := make([]string, len(ops))
-	for i := range ops {
-		keys[i] = ops[i].Key
-	}
-	return keys
-}
-
-func queueLen(t *testing.T, s ports.Store) int {
-	t.Helper()
-	n, err := s.QueueLen(t.Context())
+	n, err := s.CountAuthorEntries(t.Context(), author, since, seqAfter, seqUpTo)
 	require.NoError(t, err)
 	return n
 }
 
-var queueCases = []storeCase{
-	{"EnqueuePeekInOrder", func(t *testing.T, open OpenStore) {
+var countCases = []storeCase{
+	{"CountAuthorEntries", func(t *testing.T, open OpenStore) {
 		s := open(t)
-		require.Zero(t, queueLen(t, s))
-		require.Empty(t, peekKeys(t, s, 10))
-		var ids []int64
-		for i, k := range []string{"b", "a", "c"} {
-			in := pending(k, i)
-			got, err := s.Enqueue(t.Context(), in, 0)
-			require.NoError(t, err)
-			require.Positive(t, got.ID)
-			ids = append(ids, got.ID)
-			in.ID = got.ID
-			require.Equal(t, in, got)
+		require.Zero(t, countEntries(t, s, "A", domain.Timestamp{}, 0, 1<<62))
+		var local []domain.Entry
+		for i := range 4 {
+			local = append(local, mustCommit(t, s, lww, putW("c", fmt.Sprint(i), `{}`, ts(int64(i), 0, "A")))...)
 		}
-		require.Less(t, ids[0], ids[1])
-		require.Less(t, ids[1], ids[2])
-		require.Equal(t, 3, queueLen(t, s))
-		require.Equal(t, []string{"b", "a"}, peekKeys(t, s, 2))
-		require.Equal(t, []string{"b", "a", "c"}, peekKeys(t, s, 10))
-		ops, err := s.Peek(t.Context(), 3)
+		b := newAuthor("B")
+		mustApply(t, s, lww, b.put("c", "x", `{}`, 10, 0), b.put("c", "y", `{}`, 11, 0))
+		last, err := s.LastSeq(t.Context())
 		require.NoError(t, err)
-		for i, op := range ops {
-			want := pending([]string{"b", "a", "c"}[i], i)
-			want.ID = ids[i]
-			require.Equal(t, want, op, "every field survives the queue")
-		}
-		// Peek does not remove.
-		require.Equal(t, 3, queueLen(t, s))
-		del := domain.PendingOperation{Op: domain.OpDelete, Collection: "c", Key: "d", Stamp: ts(9, 0, "A"), QueuedAt: 1}
-		got, err := s.Enqueue(t.Context(), del, 0)
-		require.NoError(t, err)
-		ops, err = s.Peek(t.Context(), 4)
-		require.NoError(t, err)
-		require.Equal(t, got.ID, ops[3].ID)
-		require.Equal(t, domain.OpDelete, ops[3].Op)
-		require.Empty(t, ops[3].Data)
-	}},
-	{"QueueFull", func(t *testing.T, open OpenStore) {
-		s := open(t)
-		for i := range 3 {
-			_, err := s.Enqueue(t.Context(), pending(fmt.Sprint(i), i), 3)
-			require.NoError(t, err)
-		}
-		// Full: QUEUE_FULL, and nothing queued is dropped or replaced.
-		_, err := s.Enqueue(t.Context(), pending("x", 9), 3)
-		requireCode(t, err, domain.CodeQueueFull)
-		require.ErrorIs(t, err, domain.ErrQueueFull)
-		require.Equal(t, 3, queueLen(t, s))
-		require.Equal(t, []string{"0", "1", "2"}, peekKeys(t, s, 10))
-		// "max or more": a smaller bound than the current length also refuses.
-		_, err = s.Enqueue(t.Context(), pending("x", 9), 2)
-		requireCode(t, err, domain.CodeQueueFull)
-		// max <= 0 is unbounded.
-		_, err = s.Enqueue(t.Context(), pending("y", 10), 0)
-		require.NoError(t, err)
-		_, err = s.Enqueue(t.Context(), pending("z", 11), -1)
-		require.NoError(t, err)
-		require.Equal(t, []string{"0", "1", "2", "y", "z"}, peekKeys(t, s, 10))
-	}},
-	{"Ack", func(t *testing.T, open OpenStore) {
-		s := open(t)
-		var ids []int64
-		for i := range 5 {
-			op, err := s.Enqueue(t.Context(), pending(fmt.Sprint(i), i), 0)
-			require.NoError(t, err)
-			ids = append(ids, op.ID)
-		}
-		require.NoError(t, s.Ack(t.Context(), ids[3], ids[1]))
-		require.Equal(t, []string{"0", "2", "4"}, peekKeys(t, s, 10))
-		require.Equal(t, 3, queueLen(t, s))
-		// Decision: acking ids no longer queued (or none) is a no-op, so a
-		// retried flush cannot fail.
-		require.NoError(t, s.Ack(t.Context(), ids[3], 1_000_000))
-		require.NoError(t, s.Ack(t.Context()))
-		require.Equal(t, 3, queueLen(t, s))
-		// Order survives later enqueues.
-		_, err := s.Enqueue(t.Context(), pending("5", 5), 0)
-		require.NoError(t, err)
-		require.Equal(t, []string{"0", "2", "4", "5"}, peekKeys(t, s, 10))
-		require.NoError(t, s.Ack(t.Context(), ids[0]))
-		require.Equal(t, []string{"2"}, peekKeys(t, s, 1))
-	}},
-	{"Clear", func(t *testing.T, open OpenStore) {
-		s := open(t)
-		for i := range 3 {
-			_, err := s.Enqueue(t.Context(), pending(fmt.Sprint(i), i), 0)
-			require.NoError(t, err)
-		}
-		require.NoError(t, s.ClearQueue(t.Context()))
-		require.Zero(t, queueLen(t, s))
-		require.Empty(t, peekKeys(t, s, 10))
-		require.NoError(t, s.ClearQueue(t.Context()))
-		a, err := s.Enqueue(t.Context(), pending("a", 1), 1)
-		require.NoError(t, err)
-		_, err = s.Enqueue(t.Context(), pending("b", 2), 1)
-		requireCode(t, err, domain.CodeQueueFull)
-		b, err := s.Enqueue(t.Context(), pending("b", 2), 0)
-		require.NoError(t, err)
-		require.Less(t, a.ID, b.ID)
-		require.Equal(t, []string{"a", "b"}, peekKeys(t, s, 10))
-	}},
-	{"IndependentOfDocuments", func(t *testing.T, open OpenStore) {
-		// Queued operations are not writes: they touch neither documents
-		// nor the oplog.
-		s := open(t)
-		_, err := s.Enqueue(t.Context(), pending("k", 1), 0)
-		require.NoError(t, err)
-		requireEmptyStore(t, s)
+		require.Equal(t, 4, countEntries(t, s, "A", domain.Timestamp{}, 0, last), "every entry of A, none of B")
+		require.Equal(t, 2, countEntries(t, s, "B", domain.Timestamp{}, 0, last))
+		require.Equal(t, 2, countEntries(t, s, "A", local[1].Stamp, 0, last), "strictly after the stamp")
+		require.Equal(t, 1, countEntries(t, s, "A", domain.Timestamp{}, local[2].Seq, local[3].Seq), "only the seq range")
+		require.Zero(t, countEntries(t, s, "A", local[3].Stamp, 0, last))
 	}},
 }
 

@@ -13,7 +13,6 @@ import (
 )
 
 var concurrencyCases = []storeCase{
-	{"EnqueueRespectsMax", enqueueRespectsMax},
 	{"WritersAndReaders", func(t *testing.T, open OpenStore) {
 		// Concurrent commits, remote applies and reads: every write lands,
 		// Seq stays unique and every author's chain stays intact.
@@ -93,46 +92,6 @@ var concurrencyCases = []storeCase{
 			requireDoc(t, s, "c", fmt.Sprintf("shared-%d", k), `{"r":1}`, ts(int64(20+k), writers-1, fmt.Sprintf("R%d", writers-1)))
 		}
 	}},
-}
-
-// enqueueRespectsMax races producers against a bounded queue.
-func enqueueRespectsMax(t *testing.T, open OpenStore) {
-	// The bound is checked and the operation inserted atomically: racing
-	// producers never overfill the queue.
-	s := open(t)
-	const producers, each, limit = 4, 25, 60
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	ok, full := 0, 0
-	var other []error
-	for p := range producers {
-		wg.Go(func() {
-			for i := range each {
-				_, err := s.Enqueue(t.Context(), pending(fmt.Sprintf("p%d-%d", p, i), i), limit)
-				mu.Lock()
-				switch {
-				case err == nil:
-					ok++
-				case domain.CodeOf(err) == domain.CodeQueueFull:
-					full++
-				default:
-					other = append(other, err)
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	require.Empty(t, other)
-	require.Equal(t, limit, ok)
-	require.Equal(t, producers*each-limit, full)
-	require.Equal(t, limit, queueLen(t, s))
-	ops, err := s.Peek(t.Context(), limit+10)
-	require.NoError(t, err)
-	require.Len(t, ops, limit)
-	for i := 1; i < len(ops); i++ {
-		require.Greater(t, ops[i].ID, ops[i-1].ID)
-	}
 }
 
 // prunedFixture stores two authors' chains: A at walls 100, 200, 300 and B

@@ -41,7 +41,7 @@ func RunStoreSuite(t *testing.T, open OpenStore) {
 		{"ApplyRemote", applyCases},
 		{"Documents", documentCases},
 		{"Oplog", oplogCases},
-		{"Queue", queueCases},
+		{"Count", countCases},
 		{"Peers", peerCases},
 		{"Meta", metaCases},
 		{"Concurrency", concurrencyCases},

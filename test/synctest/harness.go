@@ -82,6 +82,7 @@ type Node struct {
 	Clock       *domain.Clock
 	DB          *app.Database
 	Queue       *app.OfflineQueue
+	clocks      *app.PeerClocks
 	Status      *app.StatusTracker
 	Service     *app.SyncService
 	Server      *tcp.Server  // nil in memory
@@ -208,7 +209,8 @@ func (node *Node) open(t testing.TB, port int) {
 	node.outbox = app.NewOutbox(0)
 	node.DB, err = app.NewDatabase(store, nil, node.Clock, o.Logger, app.DatabaseOptions{Outbox: node.outbox})
 	require.NoError(t, err)
-	node.Queue = app.NewOfflineQueue(store, app.QueueOptions{Enabled: o.Queue, MaxSize: 10_000}, o.Logger)
+	node.clocks = app.NewPeerClocks(store)
+	node.Queue = app.NewOfflineQueue(store, node.clocks, node.ID, app.QueueOptions{Enabled: o.Queue, MaxSize: 10_000}, o.Logger)
 	node.Status = app.NewStatusTracker(node.ID, app.StatusOptions{QueueLen: node.Queue.Len})
 	node.Service, err = app.NewSyncService(node.DB, store, node.Clock, node.Status, o.Logger, app.SyncOptions{BatchSize: o.BatchSize})
 	require.NoError(t, err)
@@ -276,7 +278,7 @@ func (c *Cluster) attachEngine(node *Node, peers []string) {
 	var err error
 	node.Engine, err = app.NewSyncEngine(app.SyncEngineDeps{Database: node.DB, Store: node.Store,
 		Dialer: node.dialer, Executor: node.Exec,
-		Clock: node.Clock, Outbox: node.outbox, Queue: node.Queue, Status: node.Status, Logger: node.opts.Logger},
+		Clock: node.Clock, Outbox: node.outbox, Queue: node.Queue, PeerClocks: node.clocks, Status: node.Status, Logger: node.opts.Logger},
 		app.EngineOptions{NodeID: node.ID, Interval: node.opts.Interval, Fanout: fanout, BatchSize: node.opts.BatchSize,
 			StaticPeers: peers, VectorClockTimeout: 2 * time.Second, GossipLockWait: 500 * time.Millisecond})
 	require.NoError(t, err)

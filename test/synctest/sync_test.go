@@ -216,17 +216,17 @@ func TestWrongClusterKeyNeverReceivesData(t *testing.T) {
 	}
 }
 
-func TestOfflineQueueFlushedWhenPeerReturns(t *testing.T) {
+func TestOfflineQueueEmptiesWhenPeerReturns(t *testing.T) {
 	for _, tr := range transports {
 		t.Run(tr.name, func(t *testing.T) {
 			o := tr.opts
 			o.Queue, o.Run = true, true
-			offlineQueueFlushed(t, synctest.Start(t, 2, o))
+			offlineQueueEmptied(t, synctest.Start(t, 2, o))
 		})
 	}
 }
 
-func offlineQueueFlushed(t *testing.T, c *synctest.Cluster) {
+func offlineQueueEmptied(t *testing.T, c *synctest.Cluster) {
 	ctx := context.Background()
 	a, b := c.Nodes[0], c.Nodes[1]
 	c.Partition([]*synctest.Node{a}, []*synctest.Node{b}, true)
