@@ -9,13 +9,14 @@ import (
 // CompactionResult is what one Compact pass removed.
 type CompactionResult struct {
 	// EntriesRemoved counts every oplog entry removed, tombstones included.
-	EntriesRemoved int
+	EntriesRemoved int `json:"entries"`
 	// TombstonesRemoved counts the deletes among them that were their
 	// document's newest entry: the document's row stays as a marker.
-	TombstonesRemoved int
-	// BytesRemoved is the size of the removed entries (domain.Entry.Size),
-	// not what the file shrank: the space goes back to the disk later.
-	BytesRemoved int64
+	TombstonesRemoved int `json:"tombstones"`
+	// BytesRemoved is about the size of the removed entries
+	// (domain.Entry.Size), not what the file shrank: the space goes back
+	// to the disk afterwards.
+	BytesRemoved int64 `json:"bytes"`
 }
 
 // Compactor removes the oplog entries a maintenance pass may remove
