@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"time"
 
 	"github.com/entgldb/entgldb-go/domain"
 	"github.com/entgldb/entgldb-go/ports"
@@ -18,7 +19,7 @@ var (
 
 // compactBatch bounds the oplog rows one compaction transaction looks at:
 // writers wait for at most one batch.
-const compactBatch = 1000
+const compactBatch = 250
 
 // compactScan reads a batch of oplog rows after a seq with what the rule
 // needs: the document's current stamp (the newest version held, or the
@@ -34,21 +35,30 @@ const compactScan = `SELECT o.seq, o.node, o.wall, o.logic, o.op, o.hash,
 
 // Holes (ports.Compactor): a removed entry whose successor in its author's
 // chain stays keeps its link in link_boundaries; a boundary whose
-// successor is removed now gives way to the new end of the run.
+// successor is removed now gives way to the new end of the run. The
+// batch's removed seqs sit in a temporary table, so each statement finds
+// them by key. An author's entries that share a stamp count as one step.
 const (
+	compactTemp     = `CREATE TEMP TABLE IF NOT EXISTS compact_removed (seq INTEGER PRIMARY KEY)`
+	compactTempFill = `INSERT INTO temp.compact_removed (seq) SELECT value FROM json_each(?1)`
+	compactTempDone = `DELETE FROM temp.compact_removed`
+
 	compactDropBoundaries = `DELETE FROM link_boundaries WHERE hash IN (
-		SELECT prev_hash FROM oplog WHERE seq IN (SELECT value FROM json_each(?1)))`
-	compactAddBoundaries = `INSERT OR REPLACE INTO link_boundaries (hash, link)
-		SELECT r.hash, r.link FROM oplog r WHERE r.seq IN (SELECT value FROM json_each(?1))
-		AND (SELECT o.prev_hash FROM oplog o
-			WHERE o.node = r.node AND (o.wall, o.logic, o.seq) > (r.wall, r.logic, r.seq)
-				AND o.seq NOT IN (SELECT value FROM json_each(?1))
-			ORDER BY o.wall, o.logic, o.seq LIMIT 1) = r.hash`
-	compactDelete = `DELETE FROM oplog WHERE seq IN (SELECT value FROM json_each(?1))`
+		SELECT prev_hash FROM oplog WHERE seq IN temp.compact_removed)`
+	compactAddBoundaries = `WITH succ AS (
+			SELECT r.hash AS hash, r.link AS link,
+				(SELECT o.seq FROM oplog o WHERE o.node = r.node AND (o.wall, o.logic) > (r.wall, r.logic)
+					ORDER BY o.wall, o.logic LIMIT 1) AS next
+			FROM oplog r WHERE r.seq IN temp.compact_removed)
+		INSERT OR REPLACE INTO link_boundaries (hash, link)
+		SELECT s.hash, s.link FROM succ s JOIN oplog n ON n.seq = s.next
+		WHERE n.prev_hash = s.hash AND s.next NOT IN temp.compact_removed`
+	compactDelete = `DELETE FROM oplog WHERE seq IN temp.compact_removed`
 )
 
 // Compact implements ports.Compactor in transactions of at most
-// compactBatch rows, through the write path (pending documents are
+// compactBatch rows, each followed by a pause as long, through the write
+// path (pending documents are
 // written first, so the rule sees every document's current stamp).
 func (s *Store) Compact(ctx context.Context, p domain.CompactionPolicy) (ports.CompactionResult, error) {
 	const op = "sqlite.Compact"
@@ -59,6 +69,7 @@ func (s *Store) Compact(ctx context.Context, p domain.CompactionPolicy) (ports.C
 			return res, domain.Wrap(domain.CodeTimeout, op, err)
 		}
 		var scanned int
+		began := time.Now()
 		err := s.write(ctx, op, func(t *writeTx) error {
 			var err error
 			scanned, cursor, err = t.compactBatch(p, cursor, &res)
@@ -70,6 +81,19 @@ func (s *Store) Compact(ctx context.Context, p domain.CompactionPolicy) (ports.C
 		if scanned < compactBatch {
 			return res, nil
 		}
+		yieldToWriters(ctx, time.Since(began))
+	}
+}
+
+// yieldToWriters lets the writers queued behind a maintenance step in: for
+// as long as the step held the writer lock, the lock is theirs (a mutex
+// handed straight back would let the next step jump the queue).
+func yieldToWriters(ctx context.Context, held time.Duration) {
+	pause := time.NewTimer(held)
+	defer pause.Stop()
+	select {
+	case <-ctx.Done():
+	case <-pause.C:
 	}
 }
 
@@ -116,8 +140,12 @@ func (t *writeTx) compactBatch(p domain.CompactionPolicy, cursor int64, res *por
 		if err != nil {
 			return 0, cursor, err
 		}
-		for _, q := range []string{compactDropBoundaries, compactAddBoundaries, compactDelete} {
-			if _, err := t.tx.ExecContext(t.ctx, q, string(seqs)); err != nil {
+		for _, q := range []string{compactTemp, compactTempDone, compactTempFill, compactDropBoundaries, compactAddBoundaries, compactDelete, compactTempDone} {
+			var args []any
+			if q == compactTempFill {
+				args = []any{string(seqs)}
+			}
+			if _, err := t.tx.ExecContext(t.ctx, q, args...); err != nil {
 				return 0, cursor, err
 			}
 		}

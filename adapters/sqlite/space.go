@@ -18,8 +18,8 @@ const (
 	// reclaimMinFree: free space below this stays in the file for the
 	// next writes to reuse.
 	reclaimMinFree = 1 << 20
-	// vacuumStep is the pages one step gives back.
-	vacuumStep = 256
+	// vacuumStep is the pages one step gives back, a short write.
+	vacuumStep = 64
 )
 
 // ensureIncrementalVacuum puts the file in incremental auto-vacuum mode.
@@ -56,7 +56,7 @@ func ensureIncrementalVacuum(ctx context.Context, db *bun.DB, log *zap.Logger) e
 
 // ReclaimSpace gives the file's free pages back to the disk once they
 // pass reclaimMinFree, vacuumStep pages per step with the writers let in
-// between, then empties the WAL so the file and the WAL both shrink. It
+// between (yieldToWriters), then empties the WAL so the file and the WAL both shrink. It
 // returns the bytes given back.
 func (s *Store) ReclaimSpace(ctx context.Context) (int64, error) {
 	const op = "sqlite.ReclaimSpace"
@@ -76,6 +76,7 @@ func (s *Store) ReclaimSpace(ctx context.Context) (int64, error) {
 			return freed * pageSize, mapErr(op, err)
 		}
 		step := min(vacuumStep, free-freed)
+		began := time.Now()
 		s.st.wmu.Lock()
 		_, err := s.writer.DB.ExecContext(ctx, "PRAGMA incremental_vacuum("+strconv.FormatInt(step, 10)+")")
 		s.st.wmu.Unlock()
@@ -83,8 +84,12 @@ func (s *Store) ReclaimSpace(ctx context.Context) (int64, error) {
 			return freed * pageSize, mapErr(op, err)
 		}
 		freed += step
+		yieldToWriters(ctx, time.Since(began))
 	}
 	if s.ckpt != nil {
+		// PASSIVE copies the moved pages without holding writers off;
+		// the TRUNCATE that empties the WAL then has little left to copy.
+		s.ckpt.checkpoint("PASSIVE", fileSize(s.opts.Path+"-wal"))
 		s.ckpt.checkpoint("TRUNCATE", fileSize(s.opts.Path+"-wal"))
 	}
 	s.log.Debug("free pages given back to the disk", zap.Int64("pages", freed), zap.Int64("bytes", freed*pageSize))
