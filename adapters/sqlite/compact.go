@@ -19,7 +19,7 @@ var (
 
 // compactBatch bounds the oplog rows one compaction transaction looks at:
 // writers wait for at most one batch.
-const compactBatch = 250
+const compactBatch = 100
 
 // compactScan reads a batch of oplog rows after a seq with what the rule
 // needs: the document's current stamp (the newest version held, or the
