@@ -100,11 +100,8 @@ func NewMaintenance(store MaintenanceStore, clocks *PeerClocks, opts Maintenance
 // Name implements Component.
 func (m *Maintenance) Name() string { return "maintenance" }
 
-// firstPassAfter bounds the wait for the first pass, so a node restarted
-// more often than the interval still compacts.
-const firstPassAfter = time.Minute
-
-// Start implements Component: passes run every Interval.
+// Start implements Component: passes run every Interval, the first one
+// Interval after start (a node starting does enough work already).
 func (m *Maintenance) Start(context.Context) error {
 	if m.off != "" {
 		m.log.Info("oplog compaction is off; every entry is kept", zap.String("reason", m.off))
@@ -113,7 +110,7 @@ func (m *Maintenance) Start(context.Context) error {
 	m.cancel, m.done = cancel, make(chan struct{})
 	go func() {
 		defer close(m.done)
-		wait := time.NewTimer(min(m.opts.Interval, firstPassAfter))
+		wait := time.NewTimer(m.opts.Interval)
 		defer wait.Stop()
 		for {
 			select {
