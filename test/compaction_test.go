@@ -10,7 +10,6 @@ import (
 
 	"github.com/entgldb/entgldb-go/adapters/config"
 	"github.com/entgldb/entgldb-go/ports"
-	"github.com/entgldb/entgldb-go/test/nodeproc"
 )
 
 // Short maintenance settings for the black-box tests (the *Seconds keys).
@@ -23,31 +22,11 @@ const (
 // every second and retentions of seconds.
 func startCompactingMesh(t *testing.T, n int, id string) []*testNode {
 	t.Helper()
-	env := []string{
+	return startMesh(t, n, nodeSpec{NodeID: id, Env: []string{
 		config.EnvPrefix + "MAINTENANCE__INTERVALSECONDS=1",
 		config.EnvPrefix + fmt.Sprintf("MAINTENANCE__OPLOGRETENTIONSECONDS=%d", int(maintRetention.Seconds())),
 		config.EnvPrefix + fmt.Sprintf("MAINTENANCE__TOMBSTONERETENTIONSECONDS=%d", int(maintTombstoneRetention.Seconds())),
-	}
-	nodes := make([]*testNode, n)
-	for i := range nodes {
-		p, err := nodeproc.New(binPath, nodeproc.Spec{Dir: t.TempDir(), NodeID: fmt.Sprintf("%s-%d", id, i), AuthToken: "e2e-cluster",
-			SyncIntervalMs: 200, RetryDelayMs: 50, ConnectionTimeoutMs: 1000, LogLevel: "Debug", Env: env})
-		require.NoError(t, err)
-		nodes[i] = track(t, p)
-	}
-	for i, p := range nodes {
-		var peers []string
-		for j, m := range nodes {
-			if j != i {
-				peers = append(peers, m.PeerAddr())
-			}
-		}
-		p.SetPeers(peers)
-	}
-	for _, p := range nodes {
-		p.start()
-	}
-	return nodes
+	}})
 }
 
 func (n *testNode) storage() ports.StorageReport {
