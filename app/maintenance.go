@@ -171,7 +171,7 @@ func (m *Maintenance) RunOnce(ctx context.Context) (ports.CompactionResult, erro
 			m.log.Warn("could not save the peer clocks", zap.Error(err))
 		}
 		res, err = m.store.Compact(ctx, policy)
-		m.record(now, res) // what was removed is gone, even if a later batch failed
+		m.record(res) // what was removed is gone, even if a later batch failed
 		if err != nil {
 			return res, domain.Wrap(domain.CodePersistence, op, err)
 		}
@@ -200,7 +200,7 @@ func (m *Maintenance) RunOnce(ctx context.Context) (ports.CompactionResult, erro
 	return res, nil
 }
 
-func (m *Maintenance) record(at time.Time, res ports.CompactionResult) {
+func (m *Maintenance) record(res ports.CompactionResult) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.report.LastRemoved = res
