@@ -67,8 +67,7 @@ type Maintenance struct {
 	report ports.StorageReport
 	statAt time.Time
 
-	cancel context.CancelFunc
-	done   chan struct{}
+	loop loop
 }
 
 // NewMaintenance returns the maintenance of store; clocks says what peers
@@ -106,40 +105,20 @@ func (m *Maintenance) Start(context.Context) error {
 	if m.off != "" {
 		m.log.Info("oplog compaction is off; every entry is kept", zap.String("reason", m.off))
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	m.cancel, m.done = cancel, make(chan struct{})
-	go func() {
-		defer close(m.done)
-		wait := time.NewTimer(m.opts.Interval)
-		defer wait.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-wait.C:
-			}
+	m.loop.start(func(ctx context.Context) {
+		tickEvery(ctx, m.opts.Interval, func(ctx context.Context) {
 			if _, err := m.RunOnce(ctx); err != nil && ctx.Err() == nil {
 				m.log.Warn("maintenance pass failed", zap.Error(err))
 			}
-			wait.Reset(m.opts.Interval)
-		}
-	}()
+		})
+	})
 	return nil
 }
 
 // Stop implements Component: it cancels a running pass (each of its
 // transactions is whole) and waits for the loop.
 func (m *Maintenance) Stop(ctx context.Context) error {
-	if m.cancel == nil {
-		return nil
-	}
-	m.cancel()
-	select {
-	case <-m.done:
-		return nil
-	case <-ctx.Done():
-		return domain.Wrap(domain.CodeTimeout, "maintenance.Stop", ctx.Err())
-	}
+	return m.loop.stop(ctx, "maintenance.Stop")
 }
 
 // RunOnce runs one pass now and returns what it removed.
