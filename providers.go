@@ -102,8 +102,8 @@ func provideStatus(id nodeID, q *app.OfflineQueue, c *cache.Cache, m *telemetry.
 
 // provideMaintenance compacts the oplog by what known peers hold (the
 // discovered ones count from the first pass that sees them).
-func provideMaintenance(store *sqlite.Store, clocks *app.PeerClocks, r domain.Resolver, disc *udp.Discovery, m *telemetry.Metrics,
-	cfg config.Config, logger *zap.Logger) *app.Maintenance {
+func provideMaintenance(store *sqlite.Store, clocks *app.PeerClocks, q *app.OfflineQueue, r domain.Resolver, disc *udp.Discovery,
+	m *telemetry.Metrics, cfg config.Config, logger *zap.Logger) *app.Maintenance {
 	mc := cfg.Maintenance
 	return app.NewMaintenance(store, clocks, app.MaintenanceOptions{
 		Interval:           mc.Interval(),
@@ -112,6 +112,7 @@ func provideMaintenance(store *sqlite.Store, clocks *app.PeerClocks, r domain.Re
 		Resolver:           r,
 		Peers:              disc.Peers,
 		Observer:           m,
+		Compacted:          q.Recount,
 	}, logger.Named("maintenance"))
 }
 

@@ -45,6 +45,9 @@ type MaintenanceOptions struct {
 	Peers func() []domain.Peer
 	// Observer is told of each pass (nil: none).
 	Observer MaintenanceObserver
+	// Compacted is called after a pass that removed entries (nil: none):
+	// the offline queue's running count included some (OfflineQueue.Recount).
+	Compacted func()
 	// Now is the wall clock (default time.Now).
 	Now func() time.Time
 }
@@ -151,6 +154,9 @@ func (m *Maintenance) RunOnce(ctx context.Context) (ports.CompactionResult, erro
 		}
 		res, err = m.store.Compact(ctx, policy)
 		m.record(res) // what was removed is gone, even if a later batch failed
+		if res.EntriesRemoved > 0 && m.opts.Compacted != nil {
+			m.opts.Compacted()
+		}
 		if err != nil {
 			return res, domain.Wrap(domain.CodePersistence, op, err)
 		}

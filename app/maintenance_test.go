@@ -151,3 +151,17 @@ func TestStatusShowsStorageAndMaintenance(t *testing.T) {
 	require.Equal(t, 3, st.Storage.LastRemoved.EntriesRemoved)
 	require.NotZero(t, st.Storage.LastMaintenance)
 }
+
+func TestMaintenanceMakesTheQueueRecount(t *testing.T) {
+	e := newMaintEnv(t, storeFactories["sqlite"], 10)
+	q := app.NewOfflineQueue(e.store, e.clocks, "nodeA", app.QueueOptions{Enabled: true}, zap.NewNop())
+	n, err := q.Len(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, 13, n, "a lone node: every local change is unconfirmed")
+	m := e.maintenance(app.MaintenanceOptions{Compacted: q.Recount})
+	res, err := m.RunOnce(t.Context())
+	require.NoError(t, err)
+	n, err = q.Len(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, 13-res.EntriesRemoved, n, "the count follows what the oplog still holds")
+}
