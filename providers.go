@@ -95,9 +95,25 @@ func provideQueue(store ports.Store, clocks *app.PeerClocks, id nodeID, m *telem
 	}, logger.Named("queue"))
 }
 
-func provideStatus(id nodeID, q *app.OfflineQueue, c *cache.Cache, m *telemetry.Metrics, disc *udp.Discovery) *app.StatusTracker {
+func provideStatus(id nodeID, q *app.OfflineQueue, c *cache.Cache, m *telemetry.Metrics, disc *udp.Discovery, maint *app.Maintenance) *app.StatusTracker {
 	return app.NewStatusTracker(string(id), app.StatusOptions{QueueLen: q.Len, CacheStats: c.Stats, Observer: m, Discovery: disc,
-		Replication: m})
+		Replication: m, Storage: maint.Report})
+}
+
+// provideMaintenance compacts the oplog by what known peers hold (the
+// discovered ones count from the first pass that sees them).
+func provideMaintenance(store *sqlite.Store, clocks *app.PeerClocks, q *app.OfflineQueue, r domain.Resolver, disc *udp.Discovery,
+	m *telemetry.Metrics, cfg config.Config, logger *zap.Logger) *app.Maintenance {
+	mc := cfg.Maintenance
+	return app.NewMaintenance(store, clocks, app.MaintenanceOptions{
+		Interval:           mc.Interval(),
+		OplogRetention:     mc.OplogRetention(),
+		TombstoneRetention: mc.TombstoneRetention(),
+		Resolver:           r,
+		Peers:              disc.Peers,
+		Observer:           m,
+		Compacted:          q.Recount,
+	}, logger.Named("maintenance"))
 }
 
 // network answers the health check's questions about the sync listener and
@@ -328,8 +344,8 @@ func provideHTTP(cfg config.Config, db *app.Database, status *app.StatusTracker,
 
 // provideNode lists the components in start order; they stop in reverse.
 func provideNode(id nodeID, db *app.Database, status *app.StatusTracker, health *app.HealthCheck, store *sqlite.Store,
-	server *tcp.Server, disc *udp.Discovery, engine *app.SyncEngine, backups *app.BackupService, httpSrv *httpapi.Server,
-	logger *zap.Logger) *app.Node {
+	server *tcp.Server, disc *udp.Discovery, engine *app.SyncEngine, backups *app.BackupService, maint *app.Maintenance,
+	httpSrv *httpapi.Server, logger *zap.Logger) *app.Node {
 	comps := []app.Component{
 		// Last to stop before the store closes: make the WAL's content part
 		// of the main file so a copied database file is complete on its own.
@@ -339,6 +355,7 @@ func provideNode(id nodeID, db *app.Database, status *app.StatusTracker, health 
 		engine,
 		health,
 		backups,
+		maint,
 	}
 	if httpSrv != nil {
 		comps = append(comps, httpSrv)

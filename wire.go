@@ -19,7 +19,7 @@ import (
 var (
 	storeSet = wire.NewSet(provideStore, wire.Bind(new(ports.Store), new(*sqlite.Store)), provideNodeID, provideClock)
 	appSet   = wire.NewSet(provideCache, telemetry.NewRegistry, provideMetrics, provideResolver, provideOutbox, provideDatabase, provideQueue, providePeerClocks,
-		provideStatus, provideHealth, provideBackups)
+		provideStatus, provideHealth, provideBackups, provideMaintenance)
 	netSet  = wire.NewSet(provideIdentity, provideTrust, provideExecutor, provideDialer, provideSyncService, provideTCPServer, provideDiscovery, provideSyncEngine)
 	httpSet = wire.NewSet(provideAPIKeys, provideHTTP)
 )

@@ -54,7 +54,8 @@ func newNode(ctx context.Context, cfg config.Config, logger *zap.Logger) (*app.N
 		cleanup()
 		return nil, nil, err
 	}
-	statusTracker := provideStatus(entgldbNodeID, offlineQueue, cache, metrics, discovery)
+	maintenance := provideMaintenance(store, peerClocks, offlineQueue, resolver, discovery, metrics, cfg, logger)
+	statusTracker := provideStatus(entgldbNodeID, offlineQueue, cache, metrics, discovery, maintenance)
 	identity, err := provideIdentity(cfg, entgldbNodeID, logger)
 	if err != nil {
 		cleanup2()
@@ -99,7 +100,7 @@ func newNode(ctx context.Context, cfg config.Config, logger *zap.Logger) (*app.N
 		cleanup()
 		return nil, nil, err
 	}
-	node := provideNode(entgldbNodeID, database, statusTracker, healthCheck, store, server, discovery, syncEngine, backupService, httpapiServer, logger)
+	node := provideNode(entgldbNodeID, database, statusTracker, healthCheck, store, server, discovery, syncEngine, backupService, maintenance, httpapiServer, logger)
 	return node, func() {
 		cleanup3()
 		cleanup2()
@@ -113,7 +114,7 @@ func newNode(ctx context.Context, cfg config.Config, logger *zap.Logger) (*app.N
 var (
 	storeSet = wire.NewSet(provideStore, wire.Bind(new(ports.Store), new(*sqlite.Store)), provideNodeID, provideClock)
 	appSet   = wire.NewSet(provideCache, telemetry.NewRegistry, provideMetrics, provideResolver, provideOutbox, provideDatabase, provideQueue, providePeerClocks,
-		provideStatus, provideHealth, provideBackups)
+		provideStatus, provideHealth, provideBackups, provideMaintenance)
 	netSet  = wire.NewSet(provideIdentity, provideTrust, provideExecutor, provideDialer, provideSyncService, provideTCPServer, provideDiscovery, provideSyncEngine)
 	httpSet = wire.NewSet(provideAPIKeys, provideHTTP)
 )

@@ -89,6 +89,14 @@ func (q *OfflineQueue) Len(ctx context.Context) (int, error) {
 	return q.counted, nil
 }
 
+// Recount makes the next Len count from scratch: maintenance removed
+// entries the running count included.
+func (q *OfflineQueue) Recount() {
+	q.mu.Lock()
+	q.countedAfter, q.countedUpTo, q.counted = domain.Timestamp{}, 0, 0
+	q.mu.Unlock()
+}
+
 // Check reports the length to the observer and warns when it crosses
 // MaxSize upwards (once per crossing).
 func (q *OfflineQueue) Check(ctx context.Context) {

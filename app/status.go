@@ -32,6 +32,9 @@ type StatusOptions struct {
 	// Replication counts refused entries and pushes, and failing peers, for
 	// the metrics (nil: none).
 	Replication ReplicationObserver
+	// Storage reports what the store holds and what maintenance did
+	// (Maintenance.Report; nil: zeros).
+	Storage func(ctx context.Context) ports.StorageReport
 }
 
 // StatusTracker records the node's sync state: online flag, peers, sync
@@ -436,6 +439,10 @@ func (t *StatusTracker) Snapshot(ctx context.Context) ports.SyncStatus {
 	if t.opts.CacheStats != nil {
 		cs = t.opts.CacheStats()
 	}
+	var storage ports.StorageReport
+	if t.opts.Storage != nil {
+		storage = t.opts.Storage(ctx)
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if queueErr != nil {
@@ -451,6 +458,7 @@ func (t *StatusTracker) Snapshot(ctx context.Context) ports.SyncStatus {
 		BytesSynced:        t.bytes,
 		OfflineQueueLen:    queueLen,
 		Cache:              CacheReport(cs),
+		Storage:            storage,
 	}
 }
 

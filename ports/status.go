@@ -61,6 +61,28 @@ type SyncStatus struct {
 	BytesSynced        int64         `json:"bytes_synced"`
 	OfflineQueueLen    int           `json:"offline_queue_length"`
 	Cache              CacheReport   `json:"cache"`
+	Storage            StorageReport `json:"storage"`
+}
+
+// StorageReport is what the store holds and what maintenance last did
+// (app/maintenance.go).
+type StorageReport struct {
+	OplogEntries int64 `json:"oplog_entries"`
+	// Tombstones counts deleted documents' rows: deletes still in the
+	// oplog and the markers collected ones leave.
+	Tombstones int64 `json:"tombstones"`
+	// DiskBytes is the database file plus its WAL (0 in memory).
+	DiskBytes int64 `json:"disk_bytes"`
+	// LastMaintenance is when the last pass ended (Unix ms, 0 = none yet);
+	// LastRemoved what it removed.
+	LastMaintenance int64            `json:"last_maintenance"`
+	LastRemoved     CompactionResult `json:"last_removed"`
+	// EntriesRemoved and TombstonesRemoved count since start.
+	EntriesRemoved    int64 `json:"entries_removed_total"`
+	TombstonesRemoved int64 `json:"tombstones_removed_total"`
+	// CompactionOff says why passes remove nothing (a resolver that
+	// replays history); empty when they compact.
+	CompactionOff string `json:"compaction_off,omitempty"`
 }
 
 // HealthReport is the answer of GET /healthz.

@@ -59,6 +59,7 @@ type nodeSpec struct {
 	AuthToken string // empty: "e2e-cluster"
 	Peers     []string
 	Secure    bool
+	Env       []string // added to the process's environment (ENTGLDB__ overrides)
 }
 
 // newNode prepares a node on loopback ports in its own temporary directory
@@ -70,7 +71,7 @@ func newNode(t *testing.T, spec nodeSpec) *testNode {
 		token = "e2e-cluster"
 	}
 	p, err := nodeproc.New(binPath, nodeproc.Spec{Dir: t.TempDir(), NodeID: spec.NodeID, AuthToken: token,
-		Secure: spec.Secure, SyncIntervalMs: 200, RetryDelayMs: 50, ConnectionTimeoutMs: 1000, LogLevel: "Debug"})
+		Secure: spec.Secure, SyncIntervalMs: 200, RetryDelayMs: 50, ConnectionTimeoutMs: 1000, LogLevel: "Debug", Env: spec.Env})
 	require.NoError(t, err)
 	p.SetPeers(spec.Peers)
 	require.NoError(t, p.WriteConfig())

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/entgldb/entgldb-go/adapters/protocol"
 	"github.com/entgldb/entgldb-go/domain"
@@ -32,6 +33,7 @@ type Config struct {
 	Logging     Logging     `koanf:"Logging" json:"Logging"`
 	Health      Health      `koanf:"Health" json:"Health"`
 	Security    Security    `koanf:"Security" json:"Security"`
+	Maintenance Maintenance `koanf:"Maintenance" json:"Maintenance"`
 }
 
 // Security configures who may join the cluster and how the sync plane
@@ -192,6 +194,42 @@ type Health struct {
 	CheckIntervalMinutes int `koanf:"CheckIntervalMinutes" json:"CheckIntervalMinutes"`
 }
 
+// Maintenance configures the background pass that compacts the oplog and
+// gives space back to the disk (app.Maintenance). The *Seconds keys, when
+// above 0, replace the minute and hour keys: for tests and for data kept
+// only briefly.
+type Maintenance struct {
+	IntervalMinutes           int `koanf:"IntervalMinutes" json:"IntervalMinutes"`
+	OplogRetentionHours       int `koanf:"OplogRetentionHours" json:"OplogRetentionHours"`
+	TombstoneRetentionHours   int `koanf:"TombstoneRetentionHours" json:"TombstoneRetentionHours"`
+	IntervalSeconds           int `koanf:"IntervalSeconds" json:"IntervalSeconds"`
+	OplogRetentionSeconds     int `koanf:"OplogRetentionSeconds" json:"OplogRetentionSeconds"`
+	TombstoneRetentionSeconds int `koanf:"TombstoneRetentionSeconds" json:"TombstoneRetentionSeconds"`
+}
+
+// Interval is the time between passes.
+func (m Maintenance) Interval() time.Duration {
+	return either(m.IntervalSeconds, time.Second, m.IntervalMinutes, time.Minute)
+}
+
+// OplogRetention is how long history a known peer lacks is kept for it.
+func (m Maintenance) OplogRetention() time.Duration {
+	return either(m.OplogRetentionSeconds, time.Second, m.OplogRetentionHours, time.Hour)
+}
+
+// TombstoneRetention is how long a delete every known peer holds is kept.
+func (m Maintenance) TombstoneRetention() time.Duration {
+	return either(m.TombstoneRetentionSeconds, time.Second, m.TombstoneRetentionHours, time.Hour)
+}
+
+// either is fine in fineUnit when above 0, else coarse in coarseUnit.
+func either(fine int, fineUnit time.Duration, coarse int, coarseUnit time.Duration) time.Duration {
+	if fine > 0 {
+		return time.Duration(fine) * fineUnit
+	}
+	return time.Duration(coarse) * coarseUnit
+}
+
 // Conflict resolution strategies (Sync.ConflictResolution).
 const (
 	ConflictLWW   = "lww"
@@ -245,6 +283,11 @@ func Default() Config {
 		Logging:  Logging{Level: LevelInformation, Format: FormatConsole, MaxFileSizeMb: 10, MaxFiles: 5},
 		Health:   Health{CheckIntervalMinutes: 5},
 		Security: Security{LegacyPeers: []string{}, MaxPreAuthPerSource: 8, MaxConcurrentSnapshots: 2},
+		Maintenance: Maintenance{
+			IntervalMinutes:         int(domain.DefaultMaintenanceInterval / time.Minute),
+			OplogRetentionHours:     int(domain.DefaultOplogRetention / time.Hour),
+			TombstoneRetentionHours: int(domain.DefaultTombstoneRetention / time.Hour),
+		},
 	}
 }
 

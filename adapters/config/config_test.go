@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -315,6 +316,12 @@ func TestValidate(t *testing.T) {
 			c.Logging.MaxFileSizeMb = 0
 		}, []string{"EntglDb.Logging.MaxFileSizeMb", "EntglDb.Network.ConnectionTimeoutMs", "EntglDb.Sync.BatchSize",
 			"EntglDb.Sync.Fanout", "EntglDb.Sync.IntervalMs"}},
+		{"maintenance", func(c *Config) {
+			c.Maintenance.IntervalMinutes = 0
+			c.Maintenance.OplogRetentionHours = -1
+			c.Maintenance.TombstoneRetentionSeconds = -1
+		}, []string{"EntglDb.Maintenance.IntervalMinutes", "EntglDb.Maintenance.OplogRetentionHours",
+			"EntglDb.Maintenance.TombstoneRetentionSeconds"}},
 		{"auto backup needs a path", func(c *Config) { c.Persistence.BackupPath = " " }, []string{"EntglDb.Persistence.BackupPath"}},
 		{"no auto backup, no path needed", func(c *Config) { c.Persistence.EnableAutoBackup = false; c.Persistence.BackupPath = "" }, nil},
 		{"document larger than a frame", func(c *Config) { c.Persistence.MaxDocumentBytes = c.Network.MaxFrameBytes + 1 },
@@ -398,4 +405,15 @@ func TestFindFile(t *testing.T) {
 	assert.Equal(t, "x.json", FindFile("x.json"))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, DefaultFile), []byte("{}"), 0o600))
 	assert.Equal(t, DefaultFile, FindFile(""))
+}
+
+func TestMaintenanceDurations(t *testing.T) {
+	m := Default().Maintenance
+	require.Equal(t, domain.DefaultMaintenanceInterval, m.Interval())
+	require.Equal(t, 24*time.Hour, m.OplogRetention(), "the C# sibling's OplogRetentionHours")
+	require.Equal(t, domain.DefaultTombstoneRetention, m.TombstoneRetention())
+	m.IntervalSeconds, m.OplogRetentionSeconds, m.TombstoneRetentionSeconds = 2, 3, 4
+	require.Equal(t, 2*time.Second, m.Interval(), "seconds replace minutes")
+	require.Equal(t, 3*time.Second, m.OplogRetention())
+	require.Equal(t, 4*time.Second, m.TombstoneRetention())
 }

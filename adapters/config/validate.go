@@ -191,6 +191,15 @@ func (c Config) problems() Problems {
 
 	// 0 turns the periodic self check off.
 	atLeast("Health.CheckIntervalMinutes", c.Health.CheckIntervalMinutes, 0)
+
+	m := c.Maintenance
+	atLeast("Maintenance.IntervalMinutes", m.IntervalMinutes, 1)
+	atLeast("Maintenance.OplogRetentionHours", m.OplogRetentionHours, 1)
+	atLeast("Maintenance.TombstoneRetentionHours", m.TombstoneRetentionHours, 1)
+	// 0: the minute or hour key applies.
+	atLeast("Maintenance.IntervalSeconds", m.IntervalSeconds, 0)
+	atLeast("Maintenance.OplogRetentionSeconds", m.OplogRetentionSeconds, 0)
+	atLeast("Maintenance.TombstoneRetentionSeconds", m.TombstoneRetentionSeconds, 0)
 	return ps
 }
 

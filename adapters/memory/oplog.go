@@ -97,8 +97,9 @@ func (s *Store) AuthorEntriesAfter(ctx context.Context, author string, since dom
 
 // ChainRange implements ports.OplogReader. The start may be the hash of a
 // held entry of the author or the PrevHash of its oldest held entry (""
-// for an unpruned chain, the boundary hash after a prune); any other start
-// is history we cannot serve: ErrHistoryPruned. An unknown end is NOT_FOUND.
+// for an unpruned chain, the boundary hash after a prune); any other start,
+// or a range across compacted entries, is history we cannot serve:
+// ErrHistoryPruned. An unknown end is NOT_FOUND.
 func (s *Store) ChainRange(ctx context.Context, startHash, endHash string) ([]domain.Entry, error) {
 	const op = "memory.ChainRange"
 	s.mu.RLock()
@@ -120,7 +121,7 @@ func (s *Store) ChainRange(ctx context.Context, startHash, endHash string) ([]do
 	} else if j := slices.IndexFunc(chain, func(e domain.Entry) bool { return e.Hash == startHash }); j >= 0 {
 		from = j + 1
 	}
-	if from < 0 {
+	if from < 0 || s.acrossHole(chain[from:]) {
 		return nil, domain.Wrap(domain.CodeSync, op, ports.ErrHistoryPruned)
 	}
 	out := make([]domain.Entry, 0, len(chain)-from)

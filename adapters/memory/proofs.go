@@ -13,7 +13,7 @@ var (
 	_ ports.PeerKeyReader = (*Store)(nil)
 )
 
-// LinkOf implements ports.ProofStore.
+// LinkOf implements ports.ProofStore, for held and compacted entries.
 func (s *Store) LinkOf(ctx context.Context, hash string) ([]byte, error) {
 	const op = "memory.LinkOf"
 	s.mu.RLock()
@@ -21,11 +21,14 @@ func (s *Store) LinkOf(ctx context.Context, hash string) ([]byte, error) {
 	if err := s.check(ctx, op); err != nil {
 		return nil, err
 	}
-	i, ok := s.byHash[hash]
-	if !ok || hash == "" {
+	if hash == "" {
 		return nil, nil
 	}
-	return bytes.Clone(s.log[i].Link), nil
+	if i, ok := s.byHash[hash]; ok {
+		return bytes.Clone(s.log[i].Link), nil
+	}
+	// A compacted entry whose successor stays (compact.go).
+	return bytes.Clone(s.boundaryLinks[hash]), nil
 }
 
 // ProofAfter implements ports.ProofStore. An entry on the way without a

@@ -32,14 +32,7 @@ func (s *Store) Prune(ctx context.Context, beforeWall int64) (int, error) {
 	if dropped == 0 {
 		return 0, nil
 	}
-	s.log = kept
-	s.byHash = make(map[string]int, len(kept))
-	s.perKey = map[docKey][]int{}
-	for i, e := range kept {
-		s.byHash[e.Hash] = i
-		k := docKey{e.Collection, e.Key}
-		s.perKey[k] = append(s.perKey[k], i)
-	}
+	s.replaceLog(kept)
 	return dropped, nil
 }
 

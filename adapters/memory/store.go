@@ -35,6 +35,9 @@ type Store struct {
 	seq    int64
 	vclock domain.VectorClock
 	heads  map[string]string
+	// boundaryLinks: hash -> link of each compacted entry whose successor
+	// stays (compact.go).
+	boundaryLinks map[string][]byte
 
 	meta  map[string]string
 	peers map[string]domain.Peer

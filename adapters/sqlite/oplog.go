@@ -219,8 +219,9 @@ func (s *Store) lookupHash(ctx context.Context, table, hash string) (chainPoint,
 // ChainRange returns one author's entries strictly after startHash up to and
 // including endHash. startHash "" means the start of the chain. A start we
 // do not hold (pruned, or never seen) gives ports.ErrHistoryPruned; so does
-// a start before the pruned boundary. A start exactly at the
-// boundary (the newest pruned entry) is served: the chain resumes after it.
+// a start before the pruned boundary, and a range across compacted
+// entries. A start exactly at the boundary (the newest pruned entry) is
+// served: the chain resumes after it.
 func (s *Store) ChainRange(ctx context.Context, startHash, endHash string) ([]domain.Entry, error) {
 	const op = "sqlite.ChainRange"
 	end, err := s.lookupHash(ctx, "oplog", endHash)
@@ -264,9 +265,20 @@ func (s *Store) ChainRange(ctx context.Context, startHash, endHash string) ([]do
 	if boundary.found && (from.wall < boundary.wall || from.wall == boundary.wall && from.logic < boundary.logic) {
 		return nil, domain.Wrap(domain.CodeSync, op, ports.ErrHistoryPruned)
 	}
-	return s.queryEntries(ctx, op, `SELECT `+entryCols+` FROM oplog
+	out, err := s.queryEntries(ctx, op, `SELECT `+entryCols+` FROM oplog
 		WHERE node = ? AND (wall, logic) > (?, ?) AND (wall, logic) <= (?, ?) ORDER BY wall, logic, seq`,
 		end.author, from.wall, from.logic, end.wall, end.logic)
+	if err != nil {
+		return nil, err
+	}
+	if hole, err := s.acrossHole(ctx, out); err != nil || hole {
+		if err != nil {
+			return nil, mapErr(op, err)
+		}
+		// Compacted entries inside the range (compact.go).
+		return nil, domain.Wrap(domain.CodeSync, op, ports.ErrHistoryPruned)
+	}
+	return out, nil
 }
 
 // LastSeq is the greatest seq committed (Prune keeps that row, pruneWhere).

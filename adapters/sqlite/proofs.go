@@ -20,7 +20,8 @@ var (
 // the recent entries proofs are asked about).
 const oplogSeqByHash = `SELECT seq FROM oplog WHERE hash = ?1 ORDER BY seq DESC LIMIT 1`
 
-// LinkOf returns the content link of the entry with hash (nil: unknown).
+// LinkOf returns the content link of the entry with hash, held or
+// compacted (nil: unknown).
 func (s *Store) LinkOf(ctx context.Context, hash string) ([]byte, error) {
 	const op = "sqlite.LinkOf"
 	if hash == "" {
@@ -32,7 +33,8 @@ func (s *Store) LinkOf(ctx context.Context, hash string) ([]byte, error) {
 	var link []byte
 	err := s.reader.DB.QueryRowContext(ctx, `SELECT link FROM oplog WHERE seq = (`+oplogSeqByHash+`)`, hash).Scan(&link)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
+		// A compacted entry whose successor stays (compact.go).
+		link, _, err = s.boundaryLink(ctx, hash)
 	}
 	return link, mapErr(op, err)
 }

@@ -11,7 +11,7 @@ import (
 )
 
 // SchemaVersion is the newest schema this binary knows.
-const SchemaVersion = 4
+const SchemaVersion = 5
 
 // migrations[i] brings the schema from version i to i+1. They are frozen SQL
 // text, never edited once released: a model change is a new migration.
@@ -124,6 +124,16 @@ var migrations = [][]string{
 		`ALTER TABLE oplog ADD COLUMN link BLOB`,
 		`ALTER TABLE oplog ADD COLUMN proof BLOB`,
 		`ALTER TABLE oplog ADD COLUMN legacy INTEGER NOT NULL DEFAULT 0`,
+	},
+	{ // 4 → 5: compaction (compact.go). link_boundaries keeps the content
+		// link of each removed entry whose successor stays, one row per
+		// hole: LinkOf answers from it, ChainRange refuses to cross it.
+		// The offline queue counts the oplog now: its table goes.
+		`CREATE TABLE IF NOT EXISTS link_boundaries (
+			hash TEXT PRIMARY KEY,
+			link BLOB
+		) WITHOUT ROWID`,
+		`DROP TABLE IF EXISTS queue`,
 	},
 }
 

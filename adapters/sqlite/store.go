@@ -222,6 +222,9 @@ func open(ctx context.Context, opts Options, log *zap.Logger) (*Store, error) {
 		_ = s.writer.Close()
 		return nil, err
 	}
+	if err := ensureIncrementalVacuum(ctx, s.writer, log); err != nil {
+		return fail(mapErr(op, err))
+	}
 	if err := migrate(ctx, s.writer); err != nil {
 		return fail(domain.Wrap(domain.CodePersistence, op, err))
 	}

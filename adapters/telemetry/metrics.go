@@ -52,6 +52,7 @@ type Metrics struct {
 	pushesRefused    prometheus.Counter
 	peersFailing     prometheus.Gauge
 	backupsMade      prometheus.Counter
+	storage          storageMetrics // storage.go
 
 	// cacheStats feeds the cache metrics at scrape time (nil: zeros).
 	cacheStats func() ports.CacheStats
@@ -92,6 +93,7 @@ func NewMetrics(reg prometheus.Registerer, cacheStats func() ports.CacheStats) *
 	m.peersFailing = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "peers_failing",
 		Help: "Peers whose latest replication attempt failed (a failed round, or a push they did not apply)."})
 	m.backupsMade = counter("backups_total", "Backups written.")
+	m.storage = newStorageMetrics(reg)
 
 	cache := func(f func(ports.CacheStats) float64) func() float64 {
 		return func() float64 {

@@ -49,6 +49,7 @@ func RunStoreSuite(t *testing.T, open OpenStore) {
 		{"Snapshotter", snapshotCases},
 		{"PeerKeys", peerKeysCases},
 		{"Proofs", proofCases},
+		{"Compaction", compactionCases},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

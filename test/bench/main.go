@@ -34,6 +34,7 @@ type options struct {
 	noops       int
 	handshakes  int
 	httpPuts    int
+	diskUpdates int
 	keep        bool
 	timeout     time.Duration
 	cpuProf     string
@@ -52,12 +53,17 @@ func main() {
 	flag.IntVar(&o.writes, "writes", 200, "writes timed in the convergence mesh")
 	flag.IntVar(&o.noops, "noops", 9, "in-sync rounds timed")
 	flag.IntVar(&o.handshakes, "handshakes", 400, "sessions opened for the handshake row (half each way)")
+	flag.IntVar(&o.diskUpdates, "disk-updates", 1_000_000, "updates over 1,000 keys for the disk and maintenance rows")
 	flag.IntVar(&o.httpPuts, "httpputs", 2_000, "single Puts over HTTP per round and side for the put-http row")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory")
 	flag.DurationVar(&o.timeout, "timeout", 9*time.Minute+30*time.Second, "overall bound")
 	flag.StringVar(&o.cpuProf, "cpuprofile", "", "write a CPU profile of the in-process rows to this file (go tool pprof)")
-	flag.StringVar(&o.only, "only", "", "run only these row groups, comma-separated: local, http, verify, converge, handshake, rss (default all)")
+	flag.StringVar(&o.only, "only", "", "run only these row groups, comma-separated: local, http, verify, converge, handshake, rss, maint (default all)")
 	flag.Parse()
+	if o.diskUpdates < 1000 {
+		fmt.Fprintln(os.Stderr, "bench: -disk-updates must be at least 1000")
+		os.Exit(2)
+	}
 	if o.docs < 1000 || o.docs%1000 != 0 {
 		fmt.Fprintln(os.Stderr, "bench: -docs must be a positive multiple of 1000")
 		os.Exit(2)
@@ -76,6 +82,7 @@ type summary struct {
 	handshakeP50                 time.Duration
 	idleRSS                      int64
 	in1000P50                    time.Duration
+	diskRatio, maintP99Ratio     float64
 }
 
 func run(ctx context.Context, o options) int {
@@ -191,10 +198,22 @@ func run(ctx context.Context, o options) int {
 		}
 	}
 
+	// A long-lived node: the oplog bounded by maintenance.
+	if !want("maint") {
+		logf("disk/maintenance: skipped")
+	} else {
+		m := runMaintenance(ctx, root, o.diskUpdates, logf)
+		s.diskRatio, s.maintP99Ratio = m.diskRatio, m.p99Ratio
+		for _, r := range m.rows() {
+			add(r)
+		}
+	}
+
 	table := renderTable(rows)
-	line := fmt.Sprintf("BENCH put_ratio=%s batch_ratio=%s bootstrap_docs_s=%s verify_ns_entry=%s converge_p99_ms=%s idle_rss_mb=%s handshake_p50_ms=%s in1000_p50_ms=%s",
+	line := fmt.Sprintf("BENCH put_ratio=%s batch_ratio=%s bootstrap_docs_s=%s verify_ns_entry=%s converge_p99_ms=%s idle_rss_mb=%s handshake_p50_ms=%s in1000_p50_ms=%s disk_ratio=%s maint_p99_ratio=%s",
 		ratio(s.put, s.rawPut), ratio(s.batch, s.rawBatch), orNA(s.bootstrap, "%.0f"), orNA(s.verifyNs, "%.0f"),
-		orNA(ms(s.convergeP99), "%.1f"), orNA(mb(s.idleRSS), "%.1f"), orNA(ms(s.handshakeP50), "%.2f"), orNA(ms(s.in1000P50), "%.2f"))
+		orNA(ms(s.convergeP99), "%.1f"), orNA(mb(s.idleRSS), "%.1f"), orNA(ms(s.handshakeP50), "%.2f"), orNA(ms(s.in1000P50), "%.2f"),
+		orNA(s.diskRatio, "%.2f"), orNA(s.maintP99Ratio, "%.2f"))
 	fmt.Println(table)
 	fmt.Println()
 	fmt.Printf("total %.0f s; documents ~500 B; %d docs for batch/find/bootstrap; %s, %d CPUs\n",
