@@ -69,6 +69,9 @@ func (pp *provenPage) verify(seg []int) {
 		pp.entries[i].Legacy = false
 		pp.key[i] = last.Proof.PublicKey
 	}
+	if err == nil {
+		pp.entries[seg[0]].PrevLink = last.Proof.LinkBefore
+	}
 }
 
 // byAuthorInOrder groups the indexes of entries by author, each group in

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -270,4 +271,45 @@ func TestSyncLegacyEntries(t *testing.T) {
 	_, err = bridge.svc.PushChanges(ctx, ports.PeerInfo{NodeID: "cs", Legacy: true}, forged)
 	require.ErrorIs(t, err, ports.ErrEntriesRefused, "legacy entries never rewrite a Go node's history")
 	assert.Equal(t, `{"v":1}`, bridge.body(t, "c", "from-strict"))
+}
+
+// A node whose history of an author starts at a snapshot still proves
+// that author's later entries to the next peer: the link before the first
+// of them came with their proof and is kept. a keeps its whole history; b
+// pruned its copy of it, and c bootstrapped from b's snapshot; d holds a's
+// history and then learns a's new entries from c alone.
+func TestSyncRelayAfterSnapshotProvesTheFirstEntry(t *testing.T) {
+	ctx := t.Context()
+	net := newSyncNet()
+	a := net.addNode(t, "a", syncNodeOpts{})
+	b := net.addNode(t, "b", syncNodeOpts{peers: []string{a.addr}})
+	d := net.addNode(t, "d", syncNodeOpts{peers: []string{a.addr}})
+	for i := range 10 {
+		a.put(t, "c", fmt.Sprintf("k%d", i), fmt.Sprintf(`{"i":%d}`, i))
+	}
+	require.NoError(t, b.engine.SyncNow(ctx))
+	require.NoError(t, d.engine.SyncNow(ctx))
+	// Prune keeps the greatest seq: let that be b's own entry, so none of
+	// a's history stays on b.
+	b.put(t, "c", "from-b", `{}`)
+	_, err := b.store.Prune(ctx, time.Now().UnixMilli()+1)
+	require.NoError(t, err)
+	held, err := b.store.AuthorEntriesAfter(ctx, "a", domain.Timestamp{}, 100)
+	require.NoError(t, err)
+	require.Empty(t, held)
+	c := net.addNode(t, "c", syncNodeOpts{peers: []string{b.addr}})
+	require.NoError(t, c.engine.SyncNow(ctx))
+	require.Equal(t, int64(1), c.engine.Stats().Snapshots)
+
+	a.put(t, "c", "after", `{"x":1}`)
+	a.put(t, "c", "after2", `{"x":2}`)
+	c.engine.opts.StaticPeers = []string{a.addr}
+	require.NoError(t, c.engine.SyncNow(ctx))
+	require.Equal(t, `{"x":2}`, c.body(t, "c", "after2"))
+
+	d.engine.opts.StaticPeers = []string{c.addr}
+	require.NoError(t, d.engine.SyncNow(ctx))
+	assert.Equal(t, `{"x":1}`, d.body(t, "c", "after"), "c proved a's entries after its snapshot")
+	assert.Equal(t, `{"x":2}`, d.body(t, "c", "after2"))
+	assert.Zero(t, d.engine.Stats().EntriesRejected)
 }

@@ -63,6 +63,12 @@ type Entry struct {
 	// page (authorproof.go); on the wire only on the last entry of each
 	// author's run, in a store on the entries whose proof arrived.
 	Proof *AuthorProof
+	// PrevLink is the link before this entry as a verified proof gave it
+	// (set on the first entry of each proven run; never sent). A store
+	// that does not hold the predecessor — its history starts at a
+	// snapshot or was compacted — keeps it, so it can prove the run to the
+	// next peer.
+	PrevLink []byte
 	// Legacy marks an entry accepted without proof of its author, from the
 	// C#/TypeScript family (Security.LegacyPeers). It never extends the
 	// chain of an author whose identity key is known.

@@ -255,7 +255,11 @@ func (s *Store) applyBatch(ctx context.Context, op string, r domain.Resolver, ba
 			res.Skipped++
 			continue
 		}
+		if _, inBatch := x.byHash[e.PrevHash]; !inBatch {
+			s.keepPrevLink(&e)
+		}
 		e.Seq = 0
+		e.PrevLink = nil
 		e = x.add(e)
 		x.resolve(r, &e)
 		res.Applied = append(res.Applied, cloneEntry(e))
@@ -263,6 +267,28 @@ func (s *Store) applyBatch(ctx context.Context, op string, r domain.Resolver, ba
 	x.commit()
 	res.Changed = append(res.Changed, x.changed...)
 	return nil
+}
+
+// keepPrevLink keeps the link before e, as its proof gave it, when e
+// follows its author's head and that head is not held (a chain that starts
+// at a snapshot's heads): LinkOf then answers for it, so the run can be
+// proven onward (as the SQLite store does, prevlink.go).
+func (s *Store) keepPrevLink(e *domain.Entry) {
+	if e.PrevLink == nil || e.PrevHash == "" {
+		return
+	}
+	if s.heads[e.Author()] != e.PrevHash {
+		return // only a run after the head: elsewhere its predecessor is held or it is not ours to vouch for
+	}
+	if _, held := s.byHash[e.PrevHash]; held {
+		return
+	}
+	if s.boundaryLinks == nil {
+		s.boundaryLinks = map[string][]byte{}
+	}
+	if _, ok := s.boundaryLinks[e.PrevHash]; !ok {
+		s.boundaryLinks[e.PrevHash] = bytes.Clone(e.PrevLink)
+	}
 }
 
 // Get implements ports.DocumentStore.

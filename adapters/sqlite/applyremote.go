@@ -33,6 +33,9 @@ func (s *Store) ApplyRemote(ctx context.Context, r domain.Resolver, entries []do
 			// Applied fills res.Applied's spare capacity (it holds every
 			// entry): no copy per batch.
 			part = ports.ApplyResult{Applied: res.Applied[len(res.Applied):len(res.Applied)]}
+			if err := t.keepPrevLinks(batch); err != nil {
+				return err
+			}
 			if lww {
 				return applyLWW(t, batch, &part)
 			}

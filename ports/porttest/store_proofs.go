@@ -16,6 +16,50 @@ import (
 // local commits, what remote entries carry kept as given, and what a node
 // proving entries to peers reads back.
 var proofCases = []storeCase{
+	{"PrevLinkKeptWhereTheChainStartsAtASnapshot", func(t *testing.T, open OpenStore) {
+		ctx := t.Context()
+		s := open(t)
+		ps := proofsOf(t, s)
+		sn, ok := s.(ports.Snapshotter)
+		if !ok {
+			t.Skip("the store makes no snapshots")
+		}
+		b := newAuthor("B")
+		e1, e2 := b.put("c", "x", `{"v":1}`, 1, 0), b.put("c", "y", `{"v":2}`, 2, 0)
+		links := domain.LinkRun(domain.GenesisLink, []domain.Entry{e1, e2})
+		// Our history of B starts at a snapshot whose head is e1.
+		_, err := sn.ApplySnapshot(ctx, lww, domain.Snapshot{
+			Documents:   []domain.Document{{Collection: "c", Key: "x", Data: e1.Data, Stamp: e1.Stamp}},
+			Heads:       map[string]string{"B": e1.Hash},
+			VectorClock: map[string]domain.Timestamp{"B": e1.Stamp},
+		})
+		require.NoError(t, err)
+		link, err := ps.LinkOf(ctx, e1.Hash)
+		require.NoError(t, err)
+		require.Nil(t, link, "the snapshot's head is not held")
+		e2.Link, e2.PrevLink = links[1], links[0]
+		mustApply(t, s, lww, e2)
+		link, err = ps.LinkOf(ctx, e1.Hash)
+		require.NoError(t, err)
+		require.Equal(t, links[0], link, "the link before e2, as its proof gave it")
+
+		// Where the predecessor is held, its own link stays the answer.
+		c := newAuthor("C")
+		c1, c2 := c.put("c", "p", `{}`, 3, 0), c.put("c", "q", `{}`, 4, 0)
+		cl := domain.LinkRun(domain.GenesisLink, []domain.Entry{c1, c2})
+		c1.Link = cl[0]
+		mustApply(t, s, lww, c1)
+		c2.Link, c2.PrevLink = cl[1], []byte("not the link of c1, never kept....")
+		mustApply(t, s, lww, c2)
+		link, err = ps.LinkOf(ctx, c1.Hash)
+		require.NoError(t, err)
+		require.Equal(t, cl[0], link)
+		held, err := s.AuthorEntriesAfter(ctx, "C", domain.Timestamp{}, 10)
+		require.NoError(t, err)
+		for _, e := range held {
+			require.Nil(t, e.PrevLink, "PrevLink is not stored with the entry")
+		}
+	}},
 	{"LocalCommitsChainFromGenesis", func(t *testing.T, open OpenStore) {
 		s := open(t)
 		proofsOf(t, s)
