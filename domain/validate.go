@@ -115,23 +115,37 @@ func validateJSON(op string, body []byte, maxBytes int, objectOnly bool) error {
 // pass over the text; only keys with escapes and long or exponent numbers
 // are decoded.
 func checkKeysAndNumbers(op string, b []byte) error {
-	// keys holds the keys seen in each open object, nil for arrays.
-	var keys []map[string]struct{}
+	// The keys of every open object, stacked; frames[i] says where the
+	// keys of the i-th open container start (array: -1). Keys are slices
+	// of b (decoded only when escaped), compared in place: most objects
+	// have a few keys, and a map per object cost most of a write's
+	// validation. An object with many keys gets a set, so a document of a
+	// million keys is not quadratic.
+	type frame struct {
+		start int
+		set   map[string]struct{}
+	}
+	var keysBuf [32][]byte
+	var framesBuf [16]frame
+	keys, frames := keysBuf[:0], framesBuf[:0]
 	expectKey := false
 	for i := 0; i < len(b); {
 		switch c := b[i]; {
 		case c == '{':
-			keys = append(keys, map[string]struct{}{})
+			frames = append(frames, frame{start: len(keys)})
 			expectKey = true
 			i++
 		case c == '[':
-			keys = append(keys, nil)
+			frames = append(frames, frame{start: -1})
 			i++
 		case c == '}' || c == ']':
-			keys = keys[:len(keys)-1]
+			if f := frames[len(frames)-1]; f.start >= 0 {
+				keys = keys[:f.start]
+			}
+			frames = frames[:len(frames)-1]
 			i++
 		case c == ',':
-			expectKey = len(keys) > 0 && keys[len(keys)-1] != nil
+			expectKey = len(frames) > 0 && frames[len(frames)-1].start >= 0
 			i++
 		case c == '"':
 			end := i + 1
@@ -144,17 +158,19 @@ func checkKeysAndNumbers(op string, b []byte) error {
 			}
 			end++
 			if expectKey {
-				key := string(b[i+1 : end-1])
+				key := b[i+1 : end-1]
 				if escaped {
-					if err := json.Unmarshal(b[i:end], &key); err != nil {
+					var decoded string
+					if err := json.Unmarshal(b[i:end], &decoded); err != nil {
 						return Errorf(CodeInvalidArgument, op, "document is not valid JSON: %w", err)
 					}
+					key = []byte(decoded)
 				}
-				seen := keys[len(keys)-1]
-				if _, dup := seen[key]; dup {
-					return Errorf(CodeInvalidArgument, op, "document has the key %q twice in one object", truncate(key, 64))
+				f := &frames[len(frames)-1]
+				if dupKey(keys[f.start:], &f.set, key) {
+					return Errorf(CodeInvalidArgument, op, "document has the key %q twice in one object", truncate(string(key), 64))
 				}
-				seen[key] = struct{}{}
+				keys = append(keys, key)
 				expectKey = false
 			}
 			i = end
@@ -176,6 +192,34 @@ func checkKeysAndNumbers(op string, b []byte) error {
 		}
 	}
 	return nil
+}
+
+// smallObjectKeys is how many keys an object's duplicate check compares
+// one by one before it keeps them in a set.
+const smallObjectKeys = 16
+
+// dupKey reports whether key is among seen, the keys of one object so far
+// (set: that object's keys once it has more than smallObjectKeys).
+func dupKey(seen [][]byte, set *map[string]struct{}, key []byte) bool {
+	if *set == nil && len(seen) < smallObjectKeys {
+		for _, k := range seen {
+			if bytes.Equal(k, key) {
+				return true
+			}
+		}
+		return false
+	}
+	if *set == nil {
+		*set = make(map[string]struct{}, 2*len(seen))
+		for _, k := range seen {
+			(*set)[string(k)] = struct{}{}
+		}
+	}
+	if _, dup := (*set)[string(key)]; dup {
+		return true
+	}
+	(*set)[string(key)] = struct{}{}
+	return false
 }
 
 // truncate shortens s for an error message.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"strings"
@@ -325,5 +326,35 @@ func TestIsChainHash(t *testing.T) {
 	require.True(t, IsChainHash(h))
 	for _, bad := range []string{"", h[:63], h + "0", strings.ToUpper(h), strings.Repeat("g", 64)} {
 		require.False(t, IsChainHash(bad), bad)
+	}
+}
+
+// Objects past the size where duplicate keys are tracked in a set: a
+// duplicate is still found, in the outer and in a nested object, and a
+// large object without one passes.
+func TestValidateBodyDuplicateKeysInLargeObjects(t *testing.T) {
+	var sb strings.Builder
+	sb.WriteString(`{`)
+	for i := range 100 {
+		fmt.Fprintf(&sb, `"k%d":%d,`, i, i)
+	}
+	distinct := sb.String() + `"inner":{"a":1,"b":2}}`
+	require.NoError(t, ValidateBody([]byte(distinct), 0))
+	dupOuter := sb.String() + `"k57":1}`
+	require.Equal(t, CodeInvalidArgument, CodeOf(ValidateBody([]byte(dupOuter), 0)))
+	dupEscaped := sb.String() + `"k\u0035\u0037":1}`
+	require.Equal(t, CodeInvalidArgument, CodeOf(ValidateBody([]byte(dupEscaped), 0)))
+	dupInner := sb.String() + `"inner":{` + strings.Repeat(`"x":1,`, 1) + strings.TrimSuffix(strings.TrimPrefix(sb.String(), `{`), `,`) + `,"x":2}}`
+	require.Equal(t, CodeInvalidArgument, CodeOf(ValidateBody([]byte(dupInner), 0)))
+}
+
+func BenchmarkValidateBody(b *testing.B) {
+	doc := []byte(`{"name":"user-1","age":2,"email":"u3@example.com","tags":["a","b","c"],"address":{"street":"Main St","city":"Springfield","zip":"12345"},"pad":"` +
+		strings.Repeat("0", 300) + `","items":[{"sku":"a","qty":1},{"sku":"b","qty":2}]}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := ValidateBody(doc, 0); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
