@@ -1,6 +1,8 @@
 package domain
 
 import (
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -62,4 +64,25 @@ func TestZeroAccessAllowsNothing(t *testing.T) {
 	require.False(t, a.CanWrite("users"))
 	require.False(t, a.IsAdmin())
 	require.False(t, a.CanScrape())
+}
+
+// FuzzParseScopes: any scope list parses or is refused with
+// INVALID_ARGUMENT, never a panic; what parses lists back the same scopes.
+func FuzzParseScopes(f *testing.F) {
+	for _, s := range []string{"users:rw,orders:r", "*:r", "*:rw", "admin", "metrics", "users:x", ":r", "a:b:c", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, joined string) {
+		a, err := ParseScopes(strings.Split(joined, ","))
+		if err != nil {
+			if CodeOf(err) != CodeInvalidArgument {
+				t.Fatalf("error %v is not INVALID_ARGUMENT", err)
+			}
+			return
+		}
+		again, err := ParseScopes(a.Scopes())
+		if err != nil || !slices.Equal(again.Scopes(), a.Scopes()) {
+			t.Fatalf("scopes %q do not parse back: %v", a.Scopes(), err)
+		}
+	})
 }
