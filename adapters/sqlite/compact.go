@@ -61,8 +61,9 @@ const (
 
 // Compact implements ports.Compactor in transactions of at most
 // compactBatch rows, each followed by a pause as long, through the write
-// path (pending documents are written first, so the rule sees every
-// document's current stamp).
+// path: pending documents are written first, so the rule sees every
+// document's current stamp, and nothing the replay at Open would need is
+// removed. A pass covers the oplog as it was when it began.
 func (s *Store) Compact(ctx context.Context, p domain.CompactionPolicy) (ports.CompactionResult, error) {
 	const op = "sqlite.Compact"
 	var res ports.CompactionResult
