@@ -18,19 +18,22 @@ var (
 )
 
 // compactBatch bounds the oplog rows one compaction transaction looks at:
-// writers wait for at most one batch.
+// writers wait for at most one batch (which also writes what they left
+// pending).
 const compactBatch = 100
 
 // compactScan reads a batch of oplog rows after a seq with what the rule
 // needs: the document's current stamp (the newest version held, or the
-// marker of a collected delete) and the entry's size. The greatest seq is
-// never removed (see pruneWhere).
+// marker of a collected delete) and the entry's size, up to the last seq
+// when the pass began (what writers add meanwhile waits for the next
+// pass, or a pass under a steady write load would never end). The
+// greatest seq is never removed (see pruneWhere).
 const compactScan = `SELECT o.seq, o.node, o.wall, o.logic, o.op, o.hash,
 		length(o.collection) + length(o.key) + coalesce(length(o.data), 0) + length(o.node)
 			+ length(o.hash) + length(o.prev_hash) + coalesce(length(o.proof), 0) + 32,
 		d.wall, d.logic, d.node
 	FROM oplog o LEFT JOIN documents d ON d.collection = o.collection AND d.key = o.key
-	WHERE o.seq > ? AND o.seq < (SELECT max(seq) FROM oplog)
+	WHERE o.seq > ? AND o.seq <= ? AND o.seq < (SELECT max(seq) FROM oplog)
 	ORDER BY o.seq LIMIT ?`
 
 // Holes (ports.Compactor): a removed entry whose successor in its author's
@@ -58,12 +61,17 @@ const (
 
 // Compact implements ports.Compactor in transactions of at most
 // compactBatch rows, each followed by a pause as long, through the write
-// path (pending documents are
-// written first, so the rule sees every document's current stamp).
+// path: pending documents are written first, so the rule sees every
+// document's current stamp, and nothing the replay at Open would need is
+// removed. A pass covers the oplog as it was when it began.
 func (s *Store) Compact(ctx context.Context, p domain.CompactionPolicy) (ports.CompactionResult, error) {
 	const op = "sqlite.Compact"
 	var res ports.CompactionResult
 	var cursor int64
+	end, err := s.LastSeq(ctx)
+	if err != nil {
+		return res, mapErr(op, err)
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return res, domain.Wrap(domain.CodeTimeout, op, err)
@@ -72,7 +80,7 @@ func (s *Store) Compact(ctx context.Context, p domain.CompactionPolicy) (ports.C
 		began := time.Now()
 		err := s.write(ctx, op, func(t *writeTx) error {
 			var err error
-			scanned, cursor, err = t.compactBatch(p, cursor, &res)
+			scanned, cursor, err = t.compactBatch(p, cursor, end, &res)
 			return err
 		})
 		if err != nil {
@@ -98,9 +106,10 @@ func yieldToWriters(ctx context.Context, held time.Duration) {
 }
 
 // compactBatch removes what p allows among the compactBatch rows after
-// cursor and returns how many rows it looked at and the last seq.
-func (t *writeTx) compactBatch(p domain.CompactionPolicy, cursor int64, res *ports.CompactionResult) (int, int64, error) {
-	rows, err := t.tx.QueryContext(t.ctx, compactScan, cursor, compactBatch)
+// cursor, up to end, and returns how many rows it looked at and the last
+// seq.
+func (t *writeTx) compactBatch(p domain.CompactionPolicy, cursor, end int64, res *ports.CompactionResult) (int, int64, error) {
+	rows, err := t.tx.QueryContext(t.ctx, compactScan, cursor, end, compactBatch)
 	if err != nil {
 		return 0, cursor, err
 	}

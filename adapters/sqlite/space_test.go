@@ -78,3 +78,31 @@ func TestReclaimSpaceShrinksTheFile(t *testing.T) {
 	after := fileSize(path) + fileSize(path+"-wal")
 	require.Less(t, after, before/4, "database plus WAL: %d bytes before, %d after", before, after)
 }
+
+// Compaction leaves pending documents pending, so it must not remove what
+// the replay at Open needs: a delete committed after the materialized mark
+// stays, and a crash before its document reaches the table still deletes.
+func TestCompactionKeepsWhatTheReplayNeeds(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "replay.db")
+	s := pendOpen(t, path)
+	stamp := func(wall int64) domain.Timestamp { return domain.Timestamp{Wall: pendWall0 + wall, Node: "A"} }
+	_, err := s.Commit(ctx, pendLWW, ports.Write{Entry: domain.Entry{Collection: "c", Key: "k", Op: domain.OpPut, Data: []byte(`{}`), Stamp: stamp(1)}})
+	require.NoError(t, err)
+	require.NoError(t, s.materialize(ctx))
+	_, err = s.Commit(ctx, pendLWW, ports.Write{Entry: domain.Entry{Collection: "c", Key: "k", Op: domain.OpDelete, Stamp: stamp(2)}, MustExist: true})
+	require.NoError(t, err)
+	_, err = s.Commit(ctx, pendLWW, ports.Write{Entry: domain.Entry{Collection: "c", Key: "head", Op: domain.OpPut, Data: []byte(`{}`), Stamp: stamp(3)}})
+	require.NoError(t, err)
+	mark, maxSeq := pendMarks(t, s)
+	require.Less(t, mark, maxSeq, "the delete's document is pending")
+
+	vc, err := s.VectorClock(ctx)
+	require.NoError(t, err)
+	_, err = s.Compact(ctx, domain.CompactionPolicy{HeldByAll: vc, Now: pendWall0 + 1_000_000, OplogRetention: 0, TombstoneRetention: 0})
+	require.NoError(t, err)
+	crashed := pendOpen(t, pendCrashCopy(t, path))
+	_, err = crashed.Get(ctx, "c", "k")
+	require.Equal(t, domain.CodeNotFound, domain.CodeOf(err), "the delete survives the crash")
+}
