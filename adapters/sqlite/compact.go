@@ -66,6 +66,8 @@ const (
 // removed. A pass covers the oplog as it was when it began.
 func (s *Store) Compact(ctx context.Context, p domain.CompactionPolicy) (ports.CompactionResult, error) {
 	const op = "sqlite.Compact"
+	// Entries the proving reads remember may be removed (as after Prune).
+	defer s.recent.forget()
 	var res ports.CompactionResult
 	var cursor int64
 	end, err := s.LastSeq(ctx)
