@@ -16,7 +16,8 @@ type provenPage struct {
 	failed  []error        // why entries[i]'s proof failed (nil when none did)
 }
 
-// checkProofs verifies the proofs a page carries. Each author's entries,
+// checkProofs verifies the proofs a page carries; its entries passed
+// validateEntries (their hashes match their contents). Each author's entries,
 // in stamp order, are cut into segments: a segment ends at an entry that
 // carries a proof, and where its entries stop linking to each other (a
 // hashless or legacy entry, a hole: where the sender's runs end too,
@@ -56,7 +57,8 @@ func (pp *provenPage) verify(seg []int) {
 		run[k] = pp.entries[i]
 	}
 	last := pp.entries[seg[len(seg)-1]]
-	links, err := domain.VerifyRun(last.Author(), run, last.Proof)
+	// validateEntries checked each entry's hash already.
+	links, err := domain.VerifyRunHashed(last.Author(), run, last.Proof)
 	for k, i := range seg {
 		if err != nil {
 			if pp.failed == nil {

@@ -216,3 +216,27 @@ func TestEntryDigestCoversExpiry(t *testing.T) {
 	e.ExpiresAt = 0
 	require.Equal(t, plain, EntryDigest(&e))
 }
+
+// VerifyRunHashed trusts the hashes (its caller checked them) and checks
+// everything else as VerifyRun does.
+func TestVerifyRunHashedSkipsOnlyTheHashCheck(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	key := testKey(rng)
+	chain := authorChain(rng, "a", 5)
+	p := proofFor(key, "a", chain, 0, 5, 4)
+	links, err := VerifyRunHashed("a", chain, p)
+	require.NoError(t, err)
+	require.Equal(t, chain[4].Link, links[4])
+
+	bad := append([]Entry(nil), chain...)
+	bad[2].Hash = bad[2].Hash[:63] + "0"
+	_, err = VerifyRun("a", bad, p)
+	require.Equal(t, CodeUnauthorized, CodeOf(err), "VerifyRun checks hashes")
+	_, err = VerifyRunHashed("a", bad, p)
+	require.Equal(t, CodeUnauthorized, CodeOf(err), "a wrong hash still breaks the link or the chain")
+
+	altered := append([]Entry(nil), chain...)
+	altered[1].Data = []byte(`{"forged":true}`)
+	_, err = VerifyRunHashed("a", altered, p)
+	require.Equal(t, CodeUnauthorized, CodeOf(err))
+}

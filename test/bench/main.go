@@ -144,7 +144,7 @@ func run(ctx context.Context, o options) int {
 		if local.bootRate > 0 {
 			beside = fmt.Sprintf("%.1f %% of a bootstrapped document's time, same run", 100*ns/(1e9/local.bootRate))
 		}
-		add(result{"verify", fmt.Sprintf("entry verification (hash, content link, one ed25519 signature per %d-entry run), ~500 B docs", verifyPage),
+		add(result{"verify", fmt.Sprintf("entry verification (content digest and link, one ed25519 signature per %d-entry run), ~500 B docs", verifyPage),
 			fmt.Sprintf("%.0f ns/entry", ns), beside})
 	}
 
