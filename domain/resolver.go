@@ -57,6 +57,7 @@ func DocumentFromEntry(e *Entry) Document {
 	d := Document{Collection: e.Collection, Key: e.Key, Stamp: e.Stamp, Deleted: e.Op == OpDelete}
 	if e.Op == OpPut {
 		d.Data = e.Data
+		d.ExpiresAt = e.ExpiresAt
 	}
 	return d
 }
