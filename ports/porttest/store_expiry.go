@@ -144,3 +144,62 @@ var expiryCases = []storeCase{
 		requireNotFound(t, s, "sess", "a")
 	}},
 }
+
+// expiryCollectCase: maintenance collects an expired document like a
+// delete. Its content and versions go, its row stays as a marker that
+// refuses an older version a returning peer still holds; a newer write wins.
+var expiryCollectCase = storeCase{"CompactCollectsExpiredDocumentToAMarker", func(t *testing.T, open OpenStore) {
+	s, c := expiring(t, open)
+	comp, ok := s.(ports.Compactor)
+	if !ok {
+		t.Skip("not a ports.Compactor")
+	}
+	b := newAuthor("B")
+	v1 := b.put("sess", "a", `{"v":1}`, 1, 0)
+	v2 := b.put("sess", "a", `{"v":2}`, 2, 0)
+	v2.ExpiresAt = baseWall + 5_000
+	v2.Seal(v1.Hash)
+	b.prev = v2.Hash
+	other := b.put("other", "x", `{}`, 3, 0) // B's head: heads always stay
+	mustApply(t, s, lww, v1, v2, other)
+
+	policy := domain.CompactionPolicy{HeldByAll: domain.VectorClock{"B": other.Stamp}, Now: baseWall + 4_000, TombstoneRetention: time.Second}
+	res, err := comp.Compact(t.Context(), policy)
+	require.NoError(t, err)
+	require.Equal(t, 1, res.EntriesRemoved, "before expiry only the superseded version goes")
+
+	c.ms.Store(baseWall + 7_000)
+	policy.Now = baseWall + 7_000
+	res, err = comp.Compact(t.Context(), policy)
+	require.NoError(t, err)
+	require.Equal(t, 1, res.EntriesRemoved)
+	require.Equal(t, 1, res.TombstonesRemoved)
+	entries, err := s.EntriesSinceSeq(t.Context(), 0, 0)
+	require.NoError(t, err)
+	require.Equal(t, stamps([]domain.Entry{other}), stamps(entries))
+	requireNotFound(t, s, "sess", "a")
+
+	if sn, ok := s.(ports.Snapshotter); ok {
+		snap, err := sn.Snapshot(t.Context())
+		require.NoError(t, err)
+		for _, d := range snap.Documents {
+			if d.Key == "a" {
+				require.True(t, d.Deleted, "the row is a marker")
+				require.Empty(t, d.Data, "the content is gone")
+				require.Equal(t, v2.Stamp, d.Stamp)
+			}
+		}
+	}
+
+	// A returning peer's older version without expiry does not resurrect it.
+	r := newAuthor("R")
+	old := r.put("sess", "a", `{"old":true}`, 1, 5)
+	mustApply(t, s, lww, old)
+	requireNotFound(t, s, "sess", "a")
+	// A newer write wins as usual.
+	newer := r.put("sess", "a", `{"new":true}`, 10, 0)
+	mustApply(t, s, lww, newer)
+	requireDoc(t, s, "sess", "a", `{"new":true}`, newer.Stamp)
+}}
+
+func init() { expiryCases = append(expiryCases, expiryCollectCase) }
