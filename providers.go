@@ -297,6 +297,18 @@ func (d documents) Batch(ctx context.Context, collection string, puts map[string
 	return d.Database.Batch(ctx, collection, app.Batch{Puts: puts, Deletes: deletes})
 }
 
+// PutExpiring implements httpapi.ExpiringDocuments.
+func (d documents) PutExpiring(ctx context.Context, collection, key string, body []byte, ifVersion *domain.Timestamp, expiresAt time.Time) (domain.Timestamp, error) {
+	return d.Database.PutWith(ctx, collection, key, body, app.PutOptions{IfVersion: ifVersion, ExpiresAt: expiresAt})
+}
+
+// BatchExpiring implements httpapi.ExpiringDocuments.
+func (d documents) BatchExpiring(ctx context.Context, collection string, puts map[string][]byte, deletes []string, expiresAt time.Time) (map[string]domain.Timestamp, error) {
+	return d.Database.Batch(ctx, collection, app.Batch{Puts: puts, Deletes: deletes, ExpiresAt: expiresAt})
+}
+
+var _ httpapi.ExpiringDocuments = documents{}
+
 type changes struct{ db *app.Database }
 
 func (c changes) Watch(ctx context.Context, since int64) (httpapi.ChangeStream, error) {

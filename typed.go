@@ -18,6 +18,11 @@ import (
 
 // Put stores v as JSON and returns its key and version.
 func Put[T any](ctx context.Context, c *Collection, v T) (key string, version Timestamp, err error) {
+	return PutWith(ctx, c, v, PutOptions{})
+}
+
+// PutWith is Put with options: a precondition, an expiry.
+func PutWith[T any](ctx context.Context, c *Collection, v T, opts PutOptions) (key string, version Timestamp, err error) {
 	const op = "entgldb.Put"
 	rv := reflect.ValueOf(&v).Elem()
 	// Work on an addressable struct: the caller's (through its pointer) or
@@ -49,7 +54,7 @@ func Put[T any](ctx context.Context, c *Collection, v T) (key string, version Ti
 	if err != nil {
 		return "", Timestamp{}, domain.Errorf(domain.CodeInvalidArgument, op, "encode %s: %w", sv.Type(), err)
 	}
-	version, err = c.Put(ctx, key, body)
+	version, err = c.PutWith(ctx, key, body, opts)
 	if err != nil {
 		return "", Timestamp{}, err
 	}

@@ -3,6 +3,7 @@ package entgldb_test
 import (
 	"regexp"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -109,5 +110,32 @@ func TestTypedHelperErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			assert.ErrorIs(t, tc.call(), tc.want)
 		})
+	}
+}
+
+func TestPutExpiringDisappears(t *testing.T) {
+	db := openLocal(t)
+	ctx := t.Context()
+	sess := db.Collection("sessions")
+
+	_, _, err := entgldb.PutWith(ctx, sess, user{Handle: "ada"}, entgldb.PutOptions{ExpiresAt: time.Now().Add(-time.Second)})
+	require.Error(t, err, "an expiry in the past is refused")
+
+	exp := time.Now().Add(300 * time.Millisecond)
+	_, _, err = entgldb.PutWith(ctx, sess, user{Handle: "ada"}, entgldb.PutOptions{ExpiresAt: exp})
+	require.NoError(t, err)
+	_, err = sess.PutExpiring(ctx, "bob", []byte(`{"handle":"bob"}`), exp)
+	require.NoError(t, err)
+	d, err := sess.Get(ctx, "ada")
+	require.NoError(t, err)
+	require.Equal(t, exp.UnixMilli(), d.ExpiresAt)
+
+	require.Eventually(t, func() bool {
+		n, err := sess.Count(ctx, nil)
+		return err == nil && n == 0
+	}, 10*time.Second, 20*time.Millisecond)
+	for _, k := range []string{"ada", "bob"} {
+		_, err = sess.Get(ctx, k)
+		require.Error(t, err, k)
 	}
 }

@@ -9,11 +9,13 @@ import (
 // The data types an embedder uses, declared in the inner packages and named
 // here so that this package is the only import needed.
 type (
-	// Collection is one collection of a DB: Put, PutIf, Get, Delete,
-	// Batch, Find, Count, EnsureIndex.
+	// Collection is one collection of a DB: Put, PutIf, PutExpiring,
+	// PutWith, Get, Delete, Batch, Find, Count, EnsureIndex.
 	Collection = app.Collection
 	// Batch is puts and deletes committed together, all or nothing.
 	Batch = app.Batch
+	// PutOptions are a write's precondition and expiry (Collection.PutWith).
+	PutOptions = app.PutOptions
 	// Document is a stored document.
 	Document = domain.Document
 	// Timestamp is a hybrid logical clock reading: a document version.

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -38,6 +39,9 @@ type DatabaseOptions struct {
 	// Observer receives the database's counts (documents written and
 	// applied, clock-drift rejections); nil: none.
 	Observer Observer
+	// Now is the wall clock document expiry is judged by (nil: time.Now);
+	// give the store the same one.
+	Now func() time.Time
 }
 
 // DefaultWatchBuffer is the per-subscriber buffer when none is configured.
@@ -63,6 +67,7 @@ type Database struct {
 	lww      bool
 	maxDoc   int
 	watchBuf int
+	now      func() time.Time // judges expiry
 
 	writeMu sync.Mutex
 	outbox  *Outbox // appended to under writeMu; nil: no sync side
@@ -124,6 +129,9 @@ func NewDatabase(store ports.Store, cache ports.DocumentCache, clock *domain.Clo
 	if opts.WatchBuffer <= 0 {
 		opts.WatchBuffer = DefaultWatchBuffer
 	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	if err := restoreClock(context.Background(), store, clock); err != nil {
 		return nil, domain.Wrap(domain.CodePersistence, op, err)
 	}
@@ -138,6 +146,7 @@ func NewDatabase(store ports.Store, cache ports.DocumentCache, clock *domain.Clo
 		lww:      lww,
 		maxDoc:   opts.MaxDocumentBytes,
 		watchBuf: opts.WatchBuffer,
+		now:      opts.Now,
 		outbox:   opts.Outbox,
 		seed:     maphash.MakeSeed(),
 		obs:      orNop(opts.Observer),
@@ -165,7 +174,11 @@ func (db *Database) CacheStats() ports.CacheStats { return db.cache.Stats() }
 // write is conditional: CONFLICT unless the stored live document has exactly
 // that version (a zero Timestamp: unless the key has no live document).
 func (db *Database) Put(ctx context.Context, collection, key string, body []byte, ifVersion *domain.Timestamp) (domain.Timestamp, error) {
-	const op = "database.Put"
+	return db.put(ctx, "database.Put", collection, key, body, ifVersion, 0)
+}
+
+// put is Put with an expiry already checked (Unix ms, 0: never).
+func (db *Database) put(ctx context.Context, op, collection, key string, body []byte, ifVersion *domain.Timestamp, expiresAt int64) (domain.Timestamp, error) {
 	if err := domain.ValidateWrite(collection, key, domain.OpPut, body, db.maxDoc); err != nil {
 		return domain.Timestamp{}, domain.Wrap(domain.CodeInvalidArgument, op, err)
 	}
@@ -175,7 +188,7 @@ func (db *Database) Put(ctx context.Context, collection, key string, body []byte
 		cond = &v
 	}
 	// The caller keeps its slice; the cache and the store must not share it.
-	entries, err := db.commit(ctx, op, []writeSpec{{collection: collection, key: key, op: domain.OpPut, data: bytes.Clone(body), ifVersion: cond}})
+	entries, err := db.commit(ctx, op, []writeSpec{{collection: collection, key: key, op: domain.OpPut, data: bytes.Clone(body), ifVersion: cond, expiresAt: expiresAt}})
 	if err != nil {
 		return domain.Timestamp{}, err
 	}
@@ -190,7 +203,7 @@ func (db *Database) Get(ctx context.Context, collection, key string) (domain.Doc
 		return domain.Document{}, domain.Wrap(domain.CodeInvalidArgument, op, err)
 	}
 	if d, ok := db.cache.Get(collection, key); ok {
-		if d.Deleted {
+		if d.Deleted || db.expired(d.ExpiresAt) {
 			return domain.Document{}, notFound(op, collection, key)
 		}
 		return cloneDoc(d), nil
@@ -229,6 +242,9 @@ type Batch struct {
 	// Deletes must name live documents (NOT_FOUND otherwise, and then
 	// nothing of the batch is written).
 	Deletes []string
+	// ExpiresAt applies to every put of the batch (zero: they never
+	// expire); it must be in the future.
+	ExpiresAt time.Time
 }
 
 // Batch commits every put and delete of b in one transaction, all or
@@ -238,13 +254,17 @@ func (db *Database) Batch(ctx context.Context, collection string, b Batch) (map[
 	if err := domain.ValidateCollection(collection); err != nil {
 		return nil, domain.Wrap(domain.CodeInvalidArgument, op, err)
 	}
+	exp, err := db.checkExpiry(op, b.ExpiresAt)
+	if err != nil {
+		return nil, err
+	}
 	specs := make([]writeSpec, 0, len(b.Puts)+len(b.Deletes))
 	for _, key := range slices.Sorted(maps.Keys(b.Puts)) {
 		body := b.Puts[key]
 		if err := domain.ValidateWrite(collection, key, domain.OpPut, body, db.maxDoc); err != nil {
 			return nil, domain.Errorf(domain.CodeOf(err), op, "put %q: %w", key, err)
 		}
-		specs = append(specs, writeSpec{collection: collection, key: key, op: domain.OpPut, data: bytes.Clone(body)})
+		specs = append(specs, writeSpec{collection: collection, key: key, op: domain.OpPut, data: bytes.Clone(body), expiresAt: exp})
 	}
 	seen := make(map[string]bool, len(b.Deletes))
 	for _, key := range b.Deletes {
@@ -443,6 +463,7 @@ type writeSpec struct {
 	data            []byte
 	ifVersion       *domain.Timestamp
 	mustExist       bool
+	expiresAt       int64 // Unix ms, 0: never
 }
 
 // commit stamps and commits specs in one store transaction, then updates the
@@ -461,6 +482,7 @@ func (db *Database) commit(ctx context.Context, op string, specs []writeSpec) ([
 				Key:        s.key,
 				Op:         s.op,
 				Data:       s.data,
+				ExpiresAt:  s.expiresAt,
 				Stamp:      db.clock.Now(),
 			},
 			IfVersion: s.ifVersion,

@@ -181,8 +181,11 @@ func (s *Subscription) replay(ctx context.Context, last int64) (int64, error) {
 			if bound >= 0 && entries[i].Seq > bound {
 				return last, nil // the snapshot's changes, queued in live, come first
 			}
-			if err := s.send(ctx, s.db.change(&entries[i])); err != nil {
-				return last, err
+			// An expired document's versions are no longer served.
+			if !s.db.expired(entries[i].ExpiresAt) {
+				if err := s.send(ctx, s.db.change(&entries[i])); err != nil {
+					return last, err
+				}
 			}
 			last = entries[i].Seq
 		}
@@ -216,7 +219,9 @@ func (db *Database) publish(entries []domain.Entry) {
 		return
 	}
 	for i := range entries {
-		f.fanOut(db.change(&entries[i]), 0)
+		if !db.expired(entries[i].ExpiresAt) { // a peer's entry may arrive expired
+			f.fanOut(db.change(&entries[i]), 0)
+		}
 	}
 }
 

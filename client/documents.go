@@ -15,6 +15,8 @@ type Document struct {
 	Key     string          `json:"key"`
 	Version string          `json:"version"`
 	Data    json.RawMessage `json:"data"`
+	// ExpiresAt is when the document expires (RFC 3339), "" when never.
+	ExpiresAt string `json:"expires_at,omitempty"`
 }
 
 // Query is the find route's parameters; zero values are left out. With
@@ -129,7 +131,7 @@ func (c *Client) Get(ctx context.Context, collection, key string) (Document, err
 	if err != nil {
 		return Document{}, err
 	}
-	return Document{Version: strings.Trim(resp.Header.Get("ETag"), `"`), Data: body}, nil
+	return Document{Version: strings.Trim(resp.Header.Get("ETag"), `"`), Data: body, ExpiresAt: resp.Header.Get("Expires-At")}, nil
 }
 
 // Delete deletes a document and returns the version of the delete.

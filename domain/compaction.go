@@ -51,7 +51,10 @@ type CompactionPolicy struct {
 //     after at most max(TombstoneRetention, OplogRetention) past the
 //     moment the last peer that will ever ask had it.
 //
-// The newest put of a document is its value: never removable.
+// The newest put of a document is its value: never removable, unless the
+// document has expired (ExpiresAt), which is then collected like a delete
+// once every known peer holds it and TombstoneRetention has passed since
+// its expiry.
 func (p CompactionPolicy) Removable(e *Entry, authorHead, superseded bool) bool {
 	if authorHead {
 		return false
@@ -65,9 +68,18 @@ func (p CompactionPolicy) Removable(e *Entry, authorHead, superseded bool) bool 
 		return held || olderThan(e, p.Now, p.OplogRetention)
 	case e.Op == OpDelete:
 		return held && olderThan(e, p.Now, p.TombstoneRetention)
+	case e.ExpiresAt != 0:
+		// An expired document is collected like a delete, its expiry
+		// standing for the delete's stamp.
+		return held && Expired(e.ExpiresAt, p.Now-p.TombstoneRetention.Milliseconds())
 	}
 	return false
 }
+
+// CollectsExpired reports whether removing the newest entry e of its
+// document (Removable said so, e not superseded) collects an expired
+// document: its row must then become the marker a collected delete leaves.
+func CollectsExpired(e *Entry) bool { return e.Op == OpPut && e.ExpiresAt != 0 }
 
 func olderThan(e *Entry, now int64, d time.Duration) bool {
 	return e.Stamp.Wall < now-d.Milliseconds()

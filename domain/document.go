@@ -9,6 +9,9 @@ type Document struct {
 	// Stamp is the HLC of the write that produced this state: the version.
 	Stamp   Timestamp
 	Deleted bool
+	// ExpiresAt is when the document expires, in Unix milliseconds (0:
+	// never): the ExpiresAt of the entry that wrote it.
+	ExpiresAt int64
 }
 
 // Version is the user-facing version string of the document.

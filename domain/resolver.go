@@ -57,8 +57,20 @@ func DocumentFromEntry(e *Entry) Document {
 	d := Document{Collection: e.Collection, Key: e.Key, Stamp: e.Stamp, Deleted: e.Op == OpDelete}
 	if e.Op == OpPut {
 		d.Data = e.Data
+		d.ExpiresAt = e.ExpiresAt
 	}
 	return d
+}
+
+// EntryFromDocument is the pseudo-entry that writes d (its put, or its
+// delete without content): how a stored or snapshot document competes with
+// entries. It is not sealed and goes into no oplog.
+func EntryFromDocument(d *Document) Entry {
+	e := Entry{Collection: d.Collection, Key: d.Key, Op: OpPut, Data: d.Data, Stamp: d.Stamp, ExpiresAt: d.ExpiresAt}
+	if d.Deleted {
+		e.Op, e.Data, e.ExpiresAt = OpDelete, nil, 0
+	}
+	return e
 }
 
 // LastWriteWins keeps whichever write has the greater full stamp; a delete is

@@ -301,6 +301,9 @@ func ValidateEntry(e *Entry, lim EntryLimits) error {
 			return err
 		}
 	}
+	if err := ValidateExpiry(e.ExpiresAt); err != nil {
+		return err
+	}
 	if !isHashOrEmpty(e.Hash) || !isHashOrEmpty(e.PrevHash) {
 		return Errorf(CodeInvalidArgument, op, "hash and previous hash must each be empty or %d lowercase hex digits", hashHexLen)
 	}
@@ -310,7 +313,7 @@ func ValidateEntry(e *Entry, lim EntryLimits) error {
 // ValidateDocument checks a document from a peer's snapshot as the entry
 // that wrote it would be checked (ValidateEntry).
 func ValidateDocument(d *Document, lim EntryLimits) error {
-	e := Entry{Collection: d.Collection, Key: d.Key, Op: OpPut, Data: d.Data, Stamp: d.Stamp}
+	e := Entry{Collection: d.Collection, Key: d.Key, Op: OpPut, Data: d.Data, Stamp: d.Stamp, ExpiresAt: d.ExpiresAt}
 	if d.Deleted {
 		e.Op = OpDelete
 	}

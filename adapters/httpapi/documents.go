@@ -24,6 +24,8 @@ type docReply struct {
 	Key     string          `json:"key"`
 	Version string          `json:"version"`
 	Data    json.RawMessage `json:"data"`
+	// ExpiresAt is the document's expiry (RFC 3339), absent when none.
+	ExpiresAt string `json:"expires_at,omitempty"`
 }
 
 // findReply is one page of a find. More says documents remain after it;
@@ -54,6 +56,9 @@ type collectionsReply struct {
 type batchRequest struct {
 	Put    map[string]json.RawMessage `json:"put"`
 	Delete []string                   `json:"delete"`
+	// TTL or ExpiresAt, at most one, give every put an expiry.
+	TTL       string `json:"ttl,omitempty"`
+	ExpiresAt string `json:"expires_at,omitempty"`
 }
 
 type batchReply struct {
@@ -81,7 +86,20 @@ func (a *API) putDocument(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	v, err := a.opts.Documents.Put(r.Context(), c, key, body, cond)
+	exp, err := queryExpiry(op, r)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	var v domain.Timestamp
+	if exp.IsZero() {
+		v, err = a.opts.Documents.Put(r.Context(), c, key, body, cond)
+	} else {
+		var ed ExpiringDocuments
+		if ed, err = a.expiring(op); err == nil {
+			v, err = ed.PutExpiring(r.Context(), c, key, body, cond, exp)
+		}
+	}
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -106,6 +124,9 @@ func (a *API) getDocument(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	setETag(w, doc.Stamp)
+	if exp := formatExpiry(doc.ExpiresAt); exp != "" {
+		w.Header().Set(expiresAtHeader, exp)
+	}
 	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, doc.Stamp) {
 		w.WriteHeader(http.StatusNotModified)
 		return
@@ -170,7 +191,20 @@ func (a *API) batch(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	versions, err := a.opts.Documents.Batch(r.Context(), c, puts, req.Delete)
+	exp, err := parseExpiry(op, req.TTL, req.ExpiresAt)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	var versions map[string]domain.Timestamp
+	if exp.IsZero() {
+		versions, err = a.opts.Documents.Batch(r.Context(), c, puts, req.Delete)
+	} else {
+		var ed ExpiringDocuments
+		if ed, err = a.expiring(op); err == nil {
+			versions, err = ed.BatchExpiring(r.Context(), c, puts, req.Delete, exp)
+		}
+	}
 	if err != nil {
 		a.writeError(w, r, err)
 		return

@@ -103,7 +103,7 @@ func (a *API) findPage(w http.ResponseWriter, r *http.Request, c string, q domai
 				return
 			}
 		}
-		reply.Documents = append(reply.Documents, docReply{Key: d.Key, Version: d.Stamp.String(), Data: data})
+		reply.Documents = append(reply.Documents, docReply{Key: d.Key, Version: d.Stamp.String(), Data: data, ExpiresAt: formatExpiry(d.ExpiresAt)})
 	}
 	writeJSON(w, http.StatusOK, reply)
 }

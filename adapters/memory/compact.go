@@ -37,6 +37,9 @@ func (s *Store) Compact(ctx context.Context, p domain.CompactionPolicy) (ports.C
 		res.BytesRemoved += int64(e.Size())
 		if !superseded {
 			res.TombstonesRemoved++
+			if domain.CollectsExpired(e) {
+				s.docs[e.Collection][e.Key] = markerOf(doc)
+			}
 		}
 	}
 	if len(removed) == 0 {
@@ -68,6 +71,12 @@ func (s *Store) Compact(ctx context.Context, p domain.CompactionPolicy) (ports.C
 	}
 	s.replaceLog(kept)
 	return res, nil
+}
+
+// markerOf is what stays of a collected document: its key and stamp, as
+// a deleted row, so an older version cannot bring it back.
+func markerOf(d domain.Document) domain.Document {
+	return domain.Document{Collection: d.Collection, Key: d.Key, Stamp: d.Stamp, Deleted: true}
 }
 
 // replaceLog installs log and rebuilds the indexes into it.

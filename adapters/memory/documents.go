@@ -47,7 +47,7 @@ func (x *tx) doc(k docKey) (domain.Document, bool) {
 
 func (x *tx) live(k docKey) (domain.Document, bool) {
 	d, ok := x.doc(k)
-	return d, ok && !d.Deleted
+	return d, ok && x.s.visible(&d)
 }
 
 func (x *tx) has(id entryID) bool {
@@ -148,7 +148,7 @@ func (x *tx) resolve(r domain.Resolver, e *domain.Entry, extra ...domain.Entry) 
 }
 
 func sameDoc(a, b domain.Document) bool {
-	return a.Stamp == b.Stamp && a.Deleted == b.Deleted && bytes.Equal(a.Data, b.Data)
+	return a.Stamp == b.Stamp && a.Deleted == b.Deleted && a.ExpiresAt == b.ExpiresAt && bytes.Equal(a.Data, b.Data)
 }
 
 // commit publishes the staged state into the store.
@@ -300,7 +300,7 @@ func (s *Store) Get(ctx context.Context, collection, key string) (domain.Documen
 		return domain.Document{}, err
 	}
 	d, ok := s.docs[collection][key]
-	if !ok || d.Deleted {
+	if !ok || !s.visible(&d) {
 		return domain.Document{}, domain.Errorf(domain.CodeNotFound, op, "document %s/%s not found", collection, key)
 	}
 	return cloneDoc(d), nil
@@ -339,13 +339,15 @@ func (s *Store) Count(ctx context.Context, collection string, f domain.Filter) (
 	return len(docs), nil
 }
 
-// collection returns the documents of one collection, tombstones included
-// (ApplyQuery drops them). The Data slices are the store's: read only.
+// collection returns the live documents of one collection (expired ones
+// left out here, tombstones too). The Data slices are the store's: read only.
 func (s *Store) collection(name string) []domain.Document {
 	m := s.docs[name]
 	out := make([]domain.Document, 0, len(m))
 	for _, d := range m {
-		out = append(out, d)
+		if s.visible(&d) {
+			out = append(out, d)
+		}
 	}
 	return out
 }
@@ -360,7 +362,7 @@ func (s *Store) Collections(ctx context.Context) ([]string, error) {
 	out := []string{}
 	for name, m := range s.docs {
 		for _, d := range m {
-			if !d.Deleted {
+			if s.visible(&d) {
 				out = append(out, name)
 				break
 			}

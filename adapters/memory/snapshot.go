@@ -75,10 +75,7 @@ func (s *Store) ApplySnapshot(ctx context.Context, r domain.Resolver, snap domai
 	}
 	x := s.begin()
 	for _, d := range snap.Documents {
-		e := domain.Entry{Collection: d.Collection, Key: d.Key, Op: domain.OpPut, Data: d.Data, Stamp: d.Stamp}
-		if d.Deleted {
-			e.Op, e.Data = domain.OpDelete, nil
-		}
+		e := domain.EntryFromDocument(&d)
 		x.resolve(r, &e, e)
 	}
 	for author, stamp := range snap.VectorClock {

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/entgldb/entgldb-go/domain"
 	"github.com/entgldb/entgldb-go/ports"
@@ -23,6 +24,8 @@ import (
 type Store struct {
 	mu     sync.RWMutex
 	closed bool
+	// now is the clock expiry is judged by (SetClock; time.Now).
+	now func() time.Time
 
 	// docs: collection -> key -> visible state (tombstones included).
 	docs map[string]map[string]domain.Document
@@ -78,7 +81,17 @@ func New() *Store {
 		heads:  map[string]string{},
 		meta:   map[string]string{},
 		peers:  map[string]domain.Peer{},
+		now:    time.Now,
 	}
+}
+
+// SetClock replaces the clock that decides whether a document has expired
+// (tests); call it before the store is shared.
+func (s *Store) SetClock(now func() time.Time) { s.now = now }
+
+// visible reports whether d is a live document now: not deleted, not expired.
+func (s *Store) visible(d *domain.Document) bool {
+	return !d.Deleted && !domain.Expired(d.ExpiresAt, s.now().UnixMilli())
 }
 
 // Close releases nothing but makes every later call fail, as a closed

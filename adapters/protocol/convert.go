@@ -24,6 +24,7 @@ func EntryToProto(e *domain.Entry) *pb.ProtoOplogEntry {
 		PreviousHash: e.PrevHash,
 		Proof:        proofToProto(e.Proof),
 		Legacy:       e.Legacy,
+		ExpiresAt:    e.ExpiresAt,
 	}
 }
 
@@ -76,6 +77,7 @@ func EntryFromProto(p *pb.ProtoOplogEntry) (domain.Entry, error) {
 		PrevHash:   p.GetPreviousHash(),
 		Proof:      proofFromProto(p.GetProof()),
 		Legacy:     p.GetLegacy(),
+		ExpiresAt:  p.GetExpiresAt(),
 	}, nil
 }
 

@@ -5,6 +5,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/entgldb/entgldb-go/adapters/protocol/pb"
 	"github.com/entgldb/entgldb-go/domain"
@@ -75,4 +76,28 @@ func TestVectorClockConversion(t *testing.T) {
 	assert.Equal(t, vc, got)
 	dup := VectorClockFromProto([]*pb.VectorClockEntry{{NodeId: "a", HlcWall: 5}, {NodeId: "a", HlcWall: 9}, {NodeId: "a", HlcWall: 7}})
 	assert.Equal(t, int64(9), dup["a"].Wall)
+}
+
+// An expiry travels exactly (the author's proof covers it), and an entry
+// without one leaves the field off the wire: it encodes as before expiry
+// existed.
+func TestEntryExpiryOnTheWire(t *testing.T) {
+	e := domain.Entry{Collection: "sessions", Key: "s1", Op: domain.OpPut, Data: []byte(`{}`),
+		Stamp: domain.Timestamp{Wall: 1795594600000, Node: "node-a"}, ExpiresAt: 1795594690000}
+	e.Seal("")
+	b, err := proto.Marshal(EntryToProto(&e))
+	require.NoError(t, err)
+	var p pb.ProtoOplogEntry
+	require.NoError(t, proto.Unmarshal(b, &p))
+	got, err := EntryFromProto(&p)
+	require.NoError(t, err)
+	require.Equal(t, e.ExpiresAt, got.ExpiresAt)
+
+	never := e
+	never.ExpiresAt = 0
+	withField, err := proto.Marshal(EntryToProto(&never))
+	require.NoError(t, err)
+	pe := EntryToProto(&never)
+	require.Zero(t, pe.ExpiresAt)
+	require.Less(t, len(withField), len(b), "an entry without expiry carries no expires_at field")
 }

@@ -111,7 +111,7 @@ func FuzzDecodeMessages(f *testing.F) {
 			// An accepted entry survives the trip back to the wire.
 			back, err := EntryFromProto(EntryToProto(&e))
 			if err != nil || back.Op != e.Op || !bytes.Equal(back.Data, e.Data) || back.Stamp != e.Stamp ||
-				back.Legacy != e.Legacy || !proto.Equal(proofToProto(back.Proof), proofToProto(e.Proof)) {
+				back.Legacy != e.Legacy || back.ExpiresAt != e.ExpiresAt || !proto.Equal(proofToProto(back.Proof), proofToProto(e.Proof)) {
 				t.Fatalf("entry round trip changed %+v into %+v (%v)", e, back, err)
 			}
 		}

@@ -28,6 +28,9 @@ type snapshotDoc struct {
 	Logic      int32  `json:"hlc_logic"`
 	Node       string `json:"hlc_node"`
 	Deleted    bool   `json:"deleted,omitempty"`
+	// ExpiresAt is absent when the document never expires, so such a
+	// snapshot encodes exactly as before expiry existed.
+	ExpiresAt int64 `json:"expires_at,omitempty"`
 }
 
 type snapshotStamp struct {
@@ -45,7 +48,7 @@ func EncodeSnapshot(sn domain.Snapshot) ([]byte, error) {
 	}
 	for i, d := range sn.Documents {
 		w.Documents[i] = snapshotDoc{Collection: d.Collection, Key: d.Key, JSONData: string(d.Data),
-			Wall: d.Stamp.Wall, Logic: d.Stamp.Logical, Node: d.Stamp.Node, Deleted: d.Deleted}
+			Wall: d.Stamp.Wall, Logic: d.Stamp.Logical, Node: d.Stamp.Node, Deleted: d.Deleted, ExpiresAt: d.ExpiresAt}
 	}
 	for author, ts := range sn.VectorClock {
 		w.VectorClock[author] = snapshotStamp{Wall: ts.Wall, Logic: ts.Logical}
@@ -76,7 +79,7 @@ func DecodeSnapshot(data []byte) (domain.Snapshot, error) {
 	}
 	for i, d := range w.Documents {
 		doc := domain.Document{Collection: d.Collection, Key: d.Key,
-			Stamp: domain.Timestamp{Wall: d.Wall, Logical: d.Logic, Node: d.Node}, Deleted: d.Deleted}
+			Stamp: domain.Timestamp{Wall: d.Wall, Logical: d.Logic, Node: d.Node}, Deleted: d.Deleted, ExpiresAt: d.ExpiresAt}
 		if !d.Deleted {
 			doc.Data = []byte(d.JSONData)
 		}

@@ -55,3 +55,14 @@ func TestDecodeSnapshotInvalid(t *testing.T) {
 		require.Equal(t, domain.CodeSync, domain.CodeOf(err), "%q", in)
 	}
 }
+
+func TestSnapshotCarriesExpiry(t *testing.T) {
+	sn := testSnapshot()
+	sn.Documents[0].ExpiresAt = 1795594690000
+	data, err := EncodeSnapshot(sn)
+	require.NoError(t, err)
+	require.Contains(t, string(data), `"expires_at":1795594690000`)
+	back, err := DecodeSnapshot(data)
+	require.NoError(t, err)
+	require.Equal(t, sn, back)
+}

@@ -111,7 +111,7 @@ func (s *Store) commitChecked(ctx context.Context, r domain.Resolver, writes []p
 			if err != nil {
 				return err
 			}
-			if err := checkPrecondition(w, cur); err != nil {
+			if err := checkPrecondition(w, cur, s.nowMs()); err != nil {
 				return err
 			}
 			if err := t.seal(&e); err != nil {
@@ -141,10 +141,10 @@ func (s *Store) commitChecked(ctx context.Context, r domain.Resolver, writes []p
 }
 
 // checkPrecondition compares a write's precondition with the stored
-// document (nil or a tombstone: none).
-func checkPrecondition(w *ports.Write, cur *domain.Document) error {
+// document (nil, a tombstone or expired at nowMs: none).
+func checkPrecondition(w *ports.Write, cur *domain.Document, nowMs int64) error {
 	e := &w.Entry
-	live := cur != nil && !cur.Deleted
+	live := cur != nil && !cur.Deleted && !domain.Expired(cur.ExpiresAt, nowMs)
 	if w.MustExist && !live {
 		return domain.Errorf(domain.CodeNotFound, opCommit, "%s/%s does not exist", e.Collection, e.Key)
 	}

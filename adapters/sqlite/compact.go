@@ -28,7 +28,7 @@ const compactBatch = 100
 // when the pass began (what writers add meanwhile waits for the next
 // pass, or a pass under a steady write load would never end). The
 // greatest seq is never removed (see pruneWhere).
-const compactScan = `SELECT o.seq, o.node, o.wall, o.logic, o.op, o.hash,
+const compactScan = `SELECT o.seq, o.node, o.wall, o.logic, o.op, o.hash, o.expires_at,
 		length(o.collection) + length(o.key) + coalesce(length(o.data), 0) + length(o.node)
 			+ length(o.hash) + length(o.prev_hash) + coalesce(length(o.proof), 0) + 32,
 		d.wall, d.logic, d.node
@@ -57,6 +57,13 @@ const (
 		SELECT s.hash, s.link FROM succ s JOIN oplog n ON n.seq = s.next
 		WHERE n.prev_hash = s.hash AND s.next NOT IN temp.compact_removed`
 	compactDelete = `DELETE FROM oplog WHERE seq IN temp.compact_removed`
+	// compactExpired turns the rows of collected expired documents into
+	// the marker a collected delete leaves (key and stamp, no content).
+	// Only a removed entry that is its document's current version counts.
+	compactExpired = `UPDATE documents SET data = NULL, deleted = 1, expires_at = 0
+		WHERE deleted = 0 AND expires_at <> 0 AND EXISTS (SELECT 1 FROM oplog o
+			WHERE o.seq IN temp.compact_removed AND o.collection = documents.collection AND o.key = documents.key
+				AND o.wall = documents.wall AND o.logic = documents.logic AND o.node = documents.node)`
 )
 
 // Compact implements ports.Compactor in transactions of at most
@@ -123,7 +130,7 @@ func (t *writeTx) compactBatch(p domain.CompactionPolicy, cursor, end int64, res
 		var size int64
 		var dWall, dLogic sql.NullInt64
 		var dNode sql.NullString
-		if err := rows.Scan(&cursor, &e.Stamp.Node, &e.Stamp.Wall, &e.Stamp.Logical, &e.Op, &e.Hash, &size,
+		if err := rows.Scan(&cursor, &e.Stamp.Node, &e.Stamp.Wall, &e.Stamp.Logical, &e.Op, &e.Hash, &e.ExpiresAt, &size,
 			&dWall, &dLogic, &dNode); err != nil {
 			rows.Close()
 			return 0, cursor, err
@@ -151,7 +158,7 @@ func (t *writeTx) compactBatch(p domain.CompactionPolicy, cursor, end int64, res
 		if err != nil {
 			return 0, cursor, err
 		}
-		for _, q := range []string{compactTemp, compactTempDone, compactTempFill, compactDropBoundaries, compactAddBoundaries, compactDelete, compactTempDone} {
+		for _, q := range []string{compactTemp, compactTempDone, compactTempFill, compactDropBoundaries, compactAddBoundaries, compactExpired, compactDelete, compactTempDone} {
 			var args []any
 			if q == compactTempFill {
 				args = []any{string(seqs)}

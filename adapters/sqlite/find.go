@@ -33,7 +33,7 @@ func (s *Store) prepareQuery(collection string, f domain.Filter) (q *queryBuilde
 	if f != nil {
 		id, lf, release = lendFilter(m)
 	}
-	q.where(collection, f, id)
+	q.where(collection, f, id, s.nowMs())
 	return q, lf, release, nil
 }
 
@@ -53,7 +53,7 @@ func (s *Store) find(ctx context.Context, collection string, query domain.Query)
 		take = -1 // SQLite: no limit, so OFFSET works alone
 	}
 	q.w(" LIMIT ", q.arg(take), " OFFSET ", q.arg(max(skip, 0)))
-	rows, err := s.queries.query(ctx, "SELECT documents.key, documents.data, documents.wall, documents.logic, documents.node"+q.sb.String(), q.args...)
+	rows, err := s.queries.query(ctx, "SELECT documents.key, documents.data, documents.wall, documents.logic, documents.node, documents.expires_at"+q.sb.String(), q.args...)
 	if err != nil {
 		return nil, queryErr(op, err, lf)
 	}
@@ -62,7 +62,7 @@ func (s *Store) find(ctx context.Context, collection string, query domain.Query)
 	for rows.Next() {
 		d := domain.Document{Collection: collection}
 		var data sql.NullString
-		if err := rows.Scan(&d.Key, &data, &d.Stamp.Wall, &d.Stamp.Logical, &d.Stamp.Node); err != nil {
+		if err := rows.Scan(&d.Key, &data, &d.Stamp.Wall, &d.Stamp.Logical, &d.Stamp.Node, &d.ExpiresAt); err != nil {
 			return nil, queryErr(op, err, lf)
 		}
 		if data.Valid {

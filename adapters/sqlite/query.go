@@ -66,8 +66,10 @@ func (q *queryBuilder) arg(v any) string {
 // where writes the FROM and WHERE clauses: the collection's live
 // documents, found through an index when a conjunct allows (prefilter), and
 // the filter itself (filterID is its entgl_match registration; 0 means no
-// filter).
-func (q *queryBuilder) where(collection string, f domain.Filter, filterID int64) {
+// filter). A document whose expiry is at or before nowMs is not live; the
+// instant is a parameter, so the statement text (and its cached
+// preparation) does not change with the time.
+func (q *queryBuilder) where(collection string, f domain.Filter, filterID, nowMs int64) {
 	q.collection = q.arg(collection)
 	outer := q.sb
 	q.sb = strings.Builder{}
@@ -85,7 +87,8 @@ func (q *queryBuilder) where(collection string, f domain.Filter, filterID int64)
 	} else {
 		q.w(" FROM documents")
 	}
-	q.w(" WHERE documents.collection = ", q.collection, " AND documents.deleted = 0")
+	q.w(" WHERE documents.collection = ", q.collection, " AND documents.deleted = 0",
+		" AND (documents.expires_at = 0 OR documents.expires_at > ", q.arg(nowMs), ")")
 	switch {
 	case filterID == 0:
 	case plain != "":

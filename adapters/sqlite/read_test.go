@@ -169,6 +169,7 @@ func TestEveryReadSeesPendingWrites(t *testing.T) {
 		"SetProof", "Compact", "ReclaimSpace", // writes
 		"StorageStats", // statistics for status and metrics, not data
 		"CheckIntegrity", "Ping", "Path", "RestoredFromBackup", "Close",
+		"SetClock", // configuration
 	}
 	typ := reflect.TypeFor[*Store]()
 	for i := range typ.NumMethod() {

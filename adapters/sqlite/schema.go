@@ -11,7 +11,7 @@ import (
 )
 
 // SchemaVersion is the newest schema this binary knows.
-const SchemaVersion = 5
+const SchemaVersion = 6
 
 // migrations[i] brings the schema from version i to i+1. They are frozen SQL
 // text, never edited once released: a model change is a new migration.
@@ -134,6 +134,15 @@ var migrations = [][]string{
 			link BLOB
 		) WITHOUT ROWID`,
 		`DROP TABLE IF EXISTS queue`,
+	},
+	{ // 5 → 6: document expiry (issue 17). The oplog keeps each entry's
+		// expiry exactly (the author's proof covers it), the documents
+		// table the expiry of the version it holds (0: never); reads hide
+		// a document once it is due, and maintenance collects it. The
+		// partial index finds the due ones without a scan.
+		`ALTER TABLE oplog ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0`,
+		`ALTER TABLE documents ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0`,
+		`CREATE INDEX IF NOT EXISTS documents_expiry ON documents (expires_at) WHERE expires_at <> 0`,
 	},
 }
 

@@ -37,7 +37,7 @@ func (s *Store) Snapshot(ctx context.Context) (domain.Snapshot, error) {
 	for rows.Next() {
 		var d domain.Document
 		var data sql.NullString
-		if err := rows.Scan(&d.Collection, &d.Key, &data, &d.Stamp.Wall, &d.Stamp.Logical, &d.Stamp.Node, &d.Deleted); err != nil {
+		if err := rows.Scan(&d.Collection, &d.Key, &data, &d.Stamp.Wall, &d.Stamp.Logical, &d.Stamp.Node, &d.Deleted, &d.ExpiresAt); err != nil {
 			rows.Close()
 			return snap, mapErr(op, err)
 		}
@@ -66,7 +66,7 @@ func (s *Store) snapshotBegin(ctx context.Context) (*sql.Tx, *sql.Rows, error) {
 		_ = tx.Rollback()
 		return nil, nil, err
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT collection, key, data, wall, logic, node, deleted FROM documents ORDER BY collection, key`)
+	rows, err := tx.QueryContext(ctx, `SELECT collection, key, data, wall, logic, node, deleted, expires_at FROM documents ORDER BY collection, key`)
 	if err != nil {
 		_ = tx.Rollback()
 		return nil, nil, err
@@ -92,11 +92,7 @@ func (s *Store) ApplySnapshot(ctx context.Context, r domain.Resolver, snap domai
 		res = ports.ApplyResult{}
 		entries := make([]domain.Entry, len(snap.Documents))
 		for i := range snap.Documents {
-			d := &snap.Documents[i]
-			entries[i] = domain.Entry{Collection: d.Collection, Key: d.Key, Data: d.Data, Stamp: d.Stamp}
-			if d.Deleted {
-				entries[i].Op, entries[i].Data = domain.OpDelete, nil
-			}
+			entries[i] = domain.EntryFromDocument(&snap.Documents[i])
 		}
 		if lww {
 			// Snapshot documents compete like entries; no replay, so

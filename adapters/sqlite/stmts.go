@@ -39,31 +39,31 @@ type stmts struct {
 	docIndexed atomic.Bool
 }
 
-const entryCols = `seq, collection, key, op, data, wall, logic, node, hash, prev_hash, link, proof, legacy`
+const entryCols = `seq, collection, key, op, data, wall, logic, node, hash, prev_hash, link, proof, legacy, expires_at`
 
 // upsertFromOplogSQL copies the oplog entries from a seq on into documents;
 // a tail adds the last-write-wins rule (docNewerTail) and maybe RETURNING.
-const upsertFromOplogSQL = `INSERT INTO documents (collection, key, data, wall, logic, node, deleted)
-	SELECT collection, key, CASE WHEN op = 0 THEN data END, wall, logic, node, op = 1
+const upsertFromOplogSQL = `INSERT INTO documents (collection, key, data, wall, logic, node, deleted, expires_at)
+	SELECT collection, key, CASE WHEN op = 0 THEN data END, wall, logic, node, op = 1, CASE WHEN op = 0 THEN expires_at ELSE 0 END
 	FROM oplog WHERE seq >= ? ORDER BY seq`
 
 func (p *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
-	const oplogInsert = ` INTO oplog (collection, key, op, data, wall, logic, node, hash, prev_hash, link, proof, legacy)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	const oplogInsert = ` INTO oplog (collection, key, op, data, wall, logic, node, hash, prev_hash, link, proof, legacy, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	list := []struct {
 		dst *(*sql.Stmt)
 		db  *sql.DB
 		sql string
 	}{
-		{&p.getDocW, w, `SELECT data, wall, logic, node, deleted FROM documents WHERE collection = ? AND key = ?`},
-		{&p.upsertDoc, w, `INSERT INTO documents (collection, key, data, wall, logic, node, deleted)
-			VALUES (?, ?, ?, ?, ?, ?, ?)
+		{&p.getDocW, w, `SELECT data, wall, logic, node, deleted, expires_at FROM documents WHERE collection = ? AND key = ?`},
+		{&p.upsertDoc, w, `INSERT INTO documents (collection, key, data, wall, logic, node, deleted, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (collection, key) DO UPDATE SET data = excluded.data, wall = excluded.wall,
-				logic = excluded.logic, node = excluded.node, deleted = excluded.deleted`},
+				logic = excluded.logic, node = excluded.node, deleted = excluded.deleted, expires_at = excluded.expires_at`},
 		{&p.insertOplog, w, `INSERT` + oplogInsert},
 		{&p.insertIgnore, w, `INSERT OR IGNORE` + oplogInsert},
 		{&p.keyEntries, w, `SELECT ` + entryCols + ` FROM oplog WHERE collection = ? AND key = ?`},
-		{&p.getDoc, r, `SELECT data, wall, logic, node, deleted FROM documents WHERE collection = ? AND key = ?`},
+		{&p.getDoc, r, `SELECT data, wall, logic, node, deleted, expires_at FROM documents WHERE collection = ? AND key = ?`},
 		{&p.setMeta, w, `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`},
 		// Last-write-wins for the entries just appended to the oplog: a
 		// row changes only for a strictly greater stamp (byte order on
@@ -126,7 +126,7 @@ func boolInt(b bool) int {
 	return 0
 }
 
-// maxRows bounds the rows of one multi-row statement: 512 rows of 13
+// maxRows bounds the rows of one multi-row statement: 512 rows of 14
 // parameters stay far below SQLite's 32,766 variables, and a 1,000-entry
 // batch needs two statements instead of two thousand.
 const (
@@ -191,14 +191,14 @@ const (
 	// costs SQLite a trigger program and a temporary table per statement
 	// (BENCHMARKS.md, third pass). An entry the oplog already holds leaves
 	// its seq unused: seq only grows, with gaps.
-	oplogRowsHead = `INSERT INTO oplog (seq, collection, key, op, data, wall, logic, node, hash, prev_hash, link, proof, legacy) VALUES `
+	oplogRowsHead = `INSERT INTO oplog (seq, collection, key, op, data, wall, logic, node, hash, prev_hash, link, proof, legacy, expires_at) VALUES `
 	oplogRowsTail = ` ON CONFLICT DO NOTHING`
-	docRowsHead   = `INSERT INTO documents (collection, key, data, wall, logic, node, deleted) VALUES `
+	docRowsHead   = `INSERT INTO documents (collection, key, data, wall, logic, node, deleted, expires_at) VALUES `
 	// The last-write-wins rule for many rows: a row changes only for a
 	// strictly greater stamp (byte order on node, like Go); docRowsTail
 	// adds RETURNING to name the rows that did.
 	docNewerTail = ` ON CONFLICT (collection, key) DO UPDATE SET data = excluded.data, wall = excluded.wall,
-		logic = excluded.logic, node = excluded.node, deleted = excluded.deleted
+		logic = excluded.logic, node = excluded.node, deleted = excluded.deleted, expires_at = excluded.expires_at
 		WHERE (excluded.wall, excluded.logic, excluded.node) > (documents.wall, documents.logic, documents.node)`
 	docRowsTail = docNewerTail + ` RETURNING collection, key`
 )
@@ -213,8 +213,8 @@ func (p *stmts) prepareRows(ctx context.Context, w *sql.DB, n int) error {
 	if p.insOplogRows.head == "" {
 		// The JSON is bound as bytes (no copy into a Go string) and
 		// stored as TEXT, which json_extract reads.
-		p.insOplogRows = rowsStmt{head: oplogRowsHead, row: `(?,?,?,?,CAST(? AS TEXT),?,?,?,?,?,?,?,?)`, tail: oplogRowsTail}
-		const docRow = `(?,?,?,?,?,?,?)`
+		p.insOplogRows = rowsStmt{head: oplogRowsHead, row: `(?,?,?,?,CAST(? AS TEXT),?,?,?,?,?,?,?,?,?)`, tail: oplogRowsTail}
+		const docRow = `(?,?,?,?,?,?,?,?)`
 		p.upsertRows = rowsStmt{head: docRowsHead, row: docRow, tail: docRowsTail}
 		p.materializeRows = rowsStmt{head: docRowsHead, row: docRow, tail: docNewerTail}
 	}
@@ -233,7 +233,7 @@ func scanEntry(rows *sql.Rows) (domain.Entry, error) {
 	var data sql.NullString
 	var proof []byte
 	err := rows.Scan(&e.Seq, &e.Collection, &e.Key, &op, &data, &e.Stamp.Wall, &e.Stamp.Logical, &e.Stamp.Node, &e.Hash, &e.PrevHash,
-		&e.Link, &proof, &e.Legacy)
+		&e.Link, &proof, &e.Legacy, &e.ExpiresAt)
 	if err != nil {
 		return e, err
 	}

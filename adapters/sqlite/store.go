@@ -29,6 +29,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/entgldb/entgldb-go/domain"
@@ -64,6 +65,9 @@ type Options struct {
 	// BusyTimeout is how long a statement waits for a lock held by another
 	// process before failing with TIMEOUT_ERROR (<= 0: 5s).
 	BusyTimeout time.Duration
+	// Now is the clock that decides whether a document has expired
+	// (nil: time.Now); tests set it, or call SetClock.
+	Now func() time.Time
 
 	// walSoft and walHard override the checkpointer's limits (tests;
 	// walLimits).
@@ -96,7 +100,22 @@ type Store struct {
 
 	// restored is true when Open replaced a corrupt file with a backup.
 	restored bool
+
+	// now decides which documents have expired (SetClock).
+	now atomic.Pointer[func() time.Time]
 }
+
+// SetClock replaces the clock that decides whether a document has expired
+// (nil: time.Now). Reads from then on judge expiry by it.
+func (s *Store) SetClock(now func() time.Time) {
+	if now == nil {
+		now = time.Now
+	}
+	s.now.Store(&now)
+}
+
+// nowMs is the current time of the expiry clock, in Unix milliseconds.
+func (s *Store) nowMs() int64 { return (*s.now.Load())().UnixMilli() }
 
 // RestoredFromBackup reports whether Open replaced a corrupt database with
 // the newest good backup (AutoRestoreOnCorruption). The caller must then
@@ -211,6 +230,7 @@ func open(ctx context.Context, opts Options, log *zap.Logger) (*Store, error) {
 	wdb.SetConnMaxLifetime(0)
 	wdb.SetConnMaxIdleTime(0)
 	s := &Store{opts: opts, log: log, writer: bun.NewDB(wdb, sqlitedialect.New()), indexed: map[string]bool{}}
+	s.SetClock(opts.Now)
 	fail := func(err error) (*Store, error) {
 		s.stmts.close()
 		if s.queries != nil {

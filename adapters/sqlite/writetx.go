@@ -122,7 +122,7 @@ func (t *writeTx) loadDoc(collection, key string) (*domain.Document, error) {
 	st := t.stmt(&t.getDoc, t.p.getDocW)
 	var d domain.Document
 	var data sql.NullString
-	err := st.QueryRowContext(t.ctx, collection, key).Scan(&data, &d.Stamp.Wall, &d.Stamp.Logical, &d.Stamp.Node, &d.Deleted)
+	err := st.QueryRowContext(t.ctx, collection, key).Scan(&data, &d.Stamp.Wall, &d.Stamp.Logical, &d.Stamp.Node, &d.Deleted, &d.ExpiresAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -138,7 +138,7 @@ func (t *writeTx) loadDoc(collection, key string) (*domain.Document, error) {
 
 func (t *writeTx) upsertDocument(d *domain.Document) error {
 	_, err := t.stmt(&t.upsertDoc, t.p.upsertDoc).ExecContext(t.ctx,
-		d.Collection, d.Key, nullText(d.Data), d.Stamp.Wall, d.Stamp.Logical, d.Stamp.Node, boolInt(d.Deleted))
+		d.Collection, d.Key, nullText(d.Data), d.Stamp.Wall, d.Stamp.Logical, d.Stamp.Node, boolInt(d.Deleted), d.ExpiresAt)
 	return err
 }
 
@@ -148,7 +148,7 @@ func (t *writeTx) insertEntry(e *domain.Entry, ignore bool) (inserted bool, err 
 		st = t.stmt(&t.insIgn, t.p.insertIgnore)
 	}
 	res, err := st.ExecContext(t.ctx, e.Collection, e.Key, int(e.Op), nullText(e.Data),
-		e.Stamp.Wall, e.Stamp.Logical, e.Stamp.Node, e.Hash, e.PrevHash, nullBytes(e.Link), encodeProof(e.Proof), boolInt(e.Legacy))
+		e.Stamp.Wall, e.Stamp.Logical, e.Stamp.Node, e.Hash, e.PrevHash, nullBytes(e.Link), encodeProof(e.Proof), boolInt(e.Legacy), e.ExpiresAt)
 	if err != nil {
 		return false, err
 	}
@@ -228,7 +228,7 @@ func (t *writeTx) resolveStored(r domain.Resolver, e *domain.Entry, held bool) (
 }
 
 func sameDoc(a, b *domain.Document) bool {
-	return a.Stamp == b.Stamp && a.Deleted == b.Deleted && string(a.Data) == string(b.Data)
+	return a.Stamp == b.Stamp && a.Deleted == b.Deleted && a.ExpiresAt == b.ExpiresAt && string(a.Data) == string(b.Data)
 }
 
 // rowsArgs binds r for n rows; add appends row i's arguments (called for
@@ -286,7 +286,7 @@ func (t *writeTx) insertRows(batch []domain.Entry) ([]int64, error) {
 			// int64, not int or int32: database/sql converts other
 			// integer types by reflection, per argument.
 			return append(args, first+int64(i), e.Collection, e.Key, int64(e.Op), nullBytes(e.Data), e.Stamp.Wall, int64(e.Stamp.Logical), e.Stamp.Node, e.Hash, e.PrevHash,
-				nullBytes(e.Link), encodeProof(e.Proof), int64(boolInt(e.Legacy)))
+				nullBytes(e.Link), encodeProof(e.Proof), int64(boolInt(e.Legacy)), e.ExpiresAt)
 		})
 		if err != nil {
 			return nil, err
@@ -473,7 +473,7 @@ func (t *writeTx) upsertDocs(docs []domain.Entry) error {
 func docArgs(entry func(i int) *domain.Entry) func(args []any, i int) []any {
 	return func(args []any, i int) []any {
 		d := domain.DocumentFromEntry(entry(i))
-		return append(args, d.Collection, d.Key, nullText(d.Data), d.Stamp.Wall, int64(d.Stamp.Logical), d.Stamp.Node, int64(boolInt(d.Deleted)))
+		return append(args, d.Collection, d.Key, nullText(d.Data), d.Stamp.Wall, int64(d.Stamp.Logical), d.Stamp.Node, int64(boolInt(d.Deleted)), d.ExpiresAt)
 	}
 }
 
@@ -567,11 +567,7 @@ func (t *writeTx) materializePending() error {
 	t.st.mu.RLock()
 	docs := make([]domain.Entry, 0, len(t.st.pending))
 	for _, d := range t.st.pending {
-		e := domain.Entry{Collection: d.Collection, Key: d.Key, Data: d.Data, Stamp: d.Stamp}
-		if d.Deleted {
-			e.Op, e.Data = domain.OpDelete, nil
-		}
-		docs = append(docs, e)
+		docs = append(docs, domain.EntryFromDocument(&d))
 	}
 	t.st.mu.RUnlock()
 	if len(docs) == 0 {

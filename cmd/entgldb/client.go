@@ -56,7 +56,8 @@ func addClientCommands(root *cobra.Command) {
 	addTLSFlags(root)
 	node := func() *client.Client { return nodeClient(root) }
 
-	root.AddCommand(&cobra.Command{
+	var putTTL time.Duration
+	put := &cobra.Command{
 		Use:   "put COLLECTION KEY JSON",
 		Short: "Write a document through a running node (JSON may be @file or - for stdin); prints the version",
 		Args:  checkArgs(cobra.ExactArgs(3)),
@@ -65,14 +66,16 @@ func addClientCommands(root *cobra.Command) {
 			if err != nil {
 				return err
 			}
-			version, err := node().Put(cmd.Context(), args[0], args[1], body)
+			version, err := node().PutWith(cmd.Context(), args[0], args[1], body, client.PutOptions{TTL: putTTL})
 			if err != nil {
 				return nodeErr(err)
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), version)
 			return nil
 		},
-	})
+	}
+	put.Flags().DurationVar(&putTTL, "ttl", 0, "the document expires this long after the write (e.g. 90s, 24h; default: never)")
+	root.AddCommand(put)
 	root.AddCommand(&cobra.Command{
 		Use:   "get COLLECTION KEY",
 		Short: "Print a document",

@@ -50,6 +50,7 @@ func RunStoreSuite(t *testing.T, open OpenStore) {
 		{"PeerKeys", peerKeysCases},
 		{"Proofs", proofCases},
 		{"Compaction", compactionCases},
+		{"Expiry", expiryCases},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

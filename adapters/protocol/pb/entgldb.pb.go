@@ -515,7 +515,11 @@ type ProtoOplogEntry struct {
 	Proof *ProtoAuthorProof `protobuf:"bytes,100,opt,name=proof,proto3" json:"proof,omitempty"`
 	// The entry was accepted without proof of its author (a C#/TypeScript
 	// peer's); such entries go out marked, never with a proof.
-	Legacy        bool `protobuf:"varint,101,opt,name=legacy,proto3" json:"legacy,omitempty"`
+	Legacy bool `protobuf:"varint,101,opt,name=legacy,proto3" json:"legacy,omitempty"`
+	// When the document written expires, in Unix milliseconds (issue 17); 0 =
+	// never, and then absent on the wire, so an entry without expiry encodes
+	// exactly as before. Covered by the author's proof.
+	ExpiresAt     int64 `protobuf:"varint,102,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -625,6 +629,13 @@ func (x *ProtoOplogEntry) GetLegacy() bool {
 		return x.Legacy
 	}
 	return false
+}
+
+func (x *ProtoOplogEntry) GetExpiresAt() int64 {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return 0
 }
 
 // ProtoAuthorProof proves one author's run of entries in a page
@@ -1128,7 +1139,7 @@ const file_entgldb_proto_rawDesc = "" +
 	"\aentries\x18\x01 \x03(\v2&.EntglDb.Network.Proto.ProtoOplogEntryR\aentries\"T\n" +
 	"\vAckResponse\x12\x18\n" +
 	"\asuccess\x18\x01 \x01(\bR\asuccess\x12+\n" +
-	"\x11snapshot_required\x18\x02 \x01(\bR\x10snapshotRequired\"\xe1\x02\n" +
+	"\x11snapshot_required\x18\x02 \x01(\bR\x10snapshotRequired\"\x80\x03\n" +
 	"\x0fProtoOplogEntry\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -1142,7 +1153,9 @@ const file_entgldb_proto_rawDesc = "" +
 	"\x04hash\x18\b \x01(\tR\x04hash\x12#\n" +
 	"\rprevious_hash\x18\t \x01(\tR\fpreviousHash\x12=\n" +
 	"\x05proof\x18d \x01(\v2'.EntglDb.Network.Proto.ProtoAuthorProofR\x05proof\x12\x16\n" +
-	"\x06legacy\x18e \x01(\bR\x06legacy\"\x84\x01\n" +
+	"\x06legacy\x18e \x01(\bR\x06legacy\x12\x1d\n" +
+	"\n" +
+	"expires_at\x18f \x01(\x03R\texpiresAt\"\x84\x01\n" +
 	"\x10ProtoAuthorProof\x12\x1d\n" +
 	"\n" +
 	"public_key\x18\x01 \x01(\fR\tpublicKey\x12\x1f\n" +
