@@ -269,6 +269,3 @@ func (c *confirmingSession) PushChanges(ctx context.Context, entries []domain.En
 	}
 	return snapReq, err
 }
-
-// Legacy forwards the session's legacy flag (isLegacySession).
-func (c *confirmingSession) Legacy() bool { return isLegacySession(c.PeerSession) }

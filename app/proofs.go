@@ -150,21 +150,9 @@ func (a *authors) linkBefore(ctx context.Context, first *domain.Entry) ([]byte, 
 	return before, nil
 }
 
-// legacySession is implemented by sessions that know whether the peer was
-// reached by the v5 handshake of the C#/TypeScript family
-// (Security.LegacyPeers): it sends no proofs and reads none.
-type legacySession interface {
-	Legacy() bool
-}
-
-func isLegacySession(s ports.PeerSession) bool {
-	l, ok := s.(legacySession)
-	return ok && l.Legacy()
-}
-
 // provePush proves entries we push to s (none for a legacy peer).
 func (e *SyncEngine) provePush(ctx context.Context, s ports.PeerSession, entries []domain.Entry) ([]domain.Entry, error) {
-	if isLegacySession(s) {
+	if s.Legacy() {
 		return entries, nil
 	}
 	return e.authors.prove(ctx, entries)

@@ -63,11 +63,11 @@ func (l *lockedSession) GetSnapshot(ctx context.Context) (domain.Snapshot, error
 	return l.s.GetSnapshot(ctx)
 }
 
-// Legacy forwards the session's legacy flag (isLegacySession).
+// Legacy forwards the session's legacy flag.
 func (l *lockedSession) Legacy() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return isLegacySession(l.s)
+	return l.s.Legacy()
 }
 
 func (l *lockedSession) Close() error {

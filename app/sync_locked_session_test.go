@@ -27,6 +27,7 @@ func (o *overlapSession) call() {
 }
 
 func (o *overlapSession) PeerID() string { o.call(); return "p" }
+func (o *overlapSession) Legacy() bool   { o.call(); return false }
 func (o *overlapSession) GetClock(context.Context) (domain.Timestamp, error) {
 	o.call()
 	return domain.Timestamp{}, nil

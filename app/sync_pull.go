@@ -113,7 +113,7 @@ func (e *SyncEngine) pullFrom(ctx context.Context, s ports.PeerSession, st *pull
 // pullState is what a round knows of our chains while it applies pages.
 type pullState struct {
 	peer     string
-	legacy   bool // the peer is of the C#/TypeScript family (isLegacySession)
+	legacy   bool // the peer is of the C#/TypeScript family (PeerSession.Legacy)
 	vc       domain.VectorClock
 	heads    map[string]string
 	poisoned map[string]bool // authors with an entry rejected this round
@@ -126,7 +126,7 @@ func (e *SyncEngine) newPullState(ctx context.Context, s ports.PeerSession) (*pu
 	if err != nil {
 		return nil, err
 	}
-	return &pullState{peer: s.PeerID(), legacy: isLegacySession(s), vc: vc, heads: heads, poisoned: map[string]bool{}}, nil
+	return &pullState{peer: s.PeerID(), legacy: s.Legacy(), vc: vc, heads: heads, poisoned: map[string]bool{}}, nil
 }
 
 func (e *SyncEngine) reloadState(ctx context.Context, st *pullState) error {

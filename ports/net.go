@@ -18,6 +18,10 @@ type PullRequest struct {
 type PeerSession interface {
 	// PeerID is the node id the peer announced in the handshake.
 	PeerID() string
+	// Legacy reports whether the peer was reached by the v5 handshake of
+	// the C#/TypeScript family (Security.LegacyPeers): it sends no proofs
+	// of authorship and reads none.
+	Legacy() bool
 	GetClock(ctx context.Context) (domain.Timestamp, error)
 	PullChanges(ctx context.Context, req PullRequest) ([]domain.Entry, error)
 	PushChanges(ctx context.Context, entries []domain.Entry) (snapshotRequired bool, err error)
