@@ -30,11 +30,16 @@ func (s *Store) LinkOf(ctx context.Context, hash string) ([]byte, error) {
 	if e, ok := s.recent.lookup(hash); ok {
 		return bytes.Clone(e.link), nil
 	}
-	var link []byte
-	err := s.reader.DB.QueryRowContext(ctx, `SELECT link FROM oplog WHERE seq = (`+oplogSeqByHash+`)`, hash).Scan(&link)
+	// A hole's boundary (an entry compacted away, or the head a snapshot
+	// started from) is never in the oplog: its small table is asked first,
+	// before the oplog is scanned back by hash.
+	link, found, err := s.boundaryLink(ctx, hash)
+	if err != nil || found {
+		return link, mapErr(op, err)
+	}
+	err = s.reader.DB.QueryRowContext(ctx, `SELECT link FROM oplog WHERE seq = (`+oplogSeqByHash+`)`, hash).Scan(&link)
 	if errors.Is(err, sql.ErrNoRows) {
-		// A compacted entry whose successor stays (compact.go).
-		link, _, err = s.boundaryLink(ctx, hash)
+		return nil, nil
 	}
 	return link, mapErr(op, err)
 }
