@@ -112,7 +112,8 @@ type engineCounters struct {
 }
 
 // SyncEngine drives synchronisation: anti-entropy rounds with a few peers
-// every Interval, and an immediate push of every local commit (gossip).
+// every Interval, at start and with each peer that appears
+// (sync_schedule.go), and an immediate push of every local commit (gossip).
 type SyncEngine struct {
 	db          *Database
 	store       ports.Store
@@ -290,21 +291,6 @@ func (e *SyncEngine) kickRound() {
 	select {
 	case e.kick <- struct{}{}:
 	default:
-	}
-}
-
-func (e *SyncEngine) roundLoop(ctx context.Context) {
-	t := time.NewTicker(e.opts.Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-e.kick:
-		}
-		e.round(ctx, e.pick(e.opts.Fanout))
-		e.afterRound(ctx)
 	}
 }
 
