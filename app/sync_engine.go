@@ -350,10 +350,12 @@ func (e *SyncEngine) syncPeer(ctx context.Context, t peerTarget) error {
 	// through the executor already (retries, the peer's breaker); a round
 	// that fails is simply tried again at the next interval.
 	var res roundResult
+	began := time.Now()
 	err = e.syncSession(ctx, &t, &res)
 	if ctx.Err() != nil && err != nil {
 		return err // stopping: not the peer's fault
 	}
+	e.roundObserver().SyncRoundTook(time.Since(began), err == nil)
 	e.stats.rounds.Add(1)
 	e.stats.entriesPulled.Add(int64(res.applied))
 	e.stats.entriesPushed.Add(int64(res.pushed))
