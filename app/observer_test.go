@@ -3,6 +3,7 @@ package app_test
 import (
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -29,12 +30,13 @@ func (o *recordingObserver) OfflineQueueLength(n int) {
 	o.queueLen = append(o.queueLen, n)
 }
 
-func (*recordingObserver) DocumentsApplied(int)   {}
-func (*recordingObserver) SyncRound(string, bool) {}
-func (*recordingObserver) BytesIn(int)            {}
-func (*recordingObserver) BytesOut(int)           {}
-func (*recordingObserver) ClockDriftRejected()    {}
-func (*recordingObserver) PeersConnected(int)     {}
+func (*recordingObserver) DocumentsApplied(int)              {}
+func (*recordingObserver) SyncRound(string, bool)            {}
+func (*recordingObserver) SyncRoundTook(time.Duration, bool) {}
+func (*recordingObserver) BytesIn(int)                       {}
+func (*recordingObserver) BytesOut(int)                      {}
+func (*recordingObserver) ClockDriftRejected()               {}
+func (*recordingObserver) PeersConnected(int)                {}
 
 // The observer given to the constructors receives the counts from the
 // first operation on: there is no setter to forget.

@@ -112,7 +112,8 @@ type engineCounters struct {
 }
 
 // SyncEngine drives synchronisation: anti-entropy rounds with a few peers
-// every Interval, and an immediate push of every local commit (gossip).
+// every Interval, at start and with each peer that appears
+// (sync_schedule.go), and an immediate push of every local commit (gossip).
 type SyncEngine struct {
 	db          *Database
 	store       ports.Store
@@ -293,21 +294,6 @@ func (e *SyncEngine) kickRound() {
 	}
 }
 
-func (e *SyncEngine) roundLoop(ctx context.Context) {
-	t := time.NewTicker(e.opts.Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-e.kick:
-		}
-		e.round(ctx, e.pick(e.opts.Fanout))
-		e.afterRound(ctx)
-	}
-}
-
 // afterRound keeps what peers confirmed and refreshes the offline queue.
 func (e *SyncEngine) afterRound(ctx context.Context) {
 	if err := e.clocks.Save(ctx); err != nil && ctx.Err() == nil {
@@ -364,10 +350,12 @@ func (e *SyncEngine) syncPeer(ctx context.Context, t peerTarget) error {
 	// through the executor already (retries, the peer's breaker); a round
 	// that fails is simply tried again at the next interval.
 	var res roundResult
+	began := time.Now()
 	err = e.syncSession(ctx, &t, &res)
 	if ctx.Err() != nil && err != nil {
 		return err // stopping: not the peer's fault
 	}
+	e.roundObserver().SyncRoundTook(time.Since(began), err == nil)
 	e.stats.rounds.Add(1)
 	e.stats.entriesPulled.Add(int64(res.applied))
 	e.stats.entriesPushed.Add(int64(res.pushed))

@@ -1,13 +1,16 @@
 // Package cache is the document cache: live documents by (collection, key),
-// bounded by their size in bytes rather than by their number, so a few large
-// documents cannot push the process over its memory budget
+// bounded by the memory they take rather than by their number, so a few
+// large documents cannot push the process over its memory budget
 // (Persistence.CacheSizeMb). It wraps maypok86/otter v2, whose W-TinyLFU
-// policy and weighted bound do the real work.
+// policy and weighted bound do the real work; this package decides what an
+// entry costs (weight.go) and stores each compactly.
 package cache
 
 import (
 	"math"
+	"strings"
 	"sync/atomic"
+	"unique"
 
 	"github.com/maypok86/otter/v2"
 	"github.com/maypok86/otter/v2/stats"
@@ -20,10 +23,21 @@ type cacheKey struct {
 	collection, key string
 }
 
+// entry is a cached document without its collection and key, which the
+// cache key holds already.
+type entry struct {
+	data      []byte
+	node      string // the stamp's node id, interned
+	wall      int64
+	expiresAt int64
+	logical   int32
+	deleted   bool
+}
+
 // Cache implements ports.DocumentCache. It is safe for concurrent use.
 type Cache struct {
 	maxBytes int64
-	c        *otter.Cache[cacheKey, domain.Document] // nil when caching is disabled
+	c        *otter.Cache[cacheKey, entry] // nil when caching is disabled
 	counter  *stats.Counter
 	// disabledMisses counts lookups of a disabled cache (every one misses).
 	disabledMisses atomic.Int64
@@ -31,15 +45,15 @@ type Cache struct {
 
 var _ ports.DocumentCache = (*Cache)(nil)
 
-// New returns a cache holding at most maxBytes bytes of documents, weighing
-// each as len(collection)+len(key)+len(body). maxBytes <= 0 disables caching:
-// every Get misses and Set does nothing.
+// New returns a cache whose entries take at most about maxBytes of memory,
+// each weighed as its body, its key and a fixed overhead (weight.go).
+// maxBytes <= 0 disables caching: every Get misses and Set does nothing.
 func New(maxBytes int64) *Cache {
 	if maxBytes <= 0 {
 		return &Cache{}
 	}
 	counter := stats.NewCounter()
-	c := otter.Must(&otter.Options[cacheKey, domain.Document]{
+	c := otter.Must(&otter.Options[cacheKey, entry]{
 		MaximumWeight: uint64(maxBytes),
 		Weigher:       weigh,
 		StatsRecorder: evictionRecorder{counter},
@@ -47,13 +61,23 @@ func New(maxBytes int64) *Cache {
 	return &Cache{maxBytes: maxBytes, c: c, counter: counter}
 }
 
-func weigh(k cacheKey, d domain.Document) uint32 {
-	w := len(k.collection) + len(k.key) + len(d.Data)
-	if w > math.MaxUint32 {
-		return math.MaxUint32
+// compact makes the entry the cache keeps of doc and its key: the body
+// copied into an allocation of its own (a caller's slice may share a larger
+// buffer, whose whole size the cache would keep alive), the key copied for
+// the same reason, the collection and node id interned (few distinct ones,
+// each held once however many documents name it).
+func compact(doc domain.Document) (cacheKey, entry) {
+	var data []byte
+	if len(doc.Data) > 0 {
+		data = append([]byte(nil), doc.Data...)
 	}
-	// A zero weight would exempt the entry from size-based eviction.
-	return uint32(max(w, 1))
+	k := cacheKey{collection: unique.Make(doc.Collection).Value(), key: strings.Clone(doc.Key)}
+	return k, entry{data: data, node: unique.Make(doc.Stamp.Node).Value(), wall: doc.Stamp.Wall,
+		expiresAt: doc.ExpiresAt, logical: doc.Stamp.Logical, deleted: doc.Deleted}
+}
+
+func (e entry) stamp() domain.Timestamp {
+	return domain.Timestamp{Wall: e.wall, Logical: e.logical, Node: e.node}
 }
 
 // Get returns the cached document, tombstones included (Deleted set).
@@ -62,13 +86,14 @@ func (c *Cache) Get(collection, key string) (domain.Document, bool) {
 		c.disabledMisses.Add(1)
 		return domain.Document{}, false
 	}
-	d, ok := c.c.GetIfPresent(cacheKey{collection, key})
-	if ok {
-		c.counter.RecordHits(1)
-	} else {
+	e, ok := c.c.GetIfPresent(cacheKey{collection, key})
+	if !ok {
 		c.counter.RecordMisses(1)
+		return domain.Document{}, false
 	}
-	return d, ok
+	c.counter.RecordHits(1)
+	return domain.Document{Collection: collection, Key: key, Data: e.data, Stamp: e.stamp(),
+		Deleted: e.deleted, ExpiresAt: e.expiresAt}, true
 }
 
 // evictionRecorder passes otter's evictions on to the counter but not its
@@ -87,16 +112,16 @@ func (c *Cache) Set(doc domain.Document) {
 	if c.c == nil {
 		return
 	}
-	k := cacheKey{doc.Collection, doc.Key}
-	if int64(weigh(k, doc)) > c.maxBytes {
-		c.c.Invalidate(k) // whatever is held is older than doc
+	if weight(len(doc.Key), len(doc.Data)) > c.maxBytes {
+		c.c.Invalidate(cacheKey{doc.Collection, doc.Key}) // whatever is held is older than doc
 		return
 	}
-	c.c.Compute(k, func(old domain.Document, found bool) (domain.Document, otter.ComputeOp) {
-		if found && old.Stamp.After(doc.Stamp) {
+	k, e := compact(doc)
+	c.c.Compute(k, func(old entry, found bool) (entry, otter.ComputeOp) {
+		if found && old.stamp().After(doc.Stamp) {
 			return old, otter.CancelOp
 		}
-		return doc, otter.WriteOp
+		return e, otter.WriteOp
 	})
 }
 

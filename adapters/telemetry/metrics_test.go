@@ -186,3 +186,48 @@ func TestMetricsRefusalsByCauseOnly(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, 1.0, v)
 }
+
+// Sync rounds' durations land in a histogram by outcome, in seconds.
+func TestSyncRoundDurationHistogram(t *testing.T) {
+	reg := NewRegistry()
+	m := NewMetrics(reg, nil)
+	histogram := func(outcome string) *dto.Histogram {
+		t.Helper()
+		families, err := reg.Gather()
+		require.NoError(t, err)
+		for _, f := range families {
+			if f.GetName() != "entgldb_sync_round_duration_seconds" {
+				continue
+			}
+			for _, s := range f.GetMetric() {
+				if labelsMatch(s, map[string]string{"outcome": outcome}) {
+					return s.GetHistogram()
+				}
+			}
+		}
+		t.Fatalf("no sync round histogram for outcome %q", outcome)
+		return nil
+	}
+	assert.Zero(t, histogram("ok").GetSampleCount(), "scraped before any round")
+
+	m.SyncRoundTook(30*time.Millisecond, true)
+	m.SyncRoundTook(3*time.Second, true)
+	m.SyncRoundTook(2*time.Second, false)
+	ok := histogram("ok")
+	assert.Equal(t, uint64(2), ok.GetSampleCount())
+	assert.InDelta(t, 3.03, ok.GetSampleSum(), 1e-9)
+	for _, b := range ok.GetBucket() {
+		switch b.GetUpperBound() {
+		case .025:
+			assert.Equal(t, uint64(0), b.GetCumulativeCount(), "30 ms is over 25 ms")
+		case .05:
+			assert.Equal(t, uint64(1), b.GetCumulativeCount())
+		case 5:
+			assert.Equal(t, uint64(2), b.GetCumulativeCount())
+		}
+	}
+	assert.Equal(t, uint64(1), histogram("failed").GetSampleCount())
+
+	var none *Metrics
+	none.SyncRoundTook(time.Second, true) // a nil *Metrics ignores it
+}

@@ -126,6 +126,7 @@ type Discovery struct {
 	wg        sync.WaitGroup
 
 	announce chan struct{} // a new peer appeared: beacon soon
+	changed  chan struct{} // closed, and replaced, when a peer appears or expires (under mu)
 
 	// Owned by the announce loop (one at a time, across Stop and Start).
 	lastStamp   int64 // Unix ms on the last beacon sent
@@ -220,6 +221,7 @@ func NewDiscovery(opts Options, logger *zap.Logger) (*Discovery, error) {
 		peers:     make(peerTable),
 		interests: slices.Clone(opts.Interests),
 		announce:  make(chan struct{}, 1),
+		changed:   make(chan struct{}),
 	}
 	d.tcpPort.Store(int64(opts.TCPPort))
 	return d, nil
@@ -383,6 +385,22 @@ func (d *Discovery) Peers() []domain.Peer {
 	return out
 }
 
+// PeersChanged returns a channel closed when a peer next appears (a new
+// node, or one heard again after it expired) or expires, so the sync engine
+// can sync with a newcomer at once rather than at its next round, and tell
+// a peer that comes back from one that never left. Every caller is told.
+func (d *Discovery) PeersChanged() <-chan struct{} {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.changed
+}
+
+// changedLocked tells PeersChanged's callers; d.mu is held.
+func (d *Discovery) changedLocked() {
+	close(d.changed)
+	d.changed = make(chan struct{})
+}
+
 func (d *Discovery) receiveLoop(conn *net.UDPConn) {
 	defer d.wg.Done()
 	buf := make([]byte, maxDatagram)
@@ -429,6 +447,9 @@ func (d *Discovery) handle(datagram []byte, src netip.Addr, now time.Time) {
 	addr := net.JoinHostPort(src.String(), strconv.Itoa(b.TCPPort))
 	d.mu.Lock()
 	v := d.peers.admit(b, src, addr, now, d.limits)
+	if v == appeared {
+		d.changedLocked()
+	}
 	d.mu.Unlock()
 	switch v {
 	case stale:
@@ -502,6 +523,9 @@ func (d *Discovery) reannounce(conn *net.UDPConn) {
 func (d *Discovery) expire(now time.Time) {
 	d.mu.Lock()
 	gone := d.peers.expire(now, d.limits)
+	if len(gone) > 0 {
+		d.changedLocked()
+	}
 	d.mu.Unlock()
 	for _, g := range gone {
 		d.logger.Info("peer expired", zap.String("peer", g.id), zap.String("address", g.addr))

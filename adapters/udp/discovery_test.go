@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/entgldb/entgldb-go/adapters/protocol"
 	"github.com/entgldb/entgldb-go/domain"
 )
 
@@ -251,4 +252,39 @@ func TestNewDiscoveryRefusesWhatNoBeaconCarries(t *testing.T) {
 	d := newNode(t, "node-a", "k", 1, 5001)
 	d.SetInterests(make([]string, 33))
 	assert.Nil(t, d.interests, "too many to announce: announced as all")
+}
+
+// PeersChanged fires when a peer appears (first heard, or heard again after
+// it expired) and when it expires, never when a known peer is merely heard
+// again.
+func TestPeersChangedFiresWhenAPeerAppears(t *testing.T) {
+	d := newNode(t, "node-a", "", freeUDPPort(t), 5001)
+	src := netip.MustParseAddr("192.0.2.7")
+	now := time.Now()
+	beacon := mustBeacon(t, protocol.Beacon{NodeID: "node-b", TCPPort: 5002}, "")
+	closed := func(c <-chan struct{}) bool {
+		select {
+		case <-c:
+			return true
+		default:
+			return false
+		}
+	}
+
+	first := d.PeersChanged()
+	require.False(t, closed(first), "no peer yet")
+	d.handle(beacon, src, now)
+	require.True(t, closed(first), "node-b appeared")
+
+	again := d.PeersChanged()
+	require.False(t, closed(again), "a new channel for the next appearance")
+	d.handle(beacon, src, now.Add(testExpiry/2))
+	require.False(t, closed(again), "node-b heard again is no appearance")
+
+	expired := now.Add(testExpiry/2 + testExpiry + time.Millisecond)
+	d.expire(expired)
+	require.True(t, closed(again), "node-b expired")
+	back := d.PeersChanged()
+	d.handle(beacon, src, expired)
+	require.True(t, closed(back), "node-b back after it expired")
 }
