@@ -2,7 +2,9 @@ package app
 
 import (
 	"context"
+	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/entgldb/entgldb-go/domain"
 )
@@ -27,6 +29,8 @@ type groupCommit struct {
 	mu      sync.Mutex
 	queue   []*queuedWrite
 	leading bool // a writer leads a group; queued writes wait for it
+	// lastSize is how many writes the last group took.
+	lastSize atomic.Int32
 }
 
 // queuedWrite is one Put waiting in the group queue.
@@ -68,8 +72,14 @@ func (db *Database) commitGrouped(ctx context.Context, op string, spec writeSpec
 // leadGroup commits the group headed by self under the write lock, then
 // passes the lead on and wakes the group's other writes.
 func (db *Database) leadGroup(self *queuedWrite) {
-	db.writeMu.Lock()
 	g := &db.group
+	if g.lastSize.Load() > 1 {
+		// Writers share commits: the ones just acknowledged are runnable
+		// and often about to write again. Let them queue first, or this
+		// group holds only its leader and theirs waits a whole commit.
+		runtime.Gosched()
+	}
+	db.writeMu.Lock()
 	g.mu.Lock()
 	// Taken only now, with the lock held: the writes that queued while the
 	// previous commit ran join this one.
@@ -81,6 +91,7 @@ func (db *Database) leadGroup(self *queuedWrite) {
 		g.queue = g.queue[n:]
 	}
 	g.mu.Unlock()
+	g.lastSize.Store(int32(n))
 	defer db.endGroup(self, group)
 	db.commitGroup(group)
 }
