@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/entgldb/entgldb-go/client"
+	"github.com/entgldb/entgldb-go/test/nodeproc"
+)
+
+// httpClients is the concurrency of the many-clients HTTP PUT row.
+const httpClients = 8
+
+// httpPutResult is the same-run comparison of single Puts in process and
+// over HTTP to a node process, by one client and by httpClients at once.
+type httpPutResult struct {
+	inProc, one, many float64 // docs/s, median of the rounds
+	oneLat            latencies
+}
+
+// benchHTTPPut alternates three rounds of n single acknowledged Puts each:
+// through the app layer of an in-process node, over loopback HTTP to a
+// node process (bin) from one client, and from httpClients clients at once
+// (n in all), the side going first rotating so each meets the machine's
+// load alike.
+func benchHTTPPut(ctx context.Context, root, bin string, n int) (httpPutResult, error) {
+	var r httpPutResult
+	cfg, err := nodeConfig(filepath.Join(root, "httpput-inproc"), "bench-inproc", nil)
+	if err != nil {
+		return r, err
+	}
+	node, err := openNode(ctx, cfg)
+	if err != nil {
+		return r, err
+	}
+	defer stopNode(node)
+	p, err := nodeproc.New(bin, nodeproc.Spec{Dir: filepath.Join(root, "httpput-proc"), NodeID: "bench-http-proc",
+		AuthToken: "bench-cluster", Secure: true, SyncIntervalMs: 2000, LogLevel: "Warning"})
+	if err != nil {
+		return r, err
+	}
+	defer p.Kill()
+	if err := p.Start(ctx, 30*time.Second); err != nil {
+		return r, err
+	}
+	// Each client its own keep-alive connection, as separate programs
+	// would have.
+	clients := make([]*client.Client, httpClients)
+	for i := range clients {
+		clients[i] = client.New(p.HTTPAddr, client.WithKey(p.AdminKey()),
+			client.WithHTTPClient(&http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{}}))
+	}
+	sides := []struct {
+		name  string
+		rates *[]float64
+		run   func(round int) (float64, latencies, error)
+	}{
+		{"in process", new([]float64), func(round int) (float64, latencies, error) {
+			return benchPut(ctx, database(node), 10+round, n)
+		}},
+		{"http, 1 client", new([]float64), func(round int) (float64, latencies, error) {
+			return httpPuts(ctx, clients[0], "one", round, n)
+		}},
+		{fmt.Sprintf("http, %d clients", httpClients), new([]float64), func(round int) (float64, latencies, error) {
+			return concurrentHTTPPuts(ctx, clients, round, n)
+		}},
+	}
+	// A warm-up round, then three measured.
+	for round := -1; round < 3; round++ {
+		for i := range sides {
+			sd := sides[(i+max(round, 0))%len(sides)]
+			rate, lat, err := sd.run(round)
+			if err != nil {
+				return r, fmt.Errorf("%s: %w", sd.name, err)
+			}
+			if round < 0 {
+				continue
+			}
+			*sd.rates = append(*sd.rates, rate)
+			if sd.name == "http, 1 client" {
+				r.oneLat = append(r.oneLat, lat...)
+			}
+		}
+	}
+	r.inProc, r.one, r.many = median(*sides[0].rates), median(*sides[1].rates), median(*sides[2].rates)
+	if _, err := p.Stop(20 * time.Second); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+// concurrentHTTPPuts has every client put its share of n documents at the
+// same time, each Put acknowledged before that client's next.
+func concurrentHTTPPuts(ctx context.Context, clients []*client.Client, round, n int) (float64, latencies, error) {
+	var wg sync.WaitGroup
+	errs := make([]error, len(clients))
+	lats := make([]latencies, len(clients))
+	share := n / len(clients)
+	start := time.Now()
+	for i, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, lats[i], errs[i] = httpPuts(ctx, c, fmt.Sprintf("many%d-", i), round, share)
+		}()
+	}
+	wg.Wait()
+	took := time.Since(start)
+	var all latencies
+	for i, err := range errs {
+		if err != nil {
+			return 0, nil, fmt.Errorf("client %d: %w", i, err)
+		}
+		all = append(all, lats[i]...)
+	}
+	return rate(share*len(clients), took), all, nil
+}
+
+func (r httpPutResult) rows(n int) []result {
+	return []result{
+		{"put-http-1", fmt.Sprintf("single acknowledged Put over loopback HTTP to a node process, 1 client, 3 × %d docs", n),
+			fmt.Sprintf("%.0f docs/s (p50 %s, p99 %s)", r.one, fmtDur(r.oneLat.pct(50)), fmtDur(r.oneLat.pct(99))),
+			fmt.Sprintf("same run in process (app layer): %.0f docs/s; HTTP ÷ in process %s (target ≥ 0.6)", r.inProc, ratio(r.one, r.inProc))},
+		{"put-http-8", fmt.Sprintf("single acknowledged Puts over loopback HTTP to a node process, %d clients at once, 3 × %d docs", httpClients, n),
+			fmt.Sprintf("%.0f docs/s", r.many),
+			fmt.Sprintf("%d clients ÷ 1 client %s (target ≥ 4)", httpClients, ratio(r.many, r.one))},
+	}
+}
+
+// runHTTPPut builds the node binary and runs benchHTTPPut.
+func runHTTPPut(ctx context.Context, root string, n int) (httpPutResult, error) {
+	bin := filepath.Join(root, "entgldb-httpput")
+	if err := nodeproc.Build(ctx, bin); err != nil {
+		return httpPutResult{}, fmt.Errorf("build: %w", err)
+	}
+	return benchHTTPPut(ctx, root, bin, n)
+}
