@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/entgldb/entgldb-go/domain"
 )
@@ -29,8 +30,14 @@ type groupCommit struct {
 	mu      sync.Mutex
 	queue   []*queuedWrite
 	leading bool // a writer leads a group; queued writes wait for it
-	// lastSize is how many writes the last group took.
+	// lastSize is how many writes the last group took, lastTook how long
+	// its commit ran.
 	lastSize atomic.Int32
+	lastTook atomic.Int64 // ns
+	// A lingering leader (see linger) waits for arrived to close, which the
+	// write that makes the queue want long does.
+	arrived chan struct{}
+	want    int
 }
 
 // queuedWrite is one Put waiting in the group queue.
@@ -54,6 +61,10 @@ func (db *Database) commitGrouped(ctx context.Context, op string, spec writeSpec
 	if g.leading {
 		w.wake = make(chan bool, 1)
 		g.queue = append(g.queue, w)
+		if g.arrived != nil && len(g.queue) >= g.want {
+			close(g.arrived)
+			g.arrived = nil
+		}
 		g.mu.Unlock()
 		if done := <-w.wake; done {
 			return w.entry, w.err
@@ -73,11 +84,12 @@ func (db *Database) commitGrouped(ctx context.Context, op string, spec writeSpec
 // passes the lead on and wakes the group's other writes.
 func (db *Database) leadGroup(self *queuedWrite) {
 	g := &db.group
-	if g.lastSize.Load() > 1 {
+	if last := int(g.lastSize.Load()); last > 1 {
 		// Writers share commits: the ones just acknowledged are runnable
 		// and often about to write again. Let them queue first, or this
 		// group holds only its leader and theirs waits a whole commit.
 		runtime.Gosched()
+		db.linger(last, time.Duration(g.lastTook.Load()))
 	}
 	db.writeMu.Lock()
 	g.mu.Lock()
@@ -93,7 +105,41 @@ func (db *Database) leadGroup(self *queuedWrite) {
 	g.mu.Unlock()
 	g.lastSize.Store(int32(n))
 	defer db.endGroup(self, group)
+	start := time.Now()
 	db.commitGroup(group)
+	g.lastTook.Store(int64(time.Since(start)))
+}
+
+// maxLinger bounds a leader's wait for its group to fill.
+const maxLinger = 2 * time.Millisecond
+
+// linger lets a leader wait, at most as long as the last commit ran (and
+// maxLinger), until want writes are queued: when writers shared the last
+// commit they are likely to be back within one commit's time, and a write
+// that arrives just after a commit began waits for all of it and then its
+// own. Each write the wait adds to the group is a commit less. A lone
+// writer never waits (its groups have one write).
+func (db *Database) linger(want int, upTo time.Duration) {
+	g := &db.group
+	g.mu.Lock()
+	if len(g.queue) >= want || upTo <= 0 {
+		g.mu.Unlock()
+		return
+	}
+	arrived := make(chan struct{})
+	g.arrived, g.want = arrived, want
+	g.mu.Unlock()
+	t := time.NewTimer(min(upTo, maxLinger))
+	select {
+	case <-arrived:
+	case <-t.C:
+	}
+	t.Stop()
+	g.mu.Lock()
+	if g.arrived == arrived {
+		g.arrived = nil
+	}
+	g.mu.Unlock()
 }
 
 // commitGroup commits the writes of group whose callers still wait, in one
