@@ -31,6 +31,18 @@ func newGatedStore(s ports.Store) *gatedStore {
 	return &gatedStore{Store: s, entered: make(chan struct{}), release: make(chan struct{})}
 }
 
+// newGatedDatabase is a Database over a gatedStore of s whose commits
+// fail where fail says (nil: none).
+func newGatedDatabase(t *testing.T, s ports.Store, fail func(call int) bool) (*app.Database, *gatedStore) {
+	t.Helper()
+	g := newGatedStore(s)
+	g.fail = fail
+	db, err := app.NewDatabase(g, nil, newClock("n1"), nil, app.DatabaseOptions{})
+	require.NoError(t, err)
+	t.Cleanup(db.Close)
+	return db, g
+}
+
 func (g *gatedStore) Commit(ctx context.Context, r domain.Resolver, writes ...ports.Write) ([]domain.Entry, error) {
 	g.mu.Lock()
 	call := len(g.calls)
@@ -110,10 +122,7 @@ func keysN(prefix string, n int) []string {
 // the next transaction, and each is acknowledged with its own version.
 func TestPutsArrivingDuringACommitShareTheNext(t *testing.T) {
 	forEachStore(t, func(t *testing.T, newStore func(testing.TB) ports.Store) {
-		g := newGatedStore(newStore(t))
-		db, err := app.NewDatabase(g, nil, newClock("n1"), nil, app.DatabaseOptions{})
-		require.NoError(t, err)
-		t.Cleanup(db.Close)
+		db, g := newGatedDatabase(t, newStore(t), nil)
 		sub, err := db.Watch(t.Context(), -1)
 		require.NoError(t, err)
 		defer sub.Close()
@@ -156,11 +165,7 @@ func TestPutsArrivingDuringACommitShareTheNext(t *testing.T) {
 // the next write commits again.
 func TestFailedGroupFailsEveryWriteInIt(t *testing.T) {
 	forEachStore(t, func(t *testing.T, newStore func(testing.TB) ports.Store) {
-		g := newGatedStore(newStore(t))
-		g.fail = func(call int) bool { return call == 1 }
-		db, err := app.NewDatabase(g, nil, newClock("n1"), nil, app.DatabaseOptions{})
-		require.NoError(t, err)
-		t.Cleanup(db.Close)
+		db, g := newGatedDatabase(t, newStore(t), func(call int) bool { return call == 1 })
 		first := holdFirstCommit(t, db, g)
 		keys := keysN("f", 5)
 		results := queuePuts(t.Context(), db, keys)
@@ -174,7 +179,7 @@ func TestFailedGroupFailsEveryWriteInIt(t *testing.T) {
 			require.ErrorIs(t, err, domain.ErrNotFound, "%s was not written", r.key)
 		}
 		require.NotNil(t, db.WriteFailure(), "the failure is the disk's")
-		_, err = db.Put(t.Context(), "c", "after", []byte(`{}`), nil)
+		_, err := db.Put(t.Context(), "c", "after", []byte(`{}`), nil)
 		require.NoError(t, err, "the lead was released after the failed group")
 		assert.Equal(t, []int{1, len(keys), 1}, g.commitSizes())
 	})
@@ -184,10 +189,7 @@ func TestFailedGroupFailsEveryWriteInIt(t *testing.T) {
 // only its own write, never the unconditional Puts that waited beside it.
 func TestConditionalWritesAreNotGrouped(t *testing.T) {
 	forEachStore(t, func(t *testing.T, newStore func(testing.TB) ports.Store) {
-		g := newGatedStore(newStore(t))
-		db, err := app.NewDatabase(g, nil, newClock("n1"), nil, app.DatabaseOptions{})
-		require.NoError(t, err)
-		t.Cleanup(db.Close)
+		db, g := newGatedDatabase(t, newStore(t), nil)
 		first := holdFirstCommit(t, db, g)
 		keys := keysN("u", 3)
 		results := queuePuts(t.Context(), db, keys)
@@ -229,10 +231,7 @@ func TestConditionalWritesAreNotGrouped(t *testing.T) {
 // A write whose caller gave up while it waited in the queue is not
 // written, and the others of its group are.
 func TestQueuedWriteWhoseCallerGaveUpIsDropped(t *testing.T) {
-	g := newGatedStore(newSQLiteStore(t))
-	db, err := app.NewDatabase(g, nil, newClock("n1"), nil, app.DatabaseOptions{})
-	require.NoError(t, err)
-	t.Cleanup(db.Close)
+	db, g := newGatedDatabase(t, newSQLiteStore(t), nil)
 	first := holdFirstCommit(t, db, g)
 	ctx, cancel := context.WithCancel(t.Context())
 	gaveUp := queuePuts(ctx, db, []string{"gone"})
@@ -244,7 +243,7 @@ func TestQueuedWriteWhoseCallerGaveUpIsDropped(t *testing.T) {
 	require.NoError(t, <-first)
 	require.ErrorIs(t, (<-gaveUp).err, domain.ErrTimeout)
 	require.NoError(t, (<-kept).err)
-	_, err = db.Get(t.Context(), "c", "gone")
+	_, err := db.Get(t.Context(), "c", "gone")
 	require.ErrorIs(t, err, domain.ErrNotFound)
 	_, err = db.Get(t.Context(), "c", "kept")
 	require.NoError(t, err)
@@ -254,11 +253,8 @@ func TestQueuedWriteWhoseCallerGaveUpIsDropped(t *testing.T) {
 // the version the store holds, the oplog's Seq order is its stamp order,
 // and the writers shared commits.
 func TestConcurrentWritersAllLand(t *testing.T) {
-	g := newGatedStore(newSQLiteStore(t))
+	db, g := newGatedDatabase(t, newSQLiteStore(t), nil)
 	close(g.release)
-	db, err := app.NewDatabase(g, nil, newClock("n1"), nil, app.DatabaseOptions{})
-	require.NoError(t, err)
-	t.Cleanup(db.Close)
 	const writers, each = 16, 40
 	var wg sync.WaitGroup
 	versions := make([][]domain.Timestamp, writers)

@@ -29,11 +29,7 @@ type httpPutResult struct {
 // load alike.
 func benchHTTPPut(ctx context.Context, root, bin string, n int) (httpPutResult, error) {
 	var r httpPutResult
-	cfg, err := nodeConfig(filepath.Join(root, "httpput-inproc"), "bench-inproc", nil)
-	if err != nil {
-		return r, err
-	}
-	node, err := openNode(ctx, cfg)
+	node, _, err := openLoopbackNode(ctx, filepath.Join(root, "httpput-inproc"), "bench-inproc")
 	if err != nil {
 		return r, err
 	}
