@@ -20,9 +20,10 @@ const maxGroupWrites = 256
 // finds no group under way leads one: it takes the write lock, takes the
 // queued writes (its own first), commits them together and then hands the
 // lead to the first write queued meanwhile, so no writer commits more than
-// one group. Every write learns its outcome only when its own group's
-// transaction has ended: acknowledged once its data is committed, or given
-// the error that failed the group.
+// one group. After a shared commit the next leader first lingers briefly
+// for the writers that shared it (linger). Every write learns its outcome
+// only when its own group's transaction has ended: acknowledged once its
+// data is committed, or given the error that failed the group.
 //
 // Only writes without a precondition are grouped: a precondition that fails
 // would fail the whole transaction, and with it writes that had none.
