@@ -55,7 +55,8 @@ const DefaultWatchBuffer = 1024
 // guarantees: HLC stamps are issued in commit order (so with LWW a local
 // write is always the visible version, and the cache can be updated without
 // reading back), change events go out in the store's Seq order, and the
-// outbox receives commits in order.
+// outbox receives commits in order. Unconditional Puts that arrive while a
+// commit holds the lock share the next transaction (groupcommit.go).
 type Database struct {
 	store    ports.Store
 	cache    ports.DocumentCache
@@ -71,6 +72,9 @@ type Database struct {
 
 	writeMu sync.Mutex
 	outbox  *Outbox // appended to under writeMu; nil: no sync side
+	// group gathers unconditional Puts that arrive while a commit is in
+	// flight, for the next transaction (groupcommit.go).
+	group groupCommit
 
 	// Cache fill guard: a Get that missed reads the store and then fills
 	// the cache only if no write touched the key's stripe meanwhile, so a
@@ -188,7 +192,14 @@ func (db *Database) put(ctx context.Context, op, collection, key string, body []
 		cond = &v
 	}
 	// The caller keeps its slice; the cache and the store must not share it.
-	entries, err := db.commit(ctx, op, []writeSpec{{collection: collection, key: key, op: domain.OpPut, data: bytes.Clone(body), ifVersion: cond, expiresAt: expiresAt}})
+	spec := writeSpec{collection: collection, key: key, op: domain.OpPut, data: bytes.Clone(body), ifVersion: cond, expiresAt: expiresAt}
+	if cond == nil && db.lww {
+		// Nothing to check against the stored document: this write can
+		// share a transaction with others without one failing another.
+		e, err := db.commitGrouped(ctx, op, spec)
+		return e.Stamp, err
+	}
+	entries, err := db.commit(ctx, op, []writeSpec{spec})
 	if err != nil {
 		return domain.Timestamp{}, err
 	}
@@ -474,6 +485,18 @@ func (db *Database) commit(ctx context.Context, op string, specs []writeSpec) ([
 	if err := ctx.Err(); err != nil {
 		return nil, domain.Wrap(domain.CodeTimeout, op, err)
 	}
+	entries, err := db.commitLocked(ctx, specs)
+	if err != nil {
+		return nil, domain.Wrap(domain.CodePersistence, op, err)
+	}
+	return entries, nil
+}
+
+// commitLocked is commit under writeMu, its error not yet wrapped: it
+// stamps specs in order, commits them in one store transaction and, once
+// they are committed, updates the cache, publishes change events and hands
+// the entries to the outbox, entry by entry in stamp order.
+func (db *Database) commitLocked(ctx context.Context, specs []writeSpec) ([]domain.Entry, error) {
 	writes := make([]ports.Write, len(specs))
 	for i, s := range specs {
 		writes[i] = ports.Write{
@@ -492,7 +515,7 @@ func (db *Database) commit(ctx context.Context, op string, specs []writeSpec) ([
 	entries, err := db.store.Commit(ctx, db.resolver, writes...)
 	db.writes.record(ctx, err)
 	if err != nil {
-		return nil, domain.Wrap(domain.CodePersistence, op, err)
+		return nil, err
 	}
 	for i := range entries {
 		e := &entries[i]

@@ -36,6 +36,17 @@ type Client struct {
 	key    string // API key sent as Authorization: Bearer (see WithKey)
 }
 
+// sharedTransport is the connection pool of every Client without its own
+// (WithHTTPClient), as http.DefaultTransport would be, but keeping enough
+// idle connections per node for goroutines that write concurrently through
+// one Client: the default two would make all but two of them dial a new
+// connection for every request.
+var sharedTransport = func() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	return t
+}()
+
 // Option configures a Client.
 type Option func(*Client)
 
@@ -56,7 +67,7 @@ func New(addr string, opts ...Option) *Client {
 	if !strings.Contains(addr, "://") {
 		addr = "http://" + addr
 	}
-	c := &Client{base: strings.TrimRight(addr, "/"), http: &http.Client{Timeout: 60 * time.Second}}
+	c := &Client{base: strings.TrimRight(addr, "/"), http: &http.Client{Timeout: 60 * time.Second, Transport: sharedTransport}}
 	for _, o := range opts {
 		o(c)
 	}

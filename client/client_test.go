@@ -39,6 +39,11 @@ func (d *docs) stamp() domain.Timestamp {
 }
 
 func (d *docs) Put(_ context.Context, c, key string, body []byte, ifVersion *domain.Timestamp) (domain.Timestamp, error) {
+	// Bodies are validated by the database, as the app does (the API
+	// leaves it to Documents).
+	if err := domain.ValidateWrite(c, key, domain.OpPut, body, 0); err != nil {
+		return domain.Timestamp{}, domain.Wrap(domain.CodeInvalidArgument, "docs.Put", err)
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	cur, ok := d.m[c][key]

@@ -21,6 +21,9 @@ import (
 
 // Documents is what the API needs of the database. Errors carry domain
 // codes (INVALID_ARGUMENT, NOT_FOUND, CONFLICT, TOO_LARGE, QUEUE_FULL, ...).
+// Put and Batch validate document bodies (domain.ValidateWrite, the app
+// does): the API checks only the request's size, so each body is parsed
+// once.
 type Documents interface {
 	// Put writes body; with ifVersion set it is conditional (CONFLICT unless
 	// the stored live version equals it; a zero Timestamp: unless absent).
@@ -237,8 +240,12 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				a.writeError(sw, r, domain.Errorf(domain.CodeInternal, "httpapi", "internal error: %v", p))
 			}
 		}
-		a.log.Debug("http request", zap.String("method", r.Method), zap.String("path", r.URL.Path),
-			zap.Int("status", sw.status), zap.Duration("duration", time.Since(start)))
+		// Checked first: the fields would cost an allocation per request
+		// even with debug logging off.
+		if ce := a.log.Check(zap.DebugLevel, "http request"); ce != nil {
+			ce.Write(zap.String("method", r.Method), zap.String("path", r.URL.Path),
+				zap.Int("status", sw.status), zap.Duration("duration", time.Since(start)))
+		}
 	}()
 	if !a.hostAllowed(sw, r) || !a.cors(sw, r) || !jsonBodyRequired(sw, r) {
 		return

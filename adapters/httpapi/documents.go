@@ -73,10 +73,9 @@ func (a *API) putDocument(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
+	// The body's JSON is validated once, by Documents.Put (the app), not
+	// here as well.
 	body, err := readBody(w, r, a.opts.MaxDocumentBytes+bodySlack)
-	if err == nil {
-		err = domain.ValidateBody(body, a.opts.MaxDocumentBytes)
-	}
 	if err != nil {
 		a.writeError(w, r, domain.Wrap(domain.CodeInvalidArgument, op, err))
 		return
@@ -104,8 +103,9 @@ func (a *API) putDocument(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	setETag(w, v)
-	writeJSON(w, http.StatusOK, versionReply{Collection: c, Key: key, Version: v.String()})
+	version := v.String()
+	setETagString(w, version)
+	writeJSON(w, http.StatusOK, versionReply{Collection: c, Key: key, Version: version})
 }
 
 // GET /v1/collections/{c}/docs/{key}
@@ -175,10 +175,7 @@ func (a *API) batch(w http.ResponseWriter, r *http.Request) {
 			a.writeError(w, r, err)
 			return
 		}
-		if err := domain.ValidateBody(raw, a.opts.MaxDocumentBytes); err != nil {
-			a.writeError(w, r, domain.Errorf(domain.CodeOf(err), op, "put %q: %s", k, domain.Message(err)))
-			return
-		}
+		// Each body is validated once, by Documents.Batch (the app).
 		puts[k] = raw
 	}
 	for _, k := range req.Delete {
@@ -336,7 +333,19 @@ func collectionAndKey(r *http.Request) (string, string, error) {
 // readBody reads at most limit bytes; a longer body is TOO_LARGE.
 func readBody(w http.ResponseWriter, r *http.Request, limit int) ([]byte, error) {
 	const op = "httpapi.readBody"
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(limit)))
+	rd := http.MaxBytesReader(w, r.Body, int64(limit))
+	var body []byte
+	var err error
+	if n := r.ContentLength; n > 0 && n <= int64(limit) {
+		// The size is announced: one buffer of it (plus the byte that
+		// shows EOF) instead of ReadAll's growing copies. A body longer
+		// than announced is cut off by the server, shorter fails.
+		buf := bytes.NewBuffer(make([]byte, 0, n+1))
+		_, err = buf.ReadFrom(rd)
+		body = buf.Bytes()
+	} else {
+		body, err = io.ReadAll(rd)
+	}
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -374,8 +383,11 @@ func nonNegative(qs map[string][]string, name string) (int, error) {
 }
 
 // setETag sets ETag: "<version>".
-func setETag(w http.ResponseWriter, v domain.Timestamp) {
-	w.Header().Set("ETag", `"`+v.String()+`"`)
+func setETag(w http.ResponseWriter, v domain.Timestamp) { setETagString(w, v.String()) }
+
+// setETagString sets the ETag of a version already formatted.
+func setETagString(w http.ResponseWriter, version string) {
+	w.Header()["Etag"] = []string{`"` + version + `"`}
 }
 
 // unquoteETag accepts "v", W/"v" and, leniently for shell users, a bare v.

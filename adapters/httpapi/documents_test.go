@@ -56,6 +56,7 @@ func q(filter string) string { return url.QueryEscape(filter) }
 func newTestAPI(t *testing.T) (*API, *fakeDocs) {
 	t.Helper()
 	docs := newFakeDocs()
+	docs.maxDoc = 1024
 	return New(Options{Documents: docs, MaxDocumentBytes: 1024, MaxBatchBytes: 4096}), docs
 }
 

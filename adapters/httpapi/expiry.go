@@ -55,6 +55,9 @@ func parseExpiry(op, ttl, expiresAt string) (time.Time, error) {
 
 // queryExpiry is parseExpiry of a request's ttl and expires_at parameters.
 func queryExpiry(op string, r *http.Request) (time.Time, error) {
+	if r.URL.RawQuery == "" {
+		return time.Time{}, nil // the common request: no query to parse
+	}
 	q := r.URL.Query()
 	return parseExpiry(op, q.Get("ttl"), q.Get("expires_at"))
 }

@@ -9,7 +9,8 @@ import (
 )
 
 // fakeDocs is an in-memory Documents with the app's semantics (NOT_FOUND
-// for deleted, conditional puts, all-or-nothing batches) and the
+// for deleted, conditional puts, all-or-nothing batches, bodies validated
+// as the app validates them, which the API leaves to it) and the
 // reference query evaluator. Writes are published to feed when set.
 type fakeDocs struct {
 	mu    sync.Mutex
@@ -20,6 +21,9 @@ type fakeDocs struct {
 	puts  []*domain.Timestamp          // ifVersion of each Put, for assertions
 	calls map[string]func() error      // per-method failure injection
 	last  map[string]map[string][]byte // last batch puts per collection
+	// maxDoc is the document limit bodies are validated against, as the
+	// app's MaxDocumentBytes (0: the domain default).
+	maxDoc int
 }
 
 func newFakeDocs() *fakeDocs {
@@ -55,6 +59,9 @@ func (f *fakeDocs) Put(_ context.Context, c, key string, body []byte, ifVersion 
 	defer f.mu.Unlock()
 	if err := f.injected("Put"); err != nil {
 		return domain.Timestamp{}, err
+	}
+	if err := domain.ValidateWrite(c, key, domain.OpPut, body, f.maxDoc); err != nil {
+		return domain.Timestamp{}, domain.Wrap(domain.CodeInvalidArgument, "fake.Put", err)
 	}
 	f.puts = append(f.puts, ifVersion)
 	if ifVersion != nil {
@@ -99,13 +106,18 @@ func (f *fakeDocs) Batch(_ context.Context, c string, puts map[string][]byte, de
 	if err := f.injected("Batch"); err != nil {
 		return nil, err
 	}
-	f.last[c] = puts
-	out := map[string]domain.Timestamp{}
 	keys := make([]string, 0, len(puts))
 	for k := range puts {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	for _, k := range keys {
+		if err := domain.ValidateWrite(c, k, domain.OpPut, puts[k], f.maxDoc); err != nil {
+			return nil, domain.Errorf(domain.CodeOf(err), "fake.Batch", "put %q: %w", k, err)
+		}
+	}
+	f.last[c] = puts
+	out := map[string]domain.Timestamp{}
 	for _, k := range keys {
 		out[k] = f.write(c, k, domain.OpPut, puts[k])
 	}

@@ -35,11 +35,7 @@ func (d httpDocuments) Batch(ctx context.Context, collection string, puts map[st
 // rounds each so both see the same machine load.
 func benchHTTPAuth(ctx context.Context, root string, n int) (httpAuthResult, error) {
 	var r httpAuthResult
-	cfg, err := nodeConfig(filepath.Join(root, "http-node"), "bench-http", nil)
-	if err != nil {
-		return r, err
-	}
-	node, err := openNode(ctx, cfg)
+	node, cfg, err := openLoopbackNode(ctx, filepath.Join(root, "http-node"), "bench-http")
 	if err != nil {
 		return r, err
 	}

@@ -58,7 +58,7 @@ func main() {
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory")
 	flag.DurationVar(&o.timeout, "timeout", 9*time.Minute+30*time.Second, "overall bound")
 	flag.StringVar(&o.cpuProf, "cpuprofile", "", "write a CPU profile of the in-process rows to this file (go tool pprof)")
-	flag.StringVar(&o.only, "only", "", "run only these row groups, comma-separated: local, http, verify, converge, handshake, rss, maint (default all)")
+	flag.StringVar(&o.only, "only", "", "run only these row groups, comma-separated: local, http, httpput, verify, converge, handshake, rss, maint (default all)")
 	flag.Parse()
 	if o.diskUpdates < 1000 {
 		fmt.Fprintln(os.Stderr, "bench: -disk-updates must be at least 1000")
@@ -83,6 +83,7 @@ type summary struct {
 	idleRSS                      int64
 	in1000P50                    time.Duration
 	diskRatio, maintP99Ratio     float64
+	httpPutRatio, httpC8Gain     float64 // HTTP ÷ in process; 8 clients ÷ 1
 }
 
 func run(ctx context.Context, o options) int {
@@ -148,6 +149,19 @@ func run(ctx context.Context, o options) int {
 			fmt.Sprintf("%.0f ns/entry", ns), beside})
 	}
 
+	// Single Puts over HTTP to a node process, 1 and 8 clients, beside the
+	// same Put in process.
+	if !want("httpput") {
+		logf("put-http-1/8: skipped")
+	} else if r, err := runHTTPPut(ctx, root, o.httpPuts); err != nil {
+		add(result{"put-http-1", "single acknowledged Put over loopback HTTP to a node process", na(firstLine(err.Error())), "—"})
+	} else {
+		s.httpPutRatio, s.httpC8Gain = r.one/r.inProc, r.many/r.one
+		for _, row := range r.rows(o.httpPuts) {
+			add(row)
+		}
+	}
+
 	// Convergence in a 10-node in-process mesh.
 	logf("converge: %d-node mesh, %d writes", o.meshSize, o.writes)
 	if !want("converge") {
@@ -210,10 +224,10 @@ func run(ctx context.Context, o options) int {
 	}
 
 	table := renderTable(rows)
-	line := fmt.Sprintf("BENCH put_ratio=%s batch_ratio=%s bootstrap_docs_s=%s verify_ns_entry=%s converge_p99_ms=%s idle_rss_mb=%s handshake_p50_ms=%s in1000_p50_ms=%s disk_ratio=%s maint_p99_ratio=%s",
+	line := fmt.Sprintf("BENCH put_ratio=%s batch_ratio=%s bootstrap_docs_s=%s verify_ns_entry=%s converge_p99_ms=%s idle_rss_mb=%s handshake_p50_ms=%s in1000_p50_ms=%s disk_ratio=%s maint_p99_ratio=%s http_put_ratio=%s http_c8_gain=%s",
 		ratio(s.put, s.rawPut), ratio(s.batch, s.rawBatch), orNA(s.bootstrap, "%.0f"), orNA(s.verifyNs, "%.0f"),
 		orNA(ms(s.convergeP99), "%.1f"), orNA(mb(s.idleRSS), "%.1f"), orNA(ms(s.handshakeP50), "%.2f"), orNA(ms(s.in1000P50), "%.2f"),
-		orNA(s.diskRatio, "%.2f"), orNA(s.maintP99Ratio, "%.2f"))
+		orNA(s.diskRatio, "%.2f"), orNA(s.maintP99Ratio, "%.2f"), orNA(s.httpPutRatio, "%.2f"), orNA(s.httpC8Gain, "%.2f"))
 	fmt.Println(table)
 	fmt.Println()
 	fmt.Printf("total %.0f s; documents ~500 B; %d docs for batch/find/bootstrap; %s, %d CPUs\n",

@@ -54,6 +54,16 @@ func openNode(ctx context.Context, cfg config.Config) (*entgldb.DB, error) {
 	return n, nil
 }
 
+// openLoopbackNode opens an in-process loopback node (nodeConfig) in dir.
+func openLoopbackNode(ctx context.Context, dir, id string) (*entgldb.DB, config.Config, error) {
+	cfg, err := nodeConfig(dir, id, nil)
+	if err != nil {
+		return nil, cfg, err
+	}
+	n, err := openNode(ctx, cfg)
+	return n, cfg, err
+}
+
 // database is the node's app.Database, which the benchmark drives directly
 // (the DB keeps it out of embedders' reach).
 func database(n *entgldb.DB) *app.Database { return nodeaccess.Node(n).Database() }
