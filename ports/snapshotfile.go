@@ -28,6 +28,9 @@ type SnapshotFileCheck struct {
 	// Cluster is the cluster tag the file must carry (the one the session
 	// to its sender proved).
 	Cluster string
+	// CheckStamp, when set, refuses the file if a head of its vector clock
+	// fails it (a stamp too far ahead, as entries' stamps are refused).
+	CheckStamp func(domain.Timestamp) error
 }
 
 // SnapshotFileResult reports an installed file snapshot.

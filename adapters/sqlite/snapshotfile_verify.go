@@ -69,6 +69,13 @@ func verifySnapshotFile(ctx context.Context, path string, check ports.SnapshotFi
 	if v.clock, err = fileClock(ctx, db); err != nil {
 		return mapErr(op, err)
 	}
+	if check.CheckStamp != nil {
+		for author, h := range v.clock {
+			if err := check.CheckStamp(domain.Timestamp{Wall: h.wall, Logical: h.logic, Node: author}); err != nil {
+				return domain.Errorf(domain.CodeOf(err), op, "snapshot file refused: the head of %q: %w", author, err)
+			}
+		}
+	}
 	rows, err := db.QueryContext(ctx, `SELECT `+entryCols+` FROM oplog ORDER BY node, wall, logic, seq`)
 	if err != nil {
 		return mapErr(op, err)

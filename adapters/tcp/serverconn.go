@@ -192,6 +192,13 @@ func (c *serverConn) dispatch(t protocol.MsgType, payload []byte) error {
 		return c.send(protocol.ChainRangeRes, &pb.ChainRangeResponse{Entries: protocol.EntriesToProto(entries), SnapshotRequired: snapshot})
 
 	case protocol.GetSnapshotReq:
+		var req pb.GetSnapshotRequest
+		if err := proto.Unmarshal(payload, &req); err != nil {
+			return err
+		}
+		if req.GetFormat() == protocol.SnapshotFormatFile {
+			return c.streamSnapshotFile()
+		}
 		return c.streamSnapshot()
 
 	default:
