@@ -53,12 +53,18 @@ func (s *Store) WriteSnapshotFile(ctx context.Context, cluster string) (string, 
 	const op = "sqlite.WriteSnapshotFile"
 	start := time.Now()
 	path := s.opts.Path + ".snapshot-" + randomSuffix()
+	// VACUUM INTO fills an empty file, which keeps the mode it was made
+	// with. Not synced: the copy lives only while it is sent.
+	if err := createPrivate(path); err != nil {
+		return "", domain.Wrap(domain.CodePersistence, op, err)
+	}
 	err := s.readPinned(ctx, func() error {
-		_, err := vacuumInto(ctx, s.reader.DB, path)
+		_, err := s.reader.DB.ExecContext(ctx, "VACUUM INTO ?", path)
 		return err
 	})
 	if err != nil {
-		return "", err
+		removeDBFiles(path)
+		return "", mapErr(op, err)
 	}
 	if err := stampSnapshot(ctx, path, cluster); err != nil {
 		removeDBFiles(path)
@@ -251,6 +257,10 @@ func (s *Store) installFile(ctx context.Context, path string, res *ports.Snapsho
 		return mapErr(op, err)
 	}
 	defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), `DETACH DATABASE snap`) }()
+	// Read through the page cache of the kernel, not a system call a page.
+	if _, err := conn.ExecContext(ctx, `PRAGMA snap.mmap_size = 1073741824`); err != nil {
+		return mapErr(op, err)
+	}
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return mapErr(op, err)

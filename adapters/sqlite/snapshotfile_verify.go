@@ -21,7 +21,7 @@ import (
 func verifySnapshotFile(ctx context.Context, path string, check ports.SnapshotFileCheck,
 	known func(ctx context.Context) (map[string][]byte, error)) error {
 	const op = "sqlite.VerifySnapshotFile"
-	db, err := sql.Open("sqlite", "file:"+escapePath(path)+"?mode=ro&_pragma=busy_timeout(5000)")
+	db, err := sql.Open("sqlite", "file:"+escapePath(path)+"?mode=ro&_pragma=busy_timeout(5000)&_pragma=mmap_size(1073741824)")
 	if err != nil {
 		return mapErr(op, err)
 	}
@@ -59,7 +59,7 @@ func verifySnapshotFile(ctx context.Context, path string, check ports.SnapshotFi
 	if err != nil {
 		return mapErr(op, err)
 	}
-	v := chainVerifier{known: keys, fileKeys: map[string][]byte{}}
+	v := chainVerifier{known: keys, fileKeys: map[string][]byte{}, authors: map[string]*authorChain{}}
 	if v.boundaryHashes, err = boundaryHashes(ctx, db); err != nil {
 		return mapErr(op, err)
 	}
@@ -76,7 +76,7 @@ func verifySnapshotFile(ctx context.Context, path string, check ports.SnapshotFi
 			}
 		}
 	}
-	rows, err := db.QueryContext(ctx, `SELECT `+entryCols+` FROM oplog ORDER BY node, wall, logic, seq`)
+	rows, err := db.QueryContext(ctx, `SELECT `+entryCols+` FROM oplog ORDER BY seq`)
 	if err != nil {
 		return mapErr(op, err)
 	}
@@ -93,7 +93,7 @@ func verifySnapshotFile(ctx context.Context, path string, check ports.SnapshotFi
 	if err := rows.Err(); err != nil {
 		return mapErr(op, err)
 	}
-	if err := v.endAuthor(); err != nil {
+	if err := v.finish(); err != nil {
 		return domain.Errorf(domain.CodeCorruption, op, "snapshot file refused: %w", err)
 	}
 	return nil
@@ -163,21 +163,25 @@ func boundaryLinks(ctx context.Context, db *sql.DB) (map[string][]byte, error) {
 	return out, rows.Err()
 }
 
-// chainVerifier follows the oplog in (author, stamp) order. A segment is a
-// run of one author's entries whose links follow each other; the newest
-// proof of a segment is verified at its end, and since its signed link
-// commits to every link before it, that proves the whole segment up to it.
+// chainVerifier follows the oplog in seq order (a sequential read of the
+// file: each author's entries were stored in chain order, and an entry out
+// of order fails the link check). A segment is a run of one author's
+// entries whose links follow each other; the newest proof of a segment is
+// verified at its end, and since its signed link commits to every link
+// before it, that proves the whole segment up to it.
 type chainVerifier struct {
 	known          map[string][]byte // identity keys this node knows
 	fileKeys       map[string][]byte // the key each author's proofs present
 	boundaryHashes map[string]string
 	boundaryLinks  map[string][]byte
 	clock          map[string]head // the file's vector clock
+	authors        map[string]*authorChain
+}
 
-	last     *domain.Timestamp // the stamp of the author's newest entry
+// authorChain is where the verifier stands on one author's chain.
+type authorChain struct {
+	last     domain.Timestamp // the stamp of the author's newest entry
 	lastHash string
-
-	author   string
 	prevHash string // "" before the author's first hashed entry
 	prevLink []byte // the stored link of the entry before (nil: unknown)
 	unlinked bool   // the entry before had no hash (an old v4 author's)
@@ -191,17 +195,16 @@ type segmentProof struct {
 
 func (v *chainVerifier) add(e *domain.Entry) error {
 	author := e.Author()
-	if author != v.author {
-		if err := v.endAuthor(); err != nil {
-			return err
-		}
-		v.author, v.prevHash, v.prevLink, v.unlinked = author, "", nil, false
+	a := v.authors[author]
+	if a == nil {
+		a = &authorChain{}
+		v.authors[author] = a
 	}
-	v.last, v.lastHash = &e.Stamp, e.Hash
+	a.last, a.lastHash = e.Stamp, e.Hash
 	if e.Hash == "" {
 		// A hashless entry (a v4 peer's): nothing to check, and nothing
 		// chains from it.
-		v.unlinked = true
+		a.unlinked = true
 		return nil
 	}
 	if !e.VerifyHash() {
@@ -209,16 +212,16 @@ func (v *chainVerifier) add(e *domain.Entry) error {
 	}
 	var before []byte // the link the entry's link follows from
 	switch {
-	case e.PrevHash == v.prevHash && v.prevHash != "":
-		before = domain.LinkBefore(e.PrevHash, v.prevLink)
-	case e.PrevHash == "" && v.prevHash == "":
+	case e.PrevHash == a.prevHash && a.prevHash != "":
+		before = domain.LinkBefore(e.PrevHash, a.prevLink)
+	case e.PrevHash == "" && a.prevHash == "":
 		before = domain.GenesisLink
-	case v.prevHash == "" && e.PrevHash == v.boundaryHashes[author],
-		v.unlinked,
+	case a.prevHash == "" && e.PrevHash == v.boundaryHashes[author],
+		a.unlinked,
 		v.hasBoundary(e.PrevHash):
 		// The chain resumes after a boundary the file records (or after
 		// an entry that had no hash): a new segment.
-		if err := v.endSegment(); err != nil {
+		if err := a.endSegment(); err != nil {
 			return err
 		}
 		before = domain.LinkBefore(e.PrevHash, v.boundaryLinks[e.PrevHash])
@@ -232,7 +235,7 @@ func (v *chainVerifier) add(e *domain.Entry) error {
 	if e.Link == nil {
 		// Held without a link (unknown): what follows chains from a
 		// boundary link, as the store itself does.
-		if err := v.endSegment(); err != nil {
+		if err := a.endSegment(); err != nil {
 			return err
 		}
 	}
@@ -240,9 +243,9 @@ func (v *chainVerifier) add(e *domain.Entry) error {
 		if err := v.checkKey(author, e.Proof.PublicKey); err != nil {
 			return err
 		}
-		v.proof = &segmentProof{entry: *e, linkBefore: before}
+		a.proof = &segmentProof{entry: *e, linkBefore: before}
 	}
-	v.prevHash, v.prevLink, v.unlinked = e.Hash, e.Link, false
+	a.prevHash, a.prevLink, a.unlinked = e.Hash, e.Link, false
 	return nil
 }
 
@@ -265,39 +268,34 @@ func (v *chainVerifier) checkKey(author string, key []byte) error {
 	return nil
 }
 
-// endAuthor ends the author's last segment and requires the file's vector
-// clock to hold the author's newest entry (or a later head a snapshot
+// finish ends every author's last segment and requires the file's vector
+// clock to hold each author's newest entry (or a later head a snapshot
 // brought): the receiver's heads come from it.
-func (v *chainVerifier) endAuthor() error {
-	if err := v.endSegment(); err != nil {
-		return err
-	}
-	if v.last == nil {
-		return nil
-	}
-	last := *v.last
-	v.last = nil
-	h, ok := v.clock[v.author]
-	switch {
-	case !ok || h.before(last.Wall, last.Logical):
-		return domain.Errorf(domain.CodeCorruption, "", "the vector clock of %q is behind its entries", v.author)
-	case h.wall == last.Wall && h.logic == last.Logical && h.hash != v.lastHash:
-		return domain.Errorf(domain.CodeCorruption, "", "the head of %q is not its newest entry", v.author)
+func (v *chainVerifier) finish() error {
+	for author, a := range v.authors {
+		if err := a.endSegment(); err != nil {
+			return err
+		}
+		h, ok := v.clock[author]
+		switch {
+		case !ok || h.before(a.last.Wall, a.last.Logical):
+			return domain.Errorf(domain.CodeCorruption, "", "the vector clock of %q is behind its entries", author)
+		case h.wall == a.last.Wall && h.logic == a.last.Logical && h.hash != a.lastHash:
+			return domain.Errorf(domain.CodeCorruption, "", "the head of %q is not its newest entry", author)
+		}
 	}
 	return nil
 }
 
 // endSegment verifies the newest proof of the segment that ends.
-func (v *chainVerifier) endSegment() error {
-	p := v.proof
-	v.proof = nil
+func (a *authorChain) endSegment() error {
+	p := a.proof
+	a.proof = nil
 	if p == nil {
 		return nil
 	}
 	proof := *p.entry.Proof
 	proof.LinkBefore = p.linkBefore
-	if _, err := domain.VerifyRunHashed(p.entry.Author(), []domain.Entry{p.entry}, &proof); err != nil {
-		return err
-	}
-	return nil
+	_, err := domain.VerifyRunHashed(p.entry.Author(), []domain.Entry{p.entry}, &proof)
+	return err
 }
