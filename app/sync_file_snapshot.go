@@ -92,7 +92,13 @@ func (e *SyncEngine) bootstrapFromFile(ctx context.Context, s ports.PeerSession,
 	}
 	start := time.Now()
 	var got int64
-	r, err := installer.InstallSnapshotFile(ctx, ports.SnapshotFileCheck{Cluster: fs.SnapshotCluster(), CheckStamp: e.clock.CheckDrift},
+	limits := e.db.entryLimits()
+	check := ports.SnapshotFileCheck{
+		Cluster:    fs.SnapshotCluster(),
+		CheckStamp: e.clock.CheckDrift,
+		CheckEntry: func(en *domain.Entry) error { return domain.ValidateEntry(en, limits) },
+	}
+	r, err := installer.InstallSnapshotFile(ctx, check,
 		func(w io.Writer) error {
 			n, err := fs.FetchSnapshotFile(ctx, w)
 			got = n

@@ -31,6 +31,9 @@ type SnapshotFileCheck struct {
 	// CheckStamp, when set, refuses the file if a head of its vector clock
 	// fails it (a stamp too far ahead, as entries' stamps are refused).
 	CheckStamp func(domain.Timestamp) error
+	// CheckEntry, when set, refuses the file if one of its oplog entries
+	// fails it (the checks a peer's entry passes).
+	CheckEntry func(*domain.Entry) error
 }
 
 // SnapshotFileResult reports an installed file snapshot.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -52,7 +53,8 @@ var snapshotMetaKeys = []string{metaMaterializedSeq}
 func (s *Store) WriteSnapshotFile(ctx context.Context, cluster string) (string, error) {
 	const op = "sqlite.WriteSnapshotFile"
 	start := time.Now()
-	path := s.opts.Path + ".snapshot-" + randomSuffix()
+	removeStale(s.opts.Path + snapshotSuffix)
+	path := s.opts.Path + snapshotSuffix + randomSuffix()
 	// VACUUM INTO fills an empty file, which keeps the mode it was made
 	// with. Not synced: the copy lives only while it is sent.
 	if err := createPrivate(path); err != nil {
@@ -96,6 +98,24 @@ func randomSuffix() string {
 	return hex.EncodeToString(rnd[:])
 }
 
+// The temporary files beside the database: copies being sent, and files
+// being received.
+const snapshotSuffix, incomingSuffix = ".snapshot-", ".incoming-"
+
+// staleAfter is the age past which a temporary file is a crash's leftover,
+// not one still in use.
+const staleAfter = time.Hour
+
+// removeStale removes the temporary files named prefix* that a crash left.
+func removeStale(prefix string) {
+	names, _ := filepath.Glob(prefix + "*")
+	for _, n := range names {
+		if fi, err := os.Stat(n); err == nil && time.Since(fi.ModTime()) > staleAfter {
+			_ = os.Remove(n)
+		}
+	}
+}
+
 // removeDBFiles removes a database file and whatever SQLite kept beside it.
 func removeDBFiles(path string) {
 	for _, p := range []string{path, path + "-journal", path + "-wal", path + "-shm"} {
@@ -114,7 +134,8 @@ func (s *Store) InstallSnapshotFile(ctx context.Context, check ports.SnapshotFil
 	} else if !empty {
 		return res, domain.Wrap(domain.CodeConflict, op, ports.ErrStoreNotEmpty)
 	}
-	tmp := s.opts.Path + ".incoming-" + randomSuffix()
+	removeStale(s.opts.Path + incomingSuffix)
+	tmp := s.opts.Path + incomingSuffix + randomSuffix()
 	defer removeDBFiles(tmp)
 	n, err := receiveFile(tmp, fetch)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -263,4 +264,44 @@ func TestSnapshotFileInterruptedDownloadInstallsNothing(t *testing.T) {
 	require.Error(t, err)
 	require.Equal(t, domain.CodeNetwork, domain.CodeOf(err))
 	requireUntouched(t, c)
+}
+
+func TestSnapshotFileWithAnEntryThePeerChecksRefuseIsRefused(t *testing.T) {
+	t.Parallel()
+	a, key := snapSource(t, 50)
+	c := snapTarget(t, key.Public().(ed25519.PublicKey))
+	path := snapshotOf(t, a, clusterA)
+	_, err := c.InstallSnapshotFile(t.Context(), ports.SnapshotFileCheck{Cluster: clusterA, CheckEntry: func(e *domain.Entry) error {
+		if e.Key == "k10" {
+			return domain.Errorf(domain.CodeInvalidArgument, "test", "document too deep")
+		}
+		return nil
+	}}, fetchFrom(path))
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "document too deep")
+	requireUntouched(t, c)
+
+	_, err = c.InstallSnapshotFile(t.Context(), ports.SnapshotFileCheck{Cluster: clusterA, CheckStamp: func(ts domain.Timestamp) error {
+		return domain.Errorf(domain.CodeClockDrift, "test", "stamp %d too far ahead", ts.Wall)
+	}}, fetchFrom(path))
+	require.Error(t, err)
+	require.Equal(t, domain.CodeClockDrift, domain.CodeOf(err))
+	requireUntouched(t, c)
+}
+
+func TestSnapshotFileLeftoversOfACrashAreRemoved(t *testing.T) {
+	t.Parallel()
+	a, key := snapSource(t, 10)
+	c := snapTarget(t, key.Public().(ed25519.PublicKey))
+	old := c.Path() + incomingSuffix + "left-by-a-crash"
+	require.NoError(t, os.WriteFile(old, []byte("partial"), 0o600))
+	long := time.Now().Add(-2 * staleAfter)
+	require.NoError(t, os.Chtimes(old, long, long))
+	fresh := a.Path() + snapshotSuffix + "being-sent"
+	require.NoError(t, os.WriteFile(fresh, []byte("in use"), 0o600))
+
+	_, err := c.InstallSnapshotFile(t.Context(), ports.SnapshotFileCheck{Cluster: clusterA}, fetchFrom(snapshotOf(t, a, clusterA)))
+	require.NoError(t, err)
+	require.NoFileExists(t, old)
+	require.FileExists(t, fresh, "a file still in use is kept")
 }

@@ -86,6 +86,12 @@ func verifySnapshotFile(ctx context.Context, path string, check ports.SnapshotFi
 		if err != nil {
 			return domain.Errorf(domain.CodeCorruption, op, "snapshot file refused: unreadable oplog entry: %w", err)
 		}
+		if check.CheckEntry != nil {
+			if err := check.CheckEntry(&e); err != nil {
+				return domain.Errorf(domain.CodeOf(err), op, "snapshot file refused: entry %s/%s of %q: %w",
+					e.Collection, e.Key, e.Author(), err)
+			}
+		}
 		if err := v.add(&e); err != nil {
 			return domain.Errorf(domain.CodeCorruption, op, "snapshot file refused: %w", err)
 		}
