@@ -188,28 +188,31 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 
 // knownKeys are the identity keys this node holds for authors (peer_keys).
 func (s *Store) knownKeys(ctx context.Context) (map[string][]byte, error) {
-	rows, err := s.reader.DB.QueryContext(ctx, `SELECT node_id, public_key FROM peer_keys`)
+	return queryMap[[]byte](ctx, s.reader.DB, `SELECT node_id, public_key FROM peer_keys`)
+}
+
+// queryMap reads the (key, value) rows of query into a map.
+func queryMap[V any](ctx context.Context, q querier, query string) (map[string]V, error) {
+	rows, err := q.QueryContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	keys := map[string][]byte{}
+	out := map[string]V{}
 	for rows.Next() {
-		var id string
-		var key []byte
-		if err := rows.Scan(&id, &key); err != nil {
+		var k string
+		var v V
+		if err := rows.Scan(&k, &v); err != nil {
 			return nil, err
 		}
-		keys[id] = key
+		out[k] = v
 	}
-	return keys, rows.Err()
+	return out, rows.Err()
 }
 
 // dataTables lists the tables of schema (main, or an attached file) that a
 // file snapshot carries: every table but SQLite's own and the local ones.
-func dataTables(ctx context.Context, q interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}, schema string) ([]string, error) {
+func dataTables(ctx context.Context, q querier, schema string) ([]string, error) {
 	rows, err := q.QueryContext(ctx, `SELECT name FROM `+schema+`.sqlite_master
 		WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\' ORDER BY name`)
 	if err != nil {

@@ -60,10 +60,14 @@ func verifySnapshotFile(ctx context.Context, path string, check ports.SnapshotFi
 		return mapErr(op, err)
 	}
 	v := chainVerifier{known: keys, fileKeys: map[string][]byte{}, authors: map[string]*authorChain{}}
-	if v.boundaryHashes, err = boundaryHashes(ctx, db); err != nil {
+	// Where a held chain may start after: the newest entry pruned (or the
+	// head a snapshot started from), per author; and the hashes of entries
+	// compacted away whose successor stayed, with their links (nil:
+	// unknown).
+	if v.boundaryHashes, err = queryMap[string](ctx, db, `SELECT author, hash FROM pruned`); err != nil {
 		return mapErr(op, err)
 	}
-	if v.boundaryLinks, err = boundaryLinks(ctx, db); err != nil {
+	if v.boundaryLinks, err = queryMap[[]byte](ctx, db, `SELECT hash, link FROM link_boundaries`); err != nil {
 		return mapErr(op, err)
 	}
 	if v.clock, err = fileClock(ctx, db); err != nil {
@@ -128,45 +132,6 @@ func checkMaterialized(ctx context.Context, db *sql.DB, meta func(string) (strin
 func fileClock(ctx context.Context, db *sql.DB) (map[string]head, error) {
 	heads := map[string]head{}
 	return heads, readHeads(ctx, db, heads)
-}
-
-// boundaryHashes maps each author to the hash its held chain may start
-// after (the newest entry pruned, or the head a snapshot started from).
-func boundaryHashes(ctx context.Context, db *sql.DB) (map[string]string, error) {
-	rows, err := db.QueryContext(ctx, `SELECT author, hash FROM pruned`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]string{}
-	for rows.Next() {
-		var a, h string
-		if err := rows.Scan(&a, &h); err != nil {
-			return nil, err
-		}
-		out[a] = h
-	}
-	return out, rows.Err()
-}
-
-// boundaryLinks maps the hash of each entry compacted away whose successor
-// stayed to its content link (nil: unknown).
-func boundaryLinks(ctx context.Context, db *sql.DB) (map[string][]byte, error) {
-	rows, err := db.QueryContext(ctx, `SELECT hash, link FROM link_boundaries`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string][]byte{}
-	for rows.Next() {
-		var h string
-		var l []byte
-		if err := rows.Scan(&h, &l); err != nil {
-			return nil, err
-		}
-		out[h] = l
-	}
-	return out, rows.Err()
 }
 
 // chainVerifier follows the oplog in seq order (a sequential read of the

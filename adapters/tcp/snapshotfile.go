@@ -50,10 +50,8 @@ func (c *serverConn) streamSnapshotFile() error {
 		c.log.Warn("file snapshot asked for but not offered; closing connection")
 		return errClose
 	}
-	release, ok := c.s.snapshotSlot()
+	release, ok := c.snapshotSlot()
 	if !ok {
-		c.log.Warn("no snapshot slot free within the write timeout; closing connection",
-			zap.Int("max_concurrent", c.s.opts.MaxConcurrentSnapshots))
 		return errClose
 	}
 	defer release()
