@@ -143,11 +143,25 @@ func (s *Store) InstallSnapshotFile(ctx context.Context, check ports.SnapshotFil
 	}
 	res.Bytes = n
 	start := time.Now()
-	if err := verifySnapshotFile(ctx, tmp, check, s.knownKeys); err != nil {
-		return res, err
+	// The file is checked on its own connection while the install copies
+	// it inside a transaction that commits only once the check passed:
+	// the two run side by side, and nothing is visible before it passed.
+	vctx, cancel := context.WithCancel(ctx)
+	checked := make(chan error, 1)
+	go func() { checked <- verifySnapshotFile(vctx, tmp, check, s.knownKeys) }()
+	var verr error
+	waited := false
+	verified := func() error {
+		if !waited {
+			verr, waited = <-checked, true
+		}
+		return verr
 	}
-	verified := time.Since(start)
-	if err := s.installFile(ctx, tmp, &res); err != nil {
+	defer func() { cancel(); _ = verified() }() // before the file is removed
+	if err := s.installFile(ctx, tmp, &res, verified); err != nil {
+		if verr := verified(); verr != nil {
+			return ports.SnapshotFileResult{}, verr // what made the copy fail, too
+		}
 		return ports.SnapshotFileResult{}, err
 	}
 	vc, err := s.VectorClock(ctx)
@@ -156,7 +170,7 @@ func (s *Store) InstallSnapshotFile(ctx context.Context, check ports.SnapshotFil
 	}
 	res.VectorClock = vc
 	s.log.Info("snapshot file installed", zap.Int64("bytes", n), zap.Int("documents", res.Documents),
-		zap.Int("entries", res.Entries), zap.Duration("verified_in", verified), zap.Duration("took", time.Since(start)))
+		zap.Int("entries", res.Entries), zap.Duration("took", time.Since(start)))
 	return res, nil
 }
 
@@ -265,10 +279,11 @@ func (s *Store) isEmpty(ctx context.Context, q querier, schema string) (bool, er
 
 func quoteIdent(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`) + `"` }
 
-// installFile copies the verified file's data tables into the store in one
-// transaction on the writer connection, with writers held off, then loads
-// the heads the file brought.
-func (s *Store) installFile(ctx context.Context, path string, res *ports.SnapshotFileResult) error {
+// installFile copies the file's data tables into the store in one
+// transaction on the writer connection, with writers held off, commits it
+// only if verified reports no error, then loads the heads the file
+// brought.
+func (s *Store) installFile(ctx context.Context, path string, res *ports.SnapshotFileResult, verified func() error) error {
 	const op = "sqlite.InstallSnapshotFile"
 	s.st.wmu.Lock()
 	defer s.st.wmu.Unlock()
@@ -325,6 +340,9 @@ func (s *Store) installFile(ctx context.Context, path string, res *ports.Snapsho
 	var lastSeq int64
 	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM main.oplog`).Scan(&lastSeq); err != nil {
 		return mapErr(op, err)
+	}
+	if err := verified(); err != nil {
+		return err // rolled back: nothing of the file is installed
 	}
 	if err := tx.Commit(); err != nil {
 		return mapErr(op, err)
