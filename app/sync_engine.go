@@ -141,6 +141,8 @@ type SyncEngine struct {
 	stats    engineCounters
 	refusals *refusalReporter
 	authors  *authors
+	// fileRefusals: peers whose file snapshot failed (sync_file_snapshot.go).
+	fileRefusals fileRefusals
 }
 
 // SyncEngineDeps are the collaborators of a SyncEngine.

@@ -27,6 +27,10 @@ func (e *SyncEngine) roundV5(ctx context.Context, s ports.PeerSession, res *roun
 	if err != nil {
 		return err
 	}
+	// An empty node takes a Go peer's database file first, then the tail.
+	if _, err := e.bootstrapFromFile(ctx, s, st, theirVC, res); err != nil {
+		return err
+	}
 	pull, push := st.vc.Delta(theirVC)
 	pull = e.dropSkewed(st.peer, pull, theirVC, res)
 	var pullErr error

@@ -94,25 +94,11 @@ func (s *Store) loadState(ctx context.Context) error {
 	st := &s.st
 	st.init()
 	db := s.writer.DB
-	rows, err := db.QueryContext(ctx, `SELECT author, wall, logic, hash FROM vclock`)
-	if err != nil {
-		return mapErr(op, err)
-	}
-	for rows.Next() {
-		var a string
-		var h head
-		if err := rows.Scan(&a, &h.wall, &h.logic, &h.hash); err != nil {
-			rows.Close()
-			return mapErr(op, err)
-		}
-		st.heads[a] = h
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	if err := readHeads(ctx, db, st.heads); err != nil {
 		return mapErr(op, err)
 	}
 	var mark sql.NullString
-	err = db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, metaMaterializedSeq).Scan(&mark)
+	err := db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, metaMaterializedSeq).Scan(&mark)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return mapErr(op, err)
 	}
@@ -125,7 +111,7 @@ func (s *Store) loadState(ctx context.Context) error {
 	if err := db.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM oplog`).Scan(&st.lastSeq); err != nil {
 		return mapErr(op, err)
 	}
-	rows, err = db.QueryContext(ctx, `SELECT `+entryCols+` FROM oplog WHERE seq > ? ORDER BY seq`, from)
+	rows, err := db.QueryContext(ctx, `SELECT `+entryCols+` FROM oplog WHERE seq > ? ORDER BY seq`, from)
 	if err != nil {
 		return mapErr(op, err)
 	}
@@ -146,4 +132,24 @@ func (s *Store) loadState(ctx context.Context) error {
 	}
 	s.log.Info("replayed local writes not yet materialized", zap.Int("entries", len(replay)))
 	return s.materialize(ctx)
+}
+
+// readHeads reads the vector clock's rows into heads.
+func readHeads(ctx context.Context, db interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}, heads map[string]head) error {
+	rows, err := db.QueryContext(ctx, `SELECT author, wall, logic, hash FROM vclock`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a string
+		var h head
+		if err := rows.Scan(&a, &h.wall, &h.logic, &h.hash); err != nil {
+			return err
+		}
+		heads[a] = h
+	}
+	return rows.Err()
 }

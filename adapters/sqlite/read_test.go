@@ -156,6 +156,18 @@ func TestEveryReadSeesPendingWrites(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, f.created.Stamp, vc["A"])
 		},
+		"WriteSnapshotFile": func(t *testing.T, f readFixture) {
+			path, err := f.s.WriteSnapshotFile(t.Context(), "cluster")
+			require.NoError(t, err)
+			defer removeDBFiles(path)
+			db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+			require.NoError(t, err)
+			defer db.Close()
+			var n int
+			require.NoError(t, db.QueryRow(`SELECT count(*) FROM documents WHERE collection = ? AND key = ?`,
+				f.created.Collection, f.created.Key).Scan(&n))
+			require.Equal(t, 1, n)
+		},
 		"Heads": func(t *testing.T, f readFixture) {
 			heads, err := f.s.Heads(t.Context())
 			require.NoError(t, err)
@@ -166,7 +178,7 @@ func TestEveryReadSeesPendingWrites(t *testing.T) {
 	notReads := []string{
 		"Commit", "ApplyRemote", "ApplySnapshot", "Prune", "EnsureIndex", // writes
 		"SavePeer", "Peers", "RemovePeer", "CheckPeerKey", "PeerKey", "GetMeta", "SetMeta", // peers, their keys and meta
-		"SetProof", "Compact", "ReclaimSpace", // writes
+		"SetProof", "Compact", "ReclaimSpace", "InstallSnapshotFile", // writes
 		"StorageStats", // statistics for status and metrics, not data
 		"CheckIntegrity", "Ping", "Path", "RestoredFromBackup", "Close",
 		"SetClock", // configuration

@@ -183,6 +183,7 @@ func (d *Dialer) open(ctx context.Context, address string) (*conn, error) {
 	c.peerID = res.GetNodeId()
 	c.interests = res.GetInterestingCollections()
 	c.legacy = legacy
+	c.caps = res.GetCapabilities()
 	ok = true
 	d.logger.Debug("connected", zap.String("address", address), zap.String("peer", protocol.Truncate(c.peerID, protocol.LogFieldMax)),
 		zap.Bool("legacy", legacy), zap.String("compression", res.GetSelectedCompression()))

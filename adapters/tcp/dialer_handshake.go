@@ -24,6 +24,7 @@ func (d *Dialer) noiseHandshake(ctx context.Context, c *conn) (*pb.HandshakeResp
 	}
 	binding := c.ch.ChannelBinding()
 	req := d.handshakeRequest()
+	req.Capabilities = clientCapabilities
 	if err := trust.Identity.SignRequest(req, binding); err != nil {
 		return nil, retry.Permanent(err)
 	}

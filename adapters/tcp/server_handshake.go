@@ -85,6 +85,7 @@ func (c *serverConn) noiseHandshake() bool {
 		}
 	}
 	res := c.accept(req)
+	res.Capabilities = c.s.capabilities()
 	if err := trust.Identity.SignResponse(res, binding); err != nil {
 		c.log.Error("signing the handshake response failed", zap.Error(err))
 		return false

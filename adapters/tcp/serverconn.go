@@ -192,6 +192,13 @@ func (c *serverConn) dispatch(t protocol.MsgType, payload []byte) error {
 		return c.send(protocol.ChainRangeRes, &pb.ChainRangeResponse{Entries: protocol.EntriesToProto(entries), SnapshotRequired: snapshot})
 
 	case protocol.GetSnapshotReq:
+		var req pb.GetSnapshotRequest
+		if err := proto.Unmarshal(payload, &req); err != nil {
+			return err
+		}
+		if req.GetFormat() == protocol.SnapshotFormatFile {
+			return c.streamSnapshotFile()
+		}
 		return c.streamSnapshot()
 
 	default:
@@ -242,10 +249,8 @@ func (c *serverConn) dropAhead() {
 // frames of protocol.SnapshotChunkBytes, the last one (always sent, even
 // empty) flagged is_last.
 func (c *serverConn) streamSnapshot() error {
-	release, ok := c.s.snapshotSlot()
+	release, ok := c.snapshotSlot()
 	if !ok {
-		c.log.Warn("no snapshot slot free within the write timeout; closing connection",
-			zap.Int("max_concurrent", c.s.opts.MaxConcurrentSnapshots))
 		return errClose
 	}
 	defer release()
@@ -265,6 +270,17 @@ func (c *serverConn) streamSnapshot() error {
 		data = data[protocol.SnapshotChunkBytes:]
 	}
 	return c.send(protocol.SnapshotChunkMsg, &pb.SnapshotChunk{Data: data, IsLast: true})
+}
+
+// snapshotSlot is the server's snapshotSlot for this connection, logging
+// a refusal (the connection is then closed).
+func (c *serverConn) snapshotSlot() (release func(), ok bool) {
+	release, ok = c.s.snapshotSlot()
+	if !ok {
+		c.log.Warn("no snapshot slot free within the write timeout; closing connection",
+			zap.Int("max_concurrent", c.s.opts.MaxConcurrentSnapshots))
+	}
+	return release, ok
 }
 
 // snapshotSlot waits up to WriteTimeout for one of the

@@ -23,8 +23,9 @@ type conn struct {
 	address   string
 	peerID    string
 	interests []string
-	legacy    bool // reached by the v5 handshake (Trust.LegacyPeers)
-	broken    bool // any error: never reuse
+	legacy    bool     // reached by the v5 handshake (Trust.LegacyPeers)
+	caps      []string // capabilities the peer offered (protocol/capability.go)
+	broken    bool     // any error: never reuse
 	lastUsed  time.Time
 	closeOnce sync.Once
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -100,7 +101,9 @@ func TestBootstrapProfile(t *testing.T) {
 		}()
 	}
 	for r := 0; r < rounds; r++ {
-		cfgB, err := nodeConfig(filepath.Join(t.TempDir(), "node-b"), "bench-b", nil)
+		// A new node id each time: node A keeps the identity key it first
+		// saw for a node id, and every node B has a new one.
+		cfgB, err := nodeConfig(filepath.Join(t.TempDir(), "node-b"), fmt.Sprintf("bench-b-%d-%d", time.Now().UnixNano(), r), nil)
 		require.NoError(t, err)
 		func() {
 			b, err := openNode(ctx, cfgB)

@@ -35,6 +35,10 @@ type HandshakeRequest struct {
 	// Nodes of the C#/TypeScript family never send them and skip them.
 	IdentityKey   []byte `protobuf:"bytes,100,opt,name=identity_key,json=identityKey,proto3" json:"identity_key,omitempty"`
 	IdentityProof []byte `protobuf:"bytes,101,opt,name=identity_proof,json=identityProof,proto3" json:"identity_proof,omitempty"`
+	// Go nodes only: optional features the sender offers (capability.go),
+	// e.g. "snapshot-file/v1". Absent from the family's messages, so they
+	// keep the entry-by-entry path.
+	Capabilities  []string `protobuf:"bytes,102,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -111,6 +115,13 @@ func (x *HandshakeRequest) GetIdentityProof() []byte {
 	return nil
 }
 
+func (x *HandshakeRequest) GetCapabilities() []string {
+	if x != nil {
+		return x.Capabilities
+	}
+	return nil
+}
+
 type HandshakeResponse struct {
 	state                  protoimpl.MessageState `protogen:"open.v1"`
 	NodeId                 string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
@@ -119,6 +130,7 @@ type HandshakeResponse struct {
 	InterestingCollections []string               `protobuf:"bytes,4,rep,name=interesting_collections,json=interestingCollections,proto3" json:"interesting_collections,omitempty"`
 	IdentityKey            []byte                 `protobuf:"bytes,100,opt,name=identity_key,json=identityKey,proto3" json:"identity_key,omitempty"`
 	IdentityProof          []byte                 `protobuf:"bytes,101,opt,name=identity_proof,json=identityProof,proto3" json:"identity_proof,omitempty"`
+	Capabilities           []string               `protobuf:"bytes,102,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
 	unknownFields          protoimpl.UnknownFields
 	sizeCache              protoimpl.SizeCache
 }
@@ -191,6 +203,13 @@ func (x *HandshakeResponse) GetIdentityKey() []byte {
 func (x *HandshakeResponse) GetIdentityProof() []byte {
 	if x != nil {
 		return x.IdentityProof
+	}
+	return nil
+}
+
+func (x *HandshakeResponse) GetCapabilities() []string {
+	if x != nil {
+		return x.Capabilities
 	}
 	return nil
 }
@@ -1013,7 +1032,11 @@ func (x *VectorClockEntry) GetHlcLogic() int32 {
 }
 
 type GetSnapshotRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Go nodes only, and only to a peer that offered the capability: the
+	// snapshot as a database file ("sqlite-file/v1") instead of the JSON
+	// document snapshot (empty).
+	Format        string `protobuf:"bytes,100,opt,name=format,proto3" json:"format,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1048,10 +1071,21 @@ func (*GetSnapshotRequest) Descriptor() ([]byte, []int) {
 	return file_entgldb_proto_rawDescGZIP(), []int{16}
 }
 
+func (x *GetSnapshotRequest) GetFormat() string {
+	if x != nil {
+		return x.Format
+	}
+	return ""
+}
+
 type SnapshotChunk struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Data          []byte                 `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
-	IsLast        bool                   `protobuf:"varint,2,opt,name=is_last,json=isLast,proto3" json:"is_last,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Data   []byte                 `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
+	IsLast bool                   `protobuf:"varint,2,opt,name=is_last,json=isLast,proto3" json:"is_last,omitempty"`
+	// A file snapshot's last chunk: the whole file's size and SHA-256, so a
+	// receiver knows it got every byte.
+	FileSize      int64  `protobuf:"varint,100,opt,name=file_size,json=fileSize,proto3" json:"file_size,omitempty"`
+	FileSha256    []byte `protobuf:"bytes,101,opt,name=file_sha256,json=fileSha256,proto3" json:"file_sha256,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1100,11 +1134,25 @@ func (x *SnapshotChunk) GetIsLast() bool {
 	return false
 }
 
+func (x *SnapshotChunk) GetFileSize() int64 {
+	if x != nil {
+		return x.FileSize
+	}
+	return 0
+}
+
+func (x *SnapshotChunk) GetFileSha256() []byte {
+	if x != nil {
+		return x.FileSha256
+	}
+	return nil
+}
+
 var File_entgldb_proto protoreflect.FileDescriptor
 
 const file_entgldb_proto_rawDesc = "" +
 	"\n" +
-	"\rentgldb.proto\x12\x15EntglDb.Network.Proto\"\x82\x02\n" +
+	"\rentgldb.proto\x12\x15EntglDb.Network.Proto\"\xa6\x02\n" +
 	"\x10HandshakeRequest\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1d\n" +
 	"\n" +
@@ -1112,14 +1160,16 @@ const file_entgldb_proto_rawDesc = "" +
 	"\x15supported_compression\x18\x03 \x03(\tR\x14supportedCompression\x127\n" +
 	"\x17interesting_collections\x18\x04 \x03(\tR\x16interestingCollections\x12!\n" +
 	"\fidentity_key\x18d \x01(\fR\videntityKey\x12%\n" +
-	"\x0eidentity_proof\x18e \x01(\fR\ridentityProof\"\xfe\x01\n" +
+	"\x0eidentity_proof\x18e \x01(\fR\ridentityProof\x12\"\n" +
+	"\fcapabilities\x18f \x03(\tR\fcapabilities\"\xa2\x02\n" +
 	"\x11HandshakeResponse\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1a\n" +
 	"\baccepted\x18\x02 \x01(\bR\baccepted\x121\n" +
 	"\x14selected_compression\x18\x03 \x01(\tR\x13selectedCompression\x127\n" +
 	"\x17interesting_collections\x18\x04 \x03(\tR\x16interestingCollections\x12!\n" +
 	"\fidentity_key\x18d \x01(\fR\videntityKey\x12%\n" +
-	"\x0eidentity_proof\x18e \x01(\fR\ridentityProof\"\x11\n" +
+	"\x0eidentity_proof\x18e \x01(\fR\ridentityProof\x12\"\n" +
+	"\fcapabilities\x18f \x03(\tR\fcapabilities\"\x11\n" +
 	"\x0fGetClockRequest\"b\n" +
 	"\rClockResponse\x12\x19\n" +
 	"\bhlc_wall\x18\x01 \x01(\x03R\ahlcWall\x12\x1b\n" +
@@ -1182,11 +1232,15 @@ const file_entgldb_proto_rawDesc = "" +
 	"\x10VectorClockEntry\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x19\n" +
 	"\bhlc_wall\x18\x02 \x01(\x03R\ahlcWall\x12\x1b\n" +
-	"\thlc_logic\x18\x03 \x01(\x05R\bhlcLogic\"\x14\n" +
-	"\x12GetSnapshotRequest\"<\n" +
+	"\thlc_logic\x18\x03 \x01(\x05R\bhlcLogic\",\n" +
+	"\x12GetSnapshotRequest\x12\x16\n" +
+	"\x06format\x18d \x01(\tR\x06format\"z\n" +
 	"\rSnapshotChunk\x12\x12\n" +
 	"\x04data\x18\x01 \x01(\fR\x04data\x12\x17\n" +
-	"\ais_last\x18\x02 \x01(\bR\x06isLastB4Z2github.com/entgldb/entgldb-go/adapters/protocol/pbb\x06proto3"
+	"\ais_last\x18\x02 \x01(\bR\x06isLast\x12\x1b\n" +
+	"\tfile_size\x18d \x01(\x03R\bfileSize\x12\x1f\n" +
+	"\vfile_sha256\x18e \x01(\fR\n" +
+	"fileSha256B4Z2github.com/entgldb/entgldb-go/adapters/protocol/pbb\x06proto3"
 
 var (
 	file_entgldb_proto_rawDescOnce sync.Once

@@ -1,0 +1,360 @@
+package sqlite
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/entgldb/entgldb-go/domain"
+	"github.com/entgldb/entgldb-go/ports"
+)
+
+// File snapshots (ports.SnapshotFileWriter, ports.SnapshotFileInstaller): a
+// new node bootstraps from a copy of a peer's database file. The copy is
+// made like a backup and stamped with the cluster tag; the receiver checks
+// it (snapshotfile_verify.go) and copies its data tables, table by table, in
+// one transaction. Nothing of the install depends on the tables' columns:
+// the file must have the receiver's schema version, and then every table
+// has the same shape on both sides.
+
+var (
+	_ ports.SnapshotFileWriter    = (*Store)(nil)
+	_ ports.SnapshotFileInstaller = (*Store)(nil)
+)
+
+// metaSnapshotCluster is the meta key a snapshot copy carries its cluster
+// tag under.
+const metaSnapshotCluster = "snapshot_cluster"
+
+// snapshotLocalTables belong to the node that holds them, never to a file
+// snapshot's receiver: the meta facts (node id, schema version, peer
+// clocks; snapshotMetaKeys says what of meta is data), the peers it knows
+// and the identity keys it has seen, and the JSON paths it indexes.
+var snapshotLocalTables = map[string]bool{"meta": true, "peers": true, "peer_keys": true, "doc_indexes": true}
+
+// snapshotMetaKeys are the meta rows that describe the data and travel with
+// it: which oplog entries the documents table already holds.
+var snapshotMetaKeys = []string{metaMaterializedSeq}
+
+// WriteSnapshotFile writes a consistent copy of the database beside it,
+// stamped with cluster, and returns its path (0600); the caller removes it.
+// Writers wait while the copy is read, so the copy holds every document
+// its oplog holds and its vector clock is current.
+func (s *Store) WriteSnapshotFile(ctx context.Context, cluster string) (string, error) {
+	const op = "sqlite.WriteSnapshotFile"
+	start := time.Now()
+	removeStale(s.opts.Path + snapshotSuffix)
+	path := s.opts.Path + snapshotSuffix + randomSuffix()
+	// VACUUM INTO fills an empty file, which keeps the mode it was made
+	// with. Not synced: the copy lives only while it is sent.
+	if err := createPrivate(path); err != nil {
+		return "", domain.Wrap(domain.CodePersistence, op, err)
+	}
+	err := s.readPinned(ctx, func() error {
+		_, err := s.reader.DB.ExecContext(ctx, "VACUUM INTO ?", path)
+		return err
+	})
+	if err != nil {
+		removeDBFiles(path)
+		return "", mapErr(op, err)
+	}
+	if err := stampSnapshot(ctx, path, cluster); err != nil {
+		removeDBFiles(path)
+		return "", domain.Wrap(domain.CodePersistence, op, err)
+	}
+	s.log.Debug("snapshot file made", zap.String("path", path), zap.Duration("took", time.Since(start)))
+	return path, nil
+}
+
+// stampSnapshot writes the cluster tag into a copy and takes it out of WAL
+// mode, so the one file is the whole database.
+func stampSnapshot(ctx context.Context, path, cluster string) error {
+	db, err := openFile(path)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, `PRAGMA journal_mode = DELETE`); err != nil {
+		return err
+	}
+	_, err = db.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, metaSnapshotCluster, cluster)
+	return err
+}
+
+func randomSuffix() string {
+	var rnd [6]byte
+	_, _ = rand.Read(rnd[:])
+	return hex.EncodeToString(rnd[:])
+}
+
+// The temporary files beside the database: copies being sent, and files
+// being received.
+const snapshotSuffix, incomingSuffix = ".snapshot-", ".incoming-"
+
+// staleAfter is the age past which a temporary file is a crash's leftover,
+// not one still in use.
+const staleAfter = time.Hour
+
+// removeStale removes the temporary files named prefix* that a crash left.
+func removeStale(prefix string) {
+	names, _ := filepath.Glob(prefix + "*")
+	for _, n := range names {
+		if fi, err := os.Stat(n); err == nil && time.Since(fi.ModTime()) > staleAfter {
+			_ = os.Remove(n)
+		}
+	}
+}
+
+// removeDBFiles removes a database file and whatever SQLite kept beside it.
+func removeDBFiles(path string) {
+	for _, p := range []string{path, path + "-journal", path + "-wal", path + "-shm"} {
+		_ = os.Remove(p)
+	}
+}
+
+// InstallSnapshotFile receives a peer's snapshot file into a private
+// temporary file beside the database, verifies it and copies its data in
+// one transaction; see ports.SnapshotFileInstaller.
+func (s *Store) InstallSnapshotFile(ctx context.Context, check ports.SnapshotFileCheck, fetch func(w io.Writer) error) (ports.SnapshotFileResult, error) {
+	const op = "sqlite.InstallSnapshotFile"
+	var res ports.SnapshotFileResult
+	if empty, err := s.isEmpty(ctx, s.writer.DB, "main"); err != nil {
+		return res, mapErr(op, err)
+	} else if !empty {
+		return res, domain.Wrap(domain.CodeConflict, op, ports.ErrStoreNotEmpty)
+	}
+	removeStale(s.opts.Path + incomingSuffix)
+	tmp := s.opts.Path + incomingSuffix + randomSuffix()
+	defer removeDBFiles(tmp)
+	n, err := receiveFile(tmp, fetch)
+	if err != nil {
+		return res, domain.Wrap(domain.CodeOf(err), op, err)
+	}
+	res.Bytes = n
+	start := time.Now()
+	// The file is checked on its own connection while the install copies
+	// it inside a transaction that commits only once the check passed:
+	// the two run side by side, and nothing is visible before it passed.
+	vctx, cancel := context.WithCancel(ctx)
+	checked := make(chan error, 1)
+	go func() { checked <- verifySnapshotFile(vctx, tmp, check, s.knownKeys) }()
+	var verr error
+	waited := false
+	verified := func() error {
+		if !waited {
+			verr, waited = <-checked, true
+		}
+		return verr
+	}
+	defer func() { cancel(); _ = verified() }() // before the file is removed
+	if err := s.installFile(ctx, tmp, &res, verified); err != nil {
+		if verr := verified(); verr != nil {
+			return ports.SnapshotFileResult{}, verr // what made the copy fail, too
+		}
+		return ports.SnapshotFileResult{}, err
+	}
+	vc, err := s.VectorClock(ctx)
+	if err != nil {
+		return res, err
+	}
+	res.VectorClock = vc
+	s.log.Info("snapshot file installed", zap.Int64("bytes", n), zap.Int("documents", res.Documents),
+		zap.Int("entries", res.Entries), zap.Duration("took", time.Since(start)))
+	return res, nil
+}
+
+// receiveFile has fetch write the file at path (created 0600, never
+// replacing one).
+func receiveFile(path string, fetch func(w io.Writer) error) (int64, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, privateFile)
+	if err != nil {
+		return 0, domain.Wrap(domain.CodePersistence, "sqlite.receiveFile", err)
+	}
+	cw := &countingWriter{w: f}
+	err = fetch(cw)
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = domain.Wrap(domain.CodePersistence, "sqlite.receiveFile", cerr)
+	}
+	return cw.n, err
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// knownKeys are the identity keys this node holds for authors (peer_keys).
+func (s *Store) knownKeys(ctx context.Context) (map[string][]byte, error) {
+	return queryMap[[]byte](ctx, s.reader.DB, `SELECT node_id, public_key FROM peer_keys`)
+}
+
+// queryMap reads the (key, value) rows of query into a map.
+func queryMap[V any](ctx context.Context, q querier, query string) (map[string]V, error) {
+	rows, err := q.QueryContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]V{}
+	for rows.Next() {
+		var k string
+		var v V
+		if err := rows.Scan(&k, &v); err != nil {
+			return nil, err
+		}
+		out[k] = v
+	}
+	return out, rows.Err()
+}
+
+// dataTables lists the tables of schema (main, or an attached file) that a
+// file snapshot carries: every table but SQLite's own and the local ones.
+func dataTables(ctx context.Context, q querier, schema string) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT name FROM `+schema+`.sqlite_master
+		WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\' ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, err
+		}
+		if !snapshotLocalTables[name] {
+			out = append(out, name)
+		}
+	}
+	return out, rows.Err()
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// isEmpty reports whether every data table of schema is empty and nothing
+// is pending in memory.
+func (s *Store) isEmpty(ctx context.Context, q querier, schema string) (bool, error) {
+	s.st.mu.RLock()
+	busy := len(s.st.heads) > 0 || len(s.st.pending) > 0
+	s.st.mu.RUnlock()
+	if busy {
+		return false, nil
+	}
+	tables, err := dataTables(ctx, q, schema)
+	if err != nil {
+		return false, err
+	}
+	for _, t := range tables {
+		var any int
+		err := q.QueryRowContext(ctx, `SELECT 1 FROM `+schema+`.`+quoteIdent(t)+` LIMIT 1`).Scan(&any)
+		if err == nil {
+			return false, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func quoteIdent(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`) + `"` }
+
+// installFile copies the file's data tables into the store in one
+// transaction on the writer connection, with writers held off, commits it
+// only if verified reports no error, then loads the heads the file
+// brought.
+func (s *Store) installFile(ctx context.Context, path string, res *ports.SnapshotFileResult, verified func() error) error {
+	const op = "sqlite.InstallSnapshotFile"
+	s.st.wmu.Lock()
+	defer s.st.wmu.Unlock()
+	conn, err := s.writer.DB.Conn(ctx)
+	if err != nil {
+		return mapErr(op, err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `ATTACH DATABASE ? AS snap`, path); err != nil {
+		return mapErr(op, err)
+	}
+	defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), `DETACH DATABASE snap`) }()
+	// Read through the page cache of the kernel, not a system call a page.
+	if _, err := conn.ExecContext(ctx, `PRAGMA snap.mmap_size = 1073741824`); err != nil {
+		return mapErr(op, err)
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(op, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	// Checked again with the write lock held: a write may have come since.
+	if empty, err := s.isEmpty(ctx, tx, "main"); err != nil {
+		return mapErr(op, err)
+	} else if !empty {
+		return domain.Wrap(domain.CodeConflict, op, ports.ErrStoreNotEmpty)
+	}
+	tables, err := dataTables(ctx, tx, "snap")
+	if err != nil {
+		return mapErr(op, err)
+	}
+	for _, t := range tables {
+		// Same schema version, same columns in the same order: SQLite
+		// copies the rows (and the matching indexes) without decoding them.
+		r, err := tx.ExecContext(ctx, `INSERT INTO main.`+quoteIdent(t)+` SELECT * FROM snap.`+quoteIdent(t))
+		if err != nil {
+			return mapErr(op, fmt.Errorf("copy table %s: %w", t, err))
+		}
+		n, _ := r.RowsAffected()
+		switch t {
+		case "documents":
+			res.Documents = int(n)
+		case "oplog":
+			res.Entries = int(n)
+		}
+	}
+	for _, k := range snapshotMetaKeys {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO main.meta (key, value) SELECT key, value FROM snap.meta WHERE key = ?
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, k); err != nil {
+			return mapErr(op, err)
+		}
+	}
+	heads := map[string]head{}
+	var lastSeq int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM main.oplog`).Scan(&lastSeq); err != nil {
+		return mapErr(op, err)
+	}
+	if err := verified(); err != nil {
+		return err // rolled back: nothing of the file is installed
+	}
+	if err := tx.Commit(); err != nil {
+		return mapErr(op, err)
+	}
+	if err := readHeads(ctx, conn, heads); err != nil {
+		// Committed, but the heads could not be read: the store's memory
+		// would disagree with its file until it is reopened.
+		return domain.Errorf(domain.CodePersistence, op, "installed, but reading the heads back failed (reopen the store): %w", err)
+	}
+	s.st.mu.Lock()
+	s.st.heads = heads
+	s.st.lastSeq = lastSeq
+	s.st.mu.Unlock()
+	return nil
+}

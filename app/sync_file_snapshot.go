@@ -1,0 +1,133 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/entgldb/entgldb-go/domain"
+	"github.com/entgldb/entgldb-go/ports"
+)
+
+// File snapshots: a node with an empty store that meets a Go peer offering
+// them installs a verified copy of the peer's database file, then catches
+// up the tail with the ordinary round. Any failure falls back to the entry
+// path, and that peer is not asked for a file again by this engine.
+
+var _ ports.SnapshotFileServer = (*SyncService)(nil)
+
+// ServesSnapshotFiles reports whether the store can copy itself for a peer.
+func (s *SyncService) ServesSnapshotFiles() bool {
+	_, ok := s.store.(ports.SnapshotFileWriter)
+	return ok
+}
+
+// SnapshotFile writes a copy of the store for peer, stamped with cluster;
+// the caller removes it.
+func (s *SyncService) SnapshotFile(ctx context.Context, peer ports.PeerInfo, cluster string) (string, error) {
+	const op = "sync.SnapshotFile"
+	w, ok := s.store.(ports.SnapshotFileWriter)
+	if !ok {
+		return "", domain.Errorf(domain.CodeSync, op, "this store cannot make snapshot files")
+	}
+	path, err := w.WriteSnapshotFile(ctx, cluster)
+	if err != nil {
+		return "", domain.Wrap(domain.CodePersistence, op, err)
+	}
+	s.logger.Info("serving a snapshot file", zap.String("peer", peer.NodeID))
+	return path, nil
+}
+
+// fileRefusals remembers the peers whose file snapshot failed, so the next
+// rounds with them take the entry path instead of failing again.
+type fileRefusals struct {
+	mu    sync.Mutex
+	peers map[string]bool
+}
+
+func (f *fileRefusals) refused(peer string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.peers[peer]
+}
+
+func (f *fileRefusals) add(peer string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.peers == nil {
+		f.peers = map[string]bool{}
+	}
+	f.peers[peer] = true
+}
+
+// fileSession finds the session's file-snapshot side under the engine's
+// own wrapper.
+func fileSession(s ports.PeerSession) (ports.SnapshotFileSession, bool) {
+	if c, ok := s.(*confirmingSession); ok {
+		s = c.PeerSession
+	}
+	fs, ok := s.(ports.SnapshotFileSession)
+	return fs, ok && fs.OffersSnapshotFile()
+}
+
+// bootstrapFromFile installs the peer's file snapshot when our store is
+// empty and both sides can. It reports whether it did; an error is
+// returned only when the round cannot go on (cancelled, or the session
+// broke mid-file), and the entry path follows otherwise.
+func (e *SyncEngine) bootstrapFromFile(ctx context.Context, s ports.PeerSession, st *pullState, theirVC domain.VectorClock, res *roundResult) (bool, error) {
+	if len(st.vc) > 0 || len(theirVC) == 0 || st.legacy {
+		return false, nil
+	}
+	installer, ok := e.store.(ports.SnapshotFileInstaller)
+	if !ok {
+		return false, nil
+	}
+	fs, ok := fileSession(s)
+	if !ok || e.fileRefusals.refused(st.peer) {
+		return false, nil
+	}
+	start := time.Now()
+	var got int64
+	limits := e.db.entryLimits()
+	check := ports.SnapshotFileCheck{
+		Cluster:    fs.SnapshotCluster(),
+		CheckStamp: e.clock.CheckDrift,
+		CheckEntry: func(en *domain.Entry) error { return domain.ValidateEntry(en, limits) },
+	}
+	r, err := installer.InstallSnapshotFile(ctx, check,
+		func(w io.Writer) error {
+			n, err := fs.FetchSnapshotFile(ctx, w)
+			got = n
+			return err
+		})
+	res.bytesIn += got
+	if err != nil {
+		if errors.Is(err, ports.ErrStoreNotEmpty) {
+			return false, nil // a write came first: the entry path it is
+		}
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		e.fileRefusals.add(st.peer)
+		err = domain.Errorf(domain.CodeOf(err), "sync.bootstrap", "snapshot file refused; taking the entries instead: %w", err)
+		e.logger.Warn("a peer's snapshot file was refused", zap.String("peer", st.peer), zap.Error(err))
+		e.recordError(st.peer, err)
+		if domain.CodeOf(err) == domain.CodeNetwork || domain.CodeOf(err) == domain.CodeTimeout {
+			return false, err // the session is gone; the next round takes the entries
+		}
+		return false, nil
+	}
+	if newest := r.VectorClock.Max(); !newest.IsZero() {
+		_, _ = e.clock.Update(newest) // drift checked before the install
+	}
+	st.snapshot, res.snapshot = true, true
+	e.stats.snapshots.Add(1)
+	e.logger.Info("bootstrapped from a peer's snapshot file", zap.String("peer", st.peer),
+		zap.Int("documents", r.Documents), zap.Int("entries", r.Entries), zap.Int64("bytes", r.Bytes),
+		zap.Duration("took", time.Since(start)))
+	return true, e.reloadState(ctx, st)
+}

@@ -1,0 +1,149 @@
+package synctest_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/entgldb/entgldb-go/adapters/protocol"
+	"github.com/entgldb/entgldb-go/adapters/tcp"
+	"github.com/entgldb/entgldb-go/app"
+	"github.com/entgldb/entgldb-go/ports"
+	"github.com/entgldb/entgldb-go/test/synctest"
+)
+
+// File snapshots end to end: an empty node takes a Go peer's database file
+// over the Noise channel, then the tail by anti-entropy; a file that fails
+// verification is refused and the entry path brings everything instead.
+
+func putMany(t *testing.T, n *synctest.Node, from, count int) {
+	t.Helper()
+	for i := from; i < from+count; i++ {
+		n.Put(t, "docs", fmt.Sprintf("d%04d", i), fmt.Sprintf(`{"i":%d,"text":"document %d"}`, i, i))
+	}
+}
+
+func countDocs(t *testing.T, n *synctest.Node) int {
+	t.Helper()
+	c, err := n.DB.Count(context.Background(), "docs", nil)
+	require.NoError(t, err)
+	return c
+}
+
+func noIncomingFiles(t *testing.T, n *synctest.Node) {
+	t.Helper()
+	left, err := filepath.Glob(n.Store.Path() + ".incoming-*")
+	require.NoError(t, err)
+	require.Empty(t, left)
+}
+
+func TestEmptyNodeBootstrapsFromSnapshotFileThenTail(t *testing.T) {
+	ctx := context.Background()
+	c := synctest.Start(t, 1, synctest.Options{Compression: true})
+	a := c.Nodes[0]
+	putMany(t, a, 0, 300)
+
+	b := c.AddNode("b", synctest.Options{Compression: true}, nil)
+	require.NoError(t, b.Engine.SyncNow(ctx))
+	require.EqualValues(t, 1, b.Engine.Stats().Snapshots, "bootstrapped from the file")
+	require.Equal(t, 300, countDocs(t, b))
+	require.Equal(t, a.Hash(t), b.Hash(t), "the same documents, oplog and clock")
+	noIncomingFiles(t, b)
+
+	// The tail comes by anti-entropy, and b writes as itself.
+	putMany(t, a, 300, 20)
+	require.NoError(t, b.Engine.SyncNow(ctx))
+	require.EqualValues(t, 1, b.Engine.Stats().Snapshots, "a node that holds data takes entries")
+	require.Equal(t, 320, countDocs(t, b))
+	b.Put(t, "docs", "from-b", `{"by":"b"}`)
+	require.NoError(t, b.Engine.SyncNow(ctx))
+	require.Equal(t, `{"by":"b"}`, a.Body(t, "docs", "from-b"))
+	vc, err := a.Store.VectorClock(ctx)
+	require.NoError(t, err)
+	require.Contains(t, vc, "b", "b's write is authored by b")
+	require.True(t, synctest.Converged(t, c.Nodes))
+}
+
+// tamperingService serves a's data, but the snapshot file it sends is
+// altered after it was made (or stamped for another cluster).
+type tamperingService struct {
+	*app.SyncService
+	tamper func(t *testing.T, path string)
+	t      *testing.T
+}
+
+func (s *tamperingService) SnapshotFile(ctx context.Context, peer ports.PeerInfo, cluster string) (string, error) {
+	path, err := s.SyncService.SnapshotFile(ctx, peer, cluster)
+	if err == nil {
+		s.tamper(s.t, path)
+	}
+	return path, err
+}
+
+func execFile(t *testing.T, path string, stmts ...string) {
+	db, err := sql.Open("sqlite", "file:"+path)
+	require.NoError(t, err)
+	defer db.Close()
+	for _, q := range stmts {
+		_, err := db.Exec(q)
+		require.NoError(t, err, q)
+	}
+}
+
+func TestRefusedSnapshotFileFallsBackToEntries(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		tamper func(t *testing.T, path string)
+	}{
+		{"document altered", func(t *testing.T, path string) {
+			execFile(t, path, `UPDATE oplog SET data = '{"i":-1,"forged":true}' WHERE key = 'd0007'`,
+				`UPDATE documents SET data = '{"i":-1,"forged":true}' WHERE key = 'd0007'`)
+		}},
+		{"another cluster", func(t *testing.T, path string) {
+			other := protocol.SnapshotClusterTag(protocol.DerivePSK([]byte("another cluster")))
+			execFile(t, path, fmt.Sprintf(`UPDATE meta SET value = '%s' WHERE key = 'snapshot_cluster'`, other))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			c := synctest.Start(t, 1, synctest.Options{Compression: true})
+			a := c.Nodes[0]
+			putMany(t, a, 0, 100)
+
+			// A second server over a's data, with its own identity, whose
+			// files are tampered with.
+			_, key, err := ed25519.GenerateKey(nil)
+			require.NoError(t, err)
+			trust := tcp.Trust{PSK: protocol.DerivePSK([]byte("secret")), Identity: protocol.Identity{NodeID: "relay", Private: key}}
+			srv, err := tcp.NewServer(tcp.ServerOptions{Trust: trust, BindAddress: "127.0.0.1", Compression: true},
+				&tamperingService{SyncService: a.Service, tamper: tc.tamper, t: t}, nil)
+			require.NoError(t, err)
+			require.NoError(t, srv.Start(ctx))
+			t.Cleanup(func() {
+				stop, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				_ = srv.Stop(stop)
+			})
+
+			b := c.AddNode("b", synctest.Options{Compression: true}, []string{srv.Addr().String()})
+			require.NoError(t, b.Engine.SyncNow(ctx))
+			require.Zero(t, b.Engine.Stats().Snapshots, "the file was refused")
+			refused := false
+			for _, e := range b.Status.Snapshot(ctx).RecentErrors {
+				refused = refused || strings.Contains(e.Message, "snapshot file refused")
+			}
+			require.True(t, refused, "the refusal is reported")
+			require.Equal(t, 100, countDocs(t, b), "the entries came instead")
+			require.JSONEq(t, `{"i":7,"text":"document 7"}`, b.Body(t, "docs", "d0007"))
+			noIncomingFiles(t, b)
+			require.Equal(t, a.Hash(t), b.Hash(t))
+		})
+	}
+}
