@@ -31,7 +31,7 @@ const compactBatch = 100
 const compactScan = `SELECT o.seq, o.node, o.wall, o.logic, o.op, o.hash, o.expires_at,
 		length(o.collection) + length(o.key) + coalesce(length(o.data), CASE WHEN o.op = 0 AND d.wall = o.wall AND d.logic = o.logic
 				AND d.node = o.node THEN length(d.data) END, 0) + length(o.node)
-			+ length(o.hash) + length(o.prev_hash) + coalesce(length(o.proof), 0) + 32,
+			+ length(o.hash) + coalesce(length(o.prev_hash), length(o.hash)) + coalesce(length(o.proof), 0) + 32,
 		d.wall, d.logic, d.node
 	FROM oplog o LEFT JOIN documents d ON d.collection = o.collection AND d.key = o.key
 	WHERE o.seq > ? AND o.seq <= ? AND o.seq < (SELECT max(seq) FROM oplog)
@@ -60,7 +60,7 @@ const (
 // The boundaries name hashes as text (storedonce.go).
 var (
 	compactDropBoundaries = `DELETE FROM link_boundaries WHERE hash IN (
-		SELECT ` + hashText("prev_hash") + ` FROM oplog WHERE seq IN temp.compact_removed)`
+		SELECT ` + hashText(prevHashOf("oplog")) + ` FROM oplog WHERE seq IN temp.compact_removed)`
 	compactAddBoundaries = `WITH succ AS (
 			SELECT r.hash AS hash, ` + hashText("r.hash") + ` AS text, r.link AS link,
 				(SELECT o.seq FROM oplog o WHERE o.node = r.node AND (o.wall, o.logic) > (r.wall, r.logic)
@@ -68,7 +68,7 @@ var (
 			FROM oplog r WHERE r.seq IN temp.compact_removed)
 		INSERT OR REPLACE INTO link_boundaries (hash, link)
 		SELECT s.text, s.link FROM succ s JOIN oplog n ON n.seq = s.next
-		WHERE n.prev_hash = s.hash AND s.next NOT IN temp.compact_removed`
+		WHERE ` + prevHashOf("n") + ` = s.hash AND s.next NOT IN temp.compact_removed`
 )
 
 // Compact implements ports.Compactor in transactions of at most

@@ -147,7 +147,9 @@ var migrations = [][]string{
 	{ // 6 → 7: each document's bytes stored once (storedonce.go). A
 		// canonical hash (64 lowercase hex digits) is kept as its 32
 		// bytes; an entry whose document row holds its version keeps no
-		// data, and the triggers give it back when the row moves on.
+		// data, and the triggers give it back when the row moves on; an
+		// entry that chains from the row before it (by seq) keeps no
+		// prev_hash, and gets it back when that row goes.
 		// The table is built anew rather than updated in place: a row
 		// that shrinks leaves its page as empty as it made it.
 		`CREATE TABLE oplog_v7 (
@@ -160,7 +162,7 @@ var migrations = [][]string{
 			logic      INTEGER NOT NULL,
 			node       TEXT    NOT NULL,
 			hash       BLOB    NOT NULL,
-			prev_hash  BLOB    NOT NULL,
+			prev_hash  BLOB,
 			link       BLOB,
 			proof      BLOB,
 			legacy     INTEGER NOT NULL DEFAULT 0,
@@ -173,7 +175,8 @@ var migrations = [][]string{
 					AND d.wall = oplog.wall AND d.logic = oplog.logic AND d.node = oplog.node) THEN NULL ELSE data END,
 				wall, logic, node,
 				CASE WHEN length(hash) = 64 AND NOT hash GLOB '*[^0-9a-f]*' THEN unhex(hash) ELSE hash END,
-				CASE WHEN length(prev_hash) = 64 AND NOT prev_hash GLOB '*[^0-9a-f]*' THEN unhex(prev_hash) ELSE prev_hash END,
+				CASE WHEN prev_hash = (SELECT p.hash FROM oplog p WHERE p.seq = oplog.seq - 1) THEN NULL
+					WHEN length(prev_hash) = 64 AND NOT prev_hash GLOB '*[^0-9a-f]*' THEN unhex(prev_hash) ELSE prev_hash END,
 				link, proof, legacy, expires_at
 			FROM oplog ORDER BY seq`,
 		`DROP TABLE oplog`,
@@ -183,6 +186,10 @@ var migrations = [][]string{
 			BEGIN
 				UPDATE oplog SET data = old.data WHERE node = old.node AND wall = old.wall AND logic = old.logic
 					AND collection = old.collection AND key = old.key AND op = 0 AND data IS NULL;
+			END`,
+		`CREATE TRIGGER IF NOT EXISTS oplog_removed AFTER DELETE ON oplog
+			BEGIN
+				UPDATE oplog SET prev_hash = old.hash WHERE seq = old.seq + 1 AND prev_hash IS NULL;
 			END`,
 		`CREATE TRIGGER IF NOT EXISTS documents_removed AFTER DELETE ON documents
 			WHEN old.data IS NOT NULL

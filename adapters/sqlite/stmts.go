@@ -40,7 +40,7 @@ type stmts struct {
 
 // entryCols reads an entry from a query on the oplog (unaliased: entryData
 // names it).
-const entryCols = `seq, collection, key, op, ` + entryData + `, wall, logic, node, hash, prev_hash, link, proof, legacy, expires_at`
+const entryCols = `seq, collection, key, op, ` + entryData + `, wall, logic, node, hash, ` + entryPrevHash + `, link, proof, legacy, expires_at`
 
 func (p *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 	const oplogInsert = ` INTO oplog (collection, key, op, data, wall, logic, node, hash, prev_hash, link, proof, legacy, expires_at)

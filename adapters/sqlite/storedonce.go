@@ -24,6 +24,19 @@ import (
 // kept as the text it was, so every hash reads back exactly as it came.
 // hashArg and storedHash convert at the boundary; the small tables that
 // name hashes (vclock, pruned, link_boundaries) keep text.
+//
+// An entry that chains from the row just before it (seq - 1: a batch, a
+// run of local writes) keeps no prev_hash: it is that row's hash
+// (entryPrevHash). When that row goes (compaction, Prune), the trigger
+// oplog_removed writes it into its successor.
+
+// entryPrevHash reads an entry's prev_hash.
+const entryPrevHash = `coalesce(oplog.prev_hash, (SELECT p.hash FROM oplog p WHERE p.seq = oplog.seq - 1))`
+
+// prevHashOf is entryPrevHash for an oplog row named alias.
+func prevHashOf(alias string) string {
+	return `coalesce(` + alias + `.prev_hash, (SELECT p.hash FROM oplog p WHERE p.seq = ` + alias + `.seq - 1))`
+}
 
 // entryData reads an entry's JSON: its own copy, or its document row's
 // when the row holds the entry's version.
@@ -44,7 +57,9 @@ const (
 	tailCopy = `INSERT INTO temp.oplog_tail SELECT seq, collection, key, op,
 		CASE WHEN op = 0 AND data = (SELECT d.data FROM documents d WHERE d.collection = oplog.collection AND d.key = oplog.key
 			AND d.wall = oplog.wall AND d.logic = oplog.logic AND d.node = oplog.node) THEN NULL ELSE data END,
-		wall, logic, node, hash, prev_hash, link, proof, legacy, expires_at
+		wall, logic, node, hash,
+		CASE WHEN prev_hash = (SELECT p.hash FROM oplog p WHERE p.seq = oplog.seq - 1) THEN NULL ELSE prev_hash END,
+		link, proof, legacy, expires_at
 		FROM oplog WHERE seq >= ?1`
 	tailDelete  = `DELETE FROM oplog WHERE seq >= ?1`
 	tailRestore = `INSERT INTO oplog (seq, collection, key, op, data, wall, logic, node, hash, prev_hash, link, proof, legacy, expires_at)

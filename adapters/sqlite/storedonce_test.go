@@ -108,6 +108,16 @@ func TestEachDocumentStoredOnce(t *testing.T) {
 	for _, e := range []domain.Entry{r1, r2, r3} {
 		want[e.Hash] = e
 	}
+	// Re-delivered entries are skipped: the new one after them, which
+	// chains from the one before it in the batch, keeps its prev_hash.
+	r4 := remote("x2", wall+102)
+	r4.Seal(r3.Hash)
+	r5 := remote("x3", wall+103)
+	r5.Seal(r4.Hash)
+	res, err = s.ApplyRemote(ctx, pendLWW, []domain.Entry{r2, r3, r4, r5})
+	require.NoError(t, err)
+	require.Len(t, res.Applied, 2)
+	want[r4.Hash], want[r5.Hash] = r4, r5
 	// A delete of a document a batch wrote.
 	wall++
 	del := ports.Write{Entry: domain.Entry{Collection: "c", Key: "b1", Op: domain.OpDelete, Stamp: domain.Timestamp{Wall: wall, Node: "L"}}}
@@ -137,7 +147,17 @@ func TestEachDocumentStoredOnce(t *testing.T) {
 			wantType = "text"
 		}
 		require.Equal(t, wantType, rows[e.Seq].hashType, "%s/%s", e.Collection, e.Key)
+		if e.Hash == r4.Hash {
+			require.NotEqual(t, "null", rows[e.Seq].prevType, "the row before r4 is not r3")
+		}
 	}
+	elided := 0
+	for _, r := range rows {
+		if r.prevType == "null" {
+			elided++
+		}
+	}
+	require.Positive(t, elided, "entries that chain from the row before keep no prev_hash")
 
 	// A resolver that merges keeps the entry's stamp with other bytes: the
 	// entry keeps its own.
@@ -253,6 +273,9 @@ func TestMigrateV6ToV7(t *testing.T) {
 			wantType = "text"
 		}
 		require.Equal(t, wantType, rows[e.Seq].hashType, "%s seq %d", e.Key, e.Seq)
+		if e.Seq > 1 {
+			require.Equal(t, "null", rows[e.Seq].prevType, "%s seq %d: chains from the row before", e.Key, e.Seq)
+		}
 	}
 	// The chain goes on from the migrated head; the index the unique key
 	// gave the oplog is still there.

@@ -284,7 +284,10 @@ func (t *writeTx) rowsExec(r *rowsStmt, n int, add func(args []any, i int) []any
 // is offered seq base+1+i, base the greatest seq held, so the seqs in that
 // range name the new entries; of identical entries in one call the first
 // is inserted (rows go in VALUES order). An entry marked bare is written
-// without its data, which its document row is to hold (upsertWinners).
+// without its data, which its document row is to hold (upsertWinners); an
+// entry that chains from the one before it in the statement, without its
+// prev_hash (storedonce.go), which is written after all when that one was
+// already held (its seq then names no row).
 func (t *writeTx) insertRows(batch []domain.Entry, bare []bool) ([]int64, error) {
 	var base int64
 	if err := t.stmt(&t.maxSeqSt, t.p.maxSeq).QueryRowContext(t.ctx).Scan(&base); err != nil {
@@ -302,7 +305,11 @@ func (t *writeTx) insertRows(batch []domain.Entry, bare []bool) ([]int64, error)
 			if bare[start+i] {
 				data = nil
 			}
-			return append(args, first+int64(i), e.Collection, e.Key, int64(e.Op), data, e.Stamp.Wall, int64(e.Stamp.Logical), e.Stamp.Node, hashArg(e.Hash), hashArg(e.PrevHash),
+			prev := hashArg(e.PrevHash)
+			if chainsFromRowBefore(chunk, i) {
+				prev = nil
+			}
+			return append(args, first+int64(i), e.Collection, e.Key, int64(e.Op), data, e.Stamp.Wall, int64(e.Stamp.Logical), e.Stamp.Node, hashArg(e.Hash), prev,
 				nullBytes(e.Link), encodeProof(e.Proof), int64(boolInt(e.Legacy)), e.ExpiresAt)
 		})
 		if err != nil {
@@ -314,11 +321,25 @@ func (t *writeTx) insertRows(batch []domain.Entry, bare []bool) ([]int64, error)
 			}
 			continue
 		}
-		if err := t.heldSeqs(first, seqs[start:start+len(chunk)]); err != nil {
+		got := seqs[start : start+len(chunk)]
+		if err := t.heldSeqs(first, got); err != nil {
 			return nil, err
+		}
+		for i := range chunk {
+			if chainsFromRowBefore(chunk, i) && got[i] != 0 && got[i-1] == 0 {
+				if _, err := t.tx.ExecContext(t.ctx, `UPDATE oplog SET prev_hash = ? WHERE seq = ?`, hashArg(chunk[i].PrevHash), got[i]); err != nil {
+					return nil, err
+				}
+			}
 		}
 	}
 	return seqs, nil
+}
+
+// chainsFromRowBefore reports whether chunk[i] follows chunk[i-1] in its
+// author's chain: its row then keeps no prev_hash.
+func chainsFromRowBefore(chunk []domain.Entry, i int) bool {
+	return i > 0 && chunk[i].PrevHash != "" && chunk[i].PrevHash == chunk[i-1].Hash
 }
 
 // heldSeqs sets seqs[i] to first+i where the oplog holds that seq.
