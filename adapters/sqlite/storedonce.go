@@ -15,9 +15,9 @@ import (
 // merge, an expiry, a delete of the row) the triggers of migration 6 → 7
 // write the old bytes back into the entry, which peers may still ask for
 // until compaction removes it. The batch paths write an entry that wins
-// its document without data (storeNewest); the paths that write entries
-// ahead of their rows drop the copies once the rows are written
-// (dropCopies).
+// its document without data (bareWinners, upsertWinners); the paths that
+// write entries ahead of their rows drop the copies once the rows are
+// written (dropCopies).
 //
 // Hashes are kept as their 32 bytes when they are canonical (64 lowercase
 // hex digits, what domain.ComputeHash makes); anything else a peer sent is
@@ -50,7 +50,8 @@ const entryData = `CASE WHEN oplog.data IS NULL AND oplog.op = 0 THEN (SELECT d.
 // back, without the data their rows now hold. Rewriting them in place
 // would leave each page as empty as the rows shrank (SQLite rebalances a
 // page that an update shrinks only once another write overfills it); the
-// tail's rows go back in seq order onto fresh pages.
+// tail's rows go back in seq order onto fresh pages, each without the
+// prev_hash the row before it names.
 const (
 	tailTemp = `CREATE TEMP TABLE IF NOT EXISTS oplog_tail (seq INTEGER PRIMARY KEY, collection, key, op, data, wall, logic, node,
 		hash, prev_hash, link, proof, legacy, expires_at)`
