@@ -192,20 +192,7 @@ func TestMigrateV6ToV7(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "v6.db")
-	raw, err := sql.Open("sqlite", "file:"+escapePath(path))
-	require.NoError(t, err)
-	raw.SetMaxOpenConns(1)
-	for v := range 6 {
-		for _, stmt := range migrations[v] {
-			_, err := raw.ExecContext(ctx, stmt)
-			require.NoError(t, err)
-		}
-	}
-	exec := func(query string, args ...any) {
-		t.Helper()
-		_, err := raw.ExecContext(ctx, query, args...)
-		require.NoError(t, err)
-	}
+	raw, exec := rawAtVersion(t, path, 6)
 	exec(`INSERT INTO meta (key, value) VALUES ('schema_version', '6')`)
 	var entries []domain.Entry
 	prev := ""
