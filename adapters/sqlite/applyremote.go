@@ -69,10 +69,12 @@ func (s *Store) ApplyRemote(ctx context.Context, r domain.Resolver, entries []do
 // That gives the same documents as applying the entries one by one, since
 // last-write-wins keeps the greatest stamp whatever the order.
 func applyLWW(t *writeTx, batch []domain.Entry, part *ports.ApplyResult) error {
-	seqs, err := t.insertRows(batch)
+	bare := bareWinners(batch)
+	seqs, err := t.insertRows(batch, bare)
 	if err != nil {
 		return err
 	}
+	appliedBare := make([]bool, 0, len(batch))
 	for i := range batch {
 		if seqs[i] == 0 {
 			part.Skipped++
@@ -81,8 +83,9 @@ func applyLWW(t *writeTx, batch []domain.Entry, part *ports.ApplyResult) error {
 		e := batch[i]
 		e.Seq = seqs[i]
 		part.Applied = append(part.Applied, e)
+		appliedBare = append(appliedBare, bare[i])
 	}
-	changed, err := t.upsertFromOplog(part.Applied, true)
+	changed, err := t.upsertWinners(part.Applied, appliedBare, true)
 	if err != nil {
 		return err
 	}

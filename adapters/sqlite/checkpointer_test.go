@@ -109,14 +109,14 @@ func openSealing(t *testing.T) (*Store, string) {
 func TestCheckpointerSealsUnderContinuousWrites(t *testing.T) {
 	s, path := openSealing(t)
 	var prev, restarts, emptied int64
-	const batches, size = 80, 100
+	const batches, size = 40, 300
 	// Built first, so the writes follow each other without a gap a
 	// PASSIVE pass could end in.
 	all := make([][]domain.Entry, batches)
 	for i := range all {
 		for j := range size {
 			all[i] = append(all[i], domain.Entry{Collection: "c", Key: fmt.Sprint("k", i*size+j), Op: domain.OpPut,
-				Data:  fmt.Appendf(nil, `{"i":%d,"b":%q}`, i, strings.Repeat("x", 1000)),
+				Data:  fmt.Appendf(nil, `{"i":%d,"b":%q}`, i, strings.Repeat("x", 2000)),
 				Stamp: domain.Timestamp{Wall: int64(1_700_000_000_000 + i*size + j), Node: "B"}})
 		}
 	}
@@ -135,8 +135,8 @@ func TestCheckpointerSealsUnderContinuousWrites(t *testing.T) {
 		}
 		prev = size
 	}
-	// 8,000 documents of 1 KB, written twice (oplog and documents): ~16
-	// times the hard limit went through the WAL.
+	// 12,000 documents of 2 KB, each written once (storedonce.go), in
+	// batches of 600 KB: ~24 times the hard limit went through the WAL.
 	// (A pass that happens to end between two writes restarts the WAL
 	// too, so restarts alone do not prove the seals.)
 	t.Logf("seals %d, restarts %d, emptied %d", s.ckpt.seals.Load(), restarts, emptied)

@@ -59,8 +59,9 @@ func (s *Store) commitOne(ctx context.Context, w ports.Write) ([]domain.Entry, e
 
 // commitBatch stores many last-write-wins writes without preconditions
 // with a few multi-row statements instead of three statements per write:
-// each author's entries are chained in write order, appended to the oplog,
-// and the newest per key upserted.
+// each author's entries are chained in write order, appended to the oplog
+// (the newest per key without its data, which its row holds), and the
+// newest per key upserted.
 func (s *Store) commitBatch(ctx context.Context, writes []ports.Write) ([]domain.Entry, error) {
 	if err := s.stmts.prepareRows(ctx, s.writer.DB, len(writes)); err != nil {
 		return nil, mapErr(opCommit, err)
@@ -74,7 +75,8 @@ func (s *Store) commitBatch(ctx context.Context, writes []ports.Write) ([]domain
 			}
 			out[i] = e
 		}
-		seqs, err := t.insertRows(out)
+		bare := bareWinners(out)
+		seqs, err := t.insertRows(out, bare)
 		if err != nil {
 			return err
 		}
@@ -84,7 +86,7 @@ func (s *Store) commitBatch(ctx context.Context, writes []ports.Write) ([]domain
 			}
 			out[i].Seq = seqs[i]
 		}
-		if _, err := t.upsertFromOplog(out, false); err != nil {
+		if _, err := t.upsertWinners(out, bare, false); err != nil {
 			return err
 		}
 		t.advanceClocks(out)

@@ -29,8 +29,9 @@ const compactBatch = 100
 // pass, or a pass under a steady write load would never end). The
 // greatest seq is never removed (see pruneWhere).
 const compactScan = `SELECT o.seq, o.node, o.wall, o.logic, o.op, o.hash, o.expires_at,
-		length(o.collection) + length(o.key) + coalesce(length(o.data), 0) + length(o.node)
-			+ length(o.hash) + length(o.prev_hash) + coalesce(length(o.proof), 0) + 32,
+		length(o.collection) + length(o.key) + coalesce(length(o.data), CASE WHEN o.op = 0 AND d.wall = o.wall AND d.logic = o.logic
+				AND d.node = o.node THEN length(d.data) END, 0) + length(o.node)
+			+ length(o.hash) + coalesce(length(o.prev_hash), length(o.hash)) + coalesce(length(o.proof), 0) + 32,
 		d.wall, d.logic, d.node
 	FROM oplog o LEFT JOIN documents d ON d.collection = o.collection AND d.key = o.key
 	WHERE o.seq > ? AND o.seq <= ? AND o.seq < (SELECT max(seq) FROM oplog)
@@ -45,18 +46,8 @@ const (
 	compactTemp     = `CREATE TEMP TABLE IF NOT EXISTS compact_removed (seq INTEGER PRIMARY KEY)`
 	compactTempFill = `INSERT INTO temp.compact_removed (seq) SELECT value FROM json_each(?1)`
 	compactTempDone = `DELETE FROM temp.compact_removed`
+	compactDelete   = `DELETE FROM oplog WHERE seq IN temp.compact_removed`
 
-	compactDropBoundaries = `DELETE FROM link_boundaries WHERE hash IN (
-		SELECT prev_hash FROM oplog WHERE seq IN temp.compact_removed)`
-	compactAddBoundaries = `WITH succ AS (
-			SELECT r.hash AS hash, r.link AS link,
-				(SELECT o.seq FROM oplog o WHERE o.node = r.node AND (o.wall, o.logic) > (r.wall, r.logic)
-					ORDER BY o.wall, o.logic LIMIT 1) AS next
-			FROM oplog r WHERE r.seq IN temp.compact_removed)
-		INSERT OR REPLACE INTO link_boundaries (hash, link)
-		SELECT s.hash, s.link FROM succ s JOIN oplog n ON n.seq = s.next
-		WHERE n.prev_hash = s.hash AND s.next NOT IN temp.compact_removed`
-	compactDelete = `DELETE FROM oplog WHERE seq IN temp.compact_removed`
 	// compactExpired turns the rows of collected expired documents into
 	// the marker a collected delete leaves (key and stamp, no content).
 	// Only a removed entry that is its document's current version counts.
@@ -64,6 +55,20 @@ const (
 		WHERE deleted = 0 AND expires_at <> 0 AND EXISTS (SELECT 1 FROM oplog o
 			WHERE o.seq IN temp.compact_removed AND o.collection = documents.collection AND o.key = documents.key
 				AND o.wall = documents.wall AND o.logic = documents.logic AND o.node = documents.node)`
+)
+
+// The boundaries name hashes as text (storedonce.go).
+var (
+	compactDropBoundaries = `DELETE FROM link_boundaries WHERE hash IN (
+		SELECT ` + hashText(prevHashOf("oplog")) + ` FROM oplog WHERE seq IN temp.compact_removed)`
+	compactAddBoundaries = `WITH succ AS (
+			SELECT r.hash AS hash, ` + hashText("r.hash") + ` AS text, r.link AS link,
+				(SELECT o.seq FROM oplog o WHERE o.node = r.node AND (o.wall, o.logic) > (r.wall, r.logic)
+					ORDER BY o.wall, o.logic LIMIT 1) AS next
+			FROM oplog r WHERE r.seq IN temp.compact_removed)
+		INSERT OR REPLACE INTO link_boundaries (hash, link)
+		SELECT s.text, s.link FROM succ s JOIN oplog n ON n.seq = s.next
+		WHERE ` + prevHashOf("n") + ` = s.hash AND s.next NOT IN temp.compact_removed`
 )
 
 // Compact implements ports.Compactor in transactions of at most
@@ -130,7 +135,7 @@ func (t *writeTx) compactBatch(p domain.CompactionPolicy, cursor, end int64, res
 		var size int64
 		var dWall, dLogic sql.NullInt64
 		var dNode sql.NullString
-		if err := rows.Scan(&cursor, &e.Stamp.Node, &e.Stamp.Wall, &e.Stamp.Logical, &e.Op, &e.Hash, &e.ExpiresAt, &size,
+		if err := rows.Scan(&cursor, &e.Stamp.Node, &e.Stamp.Wall, &e.Stamp.Logical, &e.Op, storedHash{&e.Hash}, &e.ExpiresAt, &size,
 			&dWall, &dLogic, &dNode); err != nil {
 			rows.Close()
 			return 0, cursor, err

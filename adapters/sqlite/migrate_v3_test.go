@@ -46,20 +46,7 @@ func TestMigrateV3ToV4(t *testing.T) {
 	add("L", pendWall0+3, "l3", domain.OpPut, last("L"), false)
 	add("L", pendWall0+4, "l4", domain.OpPut, "elsewhere", false)
 
-	raw, err := sql.Open("sqlite", "file:"+escapePath(path))
-	require.NoError(t, err)
-	raw.SetMaxOpenConns(1)
-	for v := range 3 {
-		for _, stmt := range migrations[v] {
-			_, err := raw.ExecContext(ctx, stmt)
-			require.NoError(t, err)
-		}
-	}
-	exec := func(query string, args ...any) {
-		t.Helper()
-		_, err := raw.ExecContext(ctx, query, args...)
-		require.NoError(t, err)
-	}
+	raw, exec := rawAtVersion(t, path, 3)
 	exec(`INSERT INTO meta (key, value) VALUES ('schema_version', '3')`)
 	// Seqs not in chain order: B's entries arrived newest first.
 	order := []struct {
@@ -123,4 +110,25 @@ func TestMigrateV3ToV4(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, last("A"), got[0].PrevHash)
 	require.Equal(t, domain.LinkRun(want["A"][2], got), [][]byte{got[0].Link})
+}
+
+// rawAtVersion creates the file at path with the schema of version v (its
+// migrations' SQL only: a file as that release left it, empty) and returns
+// it open with a helper that runs a statement.
+func rawAtVersion(t *testing.T, path string, v int) (*sql.DB, func(query string, args ...any)) {
+	t.Helper()
+	raw, err := sql.Open("sqlite", "file:"+escapePath(path))
+	require.NoError(t, err)
+	raw.SetMaxOpenConns(1)
+	for i := range v {
+		for _, stmt := range migrations[i] {
+			_, err := raw.ExecContext(t.Context(), stmt)
+			require.NoError(t, err)
+		}
+	}
+	return raw, func(query string, args ...any) {
+		t.Helper()
+		_, err := raw.ExecContext(t.Context(), query, args...)
+		require.NoError(t, err)
+	}
 }

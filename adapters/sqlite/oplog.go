@@ -204,11 +204,11 @@ const oplogHashLookup = `SELECT node, wall, logic FROM oplog WHERE hash = ?1 ORD
 
 func (s *Store) lookupHash(ctx context.Context, table, hash string) (chainPoint, error) {
 	var p chainPoint
-	query := oplogHashLookup
+	query, arg := oplogHashLookup, hashArg(hash)
 	if table == "pruned" {
-		query = `SELECT author, wall, logic FROM pruned WHERE hash = ?1 LIMIT 1`
+		query, arg = `SELECT author, wall, logic FROM pruned WHERE hash = ?1 LIMIT 1`, hash
 	}
-	err := s.reader.DB.QueryRowContext(ctx, query, hash).Scan(&p.author, &p.wall, &p.logic)
+	err := s.reader.DB.QueryRowContext(ctx, query, arg).Scan(&p.author, &p.wall, &p.logic)
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, nil
 	}

@@ -27,7 +27,7 @@ func (t *writeTx) keepPrevLinks(batch []domain.Entry) error {
 		}
 		var held bool
 		if err := t.tx.QueryRowContext(t.ctx, `SELECT EXISTS (SELECT 1 FROM oplog
-			WHERE node = ? AND wall = ? AND logic = ? AND hash = ?)`, a, h.wall, h.logic, h.hash).Scan(&held); err != nil {
+			WHERE node = ? AND wall = ? AND logic = ? AND hash = ?)`, a, h.wall, h.logic, hashArg(h.hash)).Scan(&held); err != nil {
 			return err
 		}
 		if held {

@@ -37,7 +37,7 @@ func (s *Store) LinkOf(ctx context.Context, hash string) ([]byte, error) {
 	if err != nil || found {
 		return link, mapErr(op, err)
 	}
-	err = s.reader.DB.QueryRowContext(ctx, `SELECT link FROM oplog WHERE seq = (`+oplogSeqByHash+`)`, hash).Scan(&link)
+	err = s.reader.DB.QueryRowContext(ctx, `SELECT link FROM oplog WHERE seq = (`+oplogSeqByHash+`)`, hashArg(hash)).Scan(&link)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -51,7 +51,7 @@ func (s *Store) LinkOf(ctx context.Context, hash string) ([]byte, error) {
 // signed link. So does a tail longer than a proof may carry.
 func (s *Store) ProofAfter(ctx context.Context, author string, after domain.Timestamp) ([][]byte, *domain.AuthorProof, error) {
 	const op = "sqlite.ProofAfter"
-	rows, err := s.reader.DB.QueryContext(ctx, `SELECT hash, data, link, proof FROM oplog
+	rows, err := s.reader.DB.QueryContext(ctx, `SELECT hash, `+entryData+`, link, proof FROM oplog
 		WHERE node = ? AND (wall, logic, node) > (?, ?, ?) ORDER BY wall, logic, seq LIMIT ?`,
 		author, after.Wall, after.Logical, after.Node, domain.MaxProofTail)
 	if err != nil {
@@ -64,7 +64,7 @@ func (s *Store) ProofAfter(ctx context.Context, author string, after domain.Time
 		var e domain.Entry
 		var data sql.RawBytes
 		var link, proof []byte
-		if err := rows.Scan(&e.Hash, &data, &link, &proof); err != nil {
+		if err := rows.Scan(storedHash{&e.Hash}, &data, &link, &proof); err != nil {
 			return nil, nil, mapErr(op, err)
 		}
 		e.Data = data
@@ -97,12 +97,12 @@ func (s *Store) SetProof(ctx context.Context, hash string, proof domain.AuthorPr
 	}
 	encoded := encodeProof(&proof)
 	if e, ok := s.recent.lookup(hash); ok {
-		n, err := s.setProof(ctx, `UPDATE oplog SET proof = ?2 WHERE seq = ?3 AND hash = ?1`, hash, encoded, e.seq)
+		n, err := s.setProof(ctx, `UPDATE oplog SET proof = ?2 WHERE seq = ?3 AND hash = ?1`, hashArg(hash), encoded, e.seq)
 		if n > 0 || err != nil {
 			return mapErr(op, err)
 		}
 	}
-	n, err := s.setProof(ctx, `UPDATE oplog SET proof = ?2 WHERE seq = (`+oplogSeqByHash+`)`, hash, encoded)
+	n, err := s.setProof(ctx, `UPDATE oplog SET proof = ?2 WHERE seq = (`+oplogSeqByHash+`)`, hashArg(hash), encoded)
 	if err != nil {
 		return mapErr(op, err)
 	}

@@ -23,7 +23,7 @@ func (s *Store) Prune(ctx context.Context, beforeWall int64) (int, error) {
 	err := s.write(ctx, op, func(t *writeTx) error {
 		if _, err := t.tx.ExecContext(ctx, `INSERT INTO pruned (author, wall, logic, hash)
 			SELECT node, wall, logic, hash FROM (
-				SELECT node, wall, logic, hash,
+				SELECT node, wall, logic, `+hashText("hash")+` AS hash,
 					row_number() OVER (PARTITION BY node ORDER BY wall DESC, logic DESC) AS rn
 				FROM oplog WHERE `+pruneWhere+`)
 			WHERE rn = 1

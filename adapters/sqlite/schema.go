@@ -11,7 +11,7 @@ import (
 )
 
 // SchemaVersion is the newest schema this binary knows.
-const SchemaVersion = 6
+const SchemaVersion = 7
 
 // migrations[i] brings the schema from version i to i+1. They are frozen SQL
 // text, never edited once released: a model change is a new migration.
@@ -143,6 +143,60 @@ var migrations = [][]string{
 		`ALTER TABLE oplog ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0`,
 		`ALTER TABLE documents ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0`,
 		`CREATE INDEX IF NOT EXISTS documents_expiry ON documents (expires_at) WHERE expires_at <> 0`,
+	},
+	{ // 6 → 7: each document's bytes stored once (storedonce.go). A
+		// canonical hash (64 lowercase hex digits) is kept as its 32
+		// bytes; an entry whose document row holds its version keeps no
+		// data, and the triggers give it back when the row moves on; an
+		// entry that chains from the row before it (by seq) keeps no
+		// prev_hash, and gets it back when that row goes.
+		// The table is built anew rather than updated in place: a row
+		// that shrinks leaves its page as empty as it made it.
+		`CREATE TABLE oplog_v7 (
+			seq        INTEGER PRIMARY KEY,
+			collection TEXT    NOT NULL,
+			key        TEXT    NOT NULL,
+			op         INTEGER NOT NULL,
+			data       TEXT,
+			wall       INTEGER NOT NULL,
+			logic      INTEGER NOT NULL,
+			node       TEXT    NOT NULL,
+			hash       BLOB    NOT NULL,
+			prev_hash  BLOB,
+			link       BLOB,
+			proof      BLOB,
+			legacy     INTEGER NOT NULL DEFAULT 0,
+			expires_at INTEGER NOT NULL DEFAULT 0,
+			UNIQUE (node, wall, logic, collection, key)
+		)`,
+		`INSERT INTO oplog_v7 (seq, collection, key, op, data, wall, logic, node, hash, prev_hash, link, proof, legacy, expires_at)
+			SELECT seq, collection, key, op,
+				CASE WHEN op = 0 AND data = (SELECT d.data FROM documents d WHERE d.collection = oplog.collection AND d.key = oplog.key
+					AND d.wall = oplog.wall AND d.logic = oplog.logic AND d.node = oplog.node) THEN NULL ELSE data END,
+				wall, logic, node,
+				CASE WHEN length(hash) = 64 AND NOT hash GLOB '*[^0-9a-f]*' THEN unhex(hash) ELSE hash END,
+				CASE WHEN prev_hash = (SELECT p.hash FROM oplog p WHERE p.seq = oplog.seq - 1) THEN NULL
+					WHEN length(prev_hash) = 64 AND NOT prev_hash GLOB '*[^0-9a-f]*' THEN unhex(prev_hash) ELSE prev_hash END,
+				link, proof, legacy, expires_at
+			FROM oplog ORDER BY seq`,
+		`DROP TABLE oplog`,
+		`ALTER TABLE oplog_v7 RENAME TO oplog`,
+		`CREATE TRIGGER IF NOT EXISTS documents_superseded AFTER UPDATE OF data, wall, logic, node ON documents
+			WHEN old.data IS NOT NULL AND (new.data IS NOT old.data OR new.wall <> old.wall OR new.logic <> old.logic OR new.node <> old.node)
+			BEGIN
+				UPDATE oplog SET data = old.data WHERE node = old.node AND wall = old.wall AND logic = old.logic
+					AND collection = old.collection AND key = old.key AND op = 0 AND data IS NULL;
+			END`,
+		`CREATE TRIGGER IF NOT EXISTS oplog_removed AFTER DELETE ON oplog
+			BEGIN
+				UPDATE oplog SET prev_hash = old.hash WHERE seq = old.seq + 1 AND prev_hash IS NULL;
+			END`,
+		`CREATE TRIGGER IF NOT EXISTS documents_removed AFTER DELETE ON documents
+			WHEN old.data IS NOT NULL
+			BEGIN
+				UPDATE oplog SET data = old.data WHERE node = old.node AND wall = old.wall AND logic = old.logic
+					AND collection = old.collection AND key = old.key AND op = 0 AND data IS NULL;
+			END`,
 	},
 }
 

@@ -97,7 +97,7 @@ func (s *Store) ApplySnapshot(ctx context.Context, r domain.Resolver, snap domai
 		if lww {
 			// Snapshot documents compete like entries; no replay, so
 			// many at a time.
-			changed, err := t.upsertNewest(entries)
+			changed, err := t.upsertWinners(entries, nil, true)
 			if err != nil {
 				return err
 			}

@@ -23,10 +23,9 @@ type stmts struct {
 
 	getDoc *sql.Stmt
 
-	vclock, setMeta, upsertOplog *sql.Stmt
-	upsertOplogQuiet             *sql.Stmt // upsertOplog without RETURNING
-	maxSeq, seqRange             *sql.Stmt
-	headLink                     *sql.Stmt
+	vclock, setMeta  *sql.Stmt
+	maxSeq, seqRange *sql.Stmt
+	headLink         *sql.Stmt
 
 	// Multi-row statements for ApplyRemote and ApplySnapshot, prepared
 	// on first use (prepareRows).
@@ -39,13 +38,9 @@ type stmts struct {
 	docIndexed atomic.Bool
 }
 
-const entryCols = `seq, collection, key, op, data, wall, logic, node, hash, prev_hash, link, proof, legacy, expires_at`
-
-// upsertFromOplogSQL copies the oplog entries from a seq on into documents;
-// a tail adds the last-write-wins rule (docNewerTail) and maybe RETURNING.
-const upsertFromOplogSQL = `INSERT INTO documents (collection, key, data, wall, logic, node, deleted, expires_at)
-	SELECT collection, key, CASE WHEN op = 0 THEN data END, wall, logic, node, op = 1, CASE WHEN op = 0 THEN expires_at ELSE 0 END
-	FROM oplog WHERE seq >= ? ORDER BY seq`
+// entryCols reads an entry from a query on the oplog (unaliased: entryData
+// names it).
+const entryCols = `seq, collection, key, op, ` + entryData + `, wall, logic, node, hash, ` + entryPrevHash + `, link, proof, legacy, expires_at`
 
 func (p *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 	const oplogInsert = ` INTO oplog (collection, key, op, data, wall, logic, node, hash, prev_hash, link, proof, legacy, expires_at)
@@ -65,11 +60,6 @@ func (p *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 		{&p.keyEntries, w, `SELECT ` + entryCols + ` FROM oplog WHERE collection = ? AND key = ?`},
 		{&p.getDoc, r, `SELECT data, wall, logic, node, deleted, expires_at FROM documents WHERE collection = ? AND key = ?`},
 		{&p.setMeta, w, `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`},
-		// Last-write-wins for the entries just appended to the oplog: a
-		// row changes only for a strictly greater stamp (byte order on
-		// node, like Go).
-		{&p.upsertOplog, w, upsertFromOplogSQL + docRowsTail},
-		{&p.upsertOplogQuiet, w, upsertFromOplogSQL + docNewerTail},
 		{&p.maxSeq, w, `SELECT coalesce(max(seq), 0) FROM oplog`},
 		{&p.seqRange, w, `SELECT seq FROM oplog WHERE seq BETWEEN ? AND ?`},
 		// The link a local commit chains from (writeTx.headLink), by the
@@ -91,7 +81,7 @@ func (p *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 }
 
 func (p *stmts) close() {
-	for _, st := range []*sql.Stmt{p.getDocW, p.upsertDoc, p.insertOplog, p.insertIgnore, p.keyEntries, p.getDoc, p.vclock, p.setMeta, p.upsertOplog, p.upsertOplogQuiet, p.maxSeq, p.seqRange, p.headLink} {
+	for _, st := range []*sql.Stmt{p.getDocW, p.upsertDoc, p.insertOplog, p.insertIgnore, p.keyEntries, p.getDoc, p.vclock, p.setMeta, p.maxSeq, p.seqRange, p.headLink} {
 		if st != nil {
 			_ = st.Close()
 		}
@@ -232,7 +222,7 @@ func scanEntry(rows *sql.Rows) (domain.Entry, error) {
 	var op int
 	var data sql.NullString
 	var proof []byte
-	err := rows.Scan(&e.Seq, &e.Collection, &e.Key, &op, &data, &e.Stamp.Wall, &e.Stamp.Logical, &e.Stamp.Node, &e.Hash, &e.PrevHash,
+	err := rows.Scan(&e.Seq, &e.Collection, &e.Key, &op, &data, &e.Stamp.Wall, &e.Stamp.Logical, &e.Stamp.Node, storedHash{&e.Hash}, storedHash{&e.PrevHash},
 		&e.Link, &proof, &e.Legacy, &e.ExpiresAt)
 	if err != nil {
 		return e, err

@@ -23,8 +23,7 @@ type writeTx struct {
 	p                                   *stmts
 	getDoc, upsertDoc, insOplog, insIgn *sql.Stmt
 	keyEntries, vclock                  *sql.Stmt
-	setMeta, upsertOplog                *sql.Stmt
-	upsertOplogQuiet                    *sql.Stmt
+	setMeta                             *sql.Stmt
 	maxSeqSt, seqRangeSt                *sql.Stmt
 	headLinkSt                          *sql.Stmt
 
@@ -37,6 +36,9 @@ type writeTx struct {
 	addPending   []domain.Document
 	materialized bool // the pending documents were written
 	persisted    bool // the clock and the materialized mark were written
+	// copiesFrom: the first seq this transaction wrote an entry with a
+	// copy of its data (0: none); write drops the copies (dropCopies).
+	copiesFrom int64
 	// createdDocIndex: this transaction created the oplog (collection,
 	// key) index; stmts.docIndexed is set once it commits.
 	createdDocIndex bool
@@ -73,6 +75,11 @@ func (s *Store) writeLocked(ctx context.Context, op string, fn func(t *writeTx) 
 		}
 		if err := fn(t); err != nil {
 			return err
+		}
+		if t.copiesFrom > 0 {
+			if err := t.dropCopies(t.copiesFrom); err != nil {
+				return err
+			}
 		}
 		return t.persistClock()
 	})
@@ -148,7 +155,7 @@ func (t *writeTx) insertEntry(e *domain.Entry, ignore bool) (inserted bool, err 
 		st = t.stmt(&t.insIgn, t.p.insertIgnore)
 	}
 	res, err := st.ExecContext(t.ctx, e.Collection, e.Key, int(e.Op), nullText(e.Data),
-		e.Stamp.Wall, e.Stamp.Logical, e.Stamp.Node, e.Hash, e.PrevHash, nullBytes(e.Link), encodeProof(e.Proof), boolInt(e.Legacy), e.ExpiresAt)
+		e.Stamp.Wall, e.Stamp.Logical, e.Stamp.Node, hashArg(e.Hash), hashArg(e.PrevHash), nullBytes(e.Link), encodeProof(e.Proof), boolInt(e.Legacy), e.ExpiresAt)
 	if err != nil {
 		return false, err
 	}
@@ -157,8 +164,13 @@ func (t *writeTx) insertEntry(e *domain.Entry, ignore bool) (inserted bool, err 
 			return false, err
 		}
 	}
-	e.Seq, err = res.LastInsertId()
-	return err == nil, err
+	if e.Seq, err = res.LastInsertId(); err != nil {
+		return false, err
+	}
+	if t.copiesFrom == 0 {
+		t.copiesFrom = e.Seq
+	}
+	return true, nil
 }
 
 // docIndexSQL indexes the oplog by document. Only replays (resolvers other
@@ -271,8 +283,12 @@ func (t *writeTx) rowsExec(r *rowsStmt, n int, add func(args []any, i int) []any
 // returns each entry's seq, 0 for an entry the oplog already held. Entry i
 // is offered seq base+1+i, base the greatest seq held, so the seqs in that
 // range name the new entries; of identical entries in one call the first
-// is inserted (rows go in VALUES order).
-func (t *writeTx) insertRows(batch []domain.Entry) ([]int64, error) {
+// is inserted (rows go in VALUES order). An entry marked bare is written
+// without its data, which its document row is to hold (upsertWinners); an
+// entry that chains from the one before it in the statement, without its
+// prev_hash (storedonce.go), which is written after all when that one was
+// already held (its seq then names no row).
+func (t *writeTx) insertRows(batch []domain.Entry, bare []bool) ([]int64, error) {
 	var base int64
 	if err := t.stmt(&t.maxSeqSt, t.p.maxSeq).QueryRowContext(t.ctx).Scan(&base); err != nil {
 		return nil, err
@@ -285,7 +301,15 @@ func (t *writeTx) insertRows(batch []domain.Entry) ([]int64, error) {
 			e := &chunk[i]
 			// int64, not int or int32: database/sql converts other
 			// integer types by reflection, per argument.
-			return append(args, first+int64(i), e.Collection, e.Key, int64(e.Op), nullBytes(e.Data), e.Stamp.Wall, int64(e.Stamp.Logical), e.Stamp.Node, e.Hash, e.PrevHash,
+			data := nullBytes(e.Data)
+			if bare[start+i] {
+				data = nil
+			}
+			prev := hashArg(e.PrevHash)
+			if chainsFromRowBefore(chunk, i) {
+				prev = nil
+			}
+			return append(args, first+int64(i), e.Collection, e.Key, int64(e.Op), data, e.Stamp.Wall, int64(e.Stamp.Logical), e.Stamp.Node, hashArg(e.Hash), prev,
 				nullBytes(e.Link), encodeProof(e.Proof), int64(boolInt(e.Legacy)), e.ExpiresAt)
 		})
 		if err != nil {
@@ -297,11 +321,25 @@ func (t *writeTx) insertRows(batch []domain.Entry) ([]int64, error) {
 			}
 			continue
 		}
-		if err := t.heldSeqs(first, seqs[start:start+len(chunk)]); err != nil {
+		got := seqs[start : start+len(chunk)]
+		if err := t.heldSeqs(first, got); err != nil {
 			return nil, err
+		}
+		for i := range chunk {
+			if chainsFromRowBefore(chunk, i) && got[i] != 0 && got[i-1] == 0 {
+				if _, err := t.tx.ExecContext(t.ctx, `UPDATE oplog SET prev_hash = ? WHERE seq = ?`, hashArg(chunk[i].PrevHash), got[i]); err != nil {
+					return nil, err
+				}
+			}
 		}
 	}
 	return seqs, nil
+}
+
+// chainsFromRowBefore reports whether chunk[i] follows chunk[i-1] in its
+// author's chain: its row then keeps no prev_hash.
+func chainsFromRowBefore(chunk []domain.Entry, i int) bool {
+	return i > 0 && chunk[i].PrevHash != "" && chunk[i].PrevHash == chunk[i-1].Hash
 }
 
 // heldSeqs sets seqs[i] to first+i where the oplog holds that seq.
@@ -319,79 +357,6 @@ func (t *writeTx) heldSeqs(first int64, seqs []int64) error {
 		seqs[seq-first] = seq
 	}
 	return rows.Err()
-}
-
-// upsertFromOplog resolves entries just appended to the oplog (in this
-// transaction, so they hold every seq from the smallest of theirs on)
-// against the stored documents under last-write-wins: one statement copies
-// them from the oplog, which spares binding every document a second time.
-// A key's entries apply in seq order and each replaces the row only when
-// strictly newer, so the row ends with the newest whatever that order.
-// With wantChanged it returns the documents that changed.
-func (t *writeTx) upsertFromOplog(entries []domain.Entry, wantChanged bool) ([]domain.Document, error) {
-	if len(entries) == 0 {
-		return nil, nil
-	}
-	first := entries[0].Seq
-	for i := range entries {
-		first = min(first, entries[i].Seq)
-	}
-	if !wantChanged {
-		_, err := t.stmt(&t.upsertOplogQuiet, t.p.upsertOplogQuiet).ExecContext(t.ctx, first)
-		return nil, err
-	}
-	winners := newestPerKey(entries)
-	if len(winners) == len(entries) {
-		// One entry per key: if every row changed, all did, which the
-		// change count shows without RETURNING (see oplogRowsHead).
-		// Otherwise undo and ask RETURNING which.
-		if docs, ok, err := t.upsertAllChanged(entries, first); ok || err != nil {
-			return docs, err
-		}
-	}
-	rows, err := t.stmt(&t.upsertOplog, t.p.upsertOplog).QueryContext(t.ctx, first)
-	if err != nil {
-		return nil, err
-	}
-	changed := map[docKey]bool{}
-	if err := readKeys(rows, changed); err != nil {
-		return nil, err
-	}
-	return changedDocs(entries, winners, changed), nil
-}
-
-// upsertAllChanged runs the upsert of entries (one per key, from seq first
-// on) inside a savepoint and keeps it when it changed every row: then
-// every entry's document changed. Otherwise it rolls back and reports
-// ok false.
-func (t *writeTx) upsertAllChanged(entries []domain.Entry, first int64) (docs []domain.Document, ok bool, err error) {
-	if _, err := t.tx.ExecContext(t.ctx, "SAVEPOINT upsert"); err != nil {
-		return nil, false, err
-	}
-	res, err := t.stmt(&t.upsertOplogQuiet, t.p.upsertOplogQuiet).ExecContext(t.ctx, first)
-	var n int64
-	if err == nil {
-		n, err = res.RowsAffected()
-	}
-	if err != nil {
-		return nil, false, err
-	}
-	if n != int64(len(entries)) {
-		if _, err := t.tx.ExecContext(t.ctx, "ROLLBACK TO upsert"); err != nil {
-			return nil, false, err
-		}
-	}
-	if _, err := t.tx.ExecContext(t.ctx, "RELEASE upsert"); err != nil {
-		return nil, false, err
-	}
-	if n != int64(len(entries)) {
-		return nil, false, nil
-	}
-	docs = make([]domain.Document, len(entries))
-	for i := range entries {
-		docs[i] = domain.DocumentFromEntry(&entries[i])
-	}
-	return docs, true, nil
 }
 
 // readKeys adds the (collection, key) rows to keys and closes rows.
@@ -437,27 +402,81 @@ func changedDocs(entries []domain.Entry, winners []int, changed map[docKey]bool)
 	return out
 }
 
-// upsertNewest resolves entries against the stored documents under
+// bareWinners marks the entries that are their key's newest in entries
+// and carry data: insertRows writes them without it (storedonce.go).
+func bareWinners(entries []domain.Entry) []bool {
+	bare := make([]bool, len(entries))
+	for _, i := range newestPerKey(entries) {
+		bare[i] = entries[i].Op == domain.OpPut && len(entries[i].Data) > 0
+	}
+	return bare
+}
+
+// upsertWinners resolves entries against the stored documents under
 // last-write-wins: only the newest entry of each key competes, in one
-// multi-row conditional upsert per maxRows keys. It returns the documents
-// that changed, in order of each key's first entry.
-func (t *writeTx) upsertNewest(entries []domain.Entry) ([]domain.Document, error) {
+// multi-row conditional upsert per maxRows keys. An entry marked bare
+// (written without its data) whose document row did not take it gets its
+// data back. With wantChanged it returns the documents that changed, in
+// order of each key's first entry.
+func (t *writeTx) upsertWinners(entries []domain.Entry, bare []bool, wantChanged bool) ([]domain.Document, error) {
 	winners := newestPerKey(entries)
 	changed := make(map[docKey]bool, len(winners))
 	for start := 0; start < len(winners); start += maxRows {
 		chunk := winners[start:min(start+maxRows, len(winners))]
-		rows, err := t.rowsQuery(&t.p.upsertRows, len(chunk), docArgs(func(i int) *domain.Entry { return &entries[chunk[i]] }))
-		if err != nil {
+		if err := t.upsertChunk(chunk, entries, changed); err != nil {
 			return nil, err
 		}
-		if err := readKeys(rows, changed); err != nil {
-			return nil, err
+	}
+	for _, i := range winners {
+		if e := &entries[i]; bare != nil && bare[i] && !changed[docKey{e.Collection, e.Key}] {
+			if _, err := t.tx.ExecContext(t.ctx, `UPDATE oplog SET data = CAST(? AS TEXT) WHERE seq = ?`, e.Data, e.Seq); err != nil {
+				return nil, err
+			}
 		}
+	}
+	if !wantChanged {
+		return nil, nil
 	}
 	return changedDocs(entries, winners, changed), nil
 }
 
-// upsertDocs is upsertNewest for documents (one per key) when nobody asks
+// upsertChunk upserts the documents of entries[chunk] (one per key) and
+// adds the keys whose rows changed to changed. The upsert runs first
+// without RETURNING (which costs SQLite a trigger program and a temporary
+// table per statement) inside a savepoint; when it did not change every
+// row it is undone and run again with RETURNING, to learn which.
+func (t *writeTx) upsertChunk(chunk []int, entries []domain.Entry, changed map[docKey]bool) error {
+	args := docArgs(func(i int) *domain.Entry { return &entries[chunk[i]] })
+	if _, err := t.tx.ExecContext(t.ctx, "SAVEPOINT upsert"); err != nil {
+		return err
+	}
+	n, err := t.rowsExec(&t.p.materializeRows, len(chunk), args)
+	if err != nil {
+		return err
+	}
+	all := n == int64(len(chunk))
+	if !all {
+		if _, err := t.tx.ExecContext(t.ctx, "ROLLBACK TO upsert"); err != nil {
+			return err
+		}
+	}
+	if _, err := t.tx.ExecContext(t.ctx, "RELEASE upsert"); err != nil {
+		return err
+	}
+	if all {
+		for _, i := range chunk {
+			changed[docKey{entries[i].Collection, entries[i].Key}] = true
+		}
+		return nil
+	}
+	rows, err := t.rowsQuery(&t.p.upsertRows, len(chunk), args)
+	if err != nil {
+		return err
+	}
+	return readKeys(rows, changed)
+}
+
+// upsertDocs is upsertWinners for documents (one per key) when nobody asks
 // what changed.
 func (t *writeTx) upsertDocs(docs []domain.Entry) error {
 	for start := 0; start < len(docs); start += maxRows {
@@ -527,7 +546,7 @@ func (t *writeTx) headLink(author string, h head) ([]byte, error) {
 		return h.link, nil
 	}
 	var link []byte
-	err := t.stmt(&t.headLinkSt, t.p.headLink).QueryRowContext(t.ctx, author, h.wall, h.logic, h.hash).Scan(&link)
+	err := t.stmt(&t.headLinkSt, t.p.headLink).QueryRowContext(t.ctx, author, h.wall, h.logic, hashArg(h.hash)).Scan(&link)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, err
 	}
@@ -573,7 +592,10 @@ func (t *writeTx) materializePending() error {
 	if len(docs) == 0 {
 		return nil
 	}
-	return t.upsertDocs(docs)
+	if err := t.upsertDocs(docs); err != nil {
+		return err
+	}
+	return t.dropPendingCopies()
 }
 
 // metaMaterializedSeq is the meta key of the materialized mark (pending.go).

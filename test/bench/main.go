@@ -84,6 +84,7 @@ type summary struct {
 	in1000P50                    time.Duration
 	diskRatio, maintP99Ratio     float64
 	httpPutRatio, httpC8Gain     float64 // HTTP ÷ in process; 8 clients ÷ 1
+	dbBytesRatio                 float64
 }
 
 func run(ctx context.Context, o options) int {
@@ -236,10 +237,11 @@ func run(ctx context.Context, o options) int {
 	}
 
 	table := renderTable(rows)
-	line := fmt.Sprintf("BENCH put_ratio=%s batch_ratio=%s bootstrap_docs_s=%s verify_ns_entry=%s converge_p99_ms=%s idle_rss_mb=%s handshake_p50_ms=%s in1000_p50_ms=%s disk_ratio=%s maint_p99_ratio=%s http_put_ratio=%s http_c8_gain=%s bootstrap_proc_docs_s=%s",
+	line := fmt.Sprintf("BENCH put_ratio=%s batch_ratio=%s bootstrap_docs_s=%s verify_ns_entry=%s converge_p99_ms=%s idle_rss_mb=%s handshake_p50_ms=%s in1000_p50_ms=%s disk_ratio=%s maint_p99_ratio=%s http_put_ratio=%s http_c8_gain=%s bootstrap_proc_docs_s=%s db_bytes_ratio=%s",
 		ratio(s.put, s.rawPut), ratio(s.batch, s.rawBatch), orNA(s.bootstrap, "%.0f"), orNA(s.verifyNs, "%.0f"),
 		orNA(ms(s.convergeP99), "%.1f"), orNA(mb(s.idleRSS), "%.1f"), orNA(ms(s.handshakeP50), "%.2f"), orNA(ms(s.in1000P50), "%.2f"),
-		orNA(s.diskRatio, "%.2f"), orNA(s.maintP99Ratio, "%.2f"), orNA(s.httpPutRatio, "%.2f"), orNA(s.httpC8Gain, "%.2f"), orNA(s.bootstrapProc, "%.0f"))
+		orNA(s.diskRatio, "%.2f"), orNA(s.maintP99Ratio, "%.2f"), orNA(s.httpPutRatio, "%.2f"), orNA(s.httpC8Gain, "%.2f"), orNA(s.bootstrapProc, "%.0f"),
+		orNA(s.dbBytesRatio, "%.2f"))
 	fmt.Println(table)
 	fmt.Println()
 	fmt.Printf("total %.0f s; documents ~500 B; %d docs for batch/find/bootstrap; %s, %d CPUs\n",
@@ -263,6 +265,7 @@ type localResult struct {
 	noop              latencies
 	errs              map[string]string
 	srcDB, srcErr     string
+	db                dbSize
 }
 
 // runLocal runs the single-node and two-node rows on node A (then B).
@@ -334,6 +337,10 @@ func runLocal(ctx context.Context, o options, root string, s *summary, logf func
 		r.srcErr = "stop failed"
 		return r
 	}
+	if r.db, err = measureDB(ctx, cfgA.Persistence.DatabasePath); err != nil {
+		fail("db-bytes", err)
+	}
+	s.dbBytesRatio = r.db.ratio()
 
 	// Reopen A: a cold cache, so the first read of each key misses.
 	logf("get/find: node A reopened")
@@ -430,6 +437,12 @@ func (r localResult) rows(o options, s summary) []result {
 	out = append(out, result{"batch", fmt.Sprintf("Batch of 1,000 docs, %d docs", o.docs),
 		cell("batch", func() string { return fmt.Sprintf("%.0f docs/s", r.batchRate) }),
 		rawBatchTxt + "; ratio " + ratio(s.batch, s.rawBatch) + " (target ≥ 0.5)"})
+	out = append(out, result{"db-bytes", "database bytes ÷ JSON bytes of the put and batch rows' documents, node stopped (WAL checkpointed)",
+		cell("db-bytes", func() string {
+			return fmt.Sprintf("%.2f (%.1f MB for %.1f MB of JSON)", r.db.ratio(), mb(r.db.file-r.db.userIndex), mb(r.db.json))
+		}), cell("db-bytes", func() string {
+			return fmt.Sprintf("the find rows' expression index adds %.1f MB; target ≤ 1.4", mb(r.db.userIndex))
+		})})
 	out = append(out, result{"get-hit", fmt.Sprintf("Get served by the cache, %d keys", len(r.hit)),
 		cell("get", func() string { return fmt.Sprintf("p50 %s · p99 %s", fmtDur(r.hit.pct(50)), fmtDur(r.hit.pct(99))) }), "—"})
 	out = append(out, result{"get-miss", fmt.Sprintf("Get missing the cache (SQLite read), %d keys", len(r.miss)),
