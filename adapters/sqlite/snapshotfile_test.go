@@ -199,8 +199,17 @@ func TestSnapshotFileThatFailsVerificationIsRefused(t *testing.T) {
 			require.NoError(t, f.Close())
 		}, "refused"},
 		{"document altered", key.Public().(ed25519.PublicKey), func(t *testing.T, path string) {
-			alterSnapshot(t, path, `UPDATE oplog SET data = '{"n":"forged"}' WHERE key = 'k10'`)
+			// Row and entry altered alike: only the content link sees it.
+			alterSnapshot(t, path, `DROP TRIGGER documents_superseded`,
+				`UPDATE documents SET data = '{"n":"forged"}' WHERE key = 'k10'`,
+				`UPDATE oplog SET data = '{"n":"forged"}' WHERE key = 'k10'`)
 		}, "content link"},
+		{"document row altered", key.Public().(ed25519.PublicKey), func(t *testing.T, path string) {
+			// The row holds the bytes its current entry reads; the
+			// trigger hands the entry the old bytes, so only a check
+			// of the row against its entry sees the forgery.
+			alterSnapshot(t, path, `UPDATE documents SET data = '{"n":"forged"}' WHERE key = 'k10'`)
+		}, "document"},
 		{"entry metadata altered", key.Public().(ed25519.PublicKey), func(t *testing.T, path string) {
 			alterSnapshot(t, path, `UPDATE oplog SET key = 'k10-renamed' WHERE key = 'k10'`)
 		}, "hash does not match"},
@@ -217,11 +226,11 @@ func TestSnapshotFileThatFailsVerificationIsRefused(t *testing.T) {
 			defer db.Close()
 			var head string
 			var link []byte
-			require.NoError(t, db.QueryRow(`SELECT hash, link FROM oplog ORDER BY seq DESC LIMIT 1`).Scan(&head, &link))
+			require.NoError(t, db.QueryRow(`SELECT lower(hex(hash)), link FROM oplog ORDER BY seq DESC LIMIT 1`).Scan(&head, &link))
 			forged.Seal(head)
 			forged.Link = domain.NextLink(link, domain.EntryDigest(&forged))
 			_, err = db.Exec(`INSERT INTO oplog (collection, key, op, data, wall, logic, node, hash, prev_hash, link, proof)
-				SELECT 'c', 'k260', 0, ?, ?, 0, 'A', ?, ?, ?, proof FROM oplog ORDER BY seq DESC LIMIT 1`,
+				SELECT 'c', 'k260', 0, ?, ?, 0, 'A', unhex(?), unhex(?), ?, proof FROM oplog ORDER BY seq DESC LIMIT 1`,
 				string(forged.Data), forged.Stamp.Wall, forged.Hash, head, forged.Link)
 			require.NoError(t, err)
 			_, err = db.Exec(`UPDATE vclock SET wall = ?, hash = ? WHERE author = 'A'`, forged.Stamp.Wall, forged.Hash)
