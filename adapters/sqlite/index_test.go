@@ -55,6 +55,17 @@ func TestIndexedPathUsesExpressionIndex(t *testing.T) {
 	require.Contains(t, plan, "<expr>=?")
 	require.NotContains(t, plan, "SCAN documents", "no full scan")
 
+	// A plain equality or $in takes from the index, beside each candidate,
+	// whether its indexed value alone proves the match (sureExpr): the
+	// search stays covering, so no candidate row is read for it.
+	for name, f := range map[string]domain.Filter{
+		"eq integer": f,
+		"in strings": domain.In{Path: "cat", Values: []any{"a", "b"}},
+	} {
+		plan, _ := queryPlan(t, s, f)
+		require.Contains(t, plan, "LEFT-MOST SUBQUERY\nSEARCH documents USING COVERING INDEX docidx_", name)
+	}
+
 	// Ranges, $in with 10,000 values (one bound JSON array) and an indexed
 	// conjunct beside others use it too.
 	many := make([]any, 10_000)

@@ -16,8 +16,9 @@ import (
 // a superset of that conjunct's matches, so the index finds the candidates
 // and entgl_match keeps exactly the matching ones. A filter that is one
 // plain equality or $in is decided by SQLite's JSON functions where they
-// can (plainFilter), indexed or not. Ordering is by entgl_sortkey,
-// domain's sort key, then key.
+// can (plainFilter), indexed or not; on an indexed path most candidates
+// are decided by the value the index holds, without parsing the document
+// (sureExpr). Ordering is by entgl_sortkey, domain's sort key, then key.
 //
 // Every value and filter is a bound parameter. Only indexed paths appear
 // in SQL text: they passed a strict allowlist in EnsureIndex and are written
@@ -32,6 +33,9 @@ type queryBuilder struct {
 	usesIndex bool
 	// collection is the parameter holding the collection name.
 	collection string
+	// sure: the candidates carry a column saying the index value alone
+	// proves the match (sureExpr).
+	sure bool
 }
 
 // jsonPath turns a dotted path that passed indexablePath into an SQLite
@@ -89,12 +93,17 @@ func (q *queryBuilder) where(collection string, f domain.Filter, filterID, nowMs
 	}
 	q.w(" WHERE documents.collection = ", q.collection, " AND documents.deleted = 0",
 		" AND (documents.expires_at = 0 OR documents.expires_at > ", q.arg(nowMs), ")")
-	switch {
-	case filterID == 0:
-	case plain != "":
-		q.w(" AND (", plain, " OR (", maybe, " AND entgl_match(documents.data, ", q.arg(filterID), ")))")
-	default:
-		q.w(" AND entgl_match(documents.data, ", q.arg(filterID), ")")
+	if filterID == 0 {
+		return
+	}
+	q.w(" AND (")
+	if q.sure {
+		q.w("candidates.sure OR ")
+	}
+	if plain != "" {
+		q.w(plain, " OR (", maybe, " AND entgl_match(documents.data, ", q.arg(filterID), ")))")
+	} else {
+		q.w("entgl_match(documents.data, ", q.arg(filterID), "))")
 	}
 }
 
@@ -152,7 +161,16 @@ func (q *queryBuilder) plainFilter(f domain.Filter) (plain, maybe string) {
 // first, ranges otherwise. It writes nothing when no conjunct can.
 func (q *queryBuilder) prefilter(f domain.Filter) {
 	var ranges []domain.Cmp
-	for _, c := range conjuncts(f, nil) {
+	all := conjuncts(f, nil)
+	// kind returns the plainKind of the values when the conjunct is the
+	// whole filter, so the index value may decide it (sureExpr).
+	kind := func(values ...any) string {
+		if len(all) != 1 {
+			return ""
+		}
+		return plainKind(values...)
+	}
+	for _, c := range all {
 		switch x := c.(type) {
 		case domain.Cmp:
 			if !q.indexable(x.Path) {
@@ -161,7 +179,7 @@ func (q *queryBuilder) prefilter(f domain.Filter) {
 			if x.Op == domain.OpEq {
 				if v, ok := exactIndexValue(x.Value); ok {
 					ref := q.arg(v)
-					q.supersetOf(x.Path, plainKind(x.Value) != "", func(e string) { q.w(e, " = ", ref) })
+					q.supersetOf(x.Path, plainKind(x.Value) != "", kind(x.Value), func(e string) { q.w(e, " = ", ref) })
 					return
 				}
 			}
@@ -174,14 +192,14 @@ func (q *queryBuilder) prefilter(f domain.Filter) {
 			}
 			if list, ok := inIndexList(x.Values); ok {
 				ref := q.arg(list)
-				q.supersetOf(x.Path, plainKind(x.Values...) != "", func(e string) { q.w(e, " IN (SELECT value FROM json_each(", ref, "))") })
+				q.supersetOf(x.Path, plainKind(x.Values...) != "", kind(x.Values...), func(e string) { q.w(e, " IN (SELECT value FROM json_each(", ref, "))") })
 				return
 			}
 		}
 	}
 	for _, c := range ranges {
 		if cond, ok := q.rangeCond(c); ok {
-			q.supersetOf(c.Path, false, cond)
+			q.supersetOf(c.Path, false, "", cond)
 			return
 		}
 	}
@@ -224,8 +242,10 @@ func (q *queryBuilder) indexable(path string) bool {
 // NULL (a path crossing an array extracts NULL). Each branch is its own
 // index search: written as one OR, the planner often scans instead.
 // disjoint says cond holds for no array text, so the branches share no
-// rowid and need no UNION to drop duplicates.
-func (q *queryBuilder) supersetOf(path string, disjoint bool, cond func(expr string)) {
+// rowid and need no UNION to drop duplicates. A sureKind (the plainKind of
+// a filter that is this one plain conjunct, disjoint then) adds the column
+// sure: sureExpr on cond's branch, 0 on the others.
+func (q *queryBuilder) supersetOf(path string, disjoint bool, sureKind string, cond func(expr string)) {
 	q.usesIndex = true
 	e := "json_extract(documents.data, '" + jsonPath(path) + "')"
 	branch := " FROM documents WHERE documents.collection = " + q.collection + " AND "
@@ -233,12 +253,31 @@ func (q *queryBuilder) supersetOf(path string, disjoint bool, cond func(expr str
 	if disjoint {
 		union = " UNION ALL SELECT rowid"
 	}
-	q.w("SELECT rowid AS rid", branch)
+	q.w("SELECT rowid AS rid")
+	if sureKind != "" && disjoint {
+		q.sure = true
+		q.w(", ", sureExpr(sureKind, e), " AS sure")
+		union += ", 0"
+	}
+	q.w(branch)
 	cond(e)
 	q.w(union, branch, e, " >= '[' AND ", e, " < '\\'")
 	if strings.Contains(path, ".") {
 		q.w(union, branch, e, " IS NULL")
 	}
+}
+
+// sureExpr is true for a candidate whose indexed value e, read from the
+// index without parsing the document, proves a plain equality or $in of
+// kind: a text value equal to a plain string is that JSON string (arrays
+// and objects extract as text starting with '[' or '{'); an integer value
+// is a JSON integer, except 1 and 0, which json_extract also gives for
+// true and false. Other candidates are decided on the document.
+func sureExpr(kind, e string) string {
+	if kind == "text" {
+		return "1"
+	}
+	return "(typeof(" + e + ") = 'integer' AND " + e + " NOT IN (0, 1))"
 }
 
 // conjuncts lists the filters that must all hold for f to hold.
