@@ -50,23 +50,21 @@ var snapshotMetaKeys = []string{metaMaterializedSeq}
 
 // WriteSnapshotFile writes a consistent copy of the database beside it,
 // stamped with cluster, and returns its path (0600); the caller removes it.
-// Writers wait while the copy is read, so the copy holds every document
-// its oplog holds and its vector clock is current.
+// Writers wait only until the pending documents are written and a read
+// transaction has begun: the copy is that transaction's view, so it holds
+// every document its oplog holds and its vector clock is current, and it
+// is made with SQLite's backup API (a page copy) while writers go on.
 func (s *Store) WriteSnapshotFile(ctx context.Context, cluster string) (string, error) {
 	const op = "sqlite.WriteSnapshotFile"
 	start := time.Now()
 	removeStale(s.opts.Path + snapshotSuffix)
 	path := s.opts.Path + snapshotSuffix + randomSuffix()
-	// VACUUM INTO fills an empty file, which keeps the mode it was made
-	// with. Not synced: the copy lives only while it is sent.
+	// The backup fills an empty file, which keeps the mode it was made
+	// with.
 	if err := createPrivate(path); err != nil {
 		return "", domain.Wrap(domain.CodePersistence, op, err)
 	}
-	err := s.readPinned(ctx, func() error {
-		_, err := s.reader.DB.ExecContext(ctx, "VACUUM INTO ?", path)
-		return err
-	})
-	if err != nil {
+	if err := s.copyTo(ctx, path); err != nil {
 		removeDBFiles(path)
 		return "", mapErr(op, err)
 	}
@@ -76,6 +74,50 @@ func (s *Store) WriteSnapshotFile(ctx context.Context, cluster string) (string, 
 	}
 	s.log.Debug("snapshot file made", zap.String("path", path), zap.Duration("took", time.Since(start)))
 	return path, nil
+}
+
+// copyTo copies the materialized database to the empty file at path from
+// a read transaction begun with writers held off.
+func (s *Store) copyTo(ctx context.Context, path string) error {
+	conn, err := s.reader.DB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	var tx *sql.Tx
+	err = s.readPinned(ctx, func() error {
+		var err error
+		if tx, err = conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true}); err != nil {
+			return err
+		}
+		// SQLite takes a transaction's snapshot at its first read.
+		var n int
+		return tx.QueryRowContext(ctx, `SELECT count(*) FROM meta`).Scan(&n)
+	})
+	if tx != nil {
+		defer func() { _ = tx.Rollback() }()
+	}
+	if err != nil {
+		return err
+	}
+	return conn.Raw(func(dc any) error {
+		b, ok := dc.(backupper)
+		if !ok {
+			return fmt.Errorf("the SQLite driver has no backup API (%T)", dc)
+		}
+		// Not synced, no journal: the copy lives only while it is sent.
+		bk, err := b.NewBackup("file:" + escapePath(path) + "?_pragma=synchronous(OFF)&_pragma=journal_mode(OFF)")
+		if err != nil {
+			return err
+		}
+		_, err = bk.Step(-1) // in the read transaction of conn
+		return errors.Join(err, bk.Finish())
+	})
+}
+
+// backupper is the driver connection's side of SQLite's backup API.
+type backupper interface {
+	NewBackup(dstURI string) (*msqlite.Backup, error)
 }
 
 // stampSnapshot writes the cluster tag into a copy and takes it out of WAL
