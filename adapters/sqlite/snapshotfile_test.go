@@ -382,3 +382,26 @@ func TestSnapshotFileInstallIsAtomicUnderACrash(t *testing.T) {
 		}
 	}
 }
+
+// The entries are read by several goroutines, range by range: a file
+// spread over many ranges installs whole, and a bad entry in a middle
+// range still refuses it.
+func TestSnapshotFileEntriesCheckedInRanges(t *testing.T) {
+	// Not parallel: it sets the package-level range size.
+	scanRangeSeqs = 16
+	defer func() { scanRangeSeqs = 2048 }()
+	a, key := snapSource(t, 250)
+	c := snapTarget(t, key.Public().(ed25519.PublicKey))
+	res, err := c.InstallSnapshotFile(t.Context(), ports.SnapshotFileCheck{Cluster: clusterA}, fetchFrom(snapshotOf(t, a, clusterA)))
+	require.NoError(t, err)
+	require.Equal(t, 250, res.Entries)
+
+	c = snapTarget(t, key.Public().(ed25519.PublicKey))
+	path := snapshotOf(t, a, clusterA)
+	alterSnapshot(t, path, `UPDATE oplog SET logic = logic + 1 WHERE seq = 133`)
+	_, err = c.InstallSnapshotFile(t.Context(), ports.SnapshotFileCheck{Cluster: clusterA}, fetchFrom(path))
+	require.Error(t, err)
+	require.Equal(t, domain.CodeCorruption, domain.CodeOf(err))
+	require.Contains(t, err.Error(), "hash does not match")
+	requireUntouched(t, c)
+}

@@ -26,7 +26,7 @@ func verifySnapshotFile(ctx context.Context, path string, check ports.SnapshotFi
 		return mapErr(op, err)
 	}
 	defer db.Close()
-	db.SetMaxOpenConns(1)
+	db.SetMaxOpenConns(scanReaders() + 1)
 	if err := checkDB(ctx, db.QueryContext, false); err != nil {
 		return domain.Errorf(domain.CodeCorruption, op, "snapshot file refused: %w", err)
 	}
@@ -80,28 +80,14 @@ func verifySnapshotFile(ctx context.Context, path string, check ports.SnapshotFi
 			}
 		}
 	}
-	rows, err := db.QueryContext(ctx, `SELECT `+entryCols+` FROM oplog ORDER BY seq`)
-	if err != nil {
-		return mapErr(op, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		e, err := scanEntry(rows)
-		if err != nil {
-			return domain.Errorf(domain.CodeCorruption, op, "snapshot file refused: unreadable oplog entry: %w", err)
-		}
-		if check.CheckEntry != nil {
-			if err := check.CheckEntry(&e); err != nil {
-				return domain.Errorf(domain.CodeOf(err), op, "snapshot file refused: entry %s/%s of %q: %w",
-					e.Collection, e.Key, e.Author(), err)
-			}
-		}
-		if err := v.add(&e); err != nil {
+	err = scanSnapshotEntries(ctx, db, check, func(c *checkedEntry) error {
+		if err := v.add(c); err != nil {
 			return domain.Errorf(domain.CodeCorruption, op, "snapshot file refused: %w", err)
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return mapErr(op, err)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if err := v.finish(); err != nil {
 		return domain.Errorf(domain.CodeCorruption, op, "snapshot file refused: %w", err)
@@ -184,7 +170,8 @@ type segmentProof struct {
 	linkBefore []byte
 }
 
-func (v *chainVerifier) add(e *domain.Entry) error {
+func (v *chainVerifier) add(c *checkedEntry) error {
+	e := &c.e
 	author := e.Author()
 	a := v.authors[author]
 	if a == nil {
@@ -198,7 +185,7 @@ func (v *chainVerifier) add(e *domain.Entry) error {
 		a.unlinked = true
 		return nil
 	}
-	if !e.VerifyHash() {
+	if !c.hashOK {
 		return domain.Errorf(domain.CodeCorruption, "", "entry %s of %q: hash does not match its contents", e.Hash, author)
 	}
 	var before []byte // the link the entry's link follows from
@@ -219,7 +206,7 @@ func (v *chainVerifier) add(e *domain.Entry) error {
 	default:
 		return domain.Errorf(domain.CodeCorruption, "", "entry %s of %q does not follow the entry before it", e.Hash, author)
 	}
-	link := domain.NextLink(before, domain.EntryDigest(e))
+	link := domain.NextLink(before, c.digest)
 	if e.Link != nil && !bytes.Equal(e.Link, link) {
 		return domain.Errorf(domain.CodeCorruption, "", "entry %s of %q: content link does not match its document", e.Hash, author)
 	}
