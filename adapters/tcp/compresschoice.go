@@ -15,7 +15,7 @@ type compressChoice struct {
 }
 
 // probeEvery: one chunk in so many takes the way that looks dearer.
-const probeEvery = 16
+const probeEvery = 64
 
 // compress reports whether the next chunk goes compressed.
 func (c *compressChoice) compress() bool {
