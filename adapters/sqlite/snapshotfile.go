@@ -101,9 +101,9 @@ func (s *Store) copyTo(ctx context.Context, path string) error {
 		return err
 	}
 	return conn.Raw(func(dc any) error {
-		b, ok := dc.(backupper)
-		if !ok {
-			return fmt.Errorf("the SQLite driver has no backup API (%T)", dc)
+		b, err := asBackupConn(dc)
+		if err != nil {
+			return err
 		}
 		// Not synced, no journal: the copy lives only while it is sent.
 		bk, err := b.NewBackup("file:" + escapePath(path) + "?_pragma=synchronous(OFF)&_pragma=journal_mode(OFF)")
@@ -115,9 +115,18 @@ func (s *Store) copyTo(ctx context.Context, path string) error {
 	})
 }
 
-// backupper is the driver connection's side of SQLite's backup API.
-type backupper interface {
+// backupConn is the driver connection's side of SQLite's backup API.
+type backupConn interface {
 	NewBackup(dstURI string) (*msqlite.Backup, error)
+	NewRestore(srcURI string) (*msqlite.Backup, error)
+}
+
+func asBackupConn(dc any) (backupConn, error) {
+	b, ok := dc.(backupConn)
+	if !ok {
+		return nil, fmt.Errorf("the SQLite driver has no backup API (%T)", dc)
+	}
+	return b, nil
 }
 
 // stampSnapshot writes the cluster tag into a copy and takes it out of WAL
@@ -463,11 +472,6 @@ func swapDocIndexes(ctx context.Context, tx *sql.Tx) error {
 	return nil
 }
 
-// restorer is the driver connection's side of SQLite's backup API.
-type restorer interface {
-	NewRestore(srcURI string) (*msqlite.Backup, error)
-}
-
 // restoreStepPages is what one step of the restore copies; between steps
 // the install looks at its context. restoreStepped (tests) runs after each
 // step but the last, with the write transaction still open.
@@ -481,9 +485,9 @@ var (
 // last page, once verified passed (returning its error otherwise, the
 // copy rolled back).
 func restoreFrom(ctx context.Context, dc any, path string, verified func() error) (err error) {
-	r, ok := dc.(restorer)
-	if !ok {
-		return fmt.Errorf("the SQLite driver has no backup API (%T)", dc)
+	r, err := asBackupConn(dc)
+	if err != nil {
+		return err
 	}
 	b, err := r.NewRestore("file:" + escapePath(path) + "?mode=ro")
 	if err != nil {
