@@ -199,11 +199,12 @@ func (s *Store) InstallSnapshotFile(ctx context.Context, check ports.SnapshotFil
 	if err := checkSnapshotHeader(ctx, tmp, check); err != nil {
 		return res, err
 	}
-	// The data is checked on its own connections while the install copies
-	// the file inside a transaction that commits only once the check
-	// passed: the two run side by side, and nothing is visible before.
-	verify := func(ctx context.Context) error { return verifySnapshotData(ctx, tmp, check, s.knownKeys) }
-	if err := s.installFile(ctx, tmp, &res, verify); err != nil {
+	// Checked whole before this node writes anything into the file or its
+	// store; writers go on meanwhile (the install looks at the store again).
+	if err := verifySnapshotData(ctx, tmp, check, s.knownKeys); err != nil {
+		return res, err
+	}
+	if err := s.installFile(ctx, tmp, &res); err != nil {
 		return ports.SnapshotFileResult{}, err
 	}
 	vc, err := s.VectorClock(ctx)
@@ -321,14 +322,13 @@ func (s *Store) isEmpty(ctx context.Context, q querier, schema string) (bool, er
 
 func quoteIdent(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`) + `"` }
 
-// installFile puts the file's data in place of the store's empty data
-// with writers held off: the receiver's own tables are first copied into
-// the file (installLocalTables), then verify starts on the file and SQLite's
-// backup API copies it page by page into the store in one write
-// transaction, whose last page waits for verify to pass; so a crash leaves
-// either the empty store or the whole snapshot under this node's identity.
-// A page copy rebuilds no b-tree and decodes no row.
-func (s *Store) installFile(ctx context.Context, path string, res *ports.SnapshotFileResult, verify func(context.Context) error) error {
+// installFile puts the verified file's data in place of the store's empty
+// data with writers held off: the file gets the receiver's own tables
+// (installLocalTables), then SQLite's backup API copies it page by page
+// into the store in one write transaction, so a crash leaves either the
+// empty store or the whole snapshot under this node's identity. A page
+// copy rebuilds no b-tree and decodes no row.
+func (s *Store) installFile(ctx context.Context, path string, res *ports.SnapshotFileResult) error {
 	const op = "sqlite.InstallSnapshotFile"
 	s.st.wmu.Lock()
 	defer s.st.wmu.Unlock()
@@ -346,22 +346,7 @@ func (s *Store) installFile(ctx context.Context, path string, res *ports.Snapsho
 	if err := installLocalTables(ctx, path, s.opts.Path, res); err != nil {
 		return mapErr(op, fmt.Errorf("carry this node's own tables into the file: %w", err))
 	}
-	vctx, cancel := context.WithCancel(ctx)
-	checked := make(chan error, 1)
-	go func() { checked <- verify(vctx) }()
-	var verr error
-	waited := false
-	verified := func() error {
-		if !waited {
-			verr, waited = <-checked, true
-		}
-		return verr
-	}
-	defer func() { cancel(); _ = verified() }() // before the file is removed
-	if err := conn.Raw(func(dc any) error { return restoreFrom(ctx, dc, path, verified) }); err != nil {
-		if verr := verified(); verr != nil {
-			return verr // what stopped the copy, too
-		}
+	if err := conn.Raw(func(dc any) error { return restoreFrom(ctx, dc, path) }); err != nil {
 		return mapErr(op, fmt.Errorf("copy the file into the store: %w", err))
 	}
 	heads := map[string]head{}
@@ -481,10 +466,8 @@ var (
 )
 
 // restoreFrom copies the database file at path over the main database of
-// the driver connection dc, in one write transaction that commits with the
-// last page, once verified passed (returning its error otherwise, the
-// copy rolled back).
-func restoreFrom(ctx context.Context, dc any, path string, verified func() error) (err error) {
+// the driver connection dc, in one write transaction.
+func restoreFrom(ctx context.Context, dc any, path string) (err error) {
 	r, err := asBackupConn(dc)
 	if err != nil {
 		return err
@@ -495,12 +478,9 @@ func restoreFrom(ctx context.Context, dc any, path string, verified func() error
 	}
 	// Finish before the last step rolls the destination back.
 	defer func() { err = errors.Join(err, b.Finish()) }()
-	// A step of no page opens the transaction and counts the pages.
-	if _, err := b.Step(0); err != nil {
-		return err
-	}
-	for b.Remaining() > 1 {
-		if _, err := b.Step(min(restoreStepPages, int32(b.Remaining()-1))); err != nil {
+	for {
+		more, err := b.Step(restoreStepPages)
+		if err != nil || !more {
 			return err
 		}
 		if restoreStepped != nil {
@@ -510,12 +490,4 @@ func restoreFrom(ctx context.Context, dc any, path string, verified func() error
 			return err
 		}
 	}
-	if err := verified(); err != nil {
-		return err
-	}
-	more, err := b.Step(-1)
-	if err == nil && more {
-		err = errors.New("the restore did not finish")
-	}
-	return err
 }
