@@ -168,6 +168,9 @@ func (c *Channel) secure(client bool, priv *ecdh.PrivateKey) error {
 // Incoming compressed frames are accepted either way.
 func (c *Channel) SetCompression(on bool) { c.compress.Store(on) }
 
+// Compressing reports whether outgoing payloads are compressed.
+func (c *Channel) Compressing() bool { return c.compress.Load() }
+
 // SetCompressionQuality sets the Brotli quality (0–11) used from now on.
 func (c *Channel) SetCompressionQuality(q int) {
 	c.wmu.Lock()

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	msqlite "modernc.org/sqlite"
 
 	"github.com/entgldb/entgldb-go/domain"
 	"github.com/entgldb/entgldb-go/ports"
@@ -22,10 +23,11 @@ import (
 // File snapshots (ports.SnapshotFileWriter, ports.SnapshotFileInstaller): a
 // new node bootstraps from a copy of a peer's database file. The copy is
 // made like a backup and stamped with the cluster tag; the receiver checks
-// it (snapshotfile_verify.go) and copies its data tables, table by table, in
-// one transaction. Nothing of the install depends on the tables' columns:
-// the file must have the receiver's schema version, and then every table
-// has the same shape on both sides.
+// it (snapshotfile_verify.go), writes its own local tables into it and
+// copies it page by page into its store in one transaction. Nothing of the
+// install depends on the tables' columns: the file must have the
+// receiver's schema version, and then every table has the same shape on
+// both sides.
 
 var (
 	_ ports.SnapshotFileWriter    = (*Store)(nil)
@@ -48,23 +50,21 @@ var snapshotMetaKeys = []string{metaMaterializedSeq}
 
 // WriteSnapshotFile writes a consistent copy of the database beside it,
 // stamped with cluster, and returns its path (0600); the caller removes it.
-// Writers wait while the copy is read, so the copy holds every document
-// its oplog holds and its vector clock is current.
+// Writers wait only until the pending documents are written and a read
+// transaction has begun: the copy is that transaction's view, so it holds
+// every document its oplog holds and its vector clock is current, and it
+// is made with SQLite's backup API (a page copy) while writers go on.
 func (s *Store) WriteSnapshotFile(ctx context.Context, cluster string) (string, error) {
 	const op = "sqlite.WriteSnapshotFile"
 	start := time.Now()
 	removeStale(s.opts.Path + snapshotSuffix)
 	path := s.opts.Path + snapshotSuffix + randomSuffix()
-	// VACUUM INTO fills an empty file, which keeps the mode it was made
-	// with. Not synced: the copy lives only while it is sent.
+	// The backup fills an empty file, which keeps the mode it was made
+	// with.
 	if err := createPrivate(path); err != nil {
 		return "", domain.Wrap(domain.CodePersistence, op, err)
 	}
-	err := s.readPinned(ctx, func() error {
-		_, err := s.reader.DB.ExecContext(ctx, "VACUUM INTO ?", path)
-		return err
-	})
-	if err != nil {
+	if err := s.copyTo(ctx, path); err != nil {
 		removeDBFiles(path)
 		return "", mapErr(op, err)
 	}
@@ -74,6 +74,59 @@ func (s *Store) WriteSnapshotFile(ctx context.Context, cluster string) (string, 
 	}
 	s.log.Debug("snapshot file made", zap.String("path", path), zap.Duration("took", time.Since(start)))
 	return path, nil
+}
+
+// copyTo copies the materialized database to the empty file at path from
+// a read transaction begun with writers held off.
+func (s *Store) copyTo(ctx context.Context, path string) error {
+	conn, err := s.reader.DB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	var tx *sql.Tx
+	err = s.readPinned(ctx, func() error {
+		var err error
+		if tx, err = conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true}); err != nil {
+			return err
+		}
+		// SQLite takes a transaction's snapshot at its first read.
+		var n int
+		return tx.QueryRowContext(ctx, `SELECT count(*) FROM meta`).Scan(&n)
+	})
+	if tx != nil {
+		defer func() { _ = tx.Rollback() }()
+	}
+	if err != nil {
+		return err
+	}
+	return conn.Raw(func(dc any) error {
+		b, err := asBackupConn(dc)
+		if err != nil {
+			return err
+		}
+		// Not synced, no journal: the copy lives only while it is sent.
+		bk, err := b.NewBackup("file:" + escapePath(path) + "?_pragma=synchronous(OFF)&_pragma=journal_mode(OFF)")
+		if err != nil {
+			return err
+		}
+		_, err = bk.Step(-1) // in the read transaction of conn
+		return errors.Join(err, bk.Finish())
+	})
+}
+
+// backupConn is the driver connection's side of SQLite's backup API.
+type backupConn interface {
+	NewBackup(dstURI string) (*msqlite.Backup, error)
+	NewRestore(srcURI string) (*msqlite.Backup, error)
+}
+
+func asBackupConn(dc any) (backupConn, error) {
+	b, ok := dc.(backupConn)
+	if !ok {
+		return nil, fmt.Errorf("the SQLite driver has no backup API (%T)", dc)
+	}
+	return b, nil
 }
 
 // stampSnapshot writes the cluster tag into a copy and takes it out of WAL
@@ -143,25 +196,15 @@ func (s *Store) InstallSnapshotFile(ctx context.Context, check ports.SnapshotFil
 	}
 	res.Bytes = n
 	start := time.Now()
-	// The file is checked on its own connection while the install copies
-	// it inside a transaction that commits only once the check passed:
-	// the two run side by side, and nothing is visible before it passed.
-	vctx, cancel := context.WithCancel(ctx)
-	checked := make(chan error, 1)
-	go func() { checked <- verifySnapshotFile(vctx, tmp, check, s.knownKeys) }()
-	var verr error
-	waited := false
-	verified := func() error {
-		if !waited {
-			verr, waited = <-checked, true
-		}
-		return verr
+	if err := checkSnapshotHeader(ctx, tmp, check); err != nil {
+		return res, err
 	}
-	defer func() { cancel(); _ = verified() }() // before the file is removed
-	if err := s.installFile(ctx, tmp, &res, verified); err != nil {
-		if verr := verified(); verr != nil {
-			return ports.SnapshotFileResult{}, verr // what made the copy fail, too
-		}
+	// Checked whole before this node writes anything into the file or its
+	// store; writers go on meanwhile (the install looks at the store again).
+	if err := verifySnapshotData(ctx, tmp, check, s.knownKeys); err != nil {
+		return res, err
+	}
+	if err := s.installFile(ctx, tmp, &res); err != nil {
 		return ports.SnapshotFileResult{}, err
 	}
 	vc, err := s.VectorClock(ctx)
@@ -279,11 +322,13 @@ func (s *Store) isEmpty(ctx context.Context, q querier, schema string) (bool, er
 
 func quoteIdent(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`) + `"` }
 
-// installFile copies the file's data tables into the store in one
-// transaction on the writer connection, with writers held off, commits it
-// only if verified reports no error, then loads the heads the file
-// brought.
-func (s *Store) installFile(ctx context.Context, path string, res *ports.SnapshotFileResult, verified func() error) error {
+// installFile puts the verified file's data in place of the store's empty
+// data with writers held off: the file gets the receiver's own tables
+// (installLocalTables), then SQLite's backup API copies it page by page
+// into the store in one write transaction, so a crash leaves either the
+// empty store or the whole snapshot under this node's identity. A page
+// copy rebuilds no b-tree and decodes no row.
+func (s *Store) installFile(ctx context.Context, path string, res *ports.SnapshotFileResult) error {
 	const op = "sqlite.InstallSnapshotFile"
 	s.st.wmu.Lock()
 	defer s.st.wmu.Unlock()
@@ -292,63 +337,26 @@ func (s *Store) installFile(ctx context.Context, path string, res *ports.Snapsho
 		return mapErr(op, err)
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, `ATTACH DATABASE ? AS snap`, path); err != nil {
-		return mapErr(op, err)
-	}
-	defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), `DETACH DATABASE snap`) }()
-	// Read through the page cache of the kernel, not a system call a page.
-	if _, err := conn.ExecContext(ctx, `PRAGMA snap.mmap_size = 1073741824`); err != nil {
-		return mapErr(op, err)
-	}
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return mapErr(op, err)
-	}
-	defer func() { _ = tx.Rollback() }()
 	// Checked again with the write lock held: a write may have come since.
-	if empty, err := s.isEmpty(ctx, tx, "main"); err != nil {
+	if empty, err := s.isEmpty(ctx, conn, "main"); err != nil {
 		return mapErr(op, err)
 	} else if !empty {
 		return domain.Wrap(domain.CodeConflict, op, ports.ErrStoreNotEmpty)
 	}
-	tables, err := dataTables(ctx, tx, "snap")
-	if err != nil {
-		return mapErr(op, err)
+	if err := installLocalTables(ctx, path, s.opts.Path, res); err != nil {
+		return mapErr(op, fmt.Errorf("carry this node's own tables into the file: %w", err))
 	}
-	for _, t := range tables {
-		// Same schema version, same columns in the same order: SQLite
-		// copies the rows (and the matching indexes) without decoding them.
-		r, err := tx.ExecContext(ctx, `INSERT INTO main.`+quoteIdent(t)+` SELECT * FROM snap.`+quoteIdent(t))
-		if err != nil {
-			return mapErr(op, fmt.Errorf("copy table %s: %w", t, err))
-		}
-		n, _ := r.RowsAffected()
-		switch t {
-		case "documents":
-			res.Documents = int(n)
-		case "oplog":
-			res.Entries = int(n)
-		}
-	}
-	for _, k := range snapshotMetaKeys {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO main.meta (key, value) SELECT key, value FROM snap.meta WHERE key = ?
-			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, k); err != nil {
-			return mapErr(op, err)
-		}
+	if err := conn.Raw(func(dc any) error { return restoreFrom(ctx, dc, path) }); err != nil {
+		return mapErr(op, fmt.Errorf("copy the file into the store: %w", err))
 	}
 	heads := map[string]head{}
 	var lastSeq int64
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM main.oplog`).Scan(&lastSeq); err != nil {
-		return mapErr(op, err)
+	err = conn.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM oplog`).Scan(&lastSeq)
+	if err == nil {
+		err = readHeads(ctx, conn, heads)
 	}
-	if err := verified(); err != nil {
-		return err // rolled back: nothing of the file is installed
-	}
-	if err := tx.Commit(); err != nil {
-		return mapErr(op, err)
-	}
-	if err := readHeads(ctx, conn, heads); err != nil {
-		// Committed, but the heads could not be read: the store's memory
+	if err != nil {
+		// Installed, but the heads could not be read: the store's memory
 		// would disagree with its file until it is reopened.
 		return domain.Errorf(domain.CodePersistence, op, "installed, but reading the heads back failed (reopen the store): %w", err)
 	}
@@ -357,4 +365,129 @@ func (s *Store) installFile(ctx context.Context, path string, res *ports.Snapsho
 	s.st.lastSeq = lastSeq
 	s.st.mu.Unlock()
 	return nil
+}
+
+// installLocalTables replaces the local tables of the snapshot file at path
+// (the sender's meta, peers, keys and JSON-path indexes) with those of the
+// database at own, keeping the meta rows that describe the data
+// (snapshotMetaKeys), and counts what the file brings. It runs after the
+// file was verified: only this node writes into it.
+func installLocalTables(ctx context.Context, path, own string, res *ports.SnapshotFileResult) error {
+	db, err := openFile(path)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1) // the ATTACH holds for one connection
+	// The file is a copy to restore from: a crash only loses the copy.
+	if _, err := db.ExecContext(ctx, `PRAGMA synchronous = OFF`); err != nil {
+		return err
+	}
+	if _, err := db.ExecContext(ctx, `ATTACH DATABASE ? AS own`, own); err != nil {
+		return err
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	dataKeys := make([]string, len(snapshotMetaKeys))
+	args := make([]any, len(snapshotMetaKeys))
+	for i, k := range snapshotMetaKeys {
+		dataKeys[i], args[i] = "?", k
+	}
+	notData := `key NOT IN (` + strings.Join(dataKeys, ", ") + `)`
+	if _, err := tx.ExecContext(ctx, `DELETE FROM main.meta WHERE `+notData, args...); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO main.meta SELECT * FROM own.meta WHERE `+notData, args...); err != nil {
+		return err
+	}
+	for t := range snapshotLocalTables {
+		if t == "meta" {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM main.`+quoteIdent(t)); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO main.`+quoteIdent(t)+` SELECT * FROM own.`+quoteIdent(t)); err != nil {
+			return err
+		}
+	}
+	if err := swapDocIndexes(ctx, tx); err != nil {
+		return err
+	}
+	if err := tx.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM main.documents), (SELECT count(*) FROM main.oplog)`).
+		Scan(&res.Documents, &res.Entries); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// swapDocIndexes drops the file's JSON-path indexes (the sender's) and
+// builds this node's (EnsureIndex names them docidx_*).
+func swapDocIndexes(ctx context.Context, tx *sql.Tx) error {
+	indexes := func(schema string) (map[string]string, error) {
+		return queryMap[string](ctx, tx, `SELECT name, sql FROM `+schema+`.sqlite_master
+			WHERE type = 'index' AND name LIKE 'docidx\_%' ESCAPE '\'`)
+	}
+	theirs, err := indexes("main")
+	if err != nil {
+		return err
+	}
+	ours, err := indexes("own")
+	if err != nil {
+		return err
+	}
+	for name := range theirs {
+		if _, err := tx.ExecContext(ctx, `DROP INDEX main.`+quoteIdent(name)); err != nil {
+			return err
+		}
+	}
+	for name, def := range ours {
+		// def is "CREATE INDEX name ON documents (...)": made for the
+		// file, where documents is main.documents.
+		if !strings.HasPrefix(def, "CREATE INDEX "+name+" ") {
+			return fmt.Errorf("index %s: unexpected definition %q", name, def)
+		}
+		if _, err := tx.ExecContext(ctx, "CREATE INDEX main."+name+" "+strings.TrimPrefix(def, "CREATE INDEX "+name+" ")); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// restoreStepPages is what one step of the restore copies; between steps
+// the install looks at its context. restoreStepped (tests) runs after each
+// step but the last, with the write transaction still open.
+var (
+	restoreStepPages int32 = 4096
+	restoreStepped   func()
+)
+
+// restoreFrom copies the database file at path over the main database of
+// the driver connection dc, in one write transaction.
+func restoreFrom(ctx context.Context, dc any, path string) (err error) {
+	r, err := asBackupConn(dc)
+	if err != nil {
+		return err
+	}
+	b, err := r.NewRestore("file:" + escapePath(path) + "?mode=ro")
+	if err != nil {
+		return err
+	}
+	// Finish before the last step rolls the destination back.
+	defer func() { err = errors.Join(err, b.Finish()) }()
+	for {
+		more, err := b.Step(restoreStepPages)
+		if err != nil || !more {
+			return err
+		}
+		if restoreStepped != nil {
+			restoreStepped()
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
 }

@@ -3,7 +3,9 @@ package sqlite
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -313,4 +315,93 @@ func TestSnapshotFileLeftoversOfACrashAreRemoved(t *testing.T) {
 	require.NoError(t, err)
 	require.NoFileExists(t, old)
 	require.FileExists(t, fresh, "a file still in use is kept")
+}
+
+func TestSnapshotFileInstallKeepsTheReceiversIndexesAndSurvivesAReopen(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	a, key := snapSource(t, 120)
+	require.NoError(t, a.EnsureIndex(ctx, "c", "sender_only"))
+	c := snapTarget(t, key.Public().(ed25519.PublicKey))
+	require.NoError(t, c.EnsureIndex(ctx, "c", "n"))
+	_, err := c.InstallSnapshotFile(ctx, ports.SnapshotFileCheck{Cluster: clusterA}, fetchFrom(snapshotOf(t, a, clusterA)))
+	require.NoError(t, err)
+	require.NoError(t, c.Close())
+
+	c = pendOpen(t, c.Path())
+	var names []string
+	require.NoError(t, c.reader.NewSelect().Table("sqlite_master").Column("name").
+		Where("type = 'index' AND name LIKE 'docidx%'").Scan(ctx, &names))
+	sum := sha256.Sum256([]byte("n"))
+	require.Equal(t, []string{"docidx_" + hex.EncodeToString(sum[:8])}, names, "the receiver's index, not the sender's")
+	id, _, err := c.GetMeta(ctx, "node_id")
+	require.NoError(t, err)
+	require.Equal(t, "C", id)
+	k, ok, err := c.PeerKey(ctx, "A")
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, key.Public().(ed25519.PublicKey), ed25519.PublicKey(k), "the keys this node knows stay")
+	n, err := c.Count(ctx, "c", nil)
+	require.NoError(t, err)
+	require.Equal(t, 120, n)
+	_, ok, err = c.GetMeta(ctx, metaSnapshotCluster)
+	require.NoError(t, err)
+	require.False(t, ok, "the file's cluster stamp is the sender's, not kept")
+}
+
+// A crash while the file is copied into the store leaves the empty store
+// (the copy is one write transaction); one after it, the whole snapshot.
+// What a kill -9 leaves on disk is copied at each step of the copy.
+func TestSnapshotFileInstallIsAtomicUnderACrash(t *testing.T) {
+	// Not parallel: it sets the restore's package-level step hook.
+	ctx := t.Context()
+	a, key := snapSource(t, 300)
+	c := snapTarget(t, key.Public().(ed25519.PublicKey))
+	var crashed []string
+	restoreStepPages, restoreStepped = 4, func() { crashed = append(crashed, pendCrashCopy(t, c.Path())) }
+	defer func() { restoreStepPages, restoreStepped = 4096, nil }()
+	_, err := c.InstallSnapshotFile(ctx, ports.SnapshotFileCheck{Cluster: clusterA}, fetchFrom(snapshotOf(t, a, clusterA)))
+	require.NoError(t, err)
+	require.Greater(t, len(crashed), 2, "the copy took several steps")
+	crashed = append(crashed, pendCrashCopy(t, c.Path()))
+
+	for i, path := range crashed {
+		s := pendOpen(t, path)
+		id, _, err := s.GetMeta(ctx, "node_id")
+		require.NoError(t, err)
+		require.Equal(t, "C", id)
+		n, err := s.Count(ctx, "c", nil)
+		require.NoError(t, err)
+		if i < len(crashed)-1 {
+			require.Zero(t, n, "a crash mid-copy leaves the empty store")
+			vc, err := s.VectorClock(ctx)
+			require.NoError(t, err)
+			require.Empty(t, vc)
+		} else {
+			require.Equal(t, 300, n, "a crash after the copy keeps all of it")
+		}
+	}
+}
+
+// The entries are read by several goroutines, range by range: a file
+// spread over many ranges installs whole, and a bad entry in a middle
+// range still refuses it.
+func TestSnapshotFileEntriesCheckedInRanges(t *testing.T) {
+	// Not parallel: it sets the package-level range size.
+	scanRangeSeqs = 16
+	defer func() { scanRangeSeqs = 2048 }()
+	a, key := snapSource(t, 250)
+	c := snapTarget(t, key.Public().(ed25519.PublicKey))
+	res, err := c.InstallSnapshotFile(t.Context(), ports.SnapshotFileCheck{Cluster: clusterA}, fetchFrom(snapshotOf(t, a, clusterA)))
+	require.NoError(t, err)
+	require.Equal(t, 250, res.Entries)
+
+	c = snapTarget(t, key.Public().(ed25519.PublicKey))
+	path := snapshotOf(t, a, clusterA)
+	alterSnapshot(t, path, `UPDATE oplog SET logic = logic + 1 WHERE seq = 133`)
+	_, err = c.InstallSnapshotFile(t.Context(), ports.SnapshotFileCheck{Cluster: clusterA}, fetchFrom(path))
+	require.Error(t, err)
+	require.Equal(t, domain.CodeCorruption, domain.CodeOf(err))
+	require.Contains(t, err.Error(), "hash does not match")
+	requireUntouched(t, c)
 }

@@ -11,26 +11,30 @@ import (
 	"github.com/entgldb/entgldb-go/ports"
 )
 
-// verifySnapshotFile checks a received snapshot file before anything of it
-// is installed: SQLite's quick_check, the schema version, the cluster tag,
-// and every author's chain in its oplog — each hash recomputed, each entry
-// following the one before it (or a boundary the file records), each
-// content link recomputed, and the proofs of authors verified against the
-// keys the file presents and the ones this node already knows. Any failure
-// is a CORRUPTION (UNAUTHORIZED for the cluster) error naming it.
-func verifySnapshotFile(ctx context.Context, path string, check ports.SnapshotFileCheck,
-	known func(ctx context.Context) (map[string][]byte, error)) error {
-	const op = "sqlite.VerifySnapshotFile"
+// The checks of a received snapshot file, before anything of it is
+// installed, in two parts: checkSnapshotHeader (SQLite's quick_check, the
+// schema version, the cluster tag), after which the receiver may write its
+// own tables into the file, and verifySnapshotData (the documents against
+// the entries, and every author's chain in the oplog — each hash
+// recomputed, each entry following the one before it or a boundary the
+// file records, each content link recomputed, and the proofs of authors
+// verified against the keys the file presents and the ones this node
+// already knows). Any failure is a CORRUPTION (UNAUTHORIZED for the
+// cluster) error naming it.
+
+// openSnapshotFile opens a received file read-only for its checks.
+func openSnapshotFile(path string) (*sql.DB, error) {
 	db, err := sql.Open("sqlite", "file:"+escapePath(path)+"?mode=ro&_pragma=busy_timeout(5000)&_pragma=mmap_size(1073741824)")
 	if err != nil {
-		return mapErr(op, err)
+		return nil, err
 	}
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	if err := checkDB(ctx, db.QueryContext, false); err != nil {
-		return domain.Errorf(domain.CodeCorruption, op, "snapshot file refused: %w", err)
-	}
-	meta := func(key string) (string, error) {
+	db.SetMaxOpenConns(scanReaders() + 1)
+	return db, nil
+}
+
+// snapshotMeta reads a meta value of the file ("" when absent).
+func snapshotMeta(ctx context.Context, db *sql.DB) func(key string) (string, error) {
+	return func(key string) (string, error) {
 		var v string
 		err := db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -38,6 +42,21 @@ func verifySnapshotFile(ctx context.Context, path string, check ports.SnapshotFi
 		}
 		return v, err
 	}
+}
+
+// checkSnapshotHeader checks that the file is a sound SQLite database of
+// this schema version, made for this cluster.
+func checkSnapshotHeader(ctx context.Context, path string, check ports.SnapshotFileCheck) error {
+	const op = "sqlite.VerifySnapshotFile"
+	db, err := openSnapshotFile(path)
+	if err != nil {
+		return mapErr(op, err)
+	}
+	defer db.Close()
+	if err := checkDB(ctx, db.QueryContext, false); err != nil {
+		return domain.Errorf(domain.CodeCorruption, op, "snapshot file refused: %w", err)
+	}
+	meta := snapshotMeta(ctx, db)
 	version, err := meta(metaSchemaVersion)
 	if err != nil {
 		return domain.Errorf(domain.CodeCorruption, op, "snapshot file refused: no meta table: %w", err)
@@ -52,6 +71,20 @@ func verifySnapshotFile(ctx context.Context, path string, check ports.SnapshotFi
 	if cluster == "" || cluster != check.Cluster {
 		return domain.Errorf(domain.CodeUnauthorized, op, "snapshot file refused: it was made by a node of another cluster")
 	}
+	return nil
+}
+
+// verifySnapshotData checks the data of a file that passed
+// checkSnapshotHeader.
+func verifySnapshotData(ctx context.Context, path string, check ports.SnapshotFileCheck,
+	known func(ctx context.Context) (map[string][]byte, error)) error {
+	const op = "sqlite.VerifySnapshotFile"
+	db, err := openSnapshotFile(path)
+	if err != nil {
+		return mapErr(op, err)
+	}
+	defer db.Close()
+	meta := snapshotMeta(ctx, db)
 	if err := checkMaterialized(ctx, db, meta); err != nil {
 		return domain.Errorf(domain.CodeCorruption, op, "snapshot file refused: %w", err)
 	}
@@ -80,28 +113,14 @@ func verifySnapshotFile(ctx context.Context, path string, check ports.SnapshotFi
 			}
 		}
 	}
-	rows, err := db.QueryContext(ctx, `SELECT `+entryCols+` FROM oplog ORDER BY seq`)
-	if err != nil {
-		return mapErr(op, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		e, err := scanEntry(rows)
-		if err != nil {
-			return domain.Errorf(domain.CodeCorruption, op, "snapshot file refused: unreadable oplog entry: %w", err)
-		}
-		if check.CheckEntry != nil {
-			if err := check.CheckEntry(&e); err != nil {
-				return domain.Errorf(domain.CodeOf(err), op, "snapshot file refused: entry %s/%s of %q: %w",
-					e.Collection, e.Key, e.Author(), err)
-			}
-		}
-		if err := v.add(&e); err != nil {
+	err = scanSnapshotEntries(ctx, db, check, func(c *checkedEntry) error {
+		if err := v.add(c); err != nil {
 			return domain.Errorf(domain.CodeCorruption, op, "snapshot file refused: %w", err)
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return mapErr(op, err)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if err := v.finish(); err != nil {
 		return domain.Errorf(domain.CodeCorruption, op, "snapshot file refused: %w", err)
@@ -184,7 +203,8 @@ type segmentProof struct {
 	linkBefore []byte
 }
 
-func (v *chainVerifier) add(e *domain.Entry) error {
+func (v *chainVerifier) add(c *checkedEntry) error {
+	e := &c.e
 	author := e.Author()
 	a := v.authors[author]
 	if a == nil {
@@ -198,7 +218,7 @@ func (v *chainVerifier) add(e *domain.Entry) error {
 		a.unlinked = true
 		return nil
 	}
-	if !e.VerifyHash() {
+	if !c.hashOK {
 		return domain.Errorf(domain.CodeCorruption, "", "entry %s of %q: hash does not match its contents", e.Hash, author)
 	}
 	var before []byte // the link the entry's link follows from
@@ -219,7 +239,7 @@ func (v *chainVerifier) add(e *domain.Entry) error {
 	default:
 		return domain.Errorf(domain.CodeCorruption, "", "entry %s of %q does not follow the entry before it", e.Hash, author)
 	}
-	link := domain.NextLink(before, domain.EntryDigest(e))
+	link := domain.NextLink(before, c.digest)
 	if e.Link != nil && !bytes.Equal(e.Link, link) {
 		return domain.Errorf(domain.CodeCorruption, "", "entry %s of %q: content link does not match its document", e.Hash, author)
 	}

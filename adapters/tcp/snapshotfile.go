@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -33,9 +34,10 @@ const maxSnapshotFileBytes = 1 << 36
 
 var _ ports.SnapshotFileSession = (*Session)(nil)
 
-// fileQuality is the Brotli quality of a file snapshot's chunks: the
-// receiver inflates quality 2 several times faster than quality 1, for a
-// little more of the sender's time, and the two run side by side.
+// fileQuality is the Brotli quality of a file snapshot's chunks sent
+// compressed (compressChoice picks them): the receiver inflates quality 2
+// several times faster than quality 1, for a little more of the sender's
+// time, and the two run side by side.
 const fileQuality = 2
 
 // capabilities are what this server offers a Go peer in its handshake.
@@ -77,6 +79,9 @@ func (c *serverConn) streamSnapshotFile() error {
 	size := fi.Size()
 	c.ch.SetCompressionQuality(fileQuality)
 	defer c.ch.SetCompressionQuality(protocol.DefaultBrotliQuality)
+	negotiated := c.ch.Compressing()
+	defer c.ch.SetCompression(negotiated)
+	var choice compressChoice
 	sum := sha256.New()
 	buf := make([]byte, protocol.SnapshotChunkBytes)
 	var sent int64
@@ -91,9 +96,13 @@ func (c *serverConn) streamSnapshotFile() error {
 		if sent >= size || n < len(buf) {
 			chunk.IsLast, chunk.FileSize, chunk.FileSha256 = true, sent, sum.Sum(nil)
 		}
+		compress := negotiated && choice.compress()
+		c.ch.SetCompression(compress)
+		began := time.Now()
 		if err := c.send(protocol.SnapshotChunkMsg, chunk); err != nil {
 			return err
 		}
+		choice.record(compress, n, time.Since(began))
 		if chunk.IsLast {
 			c.log.Debug("file snapshot sent", zap.Int64("bytes", sent))
 			return nil

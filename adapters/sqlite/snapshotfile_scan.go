@@ -1,0 +1,132 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"runtime"
+	"sync"
+
+	"github.com/entgldb/entgldb-go/domain"
+	"github.com/entgldb/entgldb-go/ports"
+)
+
+// The entries of a snapshot file are read and checked one by one by
+// several goroutines, each taking every n-th range of seqs: what each
+// entry needs alone (reading it, the peer-entry checks, its hash
+// recomputed, its content digest) runs side by side, and only the chain
+// (each link follows the one before) is followed in order, by the caller.
+
+// scanRangeSeqs is the seqs one range covers (a variable for the tests);
+// scanAhead the ranges a reader may have ready before the caller takes
+// them.
+var scanRangeSeqs int64 = 2048
+
+const scanAhead = 2
+
+// checkedEntry is an entry of the file with what was checked of it alone.
+type checkedEntry struct {
+	e      domain.Entry
+	hashOK bool   // its hash matches its contents (meaningless without one)
+	digest []byte // domain.EntryDigest, for a hashed entry
+}
+
+// scannedRange is one range's entries in seq order; err, when set, is
+// what stopped the range after them (the first failure in seq order).
+type scannedRange struct {
+	entries []checkedEntry
+	err     error
+}
+
+// scanReaders is how many goroutines read the entries.
+func scanReaders() int { return max(1, min(runtime.GOMAXPROCS(0), 4)) }
+
+// scanSnapshotEntries calls each with the file's entries in seq order, each read
+// and checked alone by one of the readers; it stops at the first error
+// (each's, or a reader's, in seq order).
+func scanSnapshotEntries(ctx context.Context, db *sql.DB, check ports.SnapshotFileCheck, each func(*checkedEntry) error) error {
+	var lo, hi int64
+	if err := db.QueryRowContext(ctx, `SELECT coalesce(min(seq), 0), coalesce(max(seq), -1) FROM oplog`).Scan(&lo, &hi); err != nil {
+		return err
+	}
+	if hi < lo {
+		return nil
+	}
+	size := scanRangeSeqs
+	ranges := int((hi-lo)/size) + 1
+	readers := min(scanReaders(), ranges)
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	// The readers are done before this returns: the file is removed after.
+	defer wg.Wait()
+	defer cancel()
+	out := make([]chan scannedRange, readers)
+	for i := range out {
+		out[i] = make(chan scannedRange, scanAhead)
+		wg.Go(func() {
+			defer close(out[i])
+			for r := i; r < ranges; r += readers {
+				from := lo + int64(r)*size
+				got := scanRange(ctx, db, check, from, from+size)
+				select {
+				case out[i] <- got:
+				case <-ctx.Done():
+					return
+				}
+				if got.err != nil {
+					return
+				}
+			}
+		})
+	}
+	for r := 0; r < ranges; r++ {
+		got, ok := <-out[r%readers]
+		if !ok {
+			return ctx.Err()
+		}
+		for i := range got.entries {
+			if err := each(&got.entries[i]); err != nil {
+				return err
+			}
+		}
+		if got.err != nil {
+			return got.err
+		}
+	}
+	return nil
+}
+
+// scanRange reads and checks the entries of seqs [from, to).
+func scanRange(ctx context.Context, db *sql.DB, check ports.SnapshotFileCheck, from, to int64) scannedRange {
+	const op = "sqlite.VerifySnapshotFile"
+	var out scannedRange
+	rows, err := db.QueryContext(ctx, `SELECT `+entryCols+` FROM oplog WHERE seq >= ? AND seq < ? ORDER BY seq`, from, to)
+	if err != nil {
+		out.err = mapErr(op, err)
+		return out
+	}
+	defer rows.Close()
+	for rows.Next() {
+		e, err := scanEntry(rows)
+		if err != nil {
+			out.err = domain.Errorf(domain.CodeCorruption, op, "snapshot file refused: unreadable oplog entry: %w", err)
+			return out
+		}
+		if check.CheckEntry != nil {
+			if err := check.CheckEntry(&e); err != nil {
+				out.err = domain.Errorf(domain.CodeOf(err), op, "snapshot file refused: entry %s/%s of %q: %w",
+					e.Collection, e.Key, e.Author(), err)
+				return out
+			}
+		}
+		c := checkedEntry{e: e}
+		if e.Hash != "" {
+			c.hashOK = e.VerifyHash()
+			c.digest = domain.EntryDigest(&e)
+		}
+		out.entries = append(out.entries, c)
+	}
+	if err := rows.Err(); err != nil {
+		out.err = mapErr(op, err)
+	}
+	return out
+}
