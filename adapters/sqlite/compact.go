@@ -17,9 +17,16 @@ var (
 	_ ports.StorageReporter = (*Store)(nil)
 )
 
-// compactBatch bounds the oplog rows one compaction batch looks at:
-// writers wait for at most the deletes of one batch.
-const compactBatch = 100
+// compactBatch bounds the oplog rows one compaction batch looks at and
+// what it removes. The removals are also bounded in time: each batch
+// removes as many as the previous ones took, per row, to fill compactHold
+// (at least compactMinRemove, so the fixed cost of a transaction does not
+// dominate).
+const (
+	compactBatch     = 100
+	compactHold      = time.Millisecond
+	compactMinRemove = 16
+)
 
 // compactScan reads a batch of oplog rows after a seq with what the rule
 // needs: the document's current stamp (the newest version held, or the
@@ -72,8 +79,9 @@ const (
 // current stamp as of that seq, so the rule sees it, and nothing the
 // replay at Open would need is removed. What a batch removes is chosen on
 // a read connection (compactPlan), outside the writer lock; the write
-// transaction only deletes, and is followed by a pause as long, so a
-// writer waits for little and the writers queued behind it go first. The
+// transaction only deletes, so a writer waits for little. Each batch is
+// followed by a pause as long as it took (its read and its write): the
+// writers queued behind it go first, and the pass leaves them the CPU. The
 // batches leave what writers add meanwhile pending (writeKeepPending):
 // materializing it is the writers' work, which a batch would otherwise do
 // many times over in small pieces while they wait. What changes between
@@ -86,6 +94,7 @@ func (s *Store) Compact(ctx context.Context, p domain.CompactionPolicy) (ports.C
 	defer s.recent.forget()
 	var res ports.CompactionResult
 	var cursor, end int64
+	limit := compactBatch
 	s.st.wmu.Lock()
 	err := s.materializeLocked(ctx)
 	if err == nil {
@@ -99,7 +108,8 @@ func (s *Store) Compact(ctx context.Context, p domain.CompactionPolicy) (ports.C
 		if err := ctx.Err(); err != nil {
 			return res, domain.Wrap(domain.CodeTimeout, op, err)
 		}
-		plan, err := s.compactPlan(ctx, p, cursor, end)
+		began := time.Now()
+		plan, err := s.compactPlan(ctx, p, cursor, end, limit)
 		if err != nil {
 			return res, mapErr(op, err)
 		}
@@ -117,19 +127,32 @@ func (s *Store) Compact(ctx context.Context, p domain.CompactionPolicy) (ports.C
 			res.EntriesRemoved += plan.res.EntriesRemoved
 			res.TombstonesRemoved += plan.res.TombstonesRemoved
 			res.BytesRemoved += plan.res.BytesRemoved
-			if plan.scanned == compactBatch {
-				yieldToWriters(ctx, time.Since(held))
+			took := time.Since(held)
+			limit = nextLimit(limit, len(plan.removed), took)
+			if plan.more {
+				yieldToWriters(ctx, time.Since(began))
 			}
 		}
-		if plan.scanned < compactBatch {
+		if !plan.more {
 			return res, nil
 		}
 	}
 }
 
+// nextLimit is the removals of the next batch: what fills compactHold at
+// the pace of the last write (removed rows in took), averaged with the
+// last limit so one slow write does not swing it.
+func nextLimit(limit, removed int, took time.Duration) int {
+	fill := compactBatch
+	if took > 0 {
+		fill = int(int64(removed) * int64(compactHold) / int64(took))
+	}
+	return min(max((limit+fill)/2, compactMinRemove), compactBatch)
+}
+
 // compactPlan is what one batch removes.
 type compactPlan struct {
-	scanned    int
+	more       bool  // rows after cursor are left for the next batch
 	cursor     int64 // the last seq looked at
 	removed    []int64
 	expired    []int64  // the removed entries that collect an expired document
@@ -146,9 +169,10 @@ type boundary struct {
 	seq, next int64
 }
 
-// compactPlan reads the compactBatch rows after cursor, up to end, in one
-// read transaction, and chooses what p removes among them.
-func (s *Store) compactPlan(ctx context.Context, p domain.CompactionPolicy, cursor, end int64) (compactPlan, error) {
+// compactPlan reads up to compactBatch rows after cursor, up to end, in
+// one read transaction, and chooses what p removes among them, at most
+// limit.
+func (s *Store) compactPlan(ctx context.Context, p domain.CompactionPolicy, cursor, end int64, limit int) (compactPlan, error) {
 	plan := compactPlan{cursor: cursor}
 	tx, err := s.reader.DB.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
@@ -160,7 +184,8 @@ func (s *Store) compactPlan(ctx context.Context, p domain.CompactionPolicy, curs
 		return plan, err
 	}
 	hashes := map[int64]string{}
-	for rows.Next() {
+	scanned := 0
+	for !plan.more && rows.Next() {
 		var e domain.Entry
 		var size int64
 		var dWall, dLogic sql.NullInt64
@@ -170,7 +195,8 @@ func (s *Store) compactPlan(ctx context.Context, p domain.CompactionPolicy, curs
 			rows.Close()
 			return plan, err
 		}
-		plan.scanned++
+		scanned++
+		plan.more = scanned == compactBatch
 		s.st.mu.RLock()
 		h := s.st.heads[e.Stamp.Node]
 		s.st.mu.RUnlock()
@@ -189,6 +215,7 @@ func (s *Store) compactPlan(ctx context.Context, p domain.CompactionPolicy, curs
 				plan.expired = append(plan.expired, plan.cursor)
 			}
 		}
+		plan.more = plan.more || len(plan.removed) == limit
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil || len(plan.removed) == 0 {
