@@ -283,8 +283,8 @@ func (t *writeTx) compactApply(plan *compactPlan) error {
 }
 
 // yieldToWriters lets the writers queued behind a maintenance step in: for
-// as long as the step held the writer lock, the lock is theirs (a mutex
-// handed straight back would let the next step jump the queue).
+// as long as the step took, the writer lock is theirs (a mutex handed
+// straight back would let the next step jump the queue).
 func yieldToWriters(ctx context.Context, held time.Duration) {
 	pause := time.NewTimer(held)
 	defer pause.Stop()
