@@ -17,10 +17,16 @@ var (
 	_ ports.StorageReporter = (*Store)(nil)
 )
 
-// compactBatch bounds the oplog rows one compaction transaction looks at:
-// writers wait for at most one batch (which also writes what they left
-// pending).
-const compactBatch = 100
+// compactBatch bounds the oplog rows one compaction batch looks at and
+// what it removes. The removals are also bounded in time: each batch
+// removes as many as the previous ones took, per row, to fill compactHold
+// (at least compactMinRemove, so the fixed cost of a transaction does not
+// dominate).
+const (
+	compactBatch     = 100
+	compactHold      = time.Millisecond
+	compactMinRemove = 16
+)
 
 // compactScan reads a batch of oplog rows after a seq with what the rule
 // needs: the document's current stamp (the newest version held, or the
@@ -39,50 +45,62 @@ const compactScan = `SELECT o.seq, o.node, o.wall, o.logic, o.op, o.hash, o.expi
 
 // Holes (ports.Compactor): a removed entry whose successor in its author's
 // chain stays keeps its link in link_boundaries; a boundary whose
-// successor is removed now gives way to the new end of the run. The
-// batch's removed seqs sit in a temporary table, so each statement finds
-// them by key. An author's entries that share a stamp count as one step.
+// successor is removed now gives way to the new end of the run. An
+// author's entries that share a stamp count as one step. compactLinks
+// reads, for each of a batch's removed seqs (a JSON array), its prev_hash
+// as text, its link and whether its successor chains from it, and the
+// successor's seq.
+var compactLinks = `WITH rm(seq) AS (SELECT value FROM json_each(?1))
+	SELECT r.seq, ` + hashText(prevHashOf("r")) + `, r.link, n.seq, coalesce(` + prevHashOf("n") + ` = r.hash, 0)
+	FROM oplog r LEFT JOIN oplog n ON n.seq = (SELECT o.seq FROM oplog o WHERE o.node = r.node AND (o.wall, o.logic) > (r.wall, r.logic)
+		ORDER BY o.wall, o.logic LIMIT 1)
+	WHERE r.seq IN rm`
+
+// The writes of a batch, each naming its seqs in a JSON array. A boundary
+// is added only while its entry and successor are both still held.
 const (
-	compactTemp     = `CREATE TEMP TABLE IF NOT EXISTS compact_removed (seq INTEGER PRIMARY KEY)`
-	compactTempFill = `INSERT INTO temp.compact_removed (seq) SELECT value FROM json_each(?1)`
-	compactTempDone = `DELETE FROM temp.compact_removed`
-	compactDelete   = `DELETE FROM oplog WHERE seq IN temp.compact_removed`
+	compactDropBoundaries = `DELETE FROM link_boundaries WHERE hash IN (SELECT value FROM json_each(?1))`
+	compactAddBoundary    = `INSERT OR REPLACE INTO link_boundaries (hash, link) SELECT ?1, ?2
+		WHERE EXISTS (SELECT 1 FROM oplog WHERE seq = ?3) AND EXISTS (SELECT 1 FROM oplog WHERE seq = ?4)`
+	compactDelete = `DELETE FROM oplog WHERE seq IN (SELECT value FROM json_each(?1))`
 
 	// compactExpired turns the rows of collected expired documents into
 	// the marker a collected delete leaves (key and stamp, no content).
 	// Only a removed entry that is its document's current version counts.
 	compactExpired = `UPDATE documents SET data = NULL, deleted = 1, expires_at = 0
 		WHERE deleted = 0 AND expires_at <> 0 AND EXISTS (SELECT 1 FROM oplog o
-			WHERE o.seq IN temp.compact_removed AND o.collection = documents.collection AND o.key = documents.key
+			WHERE o.seq IN (SELECT value FROM json_each(?1)) AND o.collection = documents.collection AND o.key = documents.key
 				AND o.wall = documents.wall AND o.logic = documents.logic AND o.node = documents.node)`
 )
 
-// The boundaries name hashes as text (storedonce.go).
-var (
-	compactDropBoundaries = `DELETE FROM link_boundaries WHERE hash IN (
-		SELECT ` + hashText(prevHashOf("oplog")) + ` FROM oplog WHERE seq IN temp.compact_removed)`
-	compactAddBoundaries = `WITH succ AS (
-			SELECT r.hash AS hash, ` + hashText("r.hash") + ` AS text, r.link AS link,
-				(SELECT o.seq FROM oplog o WHERE o.node = r.node AND (o.wall, o.logic) > (r.wall, r.logic)
-					ORDER BY o.wall, o.logic LIMIT 1) AS next
-			FROM oplog r WHERE r.seq IN temp.compact_removed)
-		INSERT OR REPLACE INTO link_boundaries (hash, link)
-		SELECT s.text, s.link FROM succ s JOIN oplog n ON n.seq = s.next
-		WHERE ` + prevHashOf("n") + ` = s.hash AND s.next NOT IN temp.compact_removed`
-)
-
-// Compact implements ports.Compactor in transactions of at most
-// compactBatch rows, each followed by a pause as long, through the write
-// path: pending documents are written first, so the rule sees every
-// document's current stamp, and nothing the replay at Open would need is
-// removed. A pass covers the oplog as it was when it began.
+// Compact implements ports.Compactor in batches of compactBatch rows. A
+// pass covers the oplog up to its last seq when the pass began, with the
+// pending documents written first: each document's row then holds its
+// current stamp as of that seq, so the rule sees it, and nothing the
+// replay at Open would need is removed. What a batch removes is chosen on
+// a read connection (compactPlan), outside the writer lock; the write
+// transaction only deletes, so a writer waits for little. Each batch is
+// followed by a pause as long as it took (its read and its write): the
+// writers queued behind it go first, and the pass leaves them the CPU. The
+// batches leave what writers add meanwhile pending (writeKeepPending):
+// materializing it is the writers' work, which a batch would otherwise do
+// many times over in small pieces while they wait. What changes between
+// the read and the write only makes more entries removable: documents and
+// heads move forward, and seqs are never reused (the greatest is never
+// removed).
 func (s *Store) Compact(ctx context.Context, p domain.CompactionPolicy) (ports.CompactionResult, error) {
 	const op = "sqlite.Compact"
 	// Entries the proving reads remember may be removed (as after Prune).
 	defer s.recent.forget()
 	var res ports.CompactionResult
-	var cursor int64
-	end, err := s.LastSeq(ctx)
+	var cursor, end int64
+	limit := compactBatch
+	s.st.wmu.Lock()
+	err := s.materializeLocked(ctx)
+	if err == nil {
+		end, err = s.LastSeq(ctx)
+	}
+	s.st.wmu.Unlock()
 	if err != nil {
 		return res, mapErr(op, err)
 	}
@@ -90,26 +108,183 @@ func (s *Store) Compact(ctx context.Context, p domain.CompactionPolicy) (ports.C
 		if err := ctx.Err(); err != nil {
 			return res, domain.Wrap(domain.CodeTimeout, op, err)
 		}
-		var scanned int
 		began := time.Now()
-		err := s.write(ctx, op, func(t *writeTx) error {
-			var err error
-			scanned, cursor, err = t.compactBatch(p, cursor, end, &res)
-			return err
-		})
+		plan, err := s.compactPlan(ctx, p, cursor, end, limit)
 		if err != nil {
-			return res, err
+			return res, mapErr(op, err)
 		}
-		if scanned < compactBatch {
+		cursor = plan.cursor
+		if len(plan.removed) > 0 {
+			var held time.Time
+			err := s.writeKeepPending(ctx, op, func(t *writeTx) error {
+				held = time.Now()
+				return t.compactApply(&plan)
+			})
+			if err != nil {
+				return res, err
+			}
+			// Counted only now: a batch that fails is rolled back whole.
+			res.EntriesRemoved += plan.res.EntriesRemoved
+			res.TombstonesRemoved += plan.res.TombstonesRemoved
+			res.BytesRemoved += plan.res.BytesRemoved
+			took := time.Since(held)
+			limit = nextLimit(limit, len(plan.removed), took)
+			if plan.more {
+				yieldToWriters(ctx, time.Since(began))
+			}
+		}
+		if !plan.more {
 			return res, nil
 		}
-		yieldToWriters(ctx, time.Since(began))
 	}
 }
 
+// nextLimit is the removals of the next batch: what fills compactHold at
+// the pace of the last write (removed rows in took), averaged with the
+// last limit so one slow write does not swing it.
+func nextLimit(limit, removed int, took time.Duration) int {
+	fill := compactBatch
+	if took > 0 {
+		fill = int(int64(removed) * int64(compactHold) / int64(took))
+	}
+	return min(max((limit+fill)/2, compactMinRemove), compactBatch)
+}
+
+// compactPlan is what one batch removes.
+type compactPlan struct {
+	more       bool  // rows after cursor are left for the next batch
+	cursor     int64 // the last seq looked at
+	removed    []int64
+	expired    []int64  // the removed entries that collect an expired document
+	prevHashes []string // of the removed entries, as text
+	boundaries []boundary
+	res        ports.CompactionResult
+}
+
+// boundary is a link_boundaries row to add: entry seq was removed and
+// entry next, which chains from it, stays.
+type boundary struct {
+	hash      string
+	link      []byte
+	seq, next int64
+}
+
+// compactPlan reads up to compactBatch rows after cursor, up to end, in
+// one read transaction, and chooses what p removes among them, at most
+// limit.
+func (s *Store) compactPlan(ctx context.Context, p domain.CompactionPolicy, cursor, end int64, limit int) (compactPlan, error) {
+	plan := compactPlan{cursor: cursor}
+	tx, err := s.reader.DB.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return plan, err
+	}
+	defer func() { _ = tx.Rollback() }()
+	rows, err := tx.QueryContext(ctx, compactScan, cursor, end, compactBatch)
+	if err != nil {
+		return plan, err
+	}
+	hashes := map[int64]string{}
+	scanned := 0
+	for !plan.more && rows.Next() {
+		var e domain.Entry
+		var size int64
+		var dWall, dLogic sql.NullInt64
+		var dNode sql.NullString
+		if err := rows.Scan(&plan.cursor, &e.Stamp.Node, &e.Stamp.Wall, &e.Stamp.Logical, &e.Op, storedHash{&e.Hash}, &e.ExpiresAt, &size,
+			&dWall, &dLogic, &dNode); err != nil {
+			rows.Close()
+			return plan, err
+		}
+		scanned++
+		plan.more = scanned == compactBatch
+		s.st.mu.RLock()
+		h := s.st.heads[e.Stamp.Node]
+		s.st.mu.RUnlock()
+		doc := domain.Timestamp{Wall: dWall.Int64, Logical: int32(dLogic.Int64), Node: dNode.String}
+		superseded := dWall.Valid && doc.After(e.Stamp)
+		if !p.Removable(&e, h.hash == e.Hash, superseded) {
+			continue
+		}
+		plan.removed = append(plan.removed, plan.cursor)
+		hashes[plan.cursor] = e.Hash
+		plan.res.EntriesRemoved++
+		plan.res.BytesRemoved += size
+		if !superseded {
+			plan.res.TombstonesRemoved++
+			if domain.CollectsExpired(&e) {
+				plan.expired = append(plan.expired, plan.cursor)
+			}
+		}
+		plan.more = plan.more || len(plan.removed) == limit
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(plan.removed) == 0 {
+		return plan, err
+	}
+	seqs, err := json.Marshal(plan.removed)
+	if err != nil {
+		return plan, err
+	}
+	if rows, err = tx.QueryContext(ctx, compactLinks, string(seqs)); err != nil {
+		return plan, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var b boundary
+		var prev sql.NullString
+		var next sql.NullInt64
+		var chains bool
+		if err := rows.Scan(&b.seq, &prev, &b.link, &next, &chains); err != nil {
+			return plan, err
+		}
+		if prev.String != "" {
+			plan.prevHashes = append(plan.prevHashes, prev.String)
+		}
+		if _, gone := hashes[next.Int64]; next.Valid && chains && !gone {
+			b.hash, b.next = hashes[b.seq], next.Int64
+			plan.boundaries = append(plan.boundaries, b)
+		}
+	}
+	return plan, rows.Err()
+}
+
+// compactApply writes plan: the boundaries first (they read the rows the
+// delete removes), then the markers of collected expired documents.
+func (t *writeTx) compactApply(plan *compactPlan) error {
+	seqs, err := json.Marshal(plan.removed)
+	if err != nil {
+		return err
+	}
+	if len(plan.prevHashes) > 0 {
+		prev, err := json.Marshal(plan.prevHashes)
+		if err != nil {
+			return err
+		}
+		if _, err := t.tx.ExecContext(t.ctx, compactDropBoundaries, string(prev)); err != nil {
+			return err
+		}
+	}
+	for _, b := range plan.boundaries {
+		if _, err := t.tx.ExecContext(t.ctx, compactAddBoundary, b.hash, b.link, b.seq, b.next); err != nil {
+			return err
+		}
+	}
+	if len(plan.expired) > 0 {
+		expired, err := json.Marshal(plan.expired)
+		if err != nil {
+			return err
+		}
+		if _, err := t.tx.ExecContext(t.ctx, compactExpired, string(expired)); err != nil {
+			return err
+		}
+	}
+	_, err = t.tx.ExecContext(t.ctx, compactDelete, string(seqs))
+	return err
+}
+
 // yieldToWriters lets the writers queued behind a maintenance step in: for
-// as long as the step held the writer lock, the lock is theirs (a mutex
-// handed straight back would let the next step jump the queue).
+// as long as the step took, the writer lock is theirs (a mutex handed
+// straight back would let the next step jump the queue).
 func yieldToWriters(ctx context.Context, held time.Duration) {
 	pause := time.NewTimer(held)
 	defer pause.Stop()
@@ -117,67 +292,6 @@ func yieldToWriters(ctx context.Context, held time.Duration) {
 	case <-ctx.Done():
 	case <-pause.C:
 	}
-}
-
-// compactBatch removes what p allows among the compactBatch rows after
-// cursor, up to end, and returns how many rows it looked at and the last
-// seq.
-func (t *writeTx) compactBatch(p domain.CompactionPolicy, cursor, end int64, res *ports.CompactionResult) (int, int64, error) {
-	rows, err := t.tx.QueryContext(t.ctx, compactScan, cursor, end, compactBatch)
-	if err != nil {
-		return 0, cursor, err
-	}
-	var removed []int64
-	var r ports.CompactionResult
-	scanned := 0
-	for rows.Next() {
-		var e domain.Entry
-		var size int64
-		var dWall, dLogic sql.NullInt64
-		var dNode sql.NullString
-		if err := rows.Scan(&cursor, &e.Stamp.Node, &e.Stamp.Wall, &e.Stamp.Logical, &e.Op, storedHash{&e.Hash}, &e.ExpiresAt, &size,
-			&dWall, &dLogic, &dNode); err != nil {
-			rows.Close()
-			return 0, cursor, err
-		}
-		scanned++
-		h, _ := t.effectiveHead(e.Stamp.Node)
-		doc := domain.Timestamp{Wall: dWall.Int64, Logical: int32(dLogic.Int64), Node: dNode.String}
-		superseded := dWall.Valid && doc.After(e.Stamp)
-		if !p.Removable(&e, h.hash == e.Hash, superseded) {
-			continue
-		}
-		removed = append(removed, cursor)
-		r.EntriesRemoved++
-		r.BytesRemoved += size
-		if !superseded {
-			r.TombstonesRemoved++
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, cursor, err
-	}
-	if len(removed) > 0 {
-		seqs, err := json.Marshal(removed)
-		if err != nil {
-			return 0, cursor, err
-		}
-		for _, q := range []string{compactTemp, compactTempDone, compactTempFill, compactDropBoundaries, compactAddBoundaries, compactExpired, compactDelete, compactTempDone} {
-			var args []any
-			if q == compactTempFill {
-				args = []any{string(seqs)}
-			}
-			if _, err := t.tx.ExecContext(t.ctx, q, args...); err != nil {
-				return 0, cursor, err
-			}
-		}
-	}
-	// Counted only now: a batch that fails is rolled back whole.
-	res.EntriesRemoved += r.EntriesRemoved
-	res.TombstonesRemoved += r.TombstonesRemoved
-	res.BytesRemoved += r.BytesRemoved
-	return scanned, cursor, nil
 }
 
 // boundaryLink is the link kept for a compacted entry (found false: the
