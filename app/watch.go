@@ -325,3 +325,31 @@ func (db *Database) Close() {
 		s.Close()
 	}
 }
+
+// publishInstalled hands subscribers the entries a snapshot file installed
+// into the empty store: they reached the oplog without passing through
+// Commit or ApplyRemote, and an entry a peer pushes later is already held,
+// so without this a subscriber would never see those documents arrive.
+func (db *Database) publishInstalled(ctx context.Context) error {
+	db.writeMu.Lock()
+	defer db.writeMu.Unlock()
+	f := &db.feed
+	f.mu.Lock()
+	idle := len(f.subs) == 0
+	f.mu.Unlock()
+	if idle {
+		return nil // whoever subscribes from now on replays the oplog
+	}
+	var last int64
+	for {
+		entries, err := db.store.EntriesSinceSeq(ctx, last, replayPage)
+		if err != nil {
+			return domain.Wrap(domain.CodePersistence, "database.publishInstalled", err)
+		}
+		if len(entries) == 0 {
+			return nil
+		}
+		db.publish(entries)
+		last = entries[len(entries)-1].Seq
+	}
+}

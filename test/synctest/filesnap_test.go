@@ -51,9 +51,34 @@ func TestEmptyNodeBootstrapsFromSnapshotFileThenTail(t *testing.T) {
 	putMany(t, a, 0, 300)
 
 	b := c.AddNode("b", synctest.Options{Compression: true}, nil)
+	// A subscriber of b's change feed sees the file's documents arrive (an
+	// entry pushed later is already held and announces nothing).
+	sub, err := b.DB.Watch(ctx, -1)
+	require.NoError(t, err)
+	defer sub.Close()
+	seen := make(chan int, 1)
+	go func() {
+		keys := map[string]bool{}
+		deadline := time.After(20 * time.Second)
+		for len(keys) < 300 {
+			select {
+			case ch, ok := <-sub.C():
+				if !ok {
+					seen <- len(keys)
+					return
+				}
+				keys[ch.Key] = true
+			case <-deadline:
+				seen <- len(keys)
+				return
+			}
+		}
+		seen <- len(keys)
+	}()
 	require.NoError(t, b.Engine.SyncNow(ctx))
 	require.EqualValues(t, 1, b.Engine.Stats().Snapshots, "bootstrapped from the file")
 	require.Equal(t, 300, countDocs(t, b))
+	require.Equal(t, 300, <-seen, "documents the change feed announced")
 	require.Equal(t, a.Hash(t), b.Hash(t), "the same documents, oplog and clock")
 	noIncomingFiles(t, b)
 
