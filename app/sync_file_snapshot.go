@@ -129,7 +129,7 @@ func (e *SyncEngine) bootstrapFromFile(ctx context.Context, s ports.PeerSession,
 	e.logger.Info("bootstrapped from a peer's snapshot file", zap.String("peer", st.peer),
 		zap.Int("documents", r.Documents), zap.Int("entries", r.Entries), zap.Int64("bytes", r.Bytes),
 		zap.Duration("took", time.Since(start)))
-	if err := e.db.publishInstalled(ctx); err != nil {
+	if err := e.db.publishInstalled(ctx, r.LastSeq); err != nil {
 		e.logger.Warn("change feed: the documents of a snapshot file were not announced", zap.Error(err))
 	}
 	return true, e.reloadState(ctx, st)

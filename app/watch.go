@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -327,10 +328,11 @@ func (db *Database) Close() {
 }
 
 // publishInstalled hands subscribers the entries a snapshot file installed
-// into the empty store: they reached the oplog without passing through
-// Commit or ApplyRemote, and an entry a peer pushes later is already held,
-// so without this a subscriber would never see those documents arrive.
-func (db *Database) publishInstalled(ctx context.Context) error {
+// into the empty store (Seq up to last): they reached the oplog without
+// passing through Commit or ApplyRemote, and an entry a peer pushes later
+// is already held, so without this a subscriber would never see those
+// documents arrive. Writes committed since were published by their commit.
+func (db *Database) publishInstalled(ctx context.Context, last int64) error {
 	db.writeMu.Lock()
 	defer db.writeMu.Unlock()
 	f := &db.feed
@@ -340,16 +342,20 @@ func (db *Database) publishInstalled(ctx context.Context) error {
 	if idle {
 		return nil // whoever subscribes from now on replays the oplog
 	}
-	var last int64
-	for {
-		entries, err := db.store.EntriesSinceSeq(ctx, last, replayPage)
+	var after int64
+	for after < last {
+		entries, err := db.store.EntriesSinceSeq(ctx, after, replayPage)
 		if err != nil {
 			return domain.Wrap(domain.CodePersistence, "database.publishInstalled", err)
+		}
+		if i := slices.IndexFunc(entries, func(e domain.Entry) bool { return e.Seq > last }); i >= 0 {
+			entries = entries[:i]
 		}
 		if len(entries) == 0 {
 			return nil
 		}
 		db.publish(entries)
-		last = entries[len(entries)-1].Seq
+		after = entries[len(entries)-1].Seq
 	}
+	return nil
 }

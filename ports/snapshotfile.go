@@ -40,6 +40,7 @@ type SnapshotFileCheck struct {
 type SnapshotFileResult struct {
 	Documents int   // live documents and tombstones installed
 	Entries   int   // oplog entries installed
+	LastSeq   int64 // the greatest Seq installed
 	Bytes     int64 // size of the received file
 	// VectorClock is the store's clock after the install.
 	VectorClock domain.VectorClock

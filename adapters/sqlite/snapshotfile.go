@@ -364,6 +364,7 @@ func (s *Store) installFile(ctx context.Context, path string, res *ports.Snapsho
 	s.st.heads = heads
 	s.st.lastSeq = lastSeq
 	s.st.mu.Unlock()
+	res.LastSeq = lastSeq
 	return nil
 }
 
