@@ -33,7 +33,11 @@ func Replication(ctx context.Context, nodeID string, store ReplicationStore, clo
 	}
 	self := ports.ReplicaClock{NodeID: nodeID, Self: true, Held: map[string]ports.AuthorHeld{}}
 	for a, ts := range own {
-		self.Held[a] = ports.AuthorHeld{Version: ts.String(), Wall: ts.Wall}
+		n, err := store.CountAuthorEntries(ctx, a, domain.Timestamp{}, 0, last)
+		if err != nil {
+			return ports.ReplicationReport{}, err
+		}
+		self.Held[a] = ports.AuthorHeld{Version: ts.String(), Wall: ts.Wall, Entries: n}
 	}
 	rep.Replicas = append(rep.Replicas, self)
 
@@ -63,6 +67,7 @@ func Replication(ctx context.Context, nodeID string, store ReplicationStore, clo
 				if cell.Behind, err = store.CountAuthorEntries(ctx, a, ts, 0, last); err != nil {
 					return ports.ReplicationReport{}, err
 				}
+				cell.Entries = max(0, self.Held[a].Entries-cell.Behind)
 			}
 			row.Held[a] = cell
 		}

@@ -29,12 +29,15 @@ type ReplicaClock struct {
 	Held map[string]AuthorHeld `json:"held"`
 }
 
-// AuthorHeld is one cell: the newest entry of an author the node holds,
-// and how many of the author's entries this node holds after it (what the
-// node lacks of what we have; 0 for this node itself).
+// AuthorHeld is one cell: the newest entry of an author the node holds;
+// Behind, how many of the author's entries this node holds after it (what
+// the node lacks of what we have; 0 for this node itself); Entries, how
+// many of those this node holds the node has too (for this node: all it
+// holds of the author; compaction makes it fewer than the author wrote).
 type AuthorHeld struct {
 	Version string `json:"version,omitempty"` // "" = nothing held
 	Wall    int64  `json:"wall,omitempty"`
+	Entries int    `json:"entries"`
 	Behind  int    `json:"behind"`
 }
 
