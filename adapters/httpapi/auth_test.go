@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/entgldb/entgldb-go/adapters/apikeys"
+	"github.com/entgldb/entgldb-go/adapters/webui"
 	"github.com/entgldb/entgldb-go/domain"
 	"github.com/entgldb/entgldb-go/ports"
 )
@@ -40,6 +41,8 @@ func newAuthNode(t *testing.T) *authNode {
 	require.NoError(t, err)
 	docs, feed := newFakeDocs(), newFakeFeed()
 	docs.feed = feed
+	ui, err := webui.New(webui.Options{Keys: store})
+	require.NoError(t, err)
 	api := New(Options{
 		Documents: docs,
 		Changes:   feed,
@@ -51,6 +54,9 @@ func newAuthNode(t *testing.T) *authNode {
 		Metrics:   prometheus.NewRegistry(),
 		Keys:      store,
 		Heartbeat: 50 * time.Millisecond,
+		Views:     fakeViews(t),
+		UI:        ui,
+		Sessions:  ui,
 	})
 	srv := NewServer("127.0.0.1:0", api, nil)
 	require.NoError(t, srv.Start(t.Context()))
@@ -124,24 +130,31 @@ func TestEveryRouteChecksItsKey(t *testing.T) {
 	}
 	fixed := func(p string) func() string { return func() string { return p } }
 	rows := map[string]row{
-		"PUT /v1/collections/{c}/docs/{key}":    {"PUT", `{"a":2}`, fixed("/v1/collections/users/docs/alice"), usersR, usersRW, 200},
-		"GET /v1/collections/{c}/docs/{key}":    {"GET", "", fixed("/v1/collections/users/docs/alice"), ordersR, usersR, 200},
-		"DELETE /v1/collections/{c}/docs/{key}": {"DELETE", "", fixed("/v1/collections/users/docs/nobody"), usersR, usersRW, 404},
-		"POST /v1/collections/{c}/batch":        {"POST", `{"put":{"b":{}}}`, fixed("/v1/collections/users/batch"), usersR, usersRW, 200},
-		"GET /v1/collections/{c}/docs":          {"GET", "", fixed("/v1/collections/users/docs"), ordersR, usersR, 200},
-		"GET /v1/collections/{c}/count":         {"GET", "", fixed("/v1/collections/users/count"), ordersR, usersR, 200},
-		"POST /v1/collections/{c}/find":         {"POST", `{"filter":{"a":1}}`, fixed("/v1/collections/users/find"), ordersR, usersR, 200},
-		"GET /v1/collections":                   {"GET", "", fixed("/v1/collections"), "", usersR, 200},
-		"GET /v1/changes":                       {"GET", "", fixed("/v1/changes"), "", usersR, 200},
-		"GET /v1/peers":                         {"GET", "", fixed("/v1/peers"), usersRW, n.admin, 200},
-		"GET /v1/status":                        {"GET", "", fixed("/v1/status"), usersRW, n.admin, 200},
-		"POST /v1/admin/backup":                 {"POST", "", fixed("/v1/admin/backup"), usersRW, n.admin, 200},
-		"POST /v1/admin/keys":                   {"POST", `{"name":"x","scopes":["users:r"]}`, fixed("/v1/admin/keys"), usersRW, n.admin, 201},
-		"GET /v1/admin/keys":                    {"GET", "", fixed("/v1/admin/keys"), usersRW, n.admin, 200},
-		"DELETE /v1/admin/keys/{id}":            {"DELETE", "", func() string { return "/v1/admin/keys/" + throwaway() }, usersRW, n.admin, 200},
-		"GET /metrics":                          {"GET", "", fixed("/metrics"), usersRW, metrics, 200},
-		"GET /healthz":                          {"GET", "", fixed("/healthz"), "", "", 200},
-		"GET /readyz":                           {"GET", "", fixed("/readyz"), "", "", 200},
+		"PUT /v1/collections/{c}/docs/{key}":         {"PUT", `{"a":2}`, fixed("/v1/collections/users/docs/alice"), usersR, usersRW, 200},
+		"GET /v1/collections/{c}/docs/{key}":         {"GET", "", fixed("/v1/collections/users/docs/alice"), ordersR, usersR, 200},
+		"DELETE /v1/collections/{c}/docs/{key}":      {"DELETE", "", fixed("/v1/collections/users/docs/nobody"), usersR, usersRW, 404},
+		"POST /v1/collections/{c}/batch":             {"POST", `{"put":{"b":{}}}`, fixed("/v1/collections/users/batch"), usersR, usersRW, 200},
+		"GET /v1/collections/{c}/docs":               {"GET", "", fixed("/v1/collections/users/docs"), ordersR, usersR, 200},
+		"GET /v1/collections/{c}/count":              {"GET", "", fixed("/v1/collections/users/count"), ordersR, usersR, 200},
+		"POST /v1/collections/{c}/find":              {"POST", `{"filter":{"a":1}}`, fixed("/v1/collections/users/find"), ordersR, usersR, 200},
+		"GET /v1/collections":                        {"GET", "", fixed("/v1/collections"), "", usersR, 200},
+		"GET /v1/changes":                            {"GET", "", fixed("/v1/changes"), "", usersR, 200},
+		"GET /v1/peers":                              {"GET", "", fixed("/v1/peers"), usersRW, n.admin, 200},
+		"GET /v1/status":                             {"GET", "", fixed("/v1/status"), usersRW, n.admin, 200},
+		"POST /v1/admin/backup":                      {"POST", "", fixed("/v1/admin/backup"), usersRW, n.admin, 200},
+		"POST /v1/admin/keys":                        {"POST", `{"name":"x","scopes":["users:r"]}`, fixed("/v1/admin/keys"), usersRW, n.admin, 201},
+		"GET /v1/admin/keys":                         {"GET", "", fixed("/v1/admin/keys"), usersRW, n.admin, 200},
+		"DELETE /v1/admin/keys/{id}":                 {"DELETE", "", func() string { return "/v1/admin/keys/" + throwaway() }, usersRW, n.admin, 200},
+		"GET /metrics":                               {"GET", "", fixed("/metrics"), usersRW, metrics, 200},
+		"GET /healthz":                               {"GET", "", fixed("/healthz"), "", "", 200},
+		"GET /v1/admin/node":                         {"GET", "", fixed("/v1/admin/node"), usersRW, n.admin, 200},
+		"GET /v1/admin/replication":                  {"GET", "", fixed("/v1/admin/replication"), usersRW, n.admin, 200},
+		"GET /v1/admin/chains":                       {"GET", "", fixed("/v1/admin/chains"), usersRW, n.admin, 200},
+		"GET /v1/admin/backups":                      {"GET", "", fixed("/v1/admin/backups"), usersRW, n.admin, 200},
+		"GET /v1/admin/backups/{kind}/{name}":        {"GET", "", fixed("/v1/admin/backups/manual/entgldb-1.db"), usersRW, n.admin, 200},
+		"GET /v1/collections/{c}/docs/{key}/history": {"GET", "", fixed("/v1/collections/users/docs/alice/history"), ordersR, usersR, 200},
+		"/ui/":        {"GET", "", fixed("/ui/"), "", "", 200},
+		"GET /readyz": {"GET", "", fixed("/readyz"), "", "", 200},
 	}
 	for pattern := range n.api.needs {
 		require.Contains(t, rows, pattern, "route %q has no row in this table", pattern)
