@@ -58,6 +58,25 @@ func Build(ctx context.Context, out string) error {
 	return nil
 }
 
+// BuildTemp compiles ./cmd/entgldb into a new temporary directory (within
+// 10 minutes) and returns the binary's path and what removes it: the
+// TestMain of a package of black-box tests.
+func BuildTemp() (bin string, remove func(), err error) {
+	dir, err := os.MkdirTemp("", "entgldb-bin")
+	if err != nil {
+		return "", nil, err
+	}
+	remove = func() { os.RemoveAll(dir) }
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	bin = filepath.Join(dir, "entgldb")
+	if err := Build(ctx, bin); err != nil {
+		remove()
+		return "", nil, err
+	}
+	return bin, remove, nil
+}
+
 // handedOut is every port FreePort returned in this process: the kernel
 // hands a just-closed ephemeral port out again, and a node given the same
 // port twice (HTTP and sync) fails to start.

@@ -39,21 +39,14 @@ const (
 var binPath string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "entgldb-ui-bin")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binPath = filepath.Join(dir, "entgldb")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	err = nodeproc.Build(ctx, binPath)
-	cancel()
+	bin, remove, err := nodeproc.BuildTemp()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "building entgldb:", err)
 		os.Exit(1)
 	}
+	binPath = bin
 	code := m.Run()
-	os.RemoveAll(dir)
+	remove()
 	os.Exit(code)
 }
 
