@@ -46,10 +46,15 @@ function flash(msg, bad) {
 }
 
 // busy shows progress for anything that takes longer than a second.
+let slow = 0; // calls out for longer than a second
 async function busy(promise) {
   const p = document.getElementById('progress');
-  const t = setTimeout(() => { p.hidden = false; }, 1000);
-  try { return await promise; } finally { clearTimeout(t); p.hidden = true; }
+  let shown = false;
+  const t = setTimeout(() => { shown = true; slow++; p.hidden = false; }, 1000);
+  try { return await promise; } finally {
+    clearTimeout(t);
+    if (shown && --slow === 0) p.hidden = true;
+  }
 }
 
 class ApiError extends Error {
@@ -320,18 +325,17 @@ async function documentsPage(c, params) {
   if (p.order) { q.set('order_by', p.order); if (p.desc) q.set('desc', 'true'); }
   const t0 = performance.now();
   try {
-    const [page, count] = await busy(Promise.all([
-      api('GET', '/v1/collections/' + enc(c) + '/docs?' + q),
-      api('GET', '/v1/collections/' + enc(c) + '/count' + (p.where ? '?where=' + enc(p.where) : '')),
-    ]));
+    // The page first; the count (a scan when filtered) fills in after, so
+    // a large collection does not hold the page back.
+    const page = await busy(api('GET', '/v1/collections/' + enc(c) + '/docs?' + q));
     const docs = page.data.documents;
     const fields = [];
     for (const d of docs) for (const k of Object.keys(d.data && typeof d.data === 'object' ? d.data : {})) if (!fields.includes(k) && fields.length < 6) fields.push(k);
     const sortBy = (f) => () => { location.hash = docsHash(c, { where: p.where, order: f, desc: p.order === f && !p.desc ? '1' : '' }); };
     const arrow = (f) => (p.order === f ? (p.desc ? ' ▼' : ' ▲') : '');
     const cell = (v) => (v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
-    status.textContent = count.data.count + ' documents' + (p.where ? ' match' : '') + '; showing ' + (docs.length ? (skip + 1) + '–' + (skip + docs.length) : 'none') +
-      ' (' + Math.round(performance.now() - t0) + ' ms)';
+    const shown = 'showing ' + (docs.length ? (skip + 1) + '–' + (skip + docs.length) : 'none') + ' (' + Math.round(performance.now() - t0) + ' ms)';
+    status.textContent = 'counting…; ' + shown;
     document.getElementById('docs').replaceChildren(
       h('table', { id: 'documents' },
         h('thead', {}, h('tr', {}, h('th', { text: 'Key' }), fields.map((f) => h('th', { class: 'sort', 'data-field': f, onclick: sortBy(f), text: f + arrow(f) })), h('th', { text: 'Version' }))),
@@ -340,6 +344,8 @@ async function documentsPage(c, params) {
       h('div', { class: 'row' },
         h('button', { class: 'plain', id: 'page-prev', disabled: skip === 0, onclick: () => { location.hash = docsHash(c, Object.assign({}, p, { skip: String(Math.max(0, skip - PAGE)) })); }, text: '← Previous' }),
         h('button', { class: 'plain', id: 'page-next', disabled: !page.data.more, onclick: () => { location.hash = docsHash(c, Object.assign({}, p, { skip: String(page.data.next_skip) })); }, text: 'Next →' })));
+    const count = await busy(api('GET', '/v1/collections/' + enc(c) + '/count' + (p.where ? '?where=' + enc(p.where) : '')));
+    status.textContent = count.data.count + ' documents' + (p.where ? ' match' : '') + '; ' + shown;
   } catch (e) { status.replaceWith(errorBox(e)); }
 }
 
