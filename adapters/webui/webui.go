@@ -60,13 +60,23 @@ func New(opts Options) (*UI, error) {
 }
 
 // Lookup implements httpapi.Sessions: the key id and access of the
-// request's session cookie.
+// request's session cookie. A session whose key was revoked ends here.
 func (u *UI) Lookup(r *http.Request) (string, domain.Access, bool) {
-	se, ok := u.sessions.lookup(r)
+	se, ok := u.current(r)
 	if !ok {
 		return "", domain.Access{}, false
 	}
 	return se.keyID, se.access, true
+}
+
+// current is the request's session while its key is still valid.
+func (u *UI) current(r *http.Request) (*session, bool) {
+	se, ok := u.sessions.lookup(r)
+	if ok && !u.opts.Keys.Active(se.keyID) {
+		u.sessions.end(r)
+		return nil, false
+	}
+	return se, ok
 }
 
 // ServeHTTP answers /ui/ (the page), its files, and /ui/session (sign in
@@ -114,8 +124,8 @@ func (u *UI) session(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	switch r.Method {
 	case http.MethodGet:
-		se, ok := u.sessions.lookup(r)
-		if !ok || !u.opts.Keys.Active(se.keyID) {
+		se, ok := u.current(r)
+		if !ok {
 			writeError(w, http.StatusUnauthorized, domain.CodeUnauthorized, "not signed in")
 			return
 		}

@@ -112,3 +112,24 @@ func TestSessionsAreBounded(t *testing.T) {
 	}
 	require.LessOrEqual(t, len(u.sessions.m), MaxSessions)
 }
+
+func TestARevokedKeysSessionEnds(t *testing.T) {
+	keys := &fakeKeys{active: true}
+	u, err := New(Options{Keys: keys})
+	require.NoError(t, err)
+	req := httptest.NewRequest(http.MethodPost, "/ui/session", strings.NewReader(`{"key":"egk_good"}`))
+	req.Header.Set(csrfHeader, "1")
+	rec := httptest.NewRecorder()
+	u.ServeHTTP(rec, req)
+	require.Equal(t, http.StatusOK, rec.Code)
+	c := rec.Result().Cookies()[0]
+	get := httptest.NewRequest(http.MethodGet, "/v1/collections", nil)
+	get.AddCookie(c)
+	_, _, ok := u.Lookup(get)
+	require.True(t, ok)
+
+	keys.active = false
+	_, _, ok = u.Lookup(get)
+	require.False(t, ok)
+	require.Empty(t, u.sessions.m, "the session is gone, not only refused")
+}
