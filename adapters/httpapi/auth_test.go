@@ -105,11 +105,21 @@ func (n *authNode) call(method, path, body, key string) (int, string, http.Heade
 	return resp.StatusCode, string(b), resp.Header
 }
 
-// Every route × {no key, wrong key, a key without the scope, a key with
-// it}. The rows are keyed by the router's own patterns: a route added
-// without a row here fails the test.
-func TestEveryRouteChecksItsKey(t *testing.T) {
-	n := newAuthNode(t)
+// routeCase is one route of the scope table: a request to it, a valid key
+// that lacks its scope ("": the route needs none) and one that has it,
+// with the status the latter gets.
+type routeCase struct {
+	method, body string
+	path         func() string
+	without      string
+	with         string
+	status       int
+}
+
+// everyRoute is the scope table, keyed by the router's own patterns (a
+// route added without a row fails the tests that use it), over documents
+// users/alice and orders/o1; metrics is a key with the metrics scope only.
+func everyRoute(t *testing.T, n *authNode) (rows map[string]routeCase, metrics string) {
 	usersRW, usersR, ordersR, metrics := n.key("users:rw"), n.key("users:r"), n.key("orders:r"), n.key("metrics")
 	_, err := n.docs.Put(t.Context(), "users", "alice", []byte(`{"a":1}`), nil)
 	require.NoError(t, err)
@@ -121,15 +131,8 @@ func TestEveryRouteChecksItsKey(t *testing.T) {
 		return info.ID
 	}
 
-	type row struct {
-		method, body string
-		path         func() string
-		without      string // a valid key that lacks the scope ("": the route needs none)
-		with         string
-		status       int // with the scope
-	}
 	fixed := func(p string) func() string { return func() string { return p } }
-	rows := map[string]row{
+	rows = map[string]routeCase{
 		"PUT /v1/collections/{c}/docs/{key}":         {"PUT", `{"a":2}`, fixed("/v1/collections/users/docs/alice"), usersR, usersRW, 200},
 		"GET /v1/collections/{c}/docs/{key}":         {"GET", "", fixed("/v1/collections/users/docs/alice"), ordersR, usersR, 200},
 		"DELETE /v1/collections/{c}/docs/{key}":      {"DELETE", "", fixed("/v1/collections/users/docs/nobody"), usersR, usersRW, 404},
@@ -156,6 +159,15 @@ func TestEveryRouteChecksItsKey(t *testing.T) {
 		"/ui/":        {"GET", "", fixed("/ui/"), "", "", 200},
 		"GET /readyz": {"GET", "", fixed("/readyz"), "", "", 200},
 	}
+	return rows, metrics
+}
+
+// Every route × {no key, wrong key, a key without the scope, a key with
+// it}.
+func TestEveryRouteChecksItsKey(t *testing.T) {
+	n := newAuthNode(t)
+	rows, metrics := everyRoute(t, n)
+	usersR, usersRW := n.key("users:r"), n.key("users:rw")
 	for pattern := range n.api.needs {
 		require.Contains(t, rows, pattern, "route %q has no row in this table", pattern)
 	}
@@ -347,4 +359,33 @@ func TestKeyRequestsThatAreRefused(t *testing.T) {
 	status, body, _ := n.call(http.MethodGet, "/v1/admin/keys", "", n.admin)
 	require.Equal(t, http.StatusOK, status)
 	require.JSONEq(t, `{"keys":[]}`, body)
+}
+
+// The same table through the dashboard's session cookie: a session is
+// refused exactly where its key is, and gets what its key gets.
+func TestEveryRouteChecksASessionsKey(t *testing.T) {
+	n := newAuthNode(t)
+	rows, _ := everyRoute(t, n)
+	sessions := map[string]*browser{}
+	session := func(t *testing.T, key string) *browser {
+		if sessions[key] == nil {
+			sessions[key] = signIn(t, n, key)
+		}
+		return &browser{t: t, n: n, cookie: sessions[key].cookie}
+	}
+	for pattern, r := range rows {
+		if n.api.needs[pattern] == needNothing {
+			continue
+		}
+		t.Run(pattern, func(t *testing.T) {
+			if r.without != "" {
+				status, body, _ := session(t, r.without).do(r.method, r.path(), r.body, csrf)
+				require.Equal(t, http.StatusForbidden, status, body)
+			}
+			status, body, _ := session(t, r.with).do(r.method, r.path(), r.body, csrf)
+			require.Equal(t, r.status, status, body)
+			status, body, _ = (&browser{t: t, n: n}).do(r.method, r.path(), r.body, csrf)
+			require.Equal(t, http.StatusUnauthorized, status, "no session: %s", body)
+		})
+	}
 }

@@ -31,7 +31,7 @@ func (b *browser) do(method, path, body string, header map[string]string) (int, 
 	}
 	req, err := http.NewRequestWithContext(ctx, method, b.n.base+path, rd)
 	require.NoError(b.t, err)
-	if body != "" {
+	if method == http.MethodPost || method == http.MethodPut {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if b.cookie != nil {
@@ -43,6 +43,9 @@ func (b *browser) do(method, path, body string, header map[string]string) (int, 
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(b.t, err)
 	defer resp.Body.Close()
+	if resp.Header.Get("Content-Type") == "text/event-stream" {
+		return resp.StatusCode, "", resp.Header // a stream: its headers are the answer
+	}
 	out, err := io.ReadAll(resp.Body)
 	require.NoError(b.t, err)
 	return resp.StatusCode, string(out), resp.Header
