@@ -98,9 +98,9 @@ type Options struct {
 	// The dashboard's read-only views (dashboard.go); nil leaves each out.
 	Views Views
 	// UI is the dashboard (adapters/webui), served under /ui/ without a
-	// key: its pages hold no data, every data call they make goes through
-	// the routes above. Sessions are its sign-ins, accepted in place of
-	// the Bearer key (session.go). Nil: no dashboard.
+	// key (GET / redirects there): its pages hold no data, every data call
+	// they make goes through the routes above. Sessions are its sign-ins,
+	// accepted in place of the Bearer key (session.go). Nil: no dashboard.
 	UI       http.Handler
 	Sessions Sessions
 }

@@ -157,6 +157,7 @@ func everyRoute(t *testing.T, n *authNode) (rows map[string]routeCase, metrics s
 		"GET /v1/admin/backups/{kind}/{name}":        {"GET", "", fixed("/v1/admin/backups/manual/entgldb-1.db"), usersRW, n.admin, 200},
 		"GET /v1/collections/{c}/docs/{key}/history": {"GET", "", fixed("/v1/collections/users/docs/alice/history"), ordersR, usersR, 200},
 		"/ui/":        {"GET", "", fixed("/ui/"), "", "", 200},
+		"GET /{$}":    {"GET", "", fixed("/"), "", "", 200}, // redirected to /ui/
 		"GET /readyz": {"GET", "", fixed("/readyz"), "", "", 200},
 	}
 	return rows, metrics

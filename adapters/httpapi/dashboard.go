@@ -92,6 +92,8 @@ func (a *API) dashboardRoutes() {
 	}
 	if a.opts.UI != nil {
 		a.handle("/ui/", needNothing, a.opts.UI)
+		// Whoever types the node's address lands on the dashboard.
+		a.handle("GET /{$}", needNothing, http.RedirectHandler("/ui/", http.StatusFound))
 	}
 }
 

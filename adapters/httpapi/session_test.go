@@ -177,3 +177,18 @@ func TestDashboardPagesCarryAStrictPolicy(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusMisdirectedRequest, resp.StatusCode)
 }
+
+func TestTheNodesAddressLeadsToTheDashboard(t *testing.T) {
+	n := newAuthNode(t)
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for path, want := range map[string]string{"/": "/ui/", "/ui": "/ui/"} {
+		resp, err := noFollow.Get(n.base + path)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, 3, resp.StatusCode/100, "%s: a redirect", path)
+		require.Equal(t, want, resp.Header.Get("Location"), path)
+	}
+	// Other unknown paths still need a key before they say anything.
+	status, _, _ := n.call(http.MethodGet, "/nothing", "", "")
+	require.Equal(t, http.StatusUnauthorized, status)
+}
