@@ -43,12 +43,20 @@ func ModuleRoot(ctx context.Context) (string, error) {
 }
 
 // Build compiles ./cmd/entgldb into out.
-func Build(ctx context.Context, out string) error {
+func Build(ctx context.Context, out string) error { return BuildTagged(ctx, out) }
+
+// BuildTagged compiles ./cmd/entgldb into out with build tags (noui: no
+// dashboard).
+func BuildTagged(ctx context.Context, out string, tags ...string) error {
 	root, err := ModuleRoot(ctx)
 	if err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/entgldb")
+	args := []string{"build", "-o", out}
+	if len(tags) > 0 {
+		args = append(args, "-tags", strings.Join(tags, ","))
+	}
+	cmd := exec.CommandContext(ctx, "go", append(args, "./cmd/entgldb")...)
 	cmd.Dir = root
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
