@@ -187,6 +187,20 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	require.Eventually(t, cond, stepWithin, 100*time.Millisecond, what)
 }
 
+// makeKey makes a users:r key on node n through the API and returns its id.
+func makeKey(t *testing.T, n *nodeproc.Proc, name string) string {
+	t.Helper()
+	resp, err := n.Client().Do(context.Background(), http.MethodPost, "/v1/admin/keys",
+		[]byte(`{"name":"`+name+`","scopes":["users:r"]}`), "Content-Type", "application/json")
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, resp.Status, string(resp.Body))
+	var made struct {
+		ID string `json:"id"`
+	}
+	require.NoError(t, json.Unmarshal(resp.Body, &made))
+	return made.ID
+}
+
 func docValue(c *client.Client, collection, key string) (map[string]any, bool) {
 	d, err := c.Get(context.Background(), collection, key)
 	if err != nil {
@@ -388,6 +402,17 @@ func TestDashboardInABrowser(t *testing.T) {
 			chromedp.Click(chromedp.CSS("#key-create")))
 		p.until("key shown once", `document.querySelector('#key-secret')?.textContent.startsWith('egk_')`)
 		key := p.text("#key-secret")
+		p.until("listed", `[...document.querySelectorAll('#key-list tbody tr')].some(r => r.children[1].textContent === 'reader')`)
+
+		// Revoking asks first; a made key is then refused from the next request.
+		spare := makeKey(t, a, "spare")
+		p.open("#/none")
+		p.open("#/keys")
+		sel := fmt.Sprintf(`#key-list tr[data-id="%s"] button`, spare)
+		p.run("revoke once", chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.Click(chromedp.CSS(sel)))
+		p.until("asked to confirm", fmt.Sprintf(`document.querySelector('%s')?.textContent.includes('sure?')`, sel))
+		p.run("revoke", chromedp.Click(chromedp.CSS(sel)))
+		p.until("gone", fmt.Sprintf(`document.querySelector('#key-list tr[data-id="%s"]') === null`, spare))
 		p.run("sign out", chromedp.Click(chromedp.CSS("#signout")), chromedp.WaitVisible(chromedp.CSS("#login-key")))
 		status := eval[int](p, `fetch('/v1/collections', {headers: {'X-Entgldb-Csrf': '1'}}).then(r => r.status)`)
 		require.Equal(t, http.StatusUnauthorized, status, "signed out: the cookie opens nothing")

@@ -501,7 +501,10 @@ async function keysPage() {
         h('tbody', {}, data.keys.map((k) => h('tr', { 'data-id': k.id },
           h('td', { text: k.id }), h('td', { text: k.name }), h('td', { text: k.scopes.join(', ') }),
           h('td', { text: new Date(k.created_at).toLocaleString() }), h('td', { text: k.last_used ? ago(Date.parse(k.last_used)) : 'never' }),
-          h('td', {}, h('button', { class: 'danger', text: 'Revoke', onclick: async () => {
+          h('td', {}, h('button', { class: 'danger', text: 'Revoke…', onclick: async (ev) => {
+            // Two clicks: the first asks, the second revokes.
+            const b = ev.currentTarget;
+            if (!b.dataset.armed) { b.dataset.armed = '1'; b.textContent = 'Revoke ' + k.name + ': sure?'; return; }
             try { await api('DELETE', '/v1/admin/keys/' + enc(k.id)); flash('Revoked ' + k.id); load(); } catch (e) { flash(e.message, true); }
           } })))))));
     } catch (e) { list.replaceChildren(errorBox(e)); }
