@@ -336,9 +336,13 @@ func TestDashboardInABrowser(t *testing.T) {
 		_, err = a.Client().Put(ctx, "orders", "live-2", []byte(`{"total":3}`))
 		require.NoError(t, err)
 		p.until("the local write arrives", `document.querySelector('#feed li[data-key="live-2"]') !== null`)
+		_, err = b.Client().Batch(ctx, "users", map[string]json.RawMessage{
+			"live-3": json.RawMessage(`{"name":"c"}`), "live-4": json.RawMessage(`{"name":"d"}`)}, []string{"u010"})
+		require.NoError(t, err)
+		p.until("a remote delete arrives", `document.querySelector('#feed li[data-key="u010"]')?.textContent.includes('delete')`)
+		p.screenshot("changes")
 		p.run("filter", chromedp.SendKeys(chromedp.CSS("#feed-filter"), "orders/"))
 		p.until("filtered", `document.querySelector('#feed li[data-key="live-1"]') === null && document.querySelector('#feed li[data-key="live-2"]') !== null`)
-		p.screenshot("changes")
 	})
 
 	t.Run("take a backup and download it", func(t *testing.T) {
