@@ -5,7 +5,7 @@ BIN       := bin/entgldb
 RACE_PKGS := ./app/... ./adapters/... ./test/...
 FUZZTIME  ?= 5s
 
-.PHONY: all build run test test-deps test-unit test-race lint generate wire-check bench soak fuzz-smoke clean
+.PHONY: all build run test test-deps test-unit test-race lint generate wire-check bench soak fuzz-smoke ui-screenshots clean
 
 all: build
 
@@ -17,13 +17,16 @@ run: build
 	./$(BIN) serve
 
 ## test: every test, with the race detector where concurrency lives.
-## The namespace discovery test (test/netns) needs root and iproute2.
+## The namespace discovery test (test/netns) needs root and iproute2; test/ui needs Chromium.
 test: wire-check test-deps
 	$(GO) test -count=1 -timeout 20m ./domain/... ./ports/... ./cmd/... .
 	$(GO) test -count=1 -race -timeout 25m $(RACE_PKGS)
 
+## test-deps: what the black-box tests need from the system: iproute2 (test/netns) and headless
+## Chromium (test/ui drives the dashboard in a real browser).
 test-deps:
 	@command -v ip >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2; }
+	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation; }
 
 ## lint: gofmt, go vet, staticcheck (pinned, fetched through the module proxy).
 lint:
@@ -47,6 +50,10 @@ bench:
 ## soak: the reliability soak (bounded, about 15 minutes).
 soak: build
 	$(GO) run ./test/soak -bin $(BIN)
+
+## ui-screenshots: the dashboard's pages as docs/ui/*.png, taken by its browser test.
+ui-screenshots: test-deps
+	ENTGLDB_UI_SCREENSHOTS=$(CURDIR)/docs/ui $(GO) test -count=1 -run TestDashboardInABrowser ./test/ui/
 
 ## fuzz-smoke: every fuzz target for $(FUZZTIME).
 fuzz-smoke:

@@ -317,11 +317,15 @@ func (c changes) Watch(ctx context.Context, since int64) (httpapi.ChangeStream, 
 
 func provideHTTP(cfg config.Config, db *app.Database, status *app.StatusTracker, health *app.HealthCheck,
 	store *sqlite.Store, server *tcp.Server, backups *app.BackupService, reg *prometheus.Registry, keys httpapi.Keys,
-	logger *zap.Logger) (*httpapi.Server, error) {
+	clocks *app.PeerClocks, id nodeID, logger *zap.Logger) (*httpapi.Server, error) {
 	if !cfg.Http.Enabled {
 		return nil, nil
 	}
-	api := httpapi.New(httpapi.Options{
+	ui, err := dashboard(cfg, keys, logger)
+	if err != nil {
+		return nil, err
+	}
+	opts := httpapi.Options{
 		Documents: documents{db},
 		Changes:   changes{db},
 		Status:    func(ctx context.Context) (ports.SyncStatus, error) { return status.Snapshot(ctx), nil },
@@ -345,7 +349,12 @@ func provideHTTP(cfg config.Config, db *app.Database, status *app.StatusTracker,
 		MaxChangeFeeds:   cfg.Http.MaxChangeFeeds,
 		Keys:             keys,
 		PublicMetrics:    cfg.Http.PublicMetrics,
-	})
+		Views:            dashboardViews(id, store, clocks, backups, reg),
+	}
+	if ui != nil {
+		opts.UI, opts.Sessions = ui, ui
+	}
+	api := httpapi.New(opts)
 	srv := httpapi.NewServer(cfg.Http.Address, api, logger.Named("http"))
 	srv.SetMaxConnections(cfg.Http.MaxConnections)
 	if err := serveTLS(srv, cfg, logger.Named("http")); err != nil {

@@ -93,7 +93,7 @@ func newNode(ctx context.Context, cfg config.Config, logger *zap.Logger) (*app.N
 		cleanup()
 		return nil, nil, err
 	}
-	httpapiServer, err := provideHTTP(cfg, database, statusTracker, healthCheck, store, server, backupService, registry, keys, logger)
+	httpapiServer, err := provideHTTP(cfg, database, statusTracker, healthCheck, store, server, backupService, registry, keys, peerClocks, entgldbNodeID, logger)
 	if err != nil {
 		cleanup3()
 		cleanup2()

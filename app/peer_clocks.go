@@ -202,6 +202,20 @@ func (p *PeerClocks) Known() []string {
 	return out
 }
 
+// Held returns a copy of each known peer's clock and when it was last
+// heard from (Unix ms): the replication matrix's rows.
+func (p *PeerClocks) Held() (held map[string]domain.VectorClock, heard map[string]int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	held = make(map[string]domain.VectorClock, len(p.held))
+	heard = make(map[string]int64, len(p.held))
+	for peer, vc := range p.held {
+		held[peer] = vc.Clone()
+		heard[peer] = p.seen[peer]
+	}
+	return held, heard
+}
+
 // Save writes the clocks when they changed since the last Save.
 func (p *PeerClocks) Save(ctx context.Context) error {
 	if p.meta == nil {

@@ -94,6 +94,15 @@ type Options struct {
 	Keys Keys
 	// PublicMetrics serves /metrics without a key (Http.PublicMetrics).
 	PublicMetrics bool
+
+	// The dashboard's read-only views (dashboard.go); nil leaves each out.
+	Views Views
+	// UI is the dashboard (adapters/webui), served under /ui/ without a
+	// key (GET / redirects there): its pages hold no data, every data call
+	// they make goes through the routes above. Sessions are its sign-ins,
+	// accepted in place of the Bearer key (session.go). Nil: no dashboard.
+	UI       http.Handler
+	Sessions Sessions
 }
 
 // API is the http.Handler of the node.
@@ -176,6 +185,7 @@ func (a *API) routes() {
 		a.handle("GET /v1/admin/keys", needAdmin, timed(a.listKeys))
 		a.handle("DELETE /v1/admin/keys/{id}", needAdmin, timed(a.revokeKey))
 	}
+	a.dashboardRoutes()
 	if a.opts.Health != nil {
 		a.handle("GET /healthz", needNothing, timed(a.healthz))
 	}

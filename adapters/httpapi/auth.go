@@ -63,6 +63,9 @@ func (a *API) authenticate(w http.ResponseWriter, r *http.Request) (*http.Reques
 	const op = "httpapi.authenticate"
 	c := caller{access: domain.AdminAccess()}
 	if a.opts.Keys != nil {
+		if s, ok := a.sessionCaller(w, r); ok || s.refused {
+			return r.WithContext(context.WithValue(r.Context(), callerKey{}, s.caller)), ok
+		}
 		token, problem := bearerToken(r)
 		if problem != "" {
 			w.Header().Set("WWW-Authenticate", realm)

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/entgldb/entgldb-go/adapters/apikeys"
+	"github.com/entgldb/entgldb-go/adapters/webui"
 	"github.com/entgldb/entgldb-go/domain"
 	"github.com/entgldb/entgldb-go/ports"
 )
@@ -40,6 +41,8 @@ func newAuthNode(t *testing.T) *authNode {
 	require.NoError(t, err)
 	docs, feed := newFakeDocs(), newFakeFeed()
 	docs.feed = feed
+	ui, err := webui.New(webui.Options{Keys: store})
+	require.NoError(t, err)
 	api := New(Options{
 		Documents: docs,
 		Changes:   feed,
@@ -51,6 +54,9 @@ func newAuthNode(t *testing.T) *authNode {
 		Metrics:   prometheus.NewRegistry(),
 		Keys:      store,
 		Heartbeat: 50 * time.Millisecond,
+		Views:     fakeViews(t),
+		UI:        ui,
+		Sessions:  ui,
 	})
 	srv := NewServer("127.0.0.1:0", api, nil)
 	require.NoError(t, srv.Start(t.Context()))
@@ -99,11 +105,21 @@ func (n *authNode) call(method, path, body, key string) (int, string, http.Heade
 	return resp.StatusCode, string(b), resp.Header
 }
 
-// Every route × {no key, wrong key, a key without the scope, a key with
-// it}. The rows are keyed by the router's own patterns: a route added
-// without a row here fails the test.
-func TestEveryRouteChecksItsKey(t *testing.T) {
-	n := newAuthNode(t)
+// routeCase is one route of the scope table: a request to it, a valid key
+// that lacks its scope ("": the route needs none) and one that has it,
+// with the status the latter gets.
+type routeCase struct {
+	method, body string
+	path         func() string
+	without      string
+	with         string
+	status       int
+}
+
+// everyRoute is the scope table, keyed by the router's own patterns (a
+// route added without a row fails the tests that use it), over documents
+// users/alice and orders/o1; metrics is a key with the metrics scope only.
+func everyRoute(t *testing.T, n *authNode) (rows map[string]routeCase, metrics string) {
 	usersRW, usersR, ordersR, metrics := n.key("users:rw"), n.key("users:r"), n.key("orders:r"), n.key("metrics")
 	_, err := n.docs.Put(t.Context(), "users", "alice", []byte(`{"a":1}`), nil)
 	require.NoError(t, err)
@@ -115,34 +131,44 @@ func TestEveryRouteChecksItsKey(t *testing.T) {
 		return info.ID
 	}
 
-	type row struct {
-		method, body string
-		path         func() string
-		without      string // a valid key that lacks the scope ("": the route needs none)
-		with         string
-		status       int // with the scope
-	}
 	fixed := func(p string) func() string { return func() string { return p } }
-	rows := map[string]row{
-		"PUT /v1/collections/{c}/docs/{key}":    {"PUT", `{"a":2}`, fixed("/v1/collections/users/docs/alice"), usersR, usersRW, 200},
-		"GET /v1/collections/{c}/docs/{key}":    {"GET", "", fixed("/v1/collections/users/docs/alice"), ordersR, usersR, 200},
-		"DELETE /v1/collections/{c}/docs/{key}": {"DELETE", "", fixed("/v1/collections/users/docs/nobody"), usersR, usersRW, 404},
-		"POST /v1/collections/{c}/batch":        {"POST", `{"put":{"b":{}}}`, fixed("/v1/collections/users/batch"), usersR, usersRW, 200},
-		"GET /v1/collections/{c}/docs":          {"GET", "", fixed("/v1/collections/users/docs"), ordersR, usersR, 200},
-		"GET /v1/collections/{c}/count":         {"GET", "", fixed("/v1/collections/users/count"), ordersR, usersR, 200},
-		"POST /v1/collections/{c}/find":         {"POST", `{"filter":{"a":1}}`, fixed("/v1/collections/users/find"), ordersR, usersR, 200},
-		"GET /v1/collections":                   {"GET", "", fixed("/v1/collections"), "", usersR, 200},
-		"GET /v1/changes":                       {"GET", "", fixed("/v1/changes"), "", usersR, 200},
-		"GET /v1/peers":                         {"GET", "", fixed("/v1/peers"), usersRW, n.admin, 200},
-		"GET /v1/status":                        {"GET", "", fixed("/v1/status"), usersRW, n.admin, 200},
-		"POST /v1/admin/backup":                 {"POST", "", fixed("/v1/admin/backup"), usersRW, n.admin, 200},
-		"POST /v1/admin/keys":                   {"POST", `{"name":"x","scopes":["users:r"]}`, fixed("/v1/admin/keys"), usersRW, n.admin, 201},
-		"GET /v1/admin/keys":                    {"GET", "", fixed("/v1/admin/keys"), usersRW, n.admin, 200},
-		"DELETE /v1/admin/keys/{id}":            {"DELETE", "", func() string { return "/v1/admin/keys/" + throwaway() }, usersRW, n.admin, 200},
-		"GET /metrics":                          {"GET", "", fixed("/metrics"), usersRW, metrics, 200},
-		"GET /healthz":                          {"GET", "", fixed("/healthz"), "", "", 200},
-		"GET /readyz":                           {"GET", "", fixed("/readyz"), "", "", 200},
+	rows = map[string]routeCase{
+		"PUT /v1/collections/{c}/docs/{key}":         {"PUT", `{"a":2}`, fixed("/v1/collections/users/docs/alice"), usersR, usersRW, 200},
+		"GET /v1/collections/{c}/docs/{key}":         {"GET", "", fixed("/v1/collections/users/docs/alice"), ordersR, usersR, 200},
+		"DELETE /v1/collections/{c}/docs/{key}":      {"DELETE", "", fixed("/v1/collections/users/docs/nobody"), usersR, usersRW, 404},
+		"POST /v1/collections/{c}/batch":             {"POST", `{"put":{"b":{}}}`, fixed("/v1/collections/users/batch"), usersR, usersRW, 200},
+		"GET /v1/collections/{c}/docs":               {"GET", "", fixed("/v1/collections/users/docs"), ordersR, usersR, 200},
+		"GET /v1/collections/{c}/count":              {"GET", "", fixed("/v1/collections/users/count"), ordersR, usersR, 200},
+		"POST /v1/collections/{c}/find":              {"POST", `{"filter":{"a":1}}`, fixed("/v1/collections/users/find"), ordersR, usersR, 200},
+		"GET /v1/collections":                        {"GET", "", fixed("/v1/collections"), "", usersR, 200},
+		"GET /v1/changes":                            {"GET", "", fixed("/v1/changes"), "", usersR, 200},
+		"GET /v1/peers":                              {"GET", "", fixed("/v1/peers"), usersRW, n.admin, 200},
+		"GET /v1/status":                             {"GET", "", fixed("/v1/status"), usersRW, n.admin, 200},
+		"POST /v1/admin/backup":                      {"POST", "", fixed("/v1/admin/backup"), usersRW, n.admin, 200},
+		"POST /v1/admin/keys":                        {"POST", `{"name":"x","scopes":["users:r"]}`, fixed("/v1/admin/keys"), usersRW, n.admin, 201},
+		"GET /v1/admin/keys":                         {"GET", "", fixed("/v1/admin/keys"), usersRW, n.admin, 200},
+		"DELETE /v1/admin/keys/{id}":                 {"DELETE", "", func() string { return "/v1/admin/keys/" + throwaway() }, usersRW, n.admin, 200},
+		"GET /metrics":                               {"GET", "", fixed("/metrics"), usersRW, metrics, 200},
+		"GET /healthz":                               {"GET", "", fixed("/healthz"), "", "", 200},
+		"GET /v1/admin/node":                         {"GET", "", fixed("/v1/admin/node"), usersRW, n.admin, 200},
+		"GET /v1/admin/replication":                  {"GET", "", fixed("/v1/admin/replication"), usersRW, n.admin, 200},
+		"GET /v1/admin/chains":                       {"GET", "", fixed("/v1/admin/chains"), usersRW, n.admin, 200},
+		"GET /v1/admin/backups":                      {"GET", "", fixed("/v1/admin/backups"), usersRW, n.admin, 200},
+		"GET /v1/admin/backups/{kind}/{name}":        {"GET", "", fixed("/v1/admin/backups/manual/entgldb-1.db"), usersRW, n.admin, 200},
+		"GET /v1/collections/{c}/docs/{key}/history": {"GET", "", fixed("/v1/collections/users/docs/alice/history"), ordersR, usersR, 200},
+		"/ui/":        {"GET", "", fixed("/ui/"), "", "", 200},
+		"GET /{$}":    {"GET", "", fixed("/"), "", "", 200}, // redirected to /ui/
+		"GET /readyz": {"GET", "", fixed("/readyz"), "", "", 200},
 	}
+	return rows, metrics
+}
+
+// Every route × {no key, wrong key, a key without the scope, a key with
+// it}.
+func TestEveryRouteChecksItsKey(t *testing.T) {
+	n := newAuthNode(t)
+	rows, metrics := everyRoute(t, n)
+	usersR, usersRW := n.key("users:r"), n.key("users:rw")
 	for pattern := range n.api.needs {
 		require.Contains(t, rows, pattern, "route %q has no row in this table", pattern)
 	}
@@ -334,4 +360,33 @@ func TestKeyRequestsThatAreRefused(t *testing.T) {
 	status, body, _ := n.call(http.MethodGet, "/v1/admin/keys", "", n.admin)
 	require.Equal(t, http.StatusOK, status)
 	require.JSONEq(t, `{"keys":[]}`, body)
+}
+
+// The same table through the dashboard's session cookie: a session is
+// refused exactly where its key is, and gets what its key gets.
+func TestEveryRouteChecksASessionsKey(t *testing.T) {
+	n := newAuthNode(t)
+	rows, _ := everyRoute(t, n)
+	sessions := map[string]*browser{}
+	session := func(t *testing.T, key string) *browser {
+		if sessions[key] == nil {
+			sessions[key] = signIn(t, n, key)
+		}
+		return &browser{t: t, n: n, cookie: sessions[key].cookie}
+	}
+	for pattern, r := range rows {
+		if n.api.needs[pattern] == needNothing {
+			continue
+		}
+		t.Run(pattern, func(t *testing.T) {
+			if r.without != "" {
+				status, body, _ := session(t, r.without).do(r.method, r.path(), r.body, csrf)
+				require.Equal(t, http.StatusForbidden, status, body)
+			}
+			status, body, _ := session(t, r.with).do(r.method, r.path(), r.body, csrf)
+			require.Equal(t, r.status, status, body)
+			status, body, _ = (&browser{t: t, n: n}).do(r.method, r.path(), r.body, csrf)
+			require.Equal(t, http.StatusUnauthorized, status, "no session: %s", body)
+		})
+	}
 }

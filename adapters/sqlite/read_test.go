@@ -168,6 +168,16 @@ func TestEveryReadSeesPendingWrites(t *testing.T) {
 				f.created.Collection, f.created.Key).Scan(&n))
 			require.Equal(t, 1, n)
 		},
+		"DocumentHistory": func(t *testing.T, f readFixture) {
+			es, err := f.s.DocumentHistory(t.Context(), f.coll, "a", 10)
+			require.NoError(t, err)
+			require.Len(t, es, 2, "both writes of a, newest first")
+			require.Equal(t, f.updated.Hash, es[0].Hash)
+			require.JSONEq(t, `{"v":2}`, string(es[0].Data))
+			es, err = f.s.DocumentHistory(t.Context(), f.coll, "a", 1)
+			require.NoError(t, err)
+			require.Len(t, es, 1)
+		},
 		"Heads": func(t *testing.T, f readFixture) {
 			heads, err := f.s.Heads(t.Context())
 			require.NoError(t, err)

@@ -43,12 +43,20 @@ func ModuleRoot(ctx context.Context) (string, error) {
 }
 
 // Build compiles ./cmd/entgldb into out.
-func Build(ctx context.Context, out string) error {
+func Build(ctx context.Context, out string) error { return BuildTagged(ctx, out) }
+
+// BuildTagged compiles ./cmd/entgldb into out with build tags (noui: no
+// dashboard).
+func BuildTagged(ctx context.Context, out string, tags ...string) error {
 	root, err := ModuleRoot(ctx)
 	if err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/entgldb")
+	args := []string{"build", "-o", out}
+	if len(tags) > 0 {
+		args = append(args, "-tags", strings.Join(tags, ","))
+	}
+	cmd := exec.CommandContext(ctx, "go", append(args, "./cmd/entgldb")...)
 	cmd.Dir = root
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -56,6 +64,25 @@ func Build(ctx context.Context, out string) error {
 		return fmt.Errorf("go build ./cmd/entgldb: %w\n%s", err, stderr.String())
 	}
 	return nil
+}
+
+// BuildTemp compiles ./cmd/entgldb into a new temporary directory (within
+// 10 minutes) and returns the binary's path and what removes it: the
+// TestMain of a package of black-box tests.
+func BuildTemp() (bin string, remove func(), err error) {
+	dir, err := os.MkdirTemp("", "entgldb-bin")
+	if err != nil {
+		return "", nil, err
+	}
+	remove = func() { os.RemoveAll(dir) }
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	bin = filepath.Join(dir, "entgldb")
+	if err := Build(ctx, bin); err != nil {
+		remove()
+		return "", nil, err
+	}
+	return bin, remove, nil
 }
 
 // handedOut is every port FreePort returned in this process: the kernel
