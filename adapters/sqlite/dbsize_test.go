@@ -30,9 +30,7 @@ func sizeDoc(i int) []byte {
 // TestDatabaseBytesPerDocument: fresh documents written by batches and
 // single Puts cost the database little more than their JSON, since each
 // document's bytes are stored once (storedonce.go): two copies would make
-// the file more than twice the JSON, and a new file's 8 KiB pages
-// (newFilePageSize) leave less of each page unused than 4 KiB ones. The
-// breakdown by table is logged.
+// the file more than twice the JSON. The breakdown by table is logged.
 func TestDatabaseBytesPerDocument(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -76,5 +74,5 @@ func TestDatabaseBytesPerDocument(t *testing.T) {
 	}
 	ratio := float64(fi.Size()) / float64(jsonBytes)
 	t.Logf("file %d bytes, JSON %d bytes, ratio %.3f", fi.Size(), jsonBytes, ratio)
-	require.Less(t, ratio, 1.65)
+	require.Less(t, ratio, 1.9)
 }
