@@ -216,8 +216,7 @@ func TestCheckpointerSealWithReaders(t *testing.T) {
 func TestCheckpointerSealBacksOffWhileReadersHoldTheWAL(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "db")
 	const soft, hard = 256 << 10, 4 << 20
-	// The commit counts below are sized for 4 KiB pages.
-	s, err := Open(t.Context(), Options{Path: path, EnableWAL: true, walSoft: soft, walHard: hard, walEvery: time.Hour, pageSize: 4096})
+	s, err := Open(t.Context(), Options{Path: path, EnableWAL: true, walSoft: soft, walHard: hard, walEvery: time.Hour})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, s.Close()) })
 	c := s.ckpt

@@ -22,39 +22,12 @@ const (
 	vacuumStep = 64
 )
 
-// newFilePageSize is the page size of a file Open creates. A ~500-byte
-// document row leaves the rest of a 4 KiB page that cannot hold another
-// one unused; a larger page wastes that remainder less often
-// (dbsize_test.go). Existing files keep theirs: changing it rewrites the
-// whole file.
-const newFilePageSize = 8192
-
-// setNewFilePageSize gives an empty file pageSize, which the VACUUM that
-// follows writes. WAL mode (already set by the writer's pragmas)
-// fixes the page size, so the file leaves it for the VACUUM and goes back.
-func setNewFilePageSize(ctx context.Context, db *bun.DB, pageSize int) error {
-	var journal string
-	if err := db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&journal); err != nil {
-		return err
-	}
-	stmts := []string{"PRAGMA page_size = " + strconv.Itoa(pageSize)}
-	if journal == "wal" {
-		stmts = append([]string{"PRAGMA journal_mode = DELETE"}, append(stmts, "VACUUM", "PRAGMA journal_mode = WAL")...)
-	}
-	for _, q := range stmts {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // ensureIncrementalVacuum puts the file in incremental auto-vacuum mode.
 // The mode takes effect only when set before the file's first page is
 // written, or through VACUUM: a new file (WAL mode has already written
 // its header) costs a VACUUM of nothing, an existing one is rewritten once
 // (a one-time cost, logged).
-func ensureIncrementalVacuum(ctx context.Context, db *bun.DB, pageSize int, log *zap.Logger) error {
+func ensureIncrementalVacuum(ctx context.Context, db *bun.DB, log *zap.Logger) error {
 	var mode, tables int
 	if err := db.QueryRowContext(ctx, "PRAGMA auto_vacuum").Scan(&mode); err != nil {
 		return err
@@ -71,8 +44,6 @@ func ensureIncrementalVacuum(ctx context.Context, db *bun.DB, pageSize int, log 
 	start := time.Now()
 	if tables > 0 {
 		log.Info("converting the database to incremental auto-vacuum; this happens once")
-	} else if err := setNewFilePageSize(ctx, db, pageSize); err != nil {
-		return err
 	}
 	if _, err := db.ExecContext(ctx, "VACUUM"); err != nil {
 		return err

@@ -27,32 +27,6 @@ func TestNewDatabaseIsIncrementalAutoVacuum(t *testing.T) {
 	require.Equal(t, autoVacuumIncremental, autoVacuumOf(t, s))
 }
 
-func pragmaOf[T any](t *testing.T, s *Store, name string) T {
-	t.Helper()
-	var v T
-	require.NoError(t, s.writer.DB.QueryRowContext(t.Context(), "PRAGMA "+name).Scan(&v))
-	return v
-}
-
-// A file Open creates gets newFilePageSize and keeps its journal mode; a
-// file that exists keeps the page size it has.
-func TestNewDatabasePageSize(t *testing.T) {
-	t.Parallel()
-	s := pendOpen(t, filepath.Join(t.TempDir(), "new.db"))
-	require.Equal(t, newFilePageSize, pragmaOf[int](t, s, "page_size"))
-	require.Equal(t, "wal", pragmaOf[string](t, s, "journal_mode"))
-
-	path := filepath.Join(t.TempDir(), "old.db")
-	raw, err := sql.Open("sqlite", "file:"+path)
-	require.NoError(t, err)
-	_, err = raw.Exec(`PRAGMA page_size = 4096; CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`)
-	require.NoError(t, err)
-	require.NoError(t, raw.Close())
-	old := pendOpen(t, path)
-	require.Equal(t, 4096, pragmaOf[int](t, old, "page_size"))
-	require.Equal(t, autoVacuumIncremental, autoVacuumOf(t, old))
-}
-
 func TestExistingDatabaseIsConvertedOnce(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "old.db")

@@ -21,7 +21,6 @@
 package sqlite
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -74,9 +73,6 @@ type Options struct {
 	// walLimits).
 	walSoft, walHard int64
 	walEvery         time.Duration
-	// pageSize overrides newFilePageSize for a file Open creates (tests
-	// that count WAL bytes in pages of a given size).
-	pageSize int
 }
 
 // Store implements ports.Store and the optional store capabilities.
@@ -246,7 +242,7 @@ func open(ctx context.Context, opts Options, log *zap.Logger) (*Store, error) {
 		_ = s.writer.Close()
 		return nil, err
 	}
-	if err := ensureIncrementalVacuum(ctx, s.writer, cmp.Or(opts.pageSize, newFilePageSize), log); err != nil {
+	if err := ensureIncrementalVacuum(ctx, s.writer, log); err != nil {
 		return fail(mapErr(op, err))
 	}
 	if err := migrate(ctx, s.writer); err != nil {
