@@ -15,6 +15,7 @@ import (
 	"github.com/entgldb/entgldb-go/adapters/protocol"
 	"github.com/entgldb/entgldb-go/adapters/tcp"
 	"github.com/entgldb/entgldb-go/app"
+	"github.com/entgldb/entgldb-go/domain"
 	"github.com/entgldb/entgldb-go/ports"
 	"github.com/entgldb/entgldb-go/test/synctest"
 )
@@ -171,4 +172,43 @@ func TestRefusedSnapshotFileFallsBackToEntries(t *testing.T) {
 			require.Equal(t, a.Hash(t), b.Hash(t))
 		})
 	}
+}
+
+// The server compacted: superseded entries are gone (holes in its chain)
+// and a delete was collected. Its own chain holds no proofs; it signs each
+// stretch of it in the file it serves, so an empty node still takes the
+// file over loopback TCP, and the deleted document stays deleted.
+func TestBootstrapFromSnapshotFileAfterCompaction(t *testing.T) {
+	ctx := context.Background()
+	c := synctest.Start(t, 1, synctest.Options{Compression: true})
+	a := c.Nodes[0]
+	putMany(t, a, 0, 200)
+	for i := 0; i < 200; i += 7 {
+		a.Put(t, "docs", fmt.Sprintf("d%04d", i), fmt.Sprintf(`{"i":%d,"v":2}`, i))
+	}
+	a.Delete(t, "docs", "d0003")
+	a.Put(t, "docs", "last", `{}`)
+	res, err := a.Store.Compact(ctx, domain.CompactionPolicy{Now: time.Now().Add(time.Hour).UnixMilli(),
+		HeldByAll: domain.VectorClock{a.ID: {Wall: time.Now().Add(time.Hour).UnixMilli(), Node: a.ID}}})
+	require.NoError(t, err)
+	require.EqualValues(t, 200/7+1+2, res.EntriesRemoved, "superseded puts, d0003's put and its delete")
+
+	b := c.AddNode("b", synctest.Options{Compression: true}, nil)
+	require.NoError(t, b.Engine.SyncNow(ctx))
+	require.EqualValues(t, 1, b.Engine.Stats().Snapshots, "bootstrapped from the file")
+	require.Equal(t, 200, countDocs(t, b), "199 of the first documents and the last")
+	require.JSONEq(t, `{"i":14,"v":2}`, b.Body(t, "docs", "d0014"))
+	noIncomingFiles(t, b)
+	vcA, err := a.Store.VectorClock(ctx)
+	require.NoError(t, err)
+	vcB, err := b.Store.VectorClock(ctx)
+	require.NoError(t, err)
+	require.Equal(t, vcA, vcB)
+
+	// b's later entries still reach a, and a's reach b.
+	putMany(t, a, 500, 5)
+	b.Put(t, "docs", "from-b", `{"by":"b"}`)
+	require.NoError(t, b.Engine.SyncNow(ctx))
+	require.Equal(t, `{"by":"b"}`, a.Body(t, "docs", "from-b"))
+	require.Equal(t, 206, countDocs(t, b))
 }
