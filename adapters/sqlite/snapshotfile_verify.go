@@ -100,12 +100,6 @@ func verifySnapshotData(ctx context.Context, path string, check ports.SnapshotFi
 	if err := checkMaterialized(ctx, db, meta); err != nil {
 		return out, domain.Errorf(refusedCode(err), op, "snapshot file refused: %w", err)
 	}
-	// Read before the entries (their scan needs the orphans) but reported
-	// after them: a forged entry is named as such, not by the row it left.
-	orphans, docsErr, err := checkDocuments(ctx, db)
-	if err != nil {
-		return out, mapErr(op, err)
-	}
 	keys, err := known(ctx)
 	if err != nil {
 		return out, mapErr(op, err)
@@ -114,7 +108,8 @@ func verifySnapshotData(ctx context.Context, path string, check ports.SnapshotFi
 		keys[check.Self] = check.SelfKey
 	}
 	v := chainVerifier{known: keys, fileKeys: map[string][]byte{}, authors: map[string]*authorChain{},
-		self: check.Self, acceptLegacy: check.AcceptLegacy, orphans: orphans}
+		self: check.Self, acceptLegacy: check.AcceptLegacy}
+	var rows documentTally
 	// Where a held chain may start after: the newest entry pruned (or the
 	// head a snapshot started from), per author; and the hashes of entries
 	// compacted away whose successor stayed, with their links (nil:
@@ -136,6 +131,7 @@ func verifySnapshotData(ctx context.Context, path string, check ports.SnapshotFi
 		}
 	}
 	err = scanSnapshotEntries(ctx, db, check, func(c *checkedEntry) error {
+		rows.add(c)
 		if err := v.add(c); err != nil {
 			return domain.Errorf(refusedCode(err), op, "snapshot file refused: %w", err)
 		}
@@ -144,10 +140,14 @@ func verifySnapshotData(ctx context.Context, path string, check ports.SnapshotFi
 	if err != nil {
 		return out, err
 	}
-	if err := errors.Join(v.finish(), docsErr); err != nil {
+	// The rows are reported after the entries: a forged entry is named as
+	// such, not by the row it left.
+	if err := v.finish(); err != nil {
 		return out, domain.Errorf(refusedCode(err), op, "snapshot file refused: %w", err)
 	}
-	out.orphanMarkers = len(orphans)
+	if out.orphanMarkers, err = rows.check(ctx, db); err != nil {
+		return out, domain.Errorf(refusedCode(err), op, "snapshot file refused: %w", err)
+	}
 	out.newKeys = map[string][]byte{}
 	for author, key := range v.fileKeys {
 		if _, ok := keys[author]; !ok {
@@ -185,19 +185,40 @@ func checkMaterialized(ctx context.Context, db *sql.DB, meta func(string) (strin
 	return nil
 }
 
-// documentChecks reads, in one pass over the oplog beside each entry's
-// document row: entries newer than their document's row or with no row
-// (a row rolled back or left out), entries of a row's version that differ
-// from it (a row altered beside an entry that kept, or was handed back,
-// its bytes: the chain check reads an entry's bytes from its row only
-// while the entry keeps none), and how many rows have their entry.
-const documentChecks = `SELECT
-	coalesce(sum(d.key IS NULL OR (o.wall, o.logic, o.node) > (d.wall, d.logic, d.node)), 0),
-	coalesce(sum(o.node = d.node AND o.wall = d.wall AND o.logic = d.logic AND ((o.data IS NOT NULL AND o.data IS NOT d.data)
-		OR (o.op = 0) = (d.deleted <> 0) OR o.expires_at <> d.expires_at)), 0),
-	coalesce(sum(o.node = d.node AND o.wall = d.wall AND o.logic = d.logic), 0),
-	(SELECT count(*) FROM documents)
-	FROM oplog o LEFT JOIN documents d ON d.collection = o.collection AND d.key = o.key`
+// documentTally checks the document rows from the entries' side as the
+// scan reads them (snapshotRows), and counts what the rows' side needs:
+// every row must be the version of the newest entry the file holds of it,
+// and equal to it — the entries are proven (chainVerifier), so each row is
+// too.
+type documentTally struct {
+	withEntry int64           // rows whose version has its entry
+	first     error           // the first entry whose row is refused
+	newMarker map[docKey]bool // documents whose row is a delete without content, newer than an entry held
+}
+
+func (t *documentTally) add(c *checkedEntry) {
+	e := &c.e
+	switch c.row {
+	case rowOfEntry:
+		t.withEntry++
+	case rowBehind:
+		t.refuse(domain.Errorf(domain.CodeCorruption, "", "entry %s/%s of %q is newer than its document's row, or has none",
+			e.Collection, e.Key, e.Author()))
+	case rowDiffers:
+		t.refuse(domain.Errorf(domain.CodeCorruption, "", "document %s/%s differs from the entry of its version", e.Collection, e.Key))
+	case rowNewMarker:
+		if t.newMarker == nil {
+			t.newMarker = map[docKey]bool{}
+		}
+		t.newMarker[docKey{e.Collection, e.Key}] = true
+	}
+}
+
+func (t *documentTally) refuse(err error) {
+	if t.first == nil {
+		t.first = err
+	}
+}
 
 // rowsWithoutEntry lists the document rows whose version has no entry,
 // each with whether it is the marker a collected delete leaves (a deleted
@@ -206,42 +227,40 @@ const rowsWithoutEntry = `SELECT d.collection, d.key, d.deleted <> 0 AND d.data 
 	WHERE NOT EXISTS (SELECT 1 FROM oplog o WHERE o.node = d.node AND o.wall = d.wall AND o.logic = d.logic
 		AND o.collection = d.collection AND o.key = d.key)`
 
-// checkDocuments requires every document row to be the version of the
-// newest entry the file holds of it (refused: the error found): the
-// entries are proven (chainVerifier), so each row is too. A row with no
-// entry is refused (nothing proves what it holds: a row taken from a JSON
-// snapshot, or forged), but for the markers of collected deletes, which
-// are returned: the install leaves them out, and the entry check refuses
-// the file if it holds an entry of one's document (the marker would be
-// all that hides it).
-func checkDocuments(ctx context.Context, db *sql.DB) (orphans map[docKey]bool, refused, err error) {
-	var behind, differ, withEntry, rows int64
-	if err := db.QueryRowContext(ctx, documentChecks).Scan(&behind, &differ, &withEntry, &rows); err != nil {
-		return nil, nil, err
+// check ends the tally: a row with no entry is refused (nothing proves
+// what it holds: a row taken from a JSON snapshot, or forged), but for the
+// markers of collected deletes, which are counted: the install leaves them
+// out, and the file is refused if it holds an entry of one's document (the
+// marker would be all that hides it). Rows with no entry are looked for
+// only when the count says there are some.
+func (t *documentTally) check(ctx context.Context, db *sql.DB) (orphans int, err error) {
+	if t.first != nil {
+		return 0, t.first
 	}
-	switch {
-	case differ > 0:
-		return nil, domain.Errorf(domain.CodeCorruption, "", "%d documents differ from the entry of their version", differ), nil
-	case behind > 0:
-		return nil, domain.Errorf(domain.CodeCorruption, "", "%d entries are newer than their document's row, or have none", behind), nil
-	case withEntry == rows:
-		return nil, nil, nil
+	var rows int64
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM documents`).Scan(&rows); err != nil {
+		return 0, err
 	}
-	orphans = map[docKey]bool{}
+	if rows == t.withEntry {
+		return 0, nil
+	}
 	err = forEachRow(ctx, db, rowsWithoutEntry, func(r *sql.Rows) error {
 		var k docKey
 		var marker bool
 		if err := r.Scan(&k.collection, &k.key, &marker); err != nil {
 			return err
 		}
-		if marker {
-			orphans[k] = true
-		} else if refused == nil {
-			refused = domain.Errorf(domain.CodeUnauthorized, "", "document %s/%s has no entry in the file to prove it", k.collection, k.key)
+		switch {
+		case !marker:
+			return domain.Errorf(domain.CodeUnauthorized, "", "document %s/%s has no entry in the file to prove it", k.collection, k.key)
+		case t.newMarker[k]:
+			return domain.Errorf(domain.CodeCorruption, "",
+				"document %s/%s: its row is a collected delete with no entry, yet the file holds entries of it", k.collection, k.key)
 		}
+		orphans++
 		return nil
 	})
-	return orphans, refused, err
+	return orphans, err
 }
 
 // forEachRow calls each for every row of query.
@@ -281,7 +300,6 @@ type chainVerifier struct {
 	boundaryLinks  map[string][]byte
 	clock          map[string]head // the file's vector clock
 	authors        map[string]*authorChain
-	orphans        map[docKey]bool // markers of collected deletes with no entry
 	self           string
 	acceptLegacy   bool
 }
@@ -314,10 +332,6 @@ func (v *chainVerifier) add(c *checkedEntry) error {
 	}
 	if e.Stamp.After(a.newest) {
 		a.newest, a.newestOf = e.Stamp, e.Hash
-	}
-	if v.orphans[docKey{e.Collection, e.Key}] {
-		return domain.Errorf(domain.CodeCorruption, "", "document %s/%s: its row is a collected delete with no entry, yet the file holds entries of it",
-			e.Collection, e.Key)
 	}
 	a.legacy = a.legacy || e.Legacy
 	if e.Hash == "" {

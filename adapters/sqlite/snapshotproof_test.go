@@ -107,7 +107,7 @@ func TestSnapshotFileForgeriesAreRefused(t *testing.T) {
 			Sign: func(link []byte) []byte { return domain.SignHead(other, "A", link) }}, func(t *testing.T, path string) {}, "not the key this node knows"},
 		{"a document row altered after its entry was signed", signerOf(key), func(t *testing.T, path string) {
 			alterSnapshot(t, path, `UPDATE documents SET data = '{"n":"forged"}' WHERE key = 'k10'`)
-		}, "differ from the entry"},
+		}, "differs from the entry"},
 		{"a document row with no entry", signerOf(key), func(t *testing.T, path string) {
 			alterSnapshot(t, path, `INSERT INTO documents (collection, key, data, wall, logic, node) VALUES ('c', 'from-nowhere', '{"x":1}', `+
 				fmt.Sprint(pendWall0+10)+`, 0, 'B')`)
@@ -117,7 +117,7 @@ func TestSnapshotFileForgeriesAreRefused(t *testing.T) {
 			// links; the row goes back to the first version.
 			alterSnapshot(t, path, `UPDATE oplog SET data = '{"n":"k20 v2"}' WHERE key = 'k20' AND data IS NULL`,
 				`UPDATE documents SET data = '{"n":20}', wall = `+fmt.Sprint(pendWall0+20)+` WHERE key = 'k20'`)
-		}, "newer than their document's row"},
+		}, "newer than its document's row"},
 		{"a delete marker with no entry hiding a proven document", signerOf(key), func(t *testing.T, path string) {
 			alterSnapshot(t, path, `UPDATE documents SET data = NULL, deleted = 1, wall = wall + 100000 WHERE key = 'k30'`)
 		}, "collected delete"},

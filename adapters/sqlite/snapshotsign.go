@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 
 	"github.com/entgldb/entgldb-go/domain"
 	"github.com/entgldb/entgldb-go/ports"
@@ -30,13 +31,32 @@ type ownEntry struct {
 	link []byte
 }
 
+// ownHead reads the newest of author's entries (through the unique
+// index, newest first).
+const ownHead = `SELECT seq, hash, link FROM oplog WHERE node = ? ORDER BY wall DESC, logic DESC LIMIT 1`
+
+// mayHaveHoles says whether a chain may stop following itself: entries
+// were compacted or pruned away (of some author). Without, every author's
+// chain is one stretch.
+const mayHaveHoles = `SELECT EXISTS (SELECT 1 FROM link_boundaries) OR EXISTS (SELECT 1 FROM pruned)`
+
 // signOwnChain writes own's proof on the last entry of each stretch of its
 // chain in the copy tx writes to.
 func signOwnChain(ctx context.Context, tx *sql.Tx, own ports.SnapshotSigner) error {
 	if own.Author == "" || own.Sign == nil {
 		return nil
 	}
-	ends, err := ownStretchEnds(ctx, tx, own.Author)
+	var holes bool
+	if err := tx.QueryRowContext(ctx, mayHaveHoles).Scan(&holes); err != nil {
+		return err
+	}
+	var ends []ownEntry
+	var err error
+	if holes {
+		ends, err = ownStretchEnds(ctx, tx, own.Author)
+	} else {
+		ends, err = ownHeadEntry(ctx, tx, own.Author)
+	}
 	if err != nil {
 		return err
 	}
@@ -47,6 +67,21 @@ func signOwnChain(ctx context.Context, tx *sql.Tx, own ports.SnapshotSigner) err
 		}
 	}
 	return nil
+}
+
+// ownHeadEntry is author's newest entry, when it has a link to sign.
+func ownHeadEntry(ctx context.Context, tx *sql.Tx, author string) ([]ownEntry, error) {
+	var e ownEntry
+	err := tx.QueryRowContext(ctx, ownHead, author).Scan(&e.seq, storedHash{&e.hash}, &e.link)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case e.link == nil || e.hash == "":
+		return nil, nil
+	}
+	return []ownEntry{e}, nil
 }
 
 // ownStretchEnds returns the last entry of each stretch of author's chain
