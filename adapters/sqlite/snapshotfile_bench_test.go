@@ -47,7 +47,9 @@ func BenchmarkSnapshotFile(b *testing.B) {
 			b.Fatal(err)
 		}
 		check := benchCheck()
-		check.CheckEntry = func(e *domain.Entry) error { return domain.ValidateEntry(e, domain.EntryLimits{MaxDocumentBytes: 1 << 20}) }
+		check.CheckEntry = func(e *domain.Entry) error {
+			return domain.ValidateEntry(e, domain.EntryLimits{MaxDocumentBytes: 1 << 20})
+		}
 		if _, err := dst.InstallSnapshotFile(ctx, check, fetchFrom(path)); err != nil {
 			b.Fatal(err)
 		}
