@@ -425,7 +425,7 @@ func (v *chainVerifier) finish() error {
 			return domain.Errorf(domain.CodeCorruption, "", "the vector clock's head of %q is not its newest entry", author)
 		}
 		if a.legacy && !v.mayBeLegacy(author) {
-			return domain.Errorf(domain.CodeUnauthorized, "", "legacy entries in the name of %q, a node whose key is known", author)
+			return domain.Errorf(domain.CodeUnauthorized, "", "legacy entries in the name of %q, which this node may not take unproven (no legacy opt-in, or a node whose key is known)", author)
 		}
 	}
 	for author := range v.clock {

@@ -128,7 +128,7 @@ func TestSnapshotFileForgeriesAreRefused(t *testing.T) {
 			hash, link := headOf(t, path, "A")
 			forge(t, path, sealed("A", "k-legacy", `{"n":"legacy"}`, pendWall0+900, hash, link), true)
 			alterSnapshot(t, path, `UPDATE oplog SET legacy = 1, link = NULL WHERE key = 'k-legacy'`)
-		}, "legacy entries"},
+		}, "may not take unproven"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -234,4 +234,47 @@ func TestSnapshotFileAfterCompactionRemovedProofCarryingEntries(t *testing.T) {
 	wantVC, err := a.VectorClock(ctx)
 	require.NoError(t, err)
 	require.Equal(t, wantVC, got.VectorClock)
+}
+
+// Legacy entries (a family node's, taken unproven) install only on a node
+// with a legacy opt-in, for an author with no known key, as the entry
+// path takes them.
+func TestSnapshotFileLegacyEntriesOnlyWithAnOptIn(t *testing.T) {
+	t.Parallel()
+	a, key := snapSource(t, 20)
+	path := snapshotOf(t, a, key, clusterA)
+	forge(t, path, sealed("F", "by-family", `{"by":"F"}`, pendWall0+500, "", nil), true)
+	alterSnapshot(t, path, `UPDATE oplog SET legacy = 1, link = NULL WHERE node = 'F'`)
+	for _, tc := range []struct {
+		name   string
+		optIn  bool
+		keyOfF bool
+		want   string
+	}{
+		{"no opt-in", false, false, "may not take unproven"},
+		{"an author whose key is known", true, true, "may not take unproven"},
+		{"opt-in, a family author", true, false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := snapTarget(t, key.Public().(ed25519.PublicKey))
+			if tc.keyOfF {
+				_, keyF, err := ed25519.GenerateKey(nil)
+				require.NoError(t, err)
+				require.NoError(t, c.CheckPeerKey(t.Context(), "F", keyF.Public().(ed25519.PublicKey)))
+			}
+			res, err := c.InstallSnapshotFile(t.Context(), ports.SnapshotFileCheck{Cluster: clusterA, Self: "C", AcceptLegacy: tc.optIn},
+				fetchFrom(path))
+			if tc.want != "" {
+				require.Error(t, err)
+				require.Contains(t, err.Error(), tc.want)
+				requireUntouched(t, c)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, 21, res.Entries)
+			d, err := c.Get(t.Context(), "c", "by-family")
+			require.NoError(t, err)
+			require.JSONEq(t, `{"by":"F"}`, string(d.Data))
+		})
+	}
 }
