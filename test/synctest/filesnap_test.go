@@ -132,6 +132,28 @@ func TestRefusedSnapshotFileFallsBackToEntries(t *testing.T) {
 			execFile(t, path, `UPDATE oplog SET data = '{"i":-1,"forged":true}' WHERE key = 'd0007'`,
 				`UPDATE documents SET data = '{"i":-1,"forged":true}' WHERE key = 'd0007'`)
 		}},
+		{"an entry in another node's name without proof", func(t *testing.T, path string) {
+			e := domain.Entry{Collection: "docs", Key: "ghost", Op: domain.OpPut, Data: []byte(`{"by":"not ghost"}`),
+				Stamp: domain.Timestamp{Wall: time.Now().UnixMilli(), Node: "ghost"}}
+			e.Seal("")
+			e.Link = domain.NextLink(domain.GenesisLink, domain.EntryDigest(&e))
+			execFile(t, path, fmt.Sprintf(`INSERT INTO oplog (collection, key, op, data, wall, logic, node, hash, prev_hash, link)
+				VALUES ('docs', 'ghost', 0, '%s', %d, 0, 'ghost', unhex('%s'), '', x'%x')`, e.Data, e.Stamp.Wall, e.Hash, e.Link),
+				fmt.Sprintf(`INSERT INTO documents (collection, key, data, wall, logic, node) VALUES ('docs', 'ghost', '%s', %d, 0, 'ghost')`,
+					e.Data, e.Stamp.Wall),
+				fmt.Sprintf(`INSERT INTO vclock (author, wall, logic, hash) VALUES ('ghost', %d, 0, '%s')`, e.Stamp.Wall, e.Hash),
+				`UPDATE meta SET value = (SELECT max(seq) FROM oplog) WHERE key = 'materialized_seq'`)
+		}},
+		{"document row altered after its entry was signed", func(t *testing.T, path string) {
+			execFile(t, path, `UPDATE documents SET data = '{"i":-1,"forged":true}' WHERE key = 'd0007'`)
+		}},
+		{"the server's own chain unsigned", func(t *testing.T, path string) {
+			execFile(t, path, `UPDATE oplog SET proof = NULL`)
+		}},
+		{"a document row with no entry", func(t *testing.T, path string) {
+			execFile(t, path, fmt.Sprintf(`INSERT INTO documents (collection, key, data, wall, logic, node)
+				VALUES ('docs', 'from-nowhere', '{"x":1}', %d, 0, 'n0')`, time.Now().UnixMilli()))
+		}},
 		{"another cluster", func(t *testing.T, path string) {
 			other := protocol.SnapshotClusterTag(protocol.DerivePSK([]byte("another cluster")))
 			execFile(t, path, fmt.Sprintf(`UPDATE meta SET value = '%s' WHERE key = 'snapshot_cluster'`, other))
@@ -211,4 +233,28 @@ func TestBootstrapFromSnapshotFileAfterCompaction(t *testing.T) {
 	require.NoError(t, b.Engine.SyncNow(ctx))
 	require.Equal(t, `{"by":"b"}`, a.Body(t, "docs", "from-b"))
 	require.Equal(t, 206, countDocs(t, b))
+}
+
+// A relay's file: b holds a's entries with the proofs they arrived with
+// (and its own, which it signs in the file); c, which talks only to b,
+// installs b's file and proves every author in it.
+func TestBootstrapFromARelaysSnapshotFile(t *testing.T) {
+	ctx := context.Background()
+	c := synctest.Start(t, 2, synctest.Options{Compression: true, BatchSize: 64})
+	a, b := c.Nodes[0], c.Nodes[1]
+	putMany(t, a, 0, 150)
+	b.Put(t, "docs", "by-b", `{"by":"b"}`)
+	require.NoError(t, b.Engine.SyncNow(ctx))
+	require.Equal(t, 151, countDocs(t, b))
+
+	n := c.AddNode("c", synctest.Options{Compression: true}, []string{b.Addr})
+	require.NoError(t, n.Engine.SyncNow(ctx))
+	require.EqualValues(t, 1, n.Engine.Stats().Snapshots, "bootstrapped from b's file")
+	require.Equal(t, 151, countDocs(t, n))
+	require.Equal(t, b.Hash(t), n.Hash(t))
+	for _, author := range []*synctest.Node{a, b} {
+		_, ok, err := n.Store.PeerKey(ctx, author.ID)
+		require.NoError(t, err)
+		require.True(t, ok, "the key of %s is pinned", author.ID)
+	}
 }
