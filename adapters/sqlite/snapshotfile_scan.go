@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"runtime"
 	"strconv"
 	"sync"
@@ -46,16 +47,19 @@ const (
 
 // snapshotRows reads the entries of a seq range (as entryCols does) with
 // their document rows beside them, so the rows are checked in the same
-// pass (documentChecks' rules): the row a stored-once entry takes its
-// bytes from is the row it is checked against.
+// pass: the row a stored-once entry takes its bytes from is the row it is
+// checked against. A prev_hash left out (NULL: the hash of the row before
+// by seq, storedonce.go) is filled in by scanRange from the row it read
+// before, not looked up again.
 var snapshotRows = `SELECT o.seq, o.collection, o.key, o.op,
 		CASE WHEN o.data IS NULL AND o.op = 0 AND ` + sameVersion + ` THEN d.data ELSE o.data END,
-		o.wall, o.logic, o.node, o.hash, ` + prevHashOf("o") + `, o.link, o.proof, o.legacy, o.expires_at,
+		o.wall, o.logic, o.node, o.hash, o.prev_hash, o.link, o.proof, o.legacy, o.expires_at,
 		CASE WHEN d.key IS NULL OR (o.wall, o.logic, o.node) > (d.wall, d.logic, d.node) THEN ` + itoa(rowBehind) + `
 			WHEN ` + sameVersion + ` THEN CASE WHEN (o.data IS NOT NULL AND o.data IS NOT d.data) OR (o.op = 0) = (d.deleted <> 0)
 				OR o.expires_at <> d.expires_at THEN ` + itoa(rowDiffers) + ` ELSE ` + itoa(rowOfEntry) + ` END
 			WHEN d.deleted <> 0 AND d.data IS NULL THEN ` + itoa(rowNewMarker) + `
-			ELSE ` + itoa(rowOlder) + ` END
+			ELSE ` + itoa(rowOlder) + ` END,
+		o.prev_hash IS NULL
 	FROM oplog o LEFT JOIN documents d ON d.collection = o.collection AND d.key = o.key
 	WHERE o.seq >= ? AND o.seq < ? ORDER BY o.seq`
 
@@ -128,6 +132,20 @@ func scanSnapshotEntries(ctx context.Context, db *sql.DB, check ports.SnapshotFi
 	return nil
 }
 
+// hashBefore is the hash of the oplog row at seq - 1: lastHash when that is
+// the row read last (lastSeq), else read ("" when there is none).
+func hashBefore(ctx context.Context, db *sql.DB, seq, lastSeq int64, lastHash string) (string, error) {
+	if lastSeq == seq-1 && lastSeq > 0 {
+		return lastHash, nil
+	}
+	var h string
+	err := db.QueryRowContext(ctx, `SELECT hash FROM oplog WHERE seq = ?`, seq-1).Scan(storedHash{&h})
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return h, err
+}
+
 // scanRange reads and checks the entries of seqs [from, to).
 func scanRange(ctx context.Context, db *sql.DB, check ports.SnapshotFileCheck, from, to int64) scannedRange {
 	const op = "sqlite.VerifySnapshotFile"
@@ -138,13 +156,22 @@ func scanRange(ctx context.Context, db *sql.DB, check ports.SnapshotFileCheck, f
 		return out
 	}
 	defer rows.Close()
+	var before struct {
+		seq  int64
+		hash string
+	}
 	for rows.Next() {
 		var row rowState
-		e, err := scanEntry(rows, &row)
+		var prevBySeq bool
+		e, err := scanEntry(rows, &row, &prevBySeq)
+		if err == nil && prevBySeq {
+			e.PrevHash, err = hashBefore(ctx, db, e.Seq, before.seq, before.hash)
+		}
 		if err != nil {
 			out.err = domain.Errorf(domain.CodeCorruption, op, "snapshot file refused: unreadable oplog entry: %w", err)
 			return out
 		}
+		before.seq, before.hash = e.Seq, e.Hash
 		if check.CheckEntry != nil {
 			if err := check.CheckEntry(&e); err != nil {
 				out.err = domain.Errorf(domain.CodeOf(err), op, "snapshot file refused: entry %s/%s of %q: %w",
