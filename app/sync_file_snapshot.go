@@ -42,6 +42,10 @@ func (s *SyncService) SnapshotFile(ctx context.Context, peer ports.PeerInfo, clu
 	return path, nil
 }
 
+// refusedFileCause is the cause a refused snapshot file is counted under
+// (entgldb_entries_refused_total, a peer's refusals in the status).
+const refusedFileCause = "snapshot_file"
+
 // snapshotSigner signs our own chain in the snapshot files we serve.
 func (a *authors) snapshotSigner() ports.SnapshotSigner {
 	return ports.SnapshotSigner{Author: a.self, PublicKey: a.pub,
@@ -130,6 +134,10 @@ func (e *SyncEngine) bootstrapFromFile(ctx context.Context, s ports.PeerSession,
 		e.recordError(st.peer, err)
 		if domain.CodeOf(err) == domain.CodeNetwork || domain.CodeOf(err) == domain.CodeTimeout {
 			return false, err // the session is gone; the next round takes the entries
+		}
+		if e.status != nil {
+			// Counted with the refused entries, once per file.
+			e.status.RecordRefused(st.peer, refusedFileCause, 1)
 		}
 		return false, nil
 	}

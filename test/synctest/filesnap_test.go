@@ -188,6 +188,11 @@ func TestRefusedSnapshotFileFallsBackToEntries(t *testing.T) {
 				refused = refused || strings.Contains(e.Message, "snapshot file refused")
 			}
 			require.True(t, refused, "the refusal is reported")
+			counted := int64(0)
+			for _, p := range b.Status.Snapshot(ctx).Peers {
+				counted += p.Refused["snapshot_file"]
+			}
+			require.EqualValues(t, 1, counted, "and counted")
 			require.Equal(t, 100, countDocs(t, b), "the entries came instead")
 			require.JSONEq(t, `{"i":7,"text":"document 7"}`, b.Body(t, "docs", "d0007"))
 			noIncomingFiles(t, b)
