@@ -34,12 +34,22 @@ func (s *SyncService) SnapshotFile(ctx context.Context, peer ports.PeerInfo, clu
 	if !ok {
 		return "", domain.Errorf(domain.CodeSync, op, "this store cannot make snapshot files")
 	}
-	path, err := w.WriteSnapshotFile(ctx, cluster)
+	path, err := w.WriteSnapshotFile(ctx, cluster, s.authors.snapshotSigner())
 	if err != nil {
 		return "", domain.Wrap(domain.CodePersistence, op, err)
 	}
 	s.logger.Info("serving a snapshot file", zap.String("peer", peer.NodeID))
 	return path, nil
+}
+
+// refusedFileCause is the cause a refused snapshot file is counted under
+// (entgldb_entries_refused_total, a peer's refusals in the status).
+const refusedFileCause = "snapshot_file"
+
+// snapshotSigner signs our own chain in the snapshot files we serve.
+func (a *authors) snapshotSigner() ports.SnapshotSigner {
+	return ports.SnapshotSigner{Author: a.self, PublicKey: a.pub,
+		Sign: func(link []byte) []byte { return domain.SignHead(a.key, a.self, link) }}
 }
 
 // fileRefusals remembers the peers whose file snapshot failed, so the next
@@ -97,6 +107,12 @@ func (e *SyncEngine) bootstrapFromFile(ctx context.Context, s ports.PeerSession,
 		Cluster:    fs.SnapshotCluster(),
 		CheckStamp: e.clock.CheckDrift,
 		CheckEntry: func(en *domain.Entry) error { return domain.ValidateEntry(en, limits) },
+		// Every entry of the file must be proven by its author's key (ours
+		// for our node id, else the one pinned, else the file's, pinned
+		// then), as an entry that arrives alone.
+		Self:         e.authors.self,
+		SelfKey:      e.authors.pub,
+		AcceptLegacy: e.authors.acceptLegacy,
 	}
 	r, err := installer.InstallSnapshotFile(ctx, check,
 		func(w io.Writer) error {
@@ -118,6 +134,10 @@ func (e *SyncEngine) bootstrapFromFile(ctx context.Context, s ports.PeerSession,
 		e.recordError(st.peer, err)
 		if domain.CodeOf(err) == domain.CodeNetwork || domain.CodeOf(err) == domain.CodeTimeout {
 			return false, err // the session is gone; the next round takes the entries
+		}
+		if e.status != nil {
+			// Counted with the refused entries, once per file.
+			e.status.RecordRefused(st.peer, refusedFileCause, 1)
 		}
 		return false, nil
 	}

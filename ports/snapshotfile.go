@@ -18,8 +18,20 @@ import (
 type SnapshotFileWriter interface {
 	// WriteSnapshotFile writes a consistent copy of the store, stamped with
 	// the cluster tag, to a new private file beside the database and
-	// returns its path; the caller removes it.
-	WriteSnapshotFile(ctx context.Context, cluster string) (string, error)
+	// returns its path; the caller removes it. The copy carries own's
+	// signature on the newest entry of each stretch of own's chain (the
+	// store keeps no proofs of its node's entries), so a receiver can
+	// prove every entry of the file.
+	WriteSnapshotFile(ctx context.Context, cluster string, own SnapshotSigner) (string, error)
+}
+
+// SnapshotSigner is the serving node's identity, which signs its own chain
+// in the snapshot files it serves.
+type SnapshotSigner struct {
+	Author    string // the node id of the store's own entries
+	PublicKey []byte // its ed25519 identity key
+	// Sign returns the signature of domain.HeadStatement(Author, link).
+	Sign func(link []byte) []byte
 }
 
 // SnapshotFileCheck is what a received file must prove before it is
@@ -34,6 +46,13 @@ type SnapshotFileCheck struct {
 	// CheckEntry, when set, refuses the file if one of its oplog entries
 	// fails it (the checks a peer's entry passes).
 	CheckEntry func(*domain.Entry) error
+	// Self and SelfKey are the receiver's node id and identity key: entries
+	// in its name must be proven by that key.
+	Self    string
+	SelfKey []byte
+	// AcceptLegacy: the receiver has a legacy opt-in, so entries the file
+	// marks legacy may stand unproven (for authors with no known key).
+	AcceptLegacy bool
 }
 
 // SnapshotFileResult reports an installed file snapshot.
@@ -51,8 +70,10 @@ type SnapshotFileResult struct {
 type SnapshotFileInstaller interface {
 	// InstallSnapshotFile has fetch write the file into a private temporary
 	// file beside the database, verifies it (integrity, schema, cluster,
-	// hash chains, content links, proofs of authors) and copies its data in
-	// one transaction, leaving out what belongs to the sender's identity.
+	// hash chains, content links, every entry and every author's head
+	// proven by its author's key, each document row the version of a proven
+	// entry) and installs its data at once, leaving out what belongs to the
+	// sender's identity.
 	// Nothing is installed unless everything verifies; the temporary file
 	// is removed in every case. ErrStoreNotEmpty when the store holds data.
 	InstallSnapshotFile(ctx context.Context, check SnapshotFileCheck, fetch func(w io.Writer) error) (SnapshotFileResult, error)

@@ -157,7 +157,7 @@ func TestEveryReadSeesPendingWrites(t *testing.T) {
 			require.Equal(t, f.created.Stamp, vc["A"])
 		},
 		"WriteSnapshotFile": func(t *testing.T, f readFixture) {
-			path, err := f.s.WriteSnapshotFile(t.Context(), "cluster")
+			path, err := f.s.WriteSnapshotFile(t.Context(), "cluster", ports.SnapshotSigner{})
 			require.NoError(t, err)
 			defer removeDBFiles(path)
 			db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")

@@ -49,12 +49,13 @@ var snapshotLocalTables = map[string]bool{"meta": true, "peers": true, "peer_key
 var snapshotMetaKeys = []string{metaMaterializedSeq}
 
 // WriteSnapshotFile writes a consistent copy of the database beside it,
-// stamped with cluster, and returns its path (0600); the caller removes it.
+// stamped with cluster and with own's chain signed (snapshotsign.go), and
+// returns its path (0600); the caller removes it.
 // Writers wait only until the pending documents are written and a read
 // transaction has begun: the copy is that transaction's view, so it holds
 // every document its oplog holds and its vector clock is current, and it
 // is made with SQLite's backup API (a page copy) while writers go on.
-func (s *Store) WriteSnapshotFile(ctx context.Context, cluster string) (string, error) {
+func (s *Store) WriteSnapshotFile(ctx context.Context, cluster string, own ports.SnapshotSigner) (string, error) {
 	const op = "sqlite.WriteSnapshotFile"
 	start := time.Now()
 	removeStale(s.opts.Path + snapshotSuffix)
@@ -68,7 +69,7 @@ func (s *Store) WriteSnapshotFile(ctx context.Context, cluster string) (string, 
 		removeDBFiles(path)
 		return "", mapErr(op, err)
 	}
-	if err := stampSnapshot(ctx, path, cluster); err != nil {
+	if err := stampSnapshot(ctx, path, cluster, own); err != nil {
 		removeDBFiles(path)
 		return "", domain.Wrap(domain.CodePersistence, op, err)
 	}
@@ -129,20 +130,31 @@ func asBackupConn(dc any) (backupConn, error) {
 	return b, nil
 }
 
-// stampSnapshot writes the cluster tag into a copy and takes it out of WAL
-// mode, so the one file is the whole database.
-func stampSnapshot(ctx context.Context, path, cluster string) error {
+// stampSnapshot writes the cluster tag and own's signatures into a copy
+// and takes it out of WAL mode, so the one file is the whole database.
+func stampSnapshot(ctx context.Context, path, cluster string, own ports.SnapshotSigner) error {
 	db, err := openFile(path)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	db.SetMaxOpenConns(1)
 	if _, err := db.ExecContext(ctx, `PRAGMA journal_mode = DELETE`); err != nil {
 		return err
 	}
-	_, err = db.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?)
-		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, metaSnapshotCluster, cluster)
-	return err
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err = tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, metaSnapshotCluster, cluster); err != nil {
+		return err
+	}
+	if err := signOwnChain(ctx, tx, own); err != nil {
+		return fmt.Errorf("sign this node's chain: %w", err)
+	}
+	return tx.Commit()
 }
 
 func randomSuffix() string {
@@ -201,10 +213,11 @@ func (s *Store) InstallSnapshotFile(ctx context.Context, check ports.SnapshotFil
 	}
 	// Checked whole before this node writes anything into the file or its
 	// store; writers go on meanwhile (the install looks at the store again).
-	if err := verifySnapshotData(ctx, tmp, check, s.knownKeys); err != nil {
+	verified, err := verifySnapshotData(ctx, tmp, check, s.knownKeys)
+	if err != nil {
 		return res, err
 	}
-	if err := s.installFile(ctx, tmp, &res); err != nil {
+	if err := s.installFile(ctx, tmp, verified, &res); err != nil {
 		return ports.SnapshotFileResult{}, err
 	}
 	vc, err := s.VectorClock(ctx)
@@ -328,7 +341,7 @@ func quoteIdent(name string) string { return `"` + strings.ReplaceAll(name, `"`,
 // into the store in one write transaction, so a crash leaves either the
 // empty store or the whole snapshot under this node's identity. A page
 // copy rebuilds no b-tree and decodes no row.
-func (s *Store) installFile(ctx context.Context, path string, res *ports.SnapshotFileResult) error {
+func (s *Store) installFile(ctx context.Context, path string, verified verifiedFile, res *ports.SnapshotFileResult) error {
 	const op = "sqlite.InstallSnapshotFile"
 	s.st.wmu.Lock()
 	defer s.st.wmu.Unlock()
@@ -343,7 +356,7 @@ func (s *Store) installFile(ctx context.Context, path string, res *ports.Snapsho
 	} else if !empty {
 		return domain.Wrap(domain.CodeConflict, op, ports.ErrStoreNotEmpty)
 	}
-	if err := installLocalTables(ctx, path, s.opts.Path, res); err != nil {
+	if err := installLocalTables(ctx, path, s.opts.Path, verified, res); err != nil {
 		return mapErr(op, fmt.Errorf("carry this node's own tables into the file: %w", err))
 	}
 	if err := conn.Raw(func(dc any) error { return restoreFrom(ctx, dc, path) }); err != nil {
@@ -371,9 +384,11 @@ func (s *Store) installFile(ctx context.Context, path string, res *ports.Snapsho
 // installLocalTables replaces the local tables of the snapshot file at path
 // (the sender's meta, peers, keys and JSON-path indexes) with those of the
 // database at own, keeping the meta rows that describe the data
-// (snapshotMetaKeys), and counts what the file brings. It runs after the
-// file was verified: only this node writes into it.
-func installLocalTables(ctx context.Context, path, own string, res *ports.SnapshotFileResult) error {
+// (snapshotMetaKeys), pins the keys the verification found
+// (verifiedFile), leaves out the rows no entry proves, and counts what the
+// file brings. It runs after the file was verified: only this node writes
+// into it.
+func installLocalTables(ctx context.Context, path, own string, verified verifiedFile, res *ports.SnapshotFileResult) error {
 	db, err := openFile(path)
 	if err != nil {
 		return err
@@ -417,6 +432,20 @@ func installLocalTables(ctx context.Context, path, own string, res *ports.Snapsh
 	}
 	if err := swapDocIndexes(ctx, tx); err != nil {
 		return err
+	}
+	now := time.Now().UnixMilli()
+	for author, key := range verified.newKeys {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO main.peer_keys (node_id, public_key, first_seen) VALUES (?, ?, ?)
+			ON CONFLICT (node_id) DO NOTHING`, author, key, now); err != nil {
+			return err
+		}
+	}
+	if verified.orphanMarkers > 0 {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM main.documents WHERE deleted <> 0 AND data IS NULL AND NOT EXISTS (
+			SELECT 1 FROM main.oplog o WHERE o.node = documents.node AND o.wall = documents.wall AND o.logic = documents.logic
+				AND o.collection = documents.collection AND o.key = documents.key)`); err != nil {
+			return err
+		}
 	}
 	if err := tx.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM main.documents), (SELECT count(*) FROM main.oplog)`).
 		Scan(&res.Documents, &res.Entries); err != nil {

@@ -78,9 +78,16 @@ func fetchFrom(path string) func(w io.Writer) error {
 	}
 }
 
-func snapshotOf(t *testing.T, s *Store, cluster string) string {
+// signerOf is node A's identity as the server of its snapshot files.
+func signerOf(key ed25519.PrivateKey) ports.SnapshotSigner {
+	return ports.SnapshotSigner{Author: "A", PublicKey: key.Public().(ed25519.PublicKey),
+		Sign: func(link []byte) []byte { return domain.SignHead(key, "A", link) }}
+}
+
+// snapshotOf is a snapshot file of s, which is A's store, served by A.
+func snapshotOf(t *testing.T, s *Store, key ed25519.PrivateKey, cluster string) string {
 	t.Helper()
-	path, err := s.WriteSnapshotFile(t.Context(), cluster)
+	path, err := s.WriteSnapshotFile(t.Context(), cluster, signerOf(key))
 	require.NoError(t, err)
 	t.Cleanup(func() { removeDBFiles(path) })
 	fi, err := os.Stat(path)
@@ -108,7 +115,7 @@ func TestSnapshotFileInstallsUnderTheReceiversIdentity(t *testing.T) {
 	ctx := t.Context()
 	a, key := snapSource(t, 250)
 	c := snapTarget(t, key.Public().(ed25519.PublicKey))
-	path := snapshotOf(t, a, clusterA)
+	path := snapshotOf(t, a, key, clusterA)
 
 	res, err := c.InstallSnapshotFile(ctx, ports.SnapshotFileCheck{Cluster: clusterA}, fetchFrom(path))
 	require.NoError(t, err)
@@ -160,7 +167,7 @@ func TestSnapshotFileFromAnotherClusterIsRefused(t *testing.T) {
 	t.Parallel()
 	a, key := snapSource(t, 50)
 	c := snapTarget(t, key.Public().(ed25519.PublicKey))
-	path := snapshotOf(t, a, clusterB)
+	path := snapshotOf(t, a, key, clusterB)
 	_, err := c.InstallSnapshotFile(t.Context(), ports.SnapshotFileCheck{Cluster: clusterA}, fetchFrom(path))
 	require.Error(t, err)
 	require.Equal(t, domain.CodeUnauthorized, domain.CodeOf(err))
@@ -249,7 +256,7 @@ func TestSnapshotFileThatFailsVerificationIsRefused(t *testing.T) {
 		}, "schema version"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			path := snapshotOf(t, a, clusterA)
+			path := snapshotOf(t, a, key, clusterA)
 			tc.alter(t, path)
 			c := snapTarget(t, tc.known)
 			_, err := c.InstallSnapshotFile(t.Context(), ports.SnapshotFileCheck{Cluster: clusterA}, fetchFrom(path))
@@ -264,7 +271,7 @@ func TestSnapshotFileInterruptedDownloadInstallsNothing(t *testing.T) {
 	t.Parallel()
 	a, key := snapSource(t, 50)
 	c := snapTarget(t, key.Public().(ed25519.PublicKey))
-	path := snapshotOf(t, a, clusterA)
+	path := snapshotOf(t, a, key, clusterA)
 	_, err := c.InstallSnapshotFile(t.Context(), ports.SnapshotFileCheck{Cluster: clusterA}, func(w io.Writer) error {
 		f, err := os.Open(path)
 		require.NoError(t, err)
@@ -281,7 +288,7 @@ func TestSnapshotFileWithAnEntryThePeerChecksRefuseIsRefused(t *testing.T) {
 	t.Parallel()
 	a, key := snapSource(t, 50)
 	c := snapTarget(t, key.Public().(ed25519.PublicKey))
-	path := snapshotOf(t, a, clusterA)
+	path := snapshotOf(t, a, key, clusterA)
 	_, err := c.InstallSnapshotFile(t.Context(), ports.SnapshotFileCheck{Cluster: clusterA, CheckEntry: func(e *domain.Entry) error {
 		if e.Key == "k10" {
 			return domain.Errorf(domain.CodeInvalidArgument, "test", "document too deep")
@@ -311,7 +318,7 @@ func TestSnapshotFileLeftoversOfACrashAreRemoved(t *testing.T) {
 	fresh := a.Path() + snapshotSuffix + "being-sent"
 	require.NoError(t, os.WriteFile(fresh, []byte("in use"), 0o600))
 
-	_, err := c.InstallSnapshotFile(t.Context(), ports.SnapshotFileCheck{Cluster: clusterA}, fetchFrom(snapshotOf(t, a, clusterA)))
+	_, err := c.InstallSnapshotFile(t.Context(), ports.SnapshotFileCheck{Cluster: clusterA}, fetchFrom(snapshotOf(t, a, key, clusterA)))
 	require.NoError(t, err)
 	require.NoFileExists(t, old)
 	require.FileExists(t, fresh, "a file still in use is kept")
@@ -324,7 +331,7 @@ func TestSnapshotFileInstallKeepsTheReceiversIndexesAndSurvivesAReopen(t *testin
 	require.NoError(t, a.EnsureIndex(ctx, "c", "sender_only"))
 	c := snapTarget(t, key.Public().(ed25519.PublicKey))
 	require.NoError(t, c.EnsureIndex(ctx, "c", "n"))
-	_, err := c.InstallSnapshotFile(ctx, ports.SnapshotFileCheck{Cluster: clusterA}, fetchFrom(snapshotOf(t, a, clusterA)))
+	_, err := c.InstallSnapshotFile(ctx, ports.SnapshotFileCheck{Cluster: clusterA}, fetchFrom(snapshotOf(t, a, key, clusterA)))
 	require.NoError(t, err)
 	require.NoError(t, c.Close())
 
@@ -360,7 +367,7 @@ func TestSnapshotFileInstallIsAtomicUnderACrash(t *testing.T) {
 	var crashed []string
 	restoreStepPages, restoreStepped = 4, func() { crashed = append(crashed, pendCrashCopy(t, c.Path())) }
 	defer func() { restoreStepPages, restoreStepped = 4096, nil }()
-	_, err := c.InstallSnapshotFile(ctx, ports.SnapshotFileCheck{Cluster: clusterA}, fetchFrom(snapshotOf(t, a, clusterA)))
+	_, err := c.InstallSnapshotFile(ctx, ports.SnapshotFileCheck{Cluster: clusterA}, fetchFrom(snapshotOf(t, a, key, clusterA)))
 	require.NoError(t, err)
 	require.Greater(t, len(crashed), 2, "the copy took several steps")
 	crashed = append(crashed, pendCrashCopy(t, c.Path()))
@@ -392,12 +399,12 @@ func TestSnapshotFileEntriesCheckedInRanges(t *testing.T) {
 	defer func() { scanRangeSeqs = 2048 }()
 	a, key := snapSource(t, 250)
 	c := snapTarget(t, key.Public().(ed25519.PublicKey))
-	res, err := c.InstallSnapshotFile(t.Context(), ports.SnapshotFileCheck{Cluster: clusterA}, fetchFrom(snapshotOf(t, a, clusterA)))
+	res, err := c.InstallSnapshotFile(t.Context(), ports.SnapshotFileCheck{Cluster: clusterA}, fetchFrom(snapshotOf(t, a, key, clusterA)))
 	require.NoError(t, err)
 	require.Equal(t, 250, res.Entries)
 
 	c = snapTarget(t, key.Public().(ed25519.PublicKey))
-	path := snapshotOf(t, a, clusterA)
+	path := snapshotOf(t, a, key, clusterA)
 	alterSnapshot(t, path, `UPDATE oplog SET logic = logic + 1 WHERE seq = 133`)
 	_, err = c.InstallSnapshotFile(t.Context(), ports.SnapshotFileCheck{Cluster: clusterA}, fetchFrom(path))
 	require.Error(t, err)

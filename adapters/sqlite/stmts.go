@@ -217,13 +217,13 @@ func (p *stmts) prepareRows(ctx context.Context, w *sql.DB, n int) error {
 }
 
 // scanEntry reads a row of entryCols.
-func scanEntry(rows *sql.Rows) (domain.Entry, error) {
+func scanEntry(rows *sql.Rows, more ...any) (domain.Entry, error) {
 	var e domain.Entry
 	var op int
 	var data sql.NullString
 	var proof []byte
-	err := rows.Scan(&e.Seq, &e.Collection, &e.Key, &op, &data, &e.Stamp.Wall, &e.Stamp.Logical, &e.Stamp.Node, storedHash{&e.Hash}, storedHash{&e.PrevHash},
-		&e.Link, &proof, &e.Legacy, &e.ExpiresAt)
+	err := rows.Scan(append([]any{&e.Seq, &e.Collection, &e.Key, &op, &data, &e.Stamp.Wall, &e.Stamp.Logical, &e.Stamp.Node, storedHash{&e.Hash}, storedHash{&e.PrevHash},
+		&e.Link, &proof, &e.Legacy, &e.ExpiresAt}, more...)...)
 	if err != nil {
 		return e, err
 	}
