@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"crypto/ed25519"
 	"database/sql"
 	"fmt"
 	"path/filepath"
@@ -37,11 +38,13 @@ func TestSnapshotFileOfAnEarlierReleasesFileInstalls(t *testing.T) {
 	_, err = a.Commit(ctx, pendLWW, writes...)
 	require.NoError(t, err)
 
-	c := snapTarget(t, nil)
+	_, key, err := ed25519.GenerateKey(nil)
+	require.NoError(t, err)
+	c := snapTarget(t, key.Public().(ed25519.PublicKey))
 	var newSize int
 	require.NoError(t, c.writer.DB.QueryRowContext(ctx, "PRAGMA page_size").Scan(&newSize))
 	require.Equal(t, 4096, newSize, "a new store's page size")
-	res, err := c.InstallSnapshotFile(ctx, ports.SnapshotFileCheck{Cluster: clusterA}, fetchFrom(snapshotOf(t, a, clusterA)))
+	res, err := c.InstallSnapshotFile(ctx, ports.SnapshotFileCheck{Cluster: clusterA}, fetchFrom(snapshotOf(t, a, key, clusterA)))
 	require.NoError(t, err)
 	require.Equal(t, 50, res.Documents)
 }
