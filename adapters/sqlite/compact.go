@@ -95,10 +95,15 @@ func (s *Store) Compact(ctx context.Context, p domain.CompactionPolicy) (ports.C
 	var res ports.CompactionResult
 	var cursor, end int64
 	limit := compactBatch
+	var st compactStmts
+	defer st.close()
 	s.st.wmu.Lock()
 	err := s.materializeLocked(ctx)
 	if err == nil {
 		end, err = s.LastSeq(ctx)
+	}
+	if err == nil {
+		err = st.prepare(ctx, s.reader.DB, s.writer.DB)
 	}
 	s.st.wmu.Unlock()
 	if err != nil {
@@ -112,7 +117,7 @@ func (s *Store) Compact(ctx context.Context, p domain.CompactionPolicy) (ports.C
 			return res, domain.Wrap(domain.CodeTimeout, op, err)
 		}
 		began := time.Now()
-		plan, err := s.compactPlan(ctx, p, cursor, end, limit)
+		plan, err := s.compactPlan(ctx, &st, p, cursor, end, limit)
 		if err != nil {
 			return res, mapErr(op, err)
 		}
@@ -121,7 +126,7 @@ func (s *Store) Compact(ctx context.Context, p domain.CompactionPolicy) (ports.C
 			var held time.Time
 			err := s.writeKeepPending(ctx, op, func(t *writeTx) error {
 				held = time.Now()
-				return t.compactApply(&plan)
+				return t.compactApply(&st, &plan)
 			})
 			if err != nil {
 				return res, err
@@ -173,17 +178,56 @@ type boundary struct {
 	seq, next int64
 }
 
+// compactStmts are a pass's statements, prepared once for its batches
+// (compiling them cost about as much as running them on a batch).
+type compactStmts struct {
+	scan, links                               *sql.Stmt // on the read pool
+	dropBoundaries, addBoundary, expired, del *sql.Stmt // on the writer
+}
+
+// prepare compiles the statements; wmu is held (the writer's connection is
+// free).
+func (c *compactStmts) prepare(ctx context.Context, reader, writer *sql.DB) error {
+	for _, p := range []struct {
+		dst **sql.Stmt
+		db  *sql.DB
+		sql string
+	}{
+		{&c.scan, reader, compactScan},
+		{&c.links, reader, compactLinks},
+		{&c.dropBoundaries, writer, compactDropBoundaries},
+		{&c.addBoundary, writer, compactAddBoundary},
+		{&c.expired, writer, compactExpired},
+		{&c.del, writer, compactDelete},
+	} {
+		st, err := p.db.PrepareContext(ctx, p.sql)
+		if err != nil {
+			return err
+		}
+		*p.dst = st
+	}
+	return nil
+}
+
+func (c *compactStmts) close() {
+	for _, st := range []*sql.Stmt{c.scan, c.links, c.dropBoundaries, c.addBoundary, c.expired, c.del} {
+		if st != nil {
+			_ = st.Close()
+		}
+	}
+}
+
 // compactPlan reads up to compactBatch rows after cursor, up to end, in
 // one read transaction, and chooses what p removes among them, at most
 // limit.
-func (s *Store) compactPlan(ctx context.Context, p domain.CompactionPolicy, cursor, end int64, limit int) (compactPlan, error) {
+func (s *Store) compactPlan(ctx context.Context, st *compactStmts, p domain.CompactionPolicy, cursor, end int64, limit int) (compactPlan, error) {
 	plan := compactPlan{cursor: cursor}
 	tx, err := s.reader.DB.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return plan, err
 	}
 	defer func() { _ = tx.Rollback() }()
-	rows, err := tx.QueryContext(ctx, compactScan, cursor, end, compactBatch)
+	rows, err := tx.StmtContext(ctx, st.scan).QueryContext(ctx, cursor, end, compactBatch)
 	if err != nil {
 		return plan, err
 	}
@@ -229,7 +273,7 @@ func (s *Store) compactPlan(ctx context.Context, p domain.CompactionPolicy, curs
 	if err != nil {
 		return plan, err
 	}
-	if rows, err = tx.QueryContext(ctx, compactLinks, string(seqs)); err != nil {
+	if rows, err = tx.StmtContext(ctx, st.links).QueryContext(ctx, string(seqs)); err != nil {
 		return plan, err
 	}
 	defer rows.Close()
@@ -254,7 +298,7 @@ func (s *Store) compactPlan(ctx context.Context, p domain.CompactionPolicy, curs
 
 // compactApply writes plan: the boundaries first (they read the rows the
 // delete removes), then the markers of collected expired documents.
-func (t *writeTx) compactApply(plan *compactPlan) error {
+func (t *writeTx) compactApply(st *compactStmts, plan *compactPlan) error {
 	seqs, err := json.Marshal(plan.removed)
 	if err != nil {
 		return err
@@ -264,13 +308,16 @@ func (t *writeTx) compactApply(plan *compactPlan) error {
 		if err != nil {
 			return err
 		}
-		if _, err := t.tx.ExecContext(t.ctx, compactDropBoundaries, string(prev)); err != nil {
+		if _, err := t.tx.StmtContext(t.ctx, st.dropBoundaries).ExecContext(t.ctx, string(prev)); err != nil {
 			return err
 		}
 	}
-	for _, b := range plan.boundaries {
-		if _, err := t.tx.ExecContext(t.ctx, compactAddBoundary, b.hash, b.link, b.seq, b.next); err != nil {
-			return err
+	if len(plan.boundaries) > 0 {
+		add := t.tx.StmtContext(t.ctx, st.addBoundary)
+		for _, b := range plan.boundaries {
+			if _, err := add.ExecContext(t.ctx, b.hash, b.link, b.seq, b.next); err != nil {
+				return err
+			}
 		}
 	}
 	if len(plan.expired) > 0 {
@@ -278,11 +325,11 @@ func (t *writeTx) compactApply(plan *compactPlan) error {
 		if err != nil {
 			return err
 		}
-		if _, err := t.tx.ExecContext(t.ctx, compactExpired, string(expired)); err != nil {
+		if _, err := t.tx.StmtContext(t.ctx, st.expired).ExecContext(t.ctx, string(expired)); err != nil {
 			return err
 		}
 	}
-	_, err = t.tx.ExecContext(t.ctx, compactDelete, string(seqs))
+	_, err = t.tx.StmtContext(t.ctx, st.del).ExecContext(t.ctx, string(seqs))
 	return err
 }
 
