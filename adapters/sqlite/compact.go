@@ -43,19 +43,6 @@ const compactScan = `SELECT o.seq, o.node, o.wall, o.logic, o.op, o.hash, o.expi
 	WHERE o.seq > ? AND o.seq <= ? AND o.seq < (SELECT max(seq) FROM oplog)
 	ORDER BY o.seq LIMIT ?`
 
-// Holes (ports.Compactor): a removed entry whose successor in its author's
-// chain stays keeps its link in link_boundaries; a boundary whose
-// successor is removed now gives way to the new end of the run. An
-// author's entries that share a stamp count as one step. compactLinks
-// reads, for each of a batch's removed seqs (a JSON array), its prev_hash
-// as text, its link and whether its successor chains from it, and the
-// successor's seq.
-var compactLinks = `WITH rm(seq) AS (SELECT value FROM json_each(?1))
-	SELECT r.seq, ` + hashText(prevHashOf("r")) + `, r.link, n.seq, coalesce(` + prevHashOf("n") + ` = r.hash, 0)
-	FROM oplog r LEFT JOIN oplog n ON n.seq = (SELECT o.seq FROM oplog o WHERE o.node = r.node AND (o.wall, o.logic) > (r.wall, r.logic)
-		ORDER BY o.wall, o.logic LIMIT 1)
-	WHERE r.seq IN rm`
-
 // The writes of a batch, each naming its seqs in a JSON array. A boundary
 // is added only while its entry and successor are both still held.
 const (
@@ -165,7 +152,7 @@ type compactPlan struct {
 	cursor     int64 // the last seq looked at
 	removed    []int64
 	expired    []int64  // the removed entries that collect an expired document
-	prevHashes []string // of the removed entries, as text
+	prevHashes []string // of the removed entries, as text: those that key a boundary
 	boundaries []boundary
 	res        ports.CompactionResult
 }
@@ -181,7 +168,7 @@ type boundary struct {
 // compactStmts are a pass's statements, prepared once for its batches
 // (compiling them cost about as much as running them on a batch).
 type compactStmts struct {
-	scan, links                               *sql.Stmt // on the read pool
+	scan, chain, links, boundariesOf          *sql.Stmt // on the read pool
 	dropBoundaries, addBoundary, expired, del *sql.Stmt // on the writer
 }
 
@@ -194,7 +181,9 @@ func (c *compactStmts) prepare(ctx context.Context, reader, writer *sql.DB) erro
 		sql string
 	}{
 		{&c.scan, reader, compactScan},
+		{&c.chain, reader, compactChain},
 		{&c.links, reader, compactLinks},
+		{&c.boundariesOf, reader, compactBoundariesOf},
 		{&c.dropBoundaries, writer, compactDropBoundaries},
 		{&c.addBoundary, writer, compactAddBoundary},
 		{&c.expired, writer, compactExpired},
@@ -210,7 +199,7 @@ func (c *compactStmts) prepare(ctx context.Context, reader, writer *sql.DB) erro
 }
 
 func (c *compactStmts) close() {
-	for _, st := range []*sql.Stmt{c.scan, c.links, c.dropBoundaries, c.addBoundary, c.expired, c.del} {
+	for _, st := range []*sql.Stmt{c.scan, c.chain, c.links, c.boundariesOf, c.dropBoundaries, c.addBoundary, c.expired, c.del} {
 		if st != nil {
 			_ = st.Close()
 		}
@@ -232,6 +221,7 @@ func (s *Store) compactPlan(ctx context.Context, st *compactStmts, p domain.Comp
 		return plan, err
 	}
 	hashes := map[int64]string{}
+	spans := map[string]*stampSpan{}
 	scanned := 0
 	for !plan.more && rows.Next() {
 		var e domain.Entry
@@ -255,6 +245,11 @@ func (s *Store) compactPlan(ctx context.Context, st *compactStmts, p domain.Comp
 		}
 		plan.removed = append(plan.removed, plan.cursor)
 		hashes[plan.cursor] = e.Hash
+		if sp := spans[e.Stamp.Node]; sp != nil {
+			sp.add(e.Stamp.Wall, e.Stamp.Logical)
+		} else {
+			spans[e.Stamp.Node] = &stampSpan{e.Stamp.Wall, e.Stamp.Wall, e.Stamp.Logical, e.Stamp.Logical}
+		}
 		plan.res.EntriesRemoved++
 		plan.res.BytesRemoved += size
 		if !superseded {
@@ -269,31 +264,7 @@ func (s *Store) compactPlan(ctx context.Context, st *compactStmts, p domain.Comp
 	if err := rows.Err(); err != nil || len(plan.removed) == 0 {
 		return plan, err
 	}
-	seqs, err := json.Marshal(plan.removed)
-	if err != nil {
-		return plan, err
-	}
-	if rows, err = tx.StmtContext(ctx, st.links).QueryContext(ctx, string(seqs)); err != nil {
-		return plan, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var b boundary
-		var prev sql.NullString
-		var next sql.NullInt64
-		var chains bool
-		if err := rows.Scan(&b.seq, &prev, &b.link, &next, &chains); err != nil {
-			return plan, err
-		}
-		if prev.String != "" {
-			plan.prevHashes = append(plan.prevHashes, prev.String)
-		}
-		if _, gone := hashes[next.Int64]; next.Valid && chains && !gone {
-			b.hash, b.next = hashes[b.seq], next.Int64
-			plan.boundaries = append(plan.boundaries, b)
-		}
-	}
-	return plan, rows.Err()
+	return plan, s.planBoundaries(ctx, tx, st, &plan, hashes, spans)
 }
 
 // compactApply writes plan: the boundaries first (they read the rows the
