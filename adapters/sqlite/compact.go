@@ -21,10 +21,14 @@ var (
 // what it removes. The removals are also bounded in time: each batch
 // removes as many as the previous ones took, per row, to fill compactHold
 // (at least compactMinRemove, so the fixed cost of a transaction does not
-// dominate).
+// dominate). A write that comes while a batch holds the writer lock waits
+// for the rest of it, and under a steady load some write meets nearly
+// every batch: so compactHold, more than the number of batches, sets a
+// write's tail latency during a pass. It is about what a write's own
+// transaction takes at its p99 (BENCHMARKS.md, maintenance row).
 const (
 	compactBatch     = 100
-	compactHold      = time.Millisecond
+	compactHold      = 500 * time.Microsecond
 	compactMinRemove = 16
 )
 
