@@ -21,10 +21,14 @@ var (
 // what it removes. The removals are also bounded in time: each batch
 // removes as many as the previous ones took, per row, to fill compactHold
 // (at least compactMinRemove, so the fixed cost of a transaction does not
-// dominate).
+// dominate). A write that comes while a batch holds the writer lock waits
+// for the rest of it, and under a steady load some write meets nearly
+// every batch: so compactHold, more than the number of batches, sets a
+// write's tail latency during a pass. It is about what a write's own
+// transaction takes at its p99 (BENCHMARKS.md, maintenance row).
 const (
 	compactBatch     = 100
-	compactHold      = time.Millisecond
+	compactHold      = 500 * time.Microsecond
 	compactMinRemove = 16
 )
 
@@ -42,19 +46,6 @@ const compactScan = `SELECT o.seq, o.node, o.wall, o.logic, o.op, o.hash, o.expi
 	FROM oplog o LEFT JOIN documents d ON d.collection = o.collection AND d.key = o.key
 	WHERE o.seq > ? AND o.seq <= ? AND o.seq < (SELECT max(seq) FROM oplog)
 	ORDER BY o.seq LIMIT ?`
-
-// Holes (ports.Compactor): a removed entry whose successor in its author's
-// chain stays keeps its link in link_boundaries; a boundary whose
-// successor is removed now gives way to the new end of the run. An
-// author's entries that share a stamp count as one step. compactLinks
-// reads, for each of a batch's removed seqs (a JSON array), its prev_hash
-// as text, its link and whether its successor chains from it, and the
-// successor's seq.
-var compactLinks = `WITH rm(seq) AS (SELECT value FROM json_each(?1))
-	SELECT r.seq, ` + hashText(prevHashOf("r")) + `, r.link, n.seq, coalesce(` + prevHashOf("n") + ` = r.hash, 0)
-	FROM oplog r LEFT JOIN oplog n ON n.seq = (SELECT o.seq FROM oplog o WHERE o.node = r.node AND (o.wall, o.logic) > (r.wall, r.logic)
-		ORDER BY o.wall, o.logic LIMIT 1)
-	WHERE r.seq IN rm`
 
 // The writes of a batch, each naming its seqs in a JSON array. A boundary
 // is added only while its entry and successor are both still held.
@@ -95,10 +86,15 @@ func (s *Store) Compact(ctx context.Context, p domain.CompactionPolicy) (ports.C
 	var res ports.CompactionResult
 	var cursor, end int64
 	limit := compactBatch
+	var st compactStmts
+	defer st.close()
 	s.st.wmu.Lock()
 	err := s.materializeLocked(ctx)
 	if err == nil {
 		end, err = s.LastSeq(ctx)
+	}
+	if err == nil {
+		err = st.prepare(ctx, s.reader.DB, s.writer.DB)
 	}
 	s.st.wmu.Unlock()
 	if err != nil {
@@ -112,7 +108,7 @@ func (s *Store) Compact(ctx context.Context, p domain.CompactionPolicy) (ports.C
 			return res, domain.Wrap(domain.CodeTimeout, op, err)
 		}
 		began := time.Now()
-		plan, err := s.compactPlan(ctx, p, cursor, end, limit)
+		plan, err := s.compactPlan(ctx, &st, p, cursor, end, limit)
 		if err != nil {
 			return res, mapErr(op, err)
 		}
@@ -121,7 +117,7 @@ func (s *Store) Compact(ctx context.Context, p domain.CompactionPolicy) (ports.C
 			var held time.Time
 			err := s.writeKeepPending(ctx, op, func(t *writeTx) error {
 				held = time.Now()
-				return t.compactApply(&plan)
+				return t.compactApply(&st, &plan)
 			})
 			if err != nil {
 				return res, err
@@ -160,7 +156,7 @@ type compactPlan struct {
 	cursor     int64 // the last seq looked at
 	removed    []int64
 	expired    []int64  // the removed entries that collect an expired document
-	prevHashes []string // of the removed entries, as text
+	prevHashes []string // of the removed entries, as text: those that key a boundary
 	boundaries []boundary
 	res        ports.CompactionResult
 }
@@ -173,21 +169,63 @@ type boundary struct {
 	seq, next int64
 }
 
+// compactStmts are a pass's statements, prepared once for its batches
+// (compiling them cost about as much as running them on a batch).
+type compactStmts struct {
+	scan, chain, links, boundariesOf          *sql.Stmt // on the read pool
+	dropBoundaries, addBoundary, expired, del *sql.Stmt // on the writer
+}
+
+// prepare compiles the statements; wmu is held (the writer's connection is
+// free).
+func (c *compactStmts) prepare(ctx context.Context, reader, writer *sql.DB) error {
+	for _, p := range []struct {
+		dst **sql.Stmt
+		db  *sql.DB
+		sql string
+	}{
+		{&c.scan, reader, compactScan},
+		{&c.chain, reader, compactChain},
+		{&c.links, reader, compactLinks},
+		{&c.boundariesOf, reader, compactBoundariesOf},
+		{&c.dropBoundaries, writer, compactDropBoundaries},
+		{&c.addBoundary, writer, compactAddBoundary},
+		{&c.expired, writer, compactExpired},
+		{&c.del, writer, compactDelete},
+	} {
+		st, err := p.db.PrepareContext(ctx, p.sql)
+		if err != nil {
+			return err
+		}
+		*p.dst = st
+	}
+	return nil
+}
+
+func (c *compactStmts) close() {
+	for _, st := range []*sql.Stmt{c.scan, c.chain, c.links, c.boundariesOf, c.dropBoundaries, c.addBoundary, c.expired, c.del} {
+		if st != nil {
+			_ = st.Close()
+		}
+	}
+}
+
 // compactPlan reads up to compactBatch rows after cursor, up to end, in
 // one read transaction, and chooses what p removes among them, at most
 // limit.
-func (s *Store) compactPlan(ctx context.Context, p domain.CompactionPolicy, cursor, end int64, limit int) (compactPlan, error) {
+func (s *Store) compactPlan(ctx context.Context, st *compactStmts, p domain.CompactionPolicy, cursor, end int64, limit int) (compactPlan, error) {
 	plan := compactPlan{cursor: cursor}
 	tx, err := s.reader.DB.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return plan, err
 	}
 	defer func() { _ = tx.Rollback() }()
-	rows, err := tx.QueryContext(ctx, compactScan, cursor, end, compactBatch)
+	rows, err := tx.StmtContext(ctx, st.scan).QueryContext(ctx, cursor, end, compactBatch)
 	if err != nil {
 		return plan, err
 	}
 	hashes := map[int64]string{}
+	spans := map[string]*stampSpan{}
 	scanned := 0
 	for !plan.more && rows.Next() {
 		var e domain.Entry
@@ -211,6 +249,11 @@ func (s *Store) compactPlan(ctx context.Context, p domain.CompactionPolicy, curs
 		}
 		plan.removed = append(plan.removed, plan.cursor)
 		hashes[plan.cursor] = e.Hash
+		if sp := spans[e.Stamp.Node]; sp != nil {
+			sp.add(e.Stamp.Wall, e.Stamp.Logical)
+		} else {
+			spans[e.Stamp.Node] = &stampSpan{e.Stamp.Wall, e.Stamp.Wall, e.Stamp.Logical, e.Stamp.Logical}
+		}
 		plan.res.EntriesRemoved++
 		plan.res.BytesRemoved += size
 		if !superseded {
@@ -225,36 +268,12 @@ func (s *Store) compactPlan(ctx context.Context, p domain.CompactionPolicy, curs
 	if err := rows.Err(); err != nil || len(plan.removed) == 0 {
 		return plan, err
 	}
-	seqs, err := json.Marshal(plan.removed)
-	if err != nil {
-		return plan, err
-	}
-	if rows, err = tx.QueryContext(ctx, compactLinks, string(seqs)); err != nil {
-		return plan, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var b boundary
-		var prev sql.NullString
-		var next sql.NullInt64
-		var chains bool
-		if err := rows.Scan(&b.seq, &prev, &b.link, &next, &chains); err != nil {
-			return plan, err
-		}
-		if prev.String != "" {
-			plan.prevHashes = append(plan.prevHashes, prev.String)
-		}
-		if _, gone := hashes[next.Int64]; next.Valid && chains && !gone {
-			b.hash, b.next = hashes[b.seq], next.Int64
-			plan.boundaries = append(plan.boundaries, b)
-		}
-	}
-	return plan, rows.Err()
+	return plan, s.planBoundaries(ctx, tx, st, &plan, hashes, spans)
 }
 
 // compactApply writes plan: the boundaries first (they read the rows the
 // delete removes), then the markers of collected expired documents.
-func (t *writeTx) compactApply(plan *compactPlan) error {
+func (t *writeTx) compactApply(st *compactStmts, plan *compactPlan) error {
 	seqs, err := json.Marshal(plan.removed)
 	if err != nil {
 		return err
@@ -264,13 +283,16 @@ func (t *writeTx) compactApply(plan *compactPlan) error {
 		if err != nil {
 			return err
 		}
-		if _, err := t.tx.ExecContext(t.ctx, compactDropBoundaries, string(prev)); err != nil {
+		if _, err := t.tx.StmtContext(t.ctx, st.dropBoundaries).ExecContext(t.ctx, string(prev)); err != nil {
 			return err
 		}
 	}
-	for _, b := range plan.boundaries {
-		if _, err := t.tx.ExecContext(t.ctx, compactAddBoundary, b.hash, b.link, b.seq, b.next); err != nil {
-			return err
+	if len(plan.boundaries) > 0 {
+		add := t.tx.StmtContext(t.ctx, st.addBoundary)
+		for _, b := range plan.boundaries {
+			if _, err := add.ExecContext(t.ctx, b.hash, b.link, b.seq, b.next); err != nil {
+				return err
+			}
 		}
 	}
 	if len(plan.expired) > 0 {
@@ -278,11 +300,11 @@ func (t *writeTx) compactApply(plan *compactPlan) error {
 		if err != nil {
 			return err
 		}
-		if _, err := t.tx.ExecContext(t.ctx, compactExpired, string(expired)); err != nil {
+		if _, err := t.tx.StmtContext(t.ctx, st.expired).ExecContext(t.ctx, string(expired)); err != nil {
 			return err
 		}
 	}
-	_, err = t.tx.ExecContext(t.ctx, compactDelete, string(seqs))
+	_, err = t.tx.StmtContext(t.ctx, st.del).ExecContext(t.ctx, string(seqs))
 	return err
 }
 
