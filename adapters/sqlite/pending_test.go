@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -881,4 +882,34 @@ func TestPendingOwnsItsBytes(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, found, 1)
 	require.Equal(t, `{"v":1}`, string(found[0].Data))
+}
+
+// A Close whose flush of the pending set runs out of time (a loaded machine)
+// still closes cleanly: the documents are durable in the oplog and the next
+// Open replays them.
+func TestCloseFlushOutOfTimeLeavesReplay(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "close.db")
+	s := pendOpen(t, path)
+	require.NoError(t, s.SetMeta(ctx, "node_id", "A"))
+	for k := range 20 {
+		_, err := s.Commit(ctx, pendLWW, ports.Write{Entry: domain.Entry{Collection: "c", Key: fmt.Sprint("k", k), Op: domain.OpPut,
+			Data: fmt.Appendf(nil, `{"n":%d}`, k), Stamp: domain.Timestamp{Wall: pendWall0 + int64(k), Node: "A"}}})
+		require.NoError(t, err)
+	}
+	require.True(t, s.st.hasPending(), "the writes wait in the pending set")
+
+	prev := closeFlushTimeout
+	closeFlushTimeout = time.Nanosecond
+	err := s.Close()
+	closeFlushTimeout = prev
+	require.NoError(t, err, "a flush out of time is not a failed Close")
+
+	s2 := pendOpen(t, path)
+	n, err := s2.Count(ctx, "c", nil)
+	require.NoError(t, err)
+	require.Equal(t, 20, n)
+	d, err := s2.Get(ctx, "c", "k7")
+	require.NoError(t, err)
+	require.JSONEq(t, `{"n":7}`, string(d.Data))
 }
