@@ -1,0 +1,184 @@
+package sim
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/entgldb/entgldb-go/domain"
+)
+
+// stateDigest digests a replica's documents (tombstones included), vector
+// clock and heads: equal digests, equal replicas.
+func (s *Sim) stateDigest(n *node) (string, error) {
+	snap, err := n.disk.Snapshot(s.ctx)
+	if err != nil {
+		return "", err
+	}
+	docs := snap.Documents
+	slices.SortFunc(docs, func(a, b domain.Document) int {
+		if a.Collection != b.Collection {
+			return cmpStr(a.Collection, b.Collection)
+		}
+		return cmpStr(a.Key, b.Key)
+	})
+	h := sha256.New()
+	for _, d := range docs {
+		fmt.Fprintf(h, "%s/%s %s %v %s\n", d.Collection, d.Key, d.Stamp, d.Deleted, d.Data)
+	}
+	fmt.Fprintf(h, "vc %s\n", vcString(snap.VectorClock))
+	authors := make([]string, 0, len(snap.Heads))
+	for a := range snap.Heads {
+		authors = append(authors, a)
+	}
+	slices.Sort(authors)
+	for _, a := range authors {
+		fmt.Fprintf(h, "head %s %s\n", a, snap.Heads[a])
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func cmpStr(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// converged says whether every replica's state digest is the same, and
+// names the first that differs from the first node's.
+func (s *Sim) converged() (bool, string) {
+	want, err := s.stateDigest(s.nodes[0])
+	if err != nil {
+		return false, err.Error()
+	}
+	for _, n := range s.nodes[1:] {
+		got, err := s.stateDigest(n)
+		if err != nil {
+			return false, err.Error()
+		}
+		if got != want {
+			return false, fmt.Sprintf("%s differs from %s: vc %s vs %s", n.id, s.nodes[0].id,
+				s.vcOf(n), s.vcOf(s.nodes[0]))
+		}
+	}
+	return true, ""
+}
+
+func (s *Sim) vcOf(n *node) string {
+	vc, err := n.disk.VectorClock(s.ctx)
+	if err != nil {
+		return err.Error()
+	}
+	return vcString(vc)
+}
+
+// checkInvariants checks the replicas at quiescence.
+func (s *Sim) checkInvariants() *Failure {
+	for _, n := range s.nodes {
+		if f := s.checkHonest(n); f != nil {
+			return f
+		}
+		if f := s.checkChains(n); f != nil {
+			return f
+		}
+	}
+	if ok, why := s.converged(); !ok {
+		return &Failure{"converge", -1, fmt.Sprintf("not converged after %d passes: %s", s.opts.ConvergeBound, why)}
+	}
+	for _, n := range s.nodes {
+		d, err := s.stateDigest(n)
+		if err != nil {
+			return &Failure{"setup", -1, err.Error()}
+		}
+		s.record("final %s %s", n.id, d)
+	}
+	return s.checkLWW(s.nodes[0])
+}
+
+// checkHonest fails on any entry held that no honest node committed as it
+// is (a forged entry, or a genuine one with altered content).
+func (s *Sim) checkHonest(n *node) *Failure {
+	es, err := n.disk.EntriesSinceSeq(s.ctx, 0, 0)
+	if err != nil {
+		return &Failure{"setup", -1, err.Error()}
+	}
+	for i := range es {
+		e := &es[i]
+		want, ok := s.model.honest[e.Hash]
+		if !ok || want != sha256.Sum256(e.Data) {
+			return &Failure{"forged", -1, fmt.Sprintf("%s holds entry %s %s/%s %s that no honest node committed",
+				n.id, e.Stamp, e.Collection, e.Key, e.Data)}
+		}
+	}
+	return nil
+}
+
+// checkChains verifies every author's chain a node holds, from the first
+// entry, against its vector clock and heads.
+func (s *Sim) checkChains(n *node) *Failure {
+	vc, err := n.disk.VectorClock(s.ctx)
+	if err != nil {
+		return &Failure{"setup", -1, err.Error()}
+	}
+	heads, err := n.disk.Heads(s.ctx)
+	if err != nil {
+		return &Failure{"setup", -1, err.Error()}
+	}
+	for author, ts := range vc {
+		es, err := n.disk.AuthorEntriesAfter(s.ctx, author, domain.Timestamp{}, math.MaxInt32)
+		if err != nil {
+			return &Failure{"setup", -1, err.Error()}
+		}
+		if k := domain.VerifyChain("", es); k >= 0 {
+			return &Failure{"chain", -1, fmt.Sprintf("%s: chain of %s breaks at its entry %d (%s)", n.id, author, k, es[k].Stamp)}
+		}
+		if len(es) == 0 || es[len(es)-1].Stamp != ts || es[len(es)-1].Hash != heads[author] {
+			return &Failure{"chain", -1, fmt.Sprintf("%s: chain of %s (%d entries) does not end at its vector clock %s and head",
+				n.id, author, len(es), ts)}
+		}
+	}
+	return nil
+}
+
+// checkLWW compares a replica with the model: each key shows its newest
+// acknowledged write (no acknowledged write lost unless superseded), and no
+// key the model does not know is live.
+func (s *Sim) checkLWW(n *node) *Failure {
+	snap, err := n.disk.Snapshot(s.ctx)
+	if err != nil {
+		return &Failure{"setup", -1, err.Error()}
+	}
+	held := map[string]domain.Document{}
+	for _, d := range snap.Documents {
+		held[d.Key] = d
+	}
+	keys := make([]string, 0, len(s.model.latest))
+	for k := range s.model.latest {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		w := s.model.latest[k]
+		d, ok := held[k]
+		switch {
+		case !ok:
+			return &Failure{"lww", -1, fmt.Sprintf("%s lost %s: acknowledged write %s missing", n.id, k, w.ts)}
+		case d.Stamp != w.ts || d.Deleted != w.del || !w.del && !bytes.Equal(d.Data, w.data):
+			return &Failure{"lww", -1, fmt.Sprintf("%s holds %s at %s (deleted=%v %s), the newest acknowledged write is %s (deleted=%v %s)",
+				n.id, k, d.Stamp, d.Deleted, d.Data, w.ts, w.del, w.data)}
+		}
+	}
+	for _, d := range snap.Documents { // sorted by stateDigest
+		if _, ok := s.model.latest[d.Key]; !ok && !d.Deleted {
+			return &Failure{"lww", -1, fmt.Sprintf("%s holds %s, which no acknowledged write made", n.id, d.Key)}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,46 @@
+package sim
+
+import (
+	"flag"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+var (
+	seedFlag  = flag.Uint64("seed", 0, "replay this one seed (TestSim), with its trace")
+	seedsFlag = flag.Int("seeds", 2000, "how many seeds TestSim runs")
+)
+
+// TestSim runs the CI budget of seeds (or the one -seed names) and fails
+// with the seed, its options and a shrunk schedule on the first invariant
+// broken.
+func TestSim(t *testing.T) {
+	if *seedFlag != 0 {
+		o := DeriveOptions(*seedFlag)
+		res := Run(o, Generate(o), true)
+		for _, line := range res.Log {
+			t.Log(line)
+		}
+		require.Nil(t, res.Failure, "%s", o)
+		return
+	}
+	n := *seedsFlag
+	if testing.Short() {
+		n = 200
+	}
+	for seed := uint64(1); seed <= uint64(n); seed++ {
+		if res := RunSeed(seed); res.Failure != nil {
+			t.Fatalf("%v\n%s\nreplay: go test ./sim -run 'TestSim$' -seed %d -v", res.Failure, res.Options, seed)
+		}
+	}
+}
+
+// TestSimDeterministic runs seeds twice: the trace digests must match.
+func TestSimDeterministic(t *testing.T) {
+	for seed := uint64(1); seed <= 30; seed++ {
+		a, b := RunSeed(seed), RunSeed(seed)
+		require.Equal(t, a.Digest, b.Digest, "seed %d ran two ways", seed)
+		require.Equal(t, a.Failure, b.Failure, "seed %d", seed)
+	}
+}
