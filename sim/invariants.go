@@ -64,19 +64,34 @@ func (s *Sim) converged() (bool, string) {
 			return false, err.Error()
 		}
 		if got != want {
-			return false, fmt.Sprintf("%s differs from %s: vc %s vs %s", n.id, s.nodes[0].id,
-				s.vcOf(n), s.vcOf(s.nodes[0]))
+			return false, s.difference(s.nodes[0], n)
 		}
 	}
 	return true, ""
 }
 
-func (s *Sim) vcOf(n *node) string {
-	vc, err := n.disk.VectorClock(s.ctx)
-	if err != nil {
-		return err.Error()
+// difference names the first thing two replicas disagree on.
+func (s *Sim) difference(a, b *node) string {
+	sa, err1 := a.disk.Snapshot(s.ctx)
+	sb, err2 := b.disk.Snapshot(s.ctx)
+	if err1 != nil || err2 != nil {
+		return fmt.Sprint(err1, err2)
 	}
-	return vcString(vc)
+	if va, vb := vcString(sa.VectorClock), vcString(sb.VectorClock); va != vb {
+		return fmt.Sprintf("vector clocks differ: %s %s, %s %s", a.id, va, b.id, vb)
+	}
+	docs := map[string]domain.Document{}
+	for _, d := range sa.Documents {
+		docs[d.Key] = d
+	}
+	slices.SortFunc(sb.Documents, func(x, y domain.Document) int { return cmpStr(x.Key, y.Key) })
+	for _, d := range sb.Documents {
+		if o := docs[d.Key]; o.Stamp != d.Stamp || o.Deleted != d.Deleted {
+			return fmt.Sprintf("%s: %s holds %s (deleted=%v), %s holds %s (deleted=%v)", d.Key, a.id, o.Stamp, o.Deleted,
+				b.id, d.Stamp, d.Deleted)
+		}
+	}
+	return fmt.Sprintf("%s and %s differ in documents or heads", a.id, b.id)
 }
 
 // checkInvariants checks the replicas at quiescence.

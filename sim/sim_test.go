@@ -31,7 +31,7 @@ func TestSim(t *testing.T) {
 	}
 	for seed := uint64(1); seed <= uint64(n); seed++ {
 		if res := RunSeed(seed); res.Failure != nil {
-			t.Fatalf("%v\n%s\nreplay: go test ./sim -run 'TestSim$' -seed %d -v", res.Failure, res.Options, seed)
+			t.Fatal(Report(res))
 		}
 	}
 }
