@@ -20,9 +20,10 @@ const (
 	KindSkew                  // node A's clock is set Value ms off the virtual time
 	KindDisk                  // node A's disk refuses writes (Value 1) or takes them again (0)
 	KindForge                 // a forger pushes invalid entries of kind Value to node A
+	KindCompact               // node A runs a maintenance pass (compaction)
 )
 
-var kindNames = [...]string{"write", "round", "tick", "partition", "cut", "heal", "crash", "restart", "skew", "disk", "forge"}
+var kindNames = [...]string{"write", "round", "tick", "partition", "cut", "heal", "crash", "restart", "skew", "disk", "forge", "compact"}
 
 func (k Kind) String() string { return kindNames[k] }
 
@@ -94,13 +95,15 @@ func Generate(o Options) []Event {
 			x -= f.rate
 		}
 		if !picked {
-			switch y := r.IntN(10); {
-			case y < 4:
+			switch y := r.IntN(20); {
+			case y < 8:
 				ev.Kind = KindWrite
-			case y < 7:
+			case y < 14:
 				ev.Kind = KindRound
-			default:
+			case y < 19:
 				ev.Kind = KindTick
+			default:
+				ev.Kind = KindCompact
 			}
 		}
 		switch ev.Kind {
@@ -118,6 +121,10 @@ func Generate(o Options) []Event {
 			// Mostly short, sometimes within one millisecond: writes in the
 			// same millisecond exercise the logical counter and tie-breaks.
 			ev.Value = int64(r.IntN(3)) * int64(r.IntN(400))
+			if r.IntN(20) == 0 {
+				// A long wait: retentions pass, peers are forgotten.
+				ev.Value = 10_000 + r.Int64N(200_000)
+			}
 		case KindPartition:
 			switch r.IntN(3) {
 			case 0:

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"crypto/sha256"
+	"fmt"
 
 	"github.com/entgldb/entgldb-go/domain"
 )
@@ -14,6 +15,15 @@ type model struct {
 	// honest maps the hash of every entry an honest node committed to the
 	// digest of its document: an entry held anywhere must be one of them.
 	honest map[string][32]byte
+	// pos places every honest entry in its author's chain; last is each
+	// author's newest committed entry.
+	pos  map[string]chainPos
+	last map[string]string
+}
+
+type chainPos struct {
+	index int
+	stamp domain.Timestamp
 }
 
 type ackedWrite struct {
@@ -23,7 +33,8 @@ type ackedWrite struct {
 }
 
 func newModel() *model {
-	return &model{latest: map[string]ackedWrite{}, honest: map[string][32]byte{}}
+	return &model{latest: map[string]ackedWrite{}, honest: map[string][32]byte{}, pos: map[string]chainPos{},
+		last: map[string]string{}}
 }
 
 func (m *model) ack(key string, ts domain.Timestamp, del bool, data []byte) {
@@ -32,4 +43,15 @@ func (m *model) ack(key string, ts domain.Timestamp, del bool, data []byte) {
 	}
 }
 
-func (m *model) genuine(e domain.Entry) { m.honest[e.Hash] = sha256.Sum256(e.Data) }
+// genuine records an entry an honest node committed; it reports a fork
+// when the entry does not continue its author's chain.
+func (m *model) genuine(e domain.Entry) error {
+	a := e.Author()
+	if e.PrevHash != m.last[a] {
+		return fmt.Errorf("%s forked its chain: %s links to %.8s, its newest entry is %.8s", a, e.Stamp, e.PrevHash, m.last[a])
+	}
+	m.honest[e.Hash] = sha256.Sum256(e.Data)
+	m.pos[e.Hash] = chainPos{index: len(m.pos), stamp: e.Stamp}
+	m.last[a] = e.Hash
+	return nil
+}

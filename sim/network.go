@@ -91,12 +91,12 @@ func (s *faultySession) begin(kind string) (twice bool, err error) {
 	if s.broken {
 		return false, domain.Errorf(domain.CodeNetwork, "sim."+kind, "session failed earlier")
 	}
-	if s.d.lossy && s.d.sim.decide(s.d.salt, kind, n) < s.d.sim.opts.Loss {
+	if s.d.lossy && s.d.sim.decide(s.d.salt, fmt.Sprintf("%s/s%d", kind, s.n), n) < s.d.sim.opts.Loss {
 		s.broken = true
 		s.recs = append(s.recs, record{kind, fmt.Sprintf("%s#%d lost", kind, n)})
 		return false, domain.Errorf(domain.CodeTimeout, "sim."+kind, "request lost")
 	}
-	return s.d.lossy && s.d.sim.decide(s.d.salt, kind+"/dup", n) < s.d.sim.opts.Dup, nil
+	return s.d.lossy && s.d.sim.decide(s.d.salt, fmt.Sprintf("%s/s%d/dup", kind, s.n), n) < s.d.sim.opts.Dup, nil
 }
 
 func (s *faultySession) note(kind, format string, args ...any) {

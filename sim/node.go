@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"fmt"
+	"time"
 
 	"github.com/entgldb/entgldb-go/adapters/memnet"
 	"github.com/entgldb/entgldb-go/adapters/memory"
@@ -29,9 +30,14 @@ type node struct {
 	host   *memnet.Host
 	peers  *onePeer
 	dialer *faultyDialer
+	clocks *app.PeerClocks
+	maint  *app.Maintenance
 
 	// issued is the newest stamp this node ever issued, across restarts.
 	issued domain.Timestamp
+	// holesOK: the node compacted its oplog or bootstrapped from a
+	// snapshot, so its chains may have holes.
+	holesOK bool
 }
 
 // identity is a node's key, the same in every run and across restarts (a
@@ -49,10 +55,25 @@ func newNode(i int) *node {
 // start builds the node's objects over its store, as a process start does.
 func (n *node) start(s *Sim) error {
 	n.clock = domain.NewClock(n.id, func() int64 { return s.now + n.skew }, s.opts.MaxDriftMs)
-	db, err := app.NewDatabase(n.disk, nil, n.clock, nil, app.DatabaseOptions{})
+	wall := func() time.Time { return time.UnixMilli(s.now + n.skew) }
+	n.disk.SetClock(wall)
+	db, err := app.NewDatabase(n.disk, nil, n.clock, nil, app.DatabaseOptions{Now: wall})
 	if err != nil {
 		return err
 	}
+	// What peers confirmed holding survives a restart (the engine's Start
+	// would load it; the simulator never starts the engine's loops).
+	n.clocks = app.NewPeerClocks(n.disk)
+	n.clocks.SetClock(wall)
+	if err := n.clocks.Load(s.ctx); err != nil {
+		return err
+	}
+	n.maint = app.NewMaintenance(n.disk, n.clocks, app.MaintenanceOptions{
+		OplogRetention:     time.Duration(s.opts.OplogRetentionMs) * time.Millisecond,
+		TombstoneRetention: time.Duration(s.opts.TombstoneRetentionMs) * time.Millisecond,
+		Peers:              func() []domain.Peer { return s.peerBook(n) },
+		Now:                wall,
+	}, nil)
 	svc, err := app.NewSyncService(db, n.disk, n.clock, nil, nil,
 		app.SyncOptions{BatchSize: s.opts.BatchSize, Identity: n.key})
 	if err != nil {
@@ -61,7 +82,7 @@ func (n *node) start(s *Sim) error {
 	n.peers = &onePeer{}
 	n.dialer = &faultyDialer{inner: s.net.Dialer(n.id), sim: s}
 	engine, err := app.NewSyncEngine(app.SyncEngineDeps{Database: db, Store: n.disk, Dialer: n.dialer,
-		Executor: passExec{}, Clock: n.clock, Discovery: n.peers},
+		Executor: passExec{}, Clock: n.clock, Discovery: n.peers, PeerClocks: n.clocks},
 		app.EngineOptions{NodeID: n.id, BatchSize: s.opts.BatchSize, Identity: n.key})
 	if err != nil {
 		return err
@@ -80,6 +101,7 @@ func (n *node) crash(s *Sim) {
 	n.db.Close()
 	n.up = false
 	n.clock, n.db, n.svc, n.engine, n.host, n.peers, n.dialer = nil, nil, nil, nil, nil, nil, nil
+	n.clocks, n.maint = nil, nil
 }
 
 // pinKeys records every honest node's identity key in n's store, as
@@ -92,6 +114,17 @@ func (n *node) pinKeys(ctx context.Context, nodes []*node) error {
 		}
 	}
 	return nil
+}
+
+// peerBook is what discovery lists to n's maintenance: every other node.
+func (s *Sim) peerBook(n *node) []domain.Peer {
+	out := make([]domain.Peer, 0, len(s.nodes)-1)
+	for _, m := range s.nodes {
+		if m != n {
+			out = append(out, domain.Peer{NodeID: m.id, Address: m.addr, Source: domain.PeerDiscovered})
+		}
+	}
+	return out
 }
 
 // onePeer is a discovery listing the one peer the next round is with.

@@ -20,6 +20,9 @@ type Options struct {
 	Loss, Dup float64
 	// MaxDelayMs bounds a gossip message's delay.
 	MaxDelayMs int
+	// OplogRetentionMs, TombstoneRetentionMs are the maintenance pass's
+	// retentions (domain.CompactionPolicy), short so that ticks pass them.
+	OplogRetentionMs, TombstoneRetentionMs int64
 	// Rates of the fault events among all events (the rest are writes,
 	// rounds and ticks).
 	PartitionRate, CrashRate, SkewRate, DiskRate, ForgeRate float64
@@ -41,6 +44,8 @@ func DeriveOptions(seed uint64) Options {
 		MaxDelayMs:    1 + r.IntN(3000),
 		ConvergeBound: 3,
 	}
+	o.OplogRetentionMs = int64(20_000 + r.IntN(180_000))
+	o.TombstoneRetentionMs = int64(20_000 + r.IntN(180_000))
 	// Some runs are calm, most are faulty: a mix finds both kinds of bug.
 	if r.IntN(5) > 0 {
 		o.Loss = float64(r.IntN(30)) / 100
@@ -56,7 +61,8 @@ func DeriveOptions(seed uint64) Options {
 
 func (o Options) String() string {
 	return fmt.Sprintf("seed=%d nodes=%d keys=%d events=%d batch=%d drift=%dms loss=%.2f dup=%.2f delay<=%dms "+
-		"partition=%.2f crash=%.2f skew=%.2f disk=%.2f forge=%.2f bound=%d",
+		"retention=%d/%dms partition=%.2f crash=%.2f skew=%.2f disk=%.2f forge=%.2f bound=%d",
 		o.Seed, o.Nodes, o.Keys, o.Events, o.BatchSize, o.MaxDriftMs, o.Loss, o.Dup, o.MaxDelayMs,
+		o.OplogRetentionMs, o.TombstoneRetentionMs,
 		o.PartitionRate, o.CrashRate, o.SkewRate, o.DiskRate, o.ForgeRate, o.ConvergeBound)
 }

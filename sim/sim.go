@@ -165,6 +165,14 @@ func (s *Sim) step(i int, ev Event) *Failure {
 		n.disk.refuse = ev.Value == 1
 	case KindForge:
 		s.forge(n, int(ev.Value))
+	case KindCompact:
+		if !n.up {
+			s.record("  down")
+			return nil
+		}
+		res, err := n.maint.RunOnce(s.ctx)
+		n.holesOK = n.holesOK || res.EntriesRemoved > 0
+		s.record("  compacted %d entries, %d tombstones: %v", res.EntriesRemoved, res.TombstonesRemoved, domain.CodeOf(err))
 	}
 	return nil
 }
@@ -212,7 +220,9 @@ func (s *Sim) write(i int, n *node, ev Event) *Failure {
 		s.record("  committed entry not found")
 		return nil
 	}
-	s.model.genuine(es[0])
+	if err := s.model.genuine(es[0]); err != nil {
+		return &Failure{"chain", i, err.Error()}
+	}
 	for _, f := range ev.Fates {
 		if f.To >= len(s.nodes) || f.Lost {
 			continue
@@ -275,9 +285,15 @@ func (s *Sim) round(a, b *node, salt uint64, lossy bool) {
 	}
 	a.peers.peer = domain.Peer{NodeID: b.id, Address: b.addr, Source: domain.PeerStatic}
 	a.dialer.salt, a.dialer.lossy = salt, lossy
+	snaps := a.engine.Stats().Snapshots
 	err := a.engine.SyncNow(s.ctx)
+	a.holesOK = a.holesOK || a.engine.Stats().Snapshots > snaps
 	for _, line := range a.dialer.takeTrace() {
 		s.record("  %s", line)
+	}
+	// As the engine's loop does after each round.
+	if err := a.clocks.Save(s.ctx); err != nil {
+		s.record("  peer clocks not saved: %v", domain.CodeOf(err))
 	}
 	s.record("  round %s→%s: %v", a.id, b.id, domain.CodeOf(err))
 }
