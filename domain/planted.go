@@ -26,4 +26,7 @@ const (
 	// BugApplyUnlinked: a pushed entry that does not link to the chain
 	// held is applied anyway, leaving a hole (app/sync_service.go).
 	BugApplyUnlinked Bug = "apply-unlinked"
+	// BugTombstoneNoMarker: a collected tombstone takes its document's
+	// row with it, leaving no marker (adapters/memory/compact.go).
+	BugTombstoneNoMarker Bug = "tombstone-no-marker"
 )

@@ -108,7 +108,7 @@ func Generate(o Options) []Event {
 		}
 		switch ev.Kind {
 		case KindWrite:
-			ev.Key, ev.Del, ev.Value = r.IntN(o.Keys), r.IntN(5) == 0, int64(r.IntN(1000))
+			ev.Key, ev.Del, ev.Value = r.IntN(o.Keys), r.IntN(4) == 0, int64(r.IntN(1000))
 			for b := range o.Nodes {
 				if b == a {
 					continue
@@ -121,7 +121,7 @@ func Generate(o Options) []Event {
 			// Mostly short, sometimes within one millisecond: writes in the
 			// same millisecond exercise the logical counter and tie-breaks.
 			ev.Value = int64(r.IntN(3)) * int64(r.IntN(400))
-			if r.IntN(20) == 0 {
+			if r.IntN(10) == 0 {
 				// A long wait: retentions pass, peers are forgotten.
 				ev.Value = 10_000 + r.Int64N(200_000)
 			}

@@ -91,6 +91,9 @@ func (s *Sim) difference(a, b *node) string {
 				b.id, d.Stamp, d.Deleted)
 		}
 	}
+	if len(sa.Documents) != len(sb.Documents) {
+		return fmt.Sprintf("%s holds %d document rows, %s %d", a.id, len(sa.Documents), b.id, len(sb.Documents))
+	}
 	return fmt.Sprintf("%s and %s differ in documents or heads", a.id, b.id)
 }
 
