@@ -21,9 +21,11 @@ const (
 	KindDisk                  // node A's disk refuses writes (Value 1) or takes them again (0)
 	KindForge                 // a forger pushes invalid entries of kind Value to node A
 	KindCompact               // node A runs a maintenance pass (compaction)
+	KindBackup                // node A's store is backed up (online)
+	KindRestore               // node A is restored from its backup, under a new node id
 )
 
-var kindNames = [...]string{"write", "round", "tick", "partition", "cut", "heal", "crash", "restart", "skew", "disk", "forge", "compact"}
+var kindNames = [...]string{"write", "round", "tick", "partition", "cut", "heal", "crash", "restart", "skew", "disk", "forge", "compact", "backup", "restore"}
 
 func (k Kind) String() string { return kindNames[k] }
 
@@ -135,7 +137,15 @@ func Generate(o Options) []Event {
 				ev.Value = int64(1 + r.IntN(1<<o.Nodes-2))
 			}
 		case KindCrash:
-			if r.IntN(2) == 0 {
+			switch r.IntN(10) {
+			case 0, 1, 2:
+			case 6, 7:
+				ev.Kind = KindBackup
+			case 8, 9:
+				if o.Restores {
+					ev.Kind = KindRestore
+				}
+			default:
 				ev.Kind = KindRestart
 			}
 		case KindSkew:

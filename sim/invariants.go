@@ -203,24 +203,32 @@ func (s *Sim) checkLWW(n *node) *Failure {
 	for _, d := range snap.Documents {
 		held[d.Key] = d
 	}
-	keys := make([]string, 0, len(s.model.latest))
-	for k := range s.model.latest {
+	keys := make([]string, 0, len(s.model.writes))
+	for k := range s.model.writes {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
+	shows := func(d domain.Document, w ackedWrite) bool {
+		return d.Stamp == w.ts && d.Deleted == w.del && (w.del || bytes.Equal(d.Data, w.data))
+	}
 	for _, k := range keys {
-		w := s.model.latest[k]
-		d, ok := held[k]
+		w, ok, lost := s.model.expected(k)
+		d, held := held[k]
+		fine := held && ok && shows(d, w) || !held && !ok
+		for _, l := range lost {
+			fine = fine || held && shows(d, l)
+		}
 		switch {
-		case !ok:
+		case fine:
+		case !held:
 			return &Failure{"lww", -1, fmt.Sprintf("%s lost %s: acknowledged write %s missing", n.id, k, w.ts)}
-		case d.Stamp != w.ts || d.Deleted != w.del || !w.del && !bytes.Equal(d.Data, w.data):
+		default:
 			return &Failure{"lww", -1, fmt.Sprintf("%s holds %s at %s (deleted=%v %s), the newest acknowledged write is %s (deleted=%v %s)",
 				n.id, k, d.Stamp, d.Deleted, d.Data, w.ts, w.del, w.data)}
 		}
 	}
 	for _, d := range snap.Documents { // sorted by stateDigest
-		if _, ok := s.model.latest[d.Key]; !ok && !d.Deleted {
+		if _, ok := s.model.writes[d.Key]; !ok && !d.Deleted {
 			return &Failure{"lww", -1, fmt.Sprintf("%s holds %s, which no acknowledged write made", n.id, d.Key)}
 		}
 	}

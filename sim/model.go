@@ -11,7 +11,11 @@ import (
 // acknowledged write of every key (last write wins by full stamp), and every
 // entry an honest node committed.
 type model struct {
-	latest map[string]ackedWrite
+	// writes holds every acknowledged write, by key.
+	writes map[string][]ackedWrite
+	// maybeLost are the writes that, when their node was restored from a
+	// backup, no other node held: they may be gone with it.
+	maybeLost map[domain.Timestamp]bool
 	// honest maps the hash of every entry an honest node committed to the
 	// digest of its document: an entry held anywhere must be one of them.
 	honest map[string][32]byte
@@ -33,14 +37,29 @@ type ackedWrite struct {
 }
 
 func newModel() *model {
-	return &model{latest: map[string]ackedWrite{}, honest: map[string][32]byte{}, pos: map[string]chainPos{},
+	return &model{writes: map[string][]ackedWrite{}, maybeLost: map[domain.Timestamp]bool{}, honest: map[string][32]byte{}, pos: map[string]chainPos{},
 		last: map[string]string{}}
 }
 
 func (m *model) ack(key string, ts domain.Timestamp, del bool, data []byte) {
-	if w, ok := m.latest[key]; !ok || ts.After(w.ts) {
-		m.latest[key] = ackedWrite{ts, del, data}
+	m.writes[key] = append(m.writes[key], ackedWrite{ts, del, data})
+}
+
+// expected returns the newest write of key certainly kept (ok false when
+// none is), and the writes that may be lost and are newer than it: a
+// replica must show the first, or one of the others.
+func (m *model) expected(key string) (kept ackedWrite, ok bool, lost []ackedWrite) {
+	for _, w := range m.writes[key] {
+		if !m.maybeLost[w.ts] && (!ok || w.ts.After(kept.ts)) {
+			kept, ok = w, true
+		}
 	}
+	for _, w := range m.writes[key] {
+		if m.maybeLost[w.ts] && (!ok || w.ts.After(kept.ts)) {
+			lost = append(lost, w)
+		}
+	}
+	return kept, ok, lost
 }
 
 // genuine records an entry an honest node committed; it reports a fork

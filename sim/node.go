@@ -35,6 +35,11 @@ type node struct {
 
 	// issued is the newest stamp this node ever issued, across restarts.
 	issued domain.Timestamp
+	// backup is the node's last backup (nil: none); gen counts restores,
+	// each of which gives the node a new id.
+	backup *memory.Store
+	index  int
+	gen    int
 	// holesOK: the node compacted its oplog or bootstrapped from a
 	// snapshot, so its chains may have holes.
 	holesOK bool
@@ -49,7 +54,7 @@ func identity(id string) ed25519.PrivateKey {
 
 func newNode(i int) *node {
 	id := fmt.Sprintf("n%d", i)
-	return &node{id: id, addr: id + ":1", key: identity(id), disk: &disk{Store: memory.New()}}
+	return &node{id: id, addr: id + ":1", index: i, key: identity(id), disk: &disk{Store: memory.New()}}
 }
 
 // start builds the node's objects over its store, as a process start does.
@@ -109,6 +114,9 @@ func (n *node) crash(s *Sim) {
 // in their names is then refused, never pinned on first use.
 func (n *node) pinKeys(ctx context.Context, nodes []*node) error {
 	for _, m := range nodes {
+		if m == n {
+			continue // its own: the node pins that itself
+		}
 		if err := n.disk.CheckPeerKey(ctx, m.id, m.key.Public().(ed25519.PublicKey)); err != nil {
 			return err
 		}

@@ -26,6 +26,9 @@ type Options struct {
 	// Rates of the fault events among all events (the rest are writes,
 	// rounds and ticks).
 	PartitionRate, CrashRate, SkewRate, DiskRate, ForgeRate float64
+	// Restores: crash faults include restores from a backup under a new
+	// node id (KindRestore).
+	Restores bool
 	// ConvergeBound is the number of all-pairs passes of rounds allowed at
 	// quiescence.
 	ConvergeBound int
@@ -51,7 +54,7 @@ func DeriveOptions(seed uint64) Options {
 		o.Loss = float64(r.IntN(30)) / 100
 		o.Dup = float64(r.IntN(20)) / 100
 		o.PartitionRate = float64(r.IntN(8)) / 100
-		o.CrashRate = float64(r.IntN(6)) / 100
+		o.CrashRate = float64(r.IntN(9)) / 100
 		o.SkewRate = float64(r.IntN(6)) / 100
 		o.DiskRate = float64(r.IntN(5)) / 100
 		o.ForgeRate = float64(r.IntN(5)) / 100
@@ -61,8 +64,8 @@ func DeriveOptions(seed uint64) Options {
 
 func (o Options) String() string {
 	return fmt.Sprintf("seed=%d nodes=%d keys=%d events=%d batch=%d drift=%dms loss=%.2f dup=%.2f delay<=%dms "+
-		"retention=%d/%dms partition=%.2f crash=%.2f skew=%.2f disk=%.2f forge=%.2f bound=%d",
+		"retention=%d/%dms partition=%.2f crash=%.2f skew=%.2f disk=%.2f forge=%.2f restores=%v bound=%d",
 		o.Seed, o.Nodes, o.Keys, o.Events, o.BatchSize, o.MaxDriftMs, o.Loss, o.Dup, o.MaxDelayMs,
 		o.OplogRetentionMs, o.TombstoneRetentionMs,
-		o.PartitionRate, o.CrashRate, o.SkewRate, o.DiskRate, o.ForgeRate, o.ConvergeBound)
+		o.PartitionRate, o.CrashRate, o.SkewRate, o.DiskRate, o.ForgeRate, o.Restores, o.ConvergeBound)
 }
