@@ -44,3 +44,13 @@ func TestSimDeterministic(t *testing.T) {
 		require.Equal(t, a.Failure, b.Failure, "seed %d", seed)
 	}
 }
+
+// TestSimScale: a mesh of 10 converges by anti-entropy alone with the
+// default fan-out, within a few rounds (the campaign's -scale flag
+// reports 10, 50 and 200 nodes).
+func TestSimScale(t *testing.T) {
+	res, err := Scale(1, 10, 3, 20)
+	require.NoError(t, err)
+	require.Positive(t, res.Rounds, "%s", res)
+	t.Log(res)
+}

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/entgldb/entgldb-go/domain"
 	"github.com/entgldb/entgldb-go/sim"
 )
 
@@ -21,8 +22,26 @@ func main() {
 	seeds := flag.Int("seeds", 10_000, "how many seeds to run")
 	from := flag.Uint64("from", 1, "the first seed")
 	workers := flag.Int("workers", runtime.GOMAXPROCS(0), "seeds run at once")
+	scale := flag.Bool("scale", false, "report convergence rounds of 10, 50 and 200 nodes instead")
 	flag.Parse()
+	if *scale {
+		os.Exit(runScale(*from))
+	}
 	os.Exit(run(*from, *seeds, *workers))
+}
+
+// runScale reports how many anti-entropy rounds meshes of growing size
+// take to converge with the default fan-out.
+func runScale(seed uint64) int {
+	for _, n := range []int{10, 50, 200} {
+		res, err := sim.Scale(seed, n, domain.DefaultSyncFanout, 50)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		fmt.Println(res)
+	}
+	return 0
 }
 
 type failure struct {
