@@ -46,6 +46,7 @@ func DeriveOptions(seed uint64) Options {
 		MaxDriftMs:    60_000,
 		MaxDelayMs:    1 + r.IntN(3000),
 		ConvergeBound: 3,
+		Restores:      true,
 	}
 	o.OplogRetentionMs = int64(20_000 + r.IntN(180_000))
 	o.TombstoneRetentionMs = int64(20_000 + r.IntN(180_000))
