@@ -22,7 +22,10 @@
 //     through a network whose requests may be lost or pushes duplicated;
 //   - faults: symmetric partitions, one-way cuts, heal; crash and restart;
 //     clock skew forward and backward, within and beyond the drift limit;
-//     a disk that refuses writes; a forger pushing invalid entries.
+//     a disk that refuses writes; a forger pushing invalid entries;
+//     maintenance passes with short retentions and long waits (peers
+//     forgotten, snapshots needed); an online backup, and a restore from
+//     it under a new node id.
 //
 // The sync code is the real one, run as direct calls under one virtual
 // instant: a round does not advance time, and its requests are answered
@@ -45,7 +48,10 @@
 // Time: every node's domain.Clock reads the virtual time plus the node's
 // skew (the clock's physical source is injected, as in production). No
 // code under test reads the wall clock for anything that reaches the
-// stores; the engine reads it for its statistics and timeouts only.
+// stores; the engine reads it for its statistics and timeouts, and for
+// when to probe a v4 peer again, which never comes within a short run.
+// PeerClocks.SetClock was added so that when peers were last heard from
+// is virtual time too.
 //
 // Durability: a crash drops every in-memory object of the node (database,
 // caches, engine, service, clock, identity pins cached in memory) and keeps

@@ -19,6 +19,7 @@ func TestSim(t *testing.T) {
 	if *seedFlag != 0 {
 		o := DeriveOptions(*seedFlag)
 		res := Run(o, Generate(o), true)
+		t.Log(o)
 		for _, line := range res.Log {
 			t.Log(line)
 		}
