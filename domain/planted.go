@@ -26,6 +26,9 @@ const (
 	// BugApplyUnlinked: a pushed entry that does not link to the chain
 	// held is applied anyway, leaving a hole (app/sync_service.go).
 	BugApplyUnlinked Bug = "apply-unlinked"
+	// BugSkipGapFill: a pull leaves a chain gap as it is instead of
+	// fetching the missing range or a snapshot (app/sync_pull.go).
+	BugSkipGapFill Bug = "skip-gap-fill"
 	// BugTombstoneNoMarker: a collected tombstone takes its document's
 	// row with it, leaving no marker (adapters/memory/compact.go).
 	BugTombstoneNoMarker Bug = "tombstone-no-marker"

@@ -12,7 +12,8 @@ import (
 
 // plantedBugs are the defects TestPlantedBugs plants one at a time.
 var plantedBugs = []domain.Bug{domain.BugLWWTieBreak, domain.BugVectorClockOffByOne, domain.BugClockNotRestored,
-	domain.BugAckBeforeCommit, domain.BugSkipProofCheck, domain.BugApplyUnlinked, domain.BugTombstoneNoMarker}
+	domain.BugAckBeforeCommit, domain.BugSkipProofCheck, domain.BugApplyUnlinked, domain.BugSkipGapFill,
+	domain.BugTombstoneNoMarker}
 
 // TestPlantedBugs plants each bug in turn and reports how many seeds the
 // simulator needs to catch it; each must be caught within the CI budget
