@@ -212,6 +212,12 @@ func (s *Sim) checkLWW(n *node) *Failure {
 		return d.Stamp == w.ts && d.Deleted == w.del && (w.del || bytes.Equal(d.Data, w.data))
 	}
 	for _, k := range keys {
+		if s.opts.Merge {
+			if f := s.checkMerged(n, k, held); f != nil {
+				return f
+			}
+			continue
+		}
 		w, ok, lost := s.model.expected(k)
 		d, held := held[k]
 		fine := held && ok && shows(d, w) || !held && !ok
@@ -231,6 +237,32 @@ func (s *Sim) checkLWW(n *node) *Failure {
 		if _, ok := s.model.writes[d.Key]; !ok && !d.Deleted {
 			return &Failure{"lww", -1, fmt.Sprintf("%s holds %s, which no acknowledged write made", n.id, d.Key)}
 		}
+	}
+	return nil
+}
+
+// checkMerged compares key's document with every acknowledged write of it
+// replayed in stamp order through the recursive merge: the state the set
+// of writes makes, whatever order they arrived in.
+func (s *Sim) checkMerged(n *node, key string, held map[string]domain.Document) *Failure {
+	var entries []domain.Entry
+	for _, w := range s.model.writes[key] {
+		e := domain.Entry{Collection: collection, Key: key, Op: domain.OpPut, Data: w.data, Stamp: w.ts}
+		if w.del {
+			e.Op, e.Data = domain.OpDelete, nil
+		}
+		entries = append(entries, e)
+	}
+	want := domain.Replay(domain.RecursiveMerge{}, entries)
+	d, ok := held[key]
+	switch {
+	case want == nil && !ok:
+		return nil
+	case want == nil || !ok:
+		return &Failure{"merge", -1, fmt.Sprintf("%s: %s held=%v, the model has it=%v", n.id, key, ok, want != nil)}
+	case d.Stamp != want.Stamp || d.Deleted != want.Deleted || !d.Deleted && !bytes.Equal(d.Data, want.Data):
+		return &Failure{"merge", -1, fmt.Sprintf("%s holds %s at %s (deleted=%v %s), the writes replayed make %s (deleted=%v %s)",
+			n.id, key, d.Stamp, d.Deleted, d.Data, want.Stamp, want.Deleted, want.Data)}
 	}
 	return nil
 }

@@ -62,7 +62,7 @@ func (n *node) start(s *Sim) error {
 	n.clock = domain.NewClock(n.id, func() int64 { return s.now + n.skew }, s.opts.MaxDriftMs)
 	wall := func() time.Time { return time.UnixMilli(s.now + n.skew) }
 	n.disk.SetClock(wall)
-	db, err := app.NewDatabase(n.disk, nil, n.clock, nil, app.DatabaseOptions{Now: wall})
+	db, err := app.NewDatabase(n.disk, nil, n.clock, nil, app.DatabaseOptions{Now: wall, Resolver: s.opts.resolver()})
 	if err != nil {
 		return err
 	}
@@ -77,6 +77,7 @@ func (n *node) start(s *Sim) error {
 		OplogRetention:     time.Duration(s.opts.OplogRetentionMs) * time.Millisecond,
 		TombstoneRetention: time.Duration(s.opts.TombstoneRetentionMs) * time.Millisecond,
 		Peers:              func() []domain.Peer { return s.peerBook(n) },
+		Resolver:           s.opts.resolver(),
 		Now:                wall,
 	}, nil)
 	svc, err := app.NewSyncService(db, n.disk, n.clock, nil, nil,

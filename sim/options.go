@@ -3,6 +3,8 @@ package sim
 import (
 	"fmt"
 	"math/rand/v2"
+
+	"github.com/entgldb/entgldb-go/domain"
 )
 
 // Options shape one run. DeriveOptions makes them from a seed, so a seed
@@ -26,6 +28,9 @@ type Options struct {
 	// Rates of the fault events among all events (the rest are writes,
 	// rounds and ticks).
 	PartitionRate, CrashRate, SkewRate, DiskRate, ForgeRate float64
+	// Merge: the nodes resolve conflicts with the recursive merge instead
+	// of last-write-wins (the model then replays every acknowledged write).
+	Merge bool
 	// Restores: crash faults include restores from a backup under a new
 	// node id (KindRestore).
 	Restores bool
@@ -46,8 +51,11 @@ func DeriveOptions(seed uint64) Options {
 		MaxDriftMs:    60_000,
 		MaxDelayMs:    1 + r.IntN(3000),
 		ConvergeBound: 3,
-		Restores:      true,
 	}
+	// Restored nodes may lose writes, which the merge model does not
+	// account for: merge runs go without restores.
+	o.Merge = r.IntN(5) == 0
+	o.Restores = !o.Merge
 	o.OplogRetentionMs = int64(20_000 + r.IntN(180_000))
 	o.TombstoneRetentionMs = int64(20_000 + r.IntN(180_000))
 	// Some runs are calm, most are faulty: a mix finds both kinds of bug.
@@ -65,8 +73,16 @@ func DeriveOptions(seed uint64) Options {
 
 func (o Options) String() string {
 	return fmt.Sprintf("seed=%d nodes=%d keys=%d events=%d batch=%d drift=%dms loss=%.2f dup=%.2f delay<=%dms "+
-		"retention=%d/%dms partition=%.2f crash=%.2f skew=%.2f disk=%.2f forge=%.2f restores=%v bound=%d",
+		"retention=%d/%dms partition=%.2f crash=%.2f skew=%.2f disk=%.2f forge=%.2f merge=%v restores=%v bound=%d",
 		o.Seed, o.Nodes, o.Keys, o.Events, o.BatchSize, o.MaxDriftMs, o.Loss, o.Dup, o.MaxDelayMs,
 		o.OplogRetentionMs, o.TombstoneRetentionMs,
-		o.PartitionRate, o.CrashRate, o.SkewRate, o.DiskRate, o.ForgeRate, o.Restores, o.ConvergeBound)
+		o.PartitionRate, o.CrashRate, o.SkewRate, o.DiskRate, o.ForgeRate, o.Merge, o.Restores, o.ConvergeBound)
+}
+
+// resolver is the nodes' conflict resolver.
+func (o Options) resolver() domain.Resolver {
+	if o.Merge {
+		return domain.RecursiveMerge{}
+	}
+	return domain.LastWriteWins{}
 }

@@ -206,6 +206,10 @@ func (s *Sim) write(i int, n *node, ev Event) *Failure {
 		ts, err = n.db.Delete(s.ctx, collection, key)
 	} else {
 		data = fmt.Appendf(nil, `{"w":%d,"v":%d}`, i, ev.Value)
+		if s.opts.Merge {
+			// Writes touch different fields, so merging shows.
+			data = fmt.Appendf(nil, `{"f%d":{"w":%d,"v":%d}}`, ev.Value%3, i, ev.Value)
+		}
 		ts, err = n.db.Put(s.ctx, collection, key, data, nil)
 	}
 	if err != nil {
