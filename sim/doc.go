@@ -64,7 +64,9 @@
 // # Invariants
 //
 // During the run: a node never issues a stamp older than one it issued
-// before, across restarts. At quiescence (faults stopped, links healed,
+// before, across restarts; an author never forks its chain; no node holds
+// an entry no honest node committed (checked after every event that brings
+// remote entries). At quiescence (faults stopped, links healed,
 // nodes up, clocks back within drift, in-flight messages delivered, then at
 // most ConvergeBound passes of rounds between every pair): every replica
 // holds the same documents, vector clock and heads; each acknowledged

@@ -109,6 +109,17 @@ func (s *Sim) run(events []Event) *Failure {
 		if f := s.step(i, ev); f != nil {
 			return f
 		}
+		// A forged entry is caught the moment it lands, not only at the end:
+		// after the events that bring remote entries.
+		if ev.Kind != KindRound && ev.Kind != KindTick && ev.Kind != KindForge {
+			continue
+		}
+		for _, n := range s.nodes {
+			if f := s.checkHonest(n); f != nil {
+				f.Event = i
+				return f
+			}
+		}
 	}
 	return s.quiesce()
 }
