@@ -50,8 +50,10 @@ func TestSimDeterministic(t *testing.T) {
 // default fan-out, within a few rounds (the campaign's -scale flag
 // reports 10, 50 and 200 nodes).
 func TestSimScale(t *testing.T) {
-	res, err := Scale(1, 10, 3, 20)
-	require.NoError(t, err)
-	require.Positive(t, res.Rounds, "%s", res)
-	t.Log(res)
+	for _, parallel := range []bool{false, true} {
+		res, err := Scale(1, 10, 3, 20, parallel)
+		require.NoError(t, err)
+		require.Positive(t, res.Rounds, "%s", res)
+		t.Log(res)
+	}
 }

@@ -33,13 +33,15 @@ func main() {
 // runScale reports how many anti-entropy rounds meshes of growing size
 // take to converge with the default fan-out.
 func runScale(seed uint64) int {
-	for _, n := range []int{10, 50, 200} {
-		res, err := sim.Scale(seed, n, domain.DefaultSyncFanout, 50)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
+	for _, parallel := range []bool{true, false} {
+		for _, n := range []int{10, 50, 200} {
+			res, err := sim.Scale(seed, n, domain.DefaultSyncFanout, 50, parallel)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+			fmt.Println(res)
 		}
-		fmt.Println(res)
 	}
 	return 0
 }
