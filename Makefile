@@ -4,8 +4,9 @@ STATICCHECK_VERSION ?= v0.8.2
 BIN       := bin/entgldb
 RACE_PKGS := ./app/... ./adapters/... ./test/...
 FUZZTIME  ?= 5s
+SEEDS     ?= 10000
 
-.PHONY: all build run test test-deps test-unit test-race lint generate wire-check bench soak fuzz-smoke ui-screenshots clean
+.PHONY: all build run test test-deps test-unit test-race lint generate wire-check bench soak sim fuzz-smoke ui-screenshots clean
 
 all: build
 
@@ -19,7 +20,8 @@ run: build
 ## test: every test, with the race detector where concurrency lives.
 ## The namespace discovery test (test/netns) needs root and iproute2; test/ui needs Chromium.
 test: wire-check test-deps
-	$(GO) test -count=1 -timeout 20m ./domain/... ./ports/... ./cmd/... .
+	$(GO) test -count=1 -timeout 20m ./domain/... ./ports/... ./cmd/... ./sim/... .
+	$(GO) test -count=1 -timeout 10m -tags simbugs -run TestPlantedBugs ./sim
 	$(GO) test -count=1 -race -timeout 25m $(RACE_PKGS)
 
 ## test-deps: what the black-box tests need from the system: iproute2 (test/netns) and headless
@@ -54,6 +56,11 @@ soak: build
 ## ui-screenshots: the dashboard's pages as docs/ui/*.png, taken by its browser test.
 ui-screenshots: test-deps
 	ENTGLDB_UI_SCREENSHOTS=$(CURDIR)/docs/ui $(GO) test -count=1 -run TestDashboardInABrowser ./test/ui/
+
+## sim: a simulation campaign over $(SEEDS) seeds on every core: progress, seeds/s, failures by
+## invariant, each failing seed with its replay command (docs/SIMULATION.md).
+sim:
+	$(GO) run ./sim/campaign -seeds $(SEEDS)
 
 ## fuzz-smoke: every fuzz target for $(FUZZTIME).
 fuzz-smoke:

@@ -1,6 +1,8 @@
 package app
 
 import (
+	"bytes"
+	"context"
 	"crypto/ed25519"
 	"sync"
 
@@ -54,7 +56,21 @@ func newAuthors(store ports.Store, self string, key ed25519.PrivateKey, acceptLe
 	if len(key) != ed25519.PrivateKeySize {
 		return nil, domain.Errorf(domain.CodeConfig, "app.authors", "the identity key must be an ed25519 private key")
 	}
-	return authorsOver(as, self, key, acceptLegacy), nil
+	au := authorsOver(as, self, key, acceptLegacy)
+	// Our id is pinned to our key as a peer's is: a database restored from
+	// a backup takes a new node id and keeps the key file, and this pin is
+	// how it knows its former id's entries for its own (formerSelf). Best
+	// effort: a store that cannot write now loses only that.
+	_ = as.CheckPeerKey(context.Background(), self, au.pub)
+	return au, nil
+}
+
+// formerSelf says whether author is this node under an id it had before
+// (a restore from a backup gives a node a new one): its pinned key is
+// ours. Entries of that author only we may hold; we sign them as it.
+func (a *authors) formerSelf(ctx context.Context, author string) bool {
+	key, ok, err := a.store.PeerKey(ctx, author)
+	return err == nil && ok && bytes.Equal(key, a.pub)
 }
 
 func authorsOver(store authorStore, self string, key ed25519.PrivateKey, acceptLegacy bool) *authors {

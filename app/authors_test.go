@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/entgldb/entgldb-go/adapters/memory"
 	"github.com/entgldb/entgldb-go/domain"
 	"github.com/entgldb/entgldb-go/ports"
 )
@@ -479,4 +480,46 @@ func TestAdmitLeavesUnprovenGapsOut(t *testing.T) {
 	_, rejected, err = authorsOver(newFakeProofs(), "b", testKey("b"), false).admit(t.Context(), checkProofs(chain[1:]), false, cv)
 	require.NoError(t, err)
 	assert.Len(t, rejected, 3, "following our head, and each other")
+}
+
+// A node restored from a backup runs under a new id with its old key: the
+// entries of its former id (pinned to that key in its store, as every
+// node pins its own) it proves as that id, and a peer that knows the id
+// by that key takes them. Found by the simulator (sim.TestSimRegressions).
+func TestProveFormerIDEntries(t *testing.T) {
+	ctx := t.Context()
+	pub := testKey("a").Public().(ed25519.PublicKey)
+	own := linkedChain("a", 3, "", nil)
+	restored := newFakeProofs()
+	restored.hold(own...)
+	require.NoError(t, restored.CheckPeerKey(ctx, "a", pub)) // as node a pinned itself (newAuthors)
+	out, err := authorsOver(restored, "a2", testKey("a"), false).prove(ctx, own)
+	require.NoError(t, err)
+	require.NotNil(t, out[2].Proof)
+
+	peer := newFakeProofs()
+	require.NoError(t, peer.CheckPeerKey(ctx, "a", pub))
+	got, rejected, err := authorsOver(peer, "b", testKey("b"), false).admit(ctx, checkProofs(wire(out)), false, cvOf(nil))
+	require.NoError(t, err)
+	require.Empty(t, rejected)
+	require.Len(t, got, 3)
+
+	// Another node's entries are not ours to sign.
+	other := newFakeProofs()
+	other.hold(own...)
+	out, err = authorsOver(other, "c", testKey("c"), false).prove(ctx, own)
+	require.NoError(t, err)
+	require.Nil(t, out[2].Proof)
+}
+
+// A node pins its own id to its key, so that restored under a new id it
+// knows its former id's entries for its own.
+func TestNewAuthorsPinsOwnKey(t *testing.T) {
+	store := memory.New()
+	_, err := newAuthors(store, "a", testKey("a"), false)
+	require.NoError(t, err)
+	key, ok, err := store.PeerKey(t.Context(), "a")
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, []byte(testKey("a").Public().(ed25519.PublicKey)), key)
 }

@@ -19,6 +19,9 @@ type stampSource interface {
 // snapshot bootstrap the newest stamps held are in the vector clock only (a
 // snapshot adds nothing to the oplog).
 func restoreClock(ctx context.Context, store stampSource, clock *domain.Clock) error {
+	if domain.Planted(domain.BugClockNotRestored) {
+		return nil
+	}
 	newest, err := store.NewestStamp(ctx)
 	if err != nil {
 		return err

@@ -48,6 +48,10 @@ func NewPeerClocks(meta ports.MetaStore) *PeerClocks {
 	return &PeerClocks{meta: meta, now: time.Now, held: map[string]domain.VectorClock{}, seen: map[string]int64{}}
 }
 
+// SetClock replaces the clock that dates when peers were last heard from
+// (the simulator's virtual time); call it before the clocks are shared.
+func (p *PeerClocks) SetClock(now func() time.Time) { p.now = now }
+
 // Load reads what an earlier run saved.
 func (p *PeerClocks) Load(ctx context.Context) error {
 	const op = "app.PeerClocks.Load"

@@ -86,11 +86,16 @@ func (a *authors) proveRun(ctx context.Context, entries []domain.Entry, run proo
 		if err != nil {
 			return domain.Wrap(domain.CodePersistence, "sync.prove", err)
 		}
-		if after == nil {
+		switch {
+		case after != nil:
+			proof = *after
+			proof.Tail = append(tail[:len(tail):len(tail)], after.Tail...)
+		case a.formerSelf(ctx, author):
+			// Ours under a former id: peers know that id by our key.
+			proof = domain.AuthorProof{PublicKey: a.pub, Signature: domain.SignHead(a.key, author, last.Link)}
+		default:
 			return nil // nothing we hold proves it: the receiver decides
 		}
-		proof = *after
-		proof.Tail = append(tail[:len(tail):len(tail)], after.Tail...)
 	}
 	proof.LinkBefore = before
 	last.Proof = &proof

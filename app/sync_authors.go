@@ -124,6 +124,10 @@ func (a *authors) admit(ctx context.Context, pp provenPage, legacySession bool, 
 			continue // held already
 		}
 		if pp.failed != nil && pp.failed[i] != nil {
+			if domain.Planted(domain.BugSkipProofCheck) {
+				accepted = append(accepted, *en)
+				continue
+			}
 			refuse(en, unproven(author, domain.Message(pp.failed[i])))
 			continue
 		}

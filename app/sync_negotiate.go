@@ -6,6 +6,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/entgldb/entgldb-go/domain"
 	"github.com/entgldb/entgldb-go/ports"
 )
 
@@ -53,7 +54,7 @@ func (e *SyncEngine) syncSession(ctx context.Context, t *peerTarget, res *roundR
 			}
 			err = e.roundV5(ctx, cur, res)
 		}
-		if !errors.Is(err, errNoVectorClock) {
+		if !errors.Is(err, errNoVectorClock) || probeTimedOut(cur, err) {
 			return err
 		}
 		e.logger.Info("peer does not speak v5; falling back to v4", zap.String("peer", t.addr), zap.Error(err))
@@ -71,4 +72,16 @@ func (e *SyncEngine) syncSession(ctx context.Context, t *peerTarget, res *roundR
 		return err
 	}
 	return e.roundPullOnly(ctx, cur, legacy, res)
+}
+
+// probeTimedOut says whether a failed vector-clock probe is a slow or lossy
+// link rather than a v4 peer. A Go peer (one that took our handshake, not
+// the C#/TypeScript family's) speaks v5, so for it only a session the
+// peer closed on the request is taken for v4, as a v4 node closes on a
+// message type it does not know; a timeout fails the round, which is tried
+// again. Taken for v4, a Go peer would be spoken to without chain ranges
+// and snapshots for LegacyRecheck: a node that needs a snapshot (the peer
+// compacted what it lacks) could not catch up from it meanwhile.
+func probeTimedOut(s ports.PeerSession, err error) bool {
+	return !s.Legacy() && domain.CodeOf(err) == domain.CodeTimeout
 }

@@ -181,7 +181,7 @@ func (e *SyncEngine) applyPage(ctx context.Context, s ports.PeerSession, st *pul
 		if st.poisoned[author] {
 			continue // its chain is broken by a rejected entry: nothing to recover
 		}
-		if gaps == leaveGaps || st.tainted {
+		if gaps == leaveGaps || st.tainted || domain.Planted(domain.BugSkipGapFill) {
 			gapErr = gapError(author)
 			continue
 		}

@@ -192,6 +192,11 @@ func (s *SyncService) applyPushed(ctx context.Context, peer ports.PeerInfo, vali
 		return false, nil, err
 	}
 	linked, gaps := domain.LinkEntries(admitted, vc, heads)
+	if domain.Planted(domain.BugApplyUnlinked) {
+		for _, a := range sortedKeys(gaps) {
+			linked = append(linked, gaps[a]...)
+		}
+	}
 	if len(gaps) > 0 {
 		s.logger.Debug("pushed entries do not link to our chains; left to anti-entropy",
 			zap.String("peer", peer.NodeID), zap.Strings("authors", sortedKeys(gaps)))

@@ -85,6 +85,10 @@ func (LastWriteWins) Resolve(current *Document, incoming *Entry) (Document, Outc
 	if current != nil && !incoming.Stamp.After(current.Stamp) {
 		return *current, Unchanged
 	}
+	if Planted(BugLWWTieBreak) && current != nil && incoming.Stamp.Wall == current.Stamp.Wall &&
+		incoming.Stamp.Logical == current.Stamp.Logical {
+		return *current, Unchanged
+	}
 	return DocumentFromEntry(incoming), Changed
 }
 

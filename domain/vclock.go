@@ -67,12 +67,12 @@ func (v VectorClock) Compare(o VectorClock) Ordering {
 // than o (push).
 func (v VectorClock) Delta(o VectorClock) (pull, push []string) {
 	for author, ts := range o {
-		if ts.After(v[author]) {
+		if ts.After(v[author]) && !(Planted(BugVectorClockOffByOne) && oneTickAhead(ts, v[author])) {
 			pull = append(pull, author)
 		}
 	}
 	for author, ts := range v {
-		if ts.After(o[author]) {
+		if ts.After(o[author]) && !(Planted(BugVectorClockOffByOne) && oneTickAhead(ts, o[author])) {
 			push = append(push, author)
 		}
 	}
@@ -106,4 +106,10 @@ func (v VectorClock) Normalize() VectorClock {
 		out[author] = ts
 	}
 	return out
+}
+
+// oneTickAhead is what BugVectorClockOffByOne takes as even: one logical
+// tick ahead in the same millisecond.
+func oneTickAhead(ahead, behind Timestamp) bool {
+	return ahead.Wall == behind.Wall && ahead.Logical == behind.Logical+1
 }

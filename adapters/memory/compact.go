@@ -40,6 +40,9 @@ func (s *Store) Compact(ctx context.Context, p domain.CompactionPolicy) (ports.C
 			if domain.CollectsExpired(e) {
 				s.docs[e.Collection][e.Key] = markerOf(doc)
 			}
+			if domain.Planted(domain.BugTombstoneNoMarker) {
+				delete(s.docs[e.Collection], e.Key)
+			}
 		}
 	}
 	if len(removed) == 0 {

@@ -36,3 +36,31 @@ func TestCommitWithoutAuthor(t *testing.T) {
 	_, err := s.Commit(t.Context(), domain.LastWriteWins{}, ports.Write{Entry: domain.Entry{Collection: "c", Key: "k", Data: []byte(`{}`)}})
 	require.ErrorIs(t, err, domain.ErrInvalidArgument)
 }
+
+// A clone is a backup: it holds what the store held, and writes to either
+// afterwards do not reach the other.
+func TestCloneIsIndependent(t *testing.T) {
+	ctx := t.Context()
+	s := memory.New()
+	put := func(s *memory.Store, key string, wall int64) {
+		_, err := s.Commit(ctx, domain.LastWriteWins{}, ports.Write{Entry: domain.Entry{
+			Collection: "c", Key: key, Data: []byte(`{}`), Stamp: domain.Timestamp{Wall: wall, Node: "A"}}})
+		require.NoError(t, err)
+	}
+	put(s, "k1", 1)
+	c := s.Clone()
+	put(s, "k2", 2)
+	put(c, "k3", 3)
+
+	_, err := c.Get(ctx, "c", "k1")
+	require.NoError(t, err)
+	_, err = c.Get(ctx, "c", "k2")
+	require.ErrorIs(t, err, domain.ErrNotFound)
+	_, err = s.Get(ctx, "c", "k3")
+	require.ErrorIs(t, err, domain.ErrNotFound)
+	es, err := c.EntriesSinceSeq(ctx, 0, 0)
+	require.NoError(t, err)
+	require.Len(t, es, 2)
+	require.Equal(t, "k3", es[1].Key)
+	require.Equal(t, es[0].Hash, es[1].PrevHash, "the clone's chain continues from what it copied")
+}
