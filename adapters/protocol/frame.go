@@ -21,6 +21,10 @@ const DefaultMaxFrameBytes = 16 << 20
 // nothing until the peer sends them.
 const eagerAlloc = 64 << 10
 
+// growAllAt is how much of a frame must have arrived before the rest is
+// allocated at once.
+const growAllAt = 1 << 20
+
 // Frame is one unit on the TCP stream (PROTOCOL.md §1).
 type Frame struct {
 	Type       MsgType
@@ -64,11 +68,17 @@ func ReadFrame(r io.Reader, maxFrameBytes int) (Frame, error) {
 		}
 		return f, nil
 	}
-	// Grow by doubling as bytes arrive, ending at exactly n.
+	// Grow by doubling as bytes arrive, then, once the peer has sent
+	// growAllAt bytes of it, to exactly n: a very large frame (a family
+	// node's unpaged answer) is not copied again at every doubling.
 	buf := make([]byte, 0, eagerAlloc)
 	for int64(len(buf)) < n {
 		if len(buf) == cap(buf) {
-			grown := make([]byte, len(buf), min(2*int64(cap(buf)), n))
+			next := min(2*int64(cap(buf)), n)
+			if len(buf) >= growAllAt {
+				next = n
+			}
+			grown := make([]byte, len(buf), next)
 			copy(grown, buf)
 			buf = grown
 		}
