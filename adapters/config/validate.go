@@ -104,6 +104,9 @@ func (c Config) problems() Problems {
 	atLeast("Network.ConnectionTimeoutMs", n.ConnectionTimeoutMs, 1)
 	atLeast("Network.MaxConnections", n.MaxConnections, 1)
 	atLeast("Network.MaxFrameBytes", n.MaxFrameBytes, 1024)
+	if n.MaxResponseBytes < n.MaxFrameBytes {
+		add("Network.MaxResponseBytes", n.MaxResponseBytes, "must not be below Network.MaxFrameBytes ("+strconv.Itoa(n.MaxFrameBytes)+")")
+	}
 	for i, p := range n.StaticPeers {
 		if reason := hostPortProblem(p, false); reason != "" {
 			add("Network.StaticPeers["+strconv.Itoa(i)+"]", p, reason)

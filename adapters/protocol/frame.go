@@ -16,6 +16,11 @@ const HeaderSize = 6
 // DefaultMaxFrameBytes is Network.MaxFrameBytes' default (16 MiB).
 const DefaultMaxFrameBytes = 16 << 20
 
+// DefaultMaxResponseBytes is Network.MaxResponseBytes' default (256 MiB):
+// the cap on a family peer's answer to our own request, which a C# 2.x
+// node does not page.
+const DefaultMaxResponseBytes = 256 << 20
+
 // eagerAlloc is the largest payload allocated up front; beyond it the buffer
 // grows as bytes actually arrive, so a header announcing 16 MiB costs
 // nothing until the peer sends them.

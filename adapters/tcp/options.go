@@ -59,10 +59,6 @@ type ServerOptions struct {
 	MaxConcurrentSnapshots int
 }
 
-// DefaultMaxResponseBytes is DialerOptions.MaxResponseBytes' default
-// (Network.MaxResponseBytes): 256 MiB.
-const DefaultMaxResponseBytes = 256 << 20
-
 const (
 	defaultMaxConnections   = 100
 	defaultIdleTimeout      = 60 * time.Second
@@ -123,7 +119,7 @@ type DialerOptions struct {
 	// MaxResponseBytes caps one answer of a family peer (Trust.LegacyPeers)
 	// to our own requests: a C# 2.x node answers a pull with its whole
 	// oplog in one frame. Raised from MaxFrameBytes only once the peer is
-	// authenticated (default DefaultMaxResponseBytes, never below
+	// authenticated (default protocol.DefaultMaxResponseBytes, never below
 	// MaxFrameBytes).
 	MaxResponseBytes int
 	// Interests are the collections we ask peers for (empty: all).
@@ -148,7 +144,7 @@ func (o DialerOptions) withDefaults() DialerOptions {
 		o.MaxFrameBytes = protocol.DefaultMaxFrameBytes
 	}
 	if o.MaxResponseBytes <= 0 {
-		o.MaxResponseBytes = DefaultMaxResponseBytes
+		o.MaxResponseBytes = protocol.DefaultMaxResponseBytes
 	}
 	o.MaxResponseBytes = max(o.MaxResponseBytes, o.MaxFrameBytes)
 	if o.MaxIdlePerPeer == 0 {
