@@ -272,6 +272,7 @@ func provideDiscovery(cfg config.Config, id nodeID, logger *zap.Logger) (*udp.Di
 		BroadcastAddress: cfg.Network.BroadcastAddress,
 		StaticPeers:      cfg.Network.StaticPeers,
 		Disabled:         !cfg.Network.EnableDiscovery,
+		FamilyPort:       cfg.Network.FamilyUdpPort,
 	}, logger.Named("discovery"))
 }
 

@@ -112,6 +112,10 @@ type Network struct {
 	// (a C# 2.x node answers a pull with its whole oplog in one frame);
 	// never below MaxFrameBytes.
 	MaxResponseBytes int `koanf:"MaxResponseBytes" json:"MaxResponseBytes"`
+	// FamilyUdpPort, when set (the C# node's is 25000), makes discovery
+	// announce this node in the family's JSON beacon on that port and report
+	// the family nodes it hears there; only with Security.LegacyPeers.
+	FamilyUdpPort int `koanf:"FamilyUdpPort" json:"FamilyUdpPort"`
 }
 
 // Persistence configures the SQLite database, the cache and backups.

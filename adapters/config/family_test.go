@@ -77,3 +77,13 @@ func TestMaxResponseBytesNotBelowFrames(t *testing.T) {
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "Network.MaxResponseBytes")
 }
+
+// The family's discovery port is part of the legacy opt-in.
+func TestFamilyUdpPortNeedsLegacyPeers(t *testing.T) {
+	_, err := Load(writeFile(t, `{"EntglDb":{"Network":{"FamilyUdpPort":25000}}}`), nil, nil)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "Security.LegacyPeers")
+	c, err := Load(writeFile(t, `{"EntglDb":{"Network":{"FamilyUdpPort":25000},"Security":{"LegacyPeers":["10.0.0.2:5000"]}}}`), nil, nil)
+	require.NoError(t, err)
+	require.Equal(t, 25000, c.Network.FamilyUdpPort)
+}
