@@ -134,6 +134,19 @@ func (p *Peer) round(ch *protocol.Channel, announced []string) error {
 // pull pages from since, checking each author's chain; a gap asks for the
 // chain range, and snapshot_required for the peer's snapshot.
 func (p *Peer) pull(ch *protocol.Channel, since domain.Timestamp) error {
+	return p.pages(ch, since, func(entries []domain.Entry) error {
+		for _, e := range entries {
+			if err := p.applyLinked(ch, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// pages pulls page after page from since until an answer is empty or the
+// cursor stops moving, handing each to take.
+func (p *Peer) pages(ch *protocol.Channel, since domain.Timestamp, take func([]domain.Entry) error) error {
 	for {
 		var cs pb.ChangeSetResponse
 		if err := call(ch, protocol.PullChangesReq, &pb.PullChangesRequest{SinceWall: since.Wall, SinceLogic: since.Logical,
@@ -144,10 +157,8 @@ func (p *Peer) pull(ch *protocol.Channel, since domain.Timestamp) error {
 		if len(entries) == 0 {
 			return nil
 		}
-		for _, e := range entries {
-			if err := p.applyLinked(ch, e); err != nil {
-				return err
-			}
+		if err := take(entries); err != nil {
+			return err
 		}
 		last := entries[len(entries)-1].Stamp
 		if !last.GroupAfter(since) {
@@ -226,27 +237,14 @@ func (p *Peer) pullNewest(ch *protocol.Channel) error {
 		}
 	}
 	p.mu.Unlock()
-	for {
-		var cs pb.ChangeSetResponse
-		if err := call(ch, protocol.PullChangesReq, &pb.PullChangesRequest{SinceWall: since.Wall, SinceLogic: since.Logical,
-			SinceNode: since.Node}, &cs, protocol.ChangeSetRes); err != nil {
-			return err
-		}
-		entries := p.fromProto(cs.GetEntries())
-		if len(entries) == 0 {
-			return nil
-		}
+	return p.pages(ch, since, func(entries []domain.Entry) error {
 		p.mu.Lock()
+		defer p.mu.Unlock()
 		for _, e := range entries {
 			p.applyLocked(e)
 		}
-		p.mu.Unlock()
-		last := entries[len(entries)-1].Stamp
-		if !last.GroupAfter(since) {
-			return nil
-		}
-		since = last
-	}
+		return nil
+	})
 }
 
 // Prune drops its n oldest oplog entries, as history compaction does: a
