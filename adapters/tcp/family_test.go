@@ -215,3 +215,33 @@ func listenLoopback(t *testing.T) net.Listener {
 	t.Cleanup(func() { _ = ln.Close() })
 	return ln
 }
+
+// A family peer's snapshot is a SnapshotDto in chunks of at most 80 KiB
+// and then an empty is_last chunk, as a 2.3.8 node sends its own.
+func TestFamilySnapshotChunkedAsTheFamilyDoes(t *testing.T) {
+	h := &fakeHandler{snapshot: bigSnapshot()}
+	srv := startServer(t, h, nil, legacyLoopback)
+	r := dialRaw(t, srv.Addr().String())
+	require.True(t, r.legacyHandshake(t, "csharp-a", testKey).GetAccepted())
+	require.NoError(t, r.ch.Send(protocol.GetSnapshotReq, &pb.GetSnapshotRequest{}))
+	var data []byte
+	var chunks []pb.SnapshotChunk
+	for {
+		typ, payload, err := r.ch.Recv()
+		require.NoError(t, err)
+		var c pb.SnapshotChunk
+		require.NoError(t, protocol.DecodeInto(typ, protocol.SnapshotChunkMsg, payload, &c))
+		require.LessOrEqual(t, len(c.GetData()), protocol.SnapshotChunkBytes)
+		data = append(data, c.GetData()...)
+		chunks = append(chunks, c)
+		if c.GetIsLast() {
+			break
+		}
+	}
+	require.Greater(t, len(chunks), 2)
+	require.Empty(t, chunks[len(chunks)-1].GetData(), "the last chunk is empty")
+	require.True(t, protocol.IsSnapshotDto(data))
+	sn, err := protocol.DecodeSnapshot(data)
+	require.NoError(t, err)
+	require.Len(t, sn.Documents, len(bigSnapshot().Documents))
+}

@@ -289,11 +289,14 @@ func (c *serverConn) streamSnapshot() error {
 	if err != nil {
 		return err
 	}
-	for len(data) > protocol.SnapshotChunkBytes {
-		if err := c.send(protocol.SnapshotChunkMsg, &pb.SnapshotChunk{Data: data[:protocol.SnapshotChunkBytes]}); err != nil {
+	// To a family node, as it sends them: every byte in chunks, then an
+	// empty is_last chunk.
+	for len(data) > protocol.SnapshotChunkBytes || c.peer.Legacy && len(data) > 0 {
+		n := min(len(data), protocol.SnapshotChunkBytes)
+		if err := c.send(protocol.SnapshotChunkMsg, &pb.SnapshotChunk{Data: data[:n]}); err != nil {
 			return err
 		}
-		data = data[protocol.SnapshotChunkBytes:]
+		data = data[n:]
 	}
 	return c.send(protocol.SnapshotChunkMsg, &pb.SnapshotChunk{Data: data, IsLast: true})
 }
