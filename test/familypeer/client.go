@@ -39,18 +39,29 @@ func (p *Peer) Run(target string, interval time.Duration) {
 			if ch == nil {
 				var err error
 				if ch, announced, err = p.dial(target); err != nil {
-					p.Stats.RoundErrors.Add(1)
+					p.Stats.DialErrors.Add(1)
 					continue
 				}
 			}
 			if err := p.round(ch, announced); err != nil {
-				p.Stats.RoundErrors.Add(1)
+				p.roundFailed(err)
 				drop()
 				continue
 			}
 			p.Stats.Rounds.Add(1)
 		}
 	})
+}
+
+func (p *Peer) roundFailed(err error) {
+	p.Stats.RoundErrors.Add(1)
+	p.lastErr.Store(err.Error())
+}
+
+// LastRoundError is the last failure of its client rounds ("" if none).
+func (p *Peer) LastRoundError() string {
+	s, _ := p.lastErr.Load().(string)
+	return s
 }
 
 func (p *Peer) dial(target string) (*protocol.Channel, []string, error) {
@@ -171,7 +182,9 @@ func (p *Peer) pages(ch *protocol.Channel, since domain.Timestamp, take func([]d
 func (p *Peer) applyLinked(ch *protocol.Channel, e domain.Entry) error {
 	p.mu.Lock()
 	head, held := p.heads[e.Author()], p.held[heldKey(e.Stamp)]
-	if held || e.PrevHash == head {
+	// An entry older than what it holds of the author (a push brought the
+	// later ones first) is merged as it is.
+	if held || e.PrevHash == head || !e.Stamp.After(p.vc[e.Author()]) {
 		p.applyLocked(e)
 		p.mu.Unlock()
 		return nil

@@ -62,8 +62,9 @@ type Stats struct {
 	Handshakes atomic.Int64
 	// Rounds it completed as a client.
 	Rounds atomic.Int64
-	// RoundErrors: rounds that failed (the connection is then dropped).
-	RoundErrors atomic.Int64
+	// RoundErrors: rounds that failed on an open connection (which is then
+	// dropped); DialErrors: connections or handshakes that failed.
+	RoundErrors, DialErrors atomic.Int64
 	// SnapshotsFetched and SnapshotsMerged: a peer's snapshot downloaded,
 	// and one it could read.
 	SnapshotsFetched, SnapshotsMerged atomic.Int64
@@ -78,9 +79,10 @@ type Stats struct {
 // Peer is one stand-in node: an in-memory store, a server and, once Run,
 // a client.
 type Peer struct {
-	opts  Options
-	clock *domain.Clock
-	Stats Stats
+	opts    Options
+	clock   *domain.Clock
+	Stats   Stats
+	lastErr atomic.Value // string
 
 	mu    sync.Mutex
 	docs  map[[2]string]domain.Document
