@@ -37,6 +37,9 @@ type ChangeSet struct {
 func DecodeEntries(payload []byte) (ChangeSet, error) {
 	const op = "protocol.DecodeEntries"
 	var cs ChangeSet
+	if n := countEntries(payload); n > 0 {
+		cs.Entries = make([]domain.Entry, 0, n)
+	}
 	b := payload
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
@@ -81,6 +84,28 @@ func DecodeEntries(payload []byte) (ChangeSet, error) {
 		}
 	}
 	return cs, nil
+}
+
+// countEntries counts the entries of a message (0 when malformed: the
+// decoding pass reports that), so their slice is allocated once.
+func countEntries(b []byte) int {
+	n := 0
+	for len(b) > 0 {
+		num, typ, m := protowire.ConsumeTag(b)
+		if m < 0 {
+			return 0
+		}
+		b = b[m:]
+		m = protowire.ConsumeFieldValue(num, typ, b)
+		if m < 0 {
+			return 0
+		}
+		b = b[m:]
+		if num == 1 && typ == protowire.BytesType {
+			n++
+		}
+	}
+	return n
 }
 
 // consumeEntry reads one ProtoOplogEntry's fields; strings other than the

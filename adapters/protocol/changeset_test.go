@@ -55,8 +55,9 @@ func TestDecodeEntriesMalformed(t *testing.T) {
 	require.Equal(t, domain.CodeNetwork, domain.CodeOf(err))
 }
 
+// convertAll is what the transport did before DecodeEntries.
 func convertAll(in []*pb.ProtoOplogEntry) ([]domain.Entry, []error) {
-	var out []domain.Entry
+	out := make([]domain.Entry, 0, len(in))
 	var bad []error
 	for _, p := range in {
 		e, err := EntryFromProto(p)
@@ -85,6 +86,9 @@ func FuzzDecodeEntries(f *testing.F) {
 		want, bad := convertAll(msg.GetEntries())
 		if len(want) == 0 {
 			want = nil
+		}
+		if len(cs.Entries) == 0 {
+			cs.Entries = nil
 		}
 		if !reflect.DeepEqual(want, cs.Entries) || len(bad) != len(cs.Bad) || msg.GetSnapshotRequired() != cs.SnapshotRequired {
 			t.Fatalf("DecodeEntries read\n%+v (%d bad)\nprotobuf\n%+v (%d bad)", cs.Entries, len(cs.Bad), want, len(bad))
@@ -116,4 +120,37 @@ func quoteBytes(b []byte) string {
 		s = append(s, '\\', 'x', "0123456789abcdef"[c>>4], "0123456789abcdef"[c&15])
 	}
 	return string(append(s, '"'))
+}
+
+// BenchmarkDecodeChangeSet1MiB reads a ~1 MiB ChangeSetResponse into
+// entries: as messages then converted (before DecodeEntries), and in place.
+func BenchmarkDecodeChangeSet1MiB(b *testing.B) {
+	cs := &pb.ChangeSetResponse{}
+	for len(cs.Entries) == 0 || proto.Size(cs) < 1<<20 {
+		cs.Entries = append(cs.Entries, bigChangeSet(100).Entries...)
+	}
+	payload, err := proto.Marshal(cs)
+	require.NoError(b, err)
+	b.Run("messages", func(b *testing.B) {
+		b.SetBytes(int64(len(payload)))
+		b.ReportAllocs()
+		for b.Loop() {
+			var m pb.ChangeSetResponse
+			if err := proto.Unmarshal(payload, &m); err != nil {
+				b.Fatal(err)
+			}
+			if _, bad := convertAll(m.GetEntries()); len(bad) > 0 {
+				b.Fatal(bad[0])
+			}
+		}
+	})
+	b.Run("in-place", func(b *testing.B) {
+		b.SetBytes(int64(len(payload)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := DecodeEntries(payload); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
