@@ -118,7 +118,7 @@ func (e *SyncEngine) gossipTo(ctx context.Context, t peerTarget, chunks [][]doma
 		defer s.Close()
 		t.nodeID = s.PeerID()
 		e.learnNodeID(t.addr, t.nodeID)
-		s = e.confirming(s)
+		s = e.forPeer(ctx, t.addr, s, e.confirming(s)) // a family peer gets its interests only
 		bytesOut, pushed = 0, 0
 		gap := false
 		for _, chunk := range chunks {
