@@ -61,3 +61,15 @@ func (e *SyncEngine) markLegacy(addr string, pullOnly bool) *legacyPeer {
 	l.pullOnly = pullOnly
 	return l
 }
+
+// takesNoPushes reports whether the peer at addr is remembered as a
+// pull-only peer whose server leaves pushes unanswered.
+func (e *SyncEngine) takesNoPushes(addr string) bool {
+	l := e.legacyState(addr)
+	if l == nil {
+		return false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return l.pullOnly && l.pushes == pushesRefused
+}

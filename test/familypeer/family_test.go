@@ -219,3 +219,30 @@ func TestTypeScriptPeerConvergesBothWays(t *testing.T) {
 	require.Equal(t, unanswered, ts.Stats.Unanswered.Load(), "a pull-only peer is remembered, not probed every round")
 	stays(t, g, ts, want, time.Second)
 }
+
+// A pull-only node whose server takes no pushes is asked once and then
+// left to its own pulls: rounds stop waiting on it, and what it pulls
+// (newer than its newest document) still converges.
+func TestTypeScriptPeerTakingNoPushes(t *testing.T) {
+	ts := newPeer(t, familypeer.Options{Flavor: familypeer.TypeScript, NodeID: "ts-1", NoPushes: true})
+	g := goNode(t, synctest.Options{Interval: 150 * time.Millisecond, Run: true, RequestTimeout: time.Second},
+		[]string{ts.Addr()}, true)
+	ts.Put("users", "t1", `{"by":"ts"}`)
+	ts.Run(g.Addr, 150*time.Millisecond)
+	synctest.WaitFor(t, 20*time.Second, "the Go node to pull the TypeScript node's write", func() bool {
+		return live(t, g)["users/t1"] == `{"by":"ts"}`
+	})
+	g.Put(t, "users", "g1", `{"by":"go"}`) // newer than its newest: it pulls it
+	want := map[string]string{"users/t1": `{"by":"ts"}`, "users/g1": `{"by":"go"}`}
+	converge(t, g, ts, want)
+	rounds := g.Engine.Stats().Rounds
+	synctest.WaitFor(t, 10*time.Second, "requests in flight to end", func() bool { return g.Engine.Stats().Rounds >= rounds+3 })
+	unanswered := ts.Stats.Unanswered.Load()
+	rounds = g.Engine.Stats().Rounds
+	g.Put(t, "users", "g2", `{"by":"go","n":2}`) // not gossiped to it either
+	want["users/g2"] = `{"by":"go","n":2}`
+	synctest.WaitFor(t, 10*time.Second, "more rounds", func() bool { return g.Engine.Stats().Rounds >= rounds+5 })
+	require.Equal(t, unanswered, ts.Stats.Unanswered.Load(), "neither its clock nor its pushes are asked again")
+	require.Zero(t, ts.Stats.PushesTaken.Load())
+	converge(t, g, ts, want)
+}

@@ -54,6 +54,9 @@ type Options struct {
 	Token string
 	// Interests are announced in its handshake answers (C#).
 	Interests []string
+	// NoPushes: its server leaves PushChanges unanswered too (a
+	// TypeScript node that takes no pushes).
+	NoPushes bool
 }
 
 // Stats count what a Peer did.

@@ -71,6 +71,10 @@ func (p *Peer) answer(ch *protocol.Channel, t protocol.MsgType, payload []byte) 
 		p.Stats.Served.Add(int64(len(entries)))
 		return ch.Send(protocol.ChangeSetRes, &pb.ChangeSetResponse{Entries: p.toProto(entries)})
 	case protocol.PushChangesReq:
+		if p.opts.NoPushes {
+			p.Stats.Unanswered.Add(1)
+			return nil
+		}
 		var req pb.PushChangesRequest
 		if err := proto.Unmarshal(payload, &req); err != nil {
 			return err
