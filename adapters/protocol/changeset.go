@@ -40,23 +40,12 @@ func DecodeEntries(payload []byte) (ChangeSet, error) {
 	if n := countEntries(payload); n > 0 {
 		cs.Entries = make([]domain.Entry, 0, n)
 	}
-	b := payload
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return ChangeSet{}, malformed(op, n)
-		}
-		b = b[n:]
+	err := eachField(payload, func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error {
 		switch {
 		case num == 1 && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return ChangeSet{}, malformed(op, n)
-			}
-			b = b[n:]
 			w, err := consumeEntry(v)
 			if err != nil {
-				return ChangeSet{}, domain.Wrap(domain.CodeNetwork, op, err)
+				return err
 			}
 			cs.Last = w.stamp()
 			if !cs.Spelled {
@@ -65,45 +54,64 @@ func DecodeEntries(payload []byte) (ChangeSet, error) {
 			e, err := w.entry()
 			if err != nil {
 				cs.Bad = append(cs.Bad, err)
-				continue
+				return nil
 			}
 			cs.Entries = append(cs.Entries, e)
 		case num == 2 && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return ChangeSet{}, malformed(op, n)
-			}
-			b = b[n:]
-			cs.SnapshotRequired = v != 0
-		default:
-			n := protowire.ConsumeFieldValue(num, typ, b)
-			if n < 0 {
-				return ChangeSet{}, malformed(op, n)
-			}
-			b = b[n:]
+			cs.SnapshotRequired = x != 0
 		}
+		return nil
+	})
+	if err != nil {
+		return ChangeSet{}, domain.Wrap(domain.CodeNetwork, op, err)
 	}
 	return cs, nil
+}
+
+// eachField walks a message's fields, handing each to fn with its value:
+// v for a length-delimited field, x for a varint (other wire types are
+// skipped with no value).
+func eachField(b []byte, fn func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error) error {
+	const op = "protocol.DecodeEntries"
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return malformed(op, n)
+		}
+		b = b[n:]
+		var v []byte
+		var x uint64
+		switch typ {
+		case protowire.BytesType:
+			v, n = protowire.ConsumeBytes(b)
+		case protowire.VarintType:
+			x, n = protowire.ConsumeVarint(b)
+		default:
+			n = protowire.ConsumeFieldValue(num, typ, b)
+		}
+		if n < 0 {
+			return malformed(op, n)
+		}
+		b = b[n:]
+		if err := fn(num, typ, v, x); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // countEntries counts the entries of a message (0 when malformed: the
 // decoding pass reports that), so their slice is allocated once.
 func countEntries(b []byte) int {
 	n := 0
-	for len(b) > 0 {
-		num, typ, m := protowire.ConsumeTag(b)
-		if m < 0 {
-			return 0
-		}
-		b = b[m:]
-		m = protowire.ConsumeFieldValue(num, typ, b)
-		if m < 0 {
-			return 0
-		}
-		b = b[m:]
+	err := eachField(b, func(num protowire.Number, typ protowire.Type, _ []byte, _ uint64) error {
 		if num == 1 && typ == protowire.BytesType {
 			n++
 		}
+		return nil
+	})
+	if err != nil {
+		return 0
 	}
 	return n
 }
@@ -111,68 +119,49 @@ func countEntries(b []byte) int {
 // consumeEntry reads one ProtoOplogEntry's fields; strings other than the
 // document are copied (they are small and outlive the frame in maps).
 func consumeEntry(b []byte) (wireEntry, error) {
-	const op = "protocol.DecodeEntries"
 	var w wireEntry
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return w, malformed(op, n)
-		}
-		b = b[n:]
-		switch typ {
-		case protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return w, malformed(op, n)
-			}
-			b = b[n:]
-			switch num {
-			case 1:
-				w.collection = string(v)
-			case 2:
-				w.key = string(v)
-			case 3:
-				w.operation = string(v)
-			case 4:
-				w.jsonData = v
-			case 7:
-				w.node = string(v)
-			case 8:
-				w.hash = string(v)
-			case 9:
-				w.prevHash = string(v)
-			case 100:
-				var p pb.ProtoAuthorProof
-				if err := proto.Unmarshal(v, &p); err != nil {
-					return w, domain.Errorf(domain.CodeNetwork, op, "malformed author proof: %w", err)
-				}
-				w.proof = proofFromProto(&p)
-			}
-		case protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return w, malformed(op, n)
-			}
-			b = b[n:]
+	err := eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error {
+		if typ == protowire.VarintType {
 			switch num {
 			case 5:
-				w.wall = int64(v)
+				w.wall = int64(x)
 			case 6:
-				w.logic = int32(v)
+				w.logic = int32(x)
 			case 101:
-				w.legacy = v != 0
+				w.legacy = x != 0
 			case 102:
-				w.expiresAt = int64(v)
+				w.expiresAt = int64(x)
 			}
-		default:
-			n := protowire.ConsumeFieldValue(num, typ, b)
-			if n < 0 {
-				return w, malformed(op, n)
-			}
-			b = b[n:]
+			return nil
 		}
-	}
-	return w, nil
+		if typ != protowire.BytesType {
+			return nil
+		}
+		switch num {
+		case 1:
+			w.collection = string(v)
+		case 2:
+			w.key = string(v)
+		case 3:
+			w.operation = string(v)
+		case 4:
+			w.jsonData = v
+		case 7:
+			w.node = string(v)
+		case 8:
+			w.hash = string(v)
+		case 9:
+			w.prevHash = string(v)
+		case 100:
+			var p pb.ProtoAuthorProof
+			if err := proto.Unmarshal(v, &p); err != nil {
+				return domain.Errorf(domain.CodeNetwork, "protocol.DecodeEntries", "malformed author proof: %w", err)
+			}
+			w.proof = proofFromProto(&p)
+		}
+		return nil
+	})
+	return w, err
 }
 
 func malformed(op string, n int) error {
