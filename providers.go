@@ -196,6 +196,8 @@ func provideDialer(cfg config.Config, trust tcp.Trust, exec *retry.Executor, log
 		Compression:    cfg.Network.Compression,
 		ConnectTimeout: time.Duration(cfg.Network.ConnectionTimeoutMs) * time.Millisecond,
 		MaxFrameBytes:  cfg.Network.MaxFrameBytes,
+		// A family peer's answers only: Go peers page theirs.
+		MaxResponseBytes: cfg.Network.MaxResponseBytes,
 	}, exec, logger.Named("dialer"))
 	return d, func() { _ = d.Close() }
 }
@@ -270,6 +272,7 @@ func provideDiscovery(cfg config.Config, id nodeID, logger *zap.Logger) (*udp.Di
 		BroadcastAddress: cfg.Network.BroadcastAddress,
 		StaticPeers:      cfg.Network.StaticPeers,
 		Disabled:         !cfg.Network.EnableDiscovery,
+		FamilyPort:       cfg.Network.FamilyUdpPort,
 	}, logger.Named("discovery"))
 }
 

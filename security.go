@@ -60,6 +60,10 @@ func warnSecurity(logger *zap.Logger, cfg config.Config) {
 		logger.Warn("legacy peers: the v5 family handshake sends the cluster secret to these peers and accepts it from their hosts; anyone on the path who can impersonate them learns it",
 			zap.Strings("legacy_peers", cfg.Security.LegacyPeers))
 	}
+	if keys := cfg.FamilyKeys; len(keys) > 0 {
+		logger.Warn("the configuration file holds a C# node's keys: mapped onto ours (KnownPeers onto Network.StaticPeers; list family nodes in Security.LegacyPeers too) or, without a counterpart, ignored; see docs/CONFIGURATION.md",
+			zap.Strings("keys", keys))
+	}
 	if s := cfg.AuthToken; s != "" && secrets.CheckToken(s) != nil && len(s) < 32 {
 		logger.Warn("AuthToken is short: anyone who records one handshake or beacon can test guesses of it offline; use a generated token (`entgldb token` on a node started without AuthToken)")
 	}

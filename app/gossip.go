@@ -97,6 +97,9 @@ func (e *SyncEngine) proveChunks(ctx context.Context, entries []domain.Entry) ([
 // the wait is too long it gives up on the push: that round or the next one
 // will carry the entries.
 func (e *SyncEngine) gossipTo(ctx context.Context, t peerTarget, chunks [][]domain.Entry) error {
+	if e.takesNoPushes(t.addr) {
+		return nil // a pull-only peer that takes no pushes pulls them itself
+	}
 	lockCtx, cancel := context.WithTimeout(ctx, e.opts.GossipLockWait)
 	release, err := e.acquire(lockCtx, t.addr)
 	cancel()
@@ -118,7 +121,7 @@ func (e *SyncEngine) gossipTo(ctx context.Context, t peerTarget, chunks [][]doma
 		defer s.Close()
 		t.nodeID = s.PeerID()
 		e.learnNodeID(t.addr, t.nodeID)
-		s = e.confirming(s)
+		s = e.forPeer(ctx, t.addr, s, e.confirming(s)) // a family peer gets its interests only
 		bytesOut, pushed = 0, 0
 		gap := false
 		for _, chunk := range chunks {

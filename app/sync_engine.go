@@ -143,6 +143,9 @@ type SyncEngine struct {
 	authors  *authors
 	// fileRefusals: peers whose file snapshot failed (sync_file_snapshot.go).
 	fileRefusals fileRefusals
+	// tooLarge: family peers pulled from collection by collection
+	// (sync_legacy_session.go).
+	tooLarge tooLargePeers
 }
 
 // SyncEngineDeps are the collaborators of a SyncEngine.

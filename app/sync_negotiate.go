@@ -15,63 +15,99 @@ var (
 	errNoClock       = errors.New("peer did not answer a clock request")
 )
 
-// syncSession opens a session and runs the best round the peer speaks: v5,
-// else v4, else pull-only. Each fallback uses a fresh session, since a peer
-// that did not understand a request may have closed the connection.
-func (e *SyncEngine) syncSession(ctx context.Context, t *peerTarget, res *roundResult) error {
-	var cur ports.PeerSession
-	defer func() {
-		if cur != nil {
-			cur.Close()
-		}
-	}()
-	redial := func() error {
-		if cur != nil {
-			cur.Close()
-			cur = nil
-		}
-		s, err := e.dialer.Dial(ctx, t.addr)
-		if err != nil {
-			return err
-		}
-		cur = e.confirming(s)
-		return nil
+// peerLink is the session of one round with a peer, replaced by redial.
+type peerLink struct {
+	e    *SyncEngine
+	addr string
+	cur  ports.PeerSession
+}
+
+func (l *peerLink) close() {
+	if l.cur != nil {
+		l.cur.Close()
+		l.cur = nil
 	}
-	if err := redial(); err != nil {
+}
+
+func (l *peerLink) redial(ctx context.Context) error {
+	l.close()
+	s, err := l.e.dialer.Dial(ctx, l.addr)
+	if err != nil {
 		return err
 	}
-	t.nodeID = cur.PeerID()
-	e.learnNodeID(t.addr, t.nodeID)
+	l.cur = l.e.forPeer(ctx, l.addr, s, l.e.confirming(s))
+	return nil
+}
 
-	legacy := e.legacyState(t.addr)
+// syncSession opens a session and runs the best round the peer speaks: v5,
+// else v4, else pull-only, as remembered of the peer (peer_caps.go) or
+// found by probing. Each fallback uses a fresh session, since a peer that
+// did not understand a request may have closed the connection. A family
+// peer whose answer to a whole pull exceeds the response limit is pulled
+// from collection by collection from then on (sync_legacy_session.go),
+// starting at once.
+func (e *SyncEngine) syncSession(ctx context.Context, t *peerTarget, res *roundResult) error {
+	l := &peerLink{e: e, addr: t.addr}
+	defer l.close()
+	if err := l.redial(ctx); err != nil {
+		return err
+	}
+	t.nodeID = l.cur.PeerID()
+	e.learnNodeID(t.addr, t.nodeID)
+	legacy := l.cur.Legacy()
+	err := e.negotiatedRound(ctx, l, res)
+	if domain.CodeOf(err) == domain.CodeTooLarge && ctx.Err() == nil && legacy && e.markPerCollection(t.addr) {
+		e.logger.Warn("a peer's answer exceeds Network.MaxResponseBytes; pulling from it collection by collection",
+			zap.String("peer", t.addr), zap.Error(err))
+		if err := l.redial(ctx); err != nil {
+			return err
+		}
+		*res = roundResult{}
+		err = e.negotiatedRound(ctx, l, res)
+	}
+	if domain.CodeOf(err) == domain.CodeTooLarge {
+		// Never a silent stall: the failure names the setting to raise.
+		err = domain.Errorf(domain.CodeTooLarge, "sync.round",
+			"peer %s answers with more than Network.MaxResponseBytes even collection by collection; raise it: %w", t.addr, err)
+	}
+	return err
+}
+
+// negotiatedRound runs the round of the level the peer speaks.
+func (e *SyncEngine) negotiatedRound(ctx context.Context, l *peerLink, res *roundResult) error {
+	legacy := e.legacyState(l.addr)
 	if legacy == nil {
-		err := e.roundV5(ctx, cur, res)
+		err := e.roundV5(ctx, l.cur, res)
 		if errors.Is(err, errNoVectorClock) {
 			// A pooled session may have been cut by the peer meanwhile: ask
 			// once more on a fresh connection before deciding it is v4.
-			if err := redial(); err != nil {
+			if err := l.redial(ctx); err != nil {
 				return err
 			}
-			err = e.roundV5(ctx, cur, res)
+			err = e.roundV5(ctx, l.cur, res)
 		}
-		if !errors.Is(err, errNoVectorClock) || probeTimedOut(cur, err) {
+		if !errors.Is(err, errNoVectorClock) || probeTimedOut(l.cur, err) {
 			return err
 		}
-		e.logger.Info("peer does not speak v5; falling back to v4", zap.String("peer", t.addr), zap.Error(err))
-		if err := redial(); err != nil {
+		e.logger.Info("peer does not speak v5; falling back to v4", zap.String("peer", l.addr), zap.Error(err))
+		if err := l.redial(ctx); err != nil {
 			return err
 		}
-		legacy = e.markLegacy(t.addr)
+		legacy = e.markLegacy(l.addr, false)
 	}
-	err := e.roundV4(ctx, cur, legacy, res)
-	if !errors.Is(err, errNoClock) {
-		return err
+	if !legacy.pullOnly {
+		err := e.roundV4(ctx, l.cur, legacy, res)
+		if !errors.Is(err, errNoClock) {
+			return err
+		}
+		e.logger.Info("peer answers no clock request; pulling only (and pushing what it lacks, if it takes pushes)",
+			zap.String("peer", l.addr), zap.Error(err))
+		if err := l.redial(ctx); err != nil {
+			return err
+		}
+		legacy = e.markLegacy(l.addr, true)
 	}
-	e.logger.Info("peer answers no clock request; pulling only", zap.String("peer", t.addr), zap.Error(err))
-	if err := redial(); err != nil {
-		return err
-	}
-	return e.roundPullOnly(ctx, cur, legacy, res)
+	return e.roundPullOnly(ctx, l, legacy, res)
 }
 
 // probeTimedOut says whether a failed vector-clock probe is a slow or lossy

@@ -168,6 +168,13 @@ func (s *SyncService) PushChanges(ctx context.Context, peer ports.PeerInfo, entr
 	if err != nil {
 		return false, domain.Wrap(domain.CodePersistence, op, err)
 	}
+	if peer.Legacy {
+		// A family node answered snapshot_required downloads our snapshot
+		// at once, every round, and a C# node pushes only the collections
+		// we announced, so its pushes often leave gaps: our own rounds
+		// fill them instead.
+		gaps = false
+	}
 	if len(rejected) > 0 {
 		return gaps, &domain.Error{Code: domain.CodeSync, Op: op,
 			Msg: strconv.Itoa(len(rejected)) + " of " + strconv.Itoa(len(entries)) + " entries refused, first: " +
@@ -234,8 +241,9 @@ func (s *SyncService) GetChainRange(ctx context.Context, peer ports.PeerInfo, st
 	entries, err := s.store.ChainRange(ctx, startHash, endHash)
 	if errors.Is(err, ports.ErrHistoryPruned) || domain.CodeOf(err) == domain.CodeNotFound {
 		// An unknown end is history we do not hold either (pruned, or we
-		// bootstrapped past it): only a snapshot can help the peer.
-		return nil, true, nil
+		// bootstrapped past it): only a snapshot can help the peer, if it
+		// can use ours.
+		return nil, snapshotUsable(peer), nil
 	}
 	if err == nil {
 		entries, err = s.proveFor(ctx, peer, entries)
@@ -244,6 +252,26 @@ func (s *SyncService) GetChainRange(ctx context.Context, peer ports.PeerInfo, st
 		return nil, false, domain.Wrap(domain.CodePersistence, "sync.GetChainRange", err)
 	}
 	return entries, false, nil
+}
+
+// snapshotUsable says whether peer can bootstrap from our snapshot: Go
+// nodes read ours, the C# node its SnapshotDto, which the transport sends
+// family peers; a family client that never asks for a clock (the
+// TypeScript node, which pulls only) reads neither, and answering it
+// snapshot_required would only make it fetch what it cannot merge.
+func snapshotUsable(peer ports.PeerInfo) bool {
+	return !peer.Legacy || peer.AskedClock
+}
+
+// Collections lists the collections we hold; the transport announces them
+// as our interests to family peers (a C# node on its BLite store pushes
+// nothing to a peer that announces none).
+func (s *SyncService) Collections(ctx context.Context) ([]string, error) {
+	cols, err := s.store.Collections(ctx)
+	if err != nil {
+		return nil, domain.Wrap(domain.CodePersistence, "sync.Collections", err)
+	}
+	return cols, nil
 }
 
 // GetSnapshot answers the whole database (documents, tombstones, heads and

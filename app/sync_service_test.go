@@ -103,7 +103,7 @@ func TestSyncServicePushChangesChecksEachEntry(t *testing.T) {
 	require.ErrorIs(t, err, ports.ErrEntriesRefused, "refused entries are answered success=false")
 	assert.Equal(t, domain.CodeSync, domain.CodeOf(err), "a refusal, not a failure of the session")
 	assert.Contains(t, err.Error(), "2 of 7 entries refused")
-	assert.True(t, snapReq, "a gap is signalled")
+	assert.False(t, snapReq, "a gap is not signalled to a family peer (it would fetch our snapshot every round): our rounds fill it")
 	assert.Equal(t, int64(2), n.svc.Rejected())
 
 	for _, e := range good {
@@ -177,4 +177,28 @@ func TestSyncServiceChainRangeAndSnapshot(t *testing.T) {
 	_, snapReq, err = n.svc.GetChainRange(ctx, ports.PeerInfo{}, "", heads["srv"])
 	require.NoError(t, err)
 	assert.True(t, snapReq, "pruned history → snapshot_required")
+}
+
+// snapshot_required goes only to peers that can use our snapshot: Go
+// nodes, and family nodes that ask for clocks (the C# node, which is sent
+// its SnapshotDto); never to a family client that never asked for one
+// (the TypeScript node).
+func TestSyncServiceSnapshotRequiredOnlyToThoseWhoCanUseIt(t *testing.T) {
+	ctx := context.Background()
+	n := newSyncNet().addNode(t, "srv", syncNodeOpts{})
+	for name, tc := range map[string]struct {
+		peer ports.PeerInfo
+		want bool
+	}{
+		"go peer":              {ports.PeerInfo{NodeID: "g"}, true},
+		"c# peer":              {ports.PeerInfo{NodeID: "c", Legacy: true, AskedClock: true}, true},
+		"typescript pull-only": {ports.PeerInfo{NodeID: "t", Legacy: true}, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			entries, snapReq, err := n.svc.GetChainRange(ctx, tc.peer, "unknown-start", "unknown-end")
+			require.NoError(t, err)
+			require.Empty(t, entries)
+			require.Equal(t, tc.want, snapReq)
+		})
+	}
 }

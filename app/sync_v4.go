@@ -9,34 +9,6 @@ import (
 	"github.com/entgldb/entgldb-go/ports"
 )
 
-// legacyPeer remembers a peer that spoke only v4.
-type legacyPeer struct {
-	until        time.Time // speak v4 until then, then probe v5 again
-	lastFullPull time.Time
-}
-
-func (e *SyncEngine) legacyState(addr string) *legacyPeer {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	l := e.legacy[addr]
-	if l == nil || time.Now().After(l.until) {
-		return nil
-	}
-	return l
-}
-
-func (e *SyncEngine) markLegacy(addr string) *legacyPeer {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	l := e.legacy[addr]
-	if l == nil {
-		l = &legacyPeer{}
-		e.legacy[addr] = l
-	}
-	l.until = time.Now().Add(e.opts.LegacyRecheck)
-	return l
-}
-
 // roundV4 syncs with a peer that does not answer vector-clock requests:
 // compare clocks, pull, push.
 //
@@ -110,17 +82,18 @@ func (e *SyncEngine) roundV4(ctx context.Context, s ports.PeerSession, legacy *l
 	}
 }
 
-// roundPullOnly pulls from a peer that answers no clock request.
-func (e *SyncEngine) roundPullOnly(ctx context.Context, s ports.PeerSession, legacy *legacyPeer, res *roundResult) error {
+// roundPullOnly pulls from a peer that answers no clock request, then
+// pushes it what it may lack (sync_legacy_push.go).
+func (e *SyncEngine) roundPullOnly(ctx context.Context, l *peerLink, legacy *legacyPeer, res *roundResult) error {
 	res.level = "pull-only"
-	st, err := e.newPullState(ctx, s)
+	st, err := e.newPullState(ctx, l.cur)
 	if err != nil {
 		return err
 	}
-	if err := e.pullFrom(ctx, s, st, e.legacySince(st, legacy), leaveGaps, nil, res); err != nil && !isGap(err) {
+	if err := e.pullFrom(ctx, l.cur, st, e.legacySince(st, legacy), leaveGaps, nil, res); err != nil && !isGap(err) {
 		return err
 	}
-	return nil
+	return e.pushToPullOnly(ctx, l.cur, legacy, res)
 }
 
 // legacySince is where a v4 pull starts (see roundV4).

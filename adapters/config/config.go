@@ -34,6 +34,11 @@ type Config struct {
 	Health      Health      `koanf:"Health" json:"Health"`
 	Security    Security    `koanf:"Security" json:"Security"`
 	Maintenance Maintenance `koanf:"Maintenance" json:"Maintenance"`
+
+	// FamilyKeys are the C# node's appsettings keys the file held, as
+	// written, which were mapped onto ours or accepted without effect
+	// (family.go); logged once at start.
+	FamilyKeys []string `koanf:"-" json:"-"`
 }
 
 // Security configures who may join the cluster and how the sync plane
@@ -103,6 +108,14 @@ type Network struct {
 	StaticPeers         []string `koanf:"StaticPeers" json:"StaticPeers"`
 	MaxConnections      int      `koanf:"MaxConnections" json:"MaxConnections"`
 	MaxFrameBytes       int      `koanf:"MaxFrameBytes" json:"MaxFrameBytes"`
+	// MaxResponseBytes caps a family peer's answer to our own request
+	// (a C# 2.x node answers a pull with its whole oplog in one frame);
+	// never below MaxFrameBytes.
+	MaxResponseBytes int `koanf:"MaxResponseBytes" json:"MaxResponseBytes"`
+	// FamilyUdpPort, when set (the C# node's is 25000), makes discovery
+	// announce this node in the family's JSON beacon on that port and report
+	// the family nodes it hears there; only with Security.LegacyPeers.
+	FamilyUdpPort int `koanf:"FamilyUdpPort" json:"FamilyUdpPort"`
 }
 
 // Persistence configures the SQLite database, the cache and backups.
@@ -265,6 +278,7 @@ func Default() Config {
 			Secure: true, Compression: true,
 			EnableDiscovery: true, BroadcastAddress: "",
 			StaticPeers: []string{}, MaxConnections: 100, MaxFrameBytes: protocol.DefaultMaxFrameBytes,
+			MaxResponseBytes: protocol.DefaultMaxResponseBytes,
 		},
 		Persistence: Persistence{
 			DatabasePath: "data/entgldb.db", EnableWalMode: true, CacheSizeMb: 50,

@@ -65,14 +65,16 @@ func Load(path string, env []string, overrides map[string]any) (Config, error) {
 	}
 
 	var probs Problems
+	var familyKeys []string
 	layers := []map[string]any{}
 	if path != "" {
-		flat, p, err := readFile(path)
+		flat, keys, p, err := readFile(path)
 		if err != nil {
 			return Config{}, err
 		}
 		probs = append(probs, p...)
 		layers = append(layers, flat)
+		familyKeys = keys
 	}
 	flat, p := fromEnv(env)
 	probs = append(probs, p...)
@@ -92,6 +94,7 @@ func Load(path string, env []string, overrides map[string]any) (Config, error) {
 		return Config{}, domain.Wrap(domain.CodeConfig, op, err)
 	}
 	c.normalize()
+	c.FamilyKeys = familyKeys
 	probs = append(probs, c.problems()...)
 	if len(probs) > 0 {
 		return c, probs.asError(op)
@@ -116,30 +119,36 @@ func (c *Config) normalize() {
 }
 
 // readFile reads the JSON file and maps its "EntglDb" object onto canonical
-// flat keys. A missing or unreadable file, or malformed JSON, is an error at
+// flat keys, the C# node's names included (family.go; they are returned as
+// written). A missing or unreadable file, or malformed JSON, is an error at
 // once; unknown keys and mistyped values are collected as problems.
-func readFile(path string) (map[string]any, Problems, error) {
+func readFile(path string) (map[string]any, []string, Problems, error) {
 	const op = "config.Load"
 	b, err := file.Provider(path).ReadBytes()
 	if err != nil {
-		return nil, nil, domain.Errorf(domain.CodeConfig, op, "cannot read config file %s: %w", path, err)
+		return nil, nil, nil, domain.Errorf(domain.CodeConfig, op, "cannot read config file %s: %w", path, err)
 	}
 	raw, err := kjson.Parser().Unmarshal(b)
 	if err != nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
 			line, col := position(b, se.Offset-1) // Offset is just past the bad byte
-			return nil, nil, domain.Errorf(domain.CodeConfig, op, "config file %s is not valid JSON at line %d, column %d: %w", path, line, col, err)
+			return nil, nil, nil, domain.Errorf(domain.CodeConfig, op, "config file %s is not valid JSON at line %d, column %d: %w", path, line, col, err)
 		}
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) { // valid JSON, but not an object at the top
-			return nil, nil, domain.Errorf(domain.CodeConfig, op, "config file %s must hold a JSON object: %w", path, err)
+			return nil, nil, nil, domain.Errorf(domain.CodeConfig, op, "config file %s must hold a JSON object: %w", path, err)
 		}
-		return nil, nil, domain.Errorf(domain.CodeConfig, op, "config file %s: %w", path, err)
+		return nil, nil, nil, domain.Errorf(domain.CodeConfig, op, "config file %s: %w", path, err)
 	}
 	out := map[string]any{}
 	var probs Problems
+	family := familyFile{flat: map[string]familyValue{}}
 	for key, v := range raw {
+		if strings.EqualFold(key, familyKnownPeers) {
+			probs = append(probs, family.knownPeers(key, v)...)
+			continue
+		}
 		if !strings.EqualFold(key, Section) {
 			continue // other sections (ASP.NET "Logging", "AllowedHosts", ...) are not ours
 		}
@@ -151,9 +160,11 @@ func readFile(path string) (map[string]any, Problems, error) {
 			probs = append(probs, Problem{Key: key, Value: show(v), Reason: "must be a JSON object"})
 			continue
 		}
+		probs = append(probs, family.takeFamilyKeys(obj)...)
 		probs = append(probs, walkFile(obj, "", Section, out)...)
 	}
-	return out, probs, nil
+	probs = append(probs, family.merge(out)...)
+	return out, family.keys, probs, nil
 }
 
 // walkFile maps one object of the file onto canonical keys. prefix is the

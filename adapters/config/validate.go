@@ -88,6 +88,10 @@ func (c Config) problems() Problems {
 	n := c.Network
 	port("Network.TcpPort", n.TcpPort)
 	port("Network.UdpPort", n.UdpPort)
+	port("Network.FamilyUdpPort", n.FamilyUdpPort)
+	if n.FamilyUdpPort != 0 && len(c.Security.LegacyPeers) == 0 {
+		add("Network.FamilyUdpPort", n.FamilyUdpPort, "needs Security.LegacyPeers: the family's beacon is part of that opt-in")
+	}
 	if n.EnableDiscovery && n.UdpPort == 0 {
 		add("Network.UdpPort", n.UdpPort, "must be set when Network.EnableDiscovery is true")
 	}
@@ -104,6 +108,9 @@ func (c Config) problems() Problems {
 	atLeast("Network.ConnectionTimeoutMs", n.ConnectionTimeoutMs, 1)
 	atLeast("Network.MaxConnections", n.MaxConnections, 1)
 	atLeast("Network.MaxFrameBytes", n.MaxFrameBytes, 1024)
+	if n.MaxResponseBytes < n.MaxFrameBytes {
+		add("Network.MaxResponseBytes", n.MaxResponseBytes, "must not be below Network.MaxFrameBytes ("+strconv.Itoa(n.MaxFrameBytes)+")")
+	}
 	for i, p := range n.StaticPeers {
 		if reason := hostPortProblem(p, false); reason != "" {
 			add("Network.StaticPeers["+strconv.Itoa(i)+"]", p, reason)

@@ -89,6 +89,17 @@ func NewChannel(conn net.Conn, maxFrameBytes int, opts ...ChannelOption) *Channe
 	return c
 }
 
+// SetMaxFrameBytes changes the cap on incoming frames and decompressed
+// payloads once authenticated (a dialer raises it for the answers of a
+// family peer, which does not page them).
+func (c *Channel) SetMaxFrameBytes(n int) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	if n > 0 {
+		c.maxFrame = n
+	}
+}
+
 // MarkAuthenticated lifts the pre-authentication limits: call it once the
 // peer has proven membership (and its identity). From then on frames up to
 // maxFrameBytes and compressed frames are accepted.

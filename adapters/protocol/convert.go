@@ -54,30 +54,59 @@ func proofFromProto(p *pb.ProtoAuthorProof) *domain.AuthorProof {
 // p.JsonData's bytes rather than copying them (the message was just
 // decoded and is dropped after conversion), so they must not be written to.
 func EntryFromProto(p *pb.ProtoOplogEntry) (domain.Entry, error) {
+	js := p.GetJsonData()
+	return wireEntry{
+		collection: p.GetCollection(), key: p.GetKey(), operation: p.GetOperation(),
+		jsonData: unsafe.Slice(unsafe.StringData(js), len(js)),
+		wall:     p.GetHlcWall(), logic: p.GetHlcLogic(), node: p.GetHlcNode(),
+		hash: p.GetHash(), prevHash: p.GetPreviousHash(),
+		proof: proofFromProto(p.GetProof()), legacy: p.GetLegacy(), expiresAt: p.GetExpiresAt(),
+	}.entry()
+}
+
+// wireEntry is a ProtoOplogEntry's fields as read from the wire, by
+// EntryFromProto or straight from a frame (DecodeEntries).
+type wireEntry struct {
+	collection, key, operation string
+	jsonData                   []byte
+	wall                       int64
+	logic                      int32
+	node, hash, prevHash       string
+	proof                      *domain.AuthorProof
+	legacy                     bool
+	expiresAt                  int64
+}
+
+func (w wireEntry) stamp() domain.Timestamp {
+	return domain.Timestamp{Wall: w.wall, Logical: w.logic, Node: w.node}
+}
+
+// entry checks the operation and the JSON and builds the entry.
+func (w wireEntry) entry() (domain.Entry, error) {
 	const op = "protocol.EntryFromProto"
-	o, err := domain.ParseOp(p.GetOperation())
+	o, err := domain.ParseOp(w.operation)
 	if err != nil {
 		return domain.Entry{}, domain.Wrap(domain.CodeSync, op, err)
 	}
 	var data []byte
-	if js := p.GetJsonData(); js != "" || o == domain.OpPut {
-		data = unsafe.Slice(unsafe.StringData(js), len(js))
+	if len(w.jsonData) > 0 || o == domain.OpPut {
+		data = w.jsonData
 		if !json.Valid(data) {
 			return domain.Entry{}, domain.Errorf(domain.CodeSync, op, "entry %s/%s by %s: json_data is not valid JSON",
-				p.GetCollection(), p.GetKey(), p.GetHlcNode())
+				w.collection, w.key, w.node)
 		}
 	}
 	return domain.Entry{
-		Collection: p.GetCollection(),
-		Key:        p.GetKey(),
+		Collection: w.collection,
+		Key:        w.key,
 		Op:         o,
 		Data:       data,
-		Stamp:      domain.Timestamp{Wall: p.GetHlcWall(), Logical: p.GetHlcLogic(), Node: p.GetHlcNode()},
-		Hash:       p.GetHash(),
-		PrevHash:   p.GetPreviousHash(),
-		Proof:      proofFromProto(p.GetProof()),
-		Legacy:     p.GetLegacy(),
-		ExpiresAt:  p.GetExpiresAt(),
+		Stamp:      w.stamp(),
+		Hash:       w.hash,
+		PrevHash:   w.prevHash,
+		Proof:      w.proof,
+		Legacy:     w.legacy,
+		ExpiresAt:  w.expiresAt,
 	}, nil
 }
 

@@ -16,10 +16,19 @@ const HeaderSize = 6
 // DefaultMaxFrameBytes is Network.MaxFrameBytes' default (16 MiB).
 const DefaultMaxFrameBytes = 16 << 20
 
+// DefaultMaxResponseBytes is Network.MaxResponseBytes' default (256 MiB):
+// the cap on a family peer's answer to our own request, which a C# 2.x
+// node does not page.
+const DefaultMaxResponseBytes = 256 << 20
+
 // eagerAlloc is the largest payload allocated up front; beyond it the buffer
 // grows as bytes actually arrive, so a header announcing 16 MiB costs
 // nothing until the peer sends them.
 const eagerAlloc = 64 << 10
+
+// growAllAt is how much of a frame must have arrived before the rest is
+// allocated at once.
+const growAllAt = 1 << 20
 
 // Frame is one unit on the TCP stream (PROTOCOL.md §1).
 type Frame struct {
@@ -64,11 +73,17 @@ func ReadFrame(r io.Reader, maxFrameBytes int) (Frame, error) {
 		}
 		return f, nil
 	}
-	// Grow by doubling as bytes arrive, ending at exactly n.
+	// Grow by doubling as bytes arrive, then, once the peer has sent
+	// growAllAt bytes of it, to exactly n: a very large frame (a family
+	// node's unpaged answer) is not copied again at every doubling.
 	buf := make([]byte, 0, eagerAlloc)
 	for int64(len(buf)) < n {
 		if len(buf) == cap(buf) {
-			grown := make([]byte, len(buf), min(2*int64(cap(buf)), n))
+			next := min(2*int64(cap(buf)), n)
+			if len(buf) >= growAllAt {
+				next = n
+			}
+			grown := make([]byte, len(buf), next)
 			copy(grown, buf)
 			buf = grown
 		}

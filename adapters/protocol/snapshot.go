@@ -63,11 +63,15 @@ func EncodeSnapshot(sn domain.Snapshot) ([]byte, error) {
 	return data, nil
 }
 
-// DecodeSnapshot parses a snapshot's JSON. Vector-clock stamps get their
+// DecodeSnapshot parses a snapshot's JSON, ours or the C# node's SnapshotDto
+// (told apart by content: IsSnapshotDto). Vector-clock stamps get their
 // author as node (the wire carries it once, as the key). Whether document
 // bodies are valid JSON is left to the receiver, which drops such documents
 // and reports them rather than refusing the whole snapshot.
 func DecodeSnapshot(data []byte) (domain.Snapshot, error) {
+	if IsSnapshotDto(data) {
+		return decodeSnapshotDto(data)
+	}
 	var w snapshotWire
 	if err := json.Unmarshal(data, &w); err != nil {
 		return domain.Snapshot{}, domain.Errorf(domain.CodeSync, "protocol.DecodeSnapshot", "snapshot is not valid JSON: %w", err)

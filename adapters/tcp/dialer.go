@@ -27,8 +27,9 @@ type Dialer struct {
 	logger *zap.Logger
 
 	mu     sync.Mutex
-	idle   map[string][]*conn // guarded by mu; newest last
-	closed bool               // guarded by mu
+	idle   map[string][]*conn       // guarded by mu; newest last
+	closed bool                     // guarded by mu
+	traits map[string]*familyTraits // guarded by mu; by address (family.go)
 }
 
 var _ ports.PeerDialer = (*Dialer)(nil)
@@ -43,6 +44,7 @@ func NewDialer(opts DialerOptions, exec ports.Executor, logger *zap.Logger) *Dia
 		exec:   exec,
 		logger: logger.Named("tcp.dialer"),
 		idle:   make(map[string][]*conn),
+		traits: make(map[string]*familyTraits),
 	}
 }
 
@@ -177,6 +179,10 @@ func (d *Dialer) open(ctx context.Context, address string) (*conn, error) {
 		return nil, err
 	}
 	c.ch.MarkAuthenticated()
+	if legacy {
+		// A family node answers a pull with its whole oplog at once.
+		c.ch.SetMaxFrameBytes(o.MaxResponseBytes)
+	}
 	if o.Compression && res.GetSelectedCompression() == compressionBrotli {
 		c.ch.SetCompression(true)
 	}

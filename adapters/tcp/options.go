@@ -8,6 +8,7 @@
 package tcp
 
 import (
+	"context"
 	"time"
 
 	"github.com/entgldb/entgldb-go/adapters/protocol"
@@ -38,6 +39,11 @@ type ServerOptions struct {
 	// request frame, whole; a peer trickling bytes is cut when it passes
 	// (default 60 s).
 	IdleTimeout time.Duration
+	// LegacyIdleTimeout replaces IdleTimeout, when longer, on an accepted
+	// session of a family peer: a C# 2.x node handshakes once and reuses
+	// the connection for every round, backing off up to 60 s after a
+	// failure, and never handshakes again on it (default 3 min).
+	LegacyIdleTimeout time.Duration
 	// HandshakeTimeout bounds the key exchange and the handshake together
 	// (default 5 s).
 	HandshakeTimeout time.Duration
@@ -56,6 +62,7 @@ type ServerOptions struct {
 const (
 	defaultMaxConnections   = 100
 	defaultIdleTimeout      = 60 * time.Second
+	defaultLegacyIdle       = 3 * time.Minute
 	defaultHandshakeTimeout = 5 * time.Second
 	defaultWriteTimeout     = 30 * time.Second
 	defaultConnectTimeout   = 5 * time.Second
@@ -74,6 +81,9 @@ func (o ServerOptions) withDefaults() ServerOptions {
 	}
 	if o.IdleTimeout <= 0 {
 		o.IdleTimeout = defaultIdleTimeout
+	}
+	if o.LegacyIdleTimeout <= 0 {
+		o.LegacyIdleTimeout = defaultLegacyIdle
 	}
 	if o.HandshakeTimeout <= 0 {
 		o.HandshakeTimeout = defaultHandshakeTimeout
@@ -106,6 +116,12 @@ type DialerOptions struct {
 	// context ends sooner (default 30 s).
 	RequestTimeout time.Duration
 	MaxFrameBytes  int // default 16 MiB
+	// MaxResponseBytes caps one answer of a family peer (Trust.LegacyPeers)
+	// to our own requests: a C# 2.x node answers a pull with its whole
+	// oplog in one frame. Raised from MaxFrameBytes only once the peer is
+	// authenticated (default protocol.DefaultMaxResponseBytes, never below
+	// MaxFrameBytes).
+	MaxResponseBytes int
 	// Interests are the collections we ask peers for (empty: all).
 	Interests []string
 	// MaxIdlePerPeer is how many idle sessions per address are kept for
@@ -127,6 +143,10 @@ func (o DialerOptions) withDefaults() DialerOptions {
 	if o.MaxFrameBytes <= 0 {
 		o.MaxFrameBytes = protocol.DefaultMaxFrameBytes
 	}
+	if o.MaxResponseBytes <= 0 {
+		o.MaxResponseBytes = protocol.DefaultMaxResponseBytes
+	}
+	o.MaxResponseBytes = max(o.MaxResponseBytes, o.MaxFrameBytes)
 	if o.MaxIdlePerPeer == 0 {
 		o.MaxIdlePerPeer = 1
 	}
@@ -134,6 +154,14 @@ func (o DialerOptions) withDefaults() DialerOptions {
 		o.MaxIdleTime = 30 * time.Second
 	}
 	return o
+}
+
+// CollectionLister is an optional capability of a ports.SyncHandler: the
+// collections it holds, announced as our interests in the handshake answer
+// to a family peer (a C# node on its BLite store pushes nothing to a peer
+// that announces none).
+type CollectionLister interface {
+	Collections(ctx context.Context) ([]string, error)
 }
 
 // RejectionRecorder is an optional capability of a ports.SyncHandler: the

@@ -100,8 +100,12 @@ func TestUnreadableEntriesSayWhereAPullResumes(t *testing.T) {
 	in := protocol.EntriesToProto(testEntries(3))
 	in[1].Operation = "Upsert"
 	in[2].Operation = "Upsert"
-	entries, err := convertReceived("tcp.PullChanges", in)
-	require.Len(t, entries, 1)
+	payload, err := proto.Marshal(&pb.ChangeSetResponse{Entries: in})
+	require.NoError(t, err)
+	cs, err := protocol.DecodeEntries(payload)
+	require.NoError(t, err)
+	require.Len(t, cs.Entries, 1)
+	err = unreadable("tcp.PullChanges", cs)
 	require.Equal(t, domain.CodeSync, domain.CodeOf(err))
 	var unreadable *ports.UnreadableEntriesError
 	require.ErrorAs(t, err, &unreadable)

@@ -161,7 +161,7 @@ func (c *serverConn) recvHandshakeReq() (*pb.HandshakeRequest, bool) {
 // is returned for the caller to sign and send.
 func (c *serverConn) accept(req *pb.HandshakeRequest) *pb.HandshakeResponse {
 	o := c.s.opts
-	res := &pb.HandshakeResponse{NodeId: o.Trust.Identity.NodeID, Accepted: true, InterestingCollections: o.Interests}
+	res := &pb.HandshakeResponse{NodeId: o.Trust.Identity.NodeID, Accepted: true, InterestingCollections: c.interestsFor()}
 	compress := false
 	if o.Compression {
 		for _, alg := range req.GetSupportedCompression() {

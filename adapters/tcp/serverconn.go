@@ -25,6 +25,10 @@ type serverConn struct {
 	src  string // the remote IP, the key of per-source limits
 	peer ports.PeerInfo
 	log  *zap.Logger
+	// spelling is how a family peer spelled operations in its pushes, once
+	// spelled (family.go).
+	spelling protocol.OpSpelling
+	spelled  bool
 	// ahead is the next PullChanges page, read while the current one is
 	// encoded, sent and applied by the peer (nil: none in flight).
 	ahead *pullAhead
@@ -72,7 +76,7 @@ func (s *Server) serve(conn net.Conn) {
 	for {
 		// The whole next request must arrive before the idle deadline: a
 		// peer trickling one byte at a time is cut like a silent one.
-		if err := conn.SetReadDeadline(time.Now().Add(s.opts.IdleTimeout)); err != nil {
+		if err := conn.SetReadDeadline(time.Now().Add(c.idleTimeout())); err != nil {
 			return
 		}
 		// Checked after setting the deadline: Stop sets the flag and then
@@ -92,6 +96,14 @@ func (s *Server) serve(conn net.Conn) {
 			return
 		}
 	}
+}
+
+// idleTimeout is how long the peer may take to send its next request.
+func (c *serverConn) idleTimeout() time.Duration {
+	if c.peer.Legacy {
+		return max(c.s.opts.IdleTimeout, c.s.opts.LegacyIdleTimeout)
+	}
+	return c.s.opts.IdleTimeout
 }
 
 func (c *serverConn) logRecvError(err error) {
@@ -159,12 +171,19 @@ func (c *serverConn) dispatch(t protocol.MsgType, payload []byte) error {
 		if len(entries) > 0 {
 			c.readAhead(ports.PullRequest{Since: entries[len(entries)-1].Stamp, Collections: pr.Collections})
 		}
-		return c.send(protocol.ChangeSetRes, &pb.ChangeSetResponse{Entries: protocol.EntriesToProto(entries)})
+		return c.send(protocol.ChangeSetRes, &pb.ChangeSetResponse{Entries: protocol.EntriesToProtoSpelled(entries, c.peerSpelling())})
 
 	case protocol.PushChangesReq:
 		var req pb.PushChangesRequest
 		if err := proto.Unmarshal(payload, &req); err != nil {
 			return err
+		}
+		if !c.spelled {
+			ops := make([]string, len(req.GetEntries()))
+			for i, e := range req.GetEntries() {
+				ops[i] = e.GetOperation()
+			}
+			c.spelling, c.spelled = protocol.SpellingOf(ops...)
 		}
 		entries, bad := entriesFromProto(req.GetEntries())
 		if rec, ok := h.(RejectionRecorder); ok && len(bad) > 0 {
@@ -189,7 +208,8 @@ func (c *serverConn) dispatch(t protocol.MsgType, payload []byte) error {
 		if err != nil {
 			return err
 		}
-		return c.send(protocol.ChainRangeRes, &pb.ChainRangeResponse{Entries: protocol.EntriesToProto(entries), SnapshotRequired: snapshot})
+		return c.send(protocol.ChainRangeRes, &pb.ChainRangeResponse{Entries: protocol.EntriesToProtoSpelled(entries, c.peerSpelling()),
+			SnapshotRequired: snapshot})
 
 	case protocol.GetSnapshotReq:
 		var req pb.GetSnapshotRequest
@@ -259,15 +279,24 @@ func (c *serverConn) streamSnapshot() error {
 		// There is no error answer to a snapshot request; closing tells the peer.
 		return err
 	}
-	data, err := protocol.EncodeSnapshot(sn)
+	var data []byte
+	if c.peer.Legacy {
+		// The family's nodes read only their own SnapshotDto.
+		data, err = protocol.EncodeSnapshotDto(sn, c.s.opts.Trust.Identity.NodeID, time.Now())
+	} else {
+		data, err = protocol.EncodeSnapshot(sn)
+	}
 	if err != nil {
 		return err
 	}
-	for len(data) > protocol.SnapshotChunkBytes {
-		if err := c.send(protocol.SnapshotChunkMsg, &pb.SnapshotChunk{Data: data[:protocol.SnapshotChunkBytes]}); err != nil {
+	// To a family node, as it sends them: every byte in chunks, then an
+	// empty is_last chunk.
+	for len(data) > protocol.SnapshotChunkBytes || c.peer.Legacy && len(data) > 0 {
+		n := min(len(data), protocol.SnapshotChunkBytes)
+		if err := c.send(protocol.SnapshotChunkMsg, &pb.SnapshotChunk{Data: data[:n]}); err != nil {
 			return err
 		}
-		data = data[protocol.SnapshotChunkBytes:]
+		data = data[n:]
 	}
 	return c.send(protocol.SnapshotChunkMsg, &pb.SnapshotChunk{Data: data, IsLast: true})
 }

@@ -98,23 +98,36 @@ type onceRunner interface {
 	RunOnce(ctx context.Context, peer string, fn func(ctx context.Context) error) error
 }
 
-// request sends one request and reads one response frame of type want,
-// through the executor's breaker and timeout when it has them.
+// request sends one request and reads one response frame of type want
+// into resp, through the executor's breaker and timeout when it has them.
 func (s *Session) request(ctx context.Context, op string, t protocol.MsgType, req proto.Message, want protocol.MsgType, resp proto.Message) error {
+	payload, err := s.exchange(ctx, op, t, req, want)
+	if err != nil {
+		return err
+	}
+	return s.unmarshal(op, payload, resp)
+}
+
+// exchange sends one request and returns the payload of the response
+// frame, which must be of type want.
+func (s *Session) exchange(ctx context.Context, op string, t protocol.MsgType, req proto.Message, want protocol.MsgType) ([]byte, error) {
 	c := s.c
 	if c == nil {
-		return domain.Errorf(domain.CodeNetwork, op, "session is closed")
+		return nil, domain.Errorf(domain.CodeNetwork, op, "session is closed")
 	}
 	if c.broken {
-		return domain.Errorf(domain.CodeNetwork, op, "session to %s failed earlier; dial again", c.address)
+		return nil, domain.Errorf(domain.CodeNetwork, op, "session to %s failed earlier; dial again", c.address)
 	}
+	var payload []byte
 	do := func(ctx context.Context) error {
 		stop := c.bound(ctx, s.d.opts.RequestTimeout)
 		defer stop()
 		if err := c.ch.Send(t, req); err != nil {
 			return s.fail(ctx, op, err)
 		}
-		return s.receive(ctx, op, want, resp)
+		var err error
+		payload, err = s.receivePayload(ctx, op, want)
+		return err
 	}
 	if r, ok := s.d.exec.(onceRunner); ok {
 		err := r.RunOnce(ctx, c.address, do)
@@ -124,28 +137,67 @@ func (s *Session) request(ctx context.Context, op string, t protocol.MsgType, re
 			c.broken = true
 			c.close()
 		}
-		return err
+		return payload, err
 	}
-	return do(ctx)
+	return payload, do(ctx)
 }
 
+// receive reads one response frame of type want into resp.
 func (s *Session) receive(ctx context.Context, op string, want protocol.MsgType, resp proto.Message) error {
+	payload, err := s.receivePayload(ctx, op, want)
+	if err != nil {
+		return err
+	}
+	return s.unmarshal(op, payload, resp)
+}
+
+// receivePayload reads one frame, which must be of type want, and returns
+// its payload.
+func (s *Session) receivePayload(ctx context.Context, op string, want protocol.MsgType) ([]byte, error) {
 	c := s.c
 	got, payload, err := c.ch.Recv()
 	if err != nil {
-		return s.fail(ctx, op, err)
+		return nil, s.fail(ctx, op, err)
 	}
 	if got != want {
 		c.broken = true
 		c.close()
-		return retry.Permanent(domain.Errorf(domain.CodeNetwork, op, "peer %s answered with message type %d, want %d", c.address, got, want))
+		return nil, retry.Permanent(domain.Errorf(domain.CodeNetwork, op, "peer %s answered with message type %d, want %d", c.address, got, want))
 	}
+	return payload, nil
+}
+
+// unmarshal decodes a response; a malformed one breaks the session.
+func (s *Session) unmarshal(op string, payload []byte, resp proto.Message) error {
 	if err := proto.Unmarshal(payload, resp); err != nil {
-		c.broken = true
-		c.close()
-		return retry.Permanent(domain.Errorf(domain.CodeNetwork, op, "peer %s sent a malformed response: %w", c.address, err))
+		s.c.broken = true
+		s.c.close()
+		return retry.Permanent(domain.Errorf(domain.CodeNetwork, op, "peer %s sent a malformed response: %w", s.c.address, err))
 	}
 	return nil
+}
+
+// entries reads a ChangeSetResponse or ChainRangeResponse payload in place
+// (protocol.DecodeEntries) and learns a family peer's spelling from it.
+func (s *Session) entries(op string, payload []byte) (protocol.ChangeSet, error) {
+	cs, err := protocol.DecodeEntries(payload)
+	if err != nil {
+		s.c.broken = true
+		s.c.close()
+		return cs, retry.Permanent(domain.Errorf(domain.CodeNetwork, op, "peer %s sent a malformed response: %w", s.c.address, err))
+	}
+	if s.c.legacy {
+		s.d.learnSpelling(s.c.address, cs)
+	}
+	return cs, nil
+}
+
+// toProto converts entries for the peer, in its spelling of operations.
+func (s *Session) toProto(entries []domain.Entry) []*pb.ProtoOplogEntry {
+	if !s.c.legacy {
+		return protocol.EntriesToProto(entries)
+	}
+	return protocol.EntriesToProtoSpelled(entries, s.d.spellingFor(s.c.address))
 }
 
 // fail marks the connection broken and gives err its domain code.
@@ -155,10 +207,14 @@ func (s *Session) fail(ctx context.Context, op string, err error) error {
 	return transportErr(ctx, op, err)
 }
 
-// GetClock asks for the newest HLC the peer holds.
+// GetClock asks for the newest HLC the peer holds. A family peer that
+// leaves it unanswered is the TypeScript node (family.go).
 func (s *Session) GetClock(ctx context.Context) (domain.Timestamp, error) {
 	var res pb.ClockResponse
 	if err := s.request(ctx, "tcp.GetClock", protocol.GetClockReq, &pb.GetClockRequest{}, protocol.ClockRes, &res); err != nil {
+		if s.c != nil && s.c.legacy && ctx.Err() == nil && domain.CodeOf(err) == domain.CodeTimeout {
+			s.d.learn(s.c.address, func(t *familyTraits) { t.noClock = true })
+		}
 		return domain.Timestamp{}, err
 	}
 	return domain.Timestamp{Wall: res.GetHlcWall(), Logical: res.GetHlcLogic(), Node: res.GetHlcNode()}, nil
@@ -167,21 +223,27 @@ func (s *Session) GetClock(ctx context.Context) (domain.Timestamp, error) {
 // PullChanges asks for entries strictly after req.Since.
 func (s *Session) PullChanges(ctx context.Context, req ports.PullRequest) ([]domain.Entry, error) {
 	const op = "tcp.PullChanges"
-	var res pb.ChangeSetResponse
-	err := s.request(ctx, op, protocol.PullChangesReq, &pb.PullChangesRequest{
+	payload, err := s.exchange(ctx, op, protocol.PullChangesReq, &pb.PullChangesRequest{
 		SinceWall: req.Since.Wall, SinceLogic: req.Since.Logical, SinceNode: req.Since.Node, Collections: req.Collections,
-	}, protocol.ChangeSetRes, &res)
+	}, protocol.ChangeSetRes)
 	if err != nil {
 		return nil, err
 	}
-	return convertReceived(op, res.GetEntries())
+	cs, err := s.entries(op, payload)
+	if err != nil {
+		return nil, err
+	}
+	return cs.Entries, unreadable(op, cs)
 }
 
 // PushChanges sends entries; the peer acknowledges once it applied them.
 func (s *Session) PushChanges(ctx context.Context, entries []domain.Entry) (bool, error) {
 	const op = "tcp.PushChanges"
+	if s.c == nil {
+		return false, domain.Errorf(domain.CodeNetwork, op, "session is closed")
+	}
 	var res pb.AckResponse
-	if err := s.request(ctx, op, protocol.PushChangesReq, &pb.PushChangesRequest{Entries: protocol.EntriesToProto(entries)}, protocol.AckRes, &res); err != nil {
+	if err := s.request(ctx, op, protocol.PushChangesReq, &pb.PushChangesRequest{Entries: s.toProto(entries)}, protocol.AckRes, &res); err != nil {
 		return false, err
 	}
 	if !res.GetSuccess() {
@@ -202,12 +264,15 @@ func (s *Session) GetVectorClock(ctx context.Context) (domain.VectorClock, error
 // GetChainRange asks for one author's entries after startHash up to endHash.
 func (s *Session) GetChainRange(ctx context.Context, startHash, endHash string) ([]domain.Entry, bool, error) {
 	const op = "tcp.GetChainRange"
-	var res pb.ChainRangeResponse
-	if err := s.request(ctx, op, protocol.GetChainRangeReq, &pb.GetChainRangeRequest{StartHash: startHash, EndHash: endHash}, protocol.ChainRangeRes, &res); err != nil {
+	payload, err := s.exchange(ctx, op, protocol.GetChainRangeReq, &pb.GetChainRangeRequest{StartHash: startHash, EndHash: endHash}, protocol.ChainRangeRes)
+	if err != nil {
 		return nil, false, err
 	}
-	entries, err := convertReceived(op, res.GetEntries())
-	return entries, res.GetSnapshotRequired(), err
+	cs, err := s.entries(op, payload)
+	if err != nil {
+		return nil, false, err
+	}
+	return cs.Entries, cs.SnapshotRequired, unreadable(op, cs)
 }
 
 // GetSnapshot downloads and decodes the peer's snapshot.
@@ -250,17 +315,17 @@ func (s *Session) downloadSnapshot(ctx context.Context) ([]byte, error) {
 // maxSnapshotBytes caps a downloaded snapshot (1 GiB).
 const maxSnapshotBytes = 1 << 30
 
-// convertReceived converts a peer's entries; one that does not convert is a
+// unreadable is the error for the entries of cs that did not convert: a
 // SYNC_ERROR for the whole response (the connection itself stays usable),
-// a ports.UnreadableEntriesError saying where a pull resumes.
-func convertReceived(op string, in []*pb.ProtoOplogEntry) ([]domain.Entry, error) {
-	entries, bad := entriesFromProto(in)
-	if len(bad) > 0 {
-		last := in[len(in)-1]
-		return entries, &ports.UnreadableEntriesError{
-			Resume: domain.Timestamp{Wall: last.GetHlcWall(), Logical: last.GetHlcLogic(), Node: last.GetHlcNode()},
-			Err:    domain.Errorf(domain.CodeSync, op, "%d of %d received entries rejected, first: %w", len(bad), len(in), bad[0]),
-		}
+// a ports.UnreadableEntriesError saying where a pull resumes; nil when all
+// converted.
+func unreadable(op string, cs protocol.ChangeSet) error {
+	if len(cs.Bad) == 0 {
+		return nil
 	}
-	return entries, nil
+	return &ports.UnreadableEntriesError{
+		Resume: cs.Last,
+		Err: domain.Errorf(domain.CodeSync, op, "%d of %d received entries rejected, first: %w",
+			len(cs.Bad), len(cs.Bad)+len(cs.Entries), cs.Bad[0]),
+	}
 }

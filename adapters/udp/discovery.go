@@ -82,6 +82,10 @@ type Options struct {
 	// MaxPeersPerSource bounds the node ids remembered from one source
 	// address (0 = DefaultMaxPeersPerSource).
 	MaxPeersPerSource int
+	// FamilyPort, when set, is the family's discovery port (the C# node's
+	// is 25000): the node also announces itself there in the family's JSON
+	// beacon and reports the family nodes it hears (family.go).
+	FamilyPort int
 }
 
 // Stats counts datagrams; the drop counters say why beacons were ignored.
@@ -101,6 +105,9 @@ type Stats struct {
 	// source address's share of it, was full.
 	DroppedOverCap uint64
 	IgnoredSelf    uint64
+	// FamilySent, FamilySeen and FamilyDropped count the family port's
+	// beacons: sent, heard from our cluster, and dropped.
+	FamilySent, FamilySeen, FamilyDropped uint64
 }
 
 // drops sums the drop counters, to tell whether any moved.
@@ -138,6 +145,10 @@ type Discovery struct {
 	accepted, droppedMalformed, droppedMAC atomic.Uint64
 	droppedStale, droppedOverCap           atomic.Uint64
 	ignoredSelf                            atomic.Uint64
+
+	famConn                               *net.UDPConn      // guarded by mu; nil: no family port
+	family                                map[string]string // guarded by mu; node id → address
+	familySent, familySeen, familyDropped atomic.Uint64
 }
 
 var _ ports.Discovery = (*Discovery)(nil)
@@ -174,6 +185,9 @@ func NewDiscovery(opts Options, logger *zap.Logger) (*Discovery, error) {
 	}
 	if !opts.Disabled && (opts.UDPPort < 1 || opts.UDPPort > 65535) {
 		problems = append(problems, errors.New("udp port "+strconv.Itoa(opts.UDPPort)+" out of range 1..65535"))
+	}
+	if opts.FamilyPort < 0 || opts.FamilyPort > 65535 {
+		problems = append(problems, errors.New("family udp port "+strconv.Itoa(opts.FamilyPort)+" out of range"))
 	}
 	if opts.BindAddress != "" {
 		if _, err := netip.ParseAddr(opts.BindAddress); err != nil {
@@ -222,6 +236,7 @@ func NewDiscovery(opts Options, logger *zap.Logger) (*Discovery, error) {
 		interests: slices.Clone(opts.Interests),
 		announce:  make(chan struct{}, 1),
 		changed:   make(chan struct{}),
+		family:    map[string]string{},
 	}
 	d.tcpPort.Store(int64(opts.TCPPort))
 	return d, nil
@@ -281,6 +296,14 @@ func (d *Discovery) Start(ctx context.Context) error {
 	}
 	d.conn = pc.(*net.UDPConn)
 	runCtx, cancel := context.WithCancel(context.Background())
+	if d.opts.FamilyPort > 0 {
+		if err := d.startFamily(ctx, runCtx, bind); err != nil {
+			cancel()
+			_ = d.conn.Close()
+			d.conn = nil
+			return domain.Errorf(domain.CodeNetwork, op, "binding the family discovery port %d: %w", d.opts.FamilyPort, err)
+		}
+	}
 	d.stop = cancel
 	d.wg.Add(2)
 	go d.receiveLoop(d.conn)
@@ -296,14 +319,17 @@ func (d *Discovery) Start(ctx context.Context) error {
 func (d *Discovery) Stop(ctx context.Context) error {
 	const op = "udp.Discovery.Stop"
 	d.mu.Lock()
-	conn, cancel := d.conn, d.stop
-	d.conn, d.stop = nil, nil
+	conn, famConn, cancel := d.conn, d.famConn, d.stop
+	d.conn, d.famConn, d.stop = nil, nil, nil
 	d.mu.Unlock()
 	if conn == nil {
 		return nil
 	}
 	cancel()
 	err := conn.Close() // unblocks the receive loop
+	if famConn != nil {
+		_ = famConn.Close()
+	}
 	done := make(chan struct{})
 	go func() { d.wg.Wait(); close(done) }()
 	select {
@@ -313,6 +339,7 @@ func (d *Discovery) Stop(ctx context.Context) error {
 	}
 	d.mu.Lock()
 	clear(d.peers)
+	clear(d.family)
 	d.mu.Unlock()
 	if err != nil {
 		return domain.Errorf(domain.CodeNetwork, op, "closing discovery socket: %w", err)
@@ -347,6 +374,7 @@ func (d *Discovery) Stats() Stats {
 		Accepted: d.accepted.Load(), DroppedMalformed: d.droppedMalformed.Load(), DroppedBadMAC: d.droppedMAC.Load(),
 		DroppedStale: d.droppedStale.Load(), DroppedOverCap: d.droppedOverCap.Load(),
 		IgnoredSelf: d.ignoredSelf.Load(),
+		FamilySent:  d.familySent.Load(), FamilySeen: d.familySeen.Load(), FamilyDropped: d.familyDropped.Load(),
 	}
 }
 

@@ -50,6 +50,14 @@ type Options struct {
 	Run bool
 	// Logger for every component (default: none).
 	Logger *zap.Logger
+	// LegacyPeers are family nodes (host:port) spoken to with the v5
+	// handshake (Security.LegacyPeers); their entries are taken unproven.
+	LegacyPeers []string
+	// MaxResponseBytes caps a family peer's answers and MaxFrameBytes
+	// every other frame the dialer reads (0: the dialer's defaults).
+	MaxResponseBytes, MaxFrameBytes int
+	// RequestTimeout bounds one request (default 20 s).
+	RequestTimeout time.Duration
 	// InMemory runs the cluster on adapters/memnet instead of TCP: no
 	// sockets, no handshake (AuthToken, Secure and Compression do not
 	// apply). It is read from Start's options for the whole cluster.
@@ -65,6 +73,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxDrift <= 0 {
 		o.MaxDrift = 60_000
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = 20 * time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
@@ -219,7 +230,7 @@ func (node *Node) open(t testing.TB, port int) {
 		require.NoError(t, err)
 	}
 	node.Service, err = app.NewSyncService(node.DB, store, node.Clock, node.Status, o.Logger,
-		app.SyncOptions{BatchSize: o.BatchSize, Identity: node.identityKey})
+		app.SyncOptions{BatchSize: o.BatchSize, Identity: node.identityKey, AcceptLegacy: len(o.LegacyPeers) > 0})
 	require.NoError(t, err)
 	node.Exec = retry.New(retry.Options{RetryAttempts: 1, AttemptTimeout: 10 * time.Second,
 		BreakerFailures: 1000, BreakerDelay: 50 * time.Millisecond}, o.Logger)
@@ -238,14 +249,15 @@ func (node *Node) listenTCP(t testing.TB, port int) {
 	o := node.opts
 	var err error
 	trust := tcp.Trust{PSK: protocol.DerivePSK([]byte(o.AuthToken)),
-		Identity: protocol.Identity{NodeID: node.ID, Private: node.identityKey}, LegacyToken: o.AuthToken}
+		Identity: protocol.Identity{NodeID: node.ID, Private: node.identityKey}, LegacyToken: o.AuthToken, LegacyPeers: o.LegacyPeers}
 	node.Server, err = tcp.NewServer(tcp.ServerOptions{Trust: trust, BindAddress: "127.0.0.1",
 		Port: port, Secure: o.Secure, Compression: o.Compression, HandshakeTimeout: 2 * time.Second}, node.Service, o.Logger)
 	require.NoError(t, err)
 	require.NoError(t, node.Server.Start(t.Context()))
 	node.Addr = node.Server.Addr().String()
 	node.Dialer = tcp.NewDialer(tcp.DialerOptions{Trust: trust, Secure: o.Secure,
-		Compression: o.Compression, ConnectTimeout: 2 * time.Second, RequestTimeout: 20 * time.Second}, node.Exec, o.Logger)
+		Compression: o.Compression, ConnectTimeout: 2 * time.Second, RequestTimeout: o.RequestTimeout,
+		MaxResponseBytes: o.MaxResponseBytes, MaxFrameBytes: o.MaxFrameBytes}, node.Exec, o.Logger)
 	node.dialer = &faultyDialer{from: node.ID, faults: node.faults, inner: node.Dialer}
 }
 
@@ -283,7 +295,7 @@ func (c *Cluster) attachEngine(node *Node, peers []string) {
 		Clock: node.Clock, Outbox: node.outbox, Queue: node.Queue, PeerClocks: node.clocks, Status: node.Status, Logger: node.opts.Logger},
 		app.EngineOptions{NodeID: node.ID, Interval: node.opts.Interval, Fanout: fanout, BatchSize: node.opts.BatchSize,
 			StaticPeers: peers, VectorClockTimeout: 2 * time.Second, GossipLockWait: 500 * time.Millisecond,
-			Identity: node.identityKey})
+			Identity: node.identityKey, AcceptLegacy: len(node.opts.LegacyPeers) > 0})
 	require.NoError(t, err)
 	if node.opts.Run {
 		require.NoError(t, node.Engine.Start(context.Background()))
