@@ -5,6 +5,9 @@
 
 const CSRF = { 'X-Entgldb-Csrf': '1' };
 const PAGE = 50;
+// Counts stop here and say "10,000+": counting a large collection whole
+// reads all of it.
+const COUNT_LIMIT = 10000;
 const state = { who: null, timers: [], feed: null };
 
 // h builds an element; text goes in as text, never as HTML.
@@ -296,10 +299,15 @@ async function collectionsPage() {
       h('thead', {}, h('tr', {}, h('th', { text: 'Collection' }), h('th', { text: 'Documents' }))), h('tbody', {}, rows))
       : h('p', { class: 'muted', text: 'No collection holds a document yet (or this key may read none).' }));
     data.collections.forEach(async (c, i) => {
-      try { rows[i].lastChild.textContent = (await api('GET', '/v1/collections/' + enc(c) + '/count')).data.count; } catch (e) { rows[i].lastChild.textContent = '?'; }
+      try { rows[i].lastChild.textContent = fmtCount((await api('GET', countPath(c, ''))).data); } catch (e) { rows[i].lastChild.textContent = '?'; }
     });
   } catch (e) { show(h('h1', { text: 'Collections' }), errorBox(e)); }
 }
+
+// countPath asks for a count that stops past COUNT_LIMIT; fmtCount shows
+// it, with a "+" when more match.
+const countPath = (c, where) => '/v1/collections/' + enc(c) + '/count?limit=' + COUNT_LIMIT + (where ? '&where=' + enc(where) : '');
+const fmtCount = (d) => d.count.toLocaleString('en-US') + (d.more ? '+' : '');
 
 function docsHash(c, p) {
   const q = new URLSearchParams();
@@ -347,8 +355,8 @@ async function documentsPage(c, params) {
       h('div', { class: 'row' },
         h('button', { class: 'plain', id: 'page-prev', disabled: skip === 0, onclick: () => { location.hash = docsHash(c, Object.assign({}, p, { skip: String(Math.max(0, skip - PAGE)) })); }, text: '← Previous' }),
         h('button', { class: 'plain', id: 'page-next', disabled: !page.data.more, onclick: () => { location.hash = docsHash(c, Object.assign({}, p, { skip: String(page.data.next_skip) })); }, text: 'Next →' })));
-    const count = await busy(api('GET', '/v1/collections/' + enc(c) + '/count' + (p.where ? '?where=' + enc(p.where) : '')));
-    status.textContent = count.data.count + ' documents' + (p.where ? ' match' : '') + '; ' + shown;
+    const count = await busy(api('GET', countPath(c, p.where)));
+    status.textContent = fmtCount(count.data) + ' documents' + (p.where ? ' match' : '') + '; ' + shown;
   } catch (e) { status.replaceWith(errorBox(e)); }
 }
 
