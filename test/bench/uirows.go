@@ -55,6 +55,7 @@ func uiPages(docs int) []uiPage {
 		return c + "/count?" + q.Encode()
 	}
 	const filter = `{"active":true}`
+	rare := fmt.Sprintf(`{"n":{"$gte":%d}}`, docs-docs/2000)
 	key := docKey(docs / 2)
 	return []uiPage{
 		{"ui-overview", "overview: node, status, health and replication at once",
@@ -63,6 +64,8 @@ func uiPages(docs int) []uiPage {
 			[]string{page(nil)}, []string{count("")}},
 		{"ui-filtered", "documents filtered on an unindexed field (half match), then their count",
 			[]string{page(url.Values{"where": {filter}})}, []string{count(filter)}},
+		{"ui-filtered-rare", "documents filtered on an unindexed field (0.05 % match: every document read), then their count",
+			[]string{page(url.Values{"where": {rare}})}, []string{count(rare)}},
 		{"ui-sorted", "documents sorted on an unindexed number field",
 			[]string{page(url.Values{"order_by": {"score"}})}, nil},
 		{"ui-document", "one document, then its history",
