@@ -8,6 +8,8 @@ const PAGE = 50;
 // Counts stop here and say "10,000+": counting a large collection whole
 // reads all of it.
 const COUNT_LIMIT = 10000;
+// A filter slower than this (page or count) makes the page offer an index.
+const SLOW_MS = 200;
 const state = { who: null, timers: [], feed: null };
 
 // h builds an element; text goes in as text, never as HTML.
@@ -309,6 +311,19 @@ async function collectionsPage() {
 const countPath = (c, where) => '/v1/collections/' + enc(c) + '/count?limit=' + COUNT_LIMIT + (where ? '&where=' + enc(where) : '');
 const fmtCount = (d) => d.count.toLocaleString('en-US') + (d.more ? '+' : '');
 
+// indexOffer offers an admin an index on the top-level fields a slow
+// filter names: with one, the filter reads only its candidates.
+function indexOffer(c, where, ms) {
+  let fields = [];
+  try { fields = Object.keys(JSON.parse(where)).filter((f) => /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(f)); } catch (e) { /* the API said what is wrong */ }
+  if (!fields.length) return null;
+  return h('p', { class: 'muted', id: 'index-offer' }, 'This filter took ' + Math.round(ms) + ' ms: it read documents no index narrowed. Create an index on ',
+    fields.map((f) => h('button', { class: 'plain', 'data-index': f, text: f, onclick: async (ev) => {
+      ev.currentTarget.disabled = true;
+      try { await busy(api('POST', '/v1/collections/' + enc(c) + '/indexes', { path: f })); flash('Indexed ' + f); route(); } catch (e) { flash(e.message, true); }
+    } })), ' (it covers every collection and costs each later write a little).');
+}
+
 function docsHash(c, p) {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(p)) if (v) q.set(k, v);
@@ -345,7 +360,8 @@ async function documentsPage(c, params) {
     const sortBy = (f) => () => { location.hash = docsHash(c, { where: p.where, order: f, desc: p.order === f && !p.desc ? '1' : '' }); };
     const arrow = (f) => (p.order === f ? (p.desc ? ' ▼' : ' ▲') : '');
     const cell = (v) => (v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
-    const shown = 'showing ' + (docs.length ? (skip + 1) + '–' + (skip + docs.length) : 'none') + ' (' + Math.round(performance.now() - t0) + ' ms)';
+    const took = performance.now() - t0;
+    const shown = 'showing ' + (docs.length ? (skip + 1) + '–' + (skip + docs.length) : 'none') + ' (' + Math.round(took) + ' ms)';
     status.textContent = 'counting…; ' + shown;
     document.getElementById('docs').replaceChildren(
       h('table', { id: 'documents' },
@@ -355,8 +371,14 @@ async function documentsPage(c, params) {
       h('div', { class: 'row' },
         h('button', { class: 'plain', id: 'page-prev', disabled: skip === 0, onclick: () => { location.hash = docsHash(c, Object.assign({}, p, { skip: String(Math.max(0, skip - PAGE)) })); }, text: '← Previous' }),
         h('button', { class: 'plain', id: 'page-next', disabled: !page.data.more, onclick: () => { location.hash = docsHash(c, Object.assign({}, p, { skip: String(page.data.next_skip) })); }, text: 'Next →' })));
+    const t1 = performance.now();
     const count = await busy(api('GET', countPath(c, p.where)));
     status.textContent = fmtCount(count.data) + ' documents' + (p.where ? ' match' : '') + '; ' + shown;
+    const slowest = Math.max(took, performance.now() - t1);
+    if (p.where && slowest > SLOW_MS && state.who.admin) {
+      const offer = indexOffer(c, p.where, slowest);
+      if (offer) status.after(offer);
+    }
   } catch (e) { status.replaceWith(errorBox(e)); }
 }
 
