@@ -131,6 +131,9 @@ func benchUI(ctx context.Context, root string, docs int, logf func(string, ...an
 			return err
 		}
 		req.Header.Set("Authorization", "Bearer "+key)
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
 		res, err := hc.Do(req)
 		if err != nil {
 			return err
