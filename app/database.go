@@ -325,6 +325,27 @@ func (db *Database) Count(ctx context.Context, collection string, f domain.Filte
 	return n, domain.Wrap(domain.CodePersistence, op, err)
 }
 
+// CountUpTo counts the live documents of collection matching f, at most
+// limit of them (limit ≤ 0: all): the answer equals limit when limit or
+// more match. A store that cannot stop early (ports.BoundedCounter) counts
+// them all.
+func (db *Database) CountUpTo(ctx context.Context, collection string, f domain.Filter, limit int) (int, error) {
+	const op = "database.CountUpTo"
+	bc, ok := db.store.(ports.BoundedCounter)
+	if limit <= 0 || !ok {
+		n, err := db.Count(ctx, collection, f)
+		if limit > 0 {
+			n = min(n, limit)
+		}
+		return n, err
+	}
+	if err := domain.ValidateCollection(collection); err != nil {
+		return 0, domain.Wrap(domain.CodeInvalidArgument, op, err)
+	}
+	n, err := bc.CountUpTo(ctx, collection, f, limit)
+	return n, domain.Wrap(domain.CodePersistence, op, err)
+}
+
 // Collections lists the collections holding at least one live document.
 func (db *Database) Collections(ctx context.Context) ([]string, error) {
 	cs, err := db.store.Collections(ctx)

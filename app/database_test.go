@@ -353,6 +353,14 @@ func TestFindCountCollections(t *testing.T) {
 		n, err := people.Count(ctx, domain.Cmp{Op: domain.OpLt, Path: "age", Value: 45.0})
 		require.NoError(t, err)
 		assert.Equal(t, 2, n)
+		// Bounded counts, whether or not the store can stop early.
+		for limit, want := range map[int]int{0: 3, 1: 1, 2: 2, 3: 3, 10: 3} {
+			n, err = e.db.CountUpTo(ctx, "people", nil, limit)
+			require.NoError(t, err)
+			assert.Equal(t, want, n, "limit %d", limit)
+		}
+		_, err = e.db.CountUpTo(ctx, "a b", nil, 1)
+		require.ErrorIs(t, err, domain.ErrInvalidArgument)
 
 		cs, err := e.db.Collections(ctx)
 		require.NoError(t, err)

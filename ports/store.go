@@ -110,6 +110,15 @@ type MetaStore interface {
 	SetMeta(ctx context.Context, key, value string) error
 }
 
+// BoundedCounter is an optional capability of a DocumentStore: a count
+// that stops early, so a large collection's count costs what its bound
+// does.
+type BoundedCounter interface {
+	// CountUpTo counts the live documents of collection matching f, at
+	// most limit of them (limit ≤ 0: all).
+	CountUpTo(ctx context.Context, collection string, f domain.Filter, limit int) (int, error)
+}
+
 // OplogCounter counts local changes for the offline queue.
 type OplogCounter interface {
 	// CountAuthorEntries counts author's entries stamped strictly after

@@ -168,6 +168,9 @@ func (a *API) routes() {
 	a.handle("POST /v1/collections/{c}/find", needRead, timed(a.findByBody))
 	a.handle("GET /v1/collections/{c}/count", needRead, timed(a.count))
 	a.handle("GET /v1/collections", needKey, timed(a.collections))
+	if _, ok := a.opts.Documents.(Indexer); ok {
+		a.handle("POST /v1/collections/{c}/indexes", needAdmin, timed(a.createIndex))
+	}
 	if a.opts.Changes != nil {
 		a.handle("GET /v1/changes", needKey, http.HandlerFunc(a.changes))
 	}

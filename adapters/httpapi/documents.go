@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -45,8 +46,19 @@ const (
 	MaxPageSize     = 1000
 )
 
+// countReply is the answer of a count. With limit=N, More says more than N
+// documents match, and Count is then N.
 type countReply struct {
-	Count int `json:"count"`
+	Count int  `json:"count"`
+	More  bool `json:"more,omitempty"`
+}
+
+// BoundedCounter is an optional capability of Documents: a count that
+// stops early (app.Database has it). Without it a count with a limit
+// counts every match and then applies the limit.
+type BoundedCounter interface {
+	// CountUpTo counts the matches of f, at most limit of them.
+	CountUpTo(ctx context.Context, collection string, f domain.Filter, limit int) (int, error)
 }
 
 type collectionsReply struct {
@@ -253,24 +265,43 @@ func (a *API) find(w http.ResponseWriter, r *http.Request) {
 	a.findPage(w, r, c, q, nil)
 }
 
-// GET /v1/collections/{c}/count?where=FILTER
+// GET /v1/collections/{c}/count?where=FILTER&limit=N: with a limit the
+// count stops past N matches and says whether there were more, so a
+// dashboard can show "10,000+" without reading a large collection whole.
 func (a *API) count(w http.ResponseWriter, r *http.Request) {
 	c := r.PathValue("c")
 	if err := domain.ValidateCollection(c); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	f, err := domain.ParseFilter([]byte(r.URL.Query().Get("where")))
+	qs := r.URL.Query()
+	f, err := domain.ParseFilter([]byte(qs.Get("where")))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	n, err := a.opts.Documents.Count(r.Context(), c, f)
+	limit, err := nonNegative(qs, "limit")
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, countReply{Count: n})
+	var n int
+	bc, bounded := a.opts.Documents.(BoundedCounter)
+	switch {
+	case limit > 0 && bounded:
+		n, err = bc.CountUpTo(r.Context(), c, f, limit+1) // the one past the limit says there are more
+	default:
+		n, err = a.opts.Documents.Count(r.Context(), c, f)
+	}
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	reply := countReply{Count: n}
+	if limit > 0 && n > limit {
+		reply = countReply{Count: limit, More: true}
+	}
+	writeJSON(w, http.StatusOK, reply)
 }
 
 // GET /v1/collections: the collections the key may read.

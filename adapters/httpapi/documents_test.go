@@ -410,3 +410,52 @@ func TestFindPages(t *testing.T) {
 	assert.Equal(t, 3, r.Count)
 	assert.True(t, r.More)
 }
+
+// boundedDocs is fakeDocs with the optional early-stopping count, which
+// records the limits it was asked.
+type boundedDocs struct {
+	*fakeDocs
+	limits []int
+}
+
+func (b *boundedDocs) CountUpTo(ctx context.Context, c string, f domain.Filter, limit int) (int, error) {
+	b.limits = append(b.limits, limit)
+	n, err := b.Count(ctx, c, f)
+	return min(n, limit), err
+}
+
+func TestCountWithALimitSaysWhetherMoreMatch(t *testing.T) {
+	fake := newFakeDocs()
+	bounded := &boundedDocs{fakeDocs: newFakeDocs()}
+	for _, docs := range []*fakeDocs{fake, bounded.fakeDocs} {
+		api := New(Options{Documents: docs})
+		for i := range 5 {
+			require.Equal(t, http.StatusOK, do(t, api, http.MethodPut, fmt.Sprintf("/v1/collections/c/docs/k%d", i), fmt.Sprintf(`{"i":%d}`, i)).Code)
+		}
+	}
+	for _, tc := range []struct {
+		name, query, want string
+	}{
+		{"no limit", "", `{"count":5}`},
+		{"limit above the count", "?limit=10", `{"count":5}`},
+		{"limit at the count", "?limit=5", `{"count":5}`},
+		{"limit below the count", "?limit=3", `{"count":3,"more":true}`},
+		{"filtered, limit below", "?limit=1&where=" + q(`{"i":{"$gte":3}}`), `{"count":1,"more":true}`},
+		{"filtered, limit above", "?limit=2&where=" + q(`{"i":{"$gte":3}}`), `{"count":2}`},
+		{"limit 0 is no limit", "?limit=0", `{"count":5}`},
+	} {
+		for name, docs := range map[string]Documents{"counts all": fake, "stops early": bounded} {
+			t.Run(tc.name+"/"+name, func(t *testing.T) {
+				rec := do(t, New(Options{Documents: docs}), http.MethodGet, "/v1/collections/c/count"+tc.query, "")
+				require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+				assert.JSONEq(t, tc.want, rec.Body.String())
+			})
+		}
+	}
+	// The early-stopping count is asked for one past the limit, never all.
+	assert.Equal(t, []int{11, 6, 4, 2, 3}, bounded.limits)
+	for _, bad := range []string{"-1", "x"} {
+		rec := do(t, New(Options{Documents: fake}), http.MethodGet, "/v1/collections/c/count?limit="+bad, "")
+		require.Equal(t, http.StatusBadRequest, rec.Code, bad)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	msqlite "modernc.org/sqlite"
 
 	"github.com/entgldb/entgldb-go/domain"
+	"github.com/entgldb/entgldb-go/ports"
 )
 
 // Find returns live documents matching q, ordered and paged in SQL.
@@ -80,20 +81,39 @@ func (s *Store) find(ctx context.Context, collection string, query domain.Query)
 func (s *Store) Count(ctx context.Context, collection string, f domain.Filter) (int, error) {
 	var n int
 	err := s.read(ctx, func() (err error) {
-		n, err = s.count(ctx, collection, f)
+		n, err = s.count(ctx, collection, f, 0)
 		return err
 	})
 	return n, err
 }
 
-func (s *Store) count(ctx context.Context, collection string, f domain.Filter) (int, error) {
+var _ ports.BoundedCounter = (*Store)(nil)
+
+// CountUpTo implements ports.BoundedCounter: the scan stops at the
+// limit-th match, so a count over a large collection costs what its bound
+// does.
+func (s *Store) CountUpTo(ctx context.Context, collection string, f domain.Filter, limit int) (int, error) {
+	var n int
+	err := s.read(ctx, func() (err error) {
+		n, err = s.count(ctx, collection, f, limit)
+		return err
+	})
+	return n, err
+}
+
+// count counts the matches of f, at most limit of them (0: all).
+func (s *Store) count(ctx context.Context, collection string, f domain.Filter, limit int) (int, error) {
 	const op = "sqlite.Count"
 	q, lf, release, err := s.prepareQuery(collection, f)
 	if err != nil {
 		return 0, domain.Wrap(domain.CodeInvalidArgument, op, err)
 	}
 	defer release()
-	rows, err := s.queries.query(ctx, "SELECT count(*)"+q.sb.String(), q.args...)
+	stmt := "SELECT count(*)" + q.sb.String()
+	if limit > 0 {
+		stmt = "SELECT count(*) FROM (SELECT 1" + q.sb.String() + " LIMIT " + q.arg(limit) + ")"
+	}
+	rows, err := s.queries.query(ctx, stmt, q.args...)
 	if err != nil {
 		return 0, queryErr(op, err, lf)
 	}

@@ -62,6 +62,14 @@ func TestEveryReadSeesPendingWrites(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, 1, n)
 		},
+		"CountUpTo": func(t *testing.T, f readFixture) {
+			n, err := f.s.CountUpTo(t.Context(), f.coll, domain.Cmp{Op: domain.OpEq, Path: "v", Value: 2}, 5)
+			require.NoError(t, err)
+			require.Equal(t, 1, n)
+			n, err = f.s.CountUpTo(t.Context(), f.newColl, nil, 5)
+			require.NoError(t, err)
+			require.Equal(t, 1, n)
+		},
 		"Collections": func(t *testing.T, f readFixture) {
 			cs, err := f.s.Collections(t.Context())
 			require.NoError(t, err)

@@ -58,7 +58,7 @@ func main() {
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory")
 	flag.DurationVar(&o.timeout, "timeout", 9*time.Minute+30*time.Second, "overall bound")
 	flag.StringVar(&o.cpuProf, "cpuprofile", "", "write a CPU profile of the in-process rows to this file (go tool pprof)")
-	flag.StringVar(&o.only, "only", "", "run only these row groups, comma-separated: local, http, httpput, verify, converge, handshake, rss, maint (default all)")
+	flag.StringVar(&o.only, "only", "", "run only these row groups, comma-separated: local, http, httpput, verify, converge, handshake, rss, maint, ui (default all)")
 	flag.Parse()
 	if o.diskUpdates < 1000 {
 		fmt.Fprintln(os.Stderr, "bench: -disk-updates must be at least 1000")
@@ -233,6 +233,17 @@ func run(ctx context.Context, o options) int {
 		s.diskRatio, s.maintP99Ratio = m.diskRatio, m.p99Ratio
 		for _, r := range m.rows() {
 			add(r)
+		}
+	}
+
+	// The dashboard's pages over a large collection (issue 21).
+	if !want("ui") {
+		logf("ui: skipped")
+	} else if res, err := benchUI(ctx, root, o.docs, logf); err != nil {
+		add(result{"ui", "dashboard pages over loopback HTTP", na(firstLine(err.Error())), "target ≤ 200 ms"})
+	} else {
+		for _, r := range res {
+			add(r.row(o.docs))
 		}
 	}
 

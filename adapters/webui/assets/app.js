@@ -5,6 +5,11 @@
 
 const CSRF = { 'X-Entgldb-Csrf': '1' };
 const PAGE = 50;
+// Counts stop here and say "10,000+": counting a large collection whole
+// reads all of it.
+const COUNT_LIMIT = 10000;
+// A filter slower than this (page or count) makes the page offer an index.
+const SLOW_MS = 200;
 const state = { who: null, timers: [], feed: null };
 
 // h builds an element; text goes in as text, never as HTML.
@@ -296,9 +301,27 @@ async function collectionsPage() {
       h('thead', {}, h('tr', {}, h('th', { text: 'Collection' }), h('th', { text: 'Documents' }))), h('tbody', {}, rows))
       : h('p', { class: 'muted', text: 'No collection holds a document yet (or this key may read none).' }));
     data.collections.forEach(async (c, i) => {
-      try { rows[i].lastChild.textContent = (await api('GET', '/v1/collections/' + enc(c) + '/count')).data.count; } catch (e) { rows[i].lastChild.textContent = '?'; }
+      try { rows[i].lastChild.textContent = fmtCount((await api('GET', countPath(c, ''))).data); } catch (e) { rows[i].lastChild.textContent = '?'; }
     });
   } catch (e) { show(h('h1', { text: 'Collections' }), errorBox(e)); }
+}
+
+// countPath asks for a count that stops past COUNT_LIMIT; fmtCount shows
+// it, with a "+" when more match.
+const countPath = (c, where) => '/v1/collections/' + enc(c) + '/count?limit=' + COUNT_LIMIT + (where ? '&where=' + enc(where) : '');
+const fmtCount = (d) => d.count.toLocaleString('en-US') + (d.more ? '+' : '');
+
+// indexOffer offers an admin an index on the top-level fields a slow
+// filter names: with one, the filter reads only its candidates.
+function indexOffer(c, where, ms) {
+  let fields = [];
+  try { fields = Object.keys(JSON.parse(where)).filter((f) => /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(f)); } catch (e) { /* the API said what is wrong */ }
+  if (!fields.length) return null;
+  return h('p', { class: 'muted', id: 'index-offer' }, 'This filter took ' + Math.round(ms) + ' ms: it read documents no index narrowed. Create an index on ',
+    fields.map((f) => h('button', { class: 'plain', 'data-index': f, text: f, onclick: async (ev) => {
+      ev.currentTarget.disabled = true;
+      try { await busy(api('POST', '/v1/collections/' + enc(c) + '/indexes', { path: f })); flash('Indexed ' + f); route(); } catch (e) { flash(e.message, true); }
+    } })), ' (it covers every collection and costs each later write a little).');
 }
 
 function docsHash(c, p) {
@@ -337,7 +360,8 @@ async function documentsPage(c, params) {
     const sortBy = (f) => () => { location.hash = docsHash(c, { where: p.where, order: f, desc: p.order === f && !p.desc ? '1' : '' }); };
     const arrow = (f) => (p.order === f ? (p.desc ? ' ▼' : ' ▲') : '');
     const cell = (v) => (v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
-    const shown = 'showing ' + (docs.length ? (skip + 1) + '–' + (skip + docs.length) : 'none') + ' (' + Math.round(performance.now() - t0) + ' ms)';
+    const took = performance.now() - t0;
+    const shown = 'showing ' + (docs.length ? (skip + 1) + '–' + (skip + docs.length) : 'none') + ' (' + Math.round(took) + ' ms)';
     status.textContent = 'counting…; ' + shown;
     document.getElementById('docs').replaceChildren(
       h('table', { id: 'documents' },
@@ -347,8 +371,14 @@ async function documentsPage(c, params) {
       h('div', { class: 'row' },
         h('button', { class: 'plain', id: 'page-prev', disabled: skip === 0, onclick: () => { location.hash = docsHash(c, Object.assign({}, p, { skip: String(Math.max(0, skip - PAGE)) })); }, text: '← Previous' }),
         h('button', { class: 'plain', id: 'page-next', disabled: !page.data.more, onclick: () => { location.hash = docsHash(c, Object.assign({}, p, { skip: String(page.data.next_skip) })); }, text: 'Next →' })));
-    const count = await busy(api('GET', '/v1/collections/' + enc(c) + '/count' + (p.where ? '?where=' + enc(p.where) : '')));
-    status.textContent = count.data.count + ' documents' + (p.where ? ' match' : '') + '; ' + shown;
+    const t1 = performance.now();
+    const count = await busy(api('GET', countPath(c, p.where)));
+    status.textContent = fmtCount(count.data) + ' documents' + (p.where ? ' match' : '') + '; ' + shown;
+    const slowest = Math.max(took, performance.now() - t1);
+    if (p.where && slowest > SLOW_MS && state.who.admin) {
+      const offer = indexOffer(c, p.where, slowest);
+      if (offer) status.after(offer);
+    }
   } catch (e) { status.replaceWith(errorBox(e)); }
 }
 
