@@ -182,20 +182,11 @@ func (m *media) close() {
 	}
 }
 
-// copyFile copies src to dst byte for byte.
+// copyFile copies src to dst byte for byte (a run's files are small).
 func copyFile(src, dst string) error {
-	in, err := os.Open(src)
+	b, err := os.ReadFile(src)
 	if err != nil {
 		return err
 	}
-	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
+	return os.WriteFile(dst, b, 0o600)
 }
