@@ -1,7 +1,8 @@
 // Package sim is a deterministic simulator of the sync engine: N nodes of
 // the real code (app.Database, app.SyncService, app.SyncEngine over
-// adapters/memory) on an in-memory network (adapters/memnet), with a
-// virtual clock and one seeded random source. The same seed gives the same
+// adapters/memory, or adapters/sqlite for a share of the seeds) on an
+// in-memory network (adapters/memnet), with a virtual clock and one seeded
+// random source. The same seed gives the same
 // run, event for event, which a trace digest proves (TestSimDeterministic).
 //
 // # Design: no goroutines of our own, virtual time, direct calls
@@ -54,12 +55,13 @@
 // is virtual time too.
 //
 // Durability: a crash drops every in-memory object of the node (database,
-// caches, engine, service, clock, identity pins cached in memory) and keeps
-// its store, which stands for the database file: the memory store, like
-// SQLite, has committed what Commit or ApplyRemote returned, and nothing
-// else. The SQLite adapter's pending-document set is rebuilt from the
-// oplog at open; the memory store has none, so that recovery path is not
-// simulated (see docs/SIMULATION.md).
+// caches, engine, service, clock, identity pins cached in memory). What
+// its store keeps depends on Options.Store (store.go): the memory store
+// stands for the database file and is kept whole, as SQLite keeps what
+// Commit or ApplyRemote returned; the real SQLite store, on a file, is
+// killed as kill -9 leaves it (its file and WAL copied as they are on disk,
+// no close) and the copy is opened, so its pending documents are replayed
+// from the oplog exactly as a restarted node's would be.
 //
 // # Invariants
 //

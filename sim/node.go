@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/entgldb/entgldb-go/adapters/memnet"
-	"github.com/entgldb/entgldb-go/adapters/memory"
 	"github.com/entgldb/entgldb-go/app"
 	"github.com/entgldb/entgldb-go/domain"
 	"github.com/entgldb/entgldb-go/ports"
@@ -37,7 +36,7 @@ type node struct {
 	issued domain.Timestamp
 	// backup is the node's last backup (nil: none); gen counts restores,
 	// each of which gives the node a new id.
-	backup *memory.Store
+	backup *backup
 	index  int
 	gen    int
 	// holesOK: the node compacted its oplog or bootstrapped from a
@@ -52,9 +51,13 @@ func identity(id string) ed25519.PrivateKey {
 	return ed25519.NewKeyFromSeed(seed[:])
 }
 
-func newNode(i int) *node {
+func (s *Sim) newNode(i int) (*node, error) {
 	id := fmt.Sprintf("n%d", i)
-	return &node{id: id, addr: id + ":1", index: i, key: identity(id), disk: &disk{Store: memory.New()}}
+	b, err := s.media.fresh(s.ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &node{id: id, addr: id + ":1", index: i, key: identity(id), disk: &disk{backend: b}}, nil
 }
 
 // start builds the node's objects over its store, as a process start does.
@@ -100,14 +103,24 @@ func (n *node) start(s *Sim) error {
 	return nil
 }
 
-// crash drops everything but the store.
-func (n *node) crash(s *Sim) {
+// crash drops everything but the store, which keeps what the store's kind
+// keeps across a kill -9 (media.crash).
+func (n *node) crash(s *Sim) error {
 	s.net.SetDown(n.addr, true)
 	n.host.Close()
 	n.db.Close()
 	n.up = false
 	n.clock, n.db, n.svc, n.engine, n.host, n.peers, n.dialer = nil, nil, nil, nil, nil, nil, nil
 	n.clocks, n.maint = nil, nil
+	b, replay, err := s.media.crash(s.ctx, n.id, n.disk.backend)
+	if err != nil {
+		return err
+	}
+	if replay > 0 {
+		s.record("  killed with %d oplog entries past the materialized mark", replay)
+	}
+	n.disk.backend = b
+	return nil
 }
 
 // pinKeys records every honest node's identity key in n's store, as
@@ -153,7 +166,7 @@ func (passExec) BreakerOpen(string) bool { return false }
 // disk is a node's store with a switch that makes it refuse writes, as a
 // full or failing disk does: the write fails whole, nothing of it lands.
 type disk struct {
-	*memory.Store
+	backend
 	refuse bool
 }
 
@@ -163,26 +176,26 @@ func (d *disk) Commit(ctx context.Context, r domain.Resolver, writes ...ports.Wr
 	if d.refuse {
 		return nil, errDiskFull
 	}
-	return d.Store.Commit(ctx, r, writes...)
+	return d.backend.Commit(ctx, r, writes...)
 }
 
 func (d *disk) ApplyRemote(ctx context.Context, r domain.Resolver, entries []domain.Entry) (ports.ApplyResult, error) {
 	if d.refuse {
 		return ports.ApplyResult{}, errDiskFull
 	}
-	return d.Store.ApplyRemote(ctx, r, entries)
+	return d.backend.ApplyRemote(ctx, r, entries)
 }
 
 func (d *disk) ApplySnapshot(ctx context.Context, r domain.Resolver, sn domain.Snapshot) (ports.ApplyResult, error) {
 	if d.refuse {
 		return ports.ApplyResult{}, errDiskFull
 	}
-	return d.Store.ApplySnapshot(ctx, r, sn)
+	return d.backend.ApplySnapshot(ctx, r, sn)
 }
 
 func (d *disk) SetMeta(ctx context.Context, key, value string) error {
 	if d.refuse {
 		return errDiskFull
 	}
-	return d.Store.SetMeta(ctx, key, value)
+	return d.backend.SetMeta(ctx, key, value)
 }

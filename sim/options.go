@@ -34,6 +34,9 @@ type Options struct {
 	// Restores: crash faults include restores from a backup under a new
 	// node id (KindRestore).
 	Restores bool
+	// Store is the nodes' store: StoreMemory (also "") or StoreSQLite, the
+	// real SQLite store on files, where a crash is a kill -9.
+	Store string
 	// ConvergeBound is the number of all-pairs passes of rounds allowed at
 	// quiescence.
 	ConvergeBound int
@@ -68,15 +71,25 @@ func DeriveOptions(seed uint64) Options {
 		o.DiskRate = float64(r.IntN(5)) / 100
 		o.ForgeRate = float64(r.IntN(5)) / 100
 	}
+	// Drawn last, so the other options of a seed stay what they were
+	// before the SQLite mode existed.
+	o.Store = StoreMemory
+	if r.IntN(sqliteShare) == 0 {
+		o.Store = StoreSQLite
+	}
 	return o
 }
 
+// sqliteShare: one seed in sqliteShare runs on the SQLite store, which
+// costs more per seed than memory.
+const sqliteShare = 100
+
 func (o Options) String() string {
 	return fmt.Sprintf("seed=%d nodes=%d keys=%d events=%d batch=%d drift=%dms loss=%.2f dup=%.2f delay<=%dms "+
-		"retention=%d/%dms partition=%.2f crash=%.2f skew=%.2f disk=%.2f forge=%.2f merge=%v restores=%v bound=%d",
+		"retention=%d/%dms partition=%.2f crash=%.2f skew=%.2f disk=%.2f forge=%.2f merge=%v restores=%v store=%s bound=%d",
 		o.Seed, o.Nodes, o.Keys, o.Events, o.BatchSize, o.MaxDriftMs, o.Loss, o.Dup, o.MaxDelayMs,
 		o.OplogRetentionMs, o.TombstoneRetentionMs,
-		o.PartitionRate, o.CrashRate, o.SkewRate, o.DiskRate, o.ForgeRate, o.Merge, o.Restores, o.ConvergeBound)
+		o.PartitionRate, o.CrashRate, o.SkewRate, o.DiskRate, o.ForgeRate, o.Merge, o.Restores, o.Store, o.ConvergeBound)
 }
 
 // resolver is the nodes' conflict resolver.

@@ -38,3 +38,22 @@ func TestPlantedBugs(t *testing.T) {
 		})
 	}
 }
+
+// TestPlantedBugsSQLite: the planted bugs that concern what a node keeps
+// are caught on the SQLite store too, within -sqlite-seeds.
+func TestPlantedBugsSQLite(t *testing.T) {
+	for _, bug := range []domain.Bug{domain.BugAckBeforeCommit} {
+		t.Run(string(bug), func(t *testing.T) {
+			domain.Plant(bug, true)
+			defer domain.Plant(bug, false)
+			for seed := uint64(1); seed <= uint64(*sqliteSeedsFlag); seed++ {
+				o := sqliteOptions(seed)
+				if res := Run(o, Generate(o), false); res.Failure != nil {
+					t.Logf("%-20s caught on sqlite at seed %4d by %-8s %s", bug, seed, res.Failure.Invariant, res.Failure.Detail)
+					return
+				}
+			}
+			t.Fatalf("%s not caught on sqlite within %d seeds", bug, *sqliteSeedsFlag)
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/entgldb/entgldb-go/adapters/memnet"
+	"github.com/entgldb/entgldb-go/adapters/memory"
 	"github.com/entgldb/entgldb-go/app"
 	"github.com/entgldb/entgldb-go/domain"
 )
@@ -44,10 +45,15 @@ func (r ScaleResult) String() string {
 func Scale(seed uint64, nodes, fanout, maxRounds int, parallel bool) (ScaleResult, error) {
 	o := Options{Seed: seed, Nodes: nodes, BatchSize: domain.DefaultSyncBatchSize, MaxDriftMs: 60_000,
 		OplogRetentionMs: 1 << 40, TombstoneRetentionMs: 1 << 40}
-	s := &Sim{opts: o, ctx: context.Background(), now: epochMs, net: memnet.New(), model: newModel(), trace: sha256.New()}
+	s := &Sim{opts: o, ctx: context.Background(), now: epochMs, net: memnet.New(), model: newModel(), trace: sha256.New(),
+		media: &media{kind: StoreMemory}}
 	res := ScaleResult{Nodes: nodes, Fanout: fanout, Parallel: parallel}
 	for i := range nodes {
-		s.nodes = append(s.nodes, newNode(i))
+		n, err := s.newNode(i)
+		if err != nil {
+			return res, err
+		}
+		s.nodes = append(s.nodes, n)
 	}
 	for _, n := range s.nodes {
 		if err := n.pinKeys(s.ctx, s.nodes); err != nil {
@@ -98,7 +104,8 @@ func Scale(seed uint64, nodes, fanout, maxRounds int, parallel bool) (ScaleResul
 func (s *Sim) freeze() (*memnet.Network, error) {
 	net := memnet.New()
 	for _, n := range s.nodes {
-		copied := n.disk.Clone()
+		// Scale runs in memory (Scale builds its media so).
+		copied := n.disk.backend.(*memory.Store).Clone()
 		clock := domain.NewClock(n.id, func() int64 { return s.now }, s.opts.MaxDriftMs)
 		db, err := app.NewDatabase(copied, nil, clock, nil, app.DatabaseOptions{})
 		if err != nil {

@@ -41,8 +41,12 @@ func Report(res Result) string {
 	o := res.Options
 	events := Generate(o)
 	short := Shrink(o, events, res.Failure.Invariant, 3000)
-	out := fmt.Sprintf("%v\n%s\nreplay: go test ./sim -run 'TestSim$' -seed %d -v\nschedule shrunk from %d to %d events:\n",
-		res.Failure, o, o.Seed, len(events), len(short))
+	forced := ""
+	if o.Store != DeriveOptions(o.Seed).Store {
+		forced = " -store " + o.Store // the store was forced, not drawn
+	}
+	out := fmt.Sprintf("%v\n%s\nreplay: go test ./sim -run 'TestSim$' -seed %d%s -v\nschedule shrunk from %d to %d events:\n",
+		res.Failure, o, o.Seed, forced, len(events), len(short))
 	for _, ev := range short {
 		out += "  " + ev.String() + "\n"
 	}

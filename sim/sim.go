@@ -56,6 +56,7 @@ type Sim struct {
 	ctx     context.Context
 	now     int64
 	net     *memnet.Network
+	media   *media
 	nodes   []*node
 	msgs    []message
 	sent    int
@@ -86,6 +87,13 @@ func Run(o Options, events []Event, verbose bool) Result {
 	s := &Sim{opts: o, ctx: context.Background(), now: epochMs, net: memnet.New(), model: newModel(),
 		trace: sha256.New(), verbose: verbose}
 	s.res.Options = o
+	m, err := newMedia(o.Store)
+	if err != nil {
+		s.res.Failure = &Failure{"setup", -1, err.Error()}
+		return s.res
+	}
+	s.media = m
+	defer m.close()
 	s.res.Failure = s.run(events)
 	s.res.Digest = hex.EncodeToString(s.trace.Sum(nil))
 	s.res.Log = s.log
@@ -94,7 +102,11 @@ func Run(o Options, events []Event, verbose bool) Result {
 
 func (s *Sim) run(events []Event) *Failure {
 	for i := range s.opts.Nodes {
-		s.nodes = append(s.nodes, newNode(i))
+		n, err := s.newNode(i)
+		if err != nil {
+			return &Failure{"setup", -1, err.Error()}
+		}
+		s.nodes = append(s.nodes, n)
 	}
 	for _, n := range s.nodes {
 		if err := n.pinKeys(s.ctx, s.nodes); err != nil {
@@ -162,7 +174,9 @@ func (s *Sim) step(i int, ev Event) *Failure {
 		s.heal()
 	case KindCrash:
 		if n.up {
-			n.crash(s)
+			if err := n.crash(s); err != nil {
+				return &Failure{"setup", i, "crash: " + err.Error()}
+			}
 		}
 	case KindRestart:
 		if !n.up {
@@ -177,7 +191,12 @@ func (s *Sim) step(i int, ev Event) *Failure {
 	case KindForge:
 		s.forge(n, int(ev.Value))
 	case KindBackup:
-		n.backup = n.disk.Clone()
+		bk, err := s.media.backup(s.ctx, n.id, n.disk.backend)
+		if err != nil {
+			s.record("  backup failed: %v", domain.CodeOf(err))
+			return nil
+		}
+		n.backup = bk
 	case KindRestore:
 		return s.restore(i, n)
 	case KindCompact:
@@ -361,13 +380,12 @@ func (s *Sim) restore(i int, n *node) *Failure {
 		return nil
 	}
 	if n.up {
-		n.crash(s)
+		if err := n.crash(s); err != nil {
+			return &Failure{"setup", i, "crash: " + err.Error()}
+		}
 	}
 	old := n.id
-	backed, err := n.backup.VectorClock(s.ctx)
-	if err != nil {
-		return &Failure{"setup", i, err.Error()}
-	}
+	backed := n.backup.vc
 	for _, ws := range s.model.writes {
 		for _, w := range ws {
 			if w.ts.Node != old || !w.ts.After(backed[old]) {
@@ -389,7 +407,11 @@ func (s *Sim) restore(i int, n *node) *Failure {
 			}
 		}
 	}
-	n.disk = &disk{Store: n.backup.Clone()}
+	b, err := s.media.restore(s.ctx, n.id, n.backup)
+	if err != nil {
+		return &Failure{"setup", i, "restore: " + err.Error()}
+	}
+	n.disk = &disk{backend: b}
 	n.gen++
 	// The identity key file lives beside the database, not in it: the
 	// node keeps its key under its new id.

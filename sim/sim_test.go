@@ -10,6 +10,7 @@ import (
 var (
 	seedFlag  = flag.Uint64("seed", 0, "replay this one seed (TestSim), with its trace")
 	seedsFlag = flag.Int("seeds", 2000, "how many seeds TestSim runs")
+	storeFlag = flag.String("store", "", "with -seed: run it on this store (memory, sqlite) instead of the seed's")
 )
 
 // TestSim runs the CI budget of seeds (or the one -seed names) and fails
@@ -18,6 +19,9 @@ var (
 func TestSim(t *testing.T) {
 	if *seedFlag != 0 {
 		o := DeriveOptions(*seedFlag)
+		if *storeFlag != "" {
+			o.Store = *storeFlag
+		}
 		res := Run(o, Generate(o), true)
 		t.Log(o)
 		for _, line := range res.Log {

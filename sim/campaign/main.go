@@ -23,11 +23,12 @@ func main() {
 	from := flag.Uint64("from", 1, "the first seed")
 	workers := flag.Int("workers", runtime.GOMAXPROCS(0), "seeds run at once")
 	scale := flag.Bool("scale", false, "report convergence rounds of 10, 50 and 200 nodes instead")
+	store := flag.String("store", "", "run every seed on this store (memory or sqlite; empty: as the seed says)")
 	flag.Parse()
 	if *scale {
 		os.Exit(runScale(*from))
 	}
-	os.Exit(run(*from, *seeds, *workers))
+	os.Exit(run(*from, *seeds, *workers, *store))
 }
 
 // runScale reports how many anti-entropy rounds meshes of growing size
@@ -51,7 +52,7 @@ type failure struct {
 	f    *sim.Failure
 }
 
-func run(from uint64, seeds, workers int) int {
+func run(from uint64, seeds, workers int, store string) int {
 	var (
 		next   atomic.Uint64
 		done   atomic.Int64
@@ -69,7 +70,11 @@ func run(from uint64, seeds, workers int) int {
 				if seed >= end {
 					return
 				}
-				if res := sim.RunSeed(seed); res.Failure != nil {
+				o := sim.DeriveOptions(seed)
+				if store != "" {
+					o.Store = store
+				}
+				if res := sim.Run(o, sim.Generate(o), false); res.Failure != nil {
 					mu.Lock()
 					failed = append(failed, failure{seed, res.Failure})
 					mu.Unlock()
