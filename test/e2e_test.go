@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -45,6 +46,14 @@ func TestServeOnDefaults(t *testing.T) {
 	require.Contains(t, errOut, "error NOT_FOUND:")
 
 	require.Equal(t, 0, p.stop(), p.Log())
+	// Cleanly: nothing warns or fails while the node shuts down (a read of
+	// the closed store once logged a warning at every stop).
+	log := p.Log()
+	at := strings.Index(log, "shutting down")
+	require.GreaterOrEqual(t, at, 0, log)
+	for _, line := range strings.Split(log[at:], "\n") {
+		require.NotRegexp(t, `\t(WARN|ERROR)\t`, line)
+	}
 	_, err = os.Stat(filepath.Join(p.Spec.Dir, "data", "entgldb.db"))
 	require.NoError(t, err, "the default database path is data/entgldb.db")
 }

@@ -154,7 +154,10 @@ func serveNode(parent context.Context, cfg config.Config) error {
 	}
 
 	sig := <-sigs
-	logger.Info("shutting down", zap.String("signal", sig.String()), zap.Duration("grace", shutdownGrace))
+	// The summary is read while the store is open: after Stop it is closed.
+	st := db.Status(context.Background())
+	logger.Info("shutting down", zap.String("signal", sig.String()), zap.Duration("grace", shutdownGrace),
+		zap.Int64("documents_synced", st.DocumentsSynced), zap.Int("offline_queue_length", st.OfflineQueueLen))
 	stopCtx, stopCancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer stopCancel()
 	stopped := make(chan error, 1)
@@ -165,10 +168,7 @@ func serveNode(parent context.Context, cfg config.Config) error {
 			logger.Error("shutdown finished with errors", zap.Error(err))
 			return domain.Wrap(domain.CodeInternal, "serve", err)
 		}
-		st := db.Status(context.Background())
-		logger.Info("entgldb node stopped", zap.String("node_id", db.ID()),
-			zap.Duration("uptime", time.Since(started)), zap.Int64("documents_synced", st.DocumentsSynced),
-			zap.Int("offline_queue_length", st.OfflineQueueLen))
+		logger.Info("entgldb node stopped", zap.String("node_id", db.ID()), zap.Duration("uptime", time.Since(started)))
 		return nil
 	case sig := <-sigs:
 		logger.Warn("second signal: forcing exit", zap.String("signal", sig.String()))
