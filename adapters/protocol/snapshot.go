@@ -84,7 +84,9 @@ func DecodeSnapshot(data []byte) (domain.Snapshot, error) {
 	for i, d := range w.Documents {
 		doc := domain.Document{Collection: d.Collection, Key: d.Key,
 			Stamp: domain.Timestamp{Wall: d.Wall, Logical: d.Logic, Node: d.Node}, Deleted: d.Deleted, ExpiresAt: d.ExpiresAt}
-		if !d.Deleted {
+		// An empty body decodes as none, as in a SnapshotDto, so both
+		// spellings of one snapshot decode alike.
+		if !d.Deleted && d.JSONData != "" {
 			doc.Data = []byte(d.JSONData)
 		}
 		sn.Documents[i] = doc
