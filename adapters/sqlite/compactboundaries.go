@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 )
 
 // Holes (ports.Compactor): a removed entry whose successor in its author's
@@ -20,8 +21,8 @@ import (
 // entries it did not settle take one lookup each (compactLinks).
 
 // compactChain reads an author's entries from a stamp on: seq, stamp, hash,
-// prev hash and link.
-var compactChain = `SELECT o.seq, o.wall, o.logic, o.hash, ` + prevHashOf("o") + `, o.link FROM oplog o
+// prev hash, link and proof column.
+var compactChain = `SELECT o.seq, o.wall, o.logic, o.hash, ` + prevHashOf("o") + `, o.link, o.proof FROM oplog o
 	WHERE o.node = ?1 AND (o.wall, o.logic) >= (?2, ?3) ORDER BY o.wall, o.logic, o.collection, o.key`
 
 // compactLinks reads, for each of the removed seqs (a JSON array), its
@@ -64,6 +65,7 @@ type chainRow struct {
 	logic      int32
 	hash, prev string
 	link       []byte
+	proof      []byte // the proof column: a proof, a bridge or NULL
 }
 
 func (r *chainRow) after(wall int64, logic int32) bool {
@@ -76,12 +78,18 @@ func (r *chainRow) after(wall int64, logic int32) bool {
 func (s *Store) planBoundaries(ctx context.Context, tx *sql.Tx, st *compactStmts, plan *compactPlan, hashes map[int64]string, spans map[string]*stampSpan) error {
 	var prevs []string
 	settled := make(map[int64]bool, len(hashes))
-	chain := tx.StmtContext(ctx, st.chain)
+	chain, before := tx.StmtContext(ctx, st.chain), tx.StmtContext(ctx, st.before)
+	var holes []holeAfter
 	for author, span := range spans {
 		rows, complete, err := readChain(ctx, chain, author, span)
 		if err != nil {
 			return err
 		}
+		prev, err := readBefore(ctx, before, author, span)
+		if err != nil {
+			return err
+		}
+		holes = append(holes, findHoles(append(prev, rows...), hashes, complete)...)
 		next := -1 // the first row with a greater stamp than row i's
 		for i := len(rows) - 1; i >= 0; i-- {
 			r := &rows[i]
@@ -118,7 +126,25 @@ func (s *Store) planBoundaries(ctx context.Context, tx *sql.Tx, st *compactStmts
 		}
 		prevs = append(prevs, more...)
 	}
+	if err := planBridges(ctx, tx.StmtContext(ctx, st.digests), plan, holes); err != nil {
+		return err
+	}
 	return boundariesOf(ctx, tx.StmtContext(ctx, st.boundariesOf), plan, prevs)
+}
+
+// readBefore reads author's entry before span's oldest stamp (none: the
+// span starts the chain).
+func readBefore(ctx context.Context, before *sql.Stmt, author string, span *stampSpan) ([]chainRow, error) {
+	var r chainRow
+	err := before.QueryRowContext(ctx, author, span.loWall, span.loLogic).
+		Scan(&r.seq, &r.wall, &r.logic, storedHash{&r.hash}, storedHash{&r.prev}, &r.link, &r.proof)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	return []chainRow{r}, nil
 }
 
 // readChain reads author's entries from span's oldest stamp up to the
@@ -135,7 +161,7 @@ func readChain(ctx context.Context, chain *sql.Stmt, author string, span *stampS
 			return out, false, nil
 		}
 		var r chainRow
-		if err := rows.Scan(&r.seq, &r.wall, &r.logic, storedHash{&r.hash}, storedHash{&r.prev}, &r.link); err != nil {
+		if err := rows.Scan(&r.seq, &r.wall, &r.logic, storedHash{&r.hash}, storedHash{&r.prev}, &r.link, &r.proof); err != nil {
 			return nil, false, err
 		}
 		out = append(out, r)

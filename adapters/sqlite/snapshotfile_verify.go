@@ -120,6 +120,9 @@ func verifySnapshotData(ctx context.Context, path string, check ports.SnapshotFi
 	if v.boundaryLinks, err = queryMap[[]byte](ctx, db, `SELECT hash, link FROM link_boundaries`); err != nil {
 		return out, mapErr(op, err)
 	}
+	if v.bridges, err = fileBridges(ctx, db, len(v.boundaryLinks) > 0); err != nil {
+		return out, domain.Errorf(refusedCode(err), op, "snapshot file refused: %w", err)
+	}
 	if v.clock, err = fileClock(ctx, db); err != nil {
 		return out, mapErr(op, err)
 	}
@@ -298,7 +301,8 @@ type chainVerifier struct {
 	fileKeys       map[string][]byte // the key each author's proofs present
 	boundaryHashes map[string]string
 	boundaryLinks  map[string][]byte
-	clock          map[string]head // the file's vector clock
+	bridges        map[int64][][]byte // by seq: the digests across the hole after an entry (compactbridges.go)
+	clock          map[string]head    // the file's vector clock
 	authors        map[string]*authorChain
 	self           string
 	acceptLegacy   bool
@@ -311,6 +315,7 @@ type authorChain struct {
 	newestOf  string           // and its hash
 	prevHash  string           // "" before the author's first hashed entry
 	prevLink  []byte           // the stored link of the entry before (nil: unknown)
+	bridge    [][]byte         // the bridge the entry before carries
 	unlinked  bool             // the entry before had no hash (an old v4 author's)
 	proof     *segmentProof    // the newest proof of the open segment
 	uncovered int              // entries of the open segment after its newest proof
@@ -334,6 +339,8 @@ func (v *chainVerifier) add(c *checkedEntry) error {
 		a.newest, a.newestOf = e.Stamp, e.Hash
 	}
 	a.legacy = a.legacy || e.Legacy
+	bridge := a.bridge
+	a.bridge = nil
 	if e.Hash == "" {
 		// A hashless entry (a v4 peer's): nothing chains from it, and no
 		// proof covers it.
@@ -356,7 +363,12 @@ func (v *chainVerifier) add(c *checkedEntry) error {
 		a.unlinked,
 		v.hasBoundary(e.PrevHash):
 		// The chain resumes after a boundary the file records (or after
-		// an entry that had no hash): a new segment.
+		// an entry that had no hash): a new segment, unless the entry
+		// before bridges the hole up to the boundary's link.
+		if crossed := a.cross(bridge, v.boundaryLinks[e.PrevHash]); crossed != nil {
+			before = crossed
+			break
+		}
 		if err := a.endSegment(); err != nil {
 			return err
 		}
@@ -376,6 +388,7 @@ func (v *chainVerifier) add(c *checkedEntry) error {
 		return err
 	}
 	a.prevHash, a.prevLink, a.unlinked = e.Hash, e.Link, false
+	a.bridge = v.bridges[e.Seq]
 	a.uncovered++
 	if e.Proof != nil {
 		if err := v.checkKey(author, e.Proof.PublicKey); err != nil {
@@ -390,6 +403,45 @@ func (v *chainVerifier) add(c *checkedEntry) error {
 		return a.endSegment()
 	}
 	return nil
+}
+
+// cross returns the link bridge reaches from the entry before, when that
+// is the boundary's link (the link the next held entry follows), else
+// nil. The segment then goes on across the hole: the signature at its end
+// covers the bridge's digests and every link before them, so a bridge
+// that is not the removed entries' own digests fails there.
+func (a *authorChain) cross(bridge [][]byte, boundary []byte) []byte {
+	if bridge == nil || boundary == nil || a.prevLink == nil || a.unlinked {
+		return nil
+	}
+	link := domain.LinkAfter(a.prevLink, bridge)
+	if !bytes.Equal(link, boundary) {
+		return nil
+	}
+	return link
+}
+
+// fileBridges reads the bridges the file's entries carry, when it has
+// holes to cross (holes).
+func fileBridges(ctx context.Context, db *sql.DB, holes bool) (map[int64][][]byte, error) {
+	out := map[int64][][]byte{}
+	if !holes {
+		return out, nil
+	}
+	err := forEachRow(ctx, db, `SELECT seq, proof FROM oplog WHERE substr(proof, 1, 1) = x'02'`, func(r *sql.Rows) error {
+		var seq int64
+		var col []byte
+		if err := r.Scan(&seq, &col); err != nil {
+			return err
+		}
+		_, bridge, err := decodeStoredProof(col)
+		if err != nil {
+			return domain.Errorf(domain.CodeCorruption, "", "entry %d: %w", seq, err)
+		}
+		out[seq] = bridge
+		return nil
+	})
+	return out, err
 }
 
 func (v *chainVerifier) hasBoundary(hash string) bool {

@@ -1,0 +1,178 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+
+	"github.com/entgldb/entgldb-go/domain"
+)
+
+// Bridges: what proving needs across the holes compaction makes. A
+// receiver (a snapshot file's verifier, or a peer pulling entries) proves
+// an author's held entries by hashing their links up to a link the author
+// signed (domain/authorproof.go). A hole in the chain stops that: the
+// digests of the removed entries are gone, so the entries before the hole
+// reach no signature unless the last of them carries one. So when a batch
+// removes entries right after an entry p it keeps, of p's author, p's
+// proof column (free: p carries no proof) gets
+//
+//   - the proof of the first removed entry that carries one, moved, with
+//     the digests from p up to that entry in front of its tail (p then
+//     proves itself, as the removed entry did), or else
+//   - a bridge (proofcodec.go): the digests of every removed entry between
+//     p and the next entry held, so a verifier hashes across the hole and
+//     goes on to the proof after it.
+//
+// Either holds only digests of removed entries (besides the moved
+// proof's own tail), so what is kept is at most a digest per removed
+// entry. Each step is checked against the stored links as it is built; a
+// chain that does not follow (an entry without link, a link from a
+// boundary) keeps no bridge, and the hole cuts the chain as before.
+
+// compactBefore reads an author's entry just before a stamp, in the order
+// compactChain reads: the entry a hole opening at that stamp follows.
+var compactBefore = `SELECT o.seq, o.wall, o.logic, o.hash, ` + prevHashOf("o") + `, o.link, o.proof FROM oplog o
+	WHERE o.node = ?1 AND (o.wall, o.logic) < (?2, ?3) ORDER BY o.wall DESC, o.logic DESC, o.collection DESC, o.key DESC LIMIT 1`
+
+// compactDigests reads what the digests of the removed seqs (a JSON
+// array) are made of.
+const compactDigests = `SELECT seq, hash, expires_at, ` + entryData + ` FROM oplog WHERE seq IN (SELECT value FROM json_each(?1))`
+
+// compactBridge writes a bridge or moved proof, unless the column changed
+// since the batch read it (a proof stored meanwhile stays).
+const compactBridge = `UPDATE oplog SET proof = ?2 WHERE seq = ?1 AND proof IS ?3`
+
+// bridge is a proof column to write: seq's column, read as old, becomes
+// value.
+type bridge struct {
+	seq        int64
+	old, value []byte
+}
+
+// holeAfter is a run of removed entries of one author (in chain order)
+// after the entry p that stays.
+type holeAfter struct {
+	p       *chainRow
+	removed []*chainRow
+}
+
+// findHoles returns the runs of removed rows (hashes) after a held row with
+// a link and no proof, in rows (one author's, in chain order, the entry
+// before the first removed one first). A run that reaches the end of an
+// incomplete read is left out: where it ends is not known.
+func findHoles(rows []chainRow, hashes map[int64]string, complete bool) []holeAfter {
+	var holes []holeAfter
+	for i := 0; i+1 < len(rows); i++ {
+		p := &rows[i]
+		if _, gone := hashes[p.seq]; gone || p.link == nil {
+			continue
+		}
+		if _, gone := hashes[rows[i+1].seq]; !gone {
+			continue
+		}
+		h := holeAfter{p: p}
+		j := i + 1
+		for ; j < len(rows); j++ {
+			if _, gone := hashes[rows[j].seq]; !gone {
+				break
+			}
+			h.removed = append(h.removed, &rows[j])
+		}
+		if j < len(rows) || complete {
+			if proof, _, err := decodeStoredProof(p.proof); err == nil && proof == nil {
+				holes = append(holes, h)
+			}
+		}
+		i = j - 1
+	}
+	return holes
+}
+
+// planBridges adds to plan the bridges of holes.
+func planBridges(ctx context.Context, digestsOf *sql.Stmt, plan *compactPlan, holes []holeAfter) error {
+	if len(holes) == 0 {
+		return nil
+	}
+	var seqs []int64
+	for _, h := range holes {
+		for _, r := range h.removed {
+			seqs = append(seqs, r.seq)
+		}
+	}
+	digests, err := readDigests(ctx, digestsOf, seqs)
+	if err != nil {
+		return err
+	}
+	for _, h := range holes {
+		if b, ok := bridgeOf(h, digests); ok {
+			plan.bridges = append(plan.bridges, b)
+		}
+	}
+	return nil
+}
+
+// readDigests reads the digests of seqs.
+func readDigests(ctx context.Context, digestsOf *sql.Stmt, seqs []int64) (map[int64][]byte, error) {
+	arg, err := json.Marshal(seqs)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := digestsOf.QueryContext(ctx, string(arg))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[int64][]byte, len(seqs))
+	for rows.Next() {
+		var seq int64
+		var e domain.Entry
+		var data sql.RawBytes
+		if err := rows.Scan(&seq, storedHash{&e.Hash}, &e.ExpiresAt, &data); err != nil {
+			return nil, err
+		}
+		e.Data = data
+		out[seq] = domain.EntryDigest(&e)
+	}
+	return out, rows.Err()
+}
+
+// bridgeOf is what h's entry p keeps: a moved proof or a bridge (ok false:
+// the removed entries do not follow p's link, or too many digests).
+func bridgeOf(h holeAfter, digests map[int64][]byte) (bridge, bool) {
+	_, acc, err := decodeStoredProof(h.p.proof)
+	if err != nil {
+		return bridge{}, false
+	}
+	acc = acc[:len(acc):len(acc)]
+	link := domain.LinkAfter(h.p.link, acc)
+	for _, r := range h.removed {
+		d := digests[r.seq]
+		if d == nil || r.link == nil {
+			return bridge{}, false
+		}
+		if link = domain.NextLink(link, d); !bytes.Equal(link, r.link) {
+			return bridge{}, false
+		}
+		acc = append(acc, d)
+		proof, more, err := decodeStoredProof(r.proof)
+		switch {
+		case err != nil:
+			return bridge{}, false
+		case proof != nil:
+			moved := *proof
+			moved.Tail = append(acc, proof.Tail...)
+			if len(moved.Tail) > domain.MaxProofTail {
+				return bridge{}, false
+			}
+			return bridge{seq: h.p.seq, old: h.p.proof, value: encodeProof(&moved).([]byte)}, true
+		}
+		link = domain.LinkAfter(link, more)
+		acc = append(acc, more...)
+	}
+	if len(acc) > domain.MaxProofTail {
+		return bridge{}, false
+	}
+	return bridge{seq: h.p.seq, old: h.p.proof, value: encodeBridge(acc)}, true
+}
