@@ -230,6 +230,7 @@ func (s *Store) compactPlan(ctx context.Context, st *compactStmts, p domain.Comp
 		return plan, err
 	}
 	hashes := map[int64]string{}
+	stamps := map[int64]domain.Timestamp{}
 	spans := map[string]*stampSpan{}
 	scanned := 0
 	for !plan.more && rows.Next() {
@@ -254,6 +255,7 @@ func (s *Store) compactPlan(ctx context.Context, st *compactStmts, p domain.Comp
 		}
 		plan.removed = append(plan.removed, plan.cursor)
 		hashes[plan.cursor] = e.Hash
+		stamps[plan.cursor] = e.Stamp
 		if sp := spans[e.Stamp.Node]; sp != nil {
 			sp.add(e.Stamp.Wall, e.Stamp.Logical)
 		} else {
@@ -273,7 +275,7 @@ func (s *Store) compactPlan(ctx context.Context, st *compactStmts, p domain.Comp
 	if err := rows.Err(); err != nil || len(plan.removed) == 0 {
 		return plan, err
 	}
-	return plan, s.planBoundaries(ctx, tx, st, &plan, hashes, spans)
+	return plan, s.planBoundaries(ctx, tx, st, &plan, removedRows{hashes, stamps}, spans)
 }
 
 // compactApply writes plan: the boundaries first (they read the rows the

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+
+	"github.com/entgldb/entgldb-go/domain"
 )
 
 // Holes (ports.Compactor): a removed entry whose successor in its author's
@@ -72,24 +74,32 @@ func (r *chainRow) after(wall int64, logic int32) bool {
 	return r.wall > wall || r.wall == wall && r.logic > logic
 }
 
-// planBoundaries fills plan's boundaries and the prev hashes whose
-// boundaries give way, for the removed entries in hashes (seq → hash),
-// whose authors' stamps spans holds.
-func (s *Store) planBoundaries(ctx context.Context, tx *sql.Tx, st *compactStmts, plan *compactPlan, hashes map[int64]string, spans map[string]*stampSpan) error {
+// removedRows are a batch's removed entries: hash and stamp by seq.
+type removedRows struct {
+	hashes map[int64]string
+	stamps map[int64]domain.Timestamp
+}
+
+// planBoundaries fills plan's boundaries and bridges and the prev hashes
+// whose boundaries give way, for the removed entries, whose authors'
+// stamps spans holds.
+func (s *Store) planBoundaries(ctx context.Context, tx *sql.Tx, st *compactStmts, plan *compactPlan, removed removedRows, spans map[string]*stampSpan) error {
 	var prevs []string
+	hashes := removed.hashes
 	settled := make(map[int64]bool, len(hashes))
 	chain, before := tx.StmtContext(ctx, st.chain), tx.StmtContext(ctx, st.before)
 	var holes []holeAfter
+	bridged := make(map[int64]bool, len(hashes)) // removed entries whose hole was looked at
 	for author, span := range spans {
 		rows, complete, err := readChain(ctx, chain, author, span)
 		if err != nil {
 			return err
 		}
-		prev, err := readBefore(ctx, before, author, span)
+		prev, err := readBefore(ctx, before, author, span.loWall, span.loLogic)
 		if err != nil {
 			return err
 		}
-		holes = append(holes, findHoles(append(prev, rows...), hashes, complete)...)
+		holes = append(holes, findHoles(append(prev, rows...), hashes, complete, bridged)...)
 		next := -1 // the first row with a greater stamp than row i's
 		for i := len(rows) - 1; i >= 0; i-- {
 			r := &rows[i]
@@ -126,17 +136,21 @@ func (s *Store) planBoundaries(ctx context.Context, tx *sql.Tx, st *compactStmts
 		}
 		prevs = append(prevs, more...)
 	}
-	if err := planBridges(ctx, tx.StmtContext(ctx, st.digests), plan, holes); err != nil {
+	more, err := holesOneByOne(ctx, chain, before, plan, removed, bridged)
+	if err != nil {
+		return err
+	}
+	if err := planBridges(ctx, tx.StmtContext(ctx, st.digests), plan, append(holes, more...)); err != nil {
 		return err
 	}
 	return boundariesOf(ctx, tx.StmtContext(ctx, st.boundariesOf), plan, prevs)
 }
 
-// readBefore reads author's entry before span's oldest stamp (none: the
-// span starts the chain).
-func readBefore(ctx context.Context, before *sql.Stmt, author string, span *stampSpan) ([]chainRow, error) {
+// readBefore reads author's entry before a stamp (none: the chain starts
+// there).
+func readBefore(ctx context.Context, before *sql.Stmt, author string, wall int64, logic int32) ([]chainRow, error) {
 	var r chainRow
-	err := before.QueryRowContext(ctx, author, span.loWall, span.loLogic).
+	err := before.QueryRowContext(ctx, author, wall, logic).
 		Scan(&r.seq, &r.wall, &r.logic, storedHash{&r.hash}, storedHash{&r.prev}, &r.link, &r.proof)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):

@@ -2,9 +2,12 @@ package sqlite
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
+	"slices"
+	"strings"
 
 	"github.com/entgldb/entgldb-go/domain"
 )
@@ -60,9 +63,10 @@ type holeAfter struct {
 
 // findHoles returns the runs of removed rows (hashes) after a held row with
 // a link and no proof, in rows (one author's, in chain order, the entry
-// before the first removed one first). A run that reaches the end of an
+// before the first removed one first), and marks in looked the removed
+// rows of every run it saw whole. A run that reaches the end of an
 // incomplete read is left out: where it ends is not known.
-func findHoles(rows []chainRow, hashes map[int64]string, complete bool) []holeAfter {
+func findHoles(rows []chainRow, hashes map[int64]string, complete bool, looked map[int64]bool) []holeAfter {
 	var holes []holeAfter
 	for i := 0; i+1 < len(rows); i++ {
 		p := &rows[i]
@@ -81,6 +85,9 @@ func findHoles(rows []chainRow, hashes map[int64]string, complete bool) []holeAf
 			h.removed = append(h.removed, &rows[j])
 		}
 		if j < len(rows) || complete {
+			for _, r := range h.removed {
+				looked[r.seq] = true
+			}
 			if proof, _, err := decodeStoredProof(p.proof); err == nil && proof == nil {
 				holes = append(holes, h)
 			}
@@ -88,6 +95,66 @@ func findHoles(rows []chainRow, hashes map[int64]string, complete bool) []holeAf
 		i = j - 1
 	}
 	return holes
+}
+
+// holesOneByOne finds the holes of the removed entries the ordered reads
+// left (an author's removed entries far apart in its chain), each from the
+// entry before it to the first entry held after it.
+func holesOneByOne(ctx context.Context, chain, before *sql.Stmt, plan *compactPlan, removed removedRows, looked map[int64]bool) ([]holeAfter, error) {
+	var rest []int64
+	for _, seq := range plan.removed {
+		if !looked[seq] {
+			rest = append(rest, seq)
+		}
+	}
+	// In chain order, so a hole is found from its first entry.
+	slices.SortFunc(rest, func(a, b int64) int {
+		x, y := removed.stamps[a], removed.stamps[b]
+		return cmp.Or(strings.Compare(x.Node, y.Node), cmp.Compare(x.Wall, y.Wall), cmp.Compare(x.Logical, y.Logical), cmp.Compare(a, b))
+	})
+	var holes []holeAfter
+	for _, seq := range rest {
+		if looked[seq] {
+			continue
+		}
+		st := removed.stamps[seq]
+		prev, err := readBefore(ctx, before, st.Node, st.Wall, st.Logical)
+		if err != nil {
+			return nil, err
+		}
+		rows, complete, err := readHole(ctx, chain, st, seq, removed.hashes)
+		if err != nil {
+			return nil, err
+		}
+		holes = append(holes, findHoles(append(prev, rows...), removed.hashes, complete, looked)...)
+		looked[seq] = true
+	}
+	return holes, nil
+}
+
+// readHole reads an author's entries from the removed entry seq (at stamp
+// st) to the first held one after it.
+func readHole(ctx context.Context, chain *sql.Stmt, st domain.Timestamp, seq int64, hashes map[int64]string) (_ []chainRow, complete bool, _ error) {
+	rows, err := chain.QueryContext(ctx, st.Node, st.Wall, st.Logical)
+	if err != nil {
+		return nil, false, err
+	}
+	defer rows.Close()
+	var out []chainRow
+	for rows.Next() {
+		var r chainRow
+		if err := rows.Scan(&r.seq, &r.wall, &r.logic, storedHash{&r.hash}, storedHash{&r.prev}, &r.link, &r.proof); err != nil {
+			return nil, false, err
+		}
+		if len(out) == 0 && r.seq != seq {
+			continue // the entries sharing its stamp before it
+		}
+		out = append(out, r)
+		if _, gone := hashes[r.seq]; !gone {
+			break
+		}
+	}
+	return out, true, rows.Err()
 }
 
 // planBridges adds to plan the bridges of holes.

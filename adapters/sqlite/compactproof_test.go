@@ -279,3 +279,36 @@ func TestRelayProvesPagesAcrossCompactedHoles(t *testing.T) {
 		require.Equal(t, r.keyA.Public().(ed25519.PublicKey), ed25519.PublicKey(proof.PublicKey))
 	}
 }
+
+// Holes grow in later passes: the entries around a hole, the one carrying
+// its bridge and one carrying a moved proof are compacted in turn, the
+// batches small; what each pass keeps still proves the file.
+func TestSnapshotFileAfterHolesGrowInLaterPasses(t *testing.T) {
+	ctx := t.Context()
+	r := newCompactedRelay(t)
+	defer func(n int) { chainReadMax = n }(chainReadMax)
+	chainReadMax = 3 // the ordered reads stop early: the rest take one lookup each
+	for pass, keys := range [][]string{{"k4", "k3", "k98"}, {"k7", "k197", "k198", "k100"}, {"k148", "k149", "k151"}} {
+		var writes []ports.Write
+		for i, k := range keys {
+			writes = append(writes, ports.Write{Entry: domain.Entry{Collection: "c", Key: k, Op: domain.OpPut,
+				Data: fmt.Appendf(nil, `{"pass":%d}`, pass), Stamp: domain.Timestamp{Wall: pendWall0 + 2000 + int64(10*pass+i), Node: "S"}}})
+		}
+		_, err := r.s.Commit(ctx, pendLWW, writes...)
+		require.NoError(t, err)
+		held := domain.Timestamp{Wall: pendWall0 + 1_000_000}
+		res, err := r.s.Compact(ctx, domain.CompactionPolicy{Now: pendWall0 + 1_000_000,
+			HeldByAll: domain.VectorClock{"A": held, "S": held}})
+		require.NoError(t, err)
+		require.EqualValues(t, len(keys), res.EntriesRemoved, "pass %d", pass)
+		_, _, err = r.install(t, r.file(t))
+		require.NoError(t, err, "after pass %d", pass)
+	}
+	proof, bridge, err := decodeStoredProof(column(t, r.s.Path(), "A", "k2"))
+	require.NoError(t, err)
+	require.Nil(t, proof)
+	require.Len(t, bridge, 5, "k3 to k7")
+	proof, _, err = decodeStoredProof(column(t, r.s.Path(), "A", "k97"))
+	require.NoError(t, err)
+	require.Len(t, proof.Tail, 2, "k98 and k99, up to k99's proof")
+}
