@@ -64,35 +64,36 @@ type holeAfter struct {
 // findHoles returns the runs of removed rows (hashes) after a held row with
 // a link and no proof, in rows (one author's, in chain order, the entry
 // before the first removed one first), and marks in looked the removed
-// rows of every run it saw whole. A run that reaches the end of an
-// incomplete read is left out: where it ends is not known.
+// rows of every run it saw whole (with an entry before it or not). A run
+// that reaches the end of an incomplete read is left out: where it ends is
+// not known.
 func findHoles(rows []chainRow, hashes map[int64]string, complete bool, looked map[int64]bool) []holeAfter {
 	var holes []holeAfter
-	for i := 0; i+1 < len(rows); i++ {
-		p := &rows[i]
-		if _, gone := hashes[p.seq]; gone || p.link == nil {
+	for i := 0; i < len(rows); {
+		if _, gone := hashes[rows[i].seq]; !gone {
+			i++
 			continue
 		}
-		if _, gone := hashes[rows[i+1].seq]; !gone {
-			continue
-		}
-		h := holeAfter{p: p}
-		j := i + 1
+		j := i
 		for ; j < len(rows); j++ {
 			if _, gone := hashes[rows[j].seq]; !gone {
 				break
 			}
-			h.removed = append(h.removed, &rows[j])
 		}
 		if j < len(rows) || complete {
-			for _, r := range h.removed {
-				looked[r.seq] = true
+			h := holeAfter{}
+			for k := i; k < j; k++ {
+				looked[rows[k].seq] = true
+				h.removed = append(h.removed, &rows[k])
 			}
-			if proof, _, err := decodeStoredProof(p.proof); err == nil && proof == nil {
-				holes = append(holes, h)
+			if i > 0 && rows[i-1].link != nil {
+				if proof, _, err := decodeStoredProof(rows[i-1].proof); err == nil && proof == nil {
+					h.p = &rows[i-1]
+					holes = append(holes, h)
+				}
 			}
 		}
-		i = j - 1
+		i = j
 	}
 	return holes
 }
