@@ -306,11 +306,7 @@ func (t *writeTx) compactApply(st *compactStmts, plan *compactPlan) error {
 	if len(plan.bridges) > 0 {
 		write := t.tx.StmtContext(t.ctx, st.bridge)
 		for _, b := range plan.bridges {
-			old := any(nil) // NULL, not an empty blob
-			if b.old != nil {
-				old = b.old
-			}
-			if _, err := write.ExecContext(t.ctx, b.seq, b.value, old); err != nil {
+			if _, err := write.ExecContext(t.ctx, b.seq, nullBytes(b.value), nullBytes(b.old)); err != nil {
 				return err
 			}
 		}

@@ -48,7 +48,7 @@ const compactDigests = `SELECT seq, hash, expires_at, ` + entryData + ` FROM opl
 const compactBridge = `UPDATE oplog SET proof = ?2 WHERE seq = ?1 AND proof IS ?3`
 
 // bridge is a proof column to write: seq's column, read as old, becomes
-// value.
+// value (nil: NULL).
 type bridge struct {
 	seq        int64
 	old, value []byte
@@ -206,41 +206,56 @@ func readDigests(ctx context.Context, digestsOf *sql.Stmt, seqs []int64) (map[in
 	return out, rows.Err()
 }
 
-// bridgeOf is what h's entry p keeps: a moved proof or a bridge (ok false:
-// the removed entries do not follow p's link, or too many digests).
-func bridgeOf(h holeAfter, digests map[int64][]byte) (bridge, bool) {
+// maxBridge bounds the digests a bridge holds. Each batch that extends a
+// bridge rewrites it, so a hole that keeps growing (a document written
+// once, then a long run of its author's later entries removed) would cost
+// every batch more; past the bound the hole cuts the chain, as holes did
+// before bridges.
+const maxBridge = 8 * compactBatch
+
+// bridgeOf is what h's entry p keeps: a moved proof or a bridge, or NULL
+// for a bridge it held that no longer reaches across its hole (ok false:
+// nothing to write).
+func bridgeOf(h holeAfter, digests map[int64][]byte) (_ bridge, ok bool) {
 	_, acc, err := decodeStoredProof(h.p.proof)
 	if err != nil {
 		return bridge{}, false
 	}
-	acc = acc[:len(acc):len(acc)]
-	link := domain.LinkAfter(h.p.link, acc)
+	had := acc != nil
+	failed := func() (bridge, bool) {
+		return bridge{seq: h.p.seq, old: h.p.proof}, had
+	}
+	// Each removed entry's link must follow the one before it. After a
+	// bridge (checked when it was kept) the next is taken as it is:
+	// hashing the bridge again in each batch would cost as it grows.
+	link := h.p.link
+	if acc != nil {
+		link = nil
+	}
 	for _, r := range h.removed {
 		d := digests[r.seq]
-		if d == nil || r.link == nil {
-			return bridge{}, false
+		if d == nil || r.link == nil || link != nil && !bytes.Equal(domain.NextLink(link, d), r.link) {
+			return failed()
 		}
-		if link = domain.NextLink(link, d); !bytes.Equal(link, r.link) {
-			return bridge{}, false
-		}
+		link = r.link
 		acc = append(acc, d)
 		proof, more, err := decodeStoredProof(r.proof)
 		switch {
 		case err != nil:
-			return bridge{}, false
+			return failed()
 		case proof != nil:
 			moved := *proof
 			moved.Tail = append(acc, proof.Tail...)
 			if len(moved.Tail) > domain.MaxProofTail {
-				return bridge{}, false
+				return failed()
 			}
 			return bridge{seq: h.p.seq, old: h.p.proof, value: encodeProof(&moved).([]byte)}, true
+		case more != nil:
+			link = nil
 		}
-		link = domain.LinkAfter(link, more)
-		acc = append(acc, more...)
-	}
-	if len(acc) > domain.MaxProofTail {
-		return bridge{}, false
+		if acc = append(acc, more...); len(acc) > maxBridge {
+			return failed()
+		}
 	}
 	return bridge{seq: h.p.seq, old: h.p.proof, value: encodeBridge(acc)}, true
 }

@@ -312,3 +312,74 @@ func TestSnapshotFileAfterHolesGrowInLaterPasses(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, proof.Tail, 2, "k98 and k99, up to k99's proof")
 }
+
+// bridgeOf on its own: what the entry before a hole keeps, and when a
+// bridge it held is dropped.
+func TestBridgeOfKeepsMovesOrDrops(t *testing.T) {
+	t.Parallel()
+	_, key, err := ed25519.GenerateKey(nil)
+	require.NoError(t, err)
+	var chain []domain.Entry
+	var rows []chainRow
+	digests := map[int64][]byte{}
+	prev, link := "", []byte(nil)
+	for i := range maxBridge + 10 {
+		e := sealed("A", fmt.Sprint("k", i), fmt.Sprintf(`{"i":%d}`, i), pendWall0+int64(i), prev, link)
+		chain = append(chain, e)
+		rows = append(rows, chainRow{seq: int64(i + 1), hash: e.Hash, prev: prev, link: e.Link})
+		digests[int64(i+1)] = domain.EntryDigest(&e)
+		prev, link = e.Hash, e.Link
+	}
+	hole := func(p, from, to int) holeAfter {
+		h := holeAfter{p: &rows[p]}
+		for i := from; i < to; i++ {
+			h.removed = append(h.removed, &rows[i])
+		}
+		return h
+	}
+	bridgeOver := func(from, to int) [][]byte {
+		var ds [][]byte
+		for i := from; i < to; i++ {
+			ds = append(ds, digests[int64(i+1)])
+		}
+		return ds
+	}
+
+	// A bridge over the removed entries, which reaches the last one's link.
+	b, ok := bridgeOf(hole(0, 1, 4), digests)
+	require.True(t, ok)
+	_, got, err := decodeStoredProof(b.value)
+	require.NoError(t, err)
+	require.Equal(t, bridgeOver(1, 4), got)
+	require.Equal(t, chain[3].Link, domain.LinkAfter(chain[0].Link, got))
+
+	// Removed entries that do not follow the entry before them: nothing.
+	_, ok = bridgeOf(hole(0, 2, 4), digests)
+	require.False(t, ok)
+
+	// A later batch extends the bridge, and moves the first proof it meets.
+	rows[0].proof = encodeBridge(bridgeOver(1, 4))
+	b, ok = bridgeOf(hole(0, 4, 6), digests)
+	require.True(t, ok)
+	_, got, err = decodeStoredProof(b.value)
+	require.NoError(t, err)
+	require.Equal(t, bridgeOver(1, 6), got)
+	signed := domain.AuthorProof{PublicKey: key.Public().(ed25519.PublicKey), Signature: domain.SignHead(key, "A", chain[7].Link),
+		Tail: bridgeOver(7, 8)}
+	rows[6].proof = encodeProof(&signed).([]byte)
+	b, ok = bridgeOf(hole(0, 4, 8), digests)
+	require.True(t, ok)
+	moved, _, err := decodeStoredProof(b.value)
+	require.NoError(t, err)
+	require.NotNil(t, moved)
+	moved.LinkBefore = domain.GenesisLink
+	_, err = domain.VerifyRun("A", chain[:1], moved)
+	require.NoError(t, err, "the moved proof proves the entry before the hole")
+
+	// A hole past maxBridge drops the bridge the entry held.
+	rows[6].proof = nil
+	b, ok = bridgeOf(hole(0, 4, len(rows)), digests)
+	require.True(t, ok)
+	require.Nil(t, b.value)
+	require.Equal(t, rows[0].proof, b.old)
+}
