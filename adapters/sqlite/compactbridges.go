@@ -30,9 +30,11 @@ import (
 //
 // Either holds only digests of removed entries (besides the moved
 // proof's own tail), so what is kept is at most a digest per removed
-// entry. Each step is checked against the stored links as it is built; a
-// chain that does not follow (an entry without link, a link from a
-// boundary) keeps no bridge, and the hole cuts the chain as before.
+// entry (and at most maxBridge in a bridge). Each removed entry's link is
+// checked against the one before it as a bridge is built; a chain that
+// does not follow (an entry without link, a link from a boundary) keeps no
+// bridge, and the hole cuts the chain as before. None of it is trusted by
+// a verifier: a bridge only leads to a signature, which covers it.
 
 // compactBefore reads an author's entry just before a stamp, in the order
 // compactChain reads: the entry a hole opening at that stamp follows.
