@@ -109,6 +109,16 @@ func NextLink(prev, digest []byte) []byte {
 	return sum[:]
 }
 
+// LinkAfter is the link digests reach after link: the link of the last of
+// the entries they are the digests of, in chain order (a proof's tail, or
+// a bridge across entries a store no longer holds).
+func LinkAfter(link []byte, digests [][]byte) []byte {
+	for _, d := range digests {
+		link = NextLink(link, d)
+	}
+	return link
+}
+
 // HeadStatement is what an author signs: its node id and a link of its
 // chain (the node id keeps one node's signature from vouching for
 // another's chain).
@@ -184,9 +194,7 @@ func verifyRun(author string, run []Entry, proof *AuthorProof, checkHashes bool)
 	if len(links) > 0 {
 		head = links[len(links)-1]
 	}
-	for _, d := range proof.Tail {
-		head = NextLink(head, d)
-	}
+	head = LinkAfter(head, proof.Tail)
 	if !ed25519.Verify(proof.PublicKey, HeadStatement(author, head), proof.Signature) {
 		return nil, Errorf(CodeUnauthorized, op, "the entries of %q are not signed by the key they present (forged or altered)", author)
 	}

@@ -158,6 +158,7 @@ type compactPlan struct {
 	expired    []int64  // the removed entries that collect an expired document
 	prevHashes []string // of the removed entries, as text: those that key a boundary
 	boundaries []boundary
+	bridges    []bridge // proof columns of entries before holes (compactbridges.go)
 	res        ports.CompactionResult
 }
 
@@ -172,8 +173,8 @@ type boundary struct {
 // compactStmts are a pass's statements, prepared once for its batches
 // (compiling them cost about as much as running them on a batch).
 type compactStmts struct {
-	scan, chain, links, boundariesOf          *sql.Stmt // on the read pool
-	dropBoundaries, addBoundary, expired, del *sql.Stmt // on the writer
+	scan, chain, before, digests, links, boundariesOf *sql.Stmt // on the read pool
+	dropBoundaries, addBoundary, bridge, expired, del *sql.Stmt // on the writer
 }
 
 // prepare compiles the statements; wmu is held (the writer's connection is
@@ -186,10 +187,13 @@ func (c *compactStmts) prepare(ctx context.Context, reader, writer *sql.DB) erro
 	}{
 		{&c.scan, reader, compactScan},
 		{&c.chain, reader, compactChain},
+		{&c.before, reader, compactBefore},
+		{&c.digests, reader, compactDigests},
 		{&c.links, reader, compactLinks},
 		{&c.boundariesOf, reader, compactBoundariesOf},
 		{&c.dropBoundaries, writer, compactDropBoundaries},
 		{&c.addBoundary, writer, compactAddBoundary},
+		{&c.bridge, writer, compactBridge},
 		{&c.expired, writer, compactExpired},
 		{&c.del, writer, compactDelete},
 	} {
@@ -203,7 +207,8 @@ func (c *compactStmts) prepare(ctx context.Context, reader, writer *sql.DB) erro
 }
 
 func (c *compactStmts) close() {
-	for _, st := range []*sql.Stmt{c.scan, c.chain, c.links, c.boundariesOf, c.dropBoundaries, c.addBoundary, c.expired, c.del} {
+	for _, st := range []*sql.Stmt{c.scan, c.chain, c.before, c.digests, c.links, c.boundariesOf, c.dropBoundaries, c.addBoundary,
+		c.bridge, c.expired, c.del} {
 		if st != nil {
 			_ = st.Close()
 		}
@@ -225,6 +230,7 @@ func (s *Store) compactPlan(ctx context.Context, st *compactStmts, p domain.Comp
 		return plan, err
 	}
 	hashes := map[int64]string{}
+	stamps := map[int64]domain.Timestamp{}
 	spans := map[string]*stampSpan{}
 	scanned := 0
 	for !plan.more && rows.Next() {
@@ -249,6 +255,7 @@ func (s *Store) compactPlan(ctx context.Context, st *compactStmts, p domain.Comp
 		}
 		plan.removed = append(plan.removed, plan.cursor)
 		hashes[plan.cursor] = e.Hash
+		stamps[plan.cursor] = e.Stamp
 		if sp := spans[e.Stamp.Node]; sp != nil {
 			sp.add(e.Stamp.Wall, e.Stamp.Logical)
 		} else {
@@ -268,11 +275,12 @@ func (s *Store) compactPlan(ctx context.Context, st *compactStmts, p domain.Comp
 	if err := rows.Err(); err != nil || len(plan.removed) == 0 {
 		return plan, err
 	}
-	return plan, s.planBoundaries(ctx, tx, st, &plan, hashes, spans)
+	return plan, s.planBoundaries(ctx, tx, st, &plan, removedRows{hashes, stamps}, spans)
 }
 
 // compactApply writes plan: the boundaries first (they read the rows the
-// delete removes), then the markers of collected expired documents.
+// delete removes), the bridges, then the markers of collected expired
+// documents.
 func (t *writeTx) compactApply(st *compactStmts, plan *compactPlan) error {
 	seqs, err := json.Marshal(plan.removed)
 	if err != nil {
@@ -291,6 +299,14 @@ func (t *writeTx) compactApply(st *compactStmts, plan *compactPlan) error {
 		add := t.tx.StmtContext(t.ctx, st.addBoundary)
 		for _, b := range plan.boundaries {
 			if _, err := add.ExecContext(t.ctx, b.hash, b.link, b.seq, b.next); err != nil {
+				return err
+			}
+		}
+	}
+	if len(plan.bridges) > 0 {
+		write := t.tx.StmtContext(t.ctx, st.bridge)
+		for _, b := range plan.bridges {
+			if _, err := write.ExecContext(t.ctx, b.seq, nullBytes(b.value), nullBytes(b.old)); err != nil {
 				return err
 			}
 		}

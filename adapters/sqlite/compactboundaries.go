@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
+
+	"github.com/entgldb/entgldb-go/domain"
 )
 
 // Holes (ports.Compactor): a removed entry whose successor in its author's
@@ -20,8 +23,8 @@ import (
 // entries it did not settle take one lookup each (compactLinks).
 
 // compactChain reads an author's entries from a stamp on: seq, stamp, hash,
-// prev hash and link.
-var compactChain = `SELECT o.seq, o.wall, o.logic, o.hash, ` + prevHashOf("o") + `, o.link FROM oplog o
+// prev hash, link and proof column.
+var compactChain = `SELECT o.seq, o.wall, o.logic, o.hash, ` + prevHashOf("o") + `, o.link, o.proof FROM oplog o
 	WHERE o.node = ?1 AND (o.wall, o.logic) >= (?2, ?3) ORDER BY o.wall, o.logic, o.collection, o.key`
 
 // compactLinks reads, for each of the removed seqs (a JSON array), its
@@ -64,24 +67,39 @@ type chainRow struct {
 	logic      int32
 	hash, prev string
 	link       []byte
+	proof      []byte // the proof column: a proof, a bridge or NULL
 }
 
 func (r *chainRow) after(wall int64, logic int32) bool {
 	return r.wall > wall || r.wall == wall && r.logic > logic
 }
 
-// planBoundaries fills plan's boundaries and the prev hashes whose
-// boundaries give way, for the removed entries in hashes (seq → hash),
-// whose authors' stamps spans holds.
-func (s *Store) planBoundaries(ctx context.Context, tx *sql.Tx, st *compactStmts, plan *compactPlan, hashes map[int64]string, spans map[string]*stampSpan) error {
+// removedRows are a batch's removed entries: hash and stamp by seq.
+type removedRows struct {
+	hashes map[int64]string
+	stamps map[int64]domain.Timestamp
+}
+
+// planBoundaries fills plan's boundaries and bridges and the prev hashes
+// whose boundaries give way, for the removed entries, whose authors'
+// stamps spans holds.
+func (s *Store) planBoundaries(ctx context.Context, tx *sql.Tx, st *compactStmts, plan *compactPlan, removed removedRows, spans map[string]*stampSpan) error {
 	var prevs []string
+	hashes := removed.hashes
 	settled := make(map[int64]bool, len(hashes))
-	chain := tx.StmtContext(ctx, st.chain)
+	chain, before := tx.StmtContext(ctx, st.chain), tx.StmtContext(ctx, st.before)
+	var holes []holeAfter
+	bridged := make(map[int64]bool, len(hashes)) // removed entries whose hole was looked at
 	for author, span := range spans {
 		rows, complete, err := readChain(ctx, chain, author, span)
 		if err != nil {
 			return err
 		}
+		prev, err := readBefore(ctx, before, author, span.loWall, span.loLogic)
+		if err != nil {
+			return err
+		}
+		holes = append(holes, findHoles(append(prev, rows...), hashes, complete, bridged)...)
 		next := -1 // the first row with a greater stamp than row i's
 		for i := len(rows) - 1; i >= 0; i-- {
 			r := &rows[i]
@@ -118,7 +136,29 @@ func (s *Store) planBoundaries(ctx context.Context, tx *sql.Tx, st *compactStmts
 		}
 		prevs = append(prevs, more...)
 	}
+	more, err := holesOneByOne(ctx, chain, before, plan, removed, bridged)
+	if err != nil {
+		return err
+	}
+	if err := planBridges(ctx, tx.StmtContext(ctx, st.digests), plan, append(holes, more...)); err != nil {
+		return err
+	}
 	return boundariesOf(ctx, tx.StmtContext(ctx, st.boundariesOf), plan, prevs)
+}
+
+// readBefore reads author's entry before a stamp (none: the chain starts
+// there).
+func readBefore(ctx context.Context, before *sql.Stmt, author string, wall int64, logic int32) ([]chainRow, error) {
+	var r chainRow
+	err := before.QueryRowContext(ctx, author, wall, logic).
+		Scan(&r.seq, &r.wall, &r.logic, storedHash{&r.hash}, storedHash{&r.prev}, &r.link, &r.proof)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	return []chainRow{r}, nil
 }
 
 // readChain reads author's entries from span's oldest stamp up to the
@@ -135,7 +175,7 @@ func readChain(ctx context.Context, chain *sql.Stmt, author string, span *stampS
 			return out, false, nil
 		}
 		var r chainRow
-		if err := rows.Scan(&r.seq, &r.wall, &r.logic, storedHash{&r.hash}, storedHash{&r.prev}, &r.link); err != nil {
+		if err := rows.Scan(&r.seq, &r.wall, &r.logic, storedHash{&r.hash}, storedHash{&r.prev}, &r.link, &r.proof); err != nil {
 			return nil, false, err
 		}
 		out = append(out, r)

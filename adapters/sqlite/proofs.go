@@ -48,38 +48,56 @@ func (s *Store) LinkOf(ctx context.Context, hash string) ([]byte, error) {
 // and including the first that holds a proof, and that proof. An entry on
 // the way without a link, or whose link does not follow the one before
 // it, ends the search with no proof: the digests would not reach the
-// signed link. So does a tail longer than a proof may carry.
+// signed link. Where compaction left a bridge (compactbridges.go), its
+// digests carry the links across the hole. A tail longer than a proof
+// may carry ends the search too.
 func (s *Store) ProofAfter(ctx context.Context, author string, after domain.Timestamp) ([][]byte, *domain.AuthorProof, error) {
 	const op = "sqlite.ProofAfter"
-	rows, err := s.reader.DB.QueryContext(ctx, `SELECT hash, `+entryData+`, link, proof FROM oplog
-		WHERE node = ? AND (wall, logic, node) > (?, ?, ?) ORDER BY wall, logic, seq LIMIT ?`,
+	// The entries at after's stamp come first: the last of them is where
+	// the tail starts (its link, and the bridge it may carry).
+	rows, err := s.reader.DB.QueryContext(ctx, `SELECT hash, `+entryData+`, link, proof, (wall, logic, node) = (?2, ?3, ?4) FROM oplog
+		WHERE node = ?1 AND (wall, logic, node) >= (?2, ?3, ?4) ORDER BY wall, logic, seq LIMIT ?5`,
 		author, after.Wall, after.Logical, after.Node, domain.MaxProofTail)
 	if err != nil {
 		return nil, nil, mapErr(op, err)
 	}
 	defer rows.Close()
-	var tail [][]byte
+	var tail, bridge [][]byte
 	var prevLink []byte
 	for rows.Next() {
 		var e domain.Entry
 		var data sql.RawBytes
-		var link, proof []byte
-		if err := rows.Scan(storedHash{&e.Hash}, &data, &link, &proof); err != nil {
+		var link, column []byte
+		var start bool
+		if err := rows.Scan(storedHash{&e.Hash}, &data, &link, &column, &start); err != nil {
 			return nil, nil, mapErr(op, err)
+		}
+		proof, more, err := decodeStoredProof(column)
+		if err != nil {
+			return nil, nil, mapErr(op, err)
+		}
+		if start {
+			prevLink, bridge = link, more
+			continue
 		}
 		e.Data = data
 		d := domain.EntryDigest(&e)
-		if link == nil || (prevLink != nil && !bytes.Equal(domain.NextLink(prevLink, d), link)) {
+		if link == nil {
 			return nil, nil, nil
 		}
-		tail = append(tail, d)
-		prevLink = link
-		if proof != nil {
-			p, err := decodeProof(proof)
-			if err != nil {
-				return nil, nil, mapErr(op, err)
+		if prevLink != nil && !bytes.Equal(domain.NextLink(prevLink, d), link) {
+			crossed := domain.LinkAfter(prevLink, bridge)
+			if bridge == nil || !bytes.Equal(domain.NextLink(crossed, d), link) {
+				return nil, nil, nil
 			}
-			return tail, p, nil
+			tail = append(tail, bridge...)
+		}
+		if tail = append(tail, d); len(tail) > domain.MaxProofTail {
+			return nil, nil, nil
+		}
+		prevLink, bridge = link, more
+		if proof != nil {
+			return tail, proof, nil
 		}
 	}
 	return nil, nil, mapErr(op, rows.Err())

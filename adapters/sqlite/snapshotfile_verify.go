@@ -120,6 +120,7 @@ func verifySnapshotData(ctx context.Context, path string, check ports.SnapshotFi
 	if v.boundaryLinks, err = queryMap[[]byte](ctx, db, `SELECT hash, link FROM link_boundaries`); err != nil {
 		return out, mapErr(op, err)
 	}
+	v.bridgeAt = fileBridge(ctx, db)
 	if v.clock, err = fileClock(ctx, db); err != nil {
 		return out, mapErr(op, err)
 	}
@@ -298,7 +299,8 @@ type chainVerifier struct {
 	fileKeys       map[string][]byte // the key each author's proofs present
 	boundaryHashes map[string]string
 	boundaryLinks  map[string][]byte
-	clock          map[string]head // the file's vector clock
+	bridgeAt       func(seq int64) ([][]byte, error) // the bridge an entry carries (compactbridges.go)
+	clock          map[string]head                   // the file's vector clock
 	authors        map[string]*authorChain
 	self           string
 	acceptLegacy   bool
@@ -311,6 +313,7 @@ type authorChain struct {
 	newestOf  string           // and its hash
 	prevHash  string           // "" before the author's first hashed entry
 	prevLink  []byte           // the stored link of the entry before (nil: unknown)
+	prevSeq   int64            // the entry before's seq
 	unlinked  bool             // the entry before had no hash (an old v4 author's)
 	proof     *segmentProof    // the newest proof of the open segment
 	uncovered int              // entries of the open segment after its newest proof
@@ -356,7 +359,16 @@ func (v *chainVerifier) add(c *checkedEntry) error {
 		a.unlinked,
 		v.hasBoundary(e.PrevHash):
 		// The chain resumes after a boundary the file records (or after
-		// an entry that had no hash): a new segment.
+		// an entry that had no hash): a new segment, unless the entry
+		// before bridges the hole up to the boundary's link.
+		crossed, err := v.cross(a, v.boundaryLinks[e.PrevHash])
+		if err != nil {
+			return err
+		}
+		if crossed != nil {
+			before = crossed
+			break
+		}
 		if err := a.endSegment(); err != nil {
 			return err
 		}
@@ -372,10 +384,10 @@ func (v *chainVerifier) add(c *checkedEntry) error {
 		// Taken unproven from the family (finish checks the author): the
 		// store keeps no link for it, so nothing is proven through it.
 		err := a.endSegment()
-		a.prevHash, a.prevLink, a.unlinked = e.Hash, e.Link, false
+		a.prevHash, a.prevLink, a.prevSeq, a.unlinked = e.Hash, e.Link, e.Seq, false
 		return err
 	}
-	a.prevHash, a.prevLink, a.unlinked = e.Hash, e.Link, false
+	a.prevHash, a.prevLink, a.prevSeq, a.unlinked = e.Hash, e.Link, e.Seq, false
 	a.uncovered++
 	if e.Proof != nil {
 		if err := v.checkKey(author, e.Proof.PublicKey); err != nil {
@@ -390,6 +402,42 @@ func (v *chainVerifier) add(c *checkedEntry) error {
 		return a.endSegment()
 	}
 	return nil
+}
+
+// cross returns the link the bridge of a's entry before reaches, when
+// that is the boundary's link (the link the next held entry follows), else
+// nil. The segment then goes on across the hole: the signature at its end
+// covers the bridge's digests and every link before them, so a bridge
+// that is not the removed entries' own digests fails there.
+func (v *chainVerifier) cross(a *authorChain, boundary []byte) ([]byte, error) {
+	if boundary == nil || a.prevLink == nil || a.unlinked || a.prevHash == "" {
+		return nil, nil
+	}
+	bridge, err := v.bridgeAt(a.prevSeq)
+	if err != nil || bridge == nil {
+		return nil, err
+	}
+	link := domain.LinkAfter(a.prevLink, bridge)
+	if !bytes.Equal(link, boundary) {
+		return nil, nil
+	}
+	return link, nil
+}
+
+// fileBridge reads the bridge of the file's entry seq (nil: none), one
+// lookup per hole the verifier meets.
+func fileBridge(ctx context.Context, db *sql.DB) func(seq int64) ([][]byte, error) {
+	return func(seq int64) ([][]byte, error) {
+		var col []byte
+		if err := db.QueryRowContext(ctx, `SELECT proof FROM oplog WHERE seq = ?`, seq).Scan(&col); err != nil {
+			return nil, err
+		}
+		_, bridge, err := decodeStoredProof(col)
+		if err != nil {
+			return nil, domain.Errorf(domain.CodeCorruption, "", "entry %d: %w", seq, err)
+		}
+		return bridge, nil
+	}
 }
 
 func (v *chainVerifier) hasBoundary(hash string) bool {
