@@ -11,7 +11,7 @@ import (
 )
 
 // SchemaVersion is the newest schema this binary knows.
-const SchemaVersion = 7
+const SchemaVersion = 8
 
 // migrations[i] brings the schema from version i to i+1. They are frozen SQL
 // text, never edited once released: a model change is a new migration.
@@ -197,6 +197,11 @@ var migrations = [][]string{
 				UPDATE oplog SET data = old.data WHERE node = old.node AND wall = old.wall AND logic = old.logic
 					AND collection = old.collection AND key = old.key AND op = 0 AND data IS NULL;
 			END`,
+	},
+	{ // 7 → 8: no statement. The proof column may now hold a bridge (version
+		// byte 2, compactbridges.go), which an earlier binary would read as a
+		// corrupt proof: the version makes it refuse the database (and a
+		// node's snapshot file) cleanly instead.
 	},
 }
 
