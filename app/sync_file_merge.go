@@ -140,6 +140,29 @@ func (db *Database) MergeSnapshotFile(ctx context.Context, f ports.VerifiedSnaps
 		db.updateCache(res.Changed[i].Collection, res.Changed[i].Key, nil)
 	}
 	db.publish(res.Applied)
+	// A collected delete's marker changes a document with no entry: the
+	// feed gets a Seq 0 change for it, as for a JSON snapshot's documents.
+	db.publishSnapshot(ctx, withoutEntry(res.Changed, res.Applied))
 	db.obs.DocumentsApplied(len(res.Applied))
 	return res, nil
+}
+
+// withoutEntry lists the changed documents whose version is none of the
+// applied entries.
+func withoutEntry(changed []domain.Document, applied []domain.Entry) []domain.Document {
+	type version struct {
+		collection, key string
+		stamp           domain.Timestamp
+	}
+	had := make(map[version]bool, len(applied))
+	for i := range applied {
+		had[version{applied[i].Collection, applied[i].Key, applied[i].Stamp}] = true
+	}
+	var out []domain.Document
+	for _, d := range changed {
+		if !had[version{d.Collection, d.Key, d.Stamp}] {
+			out = append(out, d)
+		}
+	}
+	return out
 }

@@ -30,6 +30,15 @@ import (
 // predecessor's hash and link (as the file knows it) go to
 // link_boundaries, as compaction records its holes, so the chain resumes
 // there for the verifier and for the proofs this node serves.
+//
+// One kind of row has no entry: the marker a collected delete leaves (a
+// deleted row without content; the install leaves it out). Left out of a
+// merge, the document it deleted would live on here. It is taken (by
+// last-write-wins, as a delete) only where its author's proven chain in
+// the file says entries were removed: its stamp strictly inside a hole of
+// that chain, in a part of it this node never held (after the author's
+// head here). Which document such a removed entry deleted nothing proves;
+// that is the trust a merge still gives a Go peer (SECURITY.md).
 
 var _ ports.SnapshotFileMerger = (*Store)(nil)
 
@@ -109,7 +118,11 @@ func (m *mergeFile) Merge(ctx context.Context, r domain.Resolver) (ports.ApplyRe
 		if err := t.pinFileKeys(m.verified.newKeys); err != nil {
 			return err
 		}
-		taken, err := newerThanHeads(ctx, db, t)
+		taken, holes, err := newerThanHeads(ctx, db, t)
+		if err != nil {
+			return err
+		}
+		markers, err := markersInHoles(ctx, db, holes)
 		if err != nil {
 			return err
 		}
@@ -140,7 +153,18 @@ func (m *mergeFile) Merge(ctx context.Context, r domain.Resolver) (ports.ApplyRe
 				res.Changed = append(res.Changed, doc)
 			}
 		}
-		return nil
+		if len(markers) == 0 {
+			return nil
+		}
+		changed, err := t.upsertWinners(markers, nil, true)
+		for _, doc := range changed {
+			if j, ok := changedAt[docKey{doc.Collection, doc.Key}]; ok {
+				res.Changed[j] = doc
+				continue
+			}
+			res.Changed = append(res.Changed, doc)
+		}
+		return err
 	})
 	if err != nil {
 		return ports.ApplyResult{}, err
@@ -174,16 +198,19 @@ func (t *writeTx) pinFileKeys(keys map[string][]byte) error {
 // newer than the author's head in the store, and records in link_boundaries
 // where one does not follow the entry before it here (a hole the peer's
 // compaction or pruning left); the first entry after a head whose entry is
-// not held carries its link before (keepPrevLinks keeps it).
-func newerThanHeads(ctx context.Context, db *sql.DB, t *writeTx) ([]domain.Entry, error) {
+// not held carries its link before (keepPrevLinks keeps it). It returns
+// the holes of each author's chain it read: stamps strictly between an
+// entry (or our head) and the next one there, which does not follow it.
+func newerThanHeads(ctx context.Context, db *sql.DB, t *writeTx) ([]domain.Entry, map[string][]stampHole, error) {
 	clock, err := fileClock(ctx, db)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	fileBounds, err := queryMap[[]byte](ctx, db, `SELECT hash, link FROM link_boundaries`)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	holes := map[string][]stampHole{}
 	authors := make([]string, 0, len(clock))
 	for a := range clock {
 		authors = append(authors, a)
@@ -203,11 +230,11 @@ func newerThanHeads(ctx context.Context, db *sql.DB, t *writeTx) ([]domain.Entry
 		rows, err := db.QueryContext(ctx, `SELECT `+entryCols+` FROM oplog
 			WHERE node = ? AND (wall, logic) > (?, ?) ORDER BY wall, logic, seq`, author, from.wall, from.logic)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		run, err := scanEntries(rows)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		prev := h.hash // "" when no head is held
 		for i := range run {
@@ -218,21 +245,26 @@ func newerThanHeads(ctx context.Context, db *sql.DB, t *writeTx) ([]domain.Entry
 				// Follows our head, which may be a boundary we do not
 				// hold the entry of: keepPrevLinks keeps the link before.
 				if e.PrevLink, err = fileLinkOf(ctx, db, author, from, e.PrevHash, fileBounds); err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 			case i > 0 && run[i-1].Hash == "":
 				// After a hashless (v4) entry nothing chains: the
 				// verifier resumes there.
 			default:
+				lo := from
+				if i > 0 {
+					lo = head{wall: run[i-1].Stamp.Wall, logic: run[i-1].Stamp.Logical}
+				}
+				holes[author] = append(holes[author], stampHole{lo: lo, hi: e.Stamp})
 				link := fileBounds[e.PrevHash]
 				if i == 0 {
 					if link, err = fileLinkOf(ctx, db, author, from, e.PrevHash, fileBounds); err != nil {
-						return nil, err
+						return nil, nil, err
 					}
 				}
 				if _, err := t.tx.ExecContext(ctx, `INSERT OR IGNORE INTO link_boundaries (hash, link) VALUES (?, ?)`,
 					e.PrevHash, link); err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 			}
 			prev = e.Hash
@@ -240,7 +272,48 @@ func newerThanHeads(ctx context.Context, db *sql.DB, t *writeTx) ([]domain.Entry
 		}
 		taken = append(taken, run...)
 	}
-	return taken, nil
+	return taken, holes, nil
+}
+
+// stampHole is a stretch of an author's chain the file no longer holds:
+// the stamps strictly after lo and before hi.
+type stampHole struct {
+	lo head
+	hi domain.Timestamp
+}
+
+func (h stampHole) holds(ts domain.Timestamp) bool {
+	return h.lo.before(ts.Wall, ts.Logical) && (ts.Wall < h.hi.Wall || ts.Wall == h.hi.Wall && ts.Logical < h.hi.Logical)
+}
+
+// markersWithoutEntry lists the rows a collected delete leaves (deleted,
+// no content) that no entry of the file holds.
+const markersWithoutEntry = `SELECT d.collection, d.key, d.wall, d.logic, d.node, d.expires_at FROM documents d
+	WHERE d.deleted <> 0 AND d.data IS NULL AND NOT EXISTS (SELECT 1 FROM oplog o WHERE o.node = d.node
+		AND o.wall = d.wall AND o.logic = d.logic AND o.collection = d.collection AND o.key = d.key)`
+
+// markersInHoles returns, as deletes, the file's collected-delete markers
+// whose stamps lie inside a hole of their author's chain that
+// newerThanHeads found.
+func markersInHoles(ctx context.Context, db *sql.DB, holes map[string][]stampHole) ([]domain.Entry, error) {
+	if len(holes) == 0 {
+		return nil, nil
+	}
+	var out []domain.Entry
+	err := forEachRow(ctx, db, markersWithoutEntry, func(r *sql.Rows) error {
+		d := domain.Document{Deleted: true}
+		if err := r.Scan(&d.Collection, &d.Key, &d.Stamp.Wall, &d.Stamp.Logical, &d.Stamp.Node, &d.ExpiresAt); err != nil {
+			return err
+		}
+		for _, h := range holes[d.Stamp.Node] {
+			if h.holds(d.Stamp) {
+				out = append(out, domain.EntryFromDocument(&d))
+				break
+			}
+		}
+		return nil
+	})
+	return out, err
 }
 
 // fileLinkOf is the link of the file's entry hash, the one of author's

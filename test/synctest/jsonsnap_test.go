@@ -239,3 +239,55 @@ func TestTamperedFileDuringAMergeMergesNothing(t *testing.T) {
 	require.True(t, recentError(t, b, "snapshot file refused"))
 	noIncomingFiles(t, b)
 }
+
+// A delete the peer collected (its entry compacted away, a content-free
+// marker row left) still reaches a node that held the document: the
+// marker lies in a hole of its author's proven chain, after what the node
+// held. Markers anywhere else (after the author's proven head, or in the
+// name of an author the file holds no chain of) prove nothing and are
+// left out.
+func TestFileMergeTakesCollectedDeletesOnlyInsideHoles(t *testing.T) {
+	ctx := context.Background()
+	c := synctest.Start(t, 1, synctest.Options{Compression: true})
+	a := c.Nodes[0]
+	served := 0
+	relay := &tamperingService{SyncService: a.Service, t: t, tamper: func(t *testing.T, path string) {
+		served++
+		if served == 1 {
+			return // the first file, to the empty node, is honest
+		}
+		later := time.Now().Add(5 * time.Second).UnixMilli()
+		execFile(t, path,
+			fmt.Sprintf(`INSERT INTO documents (collection, key, data, wall, logic, node, deleted) VALUES ('docs', 'only-b', NULL, %d, 0, '%s', 1)`, later, a.ID),
+			fmt.Sprintf(`INSERT INTO documents (collection, key, data, wall, logic, node, deleted) VALUES ('docs', 'only-b2', NULL, %d, 0, 'ghost', 1)`, later))
+	}}
+	b := c.AddNode("b", synctest.Options{Compression: true}, []string{serveAs(t, "relay", relay)})
+	putMany(t, a, 0, 100)
+	require.NoError(t, b.Engine.SyncNow(ctx))
+	require.Equal(t, 100, countDocs(t, b))
+	b.Put(t, "docs", "only-b", `{"by":"b"}`)
+	b.Put(t, "docs", "only-b2", `{"by":"b"}`)
+
+	for i := 0; i < 50; i++ {
+		a.Put(t, "docs", fmt.Sprintf("d%04d", i), fmt.Sprintf(`{"i":%d,"v":2}`, i))
+	}
+	a.Delete(t, "docs", "d0060")
+	a.Put(t, "docs", "last", `{}`)
+	later := time.Now().Add(time.Hour).UnixMilli()
+	_, err := a.Store.Compact(ctx, domain.CompactionPolicy{Now: later,
+		HeldByAll: domain.VectorClock{a.ID: {Wall: later, Node: a.ID}}})
+	require.NoError(t, err)
+	held, err := a.Store.AuthorEntriesAfter(ctx, a.ID, domain.Timestamp{}, 1000)
+	require.NoError(t, err)
+	for _, e := range held {
+		require.NotEqual(t, "d0060", e.Key, "the delete and the put before it were collected")
+	}
+
+	_ = b.Engine.SyncNow(ctx)
+	require.Equal(t, 2, served, "b merged a file")
+	require.Empty(t, b.Body(t, "docs", "d0060"), "the collected delete reached b")
+	require.JSONEq(t, `{"i":7,"v":2}`, b.Body(t, "docs", "d0007"))
+	require.JSONEq(t, `{"by":"b"}`, b.Body(t, "docs", "only-b"), "a marker after a's proven head is left out")
+	require.JSONEq(t, `{"by":"b"}`, b.Body(t, "docs", "only-b2"), "a marker of an author with no chain in the file is left out")
+	require.JSONEq(t, `{}`, b.Body(t, "docs", "last"))
+}
