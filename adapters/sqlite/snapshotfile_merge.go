@@ -156,7 +156,7 @@ func (m *mergeFile) Merge(ctx context.Context, r domain.Resolver) (ports.ApplyRe
 		if len(markers) == 0 {
 			return nil
 		}
-		changed, err := t.upsertWinners(markers, nil, true)
+		changed, err := t.resolveDocuments(r, lww, markers)
 		for _, doc := range changed {
 			if j, ok := changedAt[docKey{doc.Collection, doc.Key}]; ok {
 				res.Changed[j] = doc
