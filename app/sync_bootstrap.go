@@ -123,16 +123,21 @@ func (e *SyncEngine) dropKnownAuthors(ctx context.Context, peer string, sn domai
 		docs = append(docs, sn.Documents[i])
 	}
 	sn.Documents = docs
-	for _, m := range []map[string]bool{keysOf(sn.VectorClock), keysOf(sn.Heads)} {
-		for author := range m {
-			k, err := isKnown(author)
-			if err != nil {
-				return sn, err
-			}
-			if k {
-				delete(sn.VectorClock, author)
-				delete(sn.Heads, author)
-			}
+	authors := make(map[string]bool, len(sn.VectorClock))
+	for a := range sn.VectorClock {
+		authors[a] = true
+	}
+	for a := range sn.Heads {
+		authors[a] = true
+	}
+	for author := range authors {
+		k, err := isKnown(author)
+		if err != nil {
+			return sn, err
+		}
+		if k {
+			delete(sn.VectorClock, author)
+			delete(sn.Heads, author)
 		}
 	}
 	if dropped > 0 {
@@ -140,13 +145,4 @@ func (e *SyncEngine) dropKnownAuthors(ctx context.Context, peer string, sn domai
 			"%d documents of a legacy snapshot are in the name of a node whose key we know; only its proven entries may write them", dropped))
 	}
 	return sn, nil
-}
-
-// keysOf is the set of m's keys.
-func keysOf[V any](m map[string]V) map[string]bool {
-	out := make(map[string]bool, len(m))
-	for k := range m {
-		out[k] = true
-	}
-	return out
 }
