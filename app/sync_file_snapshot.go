@@ -77,11 +77,47 @@ func (f *fileRefusals) add(peer string) {
 // fileSession finds the session's file-snapshot side under the engine's
 // own wrapper.
 func fileSession(s ports.PeerSession) (ports.SnapshotFileSession, bool) {
-	if c, ok := s.(*confirmingSession); ok {
-		s = c.PeerSession
-	}
-	fs, ok := s.(ports.SnapshotFileSession)
+	fs, ok := fileTransport(s)
 	return fs, ok && fs.OffersSnapshotFile()
+}
+
+// fileCheck is what a file from the peer behind fs must prove, for an
+// install and a merge alike.
+func (e *SyncEngine) fileCheck(fs ports.SnapshotFileSession) ports.SnapshotFileCheck {
+	limits := e.db.entryLimits()
+	return ports.SnapshotFileCheck{
+		Cluster:    fs.SnapshotCluster(),
+		CheckStamp: e.clock.CheckDrift,
+		CheckEntry: func(en *domain.Entry) error { return domain.ValidateEntry(en, limits) },
+		// Every entry of the file must be proven by its author's key (ours
+		// for our node id, else the one pinned, else the file's, pinned
+		// then), as an entry that arrives alone.
+		Self:         e.authors.self,
+		SelfKey:      e.authors.pub,
+		AcceptLegacy: e.authors.acceptLegacy,
+	}
+}
+
+// refuseFile reports a peer's file that failed (counted once per file with
+// the refused entries, logged, in the recent errors) and remembers the
+// peer, whose entries are taken instead. The error is returned when the
+// round cannot go on: cancelled, or the session is gone.
+func (e *SyncEngine) refuseFile(ctx context.Context, peer string, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	e.fileRefusals.add(peer)
+	err = domain.Errorf(domain.CodeOf(err), "sync.bootstrap", "snapshot file refused; taking the entries instead: %w", err)
+	e.logger.Warn("a peer's snapshot file was refused", zap.String("peer", peer), zap.Error(err))
+	e.recordError(peer, err)
+	if domain.CodeOf(err) == domain.CodeNetwork || domain.CodeOf(err) == domain.CodeTimeout {
+		return err // the session is gone; the next round takes the entries
+	}
+	if e.status != nil {
+		// Counted with the refused entries, once per file.
+		e.status.RecordRefused(peer, refusedFileCause, 1)
+	}
+	return nil
 }
 
 // bootstrapFromFile installs the peer's file snapshot when our store is
@@ -102,19 +138,7 @@ func (e *SyncEngine) bootstrapFromFile(ctx context.Context, s ports.PeerSession,
 	}
 	start := time.Now()
 	var got int64
-	limits := e.db.entryLimits()
-	check := ports.SnapshotFileCheck{
-		Cluster:    fs.SnapshotCluster(),
-		CheckStamp: e.clock.CheckDrift,
-		CheckEntry: func(en *domain.Entry) error { return domain.ValidateEntry(en, limits) },
-		// Every entry of the file must be proven by its author's key (ours
-		// for our node id, else the one pinned, else the file's, pinned
-		// then), as an entry that arrives alone.
-		Self:         e.authors.self,
-		SelfKey:      e.authors.pub,
-		AcceptLegacy: e.authors.acceptLegacy,
-	}
-	r, err := installer.InstallSnapshotFile(ctx, check,
+	r, err := installer.InstallSnapshotFile(ctx, e.fileCheck(fs),
 		func(w io.Writer) error {
 			n, err := fs.FetchSnapshotFile(ctx, w)
 			got = n
@@ -125,21 +149,7 @@ func (e *SyncEngine) bootstrapFromFile(ctx context.Context, s ports.PeerSession,
 		if errors.Is(err, ports.ErrStoreNotEmpty) {
 			return false, nil // a write came first: the entry path it is
 		}
-		if ctx.Err() != nil {
-			return false, ctx.Err()
-		}
-		e.fileRefusals.add(st.peer)
-		err = domain.Errorf(domain.CodeOf(err), "sync.bootstrap", "snapshot file refused; taking the entries instead: %w", err)
-		e.logger.Warn("a peer's snapshot file was refused", zap.String("peer", st.peer), zap.Error(err))
-		e.recordError(st.peer, err)
-		if domain.CodeOf(err) == domain.CodeNetwork || domain.CodeOf(err) == domain.CodeTimeout {
-			return false, err // the session is gone; the next round takes the entries
-		}
-		if e.status != nil {
-			// Counted with the refused entries, once per file.
-			e.status.RecordRefused(st.peer, refusedFileCause, 1)
-		}
-		return false, nil
+		return false, e.refuseFile(ctx, st.peer, err)
 	}
 	if newest := r.VectorClock.Max(); !newest.IsZero() {
 		_, _ = e.clock.Update(newest) // drift checked before the install

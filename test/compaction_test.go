@@ -117,7 +117,7 @@ func TestCompactionThreeNodesReturningNodeResurrectsNothing(t *testing.T) {
 			return true
 		})
 	}
-	require.Contains(t, c.Log(), "bootstrapped from a peer's snapshot",
+	require.Contains(t, c.Log(), "merged a peer's snapshot file",
 		"C was away past the retention: the history it lacked was compacted, a snapshot brought it up to date")
 	for i := 1; i < 10; i++ {
 		for _, n := range nodes {

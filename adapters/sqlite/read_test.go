@@ -196,7 +196,7 @@ func TestEveryReadSeesPendingWrites(t *testing.T) {
 	notReads := []string{
 		"Commit", "ApplyRemote", "ApplySnapshot", "Prune", "EnsureIndex", // writes
 		"SavePeer", "Peers", "RemovePeer", "CheckPeerKey", "PeerKey", "GetMeta", "SetMeta", // peers, their keys and meta
-		"SetProof", "Compact", "ReclaimSpace", "InstallSnapshotFile", // writes
+		"SetProof", "Compact", "ReclaimSpace", "InstallSnapshotFile", "ReceiveSnapshotFile", // writes
 		"StorageStats", // statistics for status and metrics, not data
 		"CheckIntegrity", "Ping", "Path", "RestoredFromBackup", "Close",
 		"SetClock", // configuration

@@ -94,25 +94,11 @@ func (s *Store) ApplySnapshot(ctx context.Context, r domain.Resolver, snap domai
 		for i := range snap.Documents {
 			entries[i] = domain.EntryFromDocument(&snap.Documents[i])
 		}
-		if lww {
-			// Snapshot documents compete like entries; no replay, so
-			// many at a time.
-			changed, err := t.upsertWinners(entries, nil, true)
-			if err != nil {
-				return err
-			}
-			res.Changed = changed
-		} else {
-			for i := range entries {
-				doc, changed, err := t.resolveStored(r, &entries[i], false)
-				if err != nil {
-					return err
-				}
-				if changed {
-					res.Changed = append(res.Changed, doc)
-				}
-			}
+		changed, err := t.resolveDocuments(r, lww, entries)
+		if err != nil {
+			return err
 		}
+		res.Changed = changed
 		for author, ts := range snap.VectorClock {
 			if h, ok := t.effectiveHead(author); ok && !h.before(ts.Wall, ts.Logical) {
 				continue // we already held this author's history up to there
@@ -134,4 +120,25 @@ func (s *Store) ApplySnapshot(ctx context.Context, r domain.Resolver, snap domai
 		return ports.ApplyResult{}, err
 	}
 	return res, nil
+}
+
+// resolveDocuments resolves documents that come without an oplog entry (a
+// snapshot's, a collected delete's marker) against the stored ones, as
+// entries would be, and returns those that changed.
+func (t *writeTx) resolveDocuments(r domain.Resolver, lww bool, entries []domain.Entry) ([]domain.Document, error) {
+	if lww {
+		// They compete like entries; no replay, so many at a time.
+		return t.upsertWinners(entries, nil, true)
+	}
+	var out []domain.Document
+	for i := range entries {
+		doc, changed, err := t.resolveStored(r, &entries[i], false)
+		if err != nil {
+			return nil, err
+		}
+		if changed {
+			out = append(out, doc)
+		}
+	}
+	return out, nil
 }

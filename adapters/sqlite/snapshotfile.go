@@ -199,24 +199,14 @@ func (s *Store) InstallSnapshotFile(ctx context.Context, check ports.SnapshotFil
 	} else if !empty {
 		return res, domain.Wrap(domain.CodeConflict, op, ports.ErrStoreNotEmpty)
 	}
-	removeStale(s.opts.Path + incomingSuffix)
-	tmp := s.opts.Path + incomingSuffix + randomSuffix()
-	defer removeDBFiles(tmp)
-	n, err := receiveFile(tmp, fetch)
-	if err != nil {
-		return res, domain.Wrap(domain.CodeOf(err), op, err)
-	}
-	res.Bytes = n
 	start := time.Now()
-	if err := checkSnapshotHeader(ctx, tmp, check); err != nil {
-		return res, err
-	}
-	// Checked whole before this node writes anything into the file or its
-	// store; writers go on meanwhile (the install looks at the store again).
-	verified, err := verifySnapshotData(ctx, tmp, check, s.knownKeys)
+	f, err := s.receiveVerified(ctx, op, check, fetch)
+	res.Bytes = f.size
 	if err != nil {
 		return res, err
 	}
+	defer removeDBFiles(f.path)
+	n, tmp, verified := f.size, f.path, f.verified
 	if err := s.installFile(ctx, tmp, verified, &res); err != nil {
 		return ports.SnapshotFileResult{}, err
 	}

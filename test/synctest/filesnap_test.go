@@ -2,7 +2,6 @@ package synctest_test
 
 import (
 	"context"
-	"crypto/ed25519"
 	"database/sql"
 	"fmt"
 	"path/filepath"
@@ -13,7 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/entgldb/entgldb-go/adapters/protocol"
-	"github.com/entgldb/entgldb-go/adapters/tcp"
 	"github.com/entgldb/entgldb-go/app"
 	"github.com/entgldb/entgldb-go/domain"
 	"github.com/entgldb/entgldb-go/ports"
@@ -167,20 +165,8 @@ func TestRefusedSnapshotFileFallsBackToEntries(t *testing.T) {
 
 			// A second server over a's data, with its own identity, whose
 			// files are tampered with.
-			_, key, err := ed25519.GenerateKey(nil)
-			require.NoError(t, err)
-			trust := tcp.Trust{PSK: protocol.DerivePSK([]byte("secret")), Identity: protocol.Identity{NodeID: "relay", Private: key}}
-			srv, err := tcp.NewServer(tcp.ServerOptions{Trust: trust, BindAddress: "127.0.0.1", Compression: true},
-				&tamperingService{SyncService: a.Service, tamper: tc.tamper, t: t}, nil)
-			require.NoError(t, err)
-			require.NoError(t, srv.Start(ctx))
-			t.Cleanup(func() {
-				stop, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				_ = srv.Stop(stop)
-			})
-
-			b := c.AddNode("b", synctest.Options{Compression: true}, []string{srv.Addr().String()})
+			relay := serveAs(t, "relay", &tamperingService{SyncService: a.Service, tamper: tc.tamper, t: t})
+			b := c.AddNode("b", synctest.Options{Compression: true}, []string{relay})
 			require.NoError(t, b.Engine.SyncNow(ctx))
 			require.Zero(t, b.Engine.Stats().Snapshots, "the file was refused")
 			refused := false
