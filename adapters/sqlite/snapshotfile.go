@@ -360,6 +360,11 @@ func (s *Store) installFile(ctx context.Context, path string, verified verifiedF
 	if err := installLocalTables(ctx, path, s.opts.Path, verified, res); err != nil {
 		return mapErr(op, fmt.Errorf("carry this node's own tables into the file: %w", err))
 	}
+	restoreCache, err := smallCache(ctx, conn)
+	if err != nil {
+		return mapErr(op, err)
+	}
+	defer restoreCache()
 	if err := conn.Raw(func(dc any) error { return restoreFrom(ctx, dc, path) }); err != nil {
 		return mapErr(op, fmt.Errorf("copy the file into the store: %w", err))
 	}
@@ -486,6 +491,29 @@ func swapDocIndexes(ctx context.Context, tx *sql.Tx) error {
 		}
 	}
 	return nil
+}
+
+// restoreCacheKiB is the page cache the restore writes through. The
+// writer's own cache is large, for big write transactions; a restore is
+// one transaction of every page, which through a large cache allocates a
+// fresh page for each (and frees them all at the end), where a small one
+// reuses its pages and writes the rest to the WAL early.
+const restoreCacheKiB = 2048
+
+// smallCache sets conn's page cache to restoreCacheKiB and returns what
+// sets it back.
+func smallCache(ctx context.Context, conn *sql.Conn) (restore func(), err error) {
+	var was int64
+	if err := conn.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&was); err != nil {
+		return nil, err
+	}
+	if _, err := conn.ExecContext(ctx, `PRAGMA cache_size = `+strconv.Itoa(-restoreCacheKiB)); err != nil {
+		return nil, err
+	}
+	return func() {
+		// Even when ctx ended: the connection goes back to the pool.
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA cache_size = `+strconv.FormatInt(was, 10))
+	}, nil
 }
 
 // snapshotMmapBytes is how much of a received snapshot file the install
