@@ -80,7 +80,8 @@ func ValidateBody(body []byte, maxBytes int) error {
 }
 
 // validateJSON checks a document's JSON text; objectOnly refuses any value
-// but an object. The cheap checks run first: a refused body is often large.
+// but an object. A body that passes every check is seen once
+// (passesJSONChecks).
 func validateJSON(op string, body []byte, maxBytes int, objectOnly bool) error {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxDocumentBytes
@@ -88,6 +89,17 @@ func validateJSON(op string, body []byte, maxBytes int, objectOnly bool) error {
 	if len(body) > maxBytes {
 		return Errorf(CodeTooLarge, op, "document is %d bytes, the limit is %d", len(body), maxBytes)
 	}
+	if passesJSONChecks(body, objectOnly) {
+		return nil
+	}
+	// Some check fails: the checks one by one name the first.
+	return jsonCheckSteps(op, body, objectOnly)
+}
+
+// jsonCheckSteps runs validateJSON's checks after the size limit one by
+// one, the cheap ones first (a refused body is often large), and returns
+// the first failure.
+func jsonCheckSteps(op string, body []byte, objectOnly bool) error {
 	if objectOnly {
 		trimmed := bytes.TrimLeft(body, " \t\r\n")
 		if len(trimmed) == 0 || trimmed[0] != '{' {
@@ -121,22 +133,18 @@ func checkKeysAndNumbers(op string, b []byte) error {
 	// have a few keys, and a map per object cost most of a write's
 	// validation. An object with many keys gets a set, so a document of a
 	// million keys is not quadratic.
-	type frame struct {
-		start int
-		set   map[string]struct{}
-	}
 	var keysBuf [32][]byte
-	var framesBuf [16]frame
+	var framesBuf [16]keyFrame
 	keys, frames := keysBuf[:0], framesBuf[:0]
 	expectKey := false
 	for i := 0; i < len(b); {
 		switch c := b[i]; {
 		case c == '{':
-			frames = append(frames, frame{start: len(keys)})
+			frames = append(frames, keyFrame{start: len(keys)})
 			expectKey = true
 			i++
 		case c == '[':
-			frames = append(frames, frame{start: -1})
+			frames = append(frames, keyFrame{start: -1})
 			i++
 		case c == '}' || c == ']':
 			if f := frames[len(frames)-1]; f.start >= 0 {

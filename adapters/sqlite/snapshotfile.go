@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -349,6 +350,11 @@ func (s *Store) installFile(ctx context.Context, path string, verified verifiedF
 	if err := installLocalTables(ctx, path, s.opts.Path, verified, res); err != nil {
 		return mapErr(op, fmt.Errorf("carry this node's own tables into the file: %w", err))
 	}
+	restoreCache, err := smallCache(ctx, conn)
+	if err != nil {
+		return mapErr(op, err)
+	}
+	defer restoreCache()
 	if err := conn.Raw(func(dc any) error { return restoreFrom(ctx, dc, path) }); err != nil {
 		return mapErr(op, fmt.Errorf("copy the file into the store: %w", err))
 	}
@@ -477,6 +483,33 @@ func swapDocIndexes(ctx context.Context, tx *sql.Tx) error {
 	return nil
 }
 
+// restoreCacheKiB is the page cache the restore writes through. The
+// writer's own cache is large, for big write transactions; a restore is
+// one transaction of every page, which through a large cache allocates a
+// fresh page for each (and frees them all at the end), where a small one
+// reuses its pages and writes the rest to the WAL early.
+const restoreCacheKiB = 2048
+
+// smallCache sets conn's page cache to restoreCacheKiB and returns what
+// sets it back.
+func smallCache(ctx context.Context, conn *sql.Conn) (restore func(), err error) {
+	var was int64
+	if err := conn.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&was); err != nil {
+		return nil, err
+	}
+	if _, err := conn.ExecContext(ctx, `PRAGMA cache_size = `+strconv.Itoa(-restoreCacheKiB)); err != nil {
+		return nil, err
+	}
+	return func() {
+		// Even when ctx ended: the connection goes back to the pool.
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA cache_size = `+strconv.FormatInt(was, 10))
+	}, nil
+}
+
+// snapshotMmapBytes is how much of a received snapshot file the install
+// reads through a memory map (the rest, if any, it reads as usual).
+const snapshotMmapBytes = 1 << 30
+
 // restoreStepPages is what one step of the restore copies; between steps
 // the install looks at its context. restoreStepped (tests) runs after each
 // step but the last, with the write transaction still open.
@@ -492,7 +525,12 @@ func restoreFrom(ctx context.Context, dc any, path string) (err error) {
 	if err != nil {
 		return err
 	}
-	b, err := r.NewRestore("file:" + escapePath(path) + "?mode=ro")
+	// Mapped: the pages are copied from the file, not read into a cache
+	// first.
+	// The file is read through a memory map: read into a page cache, every
+	// page of it was allocated and freed again, each free of the cache's
+	// last pages a system call.
+	b, err := r.NewRestore("file:" + escapePath(path) + "?mode=ro&_pragma=mmap_size(" + strconv.Itoa(snapshotMmapBytes) + ")")
 	if err != nil {
 		return err
 	}

@@ -149,7 +149,9 @@ func hashBefore(ctx context.Context, db *sql.DB, seq, lastSeq int64, lastHash st
 // scanRange reads and checks the entries of seqs [from, to).
 func scanRange(ctx context.Context, db *sql.DB, check ports.SnapshotFileCheck, from, to int64) scannedRange {
 	const op = "sqlite.VerifySnapshotFile"
-	var out scannedRange
+	// Sized for the whole range at once: grown by doubling, the entries
+	// were copied and collected several times over.
+	out := scannedRange{entries: make([]checkedEntry, 0, to-from)}
 	rows, err := db.QueryContext(ctx, snapshotRows, from, to)
 	if err != nil {
 		out.err = mapErr(op, err)

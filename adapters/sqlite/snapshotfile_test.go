@@ -412,3 +412,22 @@ func TestSnapshotFileEntriesCheckedInRanges(t *testing.T) {
 	require.Contains(t, err.Error(), "hash does not match")
 	requireUntouched(t, c)
 }
+
+// The install copies through a small page cache; the writer's connection
+// goes back to the pool with its own.
+func TestSnapshotFileInstallGivesTheWriterItsCacheBack(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	a, key := snapSource(t, 50)
+	c := snapTarget(t, key.Public().(ed25519.PublicKey))
+	cacheSize := func() int64 {
+		var n int64
+		require.NoError(t, c.writer.DB.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&n))
+		return n
+	}
+	before := cacheSize()
+	require.NotEqual(t, int64(-restoreCacheKiB), before)
+	_, err := c.InstallSnapshotFile(ctx, ports.SnapshotFileCheck{Cluster: clusterA}, fetchFrom(snapshotOf(t, a, key, clusterA)))
+	require.NoError(t, err)
+	require.Equal(t, before, cacheSize())
+}
