@@ -90,6 +90,9 @@ type Store struct {
 	st      state // pending documents and heads (state.go, pending.go)
 	recent  recentEntries
 
+	// split cuts whole-collection scans in parts (querysplit.go).
+	split splitState
+
 	idxMu   sync.RWMutex
 	indexed map[string]bool // JSON paths with an expression index
 
