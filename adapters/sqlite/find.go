@@ -133,6 +133,18 @@ func (s *Store) count(ctx context.Context, collection string, f domain.Filter, l
 		return 0, domain.Wrap(domain.CodeInvalidArgument, op, err)
 	}
 	defer release()
+	cuts, done, err := s.splitScan(ctx, collection, q, f != nil)
+	if err != nil {
+		return 0, queryErr(op, err, lf)
+	}
+	if cuts != nil {
+		defer done()
+		n, err := s.countSplit(ctx, q, cuts, limit)
+		if err != nil {
+			return 0, queryErr(op, err, lf)
+		}
+		return n, nil
+	}
 	stmt := "SELECT count(*)" + q.sb.String()
 	if limit > 0 {
 		stmt = "SELECT count(*) FROM (SELECT 1" + q.sb.String() + " LIMIT " + q.arg(limit) + ")"

@@ -151,6 +151,16 @@ func (s *Store) pinnedTxs(ctx context.Context, n int) (txs []*sql.Tx, release fu
 	return txs, release, nil
 }
 
+// partRange writes the condition holding a statement to one part: keys
+// from the part's lowest on, before the next part's. runSplit binds them,
+// at the places in args it returns.
+func (q *queryBuilder) partRange() (loArg, hiArg int) {
+	q.w(" AND documents.key >= ", q.arg(""))
+	loArg = len(q.args) - 1
+	q.w(" AND documents.key < ", q.arg([]byte{}))
+	return loArg, len(q.args) - 1
+}
+
 // splitRow is a row of a part, with the sort keys it is ordered by.
 type splitRow[T any] struct {
 	row  T
@@ -266,10 +276,7 @@ func (s *Store) splitScan(ctx context.Context, collection string, q *queryBuilde
 
 // findSplit is find over the parts cuts make, merged, then paged.
 func (s *Store) findSplit(ctx context.Context, collection string, q *queryBuilder, orders []domain.Order, cuts []string, skip, take int64) ([]domain.Document, error) {
-	q.w(" AND documents.key >= ", q.arg(""))
-	loArg := len(q.args) - 1
-	q.w(" AND documents.key < ", q.arg([]byte{}))
-	hiArg := len(q.args) - 1
+	loArg, hiArg := q.partRange()
 	// The sort keys are columns too: the parts merge by them.
 	cols := findColumns
 	desc := make([]bool, len(orders))
@@ -314,4 +321,31 @@ func (s *Store) findSplit(ctx context.Context, collection string, q *queryBuilde
 		out = out[:min(int(take), len(out))]
 	}
 	return out, nil
+}
+
+// countSplit is count over the parts cuts make: each counts at most limit
+// (0: all), and so does their sum.
+func (s *Store) countSplit(ctx context.Context, q *queryBuilder, cuts []string, limit int) (int, error) {
+	loArg, hiArg := q.partRange()
+	stmt := "SELECT count(*)" + q.sb.String()
+	if limit > 0 {
+		stmt = "SELECT count(*) FROM (SELECT 1" + q.sb.String() + " LIMIT " + q.arg(limit) + ")"
+	}
+	parts, err := runSplit(ctx, s, cuts, stmt, q.args, loArg, hiArg, func(rows *sql.Rows) (splitRow[int], error) {
+		var r splitRow[int]
+		return r, rows.Scan(&r.row)
+	})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, p := range parts {
+		for _, r := range p {
+			n += r.row
+		}
+	}
+	if limit > 0 {
+		n = min(n, limit)
+	}
+	return n, nil
 }

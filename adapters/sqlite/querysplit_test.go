@@ -12,7 +12,8 @@ import (
 
 // A whole-collection scan cut into parts (querysplit.go) must answer what
 // the single statement and the reference evaluator answer: the same
-// documents in the same order, ties in key order, on fields of every kind.
+// documents in the same order, ties in key order, on fields of every kind;
+// and the same counts.
 func TestSplitScansMatchOneStatement(t *testing.T) {
 	t.Parallel() // independent stores
 	values := []string{
@@ -61,6 +62,17 @@ func TestSplitScansMatchOneStatement(t *testing.T) {
 			}
 		}
 		queries = append(queries, domain.Query{Filter: f}, domain.Query{Filter: f, Skip: 3, Take: 20})
+		for _, limit := range []int{0, 1, 50, 1000} {
+			want, err := one.CountUpTo(t.Context(), "docs", f, limit)
+			require.NoError(t, err)
+			before := sqlite.SplitRuns(split)
+			got, err := split.CountUpTo(t.Context(), "docs", f, limit)
+			require.NoError(t, err)
+			require.Equal(t, want, got, "count of %s up to %d", describeFilter(f), limit)
+			if f != nil {
+				require.Equal(t, before+1, sqlite.SplitRuns(split), "count of %s ran split", describeFilter(f))
+			}
+		}
 	}
 	for _, q := range queries {
 		want, err := domain.ApplyQuery(q, docs)
