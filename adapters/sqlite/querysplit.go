@@ -40,8 +40,9 @@ type splitState struct {
 // splitCuts are the keys cutting a collection into parts of about equal
 // rows, as counted at the time; nil when it is too small to split.
 type splitCuts struct {
-	keys []string
-	at   time.Time
+	keys  []string
+	parts int
+	at    time.Time
 }
 
 const (
@@ -53,6 +54,8 @@ const (
 	splitCutsFor = 30 * time.Second
 	// splitMaxParts bounds the connections one query holds.
 	splitMaxParts = 4
+	// splitMaxCollections bounds the collections whose cuts are kept.
+	splitMaxCollections = 1024
 )
 
 // splitParts is how many parts a whole scan is cut into: one per core, and
@@ -74,7 +77,7 @@ func (s *Store) cutsOf(ctx context.Context, collection string, parts int) ([]str
 	c, ok := sp.cuts[collection]
 	minRows := sp.minRows
 	sp.mu.Unlock()
-	if ok && time.Since(c.at) < splitCutsFor && (c.keys == nil || len(c.keys) == parts-1) {
+	if ok && time.Since(c.at) < splitCutsFor && c.parts == parts {
 		return c.keys, nil
 	}
 	if minRows <= 0 {
@@ -99,10 +102,10 @@ func (s *Store) cutsOf(ctx context.Context, collection string, parts int) ([]str
 		}
 	}
 	sp.mu.Lock()
-	if sp.cuts == nil {
-		sp.cuts = map[string]splitCuts{}
+	if sp.cuts == nil || len(sp.cuts) >= splitMaxCollections {
+		sp.cuts = map[string]splitCuts{} // names are the client's: bounded
 	}
-	sp.cuts[collection] = splitCuts{keys: keys, at: time.Now()}
+	sp.cuts[collection] = splitCuts{keys: keys, parts: parts, at: time.Now()}
 	sp.mu.Unlock()
 	return keys, nil
 }
