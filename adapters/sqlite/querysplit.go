@@ -326,29 +326,37 @@ func (s *Store) findSplit(ctx context.Context, collection string, q *queryBuilde
 	return out, nil
 }
 
-// countSplit is count over the parts cuts make: each counts at most limit
-// (0: all), and so does their sum.
+// countSplit is count over the parts cuts make, at most limit (0: all).
+// A bounded count streams each part's matches and stops every part once
+// together they reached the limit: where matches are dense, the parts
+// read no more than one statement would.
 func (s *Store) countSplit(ctx context.Context, q *queryBuilder, cuts []string, limit int) (int, error) {
 	loArg, hiArg := q.partRange()
-	stmt := "SELECT count(*)" + q.sb.String()
-	if limit > 0 {
-		stmt = "SELECT count(*) FROM (SELECT 1" + q.sb.String() + " LIMIT " + q.arg(limit) + ")"
-	}
-	parts, err := runSplit(ctx, s, cuts, stmt, q.args, loArg, hiArg, func(rows *sql.Rows) (splitRow[int], error) {
-		var r splitRow[int]
-		return r, rows.Scan(&r.row)
-	})
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, p := range parts {
-		for _, r := range p {
-			n += r.row
+	if limit <= 0 {
+		parts, err := runSplit(ctx, s, cuts, "SELECT count(*)"+q.sb.String(), q.args, loArg, hiArg, func(rows *sql.Rows) (splitRow[int], error) {
+			var r splitRow[int]
+			return r, rows.Scan(&r.row)
+		})
+		n := 0
+		for _, p := range parts {
+			for _, r := range p {
+				n += r.row
+			}
 		}
+		return n, err
 	}
-	if limit > 0 {
-		n = min(n, limit)
+	stmt := "SELECT 1" + q.sb.String() + " LIMIT " + q.arg(limit)
+	ctx, reached := context.WithCancel(ctx)
+	defer reached()
+	var n atomic.Int64
+	_, err := runSplit(ctx, s, cuts, stmt, q.args, loArg, hiArg, func(*sql.Rows) (splitRow[struct{}], error) {
+		if n.Add(1) >= int64(limit) {
+			reached()
+		}
+		return splitRow[struct{}]{}, nil
+	})
+	if n.Load() >= int64(limit) {
+		return limit, nil // the parts stopped by reached() failed with its cancellation
 	}
-	return n, nil
+	return int(n.Load()), err
 }
