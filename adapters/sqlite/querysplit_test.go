@@ -2,12 +2,16 @@ package sqlite_test
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/entgldb/entgldb-go/adapters/sqlite"
 	"github.com/entgldb/entgldb-go/domain"
+	"github.com/entgldb/entgldb-go/ports"
+	"github.com/entgldb/entgldb-go/ports/porttest"
 )
 
 // A whole-collection scan cut into parts (querysplit.go) must answer what
@@ -91,4 +95,20 @@ func TestSplitScansMatchOneStatement(t *testing.T) {
 		}
 		require.Equal(t, wantRuns, sqlite.SplitRuns(split), "ran split: %s", describe(q))
 	}
+}
+
+// The store contract's query groups with every whole scan split in three
+// parts: what they hold of Find and Count (tombstones, expiry, other
+// collections) holds split too.
+func TestStoreContractSplitScans(t *testing.T) {
+	t.Parallel() // independent stores
+	porttest.RunStoreSuite(t, func(t *testing.T) ports.Store {
+		group := strings.Split(t.Name(), "/")[1]
+		if !slices.Contains([]string{"ApplyRemote", "Documents", "Count", "Expiry", "Concurrency"}, group) {
+			t.Skipf("%s runs no query", group)
+		}
+		s := openTemp(t)
+		sqlite.SplitScans(s, 3)
+		return s
+	})
 }
