@@ -194,6 +194,15 @@ func TestDocumentRoundTrip(t *testing.T) {
 	count, err := n.Count(ctx, "users", "")
 	require.NoError(t, err)
 	assert.Equal(t, 2, count)
+	for _, c := range []struct {
+		limit, n int
+		more     bool
+	}{{1, 1, true}, {2, 2, false}, {5, 2, false}, {0, 2, false}} {
+		got, more, err := n.CountUpTo(ctx, "users", "", c.limit)
+		require.NoError(t, err)
+		assert.Equal(t, c.n, got, "limit %d", c.limit)
+		assert.Equal(t, c.more, more, "limit %d", c.limit)
+	}
 	names, err := n.Collections(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"users"}, names)

@@ -201,11 +201,25 @@ func (c *Client) Find(ctx context.Context, collection string, q Query) ([]Docume
 
 // Count returns the number of documents matching where (empty: all).
 func (c *Client) Count(ctx context.Context, collection, where string) (int, error) {
+	n, _, err := c.CountUpTo(ctx, collection, where, 0)
+	return n, err
+}
+
+// CountUpTo counts the documents matching where (empty: all) and stops past
+// limit of them, so a count over a large collection costs what its bound
+// does (the route's count?limit=N). more says more than limit match; n is
+// then limit. A limit <= 0 counts every match, as Count.
+func (c *Client) CountUpTo(ctx context.Context, collection, where string, limit int) (n int, more bool, err error) {
 	var out struct {
-		Count int `json:"count"`
+		Count int  `json:"count"`
+		More  bool `json:"more"`
 	}
-	_, err := c.call(ctx, "client.Count", http.MethodGet, collectionPath(collection)+"/count?"+Query{Where: where}.values().Encode(), nil, &out)
-	return out.Count, err
+	v := Query{Where: where}.values()
+	if limit > 0 {
+		v.Set("limit", strconv.Itoa(limit))
+	}
+	_, err = c.call(ctx, "client.CountUpTo", http.MethodGet, collectionPath(collection)+"/count?"+v.Encode(), nil, &out)
+	return out.Count, out.More, err
 }
 
 // Collections lists the collection names.

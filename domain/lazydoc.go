@@ -19,51 +19,93 @@ const decodeOp = "domain.decodeFields"
 // (all of them when want is nil). A document that is not an object is
 // decoded whole.
 func decodeFields(doc string, want map[string]struct{}) (any, error) {
-	i := skipSpace(doc, 0)
-	if want == nil || i >= len(doc) || doc[i] != '{' {
+	if want == nil || !isObjectText(doc) {
 		return DecodeJSON([]byte(doc))
 	}
 	out := make(map[string]any, len(want))
-	i = skipSpace(doc, i+1)
+	err := eachMember(doc, func(key, value string) error {
+		if _, ok := want[key]; !ok {
+			return nil
+		}
+		v, err := decodeValue(value)
+		out[key] = v
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// decodeField is decodeFields for one wanted member, without building a
+// map: its value (the last one, as a whole decode keeps), or absent{}. A
+// document that is not an object comes back whole, with isObject false.
+func decodeField(doc, name string) (v any, isObject bool, err error) {
+	if !isObjectText(doc) {
+		v, err = DecodeJSON([]byte(doc))
+		return v, false, err
+	}
+	var text string
+	found := false
+	if err := eachMember(doc, func(key, value string) error {
+		if key == name {
+			text, found = value, true
+		}
+		return nil
+	}); err != nil {
+		return nil, true, err
+	}
+	if !found {
+		return absent{}, true, nil
+	}
+	v, err = decodeValue(text)
+	return v, true, err
+}
+
+func isObjectText(doc string) bool {
+	i := skipSpace(doc, 0)
+	return i < len(doc) && doc[i] == '{'
+}
+
+// eachMember calls fn with the key and the value's text of each member of
+// the JSON object doc (isObjectText), scanning past the values.
+func eachMember(doc string, fn func(key, value string) error) error {
+	i := skipSpace(doc, skipSpace(doc, 0)+1)
 	if i < len(doc) && doc[i] == '}' {
-		return out, nil
+		return nil
 	}
 	for {
 		if i >= len(doc) || doc[i] != '"' {
-			return nil, Errorf(CodeCorruption, decodeOp, "document is not valid JSON: expected a key at byte %d", i)
+			return Errorf(CodeCorruption, decodeOp, "document is not valid JSON: expected a key at byte %d", i)
 		}
-		end, err := skipValue(doc, i)
+		end, err := skipString(doc, i)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		key, err := decodeString(doc[i:end])
 		if err != nil {
-			return nil, err
+			return err
 		}
 		i = skipSpace(doc, end)
 		if i >= len(doc) || doc[i] != ':' {
-			return nil, Errorf(CodeCorruption, decodeOp, "document is not valid JSON: expected ':' at byte %d", i)
+			return Errorf(CodeCorruption, decodeOp, "document is not valid JSON: expected ':' at byte %d", i)
 		}
 		start := skipSpace(doc, i+1)
 		end, err = skipValue(doc, start)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if _, ok := want[key]; ok {
-			v, err := decodeValue(doc[start:end])
-			if err != nil {
-				return nil, err
-			}
-			out[key] = v
+		if err := fn(key, doc[start:end]); err != nil {
+			return err
 		}
 		i = skipSpace(doc, end)
 		switch {
 		case i < len(doc) && doc[i] == ',':
 			i = skipSpace(doc, i+1)
 		case i < len(doc) && doc[i] == '}':
-			return out, nil
+			return nil
 		default:
-			return nil, Errorf(CodeCorruption, decodeOp, "document is not valid JSON: expected ',' or '}' at byte %d", i)
+			return Errorf(CodeCorruption, decodeOp, "document is not valid JSON: expected ',' or '}' at byte %d", i)
 		}
 	}
 }
@@ -105,7 +147,7 @@ func skipValue(s string, i int) (int, error) {
 		return 0, Errorf(CodeCorruption, decodeOp, "document is not valid JSON: unclosed container")
 	}
 	start := i
-	for i < len(s) && !strings.ContainsRune(",}] \t\r\n", rune(s[i])) {
+	for i < len(s) && !endsScalar(s[i]) {
 		i++
 	}
 	if i == start {
@@ -114,17 +156,31 @@ func skipValue(s string, i int) (int, error) {
 	return i, nil
 }
 
-// skipString returns the end of the string literal starting at i.
+// skipString returns the end of the string literal starting at i. It
+// jumps from quote to quote (IndexByte is vectorized): a backslash before
+// the quote found escapes the byte after it, and the search goes on past.
 func skipString(s string, i int) (int, error) {
-	for i++; i < len(s); i++ {
-		switch s[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1, nil
+	for i++; i <= len(s); {
+		q := strings.IndexByte(s[i:], '"')
+		if q < 0 {
+			break
 		}
+		b := strings.IndexByte(s[i:i+q], '\\')
+		if b < 0 {
+			return i + q + 1, nil
+		}
+		i += b + 2
 	}
 	return 0, Errorf(CodeCorruption, decodeOp, "document is not valid JSON: unclosed string")
+}
+
+// endsScalar: the bytes that end a number or literal.
+func endsScalar(c byte) bool {
+	switch c {
+	case ',', '}', ']', ' ', '\t', '\r', '\n':
+		return true
+	}
+	return false
 }
 
 func decodeString(lit string) (string, error) {
@@ -257,10 +313,20 @@ func (m *Matcher) MatchText(doc string) (bool, error) {
 // SortKeyText is SortKey on a document's JSON text, decoding only the
 // field the path starts at.
 func SortKeyText(doc, path string, desc bool) ([]byte, error) {
-	first, _, _ := strings.Cut(path, ".")
-	v, err := decodeFields(doc, map[string]struct{}{first: {}})
-	if err != nil {
+	first, rest, dotted := strings.Cut(path, ".")
+	v, isObject, err := decodeField(doc, first)
+	switch {
+	case err != nil:
 		return nil, err
+	case !isObject:
+		return SortKey(v, path, desc), nil
 	}
-	return SortKey(v, path, desc), nil
+	if _, missing := v.(absent); missing {
+		return appendKey(nil, absent{}), nil
+	}
+	var segs []string
+	if dotted {
+		segs = splitPath(rest)
+	}
+	return sortKeyOf(walkPath(v, segs, nil), desc), nil
 }

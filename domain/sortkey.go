@@ -33,6 +33,11 @@ const (
 // for an ascending sort, the largest for a descending one; a missing field
 // sorts as null and an empty array before both.
 func SortKey(doc any, path string, desc bool) []byte {
+	return sortKeyOf(walkPath(doc, splitPath(path), nil), desc)
+}
+
+// sortKeyOf is the sort key of the values a path reached.
+func sortKeyOf(reached []any, desc bool) []byte {
 	var best any = absent{}
 	first := true
 	consider := func(v any) {
@@ -45,7 +50,7 @@ func SortKey(doc any, path string, desc bool) []byte {
 			best = v
 		}
 	}
-	for _, v := range walkPath(doc, splitPath(path), nil) {
+	for _, v := range reached {
 		arr, isArr := v.([]any)
 		switch {
 		case !isArr:

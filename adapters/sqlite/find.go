@@ -48,26 +48,35 @@ func (s *Store) find(ctx context.Context, collection string, query domain.Query)
 		return nil, domain.Wrap(domain.CodeInvalidArgument, op, err)
 	}
 	defer release()
-	q.orderBy(query.Orders())
-	take, skip := int64(query.Take), int64(query.Skip)
+	take, skip := int64(query.Take), max(int64(query.Skip), 0)
 	if take <= 0 {
 		take = -1 // SQLite: no limit, so OFFSET works alone
 	}
-	q.w(" LIMIT ", q.arg(take), " OFFSET ", q.arg(max(skip, 0)))
-	rows, err := s.queries.query(ctx, "SELECT documents.key, documents.data, documents.wall, documents.logic, documents.node, documents.expires_at"+q.sb.String(), q.args...)
+	orders := query.Orders()
+	cuts, done, err := s.splitScan(ctx, collection, q, query.Filter != nil || len(orders) > 0)
+	if err != nil {
+		return nil, queryErr(op, err, lf)
+	}
+	if cuts != nil {
+		defer done()
+		out, err := s.findSplit(ctx, collection, q, orders, cuts, skip, take)
+		if err != nil {
+			return nil, queryErr(op, err, lf)
+		}
+		return out, nil
+	}
+	q.orderBy(orders)
+	q.w(" LIMIT ", q.arg(take), " OFFSET ", q.arg(skip))
+	rows, err := s.queries.query(ctx, findColumns+q.sb.String(), q.args...)
 	if err != nil {
 		return nil, queryErr(op, err, lf)
 	}
 	defer rows.Close()
 	var out []domain.Document
 	for rows.Next() {
-		d := domain.Document{Collection: collection}
-		var data sql.NullString
-		if err := rows.Scan(&d.Key, &data, &d.Stamp.Wall, &d.Stamp.Logical, &d.Stamp.Node, &d.ExpiresAt); err != nil {
+		d, err := scanDocument(rows, collection)
+		if err != nil {
 			return nil, queryErr(op, err, lf)
-		}
-		if data.Valid {
-			d.Data = []byte(data.String)
 		}
 		out = append(out, d)
 	}
@@ -75,6 +84,21 @@ func (s *Store) find(ctx context.Context, collection string, query domain.Query)
 		return nil, queryErr(op, err, lf)
 	}
 	return out, nil
+}
+
+const findColumns = "SELECT documents.key, documents.data, documents.wall, documents.logic, documents.node, documents.expires_at"
+
+// scanDocument reads findColumns, then any more columns into more.
+func scanDocument(rows *sql.Rows, collection string, more ...any) (domain.Document, error) {
+	d := domain.Document{Collection: collection}
+	var data sql.NullString
+	if err := rows.Scan(append([]any{&d.Key, &data, &d.Stamp.Wall, &d.Stamp.Logical, &d.Stamp.Node, &d.ExpiresAt}, more...)...); err != nil {
+		return d, err
+	}
+	if data.Valid {
+		d.Data = []byte(data.String)
+	}
+	return d, nil
 }
 
 // Count returns the number of live documents matching f.
@@ -109,6 +133,18 @@ func (s *Store) count(ctx context.Context, collection string, f domain.Filter, l
 		return 0, domain.Wrap(domain.CodeInvalidArgument, op, err)
 	}
 	defer release()
+	cuts, done, err := s.splitScan(ctx, collection, q, f != nil)
+	if err != nil {
+		return 0, queryErr(op, err, lf)
+	}
+	if cuts != nil {
+		defer done()
+		n, err := s.countSplit(ctx, q, cuts, limit)
+		if err != nil {
+			return 0, queryErr(op, err, lf)
+		}
+		return n, nil
+	}
 	stmt := "SELECT count(*)" + q.sb.String()
 	if limit > 0 {
 		stmt = "SELECT count(*) FROM (SELECT 1" + q.sb.String() + " LIMIT " + q.arg(limit) + ")"

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/entgldb/entgldb-go/adapters/sqlite"
 	"github.com/entgldb/entgldb-go/domain"
 )
 
@@ -237,9 +238,14 @@ func randQuery(rng *rand.Rand) domain.Query {
 
 func TestFindMatchesReferenceEvaluator(t *testing.T) {
 	t.Parallel() // independent stores; the slowest tests overlap on a multi-core machine
-	for _, indexed := range []bool{false, true} {
-		t.Run(fmt.Sprintf("indexed=%v", indexed), func(t *testing.T) {
+	for _, c := range []struct{ indexed, split bool }{{false, false}, {true, false}, {false, true}} {
+		indexed := c.indexed
+		t.Run(fmt.Sprintf("indexed=%v/split=%v", indexed, c.split), func(t *testing.T) {
 			s := openTemp(t)
+			if c.split {
+				// Whole scans in three parts, however small the collection.
+				sqlite.SplitScans(s, 3)
+			}
 			ctx := t.Context()
 			rng := rand.New(rand.NewPCG(42, uint64(len(fmt.Sprint(indexed)))))
 			if indexed {

@@ -5,6 +5,6 @@ package sqlite_test
 // Smaller sizes under the race detector (see race_off_test.go).
 const (
 	diffApplyEntries = 1200
-	diffQueryCases   = 250 // two variants: 500 in all
+	diffQueryCases   = 170 // three variants: 510 in all
 	diffCommitCalls  = 60  // TestCommitBatchesMatchMemory, commits per run
 )

@@ -90,6 +90,9 @@ type Store struct {
 	st      state // pending documents and heads (state.go, pending.go)
 	recent  recentEntries
 
+	// split cuts whole-collection scans in parts (querysplit.go).
+	split splitState
+
 	idxMu   sync.RWMutex
 	indexed map[string]bool // JSON paths with an expression index
 
@@ -130,6 +133,10 @@ var (
 	_ ports.Backupper        = (*Store)(nil)
 )
 
+// readerMmapBytes is how much of the database file each read connection
+// maps (address space, not memory: the OS pages it in and out).
+const readerMmapBytes = 1 << 30
+
 // dsn builds the connection string. _pragma values run on every new pool
 // connection; _txlock=immediate makes BEGIN take the write lock up front so
 // read-then-write transactions never fail with SQLITE_BUSY halfway.
@@ -159,6 +166,12 @@ func dsn(path string, busy time.Duration, wal, syncFull, writer bool, walLimit i
 		// so one statement can roll back alone) in memory: as a temp
 		// file they cost two write syscalls per page touched.
 		q.Add("_pragma", "temp_store(MEMORY)")
+	}
+	if !writer {
+		// Readers map the file: a query that reads a whole collection
+		// (an unindexed filter or sort) then costs no read syscall and no
+		// copy per page. The writer keeps plain I/O.
+		q.Add("_pragma", "mmap_size("+strconv.FormatInt(readerMmapBytes, 10)+")")
 	}
 	if syncFull {
 		q.Add("_pragma", "synchronous(FULL)")

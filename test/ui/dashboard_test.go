@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -289,6 +291,27 @@ func TestDashboardInABrowser(t *testing.T) {
 
 		p.run("bad filter", chromedp.SetValue(chromedp.CSS("#filter-where"), `{"age":{"$nope":1}}`), chromedp.Click(chromedp.CSS("#filter-apply")))
 		p.until("the API's error shown", `document.querySelector('#error')?.textContent.length > 0`)
+	})
+
+	t.Run("the index offer", func(t *testing.T) {
+		p.t = t
+		// Any filter is slow enough to offer an index: the collection is small.
+		eval[int](p, `state.slowMs = 0`)
+		const where = `{"age":{"$gte":70}}`
+		want, err := a.Client().Count(ctx, "users", where)
+		require.NoError(t, err)
+		require.Positive(t, want)
+		p.open("#/c/users?where=" + url.QueryEscape(where))
+		done := fmt.Sprintf(`document.querySelector('#docs-status')?.textContent.startsWith('%d documents match')`, want)
+		p.until("the offer", done+` && document.querySelector('#index-offer button[data-index="age"]') !== null`)
+		keys := `[...document.querySelectorAll('#documents tbody tr')].map(r => r.dataset.key).join(',')`
+		before := eval[string](p, keys)
+		p.run("index age", chromedp.Click(chromedp.CSS(`#index-offer button[data-index="age"]`)))
+		p.until("indexed, the page reloaded without the offer", `document.querySelector('#flash').textContent === 'Indexed age' && `+
+			done+` && document.querySelector('#index-offer') === null`)
+		require.Equal(t, before, eval[string](p, keys), "the same documents through the index")
+		require.Equal(t, want, len(strings.Split(before, ",")))
+		eval[int](p, `state.slowMs = 200`)
 	})
 
 	t.Run("edit a document and see it on the other node", func(t *testing.T) {
