@@ -94,3 +94,45 @@ func TestSnapshotFileMergeRefusesAKeyPinnedSince(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, before, after, "nothing merged")
 }
+
+// A far-behind node merges the file of a relay whose compaction bridged
+// holes in another author's chain (compactproof_test.go): the bridges it
+// receives must stay with the entries before the holes, or the node's own
+// file would be refused across them by the next node. Held: A's entries up
+// to k2 (the bridge after k4 arrives on a taken entry) or up to k4 (the
+// bridge belongs on the node's own head).
+func TestSnapshotFileMergeKeepsTheRelaysBridges(t *testing.T) {
+	t.Parallel()
+	r := newCompactedRelay(t)
+	relayFile := r.file(t)
+	for _, held := range []int{3, 5} {
+		t.Run(fmt.Sprint("held ", held), func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			c := snapTarget(t, nil)
+			entries, err := r.a.AuthorEntriesAfter(ctx, "A", domain.Timestamp{}, held)
+			require.NoError(t, err)
+			_, err = c.ApplyRemote(ctx, pendLWW, entries)
+			require.NoError(t, err)
+			f, err := c.ReceiveSnapshotFile(ctx, ports.SnapshotFileCheck{Cluster: clusterA, Self: "C"}, fetchFrom(relayFile))
+			require.NoError(t, err)
+			_, err = f.Merge(ctx, pendLWW)
+			require.NoError(t, err)
+			require.NoError(t, f.Close())
+
+			for key, digests := range map[string]int{"k4": 2, "k149": 1} {
+				proof, bridge, err := decodeStoredProof(column(t, c.Path(), "A", key))
+				require.NoError(t, err)
+				require.Nil(t, proof, key)
+				require.Len(t, bridge, digests, "the bridge after %s kept", key)
+			}
+			d, _, err := r.install(t, r.fileOf(t, c))
+			require.NoError(t, err, "the merged node's own file installs on a fresh node")
+			want, err := r.s.Count(ctx, "c", nil)
+			require.NoError(t, err)
+			n, err := d.Count(ctx, "c", nil)
+			require.NoError(t, err)
+			require.Equal(t, want, n)
+		})
+	}
+}
