@@ -10,6 +10,8 @@ import (
 	"slices"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/entgldb/entgldb-go/domain"
 	"github.com/entgldb/entgldb-go/ports"
 )
@@ -116,6 +118,7 @@ func (m *mergeFile) Merge(ctx context.Context, r domain.Resolver) (ports.ApplyRe
 		}
 	}
 	var res ports.ApplyResult
+	var markers []domain.Entry
 	err = s.write(ctx, op, func(t *writeTx) error {
 		res = ports.ApplyResult{}
 		if err := t.pinFileKeys(m.verified.newKeys); err != nil {
@@ -125,8 +128,7 @@ func (m *mergeFile) Merge(ctx context.Context, r domain.Resolver) (ports.ApplyRe
 		if err != nil {
 			return err
 		}
-		markers, err := markersInHoles(ctx, db, holes)
-		if err != nil {
+		if markers, err = markersInHoles(ctx, db, holes); err != nil {
 			return err
 		}
 		changedAt := map[docKey]int{}
@@ -174,6 +176,11 @@ func (m *mergeFile) Merge(ctx context.Context, r domain.Resolver) (ports.ApplyRe
 	})
 	if err != nil {
 		return ports.ApplyResult{}, err
+	}
+	// Merged already: should this fail, the entries wait for a
+	// compaction pass (they are superseded) and the error is only logged.
+	if err := s.compactUnderMarkers(ctx, markers); err != nil {
+		s.log.Warn("merge: the entries a collected delete supersedes stay until compaction", zap.Error(err))
 	}
 	return res, nil
 }
