@@ -17,7 +17,9 @@ import (
 // this node could no longer serve its snapshot file. The entries are
 // superseded by the marker; they are removed right after the merge as a
 // compaction batch removes entries, holes recorded and bridges kept, so
-// every chain stays provable.
+// every chain stays provable. This trusts the peer no further than taking
+// the marker does (the document is deleted here by it already); only the
+// superseded copies go, earlier than a compaction pass would take them.
 
 // supersededByMarker reads the entries of a document whose row is the
 // marker at a stamp, older than it.
