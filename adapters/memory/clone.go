@@ -35,6 +35,12 @@ func (s *Store) Clone() *Store {
 			c.boundaryLinks[h] = bytes.Clone(l)
 		}
 	}
+	for h, b := range s.bridges {
+		if c.bridges == nil {
+			c.bridges = make(map[string][][]byte, len(s.bridges))
+		}
+		c.bridges[h] = cloneDigests(b)
+	}
 	c.meta = maps.Clone(s.meta)
 	for id, p := range s.peers {
 		c.peers[id] = clonePeer(p)

@@ -16,7 +16,9 @@ var (
 
 // Compact implements ports.Compactor. A removed entry whose successor in
 // its author's chain stays leaves its link in boundaryLinks, keyed by its
-// hash: LinkOf answers from it and ChainRange refuses to cross it.
+// hash: LinkOf answers from it and ChainRange refuses to cross it. The
+// entry before a hole keeps what proving needs across it
+// (compactbridges.go).
 func (s *Store) Compact(ctx context.Context, p domain.CompactionPolicy) (ports.CompactionResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -63,6 +65,12 @@ func (s *Store) Compact(ctx context.Context, p domain.CompactionPolicy) (ports.C
 				s.boundaryLinks[s.log[i].Hash] = bytes.Clone(s.log[i].Link)
 			}
 		}
+	}
+	for _, chain := range s.chainsLocked() {
+		s.bridgeHoles(chain, removed)
+	}
+	for i := range removed {
+		delete(s.bridges, s.log[i].Hash)
 	}
 	kept := s.log[:0:0]
 	for i, e := range s.log {

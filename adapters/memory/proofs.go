@@ -32,7 +32,8 @@ func (s *Store) LinkOf(ctx context.Context, hash string) ([]byte, error) {
 }
 
 // ProofAfter implements ports.ProofStore. An entry on the way without a
-// link, or whose link does not follow the one before it, ends the search
+// link, or whose link does not follow the one before it (across the
+// bridge that entry keeps, if any: compactbridges.go), ends the search
 // with no proof (the digests would not reach the signed link); so does a
 // tail longer than a proof may carry.
 func (s *Store) ProofAfter(ctx context.Context, author string, after domain.Timestamp) ([][]byte, *domain.AuthorProof, error) {
@@ -42,19 +43,31 @@ func (s *Store) ProofAfter(ctx context.Context, author string, after domain.Time
 	if err := s.check(ctx, op); err != nil {
 		return nil, nil, err
 	}
-	var tail [][]byte
+	var tail, bridge [][]byte
 	var prevLink []byte
 	for _, e := range s.authorChain(author) {
+		if e.Stamp == after {
+			// Where the tail starts: its link, and the bridge it keeps.
+			prevLink, bridge = e.Link, s.bridges[e.Hash]
+			continue
+		}
 		if !e.Stamp.After(after) {
 			continue
 		}
 		d := domain.EntryDigest(&e)
-		if e.Link == nil || len(tail) == domain.MaxProofTail ||
-			(prevLink != nil && !bytes.Equal(domain.NextLink(prevLink, d), e.Link)) {
+		if e.Link == nil {
 			return nil, nil, nil
 		}
-		tail = append(tail, d)
-		prevLink = e.Link
+		if prevLink != nil && !bytes.Equal(domain.NextLink(prevLink, d), e.Link) {
+			if bridge == nil || !bytes.Equal(domain.NextLink(domain.LinkAfter(prevLink, bridge), d), e.Link) {
+				return nil, nil, nil
+			}
+			tail = append(tail, cloneDigests(bridge)...)
+		}
+		if tail = append(tail, d); len(tail) > domain.MaxProofTail {
+			return nil, nil, nil
+		}
+		prevLink, bridge = e.Link, s.bridges[e.Hash]
 		if e.Proof != nil {
 			return tail, cloneProof(e.Proof), nil
 		}
@@ -77,6 +90,7 @@ func (s *Store) SetProof(ctx context.Context, hash string, proof domain.AuthorPr
 	p := cloneProof(&proof)
 	p.LinkBefore = nil
 	s.log[i].Proof = p
+	delete(s.bridges, hash) // the column a bridge shares, in the SQLite adapter
 	return nil
 }
 

@@ -41,6 +41,9 @@ type Store struct {
 	// boundaryLinks: hash -> link of each compacted entry whose successor
 	// stays (compact.go).
 	boundaryLinks map[string][]byte
+	// bridges: hash -> digests of the entries compaction removed right
+	// after that entry, up to the next one held (compactbridges.go).
+	bridges map[string][][]byte
 
 	meta  map[string]string
 	peers map[string]domain.Peer

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/entgldb/entgldb-go/domain"
 	"github.com/entgldb/entgldb-go/ports"
 )
@@ -29,7 +31,10 @@ import (
 // head here (the peer compacted or pruned the entries between), the
 // predecessor's hash and link (as the file knows it) go to
 // link_boundaries, as compaction records its holes, so the chain resumes
-// there for the verifier and for the proofs this node serves.
+// there for the verifier and for the proofs this node serves. The entry
+// before such a hole keeps the bridge the file gives it (compactbridges.go)
+// when its digests reach that link: without it this node's own file would
+// be refused across the hole by the next node.
 //
 // One kind of row has no entry: the marker a collected delete leaves (a
 // deleted row without content; the install leaves it out). Left out of a
@@ -113,17 +118,17 @@ func (m *mergeFile) Merge(ctx context.Context, r domain.Resolver) (ports.ApplyRe
 		}
 	}
 	var res ports.ApplyResult
+	var markers []domain.Entry
 	err = s.write(ctx, op, func(t *writeTx) error {
 		res = ports.ApplyResult{}
 		if err := t.pinFileKeys(m.verified.newKeys); err != nil {
 			return err
 		}
-		taken, holes, err := newerThanHeads(ctx, db, t)
+		taken, holes, bridges, err := newerThanHeads(ctx, db, t)
 		if err != nil {
 			return err
 		}
-		markers, err := markersInHoles(ctx, db, holes)
-		if err != nil {
+		if markers, err = markersInHoles(ctx, db, holes); err != nil {
 			return err
 		}
 		changedAt := map[docKey]int{}
@@ -153,6 +158,9 @@ func (m *mergeFile) Merge(ctx context.Context, r domain.Resolver) (ports.ApplyRe
 				res.Changed = append(res.Changed, doc)
 			}
 		}
+		if err := t.keepBridges(bridges); err != nil {
+			return err
+		}
 		if len(markers) == 0 {
 			return nil
 		}
@@ -168,6 +176,11 @@ func (m *mergeFile) Merge(ctx context.Context, r domain.Resolver) (ports.ApplyRe
 	})
 	if err != nil {
 		return ports.ApplyResult{}, err
+	}
+	// Merged already: should this fail, the entries wait for a
+	// compaction pass (they are superseded) and the error is only logged.
+	if err := s.compactUnderMarkers(ctx, markers); err != nil {
+		s.log.Warn("merge: the entries a collected delete supersedes stay until compaction", zap.Error(err))
 	}
 	return res, nil
 }
@@ -200,16 +213,18 @@ func (t *writeTx) pinFileKeys(keys map[string][]byte) error {
 // compaction or pruning left); the first entry after a head whose entry is
 // not held carries its link before (keepPrevLinks keeps it). It returns
 // the holes of each author's chain it read: stamps strictly between an
-// entry (or our head) and the next one there, which does not follow it.
-func newerThanHeads(ctx context.Context, db *sql.DB, t *writeTx) ([]domain.Entry, map[string][]stampHole, error) {
+// entry (or our head) and the next one there, which does not follow it;
+// and the bridges the entries before those holes keep.
+func newerThanHeads(ctx context.Context, db *sql.DB, t *writeTx) ([]domain.Entry, map[string][]stampHole, []keptBridge, error) {
 	clock, err := fileClock(ctx, db)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	fileBounds, err := queryMap[[]byte](ctx, db, `SELECT hash, link FROM link_boundaries`)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
+	var kept []keptBridge
 	holes := map[string][]stampHole{}
 	authors := make([]string, 0, len(clock))
 	for a := range clock {
@@ -230,11 +245,15 @@ func newerThanHeads(ctx context.Context, db *sql.DB, t *writeTx) ([]domain.Entry
 		rows, err := db.QueryContext(ctx, `SELECT `+entryCols+` FROM oplog
 			WHERE node = ? AND (wall, logic) > (?, ?) ORDER BY wall, logic, seq`, author, from.wall, from.logic)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		run, err := scanEntries(rows)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
+		}
+		bridges, err := fileBridges(ctx, db, author, from)
+		if err != nil {
+			return nil, nil, nil, err
 		}
 		prev := h.hash // "" when no head is held
 		for i := range run {
@@ -245,7 +264,7 @@ func newerThanHeads(ctx context.Context, db *sql.DB, t *writeTx) ([]domain.Entry
 				// Follows our head, which may be a boundary we do not
 				// hold the entry of: keepPrevLinks keeps the link before.
 				if e.PrevLink, err = fileLinkOf(ctx, db, author, from, e.PrevHash, fileBounds); err != nil {
-					return nil, nil, err
+					return nil, nil, nil, err
 				}
 			case i > 0 && run[i-1].Hash == "":
 				// After a hashless (v4) entry nothing chains: the
@@ -259,12 +278,25 @@ func newerThanHeads(ctx context.Context, db *sql.DB, t *writeTx) ([]domain.Entry
 				link := fileBounds[e.PrevHash]
 				if i == 0 {
 					if link, err = fileLinkOf(ctx, db, author, from, e.PrevHash, fileBounds); err != nil {
-						return nil, nil, err
+						return nil, nil, nil, err
 					}
 				}
 				if _, err := t.tx.ExecContext(ctx, `INSERT OR IGNORE INTO link_boundaries (hash, link) VALUES (?, ?)`,
 					e.PrevHash, link); err != nil {
-					return nil, nil, err
+					return nil, nil, nil, err
+				}
+				b, ok := bridges[prev]
+				if !ok || prev == "" {
+					break
+				}
+				b.author, b.at, b.link = author, lo, nil
+				if i > 0 {
+					b.link = run[i-1].Link
+				} else if b.link, err = t.headLink(author, h); err != nil {
+					return nil, nil, nil, err
+				}
+				if b.reaches(link) {
+					kept = append(kept, b)
 				}
 			}
 			prev = e.Hash
@@ -272,7 +304,7 @@ func newerThanHeads(ctx context.Context, db *sql.DB, t *writeTx) ([]domain.Entry
 		}
 		taken = append(taken, run...)
 	}
-	return taken, holes, nil
+	return taken, holes, kept, nil
 }
 
 // stampHole is a stretch of an author's chain the file no longer holds:
@@ -332,4 +364,55 @@ func fileLinkOf(ctx context.Context, db *sql.DB, author string, from head, hash 
 		return link, nil
 	}
 	return bounds[hash], nil
+}
+
+// keptBridge is a bridge of the file (compactbridges.go) on the entry hash
+// of author at stamp at, whose link here is link.
+type keptBridge struct {
+	author  string
+	at      head
+	hash    string
+	link    []byte
+	column  []byte // as the file stores it
+	digests [][]byte
+}
+
+// reaches tells whether the bridge's digests lead from its entry's link to
+// boundary, the link the entry after the hole follows. Nothing more is
+// trusted: a verifier only hashes through a bridge towards a signature.
+func (b keptBridge) reaches(boundary []byte) bool {
+	return b.link != nil && boundary != nil && bytes.Equal(domain.LinkAfter(b.link, b.digests), boundary)
+}
+
+// fileBridges reads the bridges the file holds on author's entries from
+// stamp from on (the head here included), by entry hash.
+func fileBridges(ctx context.Context, db *sql.DB, author string, from head) (map[string]keptBridge, error) {
+	out := map[string]keptBridge{}
+	err := forEachRow(ctx, db, `SELECT hash, proof FROM oplog WHERE node = ? AND (wall, logic) >= (?, ?)
+		AND substr(proof, 1, 1) = x'02'`, func(r *sql.Rows) error {
+		var b keptBridge
+		if err := r.Scan(storedHash{&b.hash}, &b.column); err != nil {
+			return err
+		}
+		_, digests, err := decodeStoredProof(b.column)
+		if err != nil {
+			return err
+		}
+		b.digests = digests
+		out[b.hash] = b
+		return nil
+	}, author, from.wall, from.logic)
+	return out, err
+}
+
+// keepBridges writes the bridges onto the entries here (taken by this
+// merge, or the head held before it) whose proof column is free.
+func (t *writeTx) keepBridges(bridges []keptBridge) error {
+	for _, b := range bridges {
+		if _, err := t.tx.ExecContext(t.ctx, `UPDATE oplog SET proof = ? WHERE node = ? AND wall = ? AND logic = ? AND hash = ?
+			AND proof IS NULL`, b.column, b.author, b.at.wall, b.at.logic, hashArg(b.hash)); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -264,9 +264,9 @@ func (t *documentTally) check(ctx context.Context, db *sql.DB) (orphans int, err
 	return orphans, err
 }
 
-// forEachRow calls each for every row of query.
-func forEachRow(ctx context.Context, db *sql.DB, query string, each func(*sql.Rows) error) error {
-	rows, err := db.QueryContext(ctx, query)
+// forEachRow calls each for every row of query (with args).
+func forEachRow(ctx context.Context, db *sql.DB, query string, each func(*sql.Rows) error, args ...any) error {
+	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return err
 	}

@@ -187,4 +187,5 @@ var compactionCases = []storeCase{
 		require.NoError(t, err)
 		sameEntries(t, out, got)
 	}},
+	{"CompactedRelayProvesPagesAcrossHoles", relayProvesAcrossHoles}, // store_compactproof.go
 }
