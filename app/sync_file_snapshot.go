@@ -52,26 +52,47 @@ func (a *authors) snapshotSigner() ports.SnapshotSigner {
 		Sign: func(link []byte) []byte { return domain.SignHead(a.key, a.self, link) }}
 }
 
-// fileRefusals remembers the peers whose file snapshot failed, so the next
-// rounds with them take the entry path instead of failing again.
+// fileRefusalRetry is how long a peer whose file was refused is not asked
+// for another: long enough that a hostile peer cannot make us fetch and
+// check a whole database every round, short enough that an honest peer
+// whose file was briefly unservable (written between two transactions,
+// say) is asked again without a restart.
+const fileRefusalRetry = 10 * time.Minute
+
+// fileRefusals remembers the peers whose file snapshot failed, so the
+// rounds with them take the entry path instead of failing again until
+// fileRefusalRetry has passed.
 type fileRefusals struct {
 	mu    sync.Mutex
-	peers map[string]bool
+	until map[string]time.Time
+	now   func() time.Time // time.Now when nil; tests set it
+}
+
+func (f *fileRefusals) clock() time.Time {
+	if f.now != nil {
+		return f.now()
+	}
+	return time.Now()
 }
 
 func (f *fileRefusals) refused(peer string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.peers[peer]
+	until, ok := f.until[peer]
+	if ok && !f.clock().Before(until) {
+		delete(f.until, peer)
+		return false
+	}
+	return ok
 }
 
 func (f *fileRefusals) add(peer string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.peers == nil {
-		f.peers = map[string]bool{}
+	if f.until == nil {
+		f.until = map[string]time.Time{}
 	}
-	f.peers[peer] = true
+	f.until[peer] = f.clock().Add(fileRefusalRetry)
 }
 
 // fileSession finds the session's file-snapshot side under the engine's
