@@ -3,8 +3,10 @@ package tcp
 import (
 	"crypto/sha256"
 	"errors"
+	"hash"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -15,7 +17,8 @@ import (
 
 // A file snapshot's chunks are read, hashed, marshalled and compressed by
 // one goroutine a few chunks ahead of the one that seals and writes them,
-// so Brotli runs while the link (and the peer) takes the chunk before.
+// so Brotli runs while the link (and the peer) takes the chunk before; the
+// receiver writes and hashes each chunk while it reads the next.
 
 // fileChunk is one SnapshotChunk frame ready to be written.
 type fileChunk struct {
@@ -96,4 +99,43 @@ func prepareFileChunks(f io.Reader, size int64, compress func() bool, stop <-cha
 			return
 		}
 	}
+}
+
+// fileSink hashes and writes a received file snapshot's chunks on a
+// goroutine of its own, in the order they were handed over.
+type fileSink struct {
+	chunks chan []byte
+	done   chan struct{}
+	sum    hash.Hash // complete once close returned
+	err    error     // the first write error; read after done closes
+	failed atomic.Bool
+}
+
+func newFileSink(w io.Writer) *fileSink {
+	k := &fileSink{chunks: make(chan []byte, chunksAhead), done: make(chan struct{}), sum: sha256.New()}
+	go func() {
+		defer close(k.done)
+		for data := range k.chunks {
+			if k.err != nil {
+				continue // nothing more is written after a failed write
+			}
+			k.sum.Write(data)
+			if _, err := w.Write(data); err != nil {
+				k.err = err
+				k.failed.Store(true)
+			}
+		}
+	}()
+	return k
+}
+
+// write hands data over; it must not change afterwards.
+func (k *fileSink) write(data []byte) { k.chunks <- data }
+
+// close waits until what was handed over is written and returns the first
+// write error.
+func (k *fileSink) close() error {
+	close(k.chunks)
+	<-k.done
+	return k.err
 }

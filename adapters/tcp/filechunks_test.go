@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
+	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -67,4 +68,38 @@ func TestPrepareFileChunksStops(t *testing.T) {
 	<-done
 	_, open := <-out
 	require.False(t, open)
+}
+
+// The sink writes what it was handed in order, hashes it, and after a
+// failed write writes nothing more and reports the failure.
+func TestFileSink(t *testing.T) {
+	var buf bytes.Buffer
+	k := newFileSink(&buf)
+	k.write([]byte("abc"))
+	k.write([]byte("def"))
+	require.NoError(t, k.close())
+	require.Equal(t, "abcdef", buf.String())
+	sum := sha256.Sum256([]byte("abcdef"))
+	require.Equal(t, sum[:], k.sum.Sum(nil))
+
+	fw := &failingWriter{failAt: 2}
+	k = newFileSink(fw)
+	for range 4 {
+		k.write([]byte("x"))
+	}
+	require.ErrorIs(t, k.close(), errDiskFull)
+	require.True(t, k.failed.Load())
+	require.Equal(t, 2, fw.calls, "nothing written after the failure")
+}
+
+var errDiskFull = errors.New("disk full")
+
+type failingWriter struct{ calls, failAt int }
+
+func (f *failingWriter) Write(p []byte) (int, error) {
+	f.calls++
+	if f.calls >= f.failAt {
+		return 0, errDiskFull
+	}
+	return len(p), nil
 }

@@ -3,7 +3,6 @@ package tcp
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"io"
 	"os"
@@ -144,23 +143,23 @@ func (s *Session) FetchSnapshotFile(ctx context.Context, w io.Writer) (int64, er
 		protocol.SnapshotChunkMsg, &res); err != nil {
 		return 0, err
 	}
-	sum := sha256.New()
+	// Written and hashed behind the reading: the next chunk is read,
+	// opened and inflated meanwhile.
+	sink := newFileSink(w)
 	var n int64
 	for {
 		data := res.GetData()
 		n += int64(len(data))
 		if n > maxSnapshotFileBytes {
+			_ = sink.close()
 			s.c.broken = true
 			s.c.close()
 			return n, domain.Errorf(domain.CodeTooLarge, op, "file snapshot from %s exceeds %d bytes", s.c.address, int64(maxSnapshotFileBytes))
 		}
-		sum.Write(data)
-		if _, err := w.Write(data); err != nil {
-			// The rest of the stream is unread: the session is unusable.
-			s.c.broken = true
-			s.c.close()
-			return n, domain.Wrap(domain.CodePersistence, op, err)
+		if sink.failed.Load() {
+			break // the write error is returned below
 		}
+		sink.write(data)
 		if res.GetIsLast() {
 			break
 		}
@@ -169,10 +168,17 @@ func (s *Session) FetchSnapshotFile(ctx context.Context, w io.Writer) (int64, er
 		err := s.receive(ctx, op, protocol.SnapshotChunkMsg, &res)
 		stop()
 		if err != nil {
+			_ = sink.close()
 			return n, err
 		}
 	}
-	if res.GetFileSize() != n || !bytes.Equal(res.GetFileSha256(), sum.Sum(nil)) {
+	if err := sink.close(); err != nil {
+		// The rest of the stream is unread: the session is unusable.
+		s.c.broken = true
+		s.c.close()
+		return n, domain.Wrap(domain.CodePersistence, op, err)
+	}
+	if res.GetFileSize() != n || !bytes.Equal(res.GetFileSha256(), sink.sum.Sum(nil)) {
 		return n, domain.Errorf(domain.CodeCorruption, op, "file snapshot from %s: %d bytes arrived, their digest does not match what the peer announced", s.c.address, n)
 	}
 	return n, nil
