@@ -201,6 +201,20 @@ func (c *Channel) Send(t MsgType, m proto.Message) error {
 
 // SendRaw writes an already-marshalled payload as a frame of type t.
 func (c *Channel) SendRaw(t MsgType, payload []byte) error {
+	return c.send(t, payload, false)
+}
+
+// SendCompressed writes a marshalled payload the caller already compressed
+// (Compress) as a compressed frame of type t, whatever SetCompression
+// says: a long stream compresses its next frames while this one is
+// written. Send it only to a peer that negotiated Brotli.
+func (c *Channel) SendCompressed(t MsgType, compressed []byte) error {
+	return c.send(t, compressed, true)
+}
+
+// send writes payload as a frame of type t, compressing it here unless
+// the caller did (precompressed).
+func (c *Channel) send(t MsgType, payload []byte, precompressed bool) error {
 	if !t.Valid() || t.transport() {
 		return domain.Errorf(domain.CodeInternal, "protocol.Send", "cannot send message type %d", uint8(t))
 	}
@@ -209,8 +223,8 @@ func (c *Channel) SendRaw(t MsgType, payload []byte) error {
 	if c.failed.Load() {
 		return errFailed("protocol.Send")
 	}
-	compressed := false
-	if c.compress.Load() && len(payload) > CompressThreshold {
+	compressed := precompressed
+	if !compressed && c.compress.Load() && len(payload) > CompressThreshold {
 		payload, compressed = Compress(payload, c.quality), true
 	}
 	f := Frame{Type: t, Compressed: compressed, Payload: payload}

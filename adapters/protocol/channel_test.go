@@ -121,6 +121,24 @@ func TestChannelCompressesLargePayloadsOnly(t *testing.T) {
 	assert.False(t, send(small).Compressed)
 }
 
+// A payload the caller compressed goes as a compressed frame, with the
+// channel's own compression off, and arrives as it was before compression.
+func TestChannelSendCompressed(t *testing.T) {
+	cc, sc := securePair(t, nil, nil)
+	cc.MarkAuthenticated()
+	sc.MarkAuthenticated()
+	payload, err := proto.Marshal(bigChangeSet(100))
+	require.NoError(t, err)
+	errc := make(chan error, 1)
+	go func() { errc <- cc.SendCompressed(ChangeSetRes, Compress(payload, 2)) }()
+	got, data, err := sc.Recv()
+	require.NoError(t, err)
+	require.NoError(t, <-errc)
+	assert.Equal(t, ChangeSetRes, got)
+	assert.Equal(t, payload, data)
+	assert.False(t, cc.Compressing(), "SendCompressed leaves the channel's setting alone")
+}
+
 func TestChannelSecureRoundTrip(t *testing.T) {
 	cc, sc := securePair(t, nil, nil)
 	roundTrip(t, cc, sc, HandshakeReq, &pb.HandshakeRequest{NodeId: "a", AuthToken: "k"})

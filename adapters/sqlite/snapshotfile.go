@@ -79,9 +79,21 @@ func (s *Store) WriteSnapshotFile(ctx context.Context, cluster string, own ports
 }
 
 // copyTo copies the materialized database to the empty file at path from
-// a read transaction begun with writers held off.
+// a read transaction begun with writers held off. The copy reads through a
+// connection of its own, opened for it with the file memory-mapped: a
+// pooled reader's first read after writes clears its whole page cache
+// (each page freed alone), and the backup's reads would have gone through
+// that cache again page by page.
 func (s *Store) copyTo(ctx context.Context, path string) error {
-	conn, err := s.reader.DB.Conn(ctx)
+	db, err := sql.Open("sqlite", "file:"+escapePath(s.opts.Path)+"?_pragma=busy_timeout("+
+		strconv.FormatInt(s.opts.BusyTimeout.Milliseconds(), 10)+")&_pragma=query_only(1)&_pragma=mmap_size("+
+		strconv.Itoa(snapshotMmapBytes)+")")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	conn, err := db.Conn(ctx)
 	if err != nil {
 		return err
 	}

@@ -119,10 +119,15 @@ func (c *serverConn) logRecvError(err error) {
 }
 
 func (c *serverConn) send(t protocol.MsgType, m proto.Message) error {
-	if err := c.conn.SetWriteDeadline(time.Now().Add(c.s.opts.WriteTimeout)); err != nil {
+	if err := c.writeDeadline(); err != nil {
 		return err
 	}
 	return c.ch.Send(t, m)
+}
+
+// writeDeadline bounds the next write to the peer by WriteTimeout.
+func (c *serverConn) writeDeadline() error {
+	return c.conn.SetWriteDeadline(time.Now().Add(c.s.opts.WriteTimeout))
 }
 
 // dispatch answers one request. A non-nil error closes the connection: the

@@ -3,10 +3,10 @@ package tcp
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -76,38 +76,48 @@ func (c *serverConn) streamSnapshotFile() error {
 	if err != nil {
 		return err
 	}
-	size := fi.Size()
-	c.ch.SetCompressionQuality(fileQuality)
-	defer c.ch.SetCompressionQuality(protocol.DefaultBrotliQuality)
+	// Chunks come compressed or not as prepareFileChunks chose: the
+	// channel compresses none of them itself.
 	negotiated := c.ch.Compressing()
+	c.ch.SetCompression(false)
 	defer c.ch.SetCompression(negotiated)
-	var choice compressChoice
-	sum := sha256.New()
-	buf := make([]byte, protocol.SnapshotChunkBytes)
+	var choice lockedChoice
+	compress := func() bool { return negotiated && choice.compress() }
+	chunks := make(chan fileChunk, chunksAhead)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	// The preparing goroutine is done before the file closes.
+	defer wg.Wait()
+	defer close(stop)
+	wg.Go(func() { prepareFileChunks(f, fi.Size(), compress, stop, chunks) })
 	var sent int64
-	for {
-		n, err := io.ReadFull(f, buf)
-		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-			return err
+	for ch := range chunks {
+		if ch.err != nil {
+			return ch.err
 		}
-		sum.Write(buf[:n])
-		sent += int64(n)
-		chunk := &pb.SnapshotChunk{Data: buf[:n]}
-		if sent >= size || n < len(buf) {
-			chunk.IsLast, chunk.FileSize, chunk.FileSha256 = true, sent, sum.Sum(nil)
-		}
-		compress := negotiated && choice.compress()
-		c.ch.SetCompression(compress)
 		began := time.Now()
-		if err := c.send(protocol.SnapshotChunkMsg, chunk); err != nil {
+		if err := c.sendChunk(ch); err != nil {
 			return err
 		}
-		choice.record(compress, n, time.Since(began))
-		if chunk.IsLast {
+		choice.record(ch, time.Since(began))
+		sent += int64(ch.n)
+		if ch.last {
 			c.log.Debug("file snapshot sent", zap.Int64("bytes", sent))
 			return nil
 		}
 	}
+	return errors.New("file snapshot: chunks ended before the last one")
+}
+
+// sendChunk writes a prepared chunk of a file snapshot.
+func (c *serverConn) sendChunk(ch fileChunk) error {
+	if err := c.writeDeadline(); err != nil {
+		return err
+	}
+	if ch.compressed {
+		return c.ch.SendCompressed(protocol.SnapshotChunkMsg, ch.payload)
+	}
+	return c.ch.SendRaw(protocol.SnapshotChunkMsg, ch.payload)
 }
 
 // OffersSnapshotFile reports whether the peer offered file snapshots in
@@ -133,23 +143,23 @@ func (s *Session) FetchSnapshotFile(ctx context.Context, w io.Writer) (int64, er
 		protocol.SnapshotChunkMsg, &res); err != nil {
 		return 0, err
 	}
-	sum := sha256.New()
+	// Written and hashed behind the reading: the next chunk is read,
+	// opened and inflated meanwhile.
+	sink := newFileSink(w)
 	var n int64
 	for {
 		data := res.GetData()
 		n += int64(len(data))
 		if n > maxSnapshotFileBytes {
+			_ = sink.close()
 			s.c.broken = true
 			s.c.close()
 			return n, domain.Errorf(domain.CodeTooLarge, op, "file snapshot from %s exceeds %d bytes", s.c.address, int64(maxSnapshotFileBytes))
 		}
-		sum.Write(data)
-		if _, err := w.Write(data); err != nil {
-			// The rest of the stream is unread: the session is unusable.
-			s.c.broken = true
-			s.c.close()
-			return n, domain.Wrap(domain.CodePersistence, op, err)
+		if sink.failed.Load() {
+			break // the write error is returned below
 		}
+		sink.write(data)
 		if res.GetIsLast() {
 			break
 		}
@@ -158,10 +168,17 @@ func (s *Session) FetchSnapshotFile(ctx context.Context, w io.Writer) (int64, er
 		err := s.receive(ctx, op, protocol.SnapshotChunkMsg, &res)
 		stop()
 		if err != nil {
+			_ = sink.close()
 			return n, err
 		}
 	}
-	if res.GetFileSize() != n || !bytes.Equal(res.GetFileSha256(), sum.Sum(nil)) {
+	if err := sink.close(); err != nil {
+		// The rest of the stream is unread: the session is unusable.
+		s.c.broken = true
+		s.c.close()
+		return n, domain.Wrap(domain.CodePersistence, op, err)
+	}
+	if res.GetFileSize() != n || !bytes.Equal(res.GetFileSha256(), sink.sum.Sum(nil)) {
 		return n, domain.Errorf(domain.CodeCorruption, op, "file snapshot from %s: %d bytes arrived, their digest does not match what the peer announced", s.c.address, n)
 	}
 	return n, nil
