@@ -102,7 +102,7 @@ func provideStatus(id nodeID, q *app.OfflineQueue, c *cache.Cache, m *telemetry.
 
 // provideMaintenance compacts the oplog by what known peers hold (the
 // discovered ones count from the first pass that sees them).
-func provideMaintenance(store *sqlite.Store, clocks *app.PeerClocks, q *app.OfflineQueue, r domain.Resolver, disc *udp.Discovery,
+func provideMaintenance(id nodeID, store *sqlite.Store, clocks *app.PeerClocks, q *app.OfflineQueue, r domain.Resolver, disc *udp.Discovery,
 	m *telemetry.Metrics, cfg config.Config, logger *zap.Logger) *app.Maintenance {
 	mc := cfg.Maintenance
 	return app.NewMaintenance(store, clocks, app.MaintenanceOptions{
@@ -113,6 +113,7 @@ func provideMaintenance(store *sqlite.Store, clocks *app.PeerClocks, q *app.Offl
 		Peers:              disc.Peers,
 		Observer:           m,
 		Compacted:          q.Recount,
+		Self:               string(id),
 	}, logger.Named("maintenance"))
 }
 

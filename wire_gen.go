@@ -54,7 +54,7 @@ func newNode(ctx context.Context, cfg config.Config, logger *zap.Logger) (*app.N
 		cleanup()
 		return nil, nil, err
 	}
-	maintenance := provideMaintenance(store, peerClocks, offlineQueue, resolver, discovery, metrics, cfg, logger)
+	maintenance := provideMaintenance(entgldbNodeID, store, peerClocks, offlineQueue, resolver, discovery, metrics, cfg, logger)
 	statusTracker := provideStatus(entgldbNodeID, offlineQueue, cache, metrics, discovery, maintenance)
 	identity, err := provideIdentity(cfg, entgldbNodeID, logger)
 	if err != nil {

@@ -50,6 +50,8 @@ type MaintenanceOptions struct {
 	Compacted func()
 	// Now is the wall clock (default time.Now).
 	Now func() time.Time
+	// Self is the node's own id (domain.CompactionPolicy.Self).
+	Self string
 }
 
 // Maintenance is the background pass that keeps a long-lived node's
@@ -148,6 +150,7 @@ func (m *Maintenance) RunOnce(ctx context.Context) (ports.CompactionResult, erro
 			Now:                now.UnixMilli(),
 			OplogRetention:     m.opts.OplogRetention,
 			TombstoneRetention: m.opts.TombstoneRetention,
+			Self:               m.opts.Self,
 		}
 		if err := m.clocks.Save(ctx); err != nil {
 			m.log.Warn("could not save the peer clocks", zap.Error(err))

@@ -33,6 +33,10 @@ type CompactionPolicy struct {
 	// TombstoneRetention is how long a delete that is the newest entry of
 	// its document is kept once every known peer holds it.
 	TombstoneRetention time.Duration
+	// Self is the node's own id: the holes compaction makes in its own
+	// chain need no bridge, since the node signs its own stretches when it
+	// serves them (empty: every author's holes are bridged).
+	Self string
 }
 
 // Removable reports whether a maintenance pass may remove e. authorHead:

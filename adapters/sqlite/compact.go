@@ -159,6 +159,7 @@ type compactPlan struct {
 	prevHashes []string // of the removed entries, as text: those that key a boundary
 	boundaries []boundary
 	bridges    []bridge // proof columns of entries before holes (compactbridges.go)
+	self       string   // the author whose holes get no bridge (CompactionPolicy.Self)
 	res        ports.CompactionResult
 }
 
@@ -275,6 +276,7 @@ func (s *Store) compactPlan(ctx context.Context, st *compactStmts, p domain.Comp
 	if err := rows.Err(); err != nil || len(plan.removed) == 0 {
 		return plan, err
 	}
+	plan.self = p.Self
 	return plan, s.planBoundaries(ctx, tx, st, &plan, removedRows{hashes, stamps}, spans)
 }
 

@@ -95,11 +95,13 @@ func (s *Store) planBoundaries(ctx context.Context, tx *sql.Tx, st *compactStmts
 		if err != nil {
 			return err
 		}
-		prev, err := readBefore(ctx, before, author, span.loWall, span.loLogic)
-		if err != nil {
-			return err
+		if author != plan.self {
+			prev, err := readBefore(ctx, before, author, span.loWall, span.loLogic)
+			if err != nil {
+				return err
+			}
+			holes = append(holes, findHoles(append(prev, rows...), hashes, complete, bridged)...)
 		}
-		holes = append(holes, findHoles(append(prev, rows...), hashes, complete, bridged)...)
 		next := -1 // the first row with a greater stamp than row i's
 		for i := len(rows) - 1; i >= 0; i-- {
 			r := &rows[i]

@@ -106,7 +106,7 @@ func findHoles(rows []chainRow, hashes map[int64]string, complete bool, looked m
 func holesOneByOne(ctx context.Context, chain, before *sql.Stmt, plan *compactPlan, removed removedRows, looked map[int64]bool) ([]holeAfter, error) {
 	var rest []int64
 	for _, seq := range plan.removed {
-		if !looked[seq] {
+		if !looked[seq] && (plan.self == "" || removed.stamps[seq].Node != plan.self) {
 			rest = append(rest, seq)
 		}
 	}

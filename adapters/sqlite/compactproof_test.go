@@ -383,3 +383,43 @@ func TestBridgeOfKeepsMovesOrDrops(t *testing.T) {
 	require.Nil(t, b.value)
 	require.Equal(t, rows[0].proof, b.old)
 }
+
+// A node's own chain gets no bridge or moved proof from compaction
+// (CompactionPolicy.Self): it signs its own stretches when it serves a
+// file, so its file still installs; another node's copy of the same chain
+// is bridged.
+func TestCompactionBridgesNoneOfItsOwnChain(t *testing.T) {
+	ctx := t.Context()
+	bridgedAfter := func(self string) (*Store, ed25519.PrivateKey, int) {
+		s, key := snapSource(t, 300)
+		var writes []ports.Write
+		for i, k := range []string{"k5", "k6", "k99", "k150"} {
+			writes = append(writes, ports.Write{Entry: domain.Entry{Collection: "c", Key: k, Op: domain.OpPut,
+				Data: fmt.Appendf(nil, `{"again":%d}`, i), Stamp: domain.Timestamp{Wall: pendWall0 + 1000 + int64(i), Node: "A"}}})
+		}
+		_, err := s.Commit(ctx, pendLWW, writes...)
+		require.NoError(t, err)
+		held := domain.Timestamp{Wall: pendWall0 + 1_000_000}
+		res, err := s.Compact(ctx, domain.CompactionPolicy{Now: pendWall0 + 1_000_000,
+			HeldByAll: domain.VectorClock{"A": held, "P": held}, Self: self})
+		require.NoError(t, err)
+		require.EqualValues(t, 4, res.EntriesRemoved)
+		var n int
+		require.NoError(t, s.reader.QueryRowContext(ctx, `SELECT count(*) FROM oplog WHERE proof IS NOT NULL AND seq NOT IN
+			(SELECT seq FROM oplog WHERE key IN ('k199', 'k299'))`).Scan(&n))
+		return s, key, n
+	}
+	_, _, other := bridgedAfter("")
+	require.Positive(t, other, "a chain not our own is bridged")
+	own, key, n := bridgedAfter("A")
+	require.Zero(t, n, "no bridge or moved proof in our own chain")
+
+	signer := ports.SnapshotSigner{Author: "A", PublicKey: key.Public().(ed25519.PublicKey),
+		Sign: func(link []byte) []byte { return domain.SignHead(key, "A", link) }}
+	path, err := own.WriteSnapshotFile(ctx, clusterA, signer)
+	require.NoError(t, err)
+	t.Cleanup(func() { removeDBFiles(path) })
+	c := snapTarget(t, key.Public().(ed25519.PublicKey))
+	_, err = c.InstallSnapshotFile(ctx, ports.SnapshotFileCheck{Cluster: clusterA, Self: "C"}, fetchFrom(path))
+	require.NoError(t, err, "our own stretches are signed as the file is served")
+}

@@ -56,7 +56,7 @@ func main() {
 	flag.IntVar(&o.diskUpdates, "disk-updates", 1_000_000, "updates over 1,000 keys for the disk and maintenance rows")
 	flag.IntVar(&o.httpPuts, "httpputs", 2_000, "single Puts over HTTP per round and side for the put-http row")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory")
-	flag.DurationVar(&o.timeout, "timeout", 9*time.Minute+30*time.Second, "overall bound")
+	flag.DurationVar(&o.timeout, "timeout", 20*time.Minute, "overall bound")
 	flag.StringVar(&o.cpuProf, "cpuprofile", "", "write a CPU profile of the in-process rows to this file (go tool pprof)")
 	flag.StringVar(&o.only, "only", "", "run only these row groups, comma-separated: local, http, httpput, verify, converge, handshake, rss, maint, ui (default all)")
 	flag.Parse()
